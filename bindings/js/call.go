@@ -1,0 +1,226 @@
+package js
+
+import (
+	"github.com/dop251/goja"
+
+	"github.com/imscript/imscript/host"
+)
+
+// call implements host.Call over a goja.FunctionCall.
+type call struct {
+	v    *vm
+	args []goja.Value
+	self *host.Object
+	ret  goja.Value
+}
+
+// function wraps a host Function as a JS function. Methods find their host
+// object through `this`.
+func (v *vm) function(fn host.Function, method bool) func(goja.FunctionCall) goja.Value {
+	return func(fc goja.FunctionCall) goja.Value {
+		if v.depth == len(v.calls) {
+			v.calls = append(v.calls, &call{v: v})
+		}
+		c := v.calls[v.depth]
+		v.depth++
+		c.args, c.self, c.ret = fc.Arguments, nil, nil
+		defer func() {
+			v.depth--
+			c.args = nil
+			if r := recover(); r != nil {
+				if ue, ok := r.(*host.UsageError); ok {
+					panic(v.rt.NewTypeError(ue.Msg))
+				}
+				panic(r)
+			}
+		}()
+		if method {
+			if o, ok := fc.This.(*goja.Object); ok {
+				c.self = v.back[o]
+			}
+			if c.self == nil {
+				host.Usagef("method called without its object: use obj.method(...)")
+			}
+		}
+		fn(c)
+		if c.ret == nil {
+			return goja.Undefined()
+		}
+		return c.ret
+	}
+}
+
+func (c *call) Instance() *host.Instance { return c.v.inst }
+func (c *call) Self() *host.Object       { return c.self }
+func (c *call) NArgs() int               { return len(c.args) }
+
+func (c *call) get(i int) goja.Value {
+	if i < len(c.args) {
+		return c.args[i]
+	}
+	return goja.Undefined()
+}
+
+func absent(v goja.Value) bool { return v == nil || goja.IsUndefined(v) || goja.IsNull(v) }
+
+func (c *call) Arg(i int) host.Value { return c.v.fromJS(c.get(i), 0) }
+
+func (c *call) typeName(v goja.Value) string {
+	if absent(v) {
+		if v != nil && goja.IsNull(v) {
+			return "null"
+		}
+		return "undefined"
+	}
+	switch v.ExportType() {
+	case typeString:
+		return "string"
+	case typeInt, typeFloat:
+		return "number"
+	case typeBool:
+		return "boolean"
+	}
+	if _, ok := goja.AssertFunction(v); ok {
+		return "function"
+	}
+	return "object"
+}
+
+func (c *call) bad(i int, name, want string) {
+	host.Usagef("argument %d (%s) must be %s, got %s", i+1, name, want, c.typeName(c.get(i)))
+}
+
+func (c *call) Int(i int, name string) int64 {
+	v := c.get(i)
+	switch v.ExportType() {
+	case typeInt, typeFloat:
+		return v.ToInteger()
+	}
+	c.bad(i, name, "a number")
+	return 0
+}
+
+func (c *call) OptInt(i int, name string, def int64) int64 {
+	if absent(c.get(i)) {
+		return def
+	}
+	return c.Int(i, name)
+}
+
+func (c *call) Float(i int, name string) float64 {
+	v := c.get(i)
+	switch v.ExportType() {
+	case typeInt, typeFloat:
+		return v.ToFloat()
+	}
+	c.bad(i, name, "a number")
+	return 0
+}
+
+func (c *call) OptFloat(i int, name string, def float64) float64 {
+	if absent(c.get(i)) {
+		return def
+	}
+	return c.Float(i, name)
+}
+
+func (c *call) Bool(i int, name string) bool {
+	v := c.get(i)
+	if v.ExportType() != typeBool {
+		c.bad(i, name, "a boolean")
+	}
+	return v.ToBoolean()
+}
+
+func (c *call) OptBool(i int, name string, def bool) bool {
+	if absent(c.get(i)) {
+		return def
+	}
+	return c.Bool(i, name)
+}
+
+func (c *call) Str(i int, name string) string {
+	v := c.get(i)
+	switch v.ExportType() {
+	case typeString, typeInt, typeFloat:
+		return v.String()
+	}
+	if o, ok := v.(*goja.Object); ok {
+		switch o.ExportType() {
+		case typeBytes:
+			return string(o.Export().([]byte))
+		case typeAB:
+			return string(o.Export().(goja.ArrayBuffer).Bytes())
+		}
+	}
+	c.bad(i, name, "a string")
+	return ""
+}
+
+func (c *call) OptStr(i int, name string, def string) string {
+	if absent(c.get(i)) {
+		return def
+	}
+	return c.Str(i, name)
+}
+
+func (c *call) Bytes(i int, name string) []byte {
+	v := c.get(i)
+	switch v.ExportType() {
+	case typeString:
+		return []byte(v.String())
+	case typeInt, typeFloat:
+		return []byte(v.String())
+	}
+	if o, ok := v.(*goja.Object); ok {
+		switch o.ExportType() {
+		case typeBytes:
+			return o.Export().([]byte)
+		case typeAB:
+			return o.Export().(goja.ArrayBuffer).Bytes()
+		}
+	}
+	c.bad(i, name, "a string or Buffer")
+	return nil
+}
+
+func (c *call) Func(i int, name string) host.Callback {
+	v := c.get(i)
+	fn, ok := goja.AssertFunction(v)
+	if !ok {
+		c.bad(i, name, "a function")
+	}
+	return &callback{vm: c.v, fn: fn, v: v}
+}
+
+func (c *call) Table(i int, name string) host.Map {
+	v := c.get(i)
+	o, ok := v.(*goja.Object)
+	if !ok || absent(v) {
+		c.bad(i, name, "an object")
+	}
+	m, ok := c.v.fromJS(o, 0).(host.Map)
+	if !ok {
+		c.bad(i, name, "an object")
+	}
+	return m
+}
+
+func (c *call) OptTable(i int, name string) host.Map {
+	if absent(c.get(i)) {
+		return nil
+	}
+	return c.Table(i, name)
+}
+
+func (c *call) Return(vals ...host.Value) {
+	if len(vals) > 0 && c.ret == nil {
+		c.ret = c.v.toJS(vals[0], 0)
+	}
+}
+
+func (c *call) ReturnInt(n int64)     { c.ret = c.v.rt.ToValue(n) }
+func (c *call) ReturnFloat(f float64) { c.ret = c.v.rt.ToValue(f) }
+func (c *call) ReturnBool(b bool)     { c.ret = c.v.rt.ToValue(b) }
+func (c *call) ReturnStr(s string)    { c.ret = c.v.rt.ToValue(s) }
+func (c *call) Fail(string)           { c.ret = c.v.rt.ToValue(false) }

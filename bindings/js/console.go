@@ -1,0 +1,102 @@
+package js
+
+import (
+	"io"
+	"strings"
+
+	"github.com/dop251/goja"
+
+	"github.com/imscript/imscript/host"
+)
+
+// installConsole adds console.log/info/debug (stdout) and warn/error
+// (stderr), formatting like Node: strings as they are, other values
+// inspected.
+func (v *vm) installConsole() {
+	rt := v.rt
+	con := rt.NewObject()
+	out := func(w func() io.Writer) func(goja.FunctionCall) goja.Value {
+		return func(fc goja.FunctionCall) goja.Value {
+			parts := make([]string, len(fc.Arguments))
+			for i, a := range fc.Arguments {
+				parts[i] = v.inspect(a)
+			}
+			_, _ = io.WriteString(w(), strings.Join(parts, " ")+"\n")
+			return goja.Undefined()
+		}
+	}
+	h := v.inst.Host()
+	for _, n := range []string{"log", "info", "debug"} {
+		_ = con.Set(n, out(h.Stdout))
+	}
+	for _, n := range []string{"warn", "error"} {
+		_ = con.Set(n, out(h.Stderr))
+	}
+	_ = rt.Set("console", con)
+}
+
+func (v *vm) inspect(a goja.Value) string {
+	if a == nil || goja.IsUndefined(a) {
+		return "undefined"
+	}
+	if goja.IsNull(a) {
+		return "null"
+	}
+	o, ok := a.(*goja.Object)
+	if !ok {
+		return a.String()
+	}
+	if _, isFn := goja.AssertFunction(o); isFn {
+		return "[Function]"
+	}
+	if o.ExportType() == typeBytes || o.ClassName() == "Error" {
+		return a.String()
+	}
+	if j, ok := v.rt.Get("JSON").(*goja.Object); ok {
+		if str, ok := goja.AssertFunction(j.Get("stringify")); ok {
+			if s, err := str(j, a); err == nil && !goja.IsUndefined(s) {
+				return s.String()
+			}
+		}
+	}
+	return a.String()
+}
+
+// installTimers adds setTimeout/setInterval/clearTimeout/clearInterval on
+// the host's timers (the same ones as imscript.after/tick/clear).
+func (v *vm) installTimers() {
+	rt := v.rt
+	set := func(repeat bool) func(goja.FunctionCall) goja.Value {
+		return func(fc goja.FunctionCall) goja.Value {
+			fn, ok := goja.AssertFunction(fc.Argument(0))
+			if !ok {
+				panic(rt.NewTypeError("the callback must be a function"))
+			}
+			ms := fc.Argument(1).ToFloat()
+			if ms != ms || ms < 1 {
+				ms = 1
+			}
+			args := host.List{}
+			for _, a := range fc.Arguments[min(2, len(fc.Arguments)):] {
+				args = append(args, &jsValue{a})
+			}
+			id := v.inst.AddTimer(host.Millis(ms), repeat, &callback{vm: v, fn: fn, v: fc.Argument(0)}, args)
+			return rt.ToValue(id)
+		}
+	}
+	clear := func(fc goja.FunctionCall) goja.Value {
+		a := fc.Argument(0)
+		if absent(a) {
+			return goja.Undefined()
+		}
+		v.inst.ClearTimer(a.ToInteger())
+		return goja.Undefined()
+	}
+	_ = rt.Set("setTimeout", set(false))
+	_ = rt.Set("setInterval", set(true))
+	_ = rt.Set("clearTimeout", clear)
+	_ = rt.Set("clearInterval", clear)
+}
+
+// jsValue carries a JS value through the host unchanged (timer arguments).
+type jsValue struct{ v goja.Value }

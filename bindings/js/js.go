@@ -1,0 +1,234 @@
+// Package js exposes the imscript host API to JavaScript scripts through
+// goja, with Node-style require(), Buffer, console and timers. It marshals
+// neutral host values once, generically: no host method is written here.
+package js
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/parser"
+	"github.com/dop251/goja_nodejs/buffer"
+	"github.com/dop251/goja_nodejs/require"
+
+	"github.com/imscript/imscript/host"
+)
+
+// Language is the JavaScript host.Language.
+type Language struct{}
+
+// New returns the JavaScript language.
+func New() *Language { return &Language{} }
+
+// Name implements host.Language.
+func (*Language) Name() string { return "js" }
+
+// Extensions implements host.Language.
+func (*Language) Extensions() []string { return []string{".js", ".cjs"} }
+
+// program is a compiled main script plus a require registry whose compiled
+// modules are shared by the VMs of one version.
+type program struct {
+	path string
+	prog *goja.Program
+	reg  *require.Registry
+
+	mu   sync.Mutex
+	deps []string
+}
+
+func (p *program) Path() string { return p.path }
+
+func (p *program) dependencies() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.deps...)
+}
+
+// Compile implements host.Language.
+func (*Language) Compile(path string) (host.Program, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read script: %w", err)
+	}
+	prog, err := compile(path, string(src))
+	if err != nil {
+		return nil, err
+	}
+	p := &program{path: path, prog: prog}
+	p.reg = require.NewRegistry(require.WithLoader(func(name string) ([]byte, error) {
+		b, err := require.DefaultSourceLoader(name)
+		if err == nil {
+			p.mu.Lock()
+			p.deps = append(p.deps, name)
+			p.mu.Unlock()
+		}
+		return b, err
+	}))
+	return p, nil
+}
+
+func compile(path, src string) (*goja.Program, error) {
+	ast, err := goja.Parse(path, src, parser.WithDisableSourceMaps)
+	if err != nil {
+		var el parser.ErrorList
+		if errors.As(err, &el) && len(el) > 0 {
+			e := el[0]
+			return nil, fmt.Errorf("%s:%d:%d: syntax error: %s", displayName(path), e.Position.Line, e.Position.Column, e.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", displayName(path), err)
+	}
+	prog, err := goja.CompileAST(ast, false)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", displayName(path), err)
+	}
+	return prog, nil
+}
+
+func displayName(path string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return path
+}
+
+// vm is one goja runtime owned by one worker.
+type vm struct {
+	rt   *goja.Runtime
+	inst *host.Instance
+	req  *require.RequireModule
+	buf  *buffer.Buffer
+
+	objects map[*host.Object]*goja.Object
+	back    map[*goja.Object]*host.Object
+	protos  map[*host.Type]*goja.Object
+
+	calls []*call
+	depth int
+}
+
+var (
+	typeString = reflect.TypeOf("")
+	typeInt    = reflect.TypeOf(int64(0))
+	typeFloat  = reflect.TypeOf(float64(0))
+	typeBool   = reflect.TypeOf(true)
+	typeBytes  = reflect.TypeOf([]byte(nil))
+	typeAB     = reflect.TypeOf(goja.ArrayBuffer{})
+)
+
+// NewVM implements host.Language.
+func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
+	p, ok := inst.Program().(*program)
+	if !ok {
+		return nil, errors.New("js: not a JavaScript program")
+	}
+	rt := goja.New()
+	rt.SetFieldNameMapper(goja.UncapFieldNameMapper())
+	v := &vm{
+		rt:      rt,
+		inst:    inst,
+		objects: map[*host.Object]*goja.Object{},
+		back:    map[*goja.Object]*host.Object{},
+		protos:  map[*host.Type]*goja.Object{},
+	}
+	v.req = p.reg.Enable(rt)
+	buffer.Enable(rt)
+	v.buf = buffer.GetApi(rt)
+	exports := v.toJS(inst.Exports(), 0)
+	if err := rt.Set("imscript", exports); err != nil {
+		return nil, err
+	}
+	_ = rt.Set("require", v.require)
+	v.installConsole()
+	v.installTimers()
+	return v, nil
+}
+
+// require serves registered modules ("imscript", "json", ...) and files
+// relative to the calling script (Node's resolution).
+func (v *vm) require(call goja.FunctionCall) goja.Value {
+	name := call.Argument(0).String()
+	if mod, ok := v.inst.Module(name); ok {
+		return v.toJS(mod, 0)
+	}
+	ret, err := v.req.Require(name)
+	if p, ok := v.inst.Program().(*program); ok {
+		for _, d := range p.dependencies() {
+			v.inst.AddDependency(d)
+		}
+	}
+	if err != nil {
+		var ex *goja.Exception
+		if errors.As(err, &ex) {
+			panic(ex)
+		}
+		panic(v.rt.NewGoError(fmt.Errorf("require %q: %w", name, err)))
+	}
+	return ret
+}
+
+// Run implements host.VM.
+func (v *vm) Run(p host.Program) error {
+	jp, ok := p.(*program)
+	if !ok {
+		return fmt.Errorf("js: not a JavaScript program: %s", p.Path())
+	}
+	_, err := v.rt.RunProgram(jp.prog)
+	return jsError(err)
+}
+
+// Call implements host.VM.
+func (v *vm) Call(cb host.Callback, args ...host.Value) (host.Value, error) {
+	jc, ok := cb.(*callback)
+	if !ok || jc.vm != v {
+		return nil, errors.New("js: callback belongs to another VM")
+	}
+	var stack [6]goja.Value
+	jargs := stack[:0]
+	for _, a := range args {
+		jargs = append(jargs, v.toJS(a, 0))
+	}
+	ret, err := jc.fn(goja.Undefined(), jargs...)
+	if err != nil {
+		return nil, jsError(err)
+	}
+	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
+		return nil, nil
+	}
+	return v.fromJS(ret, 0), nil
+}
+
+// jsError renders a goja error with its JS stack (file:line:column).
+func jsError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ex *goja.Exception
+	if errors.As(err, &ex) {
+		return errors.New(strings.TrimSpace(ex.String()))
+	}
+	var ie *goja.InterruptedError
+	if errors.As(err, &ie) {
+		return errors.New(strings.TrimSpace(ie.String()))
+	}
+	return err
+}
+
+// Interrupt implements host.VM.
+func (v *vm) Interrupt(reason string) { v.rt.Interrupt(reason) }
+
+// ClearInterrupt implements host.VM.
+func (v *vm) ClearInterrupt() { v.rt.ClearInterrupt() }
+
+// Close implements host.VM.
+func (v *vm) Close() {
+	v.objects, v.back = nil, nil
+}

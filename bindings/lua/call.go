@@ -1,0 +1,225 @@
+package lua
+
+import (
+	"fmt"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/imscript/imscript/host"
+)
+
+// call implements host.Call over the Lua stack of one Go function call.
+type call struct {
+	v    *vm
+	L    *lua.LState
+	base int // stack index of argument 0
+	self *host.Object
+	nret int
+	name string
+}
+
+// invoke runs a host Function for a Lua call. Calls are reused from a small
+// per-VM stack (a host function may call back into Lua).
+func (v *vm) invoke(L *lua.LState, fn host.Function, method bool) (nret int) {
+	if v.depth == len(v.calls) {
+		v.calls = append(v.calls, &call{v: v})
+	}
+	c := v.calls[v.depth]
+	v.depth++
+	c.L, c.base, c.self, c.nret = L, 1, nil, 0
+	if method {
+		ud, ok := L.Get(1).(*lua.LUserData)
+		var o *host.Object
+		if ok {
+			o, _ = ud.Value.(*host.Object)
+		}
+		if o == nil {
+			v.depth--
+			L.RaiseError("method called without its object: use obj:method(...)")
+			return 0
+		}
+		c.self, c.base = o, 2
+	}
+	defer func() {
+		v.depth--
+		if r := recover(); r != nil {
+			if ue, ok := r.(*host.UsageError); ok {
+				L.RaiseError("%s", ue.Msg)
+				return
+			}
+			panic(r)
+		}
+	}()
+	fn(c)
+	return c.nret
+}
+
+func (c *call) Instance() *host.Instance { return c.v.inst }
+func (c *call) Self() *host.Object       { return c.self }
+func (c *call) NArgs() int {
+	n := c.L.GetTop() - c.base + 1
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+func (c *call) get(i int) lua.LValue { return c.L.Get(c.base + i) }
+
+func (c *call) Arg(i int) host.Value {
+	v, err := c.v.fromLua(c.get(i), 0)
+	if err != nil {
+		host.Usagef("argument %d: %v", i+1, err)
+	}
+	return v
+}
+
+func (c *call) bad(i int, name, want string) {
+	host.Usagef("bad argument #%d (%s): %s expected, got %s", i+1, name, want, c.get(i).Type().String())
+}
+
+func (c *call) Int(i int, name string) int64 {
+	n, ok := c.get(i).(lua.LNumber)
+	if !ok {
+		c.bad(i, name, "number")
+	}
+	return int64(n)
+}
+
+func (c *call) OptInt(i int, name string, def int64) int64 {
+	if c.get(i) == lua.LNil {
+		return def
+	}
+	return c.Int(i, name)
+}
+
+func (c *call) Float(i int, name string) float64 {
+	n, ok := c.get(i).(lua.LNumber)
+	if !ok {
+		c.bad(i, name, "number")
+	}
+	return float64(n)
+}
+
+func (c *call) OptFloat(i int, name string, def float64) float64 {
+	if c.get(i) == lua.LNil {
+		return def
+	}
+	return c.Float(i, name)
+}
+
+func (c *call) Bool(i int, name string) bool {
+	b, ok := c.get(i).(lua.LBool)
+	if !ok {
+		c.bad(i, name, "boolean")
+	}
+	return bool(b)
+}
+
+func (c *call) OptBool(i int, name string, def bool) bool {
+	if c.get(i) == lua.LNil {
+		return def
+	}
+	return c.Bool(i, name)
+}
+
+func (c *call) Str(i int, name string) string {
+	switch x := c.get(i).(type) {
+	case lua.LString:
+		return string(x)
+	case lua.LNumber:
+		return x.String()
+	}
+	c.bad(i, name, "string")
+	return ""
+}
+
+func (c *call) OptStr(i int, name string, def string) string {
+	if c.get(i) == lua.LNil {
+		return def
+	}
+	return c.Str(i, name)
+}
+
+func (c *call) Bytes(i int, name string) []byte {
+	switch x := c.get(i).(type) {
+	case lua.LString:
+		return stringBytes(string(x))
+	case lua.LNumber:
+		return []byte(x.String())
+	}
+	c.bad(i, name, "string")
+	return nil
+}
+
+func (c *call) Func(i int, name string) host.Callback {
+	f, ok := c.get(i).(*lua.LFunction)
+	if !ok {
+		c.bad(i, name, "function")
+	}
+	return &callback{vm: c.v, fn: f}
+}
+
+func (c *call) Table(i int, name string) host.Map {
+	t, ok := c.get(i).(*lua.LTable)
+	if !ok {
+		c.bad(i, name, "table")
+	}
+	m := make(host.Map)
+	var err error
+	t.ForEach(func(k, val lua.LValue) {
+		if err != nil {
+			return
+		}
+		ks, ok := k.(lua.LString)
+		if !ok {
+			err = fmt.Errorf("bad argument #%d (%s): keys must be strings, got %s", i+1, name, k.Type().String())
+			return
+		}
+		m[string(ks)], err = c.v.fromLua(val, 1)
+	})
+	if err != nil {
+		host.Usagef("%v", err)
+	}
+	return m
+}
+
+func (c *call) OptTable(i int, name string) host.Map {
+	if c.get(i) == lua.LNil {
+		return nil
+	}
+	return c.Table(i, name)
+}
+
+func (c *call) Return(vals ...host.Value) {
+	for _, v := range vals {
+		c.L.Push(c.v.toLua(v, 0))
+	}
+	c.nret += len(vals)
+}
+
+func (c *call) ReturnInt(n int64) {
+	c.L.Push(lua.LNumber(n))
+	c.nret++
+}
+
+func (c *call) ReturnFloat(f float64) {
+	c.L.Push(lua.LNumber(f))
+	c.nret++
+}
+
+func (c *call) ReturnBool(b bool) {
+	c.L.Push(lua.LBool(b))
+	c.nret++
+}
+
+func (c *call) ReturnStr(s string) {
+	c.L.Push(lua.LString(s))
+	c.nret++
+}
+
+func (c *call) Fail(reason string) {
+	c.L.Push(lua.LFalse)
+	c.L.Push(lua.LString(reason))
+	c.nret += 2
+}

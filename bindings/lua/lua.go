@@ -1,0 +1,309 @@
+// Package lua exposes the imscript host API to Lua 5.1 scripts through
+// gopher-lua. It marshals neutral host values once, generically: no host
+// method is written here.
+package lua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/imscript/imscript/host"
+)
+
+// Language is the Lua host.Language.
+type Language struct{}
+
+// New returns the Lua language.
+func New() *Language { return &Language{} }
+
+// Name implements host.Language.
+func (*Language) Name() string { return "lua" }
+
+// Extensions implements host.Language.
+func (*Language) Extensions() []string { return []string{".lua"} }
+
+// program is a compiled main chunk plus the modules it required, compiled
+// once and shared by the VMs of one version.
+type program struct {
+	path  string
+	name  string
+	proto *lua.FunctionProto
+
+	mu      sync.Mutex
+	modules map[string]*lua.FunctionProto
+}
+
+func (p *program) Path() string { return p.path }
+
+// Compile implements host.Language.
+func (*Language) Compile(path string) (host.Program, error) {
+	proto, name, err := compileFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &program{path: path, name: name, proto: proto, modules: map[string]*lua.FunctionProto{}}, nil
+}
+
+// displayName is the path scripts' errors show: relative to the working
+// folder when that is shorter.
+func displayName(path string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return path
+}
+
+func compileFile(path string) (*lua.FunctionProto, string, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("read script: %w", err)
+	}
+	name := displayName(path)
+	proto, err := compileSource(string(src), name)
+	return proto, name, err
+}
+
+func compileSource(src, name string) (*lua.FunctionProto, error) {
+	chunk, err := parse.Parse(strings.NewReader(src), name)
+	if err != nil {
+		var pe *parse.Error
+		if errors.As(err, &pe) {
+			if pe.Pos.Line == parse.EOF {
+				return nil, fmt.Errorf("%s: syntax error at end of file: %s", name, pe.Message)
+			}
+			return nil, fmt.Errorf("%s:%d: syntax error near '%s': %s", name, pe.Pos.Line, pe.Token, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	proto, err := lua.Compile(chunk, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return proto, nil
+}
+
+// vm is one Lua state owned by one worker.
+type vm struct {
+	L    *lua.LState
+	inst *host.Instance
+	prog *program
+
+	objects map[*host.Object]*lua.LUserData
+	metas   map[*host.Type]*lua.LTable
+
+	calls []*call
+	depth int
+
+	ctxMu  sync.Mutex
+	cancel context.CancelFunc
+	reason string
+}
+
+// NewVM implements host.Language.
+func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
+	L := lua.NewState(lua.Options{SkipOpenLibs: false})
+	v := &vm{
+		L:       L,
+		inst:    inst,
+		objects: map[*host.Object]*lua.LUserData{},
+		metas:   map[*host.Type]*lua.LTable{},
+	}
+	v.ClearInterrupt()
+	exports := v.toLua(inst.Exports(), 0)
+	L.SetGlobal("imscript", exports)
+	L.SetGlobal("print", L.NewFunction(v.print))
+	preload := L.GetField(L.GetField(L.Get(lua.EnvironIndex), "package"), "preload")
+	if pt, ok := preload.(*lua.LTable); ok {
+		pt.RawSetString("imscript", L.NewFunction(func(L *lua.LState) int {
+			L.Push(exports)
+			return 1
+		}))
+		if et, ok := exports.(*lua.LTable); ok {
+			et.ForEach(func(k, val lua.LValue) {
+				if name := k.String(); name != "imscript" {
+					if _, isMod := inst.Module(name); isMod {
+						mod := val
+						pt.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+							L.Push(mod)
+							return 1
+						}))
+					}
+				}
+			})
+		}
+	}
+	v.installSearcher()
+	return v, nil
+}
+
+// installSearcher puts a searcher for modules beside the script first in
+// package.loaders (after preload): it compiles each file once per version
+// and records it for the reload watcher.
+func (v *vm) installSearcher() {
+	L := v.L
+	pkg, ok := L.GetField(L.Get(lua.EnvironIndex), "package").(*lua.LTable)
+	if !ok {
+		return
+	}
+	dir := v.inst.ScriptDir()
+	pkg.RawSetString("path", lua.LString(filepath.Join(dir, "?.lua")+";"+filepath.Join(dir, "?", "init.lua")))
+	loaders, ok := pkg.RawGetString("loaders").(*lua.LTable)
+	if !ok {
+		return
+	}
+	searcher := L.NewFunction(func(L *lua.LState) int {
+		name := L.CheckString(1)
+		rel := strings.ReplaceAll(name, ".", string(filepath.Separator))
+		for _, cand := range []string{filepath.Join(dir, rel+".lua"), filepath.Join(dir, rel, "init.lua")} {
+			if _, err := os.Stat(cand); err != nil {
+				continue
+			}
+			proto, err := v.moduleProto(cand)
+			if err != nil {
+				L.RaiseError("require %q: %v", name, err)
+			}
+			v.inst.AddDependency(cand)
+			L.Push(L.NewFunctionFromProto(proto))
+			return 1
+		}
+		L.Push(lua.LString(fmt.Sprintf("\n\tno file '%s.lua' beside the script", rel)))
+		return 1
+	})
+	// Shift the file loaders right and put ours after preload.
+	n := loaders.Len()
+	for i := n; i >= 2; i-- {
+		loaders.RawSetInt(i+1, loaders.RawGetInt(i))
+	}
+	loaders.RawSetInt(2, searcher)
+}
+
+func (v *vm) moduleProto(path string) (*lua.FunctionProto, error) {
+	p, ok := v.inst.Program().(*program)
+	if !ok {
+		proto, _, err := compileFile(path)
+		return proto, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if proto, ok := p.modules[path]; ok {
+		return proto, nil
+	}
+	proto, _, err := compileFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p.modules[path] = proto
+	return proto, nil
+}
+
+func (v *vm) print(L *lua.LState) int {
+	var b strings.Builder
+	top := L.GetTop()
+	for i := 1; i <= top; i++ {
+		if i > 1 {
+			b.WriteByte('\t')
+		}
+		b.WriteString(L.ToStringMeta(L.Get(i)).String())
+	}
+	b.WriteByte('\n')
+	_, _ = v.inst.Host().Stdout().Write([]byte(b.String()))
+	return 0
+}
+
+// Run implements host.VM.
+func (v *vm) Run(p host.Program) error {
+	lp, ok := p.(*program)
+	if !ok {
+		return fmt.Errorf("lua: not a Lua program: %s", p.Path())
+	}
+	v.prog = lp
+	fn := v.L.NewFunctionFromProto(lp.proto)
+	v.L.Push(fn)
+	return v.pcall(0, 0)
+}
+
+// Call implements host.VM.
+func (v *vm) Call(cb host.Callback, args ...host.Value) (host.Value, error) {
+	lc, ok := cb.(*callback)
+	if !ok || lc.vm != v {
+		return nil, errors.New("lua: callback belongs to another VM")
+	}
+	L := v.L
+	L.Push(lc.fn)
+	for _, a := range args {
+		L.Push(v.toLua(a, 0))
+	}
+	if err := v.pcall(len(args), 1); err != nil {
+		return nil, err
+	}
+	ret := L.Get(-1)
+	L.Pop(1)
+	if ret == lua.LNil {
+		return nil, nil
+	}
+	return v.fromLua(ret, 0)
+}
+
+func (v *vm) pcall(nargs, nret int) error {
+	err := v.L.PCall(nargs, nret, nil)
+	if err == nil {
+		return nil
+	}
+	var ae *lua.ApiError
+	msg := err.Error()
+	if errors.As(err, &ae) {
+		msg = ae.Object.String()
+		if st := strings.TrimSpace(ae.StackTrace); st != "" {
+			msg += "\n" + st
+		}
+	}
+	v.ctxMu.Lock()
+	reason := v.reason
+	v.ctxMu.Unlock()
+	if reason != "" {
+		msg = reason + ": " + msg
+	}
+	return errors.New(msg)
+}
+
+// Interrupt implements host.VM: it cancels the state's context, which the
+// interpreter checks between instructions.
+func (v *vm) Interrupt(reason string) {
+	v.ctxMu.Lock()
+	v.reason = reason
+	cancel := v.cancel
+	v.ctxMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// ClearInterrupt implements host.VM.
+func (v *vm) ClearInterrupt() {
+	ctx, cancel := context.WithCancel(context.Background())
+	v.ctxMu.Lock()
+	v.cancel = cancel
+	v.reason = ""
+	v.ctxMu.Unlock()
+	v.L.SetContext(ctx)
+}
+
+// Close implements host.VM.
+func (v *vm) Close() {
+	v.ctxMu.Lock()
+	if v.cancel != nil {
+		v.cancel()
+	}
+	v.ctxMu.Unlock()
+	v.L.Close()
+}

@@ -1,0 +1,219 @@
+package lua
+
+import (
+	"math"
+	"strconv"
+	"unsafe"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/imscript/imscript/host"
+)
+
+// maxDepth bounds nested tables crossing the boundary (and catches cycles).
+const maxDepth = 100
+
+// callback is a Lua function handed to the host.
+type callback struct {
+	vm *vm
+	fn *lua.LFunction
+}
+
+func (c *callback) Instance() *host.Instance { return c.vm.inst }
+
+// bytesString views b as a Lua string without copying. The host never
+// mutates data it has handed to a script.
+func bytesString(b []byte) lua.LString {
+	if len(b) == 0 {
+		return ""
+	}
+	return lua.LString(unsafe.String(&b[0], len(b)))
+}
+
+// stringBytes views a Lua string as read-only bytes.
+func stringBytes(s string) []byte {
+	if s == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+func (v *vm) toLua(val host.Value, depth int) lua.LValue {
+	if depth > maxDepth {
+		host.Usagef("value nested deeper than %d levels", maxDepth)
+	}
+	switch x := val.(type) {
+	case nil:
+		return lua.LNil
+	case bool:
+		return lua.LBool(x)
+	case int64:
+		return lua.LNumber(x)
+	case int:
+		return lua.LNumber(x)
+	case float64:
+		return lua.LNumber(x)
+	case string:
+		return lua.LString(x)
+	case []byte:
+		return bytesString(x)
+	case host.List:
+		t := v.L.CreateTable(len(x), 0)
+		for i, e := range x {
+			t.RawSetInt(i+1, v.toLua(e, depth+1))
+		}
+		return t
+	case host.Map:
+		t := v.L.CreateTable(0, len(x))
+		for k, e := range x {
+			t.RawSetString(k, v.toLua(e, depth+1))
+		}
+		return t
+	case []int64:
+		t := v.L.CreateTable(len(x), 0)
+		for i, e := range x {
+			t.RawSetInt(i+1, lua.LNumber(e))
+		}
+		return t
+	case *host.Object:
+		return v.object(x)
+	case host.Function:
+		return v.function(x)
+	case *callback:
+		return x.fn
+	}
+	host.Usagef("cannot pass a Go %T to Lua", val)
+	return lua.LNil
+}
+
+func (v *vm) fromLua(lv lua.LValue, depth int) (host.Value, error) {
+	if depth > maxDepth {
+		host.Usagef("table nested deeper than %d levels (a cycle?)", maxDepth)
+	}
+	switch x := lv.(type) {
+	case *lua.LNilType:
+		return nil, nil
+	case lua.LBool:
+		return bool(x), nil
+	case lua.LNumber:
+		return float64(x), nil
+	case lua.LString:
+		return string(x), nil
+	case *lua.LFunction:
+		return &callback{vm: v, fn: x}, nil
+	case *lua.LUserData:
+		if o, ok := x.Value.(*host.Object); ok {
+			return o, nil
+		}
+		return nil, nil
+	case *lua.LTable:
+		return v.tableValue(x, depth)
+	}
+	return nil, nil
+}
+
+// tableValue turns a sequence (keys 1..n) into a List and anything else
+// into a Map with string keys.
+func (v *vm) tableValue(t *lua.LTable, depth int) (host.Value, error) {
+	n := t.MaxN()
+	isList := n > 0
+	count := 0
+	t.ForEach(func(k, _ lua.LValue) {
+		count++
+		if isList {
+			if num, ok := k.(lua.LNumber); !ok || float64(num) != math.Trunc(float64(num)) || num < 1 || int(num) > n {
+				isList = false
+			}
+		}
+	})
+	if isList && count == n {
+		l := make(host.List, n)
+		for i := 1; i <= n; i++ {
+			e, err := v.fromLua(t.RawGetInt(i), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			l[i-1] = e
+		}
+		return l, nil
+	}
+	m := make(host.Map, count)
+	var err error
+	t.ForEach(func(k, val lua.LValue) {
+		if err != nil {
+			return
+		}
+		var key string
+		switch kk := k.(type) {
+		case lua.LString:
+			key = string(kk)
+		case lua.LNumber:
+			key = strconv.FormatFloat(float64(kk), 'f', -1, 64)
+		default:
+			key = kk.String()
+		}
+		var e host.Value
+		e, err = v.fromLua(val, depth+1)
+		m[key] = e
+	})
+	return m, err
+}
+
+// object returns the one userdata that stands for o in this VM.
+func (v *vm) object(o *host.Object) *lua.LUserData {
+	if ud, ok := v.objects[o]; ok {
+		return ud
+	}
+	ud := v.L.NewUserData()
+	ud.Value = o
+	ud.Metatable = v.meta(o.Type)
+	v.objects[o] = ud
+	return ud
+}
+
+// meta builds a type's metatable: __index finds methods in the type's
+// method table, then computes properties.
+func (v *vm) meta(t *host.Type) *lua.LTable {
+	if mt, ok := v.metas[t]; ok {
+		return mt
+	}
+	L := v.L
+	methods := L.CreateTable(0, len(t.Methods))
+	for name, fn := range t.Methods {
+		fn := fn
+		methods.RawSetString(name, L.NewFunction(func(L *lua.LState) int { return v.invoke(L, fn, true) }))
+	}
+	mt := L.CreateTable(0, 3)
+	// __index as a function so properties see the userdata itself.
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		key := L.Get(2)
+		if ks, ok := key.(lua.LString); ok {
+			if m := methods.RawGetString(string(ks)); m != lua.LNil {
+				L.Push(m)
+				return 1
+			}
+			if p, ok := t.Props[string(ks)]; ok {
+				if ud, ok := L.Get(1).(*lua.LUserData); ok {
+					if o, ok := ud.Value.(*host.Object); ok {
+						L.Push(v.toLua(p(o), 0))
+						return 1
+					}
+				}
+			}
+		}
+		L.Push(lua.LNil)
+		return 1
+	}))
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(t.Name))
+		return 1
+	}))
+	mt.RawSetString("__metatable", lua.LString(t.Name))
+	v.metas[t] = mt
+	return mt
+}
+
+// function wraps a host Function as a Lua function.
+func (v *vm) function(fn host.Function) *lua.LFunction {
+	return v.L.NewFunction(func(L *lua.LState) int { return v.invoke(L, fn, false) })
+}

@@ -1,0 +1,182 @@
+// Command imscript runs network scripts written in Lua or JavaScript on the
+// imscript host: `imscript run FILE`, `imscript check FILE`, `imscript version`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/imscript/imscript"
+	"github.com/imscript/imscript/host"
+)
+
+const usage = `imscript — network scripting host for Lua and JavaScript
+
+usage:
+  imscript run [flags] FILE [-- args...]   run a script (.lua or .js); reloads it when it changes
+  imscript check FILE                      compile a script; exit 1 with file:line on error
+  imscript version                         print the version
+
+run flags:
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		runFlags(io.Discard).PrintDefaults()
+		return 2
+	}
+	switch args[0] {
+	case "version", "-v", "--version":
+		fmt.Fprintf(stdout, "imscript %s\n", host.Version)
+		return 0
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "run":
+		return runScript(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		fs := runFlags(stdout)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return 0
+	}
+	fmt.Fprintf(stderr, "imscript: unknown command %q\n", args[0])
+	fmt.Fprint(stderr, usage)
+	return 2
+}
+
+type runOpts struct {
+	workers   int
+	logLevel  string
+	logFormat string
+	noWatch   bool
+}
+
+var opts runOpts
+
+func runFlags(out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.IntVar(&opts.workers, "workers", 0, "worker VMs (0: the script's worker_num, else the number of CPUs)")
+	fs.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVar(&opts.noWatch, "no-watch", false, "do not reload when the script changes (SIGHUP still reloads)")
+	return fs
+}
+
+func newLogger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(opts.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", opts.logLevel)
+	}
+	ho := &slog.HandlerOptions{Level: level}
+	switch opts.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", opts.logFormat)
+}
+
+func runScript(args []string, stdout, stderr io.Writer) int {
+	fs := runFlags(stderr)
+	var scriptArgs []string
+	for i, a := range args {
+		if a == "--" {
+			scriptArgs = args[i+1:]
+			args = args[:i]
+			break
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "imscript run: want exactly one script file")
+		return 2
+	}
+	// Flags may also follow the file: imscript run echo.lua --workers 2
+	file := fs.Arg(0)
+	logger, err := newLogger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "imscript run:", err)
+		return 2
+	}
+	slog.SetDefault(logger)
+	h, err := imscript.New(host.Config{
+		Script:  file,
+		Workers: opts.workers,
+		Args:    scriptArgs,
+		Logger:  logger,
+		Watch:   !opts.noWatch,
+		Stdout:  stdout,
+		Stderr:  stderr,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "imscript run:", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		for s := range sigs {
+			if s == syscall.SIGHUP {
+				h.Reload("SIGHUP")
+				continue
+			}
+			logger.Info("signal received, stopping", "signal", s.String())
+			h.Shutdown()
+		}
+	}()
+	if err := h.Run(ctx); err != nil {
+		fmt.Fprintln(stderr, "imscript run:", err)
+		return 1
+	}
+	return 0
+}
+
+func check(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "imscript check: want exactly one script file")
+		return 2
+	}
+	file := args[0]
+	ext := strings.ToLower(filepath.Ext(file))
+	for _, l := range imscript.Languages() {
+		for _, e := range l.Extensions() {
+			if e != ext {
+				continue
+			}
+			abs, err := filepath.Abs(file)
+			if err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			if _, err := l.Compile(abs); err != nil {
+				fmt.Fprintln(stderr, err)
+				return 1
+			}
+			fmt.Fprintf(stdout, "%s: ok\n", file)
+			return 0
+		}
+	}
+	fmt.Fprintln(stderr, errors.New("imscript check: no language runs "+ext+" files"))
+	return 1
+}

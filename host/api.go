@@ -1,0 +1,103 @@
+package host
+
+import (
+	"fmt"
+)
+
+// Value is a language-neutral script value. It holds one of:
+// nil, bool, int64, float64, string, []byte (binary data), List, Map,
+// *Object, Function (a Go function) or Callback (a script function).
+type Value = any
+
+// List is a neutral array (Lua sequence, JS Array).
+type List = []Value
+
+// Map is a neutral record (Lua table with string keys, JS object).
+type Map = map[string]Value
+
+// Function is a Go function callable from scripts. It reads its arguments and
+// writes its results through the Call the binding hands it.
+type Function func(c Call)
+
+// Call is one invocation of a Function from a script. Each binding implements
+// it directly over its VM's argument stack, so typed accessors cost no
+// boxing. Argument indexes start at 0 and never include the receiver.
+//
+// The typed accessors raise a usage error that names the argument (see
+// Usagef) when the argument has the wrong type.
+type Call interface {
+	// Instance is the script instance (one VM on one worker) making the call.
+	Instance() *Instance
+	// Self is the receiver of a method call (nil for plain functions).
+	Self() *Object
+	NArgs() int
+	// Arg returns argument i converted to a neutral value (nil when absent).
+	Arg(i int) Value
+	Int(i int, name string) int64
+	OptInt(i int, name string, def int64) int64
+	Float(i int, name string) float64
+	OptFloat(i int, name string, def float64) float64
+	Bool(i int, name string) bool
+	OptBool(i int, name string, def bool) bool
+	// Str accepts a string or binary data and returns it as a string.
+	Str(i int, name string) string
+	OptStr(i int, name string, def string) string
+	// Bytes accepts a string or binary data. The result may share memory
+	// with the VM's value: it must be treated as read-only and copied before
+	// it is kept beyond the call.
+	Bytes(i int, name string) []byte
+	// Func returns a script function argument as a Callback bound to this
+	// instance.
+	Func(i int, name string) Callback
+	// Table returns a Lua table / JS object argument as a Map.
+	Table(i int, name string) Map
+	// OptTable is Table, or nil when the argument is absent or nil.
+	OptTable(i int, name string) Map
+
+	// Return sets the results of the call (Lua: multiple values; JS: the
+	// first one).
+	Return(vals ...Value)
+	ReturnInt(n int64)
+	ReturnFloat(f float64)
+	ReturnBool(b bool)
+	ReturnStr(s string)
+	// Fail reports a routine failure: the call returns false (Lua: false and
+	// the reason as a second value; JS: false).
+	Fail(reason string)
+}
+
+// UsageError is raised (panicked) by API functions for misuse: wrong
+// argument types, unknown setting names, unknown event names. Bindings turn it
+// into a Lua error / a thrown JS TypeError.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usagef raises a UsageError. It does not return.
+func Usagef(format string, args ...any) {
+	panic(&UsageError{Msg: fmt.Sprintf(format, args...)})
+}
+
+// Type describes a kind of host object exposed to scripts: its methods and
+// read-only properties. Bindings build one metatable / prototype per Type.
+type Type struct {
+	Name    string
+	Methods map[string]Function
+	// Props are read-only fields computed on access (srv.port, p.pid).
+	Props map[string]func(o *Object) Value
+}
+
+// Object is a host object handed to scripts. Each binding maps one *Object to
+// one script value per VM, so identity is kept (the srv given to a handler is
+// the srv the script declared).
+type Object struct {
+	Type *Type
+	Data any
+}
+
+// Callback is a script function bound to the instance (VM) that created it.
+// It may only be invoked on that instance's worker, through Instance.Call.
+type Callback interface {
+	// Instance is the script instance that owns the function.
+	Instance() *Instance
+}

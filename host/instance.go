@@ -1,0 +1,183 @@
+package host
+
+import (
+	"path/filepath"
+	"sort"
+	"sync"
+)
+
+// attempt is one version of the script being loaded on every worker: it
+// shares the compiled program and the servers the version declares anew.
+type attempt struct {
+	prog Program
+
+	mu         sync.Mutex
+	newServers map[string]*Server
+	deps       map[string]bool
+}
+
+func newAttempt(p Program) *attempt {
+	return &attempt{prog: p, newServers: map[string]*Server{}, deps: map[string]bool{}}
+}
+
+func (a *attempt) dependencies() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]string, 0, len(a.deps)+1)
+	out = append(out, a.prog.Path())
+	for d := range a.deps {
+		out = append(out, d)
+	}
+	sort.Strings(out[1:])
+	return out
+}
+
+// handlerSet holds one instance's handlers for one server.
+type handlerSet [numHandlers]Callback
+
+// Instance is one version of the script running in one VM on one worker.
+// Everything in it is touched only by its worker's goroutine.
+type Instance struct {
+	host   *Host
+	worker *Worker
+	att    *attempt
+	vm     VM
+
+	handlers     map[*Server]*handlerSet
+	decls        []*Server
+	declSettings map[*Server]*Settings
+	portZeroRank map[string]int
+
+	timers map[int64]*timer
+	active bool
+
+	exports Map
+	values  map[string]any
+}
+
+func newInstance(h *Host, w *Worker, att *attempt) *Instance {
+	return &Instance{
+		host:         h,
+		worker:       w,
+		att:          att,
+		handlers:     map[*Server]*handlerSet{},
+		declSettings: map[*Server]*Settings{},
+		portZeroRank: map[string]int{},
+		timers:       map[int64]*timer{},
+		values:       map[string]any{},
+	}
+}
+
+// Host is the host running this instance.
+func (inst *Instance) Host() *Host { return inst.host }
+
+// WorkerID is the id of the worker that owns this instance.
+func (inst *Instance) WorkerID() int { return inst.worker.id }
+
+// VM is the instance's script VM.
+func (inst *Instance) VM() VM { return inst.vm }
+
+// ScriptDir is the folder of the main script (relative requires resolve
+// against it).
+func (inst *Instance) ScriptDir() string { return filepath.Dir(inst.att.prog.Path()) }
+
+// Program is the compiled version this instance runs.
+func (inst *Instance) Program() Program { return inst.att.prog }
+
+// AddDependency records a file the script required, so that saving it
+// reloads the script.
+func (inst *Instance) AddDependency(path string) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return
+	}
+	inst.att.mu.Lock()
+	inst.att.deps[abs] = true
+	inst.att.mu.Unlock()
+}
+
+// Value and SetValue keep per-instance state for bindings and modules.
+func (inst *Instance) Value(key string) any { return inst.values[key] }
+
+// SetValue stores per-instance state under key.
+func (inst *Instance) SetValue(key string, v any) { inst.values[key] = v }
+
+// Call invokes a script function on this instance's worker with the
+// watchdog armed; errors are logged and counted, never raised.
+func (inst *Instance) Call(what string, fn Callback, args ...Value) Value {
+	return inst.worker.call(inst, fn, what, args...)
+}
+
+// Exports is the imscript module as this instance sees it: core functions
+// plus every registered module.
+func (inst *Instance) Exports() Map {
+	if inst.exports == nil {
+		m := coreExports(inst)
+		for _, mod := range inst.host.modules {
+			m[mod.name] = mod.build(inst)
+		}
+		inst.exports = m
+	}
+	return inst.exports
+}
+
+// Module returns a registered module (or "imscript" itself) by name, for
+// require().
+func (inst *Instance) Module(name string) (Value, bool) {
+	if name == "imscript" {
+		return inst.Exports(), true
+	}
+	for _, mod := range inst.host.modules {
+		if mod.name == name {
+			return inst.Exports()[name], true
+		}
+	}
+	return nil, false
+}
+
+// declareServer records a server declaration of this version.
+func (inst *Instance) declareServer(st *Settings) *Server {
+	h := inst.host
+	rank := 0
+	if st.Port == 0 {
+		rk := st.Type + "/" + st.Host
+		rank = inst.portZeroRank[rk]
+		inst.portZeroRank[rk] = rank + 1
+	}
+	key := serverKey(st, rank)
+	h.mu.Lock()
+	s := h.servers[key]
+	h.mu.Unlock()
+	if s == nil {
+		a := inst.att
+		a.mu.Lock()
+		s = a.newServers[key]
+		if s == nil {
+			s = &Server{host: h, key: key, decl: st}
+			s.obj = &Object{Type: serverType, Data: s}
+			s.setSettings(st)
+			a.newServers[key] = s
+		}
+		a.mu.Unlock()
+	}
+	if _, dup := inst.declSettings[s]; dup {
+		Usagef("imscript.server: %s is declared twice", key)
+	}
+	inst.decls = append(inst.decls, s)
+	inst.declSettings[s] = st
+	inst.handlers[s] = &handlerSet{}
+	return s
+}
+
+// close cancels the instance's timers and closes its VM.
+func (inst *Instance) close() {
+	for id, t := range inst.timers {
+		t.cancel()
+		delete(inst.timers, id)
+	}
+	inst.active = false
+	if inst.vm != nil {
+		inst.vm.Close()
+		inst.vm = nil
+	}
+}

@@ -1,0 +1,35 @@
+package host
+
+// Language is one script language (Lua, JS). Bindings implement it.
+type Language interface {
+	// Name is the language's short name ("lua", "js").
+	Name() string
+	// Extensions lists the file extensions it runs (".lua").
+	Extensions() []string
+	// Compile reads and compiles the main script. Errors carry file:line.
+	Compile(path string) (Program, error)
+	// NewVM creates a fresh VM for inst with the imscript module installed.
+	NewVM(inst *Instance) (VM, error)
+}
+
+// Program is a compiled script, shared by the VMs of one version.
+type Program interface {
+	// Path is the main script's path.
+	Path() string
+}
+
+// VM is one script virtual machine, owned by one worker goroutine.
+type VM interface {
+	// Run executes the program's main chunk (declaring servers, handlers).
+	Run(p Program) error
+	// Call invokes a script function owned by this VM with neutral
+	// arguments and returns its first result. Errors carry file:line.
+	Call(fn Callback, args ...Value) (Value, error)
+	// Interrupt stops the running script code as soon as possible. It is
+	// the only method that may be called from another goroutine.
+	Interrupt(reason string)
+	// ClearInterrupt re-arms the VM after an interrupted call.
+	ClearInterrupt()
+	// Close releases the VM.
+	Close()
+}

@@ -1,0 +1,70 @@
+package host
+
+import (
+	"net"
+	"sync"
+)
+
+type evKind uint8
+
+const (
+	evFunc evKind = iota
+	evConnect
+	evReceive
+	evClose
+	evPacket
+	evTimer
+)
+
+// event is one unit of work for a worker. Events of one worker run in the
+// order they were posted.
+type event struct {
+	kind  evKind
+	srv   *Server
+	conn  *Conn
+	data  []byte
+	addr  *net.UDPAddr
+	timer *timer
+	fn    func()
+}
+
+// queue is a worker's inbox: any goroutine posts, the worker drains it in
+// batches. A post wakes the worker only when the inbox was empty.
+type queue struct {
+	mu    sync.Mutex
+	items []event
+	wake  chan struct{}
+}
+
+func newQueue() *queue {
+	return &queue{wake: make(chan struct{}, 1)}
+}
+
+func (q *queue) post(ev event) {
+	q.mu.Lock()
+	q.items = append(q.items, ev)
+	first := len(q.items) == 1
+	q.mu.Unlock()
+	if first {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take swaps out the pending events, handing back the spare slice for reuse.
+func (q *queue) take(spare []event) []event {
+	q.mu.Lock()
+	items := q.items
+	q.items = spare[:0]
+	q.mu.Unlock()
+	return items
+}
+
+func (q *queue) len() int {
+	q.mu.Lock()
+	n := len(q.items)
+	q.mu.Unlock()
+	return n
+}

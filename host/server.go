@@ -1,0 +1,235 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Server is one listener declared by the script, keyed by type and address.
+// It outlives script versions: a reload that declares the same address gets
+// the same Server, with its connections.
+type Server struct {
+	host *Host
+	key  string
+	obj  *Object
+	decl *Settings // settings it was opened with (type, host, port)
+
+	cfg  atomic.Pointer[serverConfig]
+	port atomic.Int64
+
+	listening    bool
+	closing      atomic.Bool
+	stopListener func(ctx context.Context) error
+	udp          *net.UDPConn
+	hbStop       chan struct{}
+
+	startTime   int64
+	connNum     atomic.Int64
+	acceptCount atomic.Int64
+	closeCount  atomic.Int64
+	rejectCount atomic.Int64
+	requestNum  atomic.Int64
+	bytesIn     atomic.Int64
+	bytesOut    atomic.Int64
+}
+
+type serverConfig struct {
+	s *Settings
+	f *framer
+}
+
+func (s *Server) settings() *Settings { return s.cfg.Load().s }
+func (s *Server) framer() *framer     { return s.cfg.Load().f }
+
+func (s *Server) setSettings(st *Settings) {
+	s.cfg.Store(&serverConfig{s: st, f: newFramer(st)})
+}
+
+// Type is the server's type: "tcp" or "udp".
+func (s *Server) Type() string { return s.decl.Type }
+
+// Port is the bound port (the chosen one when the script asked for 0).
+func (s *Server) Port() int { return int(s.port.Load()) }
+
+// Addr is host:port as bound.
+func (s *Server) Addr() string { return joinHostPort(s.decl.Host, s.Port()) }
+
+// Object is the script-visible server object.
+func (s *Server) Object() *Object { return s.obj }
+
+func joinHostPort(h string, p int) string { return net.JoinHostPort(h, strconv.Itoa(p)) }
+
+// serverKey names a listener across versions: the address, or for port 0 the
+// declaration's rank among port-0 servers of its type.
+func serverKey(st *Settings, rank int) string {
+	if st.Port == 0 {
+		return fmt.Sprintf("%s://%s:0#%d", st.Type, st.Host, rank)
+	}
+	return fmt.Sprintf("%s://%s", st.Type, joinHostPort(st.Host, st.Port))
+}
+
+func (s *Server) listen() error {
+	var err error
+	if s.decl.Type == "udp" {
+		err = s.listenUDP()
+	} else {
+		err = s.listenTCP()
+	}
+	if err != nil {
+		return err
+	}
+	s.listening = true
+	s.startTime = time.Now().Unix()
+	s.startHeartbeat()
+	return nil
+}
+
+// stop closes the listener and its connections.
+func (s *Server) stop(ctx context.Context) {
+	if !s.listening {
+		return
+	}
+	s.closing.Store(true)
+	if s.hbStop != nil {
+		close(s.hbStop)
+		s.hbStop = nil
+	}
+	if s.udp != nil {
+		_ = s.udp.Close()
+	}
+	if s.stopListener != nil {
+		if err := s.stopListener(ctx); err != nil {
+			s.host.log.Warn("stopping listener", "server", s.Addr(), "err", err)
+		}
+	}
+	s.listening = false
+}
+
+// startHeartbeat closes connections idle for heartbeat_idle_time, checking
+// every heartbeat_check_interval (values of the current version).
+func (s *Server) startHeartbeat() {
+	if s.decl.Type != "tcp" {
+		return
+	}
+	stop := make(chan struct{})
+	s.hbStop = stop
+	go func() {
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		for {
+			st := s.settings()
+			wait := time.Second
+			if st.HeartbeatCheckInterval > 0 {
+				wait = time.Duration(st.HeartbeatCheckInterval * float64(time.Second))
+			}
+			t.Reset(wait)
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			st = s.settings()
+			if st.HeartbeatIdleTime <= 0 {
+				continue
+			}
+			idle := time.Duration(st.HeartbeatIdleTime * float64(time.Second))
+			now := s.host.now()
+			s.host.conns.each(func(c *Conn) {
+				if c.srv == s && time.Duration(now-c.lastTime.Load())*time.Millisecond >= idle {
+					if c.Close() {
+						s.host.log.Debug("heartbeat: closing idle connection", "server", s.Addr(), "fd", c.id)
+					}
+				}
+			})
+		}
+	}()
+}
+
+// deliver hands one received package to the connection's worker. buf is
+// copied: the transport reuses it.
+func (s *Server) deliver(c *Conn, buf []byte) {
+	data := make([]byte, len(buf))
+	copy(data, buf)
+	s.requestNum.Add(1)
+	s.bytesIn.Add(int64(len(buf)))
+	c.worker.q.post(event{kind: evReceive, srv: s, conn: c, data: data})
+}
+
+// conn finds a live connection of this server.
+func (s *Server) conn(fd int64) *Conn {
+	c := s.host.conns.get(fd)
+	if c == nil || c.srv != s {
+		return nil
+	}
+	return c
+}
+
+// Send writes data to connection fd of this server.
+func (s *Server) Send(fd int64, data []byte) (bool, string) {
+	c := s.conn(fd)
+	if c == nil {
+		return false, "no such connection"
+	}
+	return c.Send(data)
+}
+
+// Info describes a connection as srv:info(fd) does, or returns nil.
+func (s *Server) Info(fd int64) Map {
+	c := s.conn(fd)
+	if c == nil {
+		return nil
+	}
+	m := Map{
+		"fd":           c.id,
+		"server_port":  int64(s.Port()),
+		"connect_time": c.openedAt,
+		"last_time":    c.lastTime.Load() / 1000,
+		"worker_id":    int64(c.worker.id),
+		"uid":          nil,
+	}
+	if ta, ok := c.remote.(*net.TCPAddr); ok {
+		m["remote_ip"] = ta.IP.String()
+		m["remote_port"] = int64(ta.Port)
+	} else if c.remote != nil {
+		h, p, _ := net.SplitHostPort(c.remote.String())
+		pn, _ := strconv.Atoi(p)
+		m["remote_ip"] = h
+		m["remote_port"] = int64(pn)
+	}
+	return m
+}
+
+// Connections lists every live fd of this server, across workers.
+func (s *Server) Connections() []int64 {
+	var ids []int64
+	s.host.conns.each(func(c *Conn) {
+		if c.srv == s && c.Open() {
+			ids = append(ids, c.id)
+		}
+	})
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// Stats is srv:stats().
+func (s *Server) Stats() Map {
+	return Map{
+		"start_time":     s.startTime,
+		"connection_num": s.connNum.Load(),
+		"accept_count":   s.acceptCount.Load(),
+		"close_count":    s.closeCount.Load(),
+		"reject_count":   s.rejectCount.Load(),
+		"request_count":  s.requestNum.Load(),
+		"bytes_in":       s.bytesIn.Load(),
+		"bytes_out":      s.bytesOut.Load(),
+		"worker_num":     int64(len(s.host.workers)),
+		"task_queue_num": int64(0),
+		"reload_count":   s.host.reloadCount.Load(),
+		"error_count":    s.host.errorCount.Load(),
+	}
+}

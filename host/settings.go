@@ -1,0 +1,244 @@
+package host
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Settings are one server's options, under Swoole's names.
+type Settings struct {
+	Type string // tcp, udp
+	Host string
+	Port int
+
+	WorkerNum     int
+	MaxConnection int
+
+	OpenLengthCheck     bool
+	PackageLengthType   string
+	PackageLengthOffset int
+	PackageBodyOffset   int
+
+	OpenEOFCheck bool
+	OpenEOFSplit bool
+	PackageEOF   string
+
+	PackageMaxLength int
+	BufferOutputSize int
+
+	HeartbeatCheckInterval float64 // seconds
+	HeartbeatIdleTime      float64 // seconds
+
+	MaxExecMs int
+}
+
+const (
+	defaultPackageMaxLength = 2 << 20
+	defaultBufferOutputSize = 2 << 20
+	defaultMaxExecMs        = 5000
+)
+
+// settingNames lists every setting a server table accepts; the value says
+// whether this version implements it.
+var settingNames = map[string]bool{
+	"host": true, "port": true, "type": true,
+	"worker_num": true, "max_connection": true,
+	"open_length_check": true, "package_length_type": true, "package_length_offset": true, "package_body_offset": true,
+	"open_eof_check": true, "open_eof_split": true, "package_eof": true,
+	"package_max_length": true, "buffer_output_size": true,
+	"heartbeat_check_interval": true, "heartbeat_idle_time": true,
+	"max_exec_ms": true,
+	// Declared by the API, not served by this version yet.
+	"http_max_header_size": false, "ssl_cert_file": false, "ssl_key_file": false,
+	"task_worker_num": false, "task_max_queue": false, "document_root": false,
+}
+
+func defaultMaxConnection() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur > 0 && rl.Cur < math.MaxInt32 {
+		return int(rl.Cur)
+	}
+	return 10000
+}
+
+// ParseSettings reads a server declaration table. Unknown names and wrong
+// types are errors that name the setting.
+func ParseSettings(m Map) (*Settings, error) {
+	s := &Settings{
+		Type:              "tcp",
+		Host:              "0.0.0.0",
+		MaxConnection:     defaultMaxConnection(),
+		PackageLengthType: "N",
+		PackageEOF:        "\r\n",
+		PackageMaxLength:  defaultPackageMaxLength,
+		BufferOutputSize:  defaultBufferOutputSize,
+		MaxExecMs:         defaultMaxExecMs,
+		PackageBodyOffset: -1,
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := m[k]
+		impl, known := settingNames[k]
+		if !known {
+			return nil, fmt.Errorf("unknown setting %q", k)
+		}
+		if !impl {
+			return nil, fmt.Errorf("setting %q is not supported by this version", k)
+		}
+		var err error
+		switch k {
+		case "host":
+			s.Host, err = settingString(k, v)
+		case "type":
+			s.Type, err = settingString(k, v)
+			if err == nil && s.Type != "tcp" && s.Type != "udp" {
+				err = fmt.Errorf("setting type: %q is not a server type (tcp, udp)", s.Type)
+			}
+		case "port":
+			s.Port, err = settingInt(k, v, 0, 65535)
+		case "worker_num":
+			s.WorkerNum, err = settingInt(k, v, 1, 1024)
+		case "max_connection":
+			s.MaxConnection, err = settingInt(k, v, 1, math.MaxInt32)
+		case "open_length_check":
+			s.OpenLengthCheck, err = settingBool(k, v)
+		case "package_length_type":
+			s.PackageLengthType, err = settingString(k, v)
+			if err == nil {
+				if _, _, ok := lengthCode(s.PackageLengthType); !ok {
+					err = fmt.Errorf("setting package_length_type: %q is not one of c C s S n v l L N V", s.PackageLengthType)
+				}
+			}
+		case "package_length_offset":
+			s.PackageLengthOffset, err = settingInt(k, v, 0, 1<<16)
+		case "package_body_offset":
+			s.PackageBodyOffset, err = settingInt(k, v, 0, 1<<16)
+		case "open_eof_check":
+			s.OpenEOFCheck, err = settingBool(k, v)
+		case "open_eof_split":
+			s.OpenEOFSplit, err = settingBool(k, v)
+		case "package_eof":
+			s.PackageEOF, err = settingString(k, v)
+			if err == nil && (len(s.PackageEOF) == 0 || len(s.PackageEOF) > 8) {
+				err = fmt.Errorf("setting package_eof: must be 1 to 8 bytes")
+			}
+		case "package_max_length":
+			s.PackageMaxLength, err = settingInt(k, v, 1, 1<<30)
+		case "buffer_output_size":
+			s.BufferOutputSize, err = settingInt(k, v, 1, 1<<30)
+		case "heartbeat_check_interval":
+			s.HeartbeatCheckInterval, err = settingFloat(k, v)
+		case "heartbeat_idle_time":
+			s.HeartbeatIdleTime, err = settingFloat(k, v)
+		case "max_exec_ms":
+			s.MaxExecMs, err = settingInt(k, v, 0, math.MaxInt32)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s.OpenEOFSplit {
+		s.OpenEOFCheck = true
+	}
+	if s.OpenLengthCheck && s.OpenEOFCheck {
+		return nil, fmt.Errorf("settings open_length_check and open_eof_check exclude each other")
+	}
+	if s.PackageBodyOffset < 0 {
+		_, size, _ := lengthCode(s.PackageLengthType)
+		s.PackageBodyOffset = s.PackageLengthOffset + size
+	}
+	if s.HeartbeatIdleTime > 0 && s.HeartbeatCheckInterval <= 0 {
+		s.HeartbeatCheckInterval = math.Max(s.HeartbeatIdleTime/2, 0.1)
+	}
+	if s.HeartbeatCheckInterval > 0 && s.HeartbeatIdleTime <= 0 {
+		s.HeartbeatIdleTime = s.HeartbeatCheckInterval * 2
+	}
+	if s.Type == "udp" && (s.OpenLengthCheck || s.OpenEOFCheck) {
+		return nil, fmt.Errorf("framing settings apply to tcp servers, not udp")
+	}
+	return s, nil
+}
+
+func settingString(k string, v Value) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	}
+	return "", fmt.Errorf("setting %s: want a string, got %s", k, TypeName(v))
+}
+
+func settingBool(k string, v Value) (bool, error) {
+	if b, ok := v.(bool); ok {
+		return b, nil
+	}
+	return false, fmt.Errorf("setting %s: want a boolean, got %s", k, TypeName(v))
+}
+
+func settingFloat(k string, v Value) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		if x < 0 || math.IsNaN(x) {
+			return 0, fmt.Errorf("setting %s: must not be negative", k)
+		}
+		return x, nil
+	case int64:
+		if x < 0 {
+			return 0, fmt.Errorf("setting %s: must not be negative", k)
+		}
+		return float64(x), nil
+	}
+	return 0, fmt.Errorf("setting %s: want a number, got %s", k, TypeName(v))
+}
+
+func settingInt(k string, v Value, lo, hi int) (int, error) {
+	var n int64
+	switch x := v.(type) {
+	case float64:
+		if x != math.Trunc(x) {
+			return 0, fmt.Errorf("setting %s: want a whole number, got %v", k, x)
+		}
+		n = int64(x)
+	case int64:
+		n = x
+	default:
+		return 0, fmt.Errorf("setting %s: want a number, got %s", k, TypeName(v))
+	}
+	if n < int64(lo) || n > int64(hi) {
+		return 0, fmt.Errorf("setting %s: %d is out of range %d..%d", k, n, lo, hi)
+	}
+	return int(n), nil
+}
+
+// TypeName names a neutral value's type for error messages.
+func TypeName(v Value) string {
+	switch v.(type) {
+	case nil:
+		return "nil"
+	case bool:
+		return "boolean"
+	case int64, float64:
+		return "number"
+	case string:
+		return "string"
+	case []byte:
+		return "bytes"
+	case List:
+		return "list"
+	case Map:
+		return "table"
+	case *Object:
+		return "object"
+	case Function, Callback:
+		return "function"
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%T", v), "*")
+}

@@ -1,0 +1,190 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// gnetListener runs one TCP listener on gnet event loops: no goroutine per
+// connection; framing happens on the loop, handlers on the workers.
+type gnetListener struct {
+	gnet.BuiltinEventEngine
+	srv    *Server
+	eng    gnet.Engine
+	booted chan struct{}
+	done   chan error
+}
+
+// gnetConn is the gnet transport of one connection.
+type gnetConn struct {
+	gc     gnet.Conn
+	c      *Conn
+	closed bool // set on the loop in OnClose
+}
+
+func (s *Server) listenTCP() error {
+	l := &gnetListener{srv: s, booted: make(chan struct{}), done: make(chan error, 1)}
+	addr := fmt.Sprintf("tcp://%s", joinHostPort(s.decl.Host, s.decl.Port))
+	go func() {
+		l.done <- gnet.Run(l, addr,
+			gnet.WithMulticore(true),
+			gnet.WithReuseAddr(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLogger(gnetLogger{s.host.log}),
+		)
+	}()
+	select {
+	case <-l.booted:
+	case err := <-l.done:
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	port, err := l.boundPort()
+	if err != nil {
+		_ = l.eng.Stop(context.Background())
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s.port.Store(int64(port))
+	s.stopListener = func(ctx context.Context) error {
+		err := l.eng.Stop(ctx)
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+		}
+		return err
+	}
+	return nil
+}
+
+func (l *gnetListener) boundPort() (int, error) {
+	fd, err := l.eng.Dup()
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return 0, err
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return a.Port, nil
+	case *unix.SockaddrInet6:
+		return a.Port, nil
+	}
+	return 0, errors.New("unknown socket address")
+}
+
+func (l *gnetListener) OnBoot(eng gnet.Engine) gnet.Action {
+	l.eng = eng
+	close(l.booted)
+	return gnet.None
+}
+
+func (l *gnetListener) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s := l.srv
+	h := s.host
+	if h.stopping.Load() || s.closing.Load() {
+		return nil, gnet.Close
+	}
+	if s.connNum.Load() >= int64(s.settings().MaxConnection) {
+		s.rejectCount.Add(1)
+		return nil, gnet.Close
+	}
+	c := h.newConn(s, gc.RemoteAddr())
+	g := &gnetConn{gc: gc, c: c}
+	c.t = g
+	gc.SetContext(g)
+	h.accept(c)
+	return nil, gnet.None
+}
+
+func (l *gnetListener) OnTraffic(gc gnet.Conn) gnet.Action {
+	g, ok := gc.Context().(*gnetConn)
+	if !ok {
+		return gnet.Close
+	}
+	c := g.c
+	s := l.srv
+	c.lastTime.Store(s.host.now())
+	f := s.framer()
+	if f.mode == frameRaw {
+		buf, _ := gc.Next(-1)
+		if len(buf) > 0 {
+			s.deliver(c, buf)
+		}
+		return gnet.None
+	}
+	for {
+		buf, _ := gc.Peek(-1)
+		if len(buf) == 0 {
+			return gnet.None
+		}
+		n, err := f.next(buf)
+		if err != nil {
+			s.host.log.Warn("bad input, closing connection", "server", s.Addr(), "fd", c.id, "remote", c.remote.String(), "err", err)
+			return gnet.Close
+		}
+		if n == 0 {
+			return gnet.None
+		}
+		s.deliver(c, buf[:n])
+		_, _ = gc.Discard(n)
+	}
+}
+
+func (l *gnetListener) OnClose(gc gnet.Conn, err error) gnet.Action {
+	g, ok := gc.Context().(*gnetConn)
+	if !ok {
+		return gnet.None
+	}
+	g.closed = true
+	l.srv.host.closed(g.c)
+	return gnet.None
+}
+
+// Flush implements Transport: the write happens on the connection's loop.
+func (g *gnetConn) Flush(*Conn) {
+	if err := g.gc.EventLoop().Execute(context.Background(), g); err != nil {
+		// The engine is shutting down; the connection goes with it.
+		g.c.takeOutput()
+	}
+}
+
+// Run writes the pending output on the event loop (gnet.Runnable).
+func (g *gnetConn) Run(context.Context) error {
+	out, closeAfter := g.c.takeOutput()
+	if g.closed {
+		return nil
+	}
+	if len(out) > 0 {
+		_, _ = g.gc.Write(out)
+		g.c.recycle(out)
+		if limit := g.c.srv.settings().BufferOutputSize; g.gc.OutboundBuffered() > limit {
+			g.c.srv.host.log.Warn("slow reader past buffer_output_size, closing connection",
+				"server", g.c.srv.Addr(), "fd", g.c.id, "buffered", g.gc.OutboundBuffered(), "limit", limit)
+			closeAfter = true
+		}
+	}
+	if closeAfter {
+		g.c.markClosing()
+		return g.gc.EventLoop().Close(g.gc)
+	}
+	return nil
+}
+
+// gnetLogger sends gnet's own log lines to slog.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Fatalf(f string, a ...any) {
+	g.l.Error(fmt.Sprintf(f, a...), "component", "gnet")
+}
+

@@ -1,0 +1,274 @@
+package host
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Handler slots, in the order of the API's event table.
+const (
+	hStart = iota
+	hShutdown
+	hWorkerStart
+	hWorkerStop
+	hConnect
+	hReceive
+	hClose
+	hPacket
+	numHandlers
+)
+
+var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet"}
+
+// Worker is one goroutine that owns one script VM (the current Instance)
+// and runs every callback of that VM, one at a time, in queue order.
+type Worker struct {
+	id   int
+	host *Host
+	q    *queue
+	inst *Instance
+
+	// Watchdog state: busy is odd while a handler runs.
+	busy        atomic.Uint64
+	imu         sync.Mutex
+	running     VM
+	interrupted bool
+	wdSeq       uint64 // watchdog goroutine only
+	wdSince     time.Time
+
+	quit chan struct{}
+	done chan struct{}
+}
+
+func newWorker(h *Host, id int) *Worker {
+	return &Worker{id: id, host: h, q: newQueue(), quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+// ID is the worker's id (0-based).
+func (w *Worker) ID() int { return w.id }
+
+func (w *Worker) loop() {
+	defer close(w.done)
+	var batch []event
+	for {
+		batch = w.q.take(batch)
+		if len(batch) == 0 {
+			select {
+			case <-w.q.wake:
+				continue
+			case <-w.quit:
+				return
+			}
+		}
+		for i := range batch {
+			w.handle(&batch[i])
+			batch[i] = event{}
+		}
+	}
+}
+
+// Post queues fn to run on the worker goroutine.
+func (w *Worker) Post(fn func()) { w.q.post(event{kind: evFunc, fn: fn}) }
+
+// runSync runs fn on the worker goroutine and waits for it.
+func (w *Worker) runSync(fn func()) {
+	select {
+	case <-w.done:
+		return
+	default:
+	}
+	ch := make(chan struct{})
+	w.q.post(event{kind: evFunc, fn: func() {
+		defer close(ch)
+		fn()
+	}})
+	select {
+	case <-ch:
+	case <-w.done:
+	}
+}
+
+func (w *Worker) stop() {
+	w.runSync(func() {
+		if w.inst != nil {
+			w.inst.close()
+			w.inst = nil
+		}
+	})
+	select {
+	case <-w.quit:
+	default:
+		close(w.quit)
+	}
+	<-w.done
+}
+
+// load creates a fresh VM on this worker and runs the program's main chunk
+// in it. The instance is not active until swap.
+func (w *Worker) load(att *attempt) (inst *Instance, err error) {
+	w.runSync(func() {
+		inst = newInstance(w.host, w, att)
+		vm, e := w.host.lang.NewVM(inst)
+		if e != nil {
+			err = fmt.Errorf("worker %d: new vm: %w", w.id, e)
+			return
+		}
+		inst.vm = vm
+		w.enterHandler(vm)
+		e = vm.Run(att.prog)
+		intr := w.leaveHandler(vm)
+		if e != nil {
+			if intr {
+				e = fmt.Errorf("%w (interrupted after max_exec_ms)", e)
+			}
+			err = e
+		}
+	})
+	if err != nil && inst != nil {
+		w.runSync(inst.close)
+		inst = nil
+	}
+	if err == nil && inst == nil {
+		err = fmt.Errorf("worker %d stopped", w.id)
+	}
+	return inst, err
+}
+
+// swap makes inst the worker's running version (nil: none), firing
+// workerStop on the old one and workerStart on the new one.
+func (w *Worker) swap(inst *Instance) {
+	if old := w.inst; old != nil {
+		for _, s := range old.decls {
+			w.fire(s, hWorkerStop, s.obj, int64(w.id))
+		}
+		old.close()
+	}
+	w.inst = inst
+	if inst == nil {
+		return
+	}
+	inst.active = true
+	for _, t := range inst.timers {
+		t.arm()
+	}
+	for _, s := range inst.decls {
+		w.fire(s, hWorkerStart, s.obj, int64(w.id))
+	}
+}
+
+// fire calls the current instance's handler of server s, if any.
+func (w *Worker) fire(s *Server, slot int, args ...Value) {
+	inst := w.inst
+	if inst == nil {
+		return
+	}
+	hs := inst.handlers[s]
+	if hs == nil || hs[slot] == nil {
+		return
+	}
+	w.call(inst, hs[slot], handlerNames[slot], args...)
+}
+
+func (w *Worker) handle(ev *event) {
+	switch ev.kind {
+	case evFunc:
+		ev.fn()
+	case evConnect:
+		w.fire(ev.srv, hConnect, ev.srv.obj, ev.conn.id)
+	case evReceive:
+		w.fire(ev.srv, hReceive, ev.srv.obj, ev.conn.id, ev.data)
+	case evClose:
+		w.fire(ev.srv, hClose, ev.srv.obj, ev.conn.id)
+		w.host.conns.del(ev.conn.id)
+	case evPacket:
+		addr := Map{"address": ev.addr.IP.String(), "port": int64(ev.addr.Port)}
+		w.fire(ev.srv, hPacket, ev.srv.obj, ev.data, addr)
+	case evTimer:
+		t := ev.timer
+		inst := w.inst
+		if t.cancelled.Load() || t.inst != inst || inst == nil {
+			return
+		}
+		if !t.repeat {
+			delete(inst.timers, t.id)
+		}
+		if t.args != nil {
+			w.call(inst, t.fn, "timer", t.args...)
+		} else {
+			w.call(inst, t.fn, "timer", t.id)
+		}
+	}
+}
+
+func (w *Worker) enterHandler(vm VM) {
+	w.imu.Lock()
+	w.busy.Add(1)
+	w.running = vm
+	w.imu.Unlock()
+}
+
+func (w *Worker) leaveHandler(vm VM) (interrupted bool) {
+	w.imu.Lock()
+	w.busy.Add(1)
+	w.running = nil
+	interrupted = w.interrupted
+	w.interrupted = false
+	w.imu.Unlock()
+	if interrupted {
+		vm.ClearInterrupt()
+	}
+	return interrupted
+}
+
+// call runs one script callback with the watchdog armed. Script errors are
+// logged with their file:line and counted; the worker goes on.
+func (w *Worker) call(inst *Instance, fn Callback, what string, args ...Value) Value {
+	if inst.vm == nil {
+		return nil
+	}
+	vm := inst.vm
+	w.enterHandler(vm)
+	v, err := vm.Call(fn, args...)
+	intr := w.leaveHandler(vm)
+	if err != nil {
+		if intr {
+			w.host.reportError("handler interrupted: it ran longer than max_exec_ms", inst, err,
+				"handler", what, "max_exec_ms", w.host.maxExecMs.Load())
+		} else {
+			w.host.reportError("handler error", inst, err, "handler", what)
+		}
+	}
+	return v
+}
+
+// watchdog interrupts handlers that run longer than max_exec_ms.
+func (h *Host) watchdog(quit chan struct{}) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case now := <-tick.C:
+			limit := time.Duration(h.maxExecMs.Load()) * time.Millisecond
+			for _, w := range h.workers {
+				seq := w.busy.Load()
+				if seq%2 == 0 || seq != w.wdSeq {
+					w.wdSeq, w.wdSince = seq, now
+					continue
+				}
+				if limit <= 0 || now.Sub(w.wdSince) < limit {
+					continue
+				}
+				w.imu.Lock()
+				if w.busy.Load() == seq && !w.interrupted && w.running != nil {
+					w.interrupted = true
+					w.running.Interrupt(fmt.Sprintf("handler ran longer than max_exec_ms (%d ms)", limit.Milliseconds()))
+				}
+				w.imu.Unlock()
+			}
+		}
+	}
+}
