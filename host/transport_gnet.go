@@ -187,4 +187,3 @@ func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...),
 func (g gnetLogger) Fatalf(f string, a ...any) {
 	g.l.Error(fmt.Sprintf(f, a...), "component", "gnet")
 }
-
