@@ -59,8 +59,11 @@ type Host struct {
 	order   []*Server          // declaration order of the current version
 
 	workers []*Worker
-	conns   connTable
-	nextID  atomic.Int64
+	// wdWorkers is the workers list as the watchdog goroutine sees it
+	// (h.workers grows while the watchdog already runs).
+	wdWorkers atomic.Pointer[[]*Worker]
+	conns     connTable
+	nextID    atomic.Int64
 
 	reloadMu    sync.Mutex
 	reloadCount atomic.Int64
@@ -188,6 +191,7 @@ func (h *Host) Run(ctx context.Context) error {
 	go h.watchdog(h.watchdogQuit)
 	w0 := newWorker(h, 0)
 	h.workers = []*Worker{w0}
+	h.wdWorkers.Store(&[]*Worker{w0})
 	go w0.loop()
 	first, err := w0.load(att)
 	if err != nil {
@@ -207,6 +211,8 @@ func (h *Host) Run(ctx context.Context) error {
 		h.workers = append(h.workers, w)
 		go w.loop()
 	}
+	ws := append([]*Worker(nil), h.workers...)
+	h.wdWorkers.Store(&ws)
 	insts, err := h.loadOthers(att, first)
 	if err != nil {
 		h.stopWorkers()

@@ -253,7 +253,11 @@ func (h *Host) watchdog(quit chan struct{}) {
 			return
 		case now := <-tick.C:
 			limit := time.Duration(h.maxExecMs.Load()) * time.Millisecond
-			for _, w := range h.workers {
+			ws := h.wdWorkers.Load()
+			if ws == nil {
+				continue
+			}
+			for _, w := range *ws {
 				seq := w.busy.Load()
 				if seq%2 == 0 || seq != w.wdSeq {
 					w.wdSeq, w.wdSince = seq, now

@@ -75,7 +75,9 @@ func (*Language) Compile(path string) (host.Program, error) {
 }
 
 func compile(path, src string) (*goja.Program, error) {
-	ast, err := goja.Parse(path, src, parser.WithDisableSourceMaps)
+	// parser.ParseFile, not goja.Parse: goja.Parse flattens the parser's
+	// ErrorList into a message and loses the line.
+	ast, err := parser.ParseFile(nil, path, src, 0, parser.WithDisableSourceMaps)
 	if err != nil {
 		var el parser.ErrorList
 		if errors.As(err, &el) && len(el) > 0 {
@@ -110,6 +112,9 @@ type vm struct {
 	objects map[*host.Object]*goja.Object
 	back    map[*goja.Object]*host.Object
 	protos  map[*host.Type]*goja.Object
+	// mods caches what require() returned for registered modules, so
+	// require("x") === require("x") === imscript.x, as in Node and Lua.
+	mods map[string]goja.Value
 
 	calls []*call
 	depth int
@@ -142,9 +147,24 @@ func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
 	v.req = p.reg.Enable(rt)
 	buffer.Enable(rt)
 	v.buf = buffer.GetApi(rt)
+	// goja_nodejs's Buffer constructor refuses a length, so the inherited
+	// TypedArray slice() throws. In Node, Buffer#slice is subarray (a view).
+	if bc, ok := rt.Get("Buffer").(*goja.Object); ok {
+		if bp, ok := bc.Get("prototype").(*goja.Object); ok {
+			_ = bp.Set("slice", bp.Get("subarray"))
+		}
+	}
 	exports := v.toJS(inst.Exports(), 0)
 	if err := rt.Set("imscript", exports); err != nil {
 		return nil, err
+	}
+	v.mods = map[string]goja.Value{"imscript": exports}
+	if eo, ok := exports.(*goja.Object); ok {
+		for _, k := range eo.Keys() {
+			if _, isMod := inst.Module(k); isMod {
+				v.mods[k] = eo.Get(k)
+			}
+		}
 	}
 	_ = rt.Set("require", v.require)
 	v.installConsole()
@@ -156,8 +176,12 @@ func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
 // relative to the calling script (Node's resolution).
 func (v *vm) require(call goja.FunctionCall) goja.Value {
 	name := call.Argument(0).String()
+	if mod, ok := v.mods[name]; ok {
+		return mod
+	}
 	if mod, ok := v.inst.Module(name); ok {
-		return v.toJS(mod, 0)
+		v.mods[name] = v.toJS(mod, 0)
+		return v.mods[name]
 	}
 	ret, err := v.req.Require(name)
 	if p, ok := v.inst.Program().(*program); ok {

@@ -184,8 +184,25 @@ func (v *vm) meta(t *host.Type) *lua.LTable {
 		methods.RawSetString(name, L.NewFunction(func(L *lua.LState) int { return v.invoke(L, fn, true) }))
 	}
 	mt := L.CreateTable(0, 3)
-	// __index as a function so properties see the userdata itself.
-	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+	if len(t.Props) == 0 {
+		// Methods only: a plain table lookup.
+		mt.RawSetString("__index", methods)
+	} else {
+		mt.RawSetString("__index", v.indexWithProps(t, methods))
+	}
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(t.Name))
+		return 1
+	}))
+	mt.RawSetString("__metatable", lua.LString(t.Name))
+	v.metas[t] = mt
+	return mt
+}
+
+// indexWithProps is __index for types with properties: methods first, then
+// properties computed from the userdata.
+func (v *vm) indexWithProps(t *host.Type, methods *lua.LTable) *lua.LFunction {
+	return v.L.NewFunction(func(L *lua.LState) int {
 		key := L.Get(2)
 		if ks, ok := key.(lua.LString); ok {
 			if m := methods.RawGetString(string(ks)); m != lua.LNil {
@@ -203,14 +220,7 @@ func (v *vm) meta(t *host.Type) *lua.LTable {
 		}
 		L.Push(lua.LNil)
 		return 1
-	}))
-	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(t.Name))
-		return 1
-	}))
-	mt.RawSetString("__metatable", lua.LString(t.Name))
-	v.metas[t] = mt
-	return mt
+	})
 }
 
 // function wraps a host Function as a Lua function.
