@@ -25,6 +25,7 @@ type gnetConn struct {
 	gc     gnet.Conn
 	c      *Conn
 	closed bool // set on the loop in OnClose
+	bad    bool // bad input seen: further input is dropped until it closes
 }
 
 func (s *Server) listenTCP() error {
@@ -110,6 +111,10 @@ func (l *gnetListener) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	c := g.c
 	s := l.srv
+	if g.bad {
+		_, _ = gc.Discard(gc.InboundBuffered())
+		return gnet.None
+	}
 	c.lastTime.Store(s.host.now())
 	f := s.framer()
 	if f.mode == frameRaw {
@@ -127,7 +132,12 @@ func (l *gnetListener) OnTraffic(gc gnet.Conn) gnet.Action {
 		n, err := f.next(buf)
 		if err != nil {
 			s.host.log.Warn("bad input, closing connection", "server", s.Addr(), "fd", c.id, "remote", c.remote.String(), "err", err)
-			return gnet.Close
+			// The packages already framed still get their replies: the
+			// close goes through the worker's queue, after them.
+			g.bad = true
+			_, _ = gc.Discard(gc.InboundBuffered())
+			c.worker.Post(func() { c.Close() })
+			return gnet.None
 		}
 		if n == 0 {
 			return gnet.None
