@@ -74,6 +74,9 @@ func serverKey(st *Settings, rank int) string {
 }
 
 func (s *Server) listen() error {
+	// Set before the listener's goroutines start: workers read it (stats)
+	// while handling events those goroutines post.
+	s.startTime = time.Now().Unix()
 	var err error
 	if s.decl.Type == "udp" {
 		err = s.listenUDP()
@@ -84,7 +87,6 @@ func (s *Server) listen() error {
 		return err
 	}
 	s.listening = true
-	s.startTime = time.Now().Unix()
 	s.startHeartbeat()
 	return nil
 }

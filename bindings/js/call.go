@@ -1,6 +1,8 @@
 package js
 
 import (
+	"runtime"
+
 	"github.com/dop251/goja"
 
 	"github.com/imscript/imscript/host"
@@ -30,6 +32,13 @@ func (v *vm) function(fn host.Function, method bool) func(goja.FunctionCall) goj
 			if r := recover(); r != nil {
 				if ue, ok := r.(*host.UsageError); ok {
 					panic(v.rt.NewTypeError(ue.Msg))
+				}
+				// A fault in Go code (nil map, bad index...) becomes a JS
+				// error, as gopher-lua's pcall makes it a Lua error; goja
+				// would let it crash the process. goja's own panics are
+				// never runtime.Errors.
+				if re, ok := r.(runtime.Error); ok {
+					panic(v.rt.NewGoError(re))
 				}
 				panic(r)
 			}

@@ -1,0 +1,221 @@
+package js
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCompileErrorsCarryFileLineAndColumn(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"ok.js":  "const x = 1;\n",
+		"bad.js": "const a = 1;\nconst b = = 2;\n",
+		"eof.js": "function f() {\n  return 1;\n",
+	})
+	lang := New()
+	if lang.Name() != "js" || strings.Join(lang.Extensions(), ",") != ".js,.cjs" {
+		t.Errorf("name %q extensions %v", lang.Name(), lang.Extensions())
+	}
+	if p, err := lang.Compile(filepath.Join(dir, "ok.js")); err != nil || p.Path() != filepath.Join(dir, "ok.js") {
+		t.Fatalf("Compile(ok.js) = %v, %v", p, err)
+	}
+	for name, want := range map[string]string{
+		"bad.js":     "bad.js:2:11: syntax error",
+		"eof.js":     "eof.js:3:1: syntax error",
+		"missing.js": "read script",
+	} {
+		_, err := lang.Compile(filepath.Join(dir, name))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Compile(%s) = %v, want %q", name, err, want)
+		}
+	}
+}
+
+func TestBuffers(t *testing.T) {
+	src := `
+const t = imscript.t;
+const b = t.give("bytes");
+console.log(b instanceof Buffer, b instanceof Uint8Array, b.length, b[0], b.toString(), "" + b, "x" + b);
+const s = b.slice(1);
+console.log(s instanceof Buffer, s.toString(), s.length, b.slice(0, 2).toString(), b.subarray(2).toString());
+s[0] = 0x5a; // slice is a view, as in Node
+console.log(b.toString());
+console.log(t.describe(b), t.describe(new Uint8Array([1, 2])), t.describe(new Uint8Array([3, 4]).buffer));
+console.log(t.bytes(b), t.bytes("é"), t.bytes(Buffer.from([0, 255])), t.bytes(7));
+// What Go keeps is a copy: later changes to the Buffer do not reach it.
+const k = Buffer.from("keep");
+t.keep(k);
+k[0] = 0x4e;
+console.log(t.kept(), k.toString());
+console.log(Buffer.concat([b, Buffer.from("!")]).toString(), b.equals(Buffer.from("aZc")), b.indexOf(0x63));
+console.log(b.toString("hex"), b.toString("base64"), Buffer.from("YWJj", "base64").toString());
+`
+	out, _ := run(t, 1, src, "", nil)
+	want := `true true 3 97 abc abc xabc
+true bc 2 ab c
+aZc
+bytes"aZc" bytes"\x01\x02" bytes"\x03\x04"
+"aZc" "é" "\x00\xff" "7"
+bytes"keep" Neep
+aZc! true 2
+615a63 YVpj abc
+`
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+func TestValuesBothWays(t *testing.T) {
+	src := `
+const t = imscript.t;
+console.log(t.give("int") + 1, t.give("big"), Number.isInteger(t.give("big")), t.give("half"));
+const f = t.give("gofunc");
+console.log(typeof f, f("x"));
+try { t.give("struct"); } catch (e) { console.log(e instanceof TypeError, e.message); }
+console.log(t.none(), t.fail(), t.nargs(), t.nargs(undefined, null), t.nargs(1, 2, 3));
+console.log(t.opt(), t.opt(null, undefined), t.opt(1, 2.5, false, "s", {}));
+console.log(t.int(3.9), t.int(-3.9), t.str(42), t.str(Buffer.from("buf")));
+for (const bad of [() => t.int("3"), () => t.int(null), () => t.str(true), () => t.str({}), () => t.table("x")]) {
+  try { bad(); console.log("no error"); } catch (e) { console.log(e.name + ": " + e.message); }
+}
+console.log(t.table({ a: 1, b: [1, { c: null }], d: undefined }));
+console.log(t.describe([1, "two", [true]]), t.describe({}), t.describe([]), t.describe(0.25), t.describe(-0), t.describe(2 ** 60));
+const cyc = {}; cyc.self = cyc;
+try { t.describe(cyc); } catch (e) { console.log(e.name + ": " + e.message); }
+console.log(t.apply((x) => ({ got: x, list: [x, x] }), 4));
+console.log(t.apply(() => undefined), t.apply(() => null));
+console.log(t.apply(() => { throw new Error("in callback"); }).split("\n")[0]);
+`
+	out, _ := run(t, 1, src, "", nil)
+	want := `8 9007199254740992 true 2.5
+function from go x
+true cannot pass a Go struct {} to JavaScript
+undefined false 0 2 3
+[5,1.5,true,"def",true] [5,1.5,true,"def",true] [1,2.5,false,"s",false]
+3 -3 42 buf
+TypeError: argument 1 (n) must be a number, got string
+TypeError: argument 1 (n) must be a number, got null
+TypeError: argument 1 (s) must be a string, got boolean
+TypeError: argument 1 (s) must be a string, got object
+TypeError: argument 1 (opts) must be an object, got string
+{a=1,b=[1,{c=nil}],d=nil}
+[1,"two",[true]] {} [] 0.25 -0 1152921504606847000
+TypeError: object nested deeper than 100 levels (a cycle?)
+{got=4,list=[4,4]}
+nil nil
+error: Error: in callback
+`
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+func TestHostObjectsAndMethods(t *testing.T) {
+	src := `"use strict";
+const srv = imscript.server({ host: "127.0.0.1", port: 0 });
+console.log(String(srv), srv.host, srv.type, srv.port, srv.missing, typeof srv.on);
+try { srv.port = 5; } catch (e) { console.log(e.name); }
+const other = {};
+try { srv.send.call(other, 1, "x"); } catch (e) { console.log(e.name + ": " + e.message); }
+console.log(Object.getPrototypeOf(srv) === Object.getPrototypeOf(imscript.t.apply((s) => s, srv) && srv));
+srv.on("start", (s) => { console.log("start", s === srv, s.port > 0); console.log("done"); });
+`
+	out, _ := run(t, 1, src, "done", nil)
+	want := `[object server] 127.0.0.1 tcp 0 undefined function
+TypeError
+TypeError: method called without its object: use obj.method(...)
+true
+start true true
+done
+`
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+func TestRequire(t *testing.T) {
+	files := map[string]string{
+		"lib/a.js":     `exports.name = "a"; exports.b = require("./b");`,
+		"lib/b.js":     `console.log("loading b on " + imscript.worker_id); module.exports = { name: "b" };`,
+		"data.json":    `{"answer": 42}`,
+		"throws.js":    "const x = 1;\nthrow new Error(\"module failed\");\n",
+		"broken.js":    "module.exports = {\n",
+		"uses_core.js": `module.exports = require("imscript") === imscript;`,
+	}
+	src := `
+const a = require("./lib/a");
+console.log(a.name, a.b.name, a.b === require("./lib/b.js"), require("./data.json").answer);
+for (const name of ["./throws", "./broken", "./nowhere"]) {
+  try { require(name); console.log("loaded"); } catch (e) { console.log(name, String(e).split("\n")[0]); }
+}
+console.log(require("./uses_core"), require("json") === imscript.json, require("t") === require("t"));
+setTimeout(() => console.log("done " + imscript.worker_id), 1);
+`
+	out, _ := run(t, 2, src, "done 1", files)
+	for _, want := range []string{
+		"loading b on 0\n", "loading b on 1\n",
+		"a b true 42\n",
+		"./throws Error: module failed\n",
+		"./broken ",
+		"./nowhere ",
+		"true true true\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "loaded") {
+		t.Errorf("a bad module loaded:\n%s", out)
+	}
+}
+
+func TestTimers(t *testing.T) {
+	src := `
+for (const bad of [() => setTimeout("code", 1), () => setInterval(null, 1)]) {
+  try { bad(); } catch (e) { console.log(e.name + ": " + e.message); }
+}
+clearTimeout(); clearInterval(null); clearTimeout(987654321);
+const order = [];
+setTimeout(() => order.push("zero"), 0);
+setTimeout(() => order.push("nan"), NaN);
+setTimeout((a, b, c) => {
+  order.push(a + b + c);
+  let n = 0;
+  const iv = setInterval((x) => {
+    n++;
+    if (n === 3) { clearInterval(iv); console.log(order.sort().join(","), x, n); console.log("done"); }
+  }, 1, "tick");
+}, 20, "a", "b", "c");
+`
+	out, _ := run(t, 1, src, "done", nil)
+	want := `TypeError: the callback must be a function
+TypeError: the callback must be a function
+abc,nan,zero tick 3
+done
+`
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+func TestErrorsCarryTheJSStack(t *testing.T) {
+	src := `
+function inner() {
+  throw new Error("deep trouble");
+}
+function outer() { inner(); }
+imscript.after(1, () => outer());
+imscript.after(2, () => { throw "a string"; });
+imscript.after(3, () => { undefinedName.x = 1; });
+imscript.after(4, () => console.log("done"));
+`
+	_, logs := run(t, 1, src, "done", nil)
+	for _, want := range []string{"Error: deep trouble", "main.js:3:", "main.js:5:", "a string", "ReferenceError: undefinedName is not defined", "main.js:8:", "handler=timer"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if n := strings.Count(logs, "handler error"); n != 3 {
+		t.Errorf("%d handler errors, want 3:\n%s", n, logs)
+	}
+}

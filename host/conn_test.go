@@ -1,0 +1,237 @@
+package host
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+)
+
+// fakeTransport records flush requests and never drains by itself.
+type fakeTransport struct {
+	mu      sync.Mutex
+	flushes int
+}
+
+func (f *fakeTransport) Flush(*Conn) {
+	f.mu.Lock()
+	f.flushes++
+	f.mu.Unlock()
+}
+
+func (f *fakeTransport) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.flushes
+}
+
+func testServer(t *testing.T, m Map) *Server {
+	t.Helper()
+	st, err := ParseSettings(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s := &Server{host: h, key: "tcp://test", decl: st}
+	s.obj = &Object{Type: serverType, Data: s}
+	s.setSettings(st)
+	return s
+}
+
+func testConn(s *Server, id int64) (*Conn, *fakeTransport) {
+	ft := &fakeTransport{}
+	c := &Conn{id: id, srv: s, t: ft, worker: &Worker{id: 0}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	s.host.conns.put(c)
+	return c, ft
+}
+
+func TestConnSendQueuesAndFlushesOncePerBatch(t *testing.T) {
+	s := testServer(t, Map{"buffer_output_size": int64(100)})
+	c, ft := testConn(s, 1)
+	msg := []byte("hello")
+	for i := 0; i < 3; i++ {
+		if ok, why := c.Send(msg); !ok {
+			t.Fatalf("send %d: %s", i, why)
+		}
+	}
+	// The caller's buffer is copied.
+	msg[0] = 'J'
+	if ft.count() != 1 {
+		t.Errorf("%d flushes for one batch, want 1", ft.count())
+	}
+	out, closeAfter := c.takeOutput()
+	if string(out) != "hellohellohello" || closeAfter {
+		t.Errorf("takeOutput = %q, %v", out, closeAfter)
+	}
+	if ok, _ := c.Send([]byte("x")); !ok || ft.count() != 2 {
+		t.Errorf("a send after the transport took the output must flush again (%d flushes)", ft.count())
+	}
+	if got := s.bytesOut.Load(); got != 16 {
+		t.Errorf("bytes_out %d, want 16", got)
+	}
+}
+
+func TestConnSendPastBufferOutputSize(t *testing.T) {
+	s := testServer(t, Map{"buffer_output_size": int64(10)})
+	c, ft := testConn(s, 1)
+	if ok, why := c.Send(bytes.Repeat([]byte{'a'}, 10)); !ok {
+		t.Fatalf("exactly the limit: %s", why)
+	}
+	ok, why := c.Send([]byte{'b'})
+	if ok || why != "output buffer full" {
+		t.Fatalf("past the limit: %v %q, want false \"output buffer full\"", ok, why)
+	}
+	if c.Open() {
+		t.Error("the connection is still open after overflowing its buffer")
+	}
+	if ok, why := c.Send([]byte{'c'}); ok || why != "connection closed" {
+		t.Errorf("after the overflow: %v %q, want false \"connection closed\"", ok, why)
+	}
+	out, closeAfter := c.takeOutput()
+	if string(out) != "aaaaaaaaaa" || !closeAfter {
+		t.Errorf("takeOutput = %q, closeAfter %v; want the accepted bytes and a close", out, closeAfter)
+	}
+	if ft.count() != 1 {
+		t.Errorf("%d flushes, want 1", ft.count())
+	}
+	if got := s.bytesOut.Load(); got != 10 {
+		t.Errorf("bytes_out %d, want only the 10 accepted", got)
+	}
+	// Through the server API: the same answers.
+	if ok, why := s.Send(1, []byte("x")); ok || why != "connection closed" {
+		t.Errorf("srv.Send: %v %q", ok, why)
+	}
+}
+
+func TestConnBoundCountsQueuedBytesOnly(t *testing.T) {
+	s := testServer(t, Map{"buffer_output_size": int64(10)})
+	c, _ := testConn(s, 1)
+	for i := 0; i < 5; i++ {
+		if ok, why := c.Send(bytes.Repeat([]byte{'a'}, 8)); !ok {
+			t.Fatalf("round %d: %s", i, why)
+		}
+		out, _ := c.takeOutput()
+		c.recycle(out)
+	}
+	// A single send larger than the bound can never fit.
+	if ok, _ := c.Send(make([]byte, 11)); ok {
+		t.Error("an 11-byte send passed a 10-byte bound")
+	}
+}
+
+func TestConnRecycle(t *testing.T) {
+	s := testServer(t, Map{})
+	c, _ := testConn(s, 1)
+	c.Send([]byte("abc"))
+	out, _ := c.takeOutput()
+	c.recycle(out)
+	c.Send([]byte("de"))
+	again, _ := c.takeOutput()
+	if string(again) != "de" || &again[0] != &out[0] {
+		t.Error("the written slice was not reused")
+	}
+	// Large slices are dropped, not kept by idle connections.
+	big := make([]byte, 0, 128<<10)
+	c.recycle(big)
+	c.mu.Lock()
+	spare := c.spare
+	c.mu.Unlock()
+	if spare != nil {
+		t.Error("a 128 KiB slice was kept for reuse")
+	}
+}
+
+func TestConnClose(t *testing.T) {
+	s := testServer(t, Map{})
+	c, ft := testConn(s, 1)
+	c.Send([]byte("bye"))
+	if !c.Close() {
+		t.Fatal("Close of an open connection returned false")
+	}
+	if c.Close() {
+		t.Error("a second Close returned true")
+	}
+	if ft.count() != 1 {
+		t.Errorf("%d flushes, want 1 (the send's flush carries the close)", ft.count())
+	}
+	out, closeAfter := c.takeOutput()
+	if string(out) != "bye" || !closeAfter {
+		t.Errorf("takeOutput = %q, %v; want the pending bytes, then close", out, closeAfter)
+	}
+	if ok, why := c.Send([]byte("late")); ok || why != "connection closed" {
+		t.Errorf("send after close: %v %q", ok, why)
+	}
+	c.markClosed()
+	if c.Open() || c.Close() {
+		t.Error("a closed connection reports open or closes again")
+	}
+}
+
+func TestServerConnLookup(t *testing.T) {
+	s := testServer(t, Map{"port": int64(0)})
+	other := testServer(t, Map{})
+	other.host = s.host
+	c, _ := testConn(s, 7)
+	c.openedAt = 1700000000
+	c.lastTime.Store(1700000005000)
+	oc, _ := testConn(other, 8)
+	if s.conn(7) != c || s.conn(8) != nil || s.conn(9) != nil {
+		t.Error("Server.conn must find only its own live connections")
+	}
+	if ok, why := s.Send(8, []byte("x")); ok || why != "no such connection" {
+		t.Errorf("send to another server's fd: %v %q", ok, why)
+	}
+	if got := s.Connections(); len(got) != 1 || got[0] != 7 {
+		t.Errorf("connections %v, want [7]", got)
+	}
+	oc.markClosed()
+	if got := other.Connections(); len(got) != 0 {
+		t.Errorf("a closed connection is listed: %v", got)
+	}
+	info := s.Info(7)
+	want := Map{"fd": int64(7), "remote_ip": "127.0.0.1", "remote_port": int64(40000), "server_port": int64(0),
+		"connect_time": int64(1700000000), "last_time": int64(1700000005), "worker_id": int64(0), "uid": nil}
+	for k, v := range want {
+		if info[k] != v {
+			t.Errorf("info[%s] = %#v, want %#v", k, info[k], v)
+		}
+	}
+	if s.Info(8) != nil {
+		t.Error("info of another server's fd")
+	}
+}
+
+func TestConnTable(t *testing.T) {
+	var tab connTable
+	s := testServer(t, Map{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				id := int64(g*1000 + i)
+				tab.put(&Conn{id: id, srv: s})
+				if tab.get(id) == nil {
+					t.Errorf("fd %d missing right after put", id)
+				}
+				if i%2 == 1 {
+					tab.del(id)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	n := 0
+	tab.each(func(c *Conn) {
+		n++
+		if c.id%2 == 1 {
+			t.Errorf("deleted fd %d still listed", c.id)
+		}
+	})
+	if n != 1000 {
+		t.Errorf("%d connections listed, want 1000", n)
+	}
+}
