@@ -136,7 +136,7 @@ func (f *framer) next(buf []byte) (int, error) {
 			return 0, nil
 		}
 		n := i + len(f.eof)
-		if n > f.max && f.split {
+		if n > f.max {
 			return 0, fmt.Errorf("%w: %d > %d bytes", errPackageTooLarge, n, f.max)
 		}
 		return n, nil

@@ -305,6 +305,9 @@ func (h *Host) reload(why string) error {
 	if h.stopping.Load() {
 		return errors.New("host is stopping")
 	}
+	if !isClosed(h.started) || len(h.workers) == 0 {
+		return errors.New("host is not running")
+	}
 	start := time.Now()
 	prog, err := h.lang.Compile(h.cfg.Script)
 	if err != nil {

@@ -96,6 +96,18 @@ func (inst *Instance) AddDependency(path string) {
 	inst.att.mu.Unlock()
 }
 
+// Post runs fn on this instance's worker goroutine, after the events
+// already queued. It is how Go code running elsewhere (a module's
+// goroutine) gets back to the script: fn may call inst.Call. If the
+// instance was replaced by a reload meanwhile, fn is not run.
+func (inst *Instance) Post(fn func()) {
+	inst.worker.Post(func() {
+		if inst.worker.inst == inst {
+			fn()
+		}
+	})
+}
+
 // Value and SetValue keep per-instance state for bindings and modules.
 func (inst *Instance) Value(key string) any { return inst.values[key] }
 

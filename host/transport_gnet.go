@@ -51,12 +51,18 @@ func (s *Server) listenTCP() error {
 	}
 	s.port.Store(int64(port))
 	s.stopListener = func(ctx context.Context) error {
-		err := l.eng.Stop(ctx)
+		// Engine.Stop polls for the end every 500 ms; gnet.Run returning
+		// says the same at once.
+		stopped := make(chan error, 1)
+		go func() { stopped <- l.eng.Stop(ctx) }()
 		select {
 		case <-l.done:
+			return nil
+		case err := <-stopped:
+			return err
 		case <-ctx.Done():
+			return ctx.Err()
 		}
-		return err
 	}
 	return nil
 }

@@ -153,6 +153,12 @@ func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
 		if bp, ok := bc.Get("prototype").(*goja.Object); ok {
 			_ = bp.Set("slice", bp.Get("subarray"))
 		}
+		if goja.IsUndefined(bc.Get("isBuffer")) {
+			_ = bc.Set("isBuffer", func(fc goja.FunctionCall) goja.Value {
+				o, ok := fc.Argument(0).(*goja.Object)
+				return rt.ToValue(ok && o.ExportType() == typeBytes)
+			})
+		}
 	}
 	exports := v.toJS(inst.Exports(), 0)
 	if err := rt.Set("imscript", exports); err != nil {
