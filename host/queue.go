@@ -57,6 +57,10 @@ func (q *queue) post(ev event) {
 func (q *queue) take(spare []event) []event {
 	q.mu.Lock()
 	items := q.items
+	if cap(spare) > 1024 && len(items) < cap(spare)/4 {
+		// A burst (say 10,000 connects) is over: give its memory back.
+		spare = nil
+	}
 	q.items = spare[:0]
 	q.mu.Unlock()
 	return items
