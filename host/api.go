@@ -85,6 +85,10 @@ type Type struct {
 	Methods map[string]Function
 	// Props are read-only fields computed on access (srv.port, p.pid).
 	Props map[string]func(o *Object) Value
+	// Transient objects (an HTTP response) are not kept in the bindings'
+	// identity tables: each crossing makes a new script value, and the
+	// value is collected with the script's last reference.
+	Transient bool
 }
 
 // Object is a host object handed to scripts. Each binding maps one *Object to

@@ -24,7 +24,11 @@ func coreExports(inst *Instance) Map {
 		"env":       env,
 		"args":      args,
 		"worker_id": int64(inst.worker.id),
-		"version":   Version,
+		// The main script's path and folder, for paths beside the script
+		// (document_root, data files) wherever imscript was started.
+		"script":     h.cfg.Script,
+		"script_dir": inst.ScriptDir(),
+		"version":    Version,
 	}
 }
 

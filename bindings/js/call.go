@@ -44,9 +44,7 @@ func (v *vm) function(fn host.Function, method bool) func(goja.FunctionCall) goj
 			}
 		}()
 		if method {
-			if o, ok := fc.This.(*goja.Object); ok {
-				c.self = v.back[o]
-			}
+			c.self = hostOf(fc.This)
 			if c.self == nil {
 				host.Usagef("method called without its object: use obj.method(...)")
 			}

@@ -110,8 +110,7 @@ type vm struct {
 	buf  *buffer.Buffer
 
 	objects map[*host.Object]*goja.Object
-	back    map[*goja.Object]*host.Object
-	protos  map[*host.Type]*goja.Object
+	types   map[*host.Type]*typeMethods
 	// mods caches what require() returned for registered modules, so
 	// require("x") === require("x") === imscript.x, as in Node and Lua.
 	mods map[string]goja.Value
@@ -141,8 +140,7 @@ func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
 		rt:      rt,
 		inst:    inst,
 		objects: map[*host.Object]*goja.Object{},
-		back:    map[*goja.Object]*host.Object{},
-		protos:  map[*host.Type]*goja.Object{},
+		types:   map[*host.Type]*typeMethods{},
 	}
 	v.req = p.reg.Enable(rt)
 	buffer.Enable(rt)
@@ -260,5 +258,5 @@ func (v *vm) ClearInterrupt() { v.rt.ClearInterrupt() }
 
 // Close implements host.VM.
 func (v *vm) Close() {
-	v.objects, v.back = nil, nil
+	v.objects, v.types = nil, nil
 }

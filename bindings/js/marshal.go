@@ -2,6 +2,8 @@ package js
 
 import (
 	"math"
+	"reflect"
+	"sort"
 
 	"github.com/dop251/goja"
 
@@ -88,7 +90,7 @@ func (v *vm) fromJS(jv goja.Value, depth int) host.Value {
 	if !ok {
 		return jv.String()
 	}
-	if ho, ok := v.back[o]; ok {
+	if ho := hostOf(o); ho != nil {
 		return ho
 	}
 	if fn, ok := goja.AssertFunction(o); ok {
@@ -132,44 +134,88 @@ func itoa(i int) string {
 	return string(b[n:])
 }
 
-// object returns the one JS object that stands for o in this VM.
-func (v *vm) object(o *host.Object) *goja.Object {
-	if jo, ok := v.objects[o]; ok {
-		return jo
+// hostObject is the JS face of a host object: a goja dynamic object whose
+// properties are the type's methods and computed properties. Methods find
+// their host object through `this` (Export), so no lookup table is kept
+// and transient objects (HTTP responses) are garbage like any other.
+type hostObject struct {
+	v  *vm
+	o  *host.Object
+	tm *typeMethods
+}
+
+// typeMethods caches a type's method functions per VM.
+type typeMethods struct {
+	methods map[string]goja.Value
+	names   []string
+}
+
+var typeHostObject = reflect.TypeOf((*hostObject)(nil))
+
+func (h *hostObject) Get(key string) goja.Value {
+	if m, ok := h.tm.methods[key]; ok {
+		return m
 	}
-	jo := v.rt.NewObject()
-	_ = jo.SetPrototype(v.proto(o.Type))
-	v.objects[o] = jo
-	v.back[jo] = o
+	if p, ok := h.o.Type.Props[key]; ok {
+		return h.v.toJS(p(h.o), 0)
+	}
+	if key == "toString" {
+		return h.tm.methods["toString"]
+	}
+	return nil
+}
+
+func (h *hostObject) Set(string, goja.Value) bool { return false }
+
+func (h *hostObject) Has(key string) bool {
+	_, m := h.tm.methods[key]
+	_, p := h.o.Type.Props[key]
+	return m || p
+}
+
+func (h *hostObject) Delete(string) bool { return false }
+
+func (h *hostObject) Keys() []string { return h.tm.names }
+
+// object returns the JS object that stands for o in this VM: always the
+// same one unless the type is transient.
+func (v *vm) object(o *host.Object) *goja.Object {
+	if !o.Type.Transient {
+		if jo, ok := v.objects[o]; ok {
+			return jo
+		}
+	}
+	jo := v.rt.NewDynamicObject(&hostObject{v: v, o: o, tm: v.methods(o.Type)})
+	if !o.Type.Transient {
+		v.objects[o] = jo
+	}
 	return jo
 }
 
-// proto builds a type's prototype: its methods and property getters.
-func (v *vm) proto(t *host.Type) *goja.Object {
-	if p, ok := v.protos[t]; ok {
-		return p
+// hostOf returns the host object behind a JS value, or nil.
+func hostOf(val goja.Value) *host.Object {
+	o, ok := val.(*goja.Object)
+	if !ok || o.ExportType() != typeHostObject {
+		return nil
+	}
+	return o.Export().(*hostObject).o
+}
+
+func (v *vm) methods(t *host.Type) *typeMethods {
+	if tm, ok := v.types[t]; ok {
+		return tm
 	}
 	rt := v.rt
-	p := rt.NewObject()
+	tm := &typeMethods{methods: map[string]goja.Value{}}
 	for name, fn := range t.Methods {
-		_ = p.Set(name, v.function(fn, true))
+		tm.methods[name] = rt.ToValue(v.function(fn, true))
 	}
-	for name, get := range t.Props {
-		get := get
-		getter := rt.ToValue(func(call goja.FunctionCall) goja.Value {
-			o, ok := call.This.(*goja.Object)
-			if !ok {
-				return goja.Undefined()
-			}
-			ho := v.back[o]
-			if ho == nil {
-				return goja.Undefined()
-			}
-			return v.toJS(get(ho), 0)
-		})
-		_ = p.DefineAccessorProperty(name, getter, nil, goja.FLAG_FALSE, goja.FLAG_TRUE)
+	for name := range t.Props {
+		tm.names = append(tm.names, name)
 	}
-	_ = p.Set("toString", func(goja.FunctionCall) goja.Value { return rt.ToValue("[object " + t.Name + "]") })
-	v.protos[t] = p
-	return p
+	sort.Strings(tm.names)
+	name := t.Name
+	tm.methods["toString"] = rt.ToValue(func(goja.FunctionCall) goja.Value { return rt.ToValue("[object " + name + "]") })
+	v.types[t] = tm
+	return tm
 }

@@ -161,13 +161,17 @@ func (v *vm) tableValue(t *lua.LTable, depth int) (host.Value, error) {
 
 // object returns the one userdata that stands for o in this VM.
 func (v *vm) object(o *host.Object) *lua.LUserData {
-	if ud, ok := v.objects[o]; ok {
-		return ud
+	if !o.Type.Transient {
+		if ud, ok := v.objects[o]; ok {
+			return ud
+		}
 	}
 	ud := v.L.NewUserData()
 	ud.Value = o
 	ud.Metatable = v.meta(o.Type)
-	v.objects[o] = ud
+	if !o.Type.Transient {
+		v.objects[o] = ud
+	}
 	return ud
 }
 
