@@ -3,6 +3,9 @@ package host
 import (
 	"math"
 	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
 )
 
 // coreExports builds the imscript module's own members for one instance.
@@ -87,6 +90,22 @@ func init() {
 		"stats":       srvStats,
 		"reload":      srvReload,
 		"shutdown":    srvShutdown,
+
+		"push":          srvPush,
+		"disconnect":    srvDisconnect,
+		"isEstablished": srvIsEstablished,
+
+		"bind":      srvBind,
+		"unbind":    srvUnbind,
+		"uid":       srvUID,
+		"fds":       srvFds,
+		"sendToUid": srvSendToUID,
+		"join":      srvJoin,
+		"leave":     srvLeave,
+		"rooms":     srvRooms,
+		"members":   srvMembers,
+		"presence":  srvPresence,
+		"publish":   srvPublish,
 	}
 }
 
@@ -100,12 +119,14 @@ func self(c Call) *Server {
 
 // eventsByType says which events fire on which server type.
 var eventsByType = map[string][]int{
-	"tcp": {hStart, hShutdown, hWorkerStart, hWorkerStop, hConnect, hReceive, hClose},
-	"udp": {hStart, hShutdown, hWorkerStart, hWorkerStop, hPacket},
+	"tcp":       {hStart, hShutdown, hWorkerStart, hWorkerStop, hConnect, hReceive, hClose},
+	"udp":       {hStart, hShutdown, hWorkerStart, hWorkerStop, hPacket},
+	"http":      {hStart, hShutdown, hWorkerStart, hWorkerStop, hConnect, hClose, hRequest},
+	"websocket": {hStart, hShutdown, hWorkerStart, hWorkerStop, hConnect, hClose, hRequest, hOpen, hMessage},
 }
 
 // laterEvents are events of the API that servers of this version do not fire.
-var laterEvents = map[string]bool{"request": true, "open": true, "message": true, "task": true, "finish": true}
+var laterEvents = map[string]bool{"task": true, "finish": true}
 
 func srvOn(c Call) {
 	s := self(c)
@@ -199,4 +220,188 @@ func srvReload(c Call) {
 func srvShutdown(c Call) {
 	self(c).host.Shutdown()
 	c.ReturnBool(true)
+}
+
+func srvPush(c Call) {
+	s := self(c)
+	fd := c.Int(0, "fd")
+	data := c.Bytes(1, "data")
+	op := ws.OpText
+	kind := ""
+	if c.NArgs() > 2 && c.Arg(2) != nil {
+		kind = c.Str(2, "opcode")
+	} else if _, isBytes := c.Arg(1).([]byte); isBytes {
+		kind = "binary" // a JS Buffer
+	}
+	switch kind {
+	case "", "text":
+	case "binary":
+		op = ws.OpBinary
+	default:
+		Usagef("server.push: opcode must be \"text\" or \"binary\", got %q", kind)
+	}
+	if op == ws.OpText && !utf8.Valid(data) {
+		Usagef("server.push: text frames must be valid UTF-8 (push binary data with \"binary\")")
+	}
+	ok, why := s.Push(fd, data, op)
+	if !ok {
+		c.Fail(why)
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvDisconnect(c Call) {
+	s := self(c)
+	fd := c.Int(0, "fd")
+	code := c.OptInt(1, "code", 1000)
+	reason := c.OptStr(2, "reason", "")
+	if !validCloseCode(ws.StatusCode(code)) {
+		Usagef("server.disconnect: %d is not a close code a server may send (1000-1003, 1007-1014, 3000-4999)", code)
+	}
+	if len(reason) > 123 || !utf8.ValidString(reason) {
+		Usagef("server.disconnect: reason must be valid UTF-8 of at most 123 bytes")
+	}
+	ok, why := s.Disconnect(fd, int(code), reason)
+	if !ok {
+		c.Fail(why)
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvIsEstablished(c Call) {
+	s := self(c)
+	conn := s.conn(c.Int(0, "fd"))
+	c.ReturnBool(conn != nil && conn.Open() && conn.wsOpen.Load())
+}
+
+// anyConn finds a live connection of any server (the IM state is host-wide).
+func anyConn(c Call, i int) *Conn {
+	conn := self(c).host.conns.get(c.Int(i, "fd"))
+	if conn == nil || !conn.Open() {
+		return nil
+	}
+	return conn
+}
+
+func argUID(c Call, i int) (Value, string) {
+	v := c.Arg(i)
+	key, ok := uidKey(v)
+	if !ok {
+		Usagef("bad argument #%d (uid): a non-empty string or a number expected, got %s", i+1, TypeName(v))
+	}
+	return v, key
+}
+
+func argRoom(c Call, i int) string {
+	room := c.Str(i, "room")
+	if room == "" {
+		Usagef("bad argument #%d (room): must not be empty", i+1)
+	}
+	return room
+}
+
+func srvBind(c Call) {
+	conn := anyConn(c, 0)
+	uid, key := argUID(c, 1)
+	if conn == nil {
+		c.Fail("no such connection")
+		return
+	}
+	self(c).host.im.bind(conn, uid, key)
+	c.ReturnBool(true)
+}
+
+func srvUnbind(c Call) {
+	conn := anyConn(c, 0)
+	if conn == nil || !self(c).host.im.unbind(conn) {
+		c.Fail("connection not bound")
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvUID(c Call) {
+	conn := self(c).host.conns.get(c.Int(0, "fd"))
+	if conn == nil {
+		c.Return(nil)
+		return
+	}
+	c.Return(self(c).host.im.uidOf(conn))
+}
+
+func fdList(conns []*Conn) List {
+	l := make(List, 0, len(conns))
+	for _, conn := range conns {
+		if conn.Open() {
+			l = append(l, conn.id)
+		}
+	}
+	return l
+}
+
+func srvFds(c Call) {
+	_, key := argUID(c, 0)
+	c.Return(fdList(self(c).host.im.connsOf(key)))
+}
+
+func srvSendToUID(c Call) {
+	_, key := argUID(c, 0)
+	data := c.Bytes(1, "data")
+	c.ReturnInt(int64(fanout(self(c).host.im.connsOf(key), data, nil)))
+}
+
+func srvJoin(c Call) {
+	conn := anyConn(c, 0)
+	room := argRoom(c, 1)
+	if conn == nil {
+		c.Fail("no such connection")
+		return
+	}
+	if !self(c).host.im.join(conn, room) {
+		c.Fail("already in the room")
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvLeave(c Call) {
+	conn := self(c).host.conns.get(c.Int(0, "fd"))
+	room := argRoom(c, 1)
+	if conn == nil || !self(c).host.im.leave(conn, room) {
+		c.Fail("not in the room")
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvRooms(c Call) {
+	conn := self(c).host.conns.get(c.Int(0, "fd"))
+	l := List{}
+	if conn != nil {
+		for _, r := range self(c).host.im.roomsOf(conn) {
+			l = append(l, r)
+		}
+	}
+	c.Return(l)
+}
+
+func srvMembers(c Call) {
+	c.Return(fdList(self(c).host.im.members(argRoom(c, 0))))
+}
+
+func srvPresence(c Call) {
+	c.Return(self(c).host.im.presence(argRoom(c, 0)))
+}
+
+func srvPublish(c Call) {
+	s := self(c)
+	room := argRoom(c, 0)
+	data := c.Bytes(1, "data")
+	var except *Conn
+	if c.NArgs() > 2 && c.Arg(2) != nil {
+		except = s.host.conns.get(c.Int(2, "exceptFd"))
+	}
+	c.ReturnInt(int64(fanout(s.host.im.members(room), data, except)))
 }

@@ -32,8 +32,23 @@ type Conn struct {
 	worker   *Worker
 	t        Transport
 	remote   net.Addr
-	openedAt int64 // unix seconds
-	lastTime atomic.Int64
+	openedAt int64        // unix seconds
+	lastTime atomic.Int64 // unix milliseconds of the last input
+
+	// Protocol state, touched only by the transport's goroutine.
+	bad bool     // bad input seen: the rest is dropped until it closes
+	hp  *httpIn  // http/websocket servers: request parsing
+	ws  *wsState // after a WebSocket upgrade
+
+	// Worker-side protocol state, touched only by the owning worker.
+	hw *httpOut // response ordering
+
+	// IM state, guarded by the host's im lock.
+	uid    Value
+	uidKey string
+	rooms  []string
+
+	wsOpen atomic.Bool // WebSocket handshake done (isEstablished)
 
 	mu       sync.Mutex
 	state    connState

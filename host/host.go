@@ -64,6 +64,7 @@ type Host struct {
 	wdWorkers atomic.Pointer[[]*Worker]
 	conns     connTable
 	nextID    atomic.Int64
+	im        im
 
 	reloadMu    sync.Mutex
 	reloadCount atomic.Int64

@@ -14,6 +14,10 @@ const (
 	evClose
 	evPacket
 	evTimer
+	evRequest
+	evHTTPError
+	evWSOpen
+	evWSMessage
 )
 
 // event is one unit of work for a worker. Events of one worker run in the
@@ -26,6 +30,10 @@ type event struct {
 	addr  *net.UDPAddr
 	timer *timer
 	fn    func()
+	req   *parsedRequest
+	// status is the HTTP status of evHTTPError; for evWSMessage, the
+	// opcode (1 text, 2 binary).
+	status int
 }
 
 // queue is a worker's inbox: any goroutine posts, the worker drains it in

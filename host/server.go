@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"sync/atomic"
@@ -39,15 +41,29 @@ type Server struct {
 }
 
 type serverConfig struct {
-	s *Settings
-	f *framer
+	s    *Settings
+	f    *framer
+	root *os.Root // document_root, opened
 }
 
 func (s *Server) settings() *Settings { return s.cfg.Load().s }
 func (s *Server) framer() *framer     { return s.cfg.Load().f }
 
 func (s *Server) setSettings(st *Settings) {
-	s.cfg.Store(&serverConfig{s: st, f: newFramer(st)})
+	cfg := &serverConfig{s: st, f: newFramer(st)}
+	if st.DocumentRoot != "" {
+		dir := st.DocumentRoot
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(filepath.Dir(s.host.cfg.Script), dir)
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			s.host.log.Error("document_root unavailable, serving no static files", "server", s.key, "err", err)
+		} else {
+			cfg.root = root
+		}
+	}
+	s.cfg.Store(cfg)
 }
 
 // Type is the server's type: "tcp" or "udp".
@@ -115,7 +131,7 @@ func (s *Server) stop(ctx context.Context) {
 // startHeartbeat closes connections idle for heartbeat_idle_time, checking
 // every heartbeat_check_interval (values of the current version).
 func (s *Server) startHeartbeat() {
-	if s.decl.Type != "tcp" {
+	if s.decl.Type == "udp" {
 		return
 	}
 	stop := make(chan struct{})
@@ -192,7 +208,7 @@ func (s *Server) Info(fd int64) Map {
 		"connect_time": c.openedAt,
 		"last_time":    c.lastTime.Load() / 1000,
 		"worker_id":    int64(c.worker.id),
-		"uid":          nil,
+		"uid":          s.host.im.uidOf(c),
 	}
 	if ta, ok := c.remote.(*net.TCPAddr); ok {
 		m["remote_ip"] = ta.IP.String()

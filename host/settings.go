@@ -33,12 +33,22 @@ type Settings struct {
 	HeartbeatIdleTime      float64 // seconds
 
 	MaxExecMs int
+
+	HTTPMaxHeaderSize     int
+	DocumentRoot          string
+	WebsocketOrigins      []string
+	WebsocketSubprotocols []string
+	WebsocketCompression  bool
+
+	SSLCertFile string
+	SSLKeyFile  string
 }
 
 const (
 	defaultPackageMaxLength = 2 << 20
 	defaultBufferOutputSize = 2 << 20
 	defaultMaxExecMs        = 5000
+	defaultHTTPMaxHeader    = 16 << 10
 )
 
 // settingNames lists every setting a server table accepts; the value says
@@ -50,10 +60,12 @@ var settingNames = map[string]bool{
 	"open_eof_check": true, "open_eof_split": true, "package_eof": true,
 	"package_max_length": true, "buffer_output_size": true,
 	"heartbeat_check_interval": true, "heartbeat_idle_time": true,
-	"max_exec_ms": true,
+	"max_exec_ms":          true,
+	"http_max_header_size": true, "document_root": true,
+	"websocket_origins": true, "websocket_subprotocols": true, "websocket_compression": true,
+	"ssl_cert_file": true, "ssl_key_file": true,
 	// Declared by the API, not served by this version yet.
-	"http_max_header_size": false, "ssl_cert_file": false, "ssl_key_file": false,
-	"task_worker_num": false, "task_max_queue": false, "document_root": false,
+	"task_worker_num": false, "task_max_queue": false,
 }
 
 func defaultMaxConnection() int {
@@ -77,6 +89,9 @@ func ParseSettings(m Map) (*Settings, error) {
 		BufferOutputSize:  defaultBufferOutputSize,
 		MaxExecMs:         defaultMaxExecMs,
 		PackageBodyOffset: -1,
+
+		HTTPMaxHeaderSize:    defaultHTTPMaxHeader,
+		WebsocketCompression: true,
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -98,8 +113,8 @@ func ParseSettings(m Map) (*Settings, error) {
 			s.Host, err = settingString(k, v)
 		case "type":
 			s.Type, err = settingString(k, v)
-			if err == nil && s.Type != "tcp" && s.Type != "udp" {
-				err = fmt.Errorf("setting type: %q is not a server type (tcp, udp)", s.Type)
+			if err == nil && s.Type != "tcp" && s.Type != "udp" && s.Type != "http" && s.Type != "websocket" {
+				err = fmt.Errorf("setting type: %q is not a server type (tcp, udp, http, websocket)", s.Type)
 			}
 		case "port":
 			s.Port, err = settingInt(k, v, 0, 65535)
@@ -139,6 +154,20 @@ func ParseSettings(m Map) (*Settings, error) {
 			s.HeartbeatIdleTime, err = settingFloat(k, v)
 		case "max_exec_ms":
 			s.MaxExecMs, err = settingInt(k, v, 0, math.MaxInt32)
+		case "http_max_header_size":
+			s.HTTPMaxHeaderSize, err = settingInt(k, v, 256, 1<<24)
+		case "document_root":
+			s.DocumentRoot, err = settingString(k, v)
+		case "websocket_origins":
+			s.WebsocketOrigins, err = settingStrings(k, v)
+		case "websocket_subprotocols":
+			s.WebsocketSubprotocols, err = settingStrings(k, v)
+		case "websocket_compression":
+			s.WebsocketCompression, err = settingBool(k, v)
+		case "ssl_cert_file":
+			s.SSLCertFile, err = settingString(k, v)
+		case "ssl_key_file":
+			s.SSLKeyFile, err = settingString(k, v)
 		}
 		if err != nil {
 			return nil, err
@@ -160,8 +189,17 @@ func ParseSettings(m Map) (*Settings, error) {
 	if s.HeartbeatCheckInterval > 0 && s.HeartbeatIdleTime <= 0 {
 		s.HeartbeatIdleTime = s.HeartbeatCheckInterval * 2
 	}
-	if s.Type == "udp" && (s.OpenLengthCheck || s.OpenEOFCheck) {
-		return nil, fmt.Errorf("framing settings apply to tcp servers, not udp")
+	if s.Type != "tcp" && (s.OpenLengthCheck || s.OpenEOFCheck) {
+		return nil, fmt.Errorf("framing settings apply to tcp servers, not %s", s.Type)
+	}
+	if (s.SSLCertFile == "") != (s.SSLKeyFile == "") {
+		return nil, fmt.Errorf("settings ssl_cert_file and ssl_key_file go together")
+	}
+	if s.SSLCertFile != "" && s.Type == "udp" {
+		return nil, fmt.Errorf("TLS (ssl_cert_file) applies to tcp, http and websocket servers, not udp")
+	}
+	if s.DocumentRoot != "" && s.Type != "http" && s.Type != "websocket" {
+		return nil, fmt.Errorf("setting document_root applies to http and websocket servers")
 	}
 	return s, nil
 }
@@ -174,6 +212,28 @@ func settingString(k string, v Value) (string, error) {
 		return string(x), nil
 	}
 	return "", fmt.Errorf("setting %s: want a string, got %s", k, TypeName(v))
+}
+
+func settingStrings(k string, v Value) ([]string, error) {
+	switch x := v.(type) {
+	case string:
+		return []string{x}, nil
+	case List:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			str, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("setting %s: want a list of strings, found a %s", k, TypeName(e))
+			}
+			out = append(out, str)
+		}
+		return out, nil
+	case Map:
+		if len(x) == 0 {
+			return nil, nil // an empty Lua table
+		}
+	}
+	return nil, fmt.Errorf("setting %s: want a list of strings, got %s", k, TypeName(v))
 }
 
 func settingBool(k string, v Value) (bool, error) {

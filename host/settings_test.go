@@ -2,6 +2,7 @@ package host
 
 import (
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -21,8 +22,11 @@ func TestSettingsDefaults(t *testing.T) {
 		BufferOutputSize:  2 << 20,
 		MaxExecMs:         5000,
 		MaxConnection:     s.MaxConnection,
+
+		HTTPMaxHeaderSize:    16 << 10,
+		WebsocketCompression: true,
 	}
-	if *s != want {
+	if !reflect.DeepEqual(*s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *s, want)
 	}
 	if s.MaxConnection <= 0 {
@@ -48,8 +52,9 @@ func TestSettingsEveryName(t *testing.T) {
 		OpenLengthCheck: true, PackageLengthType: "n", PackageLengthOffset: 2, PackageBodyOffset: 6,
 		PackageEOF: "\r\n", PackageMaxLength: 4096, BufferOutputSize: 8192,
 		HeartbeatCheckInterval: 0.5, HeartbeatIdleTime: 3, MaxExecMs: 0,
+		HTTPMaxHeaderSize: 16 << 10, WebsocketCompression: true,
 	}
-	if *s != want {
+	if !reflect.DeepEqual(*s, want) {
 		t.Errorf("\n got %+v\nwant %+v", *s, want)
 	}
 
@@ -64,11 +69,12 @@ func TestSettingsEveryName(t *testing.T) {
 
 func TestSettingsUnknownNames(t *testing.T) {
 	for name, want := range map[string]string{
-		"bogus":         `unknown setting "bogus"`,
-		"workers":       `unknown setting "workers"`,
-		"Port":          `unknown setting "Port"`,
-		"ssl_cert_file": `setting "ssl_cert_file" is not supported by this version`,
-		"document_root": `setting "document_root" is not supported by this version`,
+		"bogus":           `unknown setting "bogus"`,
+		"workers":         `unknown setting "workers"`,
+		"Port":            `unknown setting "Port"`,
+		"task_worker_num": `setting "task_worker_num" is not supported by this version`,
+		"ssl_cert_file":   `settings ssl_cert_file and ssl_key_file go together`,
+		"document_root":   `setting document_root applies to http and websocket servers`,
 	} {
 		_, err := ParseSettings(Map{"port": int64(0), name: "x"})
 		if err == nil || err.Error() != want {
@@ -88,7 +94,7 @@ func TestSettingsErrorsNameTheSetting(t *testing.T) {
 		{"port", int64(70000), "setting port: 70000 is out of range 0..65535"},
 		{"port", -1.0, "setting port: -1 is out of range 0..65535"},
 		{"host", int64(1), "setting host: want a string, got number"},
-		{"type", "http", `setting type: "http" is not a server type (tcp, udp)`},
+		{"type", "smtp", `setting type: "smtp" is not a server type (tcp, udp, http, websocket)`},
 		{"type", true, "setting type: want a string, got boolean"},
 		{"worker_num", int64(0), "setting worker_num: 0 is out of range 1..1024"},
 		{"max_connection", int64(0), "setting max_connection: 0 is out of range"},

@@ -25,7 +25,6 @@ type gnetConn struct {
 	gc     gnet.Conn
 	c      *Conn
 	closed bool // set on the loop in OnClose
-	bad    bool // bad input seen: further input is dropped until it closes
 }
 
 func (s *Server) listenTCP() error {
@@ -115,42 +114,8 @@ func (l *gnetListener) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	c := g.c
-	s := l.srv
-	if g.bad {
-		_, _ = gc.Discard(gc.InboundBuffered())
-		return gnet.None
-	}
-	c.lastTime.Store(s.host.now())
-	f := s.framer()
-	if f.mode == frameRaw {
-		buf, _ := gc.Next(-1)
-		if len(buf) > 0 {
-			s.deliver(c, buf)
-		}
-		return gnet.None
-	}
-	for {
-		buf, _ := gc.Peek(-1)
-		if len(buf) == 0 {
-			return gnet.None
-		}
-		n, err := f.next(buf)
-		if err != nil {
-			s.host.log.Warn("bad input, closing connection", "server", s.Addr(), "fd", c.id, "remote", c.remote.String(), "err", err)
-			// The packages already framed still get their replies: the
-			// close goes through the worker's queue, after them.
-			g.bad = true
-			_, _ = gc.Discard(gc.InboundBuffered())
-			c.worker.Post(func() { c.Close() })
-			return gnet.None
-		}
-		if n == 0 {
-			return gnet.None
-		}
-		s.deliver(c, buf[:n])
-		_, _ = gc.Discard(n)
-	}
+	l.srv.onData(g.c, gc)
+	return gnet.None
 }
 
 func (l *gnetListener) OnClose(gc gnet.Conn, err error) gnet.Action {

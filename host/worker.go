@@ -1,7 +1,9 @@
 package host
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,10 +19,13 @@ const (
 	hReceive
 	hClose
 	hPacket
+	hRequest
+	hOpen
+	hMessage
 	numHandlers
 )
 
-var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet"}
+var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet", "request", "open", "message"}
 
 // Worker is one goroutine that owns one script VM (the current Instance)
 // and runs every callback of that VM, one at a time, in queue order.
@@ -160,15 +165,66 @@ func (w *Worker) swap(inst *Instance) {
 
 // fire calls the current instance's handler of server s, if any.
 func (w *Worker) fire(s *Server, slot int, args ...Value) {
+	w.fireOK(s, slot, args...)
+}
+
+// fireOK is fire that says whether a handler ran without error (false
+// also when there is no handler).
+func (w *Worker) fireOK(s *Server, slot int, args ...Value) (ran, ok bool) {
 	inst := w.inst
 	if inst == nil {
-		return
+		return false, false
 	}
 	hs := inst.handlers[s]
 	if hs == nil || hs[slot] == nil {
+		return false, false
+	}
+	_, err := w.callErr(inst, hs[slot], handlerNames[slot], args...)
+	return true, err == nil
+}
+
+// httpRequest answers one request: a static file, else the request handler,
+// else 404. A handler error before the response started answers 500.
+func (w *Worker) httpRequest(s *Server, c *Conn, p *parsedRequest) {
+	res := newResponse(s, c, p)
+	if s.serveStatic(res, p.r) {
 		return
 	}
-	w.call(inst, hs[slot], handlerNames[slot], args...)
+	ran, ok := w.fireOK(s, hRequest, s.requestValue(c, p), res.obj)
+	switch {
+	case !ran:
+		res.status = http.StatusNotFound
+		res.end([]byte("404 Not Found\n"))
+	case !ok && !res.started:
+		res.status = http.StatusInternalServerError
+		res.end([]byte("500 Internal Server Error\n"))
+	case !ok && !res.finished:
+		// The body was streaming: end it so the connection can go on.
+		res.end(nil)
+	}
+}
+
+// wsOpen completes a WebSocket handshake and fires open.
+func (w *Worker) wsOpen(s *Server, c *Conn, p *parsedRequest) {
+	res := newResponse(s, c, p)
+	res.keepAlive = true
+	res.started = true
+	if !res.emit(p.upgrade.response()) {
+		return
+	}
+	res.finish()
+	c.wsOpen.Store(true)
+	req := s.requestValue(c, p)
+	w.fire(s, hOpen, s.obj, req)
+}
+
+func (w *Worker) wsMessage(s *Server, c *Conn, data []byte, op int) {
+	var v Value = data
+	opcode := "binary"
+	if op == 1 {
+		v, opcode = string(data), "text"
+	}
+	w.fire(s, hMessage, s.obj, Map{"fd": c.id, "data": v, "opcode": opcode, "finish": true})
 }
 
 func (w *Worker) handle(ev *event) {
@@ -181,7 +237,18 @@ func (w *Worker) handle(ev *event) {
 		w.fire(ev.srv, hReceive, ev.srv.obj, ev.conn.id, ev.data)
 	case evClose:
 		w.fire(ev.srv, hClose, ev.srv.obj, ev.conn.id)
+		w.host.im.drop(ev.conn)
 		w.host.conns.del(ev.conn.id)
+	case evRequest:
+		w.httpRequest(ev.srv, ev.conn, ev.req)
+	case evHTTPError:
+		r := newResponse(ev.srv, ev.conn, nil)
+		r.status = ev.status
+		r.end([]byte(fmt.Sprintf("%d %s\n", ev.status, http.StatusText(ev.status))))
+	case evWSOpen:
+		w.wsOpen(ev.srv, ev.conn, ev.req)
+	case evWSMessage:
+		w.wsMessage(ev.srv, ev.conn, ev.data, ev.status)
 	case evPacket:
 		addr := Map{"address": ev.addr.IP.String(), "port": int64(ev.addr.Port)}
 		w.fire(ev.srv, hPacket, ev.srv.obj, ev.data, addr)
@@ -225,8 +292,14 @@ func (w *Worker) leaveHandler(vm VM) (interrupted bool) {
 // call runs one script callback with the watchdog armed. Script errors are
 // logged with their file:line and counted; the worker goes on.
 func (w *Worker) call(inst *Instance, fn Callback, what string, args ...Value) Value {
+	v, _ := w.callErr(inst, fn, what, args...)
+	return v
+}
+
+// callErr is call that also returns the (already reported) error.
+func (w *Worker) callErr(inst *Instance, fn Callback, what string, args ...Value) (Value, error) {
 	if inst.vm == nil {
-		return nil
+		return nil, errors.New("no vm")
 	}
 	vm := inst.vm
 	w.enterHandler(vm)
@@ -240,7 +313,7 @@ func (w *Worker) call(inst *Instance, fn Callback, what string, args ...Value) V
 			w.host.reportError("handler error", inst, err, "handler", what)
 		}
 	}
-	return v
+	return v, err
 }
 
 // watchdog interrupts handlers that run longer than max_exec_ms.

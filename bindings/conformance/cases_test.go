@@ -297,7 +297,7 @@ bad argument #2 (label): string expected, got table
 bad argument #3 (loud): boolean expected, got string
 imscript.server: unknown setting "bogus"
 imscript.server: setting port: want a number, got string
-imscript.server: setting type: "smtp" is not a server type (tcp, udp)
+imscript.server: setting type: "smtp" is not a server type (tcp, udp, http, websocket)
 bad argument #1 (settings): table expected, got string
 server.on: unknown event "bogus"
 server.on: event "packet" does not fire on tcp servers
@@ -314,7 +314,7 @@ TypeError: argument 2 (label) must be a string, got object
 TypeError: argument 3 (loud) must be a boolean, got string
 TypeError: imscript.server: unknown setting "bogus"
 TypeError: imscript.server: setting port: want a number, got string
-TypeError: imscript.server: setting type: "smtp" is not a server type (tcp, udp)
+TypeError: imscript.server: setting type: "smtp" is not a server type (tcp, udp, http, websocket)
 TypeError: argument 1 (settings) must be an object, got string
 TypeError: server.on: unknown event "bogus"
 TypeError: server.on: event "packet" does not fire on tcp servers
