@@ -161,6 +161,13 @@ func (c *Conn) markClosing() {
 	c.mu.Unlock()
 }
 
+// closedState reports whether the transport has closed the connection.
+func (c *Conn) closedState() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == connClosed
+}
+
 // markClosed records that the transport closed the connection.
 func (c *Conn) markClosed() {
 	c.mu.Lock()

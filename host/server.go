@@ -94,9 +94,12 @@ func (s *Server) listen() error {
 	// while handling events those goroutines post.
 	s.startTime = time.Now().Unix()
 	var err error
-	if s.decl.Type == "udp" {
+	switch {
+	case s.decl.Type == "udp":
 		err = s.listenUDP()
-	} else {
+	case s.decl.SSLCertFile != "":
+		err = s.listenTLS()
+	default:
 		err = s.listenTCP()
 	}
 	if err != nil {
