@@ -18,7 +18,6 @@ type im struct {
 	rooms map[string]map[*Conn]struct{}
 }
 
-
 // uidKey canonicalizes a uid (a string or a number).
 func uidKey(v Value) (string, bool) {
 	switch x := v.(type) {
