@@ -24,6 +24,7 @@ func coreExports(inst *Instance) Map {
 		"tick":      Function(func(c Call) { apiTimer(c, "tick", true) }),
 		"after":     Function(func(c Call) { apiTimer(c, "after", false) }),
 		"clear":     Function(apiClear),
+		"now":       Function(func(c Call) { c.ReturnFloat(float64(time.Now().UnixMicro()) / 1000) }),
 		"env":       env,
 		"args":      args,
 		"worker_id": int64(inst.worker.id),

@@ -559,6 +559,7 @@ func (s *Server) requestValue(c *Conn, p *parsedRequest) Map {
 		m["remote_ip"] = ta.IP.String()
 		m["remote_port"] = int64(ta.Port)
 	}
+	m["post"], m["files"] = Map{}, Map{}
 	if len(p.body) > 0 {
 		post, files := parseForm(r, p.body)
 		if post != nil {

@@ -151,6 +151,15 @@ func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
 		if bp, ok := bc.Get("prototype").(*goja.Object); ok {
 			_ = bp.Set("slice", bp.Get("subarray"))
 		}
+		if goja.IsUndefined(bc.Get("byteLength")) {
+			_ = bc.Set("byteLength", func(fc goja.FunctionCall) goja.Value {
+				a := fc.Argument(0)
+				if o, ok := a.(*goja.Object); ok && o.ExportType() == typeBytes {
+					return rt.ToValue(len(o.Export().([]byte)))
+				}
+				return rt.ToValue(len(a.String()))
+			})
+		}
 		if goja.IsUndefined(bc.Get("isBuffer")) {
 			_ = bc.Set("isBuffer", func(fc goja.FunctionCall) goja.Value {
 				o, ok := fc.Argument(0).(*goja.Object)

@@ -12,11 +12,16 @@ import (
 	"github.com/imscript/imscript/host"
 )
 
+// EmptyArray is imscript.json.empty_array: it encodes as [] (an empty Lua
+// table encodes as {}).
+var EmptyArray = &host.Object{Type: &host.Type{Name: "json.empty_array"}}
+
 // Module builds imscript.json for one instance.
 func Module(*host.Instance) host.Value {
 	return host.Map{
-		"encode": host.Function(encode),
-		"decode": host.Function(decode),
+		"encode":      host.Function(encode),
+		"decode":      host.Function(decode),
+		"empty_array": EmptyArray,
 	}
 }
 
@@ -85,6 +90,10 @@ func toPlain(v host.Value, depth int) (any, error) {
 			out[i] = p
 		}
 		return out, nil
+	case *host.Object:
+		if x == EmptyArray {
+			return []any{}, nil
+		}
 	case host.Map:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
