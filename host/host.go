@@ -72,6 +72,8 @@ type Host struct {
 	maxExecMs   atomic.Int64
 	deps        atomic.Pointer[[]string]
 
+	shared sync.Map // Shared: host-wide module state, kept across reloads
+
 	stopping     atomic.Bool
 	stopCh       chan struct{}
 	stopOnce     sync.Once
@@ -140,6 +142,17 @@ func New(cfg Config) (*Host, error) {
 // and as require("<name>"). Call it before Run.
 func (h *Host) RegisterModule(name string, build ModuleFunc) {
 	h.modules = append(h.modules, module{name: name, build: build})
+}
+
+// Shared returns the host-wide value stored under key, creating it with
+// init on first use. Modules keep state here that every worker (and task
+// worker) shares and that survives reloads: tables, atomics.
+func (h *Host) Shared(key string, init func() any) any {
+	if v, ok := h.shared.Load(key); ok {
+		return v
+	}
+	v, _ := h.shared.LoadOrStore(key, init())
+	return v
 }
 
 // Logger is the host's logger.
