@@ -64,6 +64,13 @@ type Call interface {
 	// Fail reports a routine failure: the call returns false (Lua: false and
 	// the reason as a second value; JS: false).
 	Fail(reason string)
+
+	// Async makes the call asynchronous. JS: the call returns a Promise.
+	// Lua: argument cbArg, if given, is a callback fn(result, err). The
+	// returned settle function may be called once, from any goroutine; the
+	// result reaches the script on its worker, in order with its other
+	// events. A failure with no Lua callback is logged.
+	Async(cbArg int) (settle func(result Value, err error))
 }
 
 // UsageError is raised (panicked) by API functions for misuse: wrong

@@ -79,6 +79,34 @@ type tcase struct {
 
 var cases = []tcase{
 	{
+		name: "asynchronous calls: Lua callbacks, JS promises and async/await",
+		lua: `probe.later(42, function(result, err)
+  say("first", result, err)
+  probe.later("boom", function(result, err)
+    say("second", result, err)
+    probe.later({ a = 1 }, function(result)
+      say("third", show(result))
+      say("done")
+    end)
+  end)
+end)
+say("called")`,
+		js: `probe.later(42).then((result) => {
+  say("first", result, undefined);
+  return probe.later("boom");
+}).catch((err) => {
+  say("second", undefined, err.message);
+  (async () => {
+    const result = await probe.later({ a: 1 });
+    say("third", show(result));
+    say("done");
+  })();
+});
+say("called");`,
+		wantLua: "called\nfirst 42 nil\nsecond nil boom failed\nthird {a=1}\ndone\n",
+		wantJS:  "called\nfirst 42 undefined\nsecond undefined boom failed\nthird {a=1}\ndone\n",
+	},
+	{
 		name: "print and console output",
 		lua: `print("hello", 1, 2.5, true, nil)
 print()

@@ -186,6 +186,20 @@ func probeModule(*host.Instance) host.Value {
 			var m map[string]int
 			m["x"] = 1
 		}),
+		// later settles asynchronously from another goroutine: its argument
+		// as the result, or, when it is "boom", as an error.
+		"later": host.Function(func(c host.Call) {
+			v := c.Arg(0)
+			settle := c.Async(1)
+			go func() {
+				time.Sleep(time.Millisecond)
+				if v == "boom" {
+					settle(nil, errors.New("boom failed"))
+					return
+				}
+				settle(v, nil)
+			}()
+		}),
 		// fail is a routine failure.
 		"fail": host.Function(func(c host.Call) { c.Fail("it did not work") }),
 		// typed reads typed arguments, raising usage errors that name them.

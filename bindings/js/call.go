@@ -1,6 +1,8 @@
 package js
 
 import (
+	"sync"
+
 	"runtime"
 
 	"github.com/dop251/goja"
@@ -231,3 +233,30 @@ func (c *call) ReturnFloat(f float64) { c.ret = c.v.rt.ToValue(f) }
 func (c *call) ReturnBool(b bool)     { c.ret = c.v.rt.ToValue(b) }
 func (c *call) ReturnStr(s string)    { c.ret = c.v.rt.ToValue(s) }
 func (c *call) Fail(string)           { c.ret = c.v.rt.ToValue(false) }
+
+func (c *call) Async(int) func(host.Value, error) {
+	v := c.v
+	rt := v.rt
+	p, resolve, reject := rt.NewPromise()
+	c.ret = rt.ToValue(p)
+	inst := v.inst
+	var once sync.Once
+	return func(res host.Value, err error) {
+		once.Do(func() {
+			inst.Post(func() {
+				// Settling through a JS-callable function makes goja run
+				// the promise's reactions when the call returns.
+				settle := func(goja.FunctionCall) goja.Value {
+					if err != nil {
+						_ = reject(rt.NewGoError(err))
+					} else {
+						_ = resolve(v.toJS(res, 0))
+					}
+					return goja.Undefined()
+				}
+				fn, _ := goja.AssertFunction(rt.ToValue(settle))
+				inst.Call("promise", &callback{vm: v, fn: fn}, nil)
+			})
+		})
+	}
+}

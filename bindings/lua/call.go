@@ -2,6 +2,7 @@ package lua
 
 import (
 	"fmt"
+	"sync"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -222,4 +223,34 @@ func (c *call) Fail(reason string) {
 	c.L.Push(lua.LFalse)
 	c.L.Push(lua.LString(reason))
 	c.nret += 2
+}
+
+func (c *call) Async(cbArg int) func(host.Value, error) {
+	var cb host.Callback
+	switch f := c.get(cbArg).(type) {
+	case *lua.LFunction:
+		cb = &callback{vm: c.v, fn: f}
+	case *lua.LNilType:
+	default:
+		c.bad(cbArg, "callback", "function")
+	}
+	inst := c.v.inst
+	var once sync.Once
+	return func(res host.Value, err error) {
+		once.Do(func() {
+			if cb == nil {
+				if err != nil {
+					inst.Host().Logger().Warn("asynchronous call failed and no callback was given", "worker", inst.WorkerID(), "err", err)
+				}
+				return
+			}
+			inst.Post(func() {
+				if err != nil {
+					inst.Call("callback", cb, nil, err.Error())
+				} else {
+					inst.Call("callback", cb, res)
+				}
+			})
+		})
+	}
 }
