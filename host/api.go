@@ -96,6 +96,12 @@ type Type struct {
 	// identity tables: each crossing makes a new script value, and the
 	// value is collected with the script's last reference.
 	Transient bool
+	// Iter, when set, makes the objects iterable: Lua gets a pairs()
+	// method (`for k, v in obj:pairs() do`), JS objects are iterable
+	// (`for (const [k, v] of obj)`). Iter starts one iteration; each call
+	// of next yields the next entry, and ok = false once there are no more.
+	// next is called on the script's worker only.
+	Iter func(o *Object) (next func() (key, value Value, ok bool))
 }
 
 // Object is a host object handed to scripts. Each binding maps one *Object to

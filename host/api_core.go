@@ -21,9 +21,11 @@ func coreExports(inst *Instance) Map {
 	}
 	return Map{
 		"server":    Function(apiServer),
+		"client":    Function(apiClient),
 		"tick":      Function(func(c Call) { apiTimer(c, "tick", true) }),
 		"after":     Function(func(c Call) { apiTimer(c, "after", false) }),
 		"clear":     Function(apiClear),
+		"shutdown":  Function(func(c Call) { c.Instance().host.Shutdown(); c.ReturnBool(true) }),
 		"now":       Function(func(c Call) { c.ReturnFloat(float64(time.Now().UnixMicro()) / 1000) }),
 		"env":       env,
 		"args":      args,
@@ -107,6 +109,11 @@ func init() {
 		"members":   srvMembers,
 		"presence":  srvPresence,
 		"publish":   srvPublish,
+
+		"task":          srvTask,
+		"taskwait":      srvTaskWait,
+		"taskWaitMulti": srvTaskWaitMulti,
+		"finish":        srvFinish,
 	}
 }
 
@@ -120,14 +127,14 @@ func self(c Call) *Server {
 
 // eventsByType says which events fire on which server type.
 var eventsByType = map[string][]int{
-	"tcp":       {hStart, hShutdown, hWorkerStart, hWorkerStop, hConnect, hReceive, hClose},
-	"udp":       {hStart, hShutdown, hWorkerStart, hWorkerStop, hPacket},
-	"http":      {hStart, hShutdown, hWorkerStart, hWorkerStop, hConnect, hClose, hRequest},
-	"websocket": {hStart, hShutdown, hWorkerStart, hWorkerStop, hConnect, hClose, hRequest, hOpen, hMessage},
+	"tcp":       {hStart, hShutdown, hWorkerStart, hWorkerStop, hConnect, hReceive, hClose, hTask, hFinish},
+	"udp":       {hStart, hShutdown, hWorkerStart, hWorkerStop, hPacket, hTask, hFinish},
+	"http":      {hStart, hShutdown, hWorkerStart, hWorkerStop, hConnect, hClose, hRequest, hTask, hFinish},
+	"websocket": {hStart, hShutdown, hWorkerStart, hWorkerStop, hConnect, hClose, hRequest, hOpen, hMessage, hTask, hFinish},
 }
 
 // laterEvents are events of the API that servers of this version do not fire.
-var laterEvents = map[string]bool{"task": true, "finish": true}
+var laterEvents = map[string]bool{}
 
 func srvOn(c Call) {
 	s := self(c)

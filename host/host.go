@@ -58,7 +58,9 @@ type Host struct {
 	servers map[string]*Server // committed servers by key
 	order   []*Server          // declaration order of the current version
 
-	workers []*Worker
+	workers []*Worker // event workers: connections are pinned to these
+	all     []*Worker // event workers, then task workers
+	tasks   taskPool
 	// wdWorkers is the workers list as the watchdog goroutine sees it
 	// (h.workers grows while the watchdog already runs).
 	wdWorkers atomic.Pointer[[]*Worker]
@@ -205,6 +207,7 @@ func (h *Host) Run(ctx context.Context) error {
 	go h.watchdog(h.watchdogQuit)
 	w0 := newWorker(h, 0)
 	h.workers = []*Worker{w0}
+	h.all = h.workers
 	h.wdWorkers.Store(&[]*Worker{w0})
 	go w0.loop()
 	first, err := w0.load(att)
@@ -225,7 +228,18 @@ func (h *Host) Run(ctx context.Context) error {
 		h.workers = append(h.workers, w)
 		go w.loop()
 	}
-	ws := append([]*Worker(nil), h.workers...)
+	h.all = append([]*Worker(nil), h.workers...)
+	if len(first.decls) > 0 {
+		st := first.declSettings[first.decls[0]]
+		h.tasks.init(st.TaskMaxQueue)
+		for i := 0; i < st.TaskWorkerNum; i++ {
+			w := newWorker(h, n+i)
+			w.task = true
+			h.all = append(h.all, w)
+			go w.loop()
+		}
+	}
+	ws := append([]*Worker(nil), h.all...)
 	h.wdWorkers.Store(&ws)
 	insts, err := h.loadOthers(att, first)
 	if err != nil {
@@ -290,17 +304,18 @@ func (h *Host) Reload(why string) {
 // version, if any.
 func (h *Host) ReloadNow(why string) error { return h.reload(why) }
 
-// loadOthers loads the program on workers 1..n-1 in parallel.
+// loadOthers loads the program on the other workers (and task workers) in
+// parallel.
 func (h *Host) loadOthers(att *attempt, first *Instance) ([]*Instance, error) {
-	insts := make([]*Instance, len(h.workers))
+	insts := make([]*Instance, len(h.all))
 	insts[0] = first
-	errs := make([]error, len(h.workers))
+	errs := make([]error, len(h.all))
 	var wg sync.WaitGroup
-	for i := 1; i < len(h.workers); i++ {
+	for i := 1; i < len(h.all); i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			insts[i], errs[i] = h.workers[i].load(att)
+			insts[i], errs[i] = h.all[i].load(att)
 		}(i)
 	}
 	wg.Wait()
@@ -330,10 +345,10 @@ func (h *Host) reload(why string) error {
 		return err
 	}
 	att := newAttempt(prog)
-	insts := make([]*Instance, len(h.workers))
-	errs := make([]error, len(h.workers))
+	insts := make([]*Instance, len(h.all))
+	errs := make([]error, len(h.all))
 	var wg sync.WaitGroup
-	for i, w := range h.workers {
+	for i, w := range h.all {
 		wg.Add(1)
 		go func(i int, w *Worker) {
 			defer wg.Done()
@@ -374,7 +389,7 @@ func firstError(errs []error) error {
 func (h *Host) discard(insts []*Instance) {
 	for i, inst := range insts {
 		if inst != nil {
-			h.workers[i].runSync(func() { inst.close() })
+			h.all[i].runSync(func() { inst.close() })
 		}
 	}
 }
@@ -438,7 +453,7 @@ func isClosed(ch chan struct{}) bool {
 // events already queued.
 func (h *Host) activate(insts []*Instance) {
 	var wg sync.WaitGroup
-	for i, w := range h.workers {
+	for i, w := range h.all {
 		wg.Add(1)
 		inst := insts[i]
 		w.q.post(event{kind: evFunc, fn: func() {
@@ -483,7 +498,7 @@ func (h *Host) stop() error {
 			w0.fire(s, hShutdown, s.obj)
 		}
 	})
-	for _, w := range h.workers {
+	for _, w := range h.all {
 		w.runSync(func() { w.swap(nil) })
 	}
 	// Let queued output reach the sockets.
@@ -531,7 +546,7 @@ func (h *Host) stopServers(ctx context.Context) {
 }
 
 func (h *Host) stopWorkers() {
-	for _, w := range h.workers {
+	for _, w := range h.all {
 		w.stop()
 	}
 }

@@ -86,6 +86,15 @@ func parseRequest(buf []byte, maxHeader, maxBody int) (*parsedRequest, int, erro
 	if r.ProtoMajor != 1 {
 		return nil, 0, &httpError{505, fmt.Errorf("protocol %s not supported", r.Proto)}
 	}
+	for name := range r.Header {
+		if !validHeaderName(name) {
+			return nil, 0, &httpError{400, fmt.Errorf("invalid header name %q", name)}
+		}
+	}
+	if len(r.TransferEncoding) > 0 && hasHeaderLine(b[:hlen], "content-length") {
+		// RFC 9112 6.1: both is how requests are smuggled.
+		return nil, 0, &httpError{400, errors.New("both Transfer-Encoding and Content-Length")}
+	}
 	n := skip + hlen
 	var body []byte
 	switch {
@@ -117,6 +126,17 @@ func parseRequest(buf []byte, maxHeader, maxBody int) (*parsedRequest, int, erro
 		p.body = append([]byte(nil), body...)
 	}
 	return p, n, nil
+}
+
+// hasHeaderLine reports whether a raw header block has a field called name
+// (lower case); net/http drops Content-Length when Transfer-Encoding is set.
+func hasHeaderLine(block []byte, name string) bool {
+	for _, line := range bytes.Split(block, []byte("\n")) {
+		if k, _, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(strings.TrimSpace(string(k)), name) {
+			return true
+		}
+	}
+	return false
 }
 
 func keepAlive(r *http.Request) bool {

@@ -53,6 +53,9 @@ type Instance struct {
 
 	exports Map
 	values  map[string]any
+
+	pending []func() // Post before the instance became active
+	closers []func() // AtClose
 }
 
 func newInstance(h *Host, w *Worker, att *attempt) *Instance {
@@ -99,14 +102,35 @@ func (inst *Instance) AddDependency(path string) {
 // Post runs fn on this instance's worker goroutine, after the events
 // already queued. It is how Go code running elsewhere (a module's
 // goroutine) gets back to the script: fn may call inst.Call. If the
-// instance was replaced by a reload meanwhile, fn is not run.
+// instance was replaced by a reload meanwhile, fn is not run; if it is
+// still loading (a module started work from the script's main chunk), fn
+// waits until the instance becomes active.
 func (inst *Instance) Post(fn func()) {
 	inst.worker.Post(func() {
-		if inst.worker.inst == inst {
+		switch {
+		case inst.worker.inst == inst:
 			fn()
+		case !inst.active && inst.vm != nil:
+			inst.pending = append(inst.pending, fn)
 		}
 	})
 }
+
+// runPending runs what was posted while the instance was loading; the
+// worker calls it when the instance becomes active.
+func (inst *Instance) runPending() {
+	for len(inst.pending) > 0 && inst.worker.inst == inst {
+		fn := inst.pending[0]
+		inst.pending = inst.pending[1:]
+		fn()
+	}
+	inst.pending = nil
+}
+
+// AtClose registers fn to run on the worker when the instance is closed:
+// replaced by a reload, discarded after a failed load, or stopped with the
+// host. Modules close what the instance opened (clients, sockets) there.
+func (inst *Instance) AtClose(fn func()) { inst.closers = append(inst.closers, fn) }
 
 // Value and SetValue keep per-instance state for bindings and modules.
 func (inst *Instance) Value(key string) any { return inst.values[key] }
@@ -188,6 +212,11 @@ func (inst *Instance) close() {
 		delete(inst.timers, id)
 	}
 	inst.active = false
+	inst.pending = nil
+	for _, fn := range inst.closers {
+		fn()
+	}
+	inst.closers = nil
 	if inst.vm != nil {
 		inst.vm.Close()
 		inst.vm = nil

@@ -240,17 +240,18 @@ func (s *Server) Connections() []int64 {
 // Stats is srv:stats().
 func (s *Server) Stats() Map {
 	return Map{
-		"start_time":     s.startTime,
-		"connection_num": s.connNum.Load(),
-		"accept_count":   s.acceptCount.Load(),
-		"close_count":    s.closeCount.Load(),
-		"reject_count":   s.rejectCount.Load(),
-		"request_count":  s.requestNum.Load(),
-		"bytes_in":       s.bytesIn.Load(),
-		"bytes_out":      s.bytesOut.Load(),
-		"worker_num":     int64(len(s.host.workers)),
-		"task_queue_num": int64(0),
-		"reload_count":   s.host.reloadCount.Load(),
-		"error_count":    s.host.errorCount.Load(),
+		"start_time":      s.startTime,
+		"connection_num":  s.connNum.Load(),
+		"accept_count":    s.acceptCount.Load(),
+		"close_count":     s.closeCount.Load(),
+		"reject_count":    s.rejectCount.Load(),
+		"request_count":   s.requestNum.Load(),
+		"bytes_in":        s.bytesIn.Load(),
+		"bytes_out":       s.bytesOut.Load(),
+		"worker_num":      int64(len(s.host.workers)),
+		"task_queue_num":  int64(len(s.host.tasks.ch)),
+		"task_worker_num": int64(len(s.host.all) - len(s.host.workers)),
+		"reload_count":    s.host.reloadCount.Load(),
+		"error_count":     s.host.errorCount.Load(),
 	}
 }

@@ -42,6 +42,9 @@ type Settings struct {
 
 	SSLCertFile string
 	SSLKeyFile  string
+
+	TaskWorkerNum int
+	TaskMaxQueue  int
 }
 
 const (
@@ -49,6 +52,7 @@ const (
 	defaultBufferOutputSize = 2 << 20
 	defaultMaxExecMs        = 5000
 	defaultHTTPMaxHeader    = 16 << 10
+	defaultTaskMaxQueue     = 4096
 )
 
 // settingNames lists every setting a server table accepts; the value says
@@ -64,8 +68,7 @@ var settingNames = map[string]bool{
 	"http_max_header_size": true, "document_root": true,
 	"websocket_origins": true, "websocket_subprotocols": true, "websocket_compression": true,
 	"ssl_cert_file": true, "ssl_key_file": true,
-	// Declared by the API, not served by this version yet.
-	"task_worker_num": false, "task_max_queue": false,
+	"task_worker_num": true, "task_max_queue": true,
 }
 
 func defaultMaxConnection() int {
@@ -92,6 +95,7 @@ func ParseSettings(m Map) (*Settings, error) {
 
 		HTTPMaxHeaderSize:    defaultHTTPMaxHeader,
 		WebsocketCompression: true,
+		TaskMaxQueue:         defaultTaskMaxQueue,
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -168,6 +172,10 @@ func ParseSettings(m Map) (*Settings, error) {
 			s.SSLCertFile, err = settingString(k, v)
 		case "ssl_key_file":
 			s.SSLKeyFile, err = settingString(k, v)
+		case "task_worker_num":
+			s.TaskWorkerNum, err = settingInt(k, v, 0, 1024)
+		case "task_max_queue":
+			s.TaskMaxQueue, err = settingInt(k, v, 1, 1<<24)
 		}
 		if err != nil {
 			return nil, err

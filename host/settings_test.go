@@ -25,6 +25,7 @@ func TestSettingsDefaults(t *testing.T) {
 
 		HTTPMaxHeaderSize:    16 << 10,
 		WebsocketCompression: true,
+		TaskMaxQueue:         4096,
 	}
 	if !reflect.DeepEqual(*s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *s, want)
@@ -52,7 +53,7 @@ func TestSettingsEveryName(t *testing.T) {
 		OpenLengthCheck: true, PackageLengthType: "n", PackageLengthOffset: 2, PackageBodyOffset: 6,
 		PackageEOF: "\r\n", PackageMaxLength: 4096, BufferOutputSize: 8192,
 		HeartbeatCheckInterval: 0.5, HeartbeatIdleTime: 3, MaxExecMs: 0,
-		HTTPMaxHeaderSize: 16 << 10, WebsocketCompression: true,
+		HTTPMaxHeaderSize: 16 << 10, WebsocketCompression: true, TaskMaxQueue: 4096,
 	}
 	if !reflect.DeepEqual(*s, want) {
 		t.Errorf("\n got %+v\nwant %+v", *s, want)
@@ -69,12 +70,11 @@ func TestSettingsEveryName(t *testing.T) {
 
 func TestSettingsUnknownNames(t *testing.T) {
 	for name, want := range map[string]string{
-		"bogus":           `unknown setting "bogus"`,
-		"workers":         `unknown setting "workers"`,
-		"Port":            `unknown setting "Port"`,
-		"task_worker_num": `setting "task_worker_num" is not supported by this version`,
-		"ssl_cert_file":   `settings ssl_cert_file and ssl_key_file go together`,
-		"document_root":   `setting document_root applies to http and websocket servers`,
+		"bogus":         `unknown setting "bogus"`,
+		"workers":       `unknown setting "workers"`,
+		"Port":          `unknown setting "Port"`,
+		"ssl_cert_file": `settings ssl_cert_file and ssl_key_file go together`,
+		"document_root": `setting document_root applies to http and websocket servers`,
 	} {
 		_, err := ParseSettings(Map{"port": int64(0), name: "x"})
 		if err == nil || err.Error() != want {

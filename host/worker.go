@@ -22,10 +22,12 @@ const (
 	hRequest
 	hOpen
 	hMessage
+	hTask
+	hFinish
 	numHandlers
 )
 
-var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet", "request", "open", "message"}
+var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet", "request", "open", "message", "task", "finish"}
 
 // Worker is one goroutine that owns one script VM (the current Instance)
 // and runs every callback of that VM, one at a time, in queue order.
@@ -43,6 +45,12 @@ type Worker struct {
 	wdSeq       uint64 // watchdog goroutine only
 	wdSince     time.Time
 
+	// Task workers take tasks from the host's queue when idle.
+	task      bool
+	curTask   *task
+	taskDone  bool
+	taskValue Value
+
 	quit chan struct{}
 	done chan struct{}
 }
@@ -57,11 +65,18 @@ func (w *Worker) ID() int { return w.id }
 func (w *Worker) loop() {
 	defer close(w.done)
 	var batch []event
+	var tasks chan *task
+	if w.task {
+		tasks = w.host.tasks.ch
+	}
 	for {
 		batch = w.q.take(batch)
 		if len(batch) == 0 {
 			select {
 			case <-w.q.wake:
+				continue
+			case t := <-tasks:
+				w.runTask(t)
 				continue
 			case <-w.quit:
 				return
@@ -161,6 +176,7 @@ func (w *Worker) swap(inst *Instance) {
 	for _, s := range inst.decls {
 		w.fire(s, hWorkerStart, s.obj, int64(w.id))
 	}
+	inst.runPending()
 }
 
 // fire calls the current instance's handler of server s, if any.
@@ -171,16 +187,22 @@ func (w *Worker) fire(s *Server, slot int, args ...Value) {
 // fireOK is fire that says whether a handler ran without error (false
 // also when there is no handler).
 func (w *Worker) fireOK(s *Server, slot int, args ...Value) (ran, ok bool) {
+	ran, _, err := w.fireValue(s, slot, args...)
+	return ran, ran && err == nil
+}
+
+// fireValue runs a handler and returns its result.
+func (w *Worker) fireValue(s *Server, slot int, args ...Value) (ran bool, v Value, err error) {
 	inst := w.inst
 	if inst == nil {
-		return false, false
+		return false, nil, nil
 	}
 	hs := inst.handlers[s]
 	if hs == nil || hs[slot] == nil {
-		return false, false
+		return false, nil, nil
 	}
-	_, err := w.callErr(inst, hs[slot], handlerNames[slot], args...)
-	return true, err == nil
+	v, err = w.callErr(inst, hs[slot], handlerNames[slot], args...)
+	return true, v, err
 }
 
 // httpRequest answers one request: a static file, else the request handler,

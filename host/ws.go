@@ -349,14 +349,20 @@ func newOutFrame(op ws.OpCode, payload []byte) *outFrame {
 func (f *outFrame) bytesFor(c *Conn) []byte {
 	if c.ws != nil && c.ws.deflate && len(f.payload) >= wsMinCompress {
 		if f.deflate == nil {
-			if z, err := deflate(f.payload); err == nil {
+			if z, err := deflate(f.payload); err == nil && len(z) < len(f.payload) {
 				f.deflate = wsFrame(f.op, z, true)
+			} else {
+				f.deflate = f.plainFrame() // incompressible: send it as it is
 			}
 		}
 		if f.deflate != nil {
 			return f.deflate
 		}
 	}
+	return f.plainFrame()
+}
+
+func (f *outFrame) plainFrame() []byte {
 	if f.plain == nil {
 		f.plain = wsFrame(f.op, f.payload, false)
 	}
@@ -385,11 +391,13 @@ func (s *Server) Disconnect(fd int64, code int, reason string) (bool, string) {
 	if !c.wsOpen.Load() {
 		return false, "not a websocket connection"
 	}
+	// Mark the close as sent first: the peer's answer may arrive before
+	// Send returns, and must not be answered with a second close frame.
+	if c.ws != nil && c.ws.closeSent.Swap(true) {
+		return false, "already closing"
+	}
 	if ok, why := c.Send(wsFrame(ws.OpClose, ws.NewCloseFrameBody(ws.StatusCode(code), reason), false)); !ok {
 		return false, why
-	}
-	if c.ws != nil {
-		c.ws.closeSent.Store(true)
 	}
 	time.AfterFunc(3*time.Second, func() { c.Close() })
 	return true, ""

@@ -114,6 +114,8 @@ type vm struct {
 	// mods caches what require() returned for registered modules, so
 	// require("x") === require("x") === imscript.x, as in Node and Lua.
 	mods map[string]goja.Value
+	// iterProtoObj is %IteratorPrototype%, for host iterators.
+	iterProtoObj *goja.Object
 
 	calls []*call
 	depth int
@@ -151,7 +153,7 @@ func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
 		if bp, ok := bc.Get("prototype").(*goja.Object); ok {
 			_ = bp.Set("slice", bp.Get("subarray"))
 		}
-		if goja.IsUndefined(bc.Get("byteLength")) {
+		if v := bc.Get("byteLength"); v == nil || goja.IsUndefined(v) {
 			_ = bc.Set("byteLength", func(fc goja.FunctionCall) goja.Value {
 				a := fc.Argument(0)
 				if o, ok := a.(*goja.Object); ok && o.ExportType() == typeBytes {
@@ -160,7 +162,7 @@ func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
 				return rt.ToValue(len(a.String()))
 			})
 		}
-		if goja.IsUndefined(bc.Get("isBuffer")) {
+		if v := bc.Get("isBuffer"); v == nil || goja.IsUndefined(v) {
 			_ = bc.Set("isBuffer", func(fc goja.FunctionCall) goja.Value {
 				o, ok := fc.Argument(0).(*goja.Object)
 				return rt.ToValue(ok && o.ExportType() == typeBytes)

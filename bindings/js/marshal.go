@@ -148,6 +148,9 @@ type hostObject struct {
 type typeMethods struct {
 	methods map[string]goja.Value
 	names   []string
+	// proto is the prototype of iterable types' objects (Type.Iter): it
+	// carries Symbol.iterator.
+	proto *goja.Object
 }
 
 var typeHostObject = reflect.TypeOf((*hostObject)(nil))
@@ -185,7 +188,13 @@ func (v *vm) object(o *host.Object) *goja.Object {
 			return jo
 		}
 	}
-	jo := v.rt.NewDynamicObject(&hostObject{v: v, o: o, tm: v.methods(o.Type)})
+	tm := v.methods(o.Type)
+	jo := v.rt.NewDynamicObject(&hostObject{v: v, o: o, tm: tm})
+	if tm.proto != nil {
+		// Dynamic objects cannot hold symbol keys but look them up on
+		// their prototype: Symbol.iterator lives there.
+		_ = jo.SetPrototype(tm.proto)
+	}
 	if !o.Type.Transient {
 		v.objects[o] = jo
 	}
@@ -216,6 +225,58 @@ func (v *vm) methods(t *host.Type) *typeMethods {
 	sort.Strings(tm.names)
 	name := t.Name
 	tm.methods["toString"] = rt.ToValue(func(goja.FunctionCall) goja.Value { return rt.ToValue("[object " + name + "]") })
+	if t.Iter != nil {
+		tm.proto = v.iterProto(t.Iter)
+	}
 	v.types[t] = tm
 	return tm
+}
+
+// iterProto builds the prototype of an iterable type's objects: its
+// [Symbol.iterator]() returns an iterator whose values are [key, value]
+// pairs, as a Map's, so `for (const [k, v] of obj)` works.
+func (v *vm) iterProto(iter func(*host.Object) func() (host.Value, host.Value, bool)) *goja.Object {
+	rt := v.rt
+	proto := rt.NewObject()
+	start := host.Function(func(c host.Call) {
+		next := iter(c.Self())
+		it := rt.NewObject()
+		if ip := v.iteratorPrototype(); ip != nil {
+			_ = it.SetPrototype(ip)
+		}
+		step := host.Function(func(c host.Call) {
+			k, val, ok := next()
+			res := rt.NewObject()
+			if ok {
+				_ = res.Set("value", rt.NewArray(v.toJS(k, 0), v.toJS(val, 0)))
+				_ = res.Set("done", false)
+			} else {
+				_ = res.Set("value", goja.Undefined())
+				_ = res.Set("done", true)
+			}
+			c.Return(&jsValue{res})
+		})
+		_ = it.Set("next", v.function(step, false))
+		c.Return(&jsValue{it})
+	})
+	_ = proto.SetSymbol(goja.SymIterator, v.function(start, true))
+	return proto
+}
+
+// iteratorPrototype is %IteratorPrototype% (whose [Symbol.iterator]
+// returns the iterator itself), found through an array iterator.
+func (v *vm) iteratorPrototype() *goja.Object {
+	if v.iterProtoObj == nil {
+		arr := v.rt.NewArray()
+		if fn, ok := goja.AssertFunction(arr.GetSymbol(goja.SymIterator)); ok {
+			if it, err := fn(arr); err == nil {
+				if o, ok := it.(*goja.Object); ok {
+					if p := o.Prototype(); p != nil {
+						v.iterProtoObj = p.Prototype()
+					}
+				}
+			}
+		}
+	}
+	return v.iterProtoObj
 }

@@ -111,7 +111,9 @@ type vm struct {
 
 // NewVM implements host.Language.
 func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
-	L := lua.NewState(lua.Options{SkipOpenLibs: false})
+	// The registry (the value stack) starts at gopher-lua's default and may
+	// grow to 1M slots, so table.concat / unpack of big tables work.
+	L := lua.NewState(lua.Options{RegistrySize: lua.RegistrySize, RegistryMaxSize: 1 << 20, RegistryGrowStep: 1024})
 	v := &vm{
 		L:       L,
 		inst:    inst,

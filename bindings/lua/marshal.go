@@ -187,6 +187,10 @@ func (v *vm) meta(t *host.Type) *lua.LTable {
 		fn := fn
 		methods.RawSetString(name, L.NewFunction(func(L *lua.LState) int { return v.invoke(L, fn, true) }))
 	}
+	if t.Iter != nil && t.Methods["pairs"] == nil {
+		pairs := iterPairs(t.Iter)
+		methods.RawSetString("pairs", L.NewFunction(func(L *lua.LState) int { return v.invoke(L, pairs, true) }))
+	}
 	mt := L.CreateTable(0, 3)
 	if len(t.Props) == 0 {
 		// Methods only: a plain table lookup.
@@ -230,4 +234,20 @@ func (v *vm) indexWithProps(t *host.Type, methods *lua.LTable) *lua.LFunction {
 // function wraps a host Function as a Lua function.
 func (v *vm) function(fn host.Function) *lua.LFunction {
 	return v.L.NewFunction(func(L *lua.LState) int { return v.invoke(L, fn, false) })
+}
+
+// iterPairs is the pairs() method of an iterable type: it returns an
+// iterator function for a generic for (`for k, v in obj:pairs() do`).
+func iterPairs(iter func(*host.Object) func() (host.Value, host.Value, bool)) host.Function {
+	return func(c host.Call) {
+		next := iter(c.Self())
+		c.Return(host.Function(func(c host.Call) {
+			k, val, ok := next()
+			if !ok {
+				c.Return(nil)
+				return
+			}
+			c.Return(k, val)
+		}))
+	}
 }

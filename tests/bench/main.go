@@ -1,12 +1,14 @@
-// Command bench is imscript's benchmark: TCP echo throughput and latency of
-// a bare gnet v2 echo (the ceiling), the imscript Lua and JS echo scripts
-// and a Node.js net echo, plus each server's memory with 10,000 idle
-// connections. Servers run as separate processes, one at a time; the load
-// generator runs in this process. It writes a markdown table to stdout and
-// to a file.
+// Command bench is imscript's benchmark: TCP echo, HTTP hello, WebSocket
+// echo and room broadcast throughput and latency of the imscript Lua and
+// JS scripts against Node.js (net, http, ws) and Go ceilings (bare gnet,
+// net/http, gorilla/websocket), plus each server's memory with 10,000 idle
+// TCP or WebSocket connections. Servers run as separate processes, one at a
+// time; the load generators run in this process. It writes a markdown
+// table to stdout and to a file.
 //
-//	go run ./tests/bench                       # everything, a few minutes
-//	go run ./tests/bench -rows lua,gnet -depths 16 -repeat 1 -idle 0
+//	go run ./tests/bench                       # everything, about 6 minutes
+//	go run ./tests/bench -bench http,ws -rows lua,node -repeat 1
+//	go run ./tests/bench -rows lua,gnet -depths 16 -repeat 1 -bench tcp
 //	go run ./tests/bench -profile /tmp/prof    # CPU and heap profiles of the Go servers
 //
 // See tests/bench/README.md for what each number means.
@@ -29,10 +31,38 @@ import (
 	"github.com/imscript/imscript/tests/bench/internal/sigprof"
 )
 
+// The sections of a run, in the order they run; -bench selects them.
+const (
+	secTCP    = "tcp"
+	secHTTP   = "http"
+	secWS     = "ws"
+	secRoom   = "room"
+	secTCPMem = "tcpmem"
+	secWSMem  = "wsmem"
+)
+
+var allSections = []string{secTCP, secHTTP, secWS, secRoom, secTCPMem, secWSMem}
+
+// kindsOf lists the servers a section can run.
+func kindsOf(sec string) []serverKind {
+	switch sec {
+	case secTCP, secTCPMem:
+		return tcpKinds
+	case secHTTP:
+		return httpKinds
+	case secWS, secWSMem:
+		return wsKinds
+	case secRoom:
+		return roomKinds
+	}
+	return nil
+}
+
 type options struct {
 	duration   time.Duration
 	warmup     time.Duration
 	repeat     int
+	sections   []string
 	rows       []string
 	depths     []int
 	conns      int
@@ -47,7 +77,18 @@ type options struct {
 	maxOther   float64
 	retries    int
 	retryPause time.Duration
+	wsDir      string
+
+	roomClients  int
+	roomSenders  int
+	roomRates    []int
+	roomDuration time.Duration
+	stressDur    time.Duration
+	roomWarmup   time.Duration
+	roomDrain    time.Duration
 }
+
+func (o *options) has(sec string) bool { return slices.Contains(o.sections, sec) }
 
 func main() {
 	if err := run(); err != nil {
@@ -58,23 +99,32 @@ func main() {
 
 func parseFlags() (*options, error) {
 	o := &options{}
-	var rows, depths string
-	flag.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per row and run")
-	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measured row")
-	flag.IntVar(&o.repeat, "repeat", 3, "runs of every throughput row; the table shows the median")
-	flag.StringVar(&rows, "rows", "gnet,lua,js,node", "servers to run: gnet, lua, js, node (comma-separated)")
-	flag.StringVar(&depths, "depths", "1,16", "pipeline depths (comma-separated)")
-	flag.IntVar(&o.conns, "conns", 100, "connections per throughput row")
-	flag.IntVar(&o.size, "size", 64, "message size in bytes")
+	var rows, depths, sections, rates string
+	flag.StringVar(&sections, "bench", strings.Join(allSections, ","), "sections to run (comma-separated): tcp (TCP echo), http (HTTP hello), ws (WebSocket echo), room (WebSocket room broadcast), tcpmem and wsmem (memory with -idle idle TCP / WebSocket connections)")
+	flag.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per row and run (tcp, http, ws)")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measured row (tcp, http, ws)")
+	flag.IntVar(&o.repeat, "repeat", 3, "runs of every tcp, http and ws row; the table shows the median")
+	flag.StringVar(&rows, "rows", "gnet,go,lua,js,node", "servers to run: gnet (bare gnet echo), go (net/http, gorilla/websocket), lua, js, node (comma-separated); a section runs those it has")
+	flag.StringVar(&depths, "depths", "1,16", "tcp: pipeline depths (comma-separated)")
+	flag.IntVar(&o.conns, "conns", 100, "connections per tcp, http and ws row")
+	flag.IntVar(&o.size, "size", 64, "tcp and ws echo message size in bytes")
 	flag.IntVar(&o.threads, "threads", 2, "load generator threads (epoll loops)")
-	flag.IntVar(&o.idle, "idle", 10000, "idle connections for the memory table (0: skip it)")
-	flag.DurationVar(&o.settle, "settle", time.Second, "memory table: wait before each reading")
+	flag.IntVar(&o.idle, "idle", 10000, "idle connections for the memory tables (0: skip them)")
+	flag.DurationVar(&o.settle, "settle", time.Second, "memory tables: wait before each reading")
 	flag.IntVar(&o.workers, "workers", 2, "imscript worker VMs (--workers)")
 	flag.StringVar(&o.out, "out", "tests/bench/RESULTS.md", "also write the markdown here, relative to the repository root (empty: stdout only)")
 	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of the Go servers' measured windows, and heap profiles with the idle connections, to this dir (imscript rows then run under tests/bench/imsprof)")
 	flag.Float64Var(&o.maxOther, "max-other", 0.35, "a run during which other work (other programs, softirq) took more cores than this is disturbed: retried, then flagged")
 	flag.IntVar(&o.retries, "retries", 2, "retries of a disturbed run")
 	flag.DurationVar(&o.retryPause, "retry-pause", 3*time.Second, "pause before retrying a disturbed run")
+	flag.StringVar(&o.wsDir, "ws-dir", "", "folder for Node's ws package (npm install --prefix); reused when it holds one (default: a fresh install in the bench's temp dir)")
+	flag.IntVar(&o.roomClients, "room-clients", 1000, "room: WebSocket clients, all in one room")
+	flag.IntVar(&o.roomSenders, "room-senders", 10, "room: clients that send")
+	flag.StringVar(&rates, "room-rates", "100,1000", "room: messages per second in, all senders together, one row each; the first is the target row, the others stress rows")
+	flag.DurationVar(&o.roomDuration, "room-duration", 10*time.Second, "room: measured sending time of the first rate")
+	flag.DurationVar(&o.stressDur, "stress-duration", 5*time.Second, "room: measured sending time of the other rates")
+	flag.DurationVar(&o.roomWarmup, "room-warmup", time.Second, "room: warm-up sending before each measured row")
+	flag.DurationVar(&o.roomDrain, "room-drain", 5*time.Second, "room: longest wait for late deliveries after the sending stops")
 	flag.Func("server-env", "add KEY=VALUE to the servers' environment, e.g. GOMAXPROCS=4 (repeatable)", func(v string) error {
 		if !strings.Contains(v, "=") {
 			return fmt.Errorf("want KEY=VALUE, got %q", v)
@@ -84,23 +134,47 @@ func parseFlags() (*options, error) {
 	})
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./tests/bench [flags]   (from the repository root)\n\n"+
-			"TCP echo throughput/latency and idle-connection memory of a bare gnet echo,\n"+
-			"the imscript Lua and JS echo scripts and a Node.js net echo; writes a markdown table.\n\nflags:\n")
+			"TCP echo, HTTP hello, WebSocket echo and room broadcast throughput/latency and idle-connection\n"+
+			"memory of the imscript Lua and JS scripts, Node.js and Go ceilings; writes a markdown table.\n\nflags:\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
+	want := map[string]bool{}
+	for _, sec := range strings.Split(sections, ",") {
+		sec = strings.TrimSpace(sec)
+		if sec == "" {
+			continue
+		}
+		if !slices.Contains(allSections, sec) {
+			return nil, fmt.Errorf("-bench: unknown section %q (want %s)", sec, strings.Join(allSections, ", "))
+		}
+		want[sec] = true
+	}
+	for _, sec := range allSections {
+		if want[sec] && (o.idle > 0 || (sec != secTCPMem && sec != secWSMem)) {
+			o.sections = append(o.sections, sec)
+		}
+	}
 	for _, r := range strings.Split(rows, ",") {
 		r = strings.TrimSpace(r)
 		if r == "" {
 			continue
 		}
-		if _, ok := kindByKey(r); !ok {
-			return nil, fmt.Errorf("-rows: unknown server %q (want gnet, lua, js, node)", r)
+		known := false
+		for _, sec := range allSections {
+			if _, ok := findKind(kindsOf(sec), r); ok {
+				known = true
+			}
 		}
-		o.rows = append(o.rows, r)
+		if !known {
+			return nil, fmt.Errorf("-rows: unknown server %q (want gnet, go, lua, js, node)", r)
+		}
+		if !slices.Contains(o.rows, r) {
+			o.rows = append(o.rows, r)
+		}
 	}
 	for _, d := range strings.Split(depths, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(d))
@@ -111,8 +185,23 @@ func parseFlags() (*options, error) {
 			o.depths = append(o.depths, n)
 		}
 	}
+	for _, r := range strings.Split(rates, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(r))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-room-rates: bad rate %q", r)
+		}
+		if !slices.Contains(o.roomRates, n) {
+			o.roomRates = append(o.roomRates, n)
+		}
+	}
 	if o.repeat < 1 || o.conns < 1 || o.size < 1 {
 		return nil, errors.New("-repeat, -conns and -size must be at least 1")
+	}
+	if o.size > 60<<10 {
+		return nil, errors.New("-size: at most 60 KiB")
+	}
+	if o.roomClients < 1 || o.roomSenders < 1 {
+		return nil, errors.New("-room-clients and -room-senders must be at least 1")
 	}
 	for _, d := range o.depths {
 		// A batch must fit the socket buffers: the load generator writes a
@@ -140,9 +229,37 @@ type runResult struct {
 	disturbed bool   // otherCPU above -max-other even after the retries
 }
 
+// rowKey names a throughput row: section, server, and (tcp) depth.
 type rowKey struct {
+	sec   string
 	key   string
 	depth int
+}
+
+// memKey names a memory row.
+type memKey struct{ sec, key string }
+
+// results is everything one run measured.
+type results struct {
+	tput    map[rowKey][]runResult
+	room    map[roomKey]*roomResult
+	mem     map[memKey]memResult
+	rowErrs map[string][]string // "section/key" -> problems
+}
+
+func (r *results) fail(sec, key, msg string) {
+	r.rowErrs[sec+"/"+key] = append(r.rowErrs[sec+"/"+key], msg)
+}
+
+// selected lists the servers of a section that -rows asks for, in -rows order.
+func (o *options) selected(sec string) []serverKind {
+	var ks []serverKind
+	for _, key := range o.rows {
+		if k, ok := findKind(kindsOf(sec), key); ok {
+			ks = append(ks, k)
+		}
+	}
+	return ks
 }
 
 func run() error {
@@ -162,6 +279,9 @@ func run() error {
 	if o.idle > 0 && uint64(o.idle)+512 > limit {
 		return fmt.Errorf("-idle %d needs more descriptors than RLIMIT_NOFILE allows (%d)", o.idle, limit)
 	}
+	if o.has(secRoom) && uint64(o.roomClients)+512 > limit {
+		return fmt.Errorf("-room-clients %d needs more descriptors than RLIMIT_NOFILE allows (%d)", o.roomClients, limit)
+	}
 	if o.profile != "" {
 		if o.profile, err = filepath.Abs(o.profile); err != nil {
 			return err
@@ -178,56 +298,64 @@ func run() error {
 	}
 	b.env = o.serverEnv
 	defer os.RemoveAll(b.dir)
+	res := &results{tput: map[rowKey][]runResult{}, room: map[roomKey]*roomResult{}, mem: map[memKey]memResult{}, rowErrs: map[string][]string{}}
 
-	results := map[rowKey][]runResult{}
-	rowErrs := map[string][]string{}
-	for rep := 1; rep <= o.repeat; rep++ {
-		for _, key := range o.rows {
-			k, _ := kindByKey(key)
-			if err := throughputRun(o, b, k, rep, results); err != nil {
-				logf("%s: %v", key, err)
-				rowErrs[key] = append(rowErrs[key], fmt.Sprintf("run %d: %v", rep, err))
+	needWS := false
+	for _, sec := range o.sections {
+		for _, k := range o.selected(sec) {
+			needWS = needWS || k.nodeWS
+		}
+	}
+	if needWS {
+		b.nodeModules = o.wsDir
+		if b.nodeModules == "" {
+			b.nodeModules = filepath.Join(b.dir, "node-ws")
+		}
+		logf("installing Node's ws package into %s", b.nodeModules)
+		if b.wsVersion, err = installWS(b.nodeModules); err != nil {
+			return err
+		}
+		env.wsVer = b.wsVersion
+	}
+
+	if o.has(secTCP) {
+		for rep := 1; rep <= o.repeat; rep++ {
+			for _, k := range o.selected(secTCP) {
+				if err := throughputRun(o, b, k, rep, res.tput); err != nil {
+					logf("tcp %s: %v", k.key, err)
+					res.fail(secTCP, k.key, fmt.Sprintf("run %d: %v", rep, err))
+				}
 			}
 		}
 	}
-	mem := map[string]memResult{}
-	if o.idle > 0 {
-		for _, key := range o.rows {
-			k, _ := kindByKey(key)
-			logf("%s: memory with %d idle connections", key, o.idle)
-			prof := ""
-			if o.profile != "" && key != "node" {
-				prof = filepath.Join(o.profile, key+"-idle")
-			}
-			var env []string
-			if prof != "" {
-				env = append(env, sigprof.MemProfileRateEnv+"=512")
-			}
-			s, err := startServer(k, b, prof, env...)
-			if err != nil {
-				rowErrs[key] = append(rowErrs[key], "memory: "+err.Error())
-				continue
-			}
-			m, err := measureIdle(s, o.idle, o.settle, prof != "")
-			s.stop()
-			if prof != "" {
-				to := filepath.Join(o.profile, key+"-idle.heap.pprof")
-				if os.Rename(prof+"-1.heap.pprof", to) == nil {
-					logf("heap profile with %d idle connections: %s", o.idle, to)
+	for _, sec := range []string{secHTTP, secWS} {
+		if !o.has(sec) {
+			continue
+		}
+		for rep := 1; rep <= o.repeat; rep++ {
+			for _, k := range o.selected(sec) {
+				if err := rrRun(o, b, sec, k, rep, res.tput); err != nil {
+					logf("%s %s: %v", sec, k.key, err)
+					res.fail(sec, k.key, fmt.Sprintf("run %d: %v", rep, err))
 				}
-				_ = os.Remove(prof + "-1.pprof")
 			}
-			if err != nil {
-				logf("%s: memory: %v", key, err)
-				rowErrs[key] = append(rowErrs[key], "memory: "+err.Error())
-				continue
-			}
-			mem[key] = m
-			logf("%s: PSS %d -> %d KiB, %.2f KiB/conn", key, m.before.pss, m.after.pss, m.pssPerConn())
+		}
+	}
+	if o.has(secRoom) {
+		for _, k := range o.selected(secRoom) {
+			roomRun(o, b, k, res)
+		}
+	}
+	for _, sec := range []string{secTCPMem, secWSMem} {
+		if !o.has(sec) {
+			continue
+		}
+		for _, k := range o.selected(sec) {
+			memRun(o, b, sec, k, res)
 		}
 	}
 	took := time.Since(began)
-	md := report(o, env, results, mem, rowErrs, took)
+	md := report(o, env, res, took)
 	fmt.Print(md)
 	if o.out != "" {
 		path := o.out
@@ -239,6 +367,56 @@ func run() error {
 		}
 		logf("wrote %s (the run took %s)", path, took.Round(time.Second))
 	}
+	return nil
+}
+
+// memRun measures one server's memory with -idle idle connections (TCP,
+// or upgraded WebSocket connections for wsmem). A failed attempt is
+// reported and tried once more with a fresh server.
+func memRun(o *options, b *builds, sec string, k serverKind, res *results) {
+	for attempt := 1; attempt <= 2; attempt++ {
+		err := memAttempt(o, b, sec, k, res)
+		if err == nil {
+			return
+		}
+		logf("%s %s: memory: %v", sec, k.key, err)
+		res.fail(sec, k.key, fmt.Sprintf("memory, attempt %d: %v", attempt, err))
+	}
+}
+
+func memAttempt(o *options, b *builds, sec string, k serverKind, res *results) error {
+	what := "TCP"
+	dial := dialMany
+	if sec == secWSMem {
+		what, dial = "WebSocket", dialManyWS
+	}
+	logf("%s %s: memory with %d idle %s connections", sec, k.key, o.idle, what)
+	prof := ""
+	if o.profile != "" && k.key != "node" {
+		prof = filepath.Join(o.profile, sec+"-"+k.key+"-idle")
+	}
+	var env []string
+	if prof != "" {
+		env = append(env, sigprof.MemProfileRateEnv+"=512")
+	}
+	s, err := startServer(k, b, prof, env...)
+	if err != nil {
+		return err
+	}
+	m, err := measureIdle(s, o.idle, o.settle, prof != "", dial)
+	s.stop()
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, s.log.String())
+	}
+	if prof != "" {
+		to := prof + ".heap.pprof"
+		if os.Rename(prof+"-1.heap.pprof", to) == nil {
+			logf("heap profile with %d idle connections: %s", o.idle, to)
+		}
+		_ = os.Remove(prof + "-1.pprof")
+	}
+	res.mem[memKey{sec, k.key}] = m
+	logf("%s %s: PSS %d -> %d KiB, %.2f KiB/conn", sec, k.key, m.before.pss, m.after.pss, m.pssPerConn())
 	return nil
 }
 
@@ -286,13 +464,13 @@ func throughputRun(o *options, b *builds, k serverKind, rep int, results map[row
 			if r.disturbed {
 				note = "  DISTURBED by " + orDash(r.busiest)
 			}
-			logf("run %d %-5s depth %-3d %9.0f msgs/s  p50 %-8s p99 %-8s server %.2f, load %.2f, other %.2f, idle %.2f cores, %.2f rd/wr syscalls/msg%s%s",
+			logf("run %d tcp %-5s depth %-3d %9.0f msgs/s  p50 %-8s p99 %-8s server %.2f, load %.2f, other %.2f, idle %.2f cores, %.2f rd/wr syscalls/msg%s%s",
 				rep, k.key, depth, r.rate, r.p50, r.p99, r.srvCPU, r.loadCPU, r.otherCPU, r.idleCPU, r.sysPerMsg, brokenNote(r), note)
 			if r.disturbed && attempt < o.retries {
 				time.Sleep(o.retryPause)
 				continue
 			}
-			results[rowKey{k.key, depth}] = append(results[rowKey{k.key, depth}], r)
+			results[rowKey{secTCP, k.key, depth}] = append(results[rowKey{secTCP, k.key, depth}], r)
 			break
 		}
 	}
@@ -302,53 +480,90 @@ func throughputRun(o *options, b *builds, k serverKind, rep int, results map[row
 // measureRow runs one depth against a running server and samples the
 // server's and the machine's CPU over the measured window.
 func measureRow(o *options, s *server, depth int, prof string) (runResult, error) {
-	var s0, s1 procSample
-	var l0, l1 time.Duration
-	var m0, m1 machineCPU
-	var p0, p1 procTimes
-	spec := loadSpec{
-		addr: s.addr, conns: o.conns, size: o.size, depth: depth, threads: o.threads,
-		warmup: o.warmup, duration: o.duration,
-		onMeasure: func() {
-			if prof != "" {
-				s.signal(syscall.SIGUSR1)
-			}
-			p0 = scanProcs()
-			s0, l0, m0 = sampleProc(s.pid), selfCPU(), sampleMachine()
-		},
-		onDone: func() {
-			s1, l1, m1 = sampleProc(s.pid), selfCPU(), sampleMachine()
-			p1 = scanProcs()
-			if prof != "" {
-				s.signal(syscall.SIGUSR2)
-			}
-		},
+	return measureLoad(o, s, prof, func(onMeasure, onDone func()) (*loadResult, error) {
+		return runLoad(loadSpec{
+			addr: s.addr, conns: o.conns, size: o.size, depth: depth, threads: o.threads,
+			warmup: o.warmup, duration: o.duration, onMeasure: onMeasure, onDone: onDone,
+		})
+	})
+}
+
+// cpuWindow samples the server's, this process's and the machine's CPU at
+// the start of a measured window.
+type cpuWindow struct {
+	s0   procSample
+	l0   time.Duration
+	m0   machineCPU
+	p0   procTimes
+	pid  int
+	prof bool
+	srv  *server
+}
+
+func openWindow(s *server, prof bool) *cpuWindow {
+	if prof {
+		s.signal(syscall.SIGUSR1)
 	}
-	res, err := runLoad(spec)
+	w := &cpuWindow{p0: scanProcs(), pid: s.pid, prof: prof, srv: s}
+	w.s0, w.l0, w.m0 = sampleProc(s.pid), selfCPU(), sampleMachine()
+	return w
+}
+
+// cpuUse is what a window used.
+type cpuUse struct {
+	wall                   time.Duration
+	srv, load, other, idle float64 // cores
+	syscalls, ctxSwitches  int64   // the server's
+	busiest                string
+}
+
+// close samples again; stopProf also ends the server's CPU profile.
+func (w *cpuWindow) close(stopProf bool) cpuUse {
+	s1, l1, m1 := sampleProc(w.pid), selfCPU(), sampleMachine()
+	p1 := scanProcs()
+	if w.prof && stopProf {
+		w.srv.signal(syscall.SIGUSR2)
+	}
+	u := cpuUse{wall: s1.at.Sub(w.s0.at)}
+	sec := u.wall.Seconds()
+	u.srv = (s1.cpu - w.s0.cpu).Seconds() / sec
+	u.load = (l1 - w.l0).Seconds() / sec
+	u.idle = (m1.idle - w.m0.idle).Seconds() / sec
+	u.other = max(0, (m1.busy-w.m0.busy).Seconds()/sec-u.srv-u.load)
+	u.syscalls = (s1.syscr - w.s0.syscr) + (s1.syscw - w.s0.syscw)
+	u.ctxSwitches = s1.ctxSwitches - w.s0.ctxSwitches
+	u.busiest = busiestOthers(w.p0, p1, u.wall, os.Getpid(), w.pid)
+	return u
+}
+
+// measureLoad runs one row through load (which calls onMeasure and onDone
+// around its measured window) and adds the CPU the window used.
+func measureLoad(o *options, s *server, prof string, load func(onMeasure, onDone func()) (*loadResult, error)) (runResult, error) {
+	var w *cpuWindow
+	var u cpuUse
+	res, err := load(func() { w = openWindow(s, prof != "") }, func() { u = w.close(true) })
 	if err != nil {
 		return runResult{}, err
 	}
 	if !s.alive() {
 		return runResult{}, errServerDied
 	}
-	wall := s1.at.Sub(s0.at)
-	sec := wall.Seconds()
 	r := runResult{
-		rate:    res.rate(),
-		p50:     res.hist.quantile(0.50),
-		p99:     res.hist.quantile(0.99),
-		srvCPU:  (s1.cpu - s0.cpu).Seconds() / sec,
-		loadCPU: (l1 - l0).Seconds() / sec,
-		idleCPU: (m1.idle - m0.idle).Seconds() / sec,
-		broken:  res.brokenCn,
-		errs:    res.errs,
+		rate:     res.rate(),
+		p50:      res.hist.quantile(0.50),
+		p99:      res.hist.quantile(0.99),
+		srvCPU:   u.srv,
+		loadCPU:  u.load,
+		idleCPU:  u.idle,
+		otherCPU: u.other,
+		broken:   res.brokenCn,
+		errs:     res.errs,
+		busiest:  u.busiest,
 	}
-	r.otherCPU = max(0, (m1.busy-m0.busy).Seconds()/sec-r.srvCPU-r.loadCPU)
 	if res.msgs > 0 {
-		r.sysPerMsg = float64((s1.syscr-s0.syscr)+(s1.syscw-s0.syscw)) / float64(res.msgs)
-		r.csPerMsg = float64(s1.ctxSwitches-s0.ctxSwitches) / float64(res.msgs)
+		r.sysPerMsg = float64(u.syscalls) / float64(res.msgs)
+		r.csPerMsg = float64(u.ctxSwitches) / float64(res.msgs)
 	}
-	r.busiest = busiestOthers(p0, p1, wall, os.Getpid(), s.pid)
 	r.disturbed = r.otherCPU > o.maxOther
 	return r, nil
 }
@@ -392,6 +607,7 @@ type machine struct {
 	nodeVer string
 	commit  string
 	nofile  uint64
+	wsVer   string
 }
 
 func describeMachine(root string, nofile uint64) machine {

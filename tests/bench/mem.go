@@ -27,7 +27,7 @@ func (m memResult) rssPerConn() float64 {
 // measureIdle opens n idle connections to s and reads its memory before
 // and after. It waits until the server holds all n descriptors, then lets
 // it settle before reading.
-func measureIdle(s *server, n int, settle time.Duration, heapProfile bool) (memResult, error) {
+func measureIdle(s *server, n int, settle time.Duration, heapProfile bool, dial func(addr netip.AddrPort, n, par int) ([]int, error)) (memResult, error) {
 	res := memResult{conns: n}
 	time.Sleep(settle)
 	before, err := readMem(s.pid)
@@ -37,7 +37,7 @@ func measureIdle(s *server, n int, settle time.Duration, heapProfile bool) (memR
 	res.before = before
 	fdBase := countFDs(s.pid)
 
-	fds, err := dialMany(s.addr, n, 32)
+	fds, err := dial(s.addr, n, 32)
 	defer closeRST(fds)
 	if err != nil {
 		return res, err
@@ -75,6 +75,18 @@ func measureIdle(s *server, n int, settle time.Duration, heapProfile bool) (memR
 
 // dialMany opens n connections with par dialers.
 func dialMany(addr netip.AddrPort, n, par int) ([]int, error) {
+	return dialManyWith(addr, n, par, dialRaw)
+}
+
+// dialManyWS opens n upgraded WebSocket connections with par dialers.
+func dialManyWS(addr netip.AddrPort, n, par int) ([]int, error) {
+	return dialManyWith(addr, n, par, func(addr netip.AddrPort) (int, error) {
+		fd, _, err := wsDial(addr, 10*time.Second)
+		return fd, err
+	})
+}
+
+func dialManyWith(addr netip.AddrPort, n, par int, dialOne func(netip.AddrPort) (int, error)) ([]int, error) {
 	fds := make([]int, 0, n)
 	var mu sync.Mutex
 	var firstErr error
@@ -89,7 +101,7 @@ func dialMany(addr netip.AddrPort, n, par int) ([]int, error) {
 		go func() {
 			defer wg.Done()
 			for range next {
-				fd, err := dialRaw(addr)
+				fd, err := dialOne(addr)
 				mu.Lock()
 				if err != nil {
 					if firstErr == nil {

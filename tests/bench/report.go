@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -12,81 +13,112 @@ import (
 func numCPU() int { return runtime.NumCPU() }
 
 // report renders the results as markdown.
-func report(o *options, m machine, results map[rowKey][]runResult, mem map[string]memResult, rowErrs map[string][]string, took time.Duration) string {
+func report(o *options, m machine, res *results, took time.Duration) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	results := res.tput
 
 	p("# imscript benchmark\n\n")
 	p("Command: `go run ./tests/bench%s` (from the repository root)  \n", argString(os.Args[1:]))
 	p("Date: %s; the run took %s  \n", time.Now().Format("2006-01-02 15:04 MST"), took.Round(time.Second))
-	p("Machine: %d CPUs (%s), Linux %s, %s, Node.js %s, RLIMIT_NOFILE %d  \n", m.cpus, orDash(m.cpu), orDash(m.kernel), orDash(m.goVer), orDash(m.nodeVer), m.nofile)
+	p("Machine: %d CPUs (%s), Linux %s, %s, Node.js %s", m.cpus, orDash(m.cpu), orDash(m.kernel), orDash(m.goVer), orDash(m.nodeVer))
+	if m.wsVer != "" {
+		p(" with ws %s", m.wsVer)
+	}
+	p(", RLIMIT_NOFILE %d  \n", m.nofile)
 	if m.commit != "" {
 		p("imscript commit: %s  \n", m.commit)
 	}
 	p("The load generator (%d epoll threads in the bench process) shares those cores with the server under test.\n\n", o.threads)
 
-	p("## TCP echo\n\n")
-	p("%d connections, %d-byte messages. Pipeline depth N: each connection writes N messages, reads N×%d bytes back, and repeats. "+
-		"A message's latency runs from its batch's write to the read that completes its bytes. "+
-		"Median of %d run(s) of %s each, after %s of warm-up; each run starts a fresh server process. "+
-		"\"vs ceiling\" is msgs/s divided by the bare gnet echo's at the same depth. "+
-		"A run marked * was disturbed (other work on the machine took more than %.2f cores, see below) even after %d retries; "+
-		"medians leave disturbed runs out when a row has undisturbed ones.\n\n",
-		o.conns, o.size, o.size, o.repeat, o.duration, o.warmup, o.maxOther, o.retries)
-	p("| server | depth | msgs/s | vs ceiling | p50 latency | p99 latency | msgs/s of each run |\n")
-	p("|---|---:|---:|---:|---:|---:|---|\n")
-	for _, key := range o.rows {
-		k, _ := kindByKey(key)
-		for _, d := range o.depths {
-			runs := results[rowKey{key, d}]
+	if o.has(secTCP) {
+		p("## TCP echo\n\n")
+		p("%d connections, %d-byte messages. Pipeline depth N: each connection writes N messages, reads N×%d bytes back, and repeats. "+
+			"A message's latency runs from its batch's write to the read that completes its bytes. "+
+			"Median of %d run(s) of %s each, after %s of warm-up; each run starts a fresh server process. "+
+			"\"vs ceiling\" is msgs/s divided by the bare gnet echo's at the same depth. "+
+			"A run marked * was disturbed (other work on the machine took more than %.2f cores, see below) even after %d retries; "+
+			"medians leave disturbed runs out when a row has undisturbed ones.\n\n",
+			o.conns, o.size, o.size, o.repeat, o.duration, o.warmup, o.maxOther, o.retries)
+		p("| server | depth | msgs/s | vs ceiling | p50 latency | p99 latency | msgs/s of each run |\n")
+		p("|---|---:|---:|---:|---:|---:|---|\n")
+		for _, k := range o.selected(secTCP) {
+			for _, d := range o.depths {
+				runs := results[rowKey{secTCP, k.key, d}]
+				if len(runs) == 0 {
+					p("| %s | %d | — | — | — | — | failed |\n", k.label, d)
+					continue
+				}
+				rate := medianOf(runs, func(r runResult) float64 { return r.rate })
+				p("| %s | %d | %s | %s | %s | %s | %s |\n", k.label, d, fmtRate(rate), ratioString(results, rowKey{secTCP, "gnet", d}, rowKey{secTCP, k.key, d}),
+					fmtLatency(medianOf(runs, func(r runResult) float64 { return float64(r.p50) })),
+					fmtLatency(medianOf(runs, func(r runResult) float64 { return float64(r.p99) })),
+					eachRun(runs))
+			}
+		}
+		cpuTable(&b, o, results, secTCP, o.depths)
+	}
+
+	for _, sec := range []string{secHTTP, secWS} {
+		if !o.has(sec) {
+			continue
+		}
+		unit := "req/s"
+		if sec == secHTTP {
+			p("\n## HTTP hello\n\n")
+			p("%d keep-alive connections, each with one request outstanding (as wrk): `GET / HTTP/1.1`, answered 200 with the body \"hello world\" "+
+				"(Content-Type text/plain, Content-Length). The load generator parses every response (status, Content-Length, body). "+
+				"Latency runs from a request's write to the read that completes its response. ", o.conns)
+		} else {
+			unit = "msgs/s"
+			p("\n## WebSocket echo\n\n")
+			p("%d upgraded WebSocket connections (no compression offered), each with one message outstanding: a masked %d-byte text frame, "+
+				"answered with the same payload in one unmasked text frame, which the load generator parses and compares. "+
+				"Latency runs from a message's write to the read that completes its echo. ", o.conns, o.size)
+		}
+		p("Median of %d run(s) of %s each, after %s of warm-up; each run starts a fresh server process; "+
+			"\"vs Node\" is the rate divided by Node.js's. Disturbed runs (*) as in the TCP table.\n\n", o.repeat, o.duration, o.warmup)
+		p("| server | %s | vs Node | p50 latency | p99 latency | %s of each run |\n", unit, unit)
+		p("|---|---:|---:|---:|---:|---|\n")
+		for _, k := range o.selected(sec) {
+			runs := results[rowKey{sec, k.key, 1}]
 			if len(runs) == 0 {
-				p("| %s | %d | — | — | — | — | failed |\n", k.label, d)
+				p("| %s | — | — | — | — | failed |\n", k.label)
 				continue
 			}
 			rate := medianOf(runs, func(r runResult) float64 { return r.rate })
-			p("| %s | %d | %s | %s | %s | %s | %s |\n", k.label, d, fmtRate(rate), ratioString(results, key, d),
+			p("| %s | %s | %s | %s | %s | %s |\n", k.label, fmtRate(rate), ratioX(results, rowKey{sec, "node", 1}, rowKey{sec, k.key, 1}),
 				fmtLatency(medianOf(runs, func(r runResult) float64 { return float64(r.p50) })),
 				fmtLatency(medianOf(runs, func(r runResult) float64 { return float64(r.p99) })),
 				eachRun(runs))
 		}
-	}
-	p("\n### Where the CPU goes (medians)\n\n")
-	p("Over the measured window: server CPU from /proc/PID/stat, its syscalls from /proc/PID/io (syscr+syscw: the read and write families, not epoll_wait or futex), " +
-		"context switches summed over the server's threads; \"other\" is machine-wide busy CPU (/proc/stat) charged to neither process: " +
-		"mostly loopback softirq work, or other programs on the machine (a large value means the run was disturbed).\n\n")
-	p("| server | depth | server CPU (cores) | server CPU per msg | load generator CPU (cores) | other / idle CPU (cores) | server read+write syscalls per msg | server context switches per msg |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, key := range o.rows {
-		k, _ := kindByKey(key)
-		for _, d := range o.depths {
-			runs := results[rowKey{key, d}]
-			if len(runs) == 0 {
-				continue
-			}
-			rate := medianOf(runs, func(r runResult) float64 { return r.rate })
-			cpu := medianOf(runs, func(r runResult) float64 { return r.srvCPU })
-			perMsg := "—"
-			if rate > 0 {
-				perMsg = fmt.Sprintf("%.2f µs", cpu*1e6/rate)
-			}
-			p("| %s | %d | %.2f | %s | %.2f | %.2f / %.2f | %.3f | %.3f |\n", k.label, d, cpu, perMsg,
-				medianOf(runs, func(r runResult) float64 { return r.loadCPU }),
-				medianOf(runs, func(r runResult) float64 { return r.otherCPU }),
-				medianOf(runs, func(r runResult) float64 { return r.idleCPU }),
-				medianOf(runs, func(r runResult) float64 { return r.sysPerMsg }),
-				medianOf(runs, func(r runResult) float64 { return r.csPerMsg }))
-		}
+		cpuTable(&b, o, results, sec, []int{1})
 	}
 
-	if o.idle > 0 {
-		p("\n## Memory: %s idle TCP connections\n\n", fmtInt(o.idle))
-		p("A fresh server process; PSS and RSS from /proc/PID/smaps_rollup before and after %s connections that send nothing "+
-			"(read once the server holds all their descriptors and has settled for %s). The bench raises its soft RLIMIT_NOFILE to the hard limit and the servers inherit it.\n\n", fmtInt(o.idle), 3*o.settle)
+	if o.has(secRoom) {
+		roomReport(&b, o, res)
+	}
+
+	for _, sec := range []string{secTCPMem, secWSMem} {
+		if !o.has(sec) {
+			continue
+		}
+		what := "TCP connections"
+		if sec == secWSMem {
+			what = "WebSocket connections"
+		}
+		p("\n## Memory: %s idle %s\n\n", fmtInt(o.idle), what)
+		if sec == secTCPMem {
+			p("A fresh server process (the TCP echo servers); PSS and RSS from /proc/PID/smaps_rollup before and after %s connections that send nothing "+
+				"(read once the server holds all their descriptors and has settled for %s). The bench raises its soft RLIMIT_NOFILE to the hard limit and the servers inherit it.\n\n", fmtInt(o.idle), 3*o.settle)
+		} else {
+			p("A fresh server process (the WebSocket echo servers); PSS and RSS before and after %s connections that complete the WebSocket handshake "+
+				"and then send nothing (read after the last handshake and %s of settling).\n\n", fmtInt(o.idle), 3*o.settle)
+		}
 		p("| server | PSS before | PSS with %s connections | PSS per connection | RSS before | RSS with %s connections | RSS per connection |\n", fmtInt(o.idle), fmtInt(o.idle))
 		p("|---|---:|---:|---:|---:|---:|---:|\n")
-		for _, key := range o.rows {
-			k, _ := kindByKey(key)
-			mr, ok := mem[key]
+		for _, k := range o.selected(sec) {
+			mr, ok := res.mem[memKey{sec, k.key}]
 			if !ok {
 				p("| %s | — | — | failed | — | — | — |\n", k.label)
 				continue
@@ -97,114 +129,346 @@ func report(o *options, m machine, results map[rowKey][]runResult, mem map[strin
 		}
 	}
 
-	p("\n## Targets (issue 2, \"Must reach\")\n\n")
-	p("| target | measured | result |\n|---|---|---|\n")
-	rate := func(key string, d int) (float64, bool) {
-		runs := results[rowKey{key, d}]
+	targets(&b, o, res)
+
+	p("\n## How each server runs\n\n")
+	p("$T is the bench's temp dir, $P a free port, $W the folder the bench installs Node's ws package into; the servers listen on 127.0.0.1.\n\n")
+	for _, sec := range []string{secTCP, secHTTP, secWS, secRoom} {
+		used := o.has(sec) || (sec == secTCP && o.has(secTCPMem)) || (sec == secWS && o.has(secWSMem))
+		if !used {
+			continue
+		}
+		title := map[string]string{secTCP: "TCP echo (every byte back unchanged)", secHTTP: "HTTP hello", secWS: "WebSocket echo (every message back unchanged)", secRoom: "Room broadcast (every message to every client)"}[sec]
+		p("%s:\n\n", title)
+		for _, k := range o.selected(sec) {
+			p("- %s: `%s`\n", k.label, k.line(o.workers))
+		}
+		p("\n")
+	}
+	if len(o.serverEnv) > 0 {
+		p("Every server ran with %s added to its environment (-server-env).\n", strings.Join(o.serverEnv, " "))
+	}
+	if o.profile != "" {
+		p("This run profiled the Go servers: the imscript rows ran under tests/bench/imsprof (the same host as `imscript run`, plus a profiler), gnetecho and goref with -cpuprofile; profiles in %s. "+
+			"The memory rows of the Go servers ran with heap profiling (runtime.MemProfileRate=512), which costs memory of its own: "+
+			"use a run without -profile for the memory numbers.\n", o.profile)
+	}
+
+	problems(&b, o, res)
+	return b.String()
+}
+
+// cpuTable writes where the CPU went in a throughput section.
+func cpuTable(b *strings.Builder, o *options, results map[rowKey][]runResult, sec string, depths []int) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("\n### Where the CPU goes (medians)\n\n")
+	if sec == secTCP {
+		p("Over the measured window: server CPU from /proc/PID/stat, its syscalls from /proc/PID/io (syscr+syscw: the read and write families, not epoll_wait or futex), " +
+			"context switches summed over the server's threads; \"other\" is machine-wide busy CPU (/proc/stat) charged to neither process: " +
+			"mostly loopback softirq work, or other programs on the machine (a large value means the run was disturbed).\n\n")
+	} else {
+		p("As for the TCP echo; per message = per request/reply.\n\n")
+	}
+	depthCol := sec == secTCP
+	if depthCol {
+		p("| server | depth | server CPU (cores) | server CPU per msg | load generator CPU (cores) | other / idle CPU (cores) | server read+write syscalls per msg | server context switches per msg |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	} else {
+		p("| server | server CPU (cores) | server CPU per msg | load generator CPU (cores) | other / idle CPU (cores) | server read+write syscalls per msg | server context switches per msg |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|\n")
+	}
+	for _, k := range o.selected(sec) {
+		for _, d := range depths {
+			runs := results[rowKey{sec, k.key, d}]
+			if len(runs) == 0 {
+				continue
+			}
+			rate := medianOf(runs, func(r runResult) float64 { return r.rate })
+			cpu := medianOf(runs, func(r runResult) float64 { return r.srvCPU })
+			perMsg := "—"
+			if rate > 0 {
+				perMsg = fmt.Sprintf("%.2f µs", cpu*1e6/rate)
+			}
+			p("| %s", k.label)
+			if depthCol {
+				p(" | %d", d)
+			}
+			p(" | %.2f | %s | %.2f | %.2f / %.2f | %.3f | %.3f |\n", cpu, perMsg,
+				medianOf(runs, func(r runResult) float64 { return r.loadCPU }),
+				medianOf(runs, func(r runResult) float64 { return r.otherCPU }),
+				medianOf(runs, func(r runResult) float64 { return r.idleCPU }),
+				medianOf(runs, func(r runResult) float64 { return r.sysPerMsg }),
+				medianOf(runs, func(r runResult) float64 { return r.csPerMsg }))
+		}
+	}
+}
+
+// roomReport writes the broadcast table.
+func roomReport(b *strings.Builder, o *options, res *results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("\n## Room broadcast\n\n")
+	p("%s WebSocket clients, all in one room; %d of them send %d-byte text messages at a fixed total rate (round-robin, paced by one goroutine), "+
+		"and the server sends every message to every client, the sender too: N msgs/s in make N×%s deliveries/s. "+
+		"Each message carries a sequence number and its send time, so each delivery gives an end-to-end latency (send → that client's read). "+
+		"After %s of warm-up (not counted), the first rate is measured for %s; then the others (stress) for %s each, without warm-up; every row has fresh connections, all on the same server process. "+
+		"After each row's sending the bench waits up to %s (or until nothing at all arrives for 1 s) for late deliveries. "+
+		"\"delivered\" counts every delivery of a measured message after that drain; lost = expected − delivered (per message, duplicates not offsetting); "+
+		"latency percentiles cover delivered messages only. \"deliveries/s\" counts those that arrived while sending. "+
+		"CPU is over the sending window; the load generator (%d epoll reader threads and the sending goroutine) shares the cores with the server. "+
+		"Server memory is read after the drain.\n\n",
+		fmtInt(o.roomClients), o.roomSenders, max(o.size, roomHeader), fmtInt(o.roomClients), o.roomWarmup, o.roomDuration, o.stressDur, o.roomDrain, o.threads)
+	p("| server | msgs/s in | deliveries/s expected | deliveries/s achieved | delivered / expected | lost | p50 latency | p99 latency | max latency | server CPU (cores) | load generator CPU (cores) | other / idle CPU (cores) | server PSS after |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, rate := range o.roomRates {
+		for _, k := range o.selected(secRoom) {
+			r, ok := res.room[roomKey{k.key, rate}]
+			if !ok {
+				p("| %s | %s | %s | failed | — | — | — | — | — | — | — | — | — |\n", k.label, fmtInt(rate), fmtRate(float64(rate*o.roomClients)))
+				continue
+			}
+			mark := ""
+			if r.disturbed {
+				mark = "*"
+			}
+			lost := fmtInt(int(r.lost))
+			if r.lost > 0 {
+				lost = fmt.Sprintf("**%s** (%.1f%%)", lost, 100*float64(r.lost)/float64(max(r.expected, 1)))
+			}
+			p("| %s | %s | %s | %s%s | %s / %s | %s | %s | %s | %s | %.2f | %.2f | %.2f / %.2f | %s |\n", k.label, fmtInt(rate), fmtRate(float64(rate*o.roomClients)),
+				fmtRate(r.deliveryRate()), mark, fmtInt(int(r.received)), fmtInt(int(r.expected)), lost,
+				fmtLongLatency(r.hist.quantile(0.5)), fmtLongLatency(r.hist.quantile(0.99)), fmtLongLatency(time.Duration(r.hist.max)),
+				r.cpu.srv, r.cpu.load, r.cpu.other, r.cpu.idle, fmtKiB(r.pss))
+		}
+	}
+	p("\nA row marked * was disturbed (other work took more than %.2f cores while sending); broadcast rows are not retried.\n", o.maxOther)
+}
+
+// targets writes the pass/fail table of the issues' "Must reach" lists.
+func targets(b *strings.Builder, o *options, res *results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	results := res.tput
+	rate := func(k rowKey) (float64, bool) {
+		runs := results[k]
 		if len(runs) == 0 {
 			return 0, false
 		}
 		return medianOf(runs, func(r runResult) float64 { return r.rate }), true
 	}
-	const td = 16
-	lua, okL := rate("lua", td)
-	js, okJ := rate("js", td)
-	node, okN := rate("node", td)
-	ceil, okC := rate("gnet", td)
-	target := func(name string, ok bool, measured string, pass bool) {
+	// target writes one row; why says why a target that could not be
+	// judged (!ok) was not ("" when it was not run).
+	target := func(name string, ok bool, why, measured string, pass bool) {
 		switch {
-		case !ok:
+		case !ok && why == "":
 			p("| %s | not measured in this run | — |\n", name)
+		case !ok && strings.Contains(why, "not 10,000"):
+			p("| %s | %s | — |\n", name, why)
+		case !ok:
+			p("| %s | %s | **FAIL** |\n", name, why)
 		case pass:
 			p("| %s | %s | PASS |\n", name, measured)
 		default:
 			p("| %s | %s | **FAIL** |\n", name, measured)
 		}
 	}
-	target("pipeline 16: Lua echo ≥ Node.js net echo", okL && okN,
-		fmt.Sprintf("Lua %s vs Node %s msgs/s (%.2f×)", fmtRate(lua), fmtRate(node), lua/node), lua >= node)
-	target("pipeline 16: Lua echo ≥ 75% of the gnet ceiling", okL && okC,
-		fmt.Sprintf("%.0f%% (%s of %s msgs/s)", 100*lua/ceil, fmtRate(lua), fmtRate(ceil)), lua >= 0.75*ceil)
-	target("pipeline 16: JS echo ≥ 60% of the gnet ceiling", okJ && okC,
-		fmt.Sprintf("%.0f%% (%s of %s msgs/s)", 100*js/ceil, fmtRate(js), fmtRate(ceil)), js >= 0.60*ceil)
-	for _, key := range []string{"lua", "js"} {
-		mr, ok := mem[key]
-		target(fmt.Sprintf("≤ 1 KiB server PSS per idle TCP connection at %s connections (imscript %s)", fmtInt(o.idle), map[string]string{"lua": "Lua", "js": "JS"}[key]),
-			ok && o.idle >= 10000, fmt.Sprintf("%.2f KiB", mr.pssPerConn()), mr.pssPerConn() <= 1)
-	}
-
-	noisy := ""
-	for _, key := range []string{"gnet", "lua", "js", "node"} {
-		if allDisturbed(results[rowKey{key, td}]) {
-			noisy += " " + key
+	lang := map[string]string{"lua": "Lua", "js": "JS"}
+	// missing says why a target could not be judged: "" when its section
+	// or servers were not run, else which row failed.
+	missing := func(sec string, keys ...string) string {
+		if !o.has(sec) {
+			return ""
 		}
-	}
-	if noisy != "" {
-		p("\nEvery run of these pipeline-16 rows was disturbed, so their numbers are unreliable:%s.\n", noisy)
-	}
-	p("\n## How each server runs\n\n")
-	p("Every server echoes the bytes back unchanged. $T is the bench's temp dir, $P a free port; the servers listen on 127.0.0.1.\n\n")
-	for _, key := range o.rows {
-		k, _ := kindByKey(key)
-		p("- %s: `%s`\n", k.label, k.commandLine(o.workers))
-	}
-	if len(o.serverEnv) > 0 {
-		p("\nEvery server ran with %s added to its environment (-server-env).\n", strings.Join(o.serverEnv, " "))
-	}
-	if o.profile != "" {
-		p("\nThis run profiled the Go servers: the imscript rows ran under tests/bench/imsprof (the same host as `imscript run`, plus a profiler), gnetecho with -cpuprofile; profiles in %s. "+
-			"The memory rows of the Go servers ran with heap profiling (runtime.MemProfileRate=512), which costs memory of its own: "+
-			"use a run without -profile for the memory numbers.\n", o.profile)
-	}
-
-	var errKeys []string
-	for _, key := range o.rows {
-		if len(rowErrs[key]) > 0 {
-			errKeys = append(errKeys, key)
+		var failed []string
+		for _, key := range keys {
+			if _, ok := findKind(o.selected(sec), key); !ok {
+				return ""
+			}
+			if len(res.rowErrs[sec+"/"+key]) > 0 {
+				failed = append(failed, key)
+			}
 		}
+		if len(failed) == 0 {
+			return "no result (see Problems)"
+		}
+		return "the " + strings.Join(failed, " and ") + " row failed (see Problems)"
 	}
-	broken := false
-	for _, runs := range results {
-		for _, r := range runs {
-			if r.broken > 0 || r.disturbed {
-				broken = true
+	// fewIdle explains a memory target measured with fewer connections.
+	fewIdle := func(ok bool, why string, mr memResult) string {
+		if ok && o.idle < 10000 {
+			return fmt.Sprintf("%.2f KiB, but at %s connections, not 10,000", mr.pssPerConn(), fmtInt(o.idle))
+		}
+		return why
+	}
+	if o.has(secTCP) || o.has(secTCPMem) {
+		p("\n## Targets of issue 2 (TCP, \"Must reach\")\n\n")
+		p("| target | measured | result |\n|---|---|---|\n")
+		if o.has(secTCP) {
+			const td = 16
+			lua, okL := rate(rowKey{secTCP, "lua", td})
+			js, okJ := rate(rowKey{secTCP, "js", td})
+			node, okN := rate(rowKey{secTCP, "node", td})
+			ceil, okC := rate(rowKey{secTCP, "gnet", td})
+			target("pipeline 16: Lua echo ≥ Node.js net echo", okL && okN, missing(secTCP, "lua", "node"),
+				fmt.Sprintf("Lua %s vs Node %s msgs/s (%.2f×)", fmtRate(lua), fmtRate(node), lua/node), lua >= node)
+			target("pipeline 16: Lua echo ≥ 75% of the gnet ceiling", okL && okC, missing(secTCP, "lua", "gnet"),
+				fmt.Sprintf("%.0f%% (%s of %s msgs/s)", 100*lua/ceil, fmtRate(lua), fmtRate(ceil)), lua >= 0.75*ceil)
+			target("pipeline 16: JS echo ≥ 60% of the gnet ceiling", okJ && okC, missing(secTCP, "js", "gnet"),
+				fmt.Sprintf("%.0f%% (%s of %s msgs/s)", 100*js/ceil, fmtRate(js), fmtRate(ceil)), js >= 0.60*ceil)
+		}
+		if o.has(secTCPMem) {
+			for _, key := range []string{"lua", "js"} {
+				mr, ok := res.mem[memKey{secTCPMem, key}]
+				target(fmt.Sprintf("≤ 1 KiB server PSS per idle TCP connection at %s connections (imscript %s)", fmtInt(o.idle), lang[key]),
+					ok && o.idle >= 10000, fewIdle(ok, missing(secTCPMem, key), mr), fmt.Sprintf("%.2f KiB", mr.pssPerConn()), mr.pssPerConn() <= 1)
 			}
 		}
 	}
-	if len(errKeys) > 0 || broken {
-		p("\n## Problems in this run\n\n")
-		for _, key := range errKeys {
-			for _, e := range rowErrs[key] {
-				p("- %s: %s\n", key, firstLine(e))
+	if o.has(secHTTP) || o.has(secWS) || o.has(secRoom) || o.has(secWSMem) {
+		p("\n## Targets of issue 3 (HTTP and WebSocket, \"Must reach\")\n\n")
+		p("| target | measured | result |\n|---|---|---|\n")
+		if o.has(secHTTP) {
+			lua, okL := rate(rowKey{secHTTP, "lua", 1})
+			node, okN := rate(rowKey{secHTTP, "node", 1})
+			target("HTTP hello, 100 keep-alive connections: Lua ≥ 1.5× Node.js http req/s", okL && okN, missing(secHTTP, "lua", "node"),
+				fmt.Sprintf("Lua %s vs Node %s req/s (%.2f×)", fmtRate(lua), fmtRate(node), lua/node), lua >= 1.5*node)
+		}
+		if o.has(secWS) {
+			lua, okL := rate(rowKey{secWS, "lua", 1})
+			node, okN := rate(rowKey{secWS, "node", 1})
+			target("WebSocket echo, 100 connections: Lua ≥ 1.3× Node.js + ws msgs/s", okL && okN, missing(secWS, "lua", "node"),
+				fmt.Sprintf("Lua %s vs Node %s msgs/s (%.2f×)", fmtRate(lua), fmtRate(node), lua/node), lua >= 1.3*node)
+		}
+		if o.has(secRoom) && len(o.roomRates) > 0 {
+			rt := o.roomRates[0]
+			node, okN := res.room[roomKey{"node", rt}]
+			for _, key := range []string{"lua", "js"} {
+				if _, ok := findKind(o.selected(secRoom), key); !ok {
+					continue
+				}
+				r, ok := res.room[roomKey{key, rt}]
+				name := fmt.Sprintf("Room broadcast, %s clients, %s msgs/s in: imscript %s loses nothing and its p99 latency is below Node.js + ws's", fmtInt(o.roomClients), fmtInt(rt), lang[key])
+				if !ok || !okN {
+					target(name, false, missing(secRoom, key, "node"), "", false)
+					continue
+				}
+				rp, np := r.hist.quantile(0.99), node.hist.quantile(0.99)
+				target(name, true, "", fmt.Sprintf("%s lost %s, p99 %s; Node lost %s, p99 %s", lang[key], fmtInt(int(r.lost)), fmtLongLatency(rp), fmtInt(int(node.lost)), fmtLongLatency(np)),
+					r.lost == 0 && r.received == r.expected && r.sent > 0 && rp < np)
 			}
 		}
-		for _, key := range o.rows {
-			for _, d := range o.depths {
-				for i, r := range results[rowKey{key, d}] {
+		if o.has(secWSMem) {
+			for _, key := range []string{"lua", "js"} {
+				mr, ok := res.mem[memKey{secWSMem, key}]
+				target(fmt.Sprintf("≤ 2 KiB server PSS per idle WebSocket connection at %s connections (imscript %s)", fmtInt(o.idle), lang[key]),
+					ok && o.idle >= 10000, fewIdle(ok, missing(secWSMem, key), mr), fmt.Sprintf("%.2f KiB", mr.pssPerConn()), mr.pssPerConn() <= 2)
+			}
+		}
+	}
+	var noisy []string
+	for k, runs := range results {
+		if allDisturbed(runs) {
+			noisy = append(noisy, fmt.Sprintf("%s %s depth %d", k.sec, k.key, k.depth))
+		}
+	}
+	if len(noisy) > 0 {
+		sort.Strings(noisy)
+		p("\nEvery run of these rows was disturbed, so their numbers are unreliable: %s.\n", strings.Join(noisy, ", "))
+	}
+}
+
+// problems lists failed rows, broken connections and disturbed runs.
+func problems(b *strings.Builder, o *options, res *results) {
+	var lines []string
+	for _, sec := range o.sections {
+		for _, k := range o.selected(sec) {
+			for _, e := range res.rowErrs[sec+"/"+k.key] {
+				lines = append(lines, fmt.Sprintf("- %s %s: %s", sec, k.key, firstLine(e)))
+			}
+		}
+	}
+	for _, sec := range []string{secTCP, secHTTP, secWS} {
+		depths := []int{1}
+		if sec == secTCP {
+			depths = o.depths
+		}
+		for _, k := range o.selected(sec) {
+			for _, d := range depths {
+				for i, r := range res.tput[rowKey{sec, k.key, d}] {
+					where := fmt.Sprintf("%s %s run %d", sec, k.key, i+1)
+					if sec == secTCP {
+						where = fmt.Sprintf("tcp %s depth %d run %d", k.key, d, i+1)
+					}
 					if r.broken > 0 {
-						p("- %s depth %d run %d: %d connections broke (%s)\n", key, d, i+1, r.broken, strings.Join(r.errs, "; "))
+						lines = append(lines, fmt.Sprintf("- %s: %d connections broke (%s)", where, r.broken, strings.Join(r.errs, "; ")))
 					}
 					if r.disturbed {
-						p("- %s depth %d run %d: disturbed, %.2f cores of other work (busiest other processes: %s)\n", key, d, i+1, r.otherCPU, orDash(r.busiest))
+						lines = append(lines, fmt.Sprintf("- %s: disturbed, %.2f cores of other work (busiest other processes: %s)", where, r.otherCPU, orDash(r.busiest)))
 					}
 				}
 			}
 		}
 	}
-	return b.String()
+	for _, rate := range o.roomRates {
+		for _, k := range o.selected(secRoom) {
+			r, ok := res.room[roomKey{k.key, rate}]
+			if !ok {
+				continue
+			}
+			where := fmt.Sprintf("room %s %d msgs/s", k.key, rate)
+			if r.broken > 0 || len(r.errs) > 0 {
+				lines = append(lines, fmt.Sprintf("- %s: %d connections broke (%s)", where, r.broken, strings.Join(r.errs, "; ")))
+			}
+			if r.dups > 0 {
+				lines = append(lines, fmt.Sprintf("- %s: %d duplicate deliveries", where, r.dups))
+			}
+			if r.lagging > 50*time.Millisecond {
+				lines = append(lines, fmt.Sprintf("- %s: the sender fell up to %s behind its schedule", where, r.lagging.Round(time.Millisecond)))
+			}
+			if r.disturbed {
+				lines = append(lines, fmt.Sprintf("- %s: disturbed, %.2f cores of other work (busiest other processes: %s)", where, r.cpu.other, orDash(r.cpu.busiest)))
+			}
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(b, "\n## Problems in this run\n\n%s\n", strings.Join(lines, "\n"))
+	}
 }
 
-func ratioString(results map[rowKey][]runResult, key string, d int) string {
-	base := results[rowKey{"gnet", d}]
-	runs := results[rowKey{key, d}]
-	if len(base) == 0 || len(runs) == 0 {
+func ratioString(results map[rowKey][]runResult, base, row rowKey) string {
+	c, ok1 := rateOf(results, base)
+	r, ok2 := rateOf(results, row)
+	if !ok1 || !ok2 || c == 0 {
 		return "—"
 	}
-	c := medianOf(base, func(r runResult) float64 { return r.rate })
-	if c == 0 {
+	return fmt.Sprintf("%.0f%%", 100*r/c)
+}
+
+// ratioX is row's rate as a multiple of base's.
+func ratioX(results map[rowKey][]runResult, base, row rowKey) string {
+	c, ok1 := rateOf(results, base)
+	r, ok2 := rateOf(results, row)
+	if !ok1 || !ok2 || c == 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%.0f%%", 100*medianOf(runs, func(r runResult) float64 { return r.rate })/c)
+	return fmt.Sprintf("%.2f×", r/c)
+}
+
+func rateOf(results map[rowKey][]runResult, k rowKey) (float64, bool) {
+	runs := results[k]
+	if len(runs) == 0 {
+		return 0, false
+	}
+	return medianOf(runs, func(r runResult) float64 { return r.rate }), true
+}
+
+// fmtLongLatency formats latencies that may run to seconds.
+func fmtLongLatency(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	case d >= 100*time.Millisecond:
+		return fmt.Sprintf("%.0f ms", d.Seconds()*1e3)
+	}
+	return fmtLatency(float64(d))
 }
 
 // medianOf is the median of f over the undisturbed runs, or over all runs

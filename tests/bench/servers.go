@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,45 +15,115 @@ import (
 	"time"
 )
 
-// serverKind is one row of the table: a way to start an echo server.
+// serverKind is one row of a table: a way to start a server.
 type serverKind struct {
 	key   string // as in -rows
 	label string
 	cmd   func(b *builds, port int, profPrefix string) *exec.Cmd
+	// line shows how the server is started, for the report.
+	line func(workers int) string
+	// nodeWS: the server needs the ws package (builds.nodeModules).
+	nodeWS bool
 }
 
 // builds holds the binaries the bench compiled and where the repo is.
 type builds struct {
-	root     string // repository root
-	dir      string // temp dir with the binaries
-	imscript string
-	gnetecho string
-	imsprof  string // only with -profile
-	workers  int
-	env      []string // extra KEY=VALUE for every server (-server-env)
+	root        string // repository root
+	dir         string // temp dir with the binaries
+	imscript    string
+	gnetecho    string
+	goref       string
+	imsprof     string // only with -profile
+	workers     int
+	env         []string // extra KEY=VALUE for every server (-server-env)
+	nodeModules string   // folder holding node_modules/ws, when a row needs it
+	wsVersion   string   // the ws package's version
 }
 
-var kinds = []serverKind{
+// The servers of each section. Keys: gnet and go are the Go ceilings or
+// references, lua and js the imscript scripts, node the Node.js servers.
+var tcpKinds = []serverKind{
 	{key: "gnet", label: "bare gnet v2 echo (ceiling)", cmd: func(b *builds, port int, prof string) *exec.Cmd {
 		if prof != "" {
 			return exec.Command(b.gnetecho, "-cpuprofile", prof)
 		}
 		return exec.Command(b.gnetecho)
-	}},
-	{key: "lua", label: "imscript Lua echo", cmd: func(b *builds, port int, prof string) *exec.Cmd {
-		return b.imscriptCmd("echo.lua", prof)
-	}},
-	{key: "js", label: "imscript JS echo", cmd: func(b *builds, port int, prof string) *exec.Cmd {
-		return b.imscriptCmd("echo.js", prof)
-	}},
-	{key: "node", label: "Node.js net echo", cmd: func(b *builds, port int, _ string) *exec.Cmd {
-		return exec.Command("node", filepath.Join(b.root, "tests", "bench", "node_echo.js"))
-	}},
+	}, line: func(int) string { return "go build -o $T/gnetecho ./tests/bench/gnetecho && PORT=$P $T/gnetecho" }},
+	imscriptKind("lua", "imscript Lua echo", "echo.lua"),
+	imscriptKind("js", "imscript JS echo", "echo.js"),
+	nodeKind("node", "Node.js net echo", "node_echo.js", ""),
 }
 
-func kindByKey(k string) (serverKind, bool) {
-	for _, s := range kinds {
-		if s.key == k {
+var httpKinds = []serverKind{
+	{key: "gnet", label: "bare gnet v2, fixed answer (event-loop ceiling)", cmd: func(b *builds, port int, prof string) *exec.Cmd {
+		if prof != "" {
+			return exec.Command(b.gnetecho, "-http", "-cpuprofile", prof)
+		}
+		return exec.Command(b.gnetecho, "-http")
+	}, line: func(int) string { return "go build -o $T/gnetecho ./tests/bench/gnetecho && PORT=$P $T/gnetecho -http" }},
+	gorefKind("go", "Go net/http", "http"),
+	imscriptKind("lua", "imscript Lua", "http_hello.lua"),
+	imscriptKind("js", "imscript JS", "http_hello.js"),
+	nodeKind("node", "Node.js http", "node_http.js", ""),
+}
+
+var wsKinds = []serverKind{
+	gorefKind("go", "Go gorilla/websocket (reference)", "ws"),
+	imscriptKind("lua", "imscript Lua", "ws_echo.lua"),
+	imscriptKind("js", "imscript JS", "ws_echo.js"),
+	nodeKind("node", "Node.js ws", "node_ws.js", "echo"),
+}
+
+var roomKinds = []serverKind{
+	gorefKind("go", "Go gorilla/websocket (reference)", "room"),
+	imscriptKind("lua", "imscript Lua (publish)", "ws_room.lua"),
+	imscriptKind("js", "imscript JS (publish)", "ws_room.js"),
+	nodeKind("node", "Node.js ws (broadcast loop)", "node_ws.js", "room"),
+}
+
+func imscriptKind(key, label, script string) serverKind {
+	return serverKind{key: key, label: label,
+		cmd: func(b *builds, port int, prof string) *exec.Cmd { return b.imscriptCmd(script, prof) },
+		line: func(workers int) string {
+			return fmt.Sprintf("go build -o $T/imscript ./cmd/imscript && PORT=$P $T/imscript run --workers %d --no-watch --log-level warn tests/bench/%s", workers, script)
+		}}
+}
+
+func gorefKind(key, label, mode string) serverKind {
+	return serverKind{key: key, label: label,
+		cmd: func(b *builds, port int, prof string) *exec.Cmd {
+			if prof != "" {
+				return exec.Command(b.goref, "-mode", mode, "-cpuprofile", prof)
+			}
+			return exec.Command(b.goref, "-mode", mode)
+		},
+		line: func(int) string {
+			return "go build -o $T/goref ./tests/bench/goref && PORT=$P $T/goref -mode " + mode
+		}}
+}
+
+// nodeKind runs a Node.js script; mode set means it is node_ws.js (MODE=mode,
+// with the ws package on NODE_PATH).
+func nodeKind(key, label, script, mode string) serverKind {
+	return serverKind{key: key, label: label, nodeWS: mode != "",
+		cmd: func(b *builds, port int, _ string) *exec.Cmd {
+			cmd := exec.Command("node", filepath.Join(b.root, "tests", "bench", script))
+			if mode != "" {
+				cmd.Env = []string{"MODE=" + mode, "NODE_PATH=" + filepath.Join(b.nodeModules, "node_modules")}
+			}
+			return cmd
+		},
+		line: func(int) string {
+			if mode != "" {
+				return "npm install --no-save --prefix $W ws@8 && NODE_PATH=$W/node_modules MODE=" + mode + " PORT=$P node tests/bench/" + script
+			}
+			return "PORT=$P node tests/bench/" + script
+		}}
+}
+
+func findKind(list []serverKind, key string) (serverKind, bool) {
+	for _, s := range list {
+		if s.key == key {
 			return s, true
 		}
 	}
@@ -68,19 +139,6 @@ func (b *builds) imscriptCmd(script string, prof string) *exec.Cmd {
 	return exec.Command(b.imscript, "run", "--workers", w, "--no-watch", "--log-level", "warn", path)
 }
 
-// commandLine shows how a row's server is started, for the report.
-func (k serverKind) commandLine(workers int) string {
-	switch k.key {
-	case "gnet":
-		return "go build -o $T/gnetecho ./tests/bench/gnetecho && PORT=$P $T/gnetecho"
-	case "lua", "js":
-		return fmt.Sprintf("go build -o $T/imscript ./cmd/imscript && PORT=$P $T/imscript run --workers %d --no-watch --log-level warn tests/bench/echo.%s", workers, k.key)
-	case "node":
-		return "PORT=$P node tests/bench/node_echo.js"
-	}
-	return ""
-}
-
 // build compiles the server binaries into a temp dir.
 func build(root string, workers int, profile bool) (*builds, error) {
 	dir, err := os.MkdirTemp("", "imscript-bench-")
@@ -90,8 +148,9 @@ func build(root string, workers int, profile bool) (*builds, error) {
 	b := &builds{root: root, dir: dir, workers: workers,
 		imscript: filepath.Join(dir, "imscript"),
 		gnetecho: filepath.Join(dir, "gnetecho"),
+		goref:    filepath.Join(dir, "goref"),
 	}
-	pkgs := [][2]string{{b.imscript, "./cmd/imscript"}, {b.gnetecho, "./tests/bench/gnetecho"}}
+	pkgs := [][2]string{{b.imscript, "./cmd/imscript"}, {b.gnetecho, "./tests/bench/gnetecho"}, {b.goref, "./tests/bench/goref"}}
 	if profile {
 		b.imsprof = filepath.Join(dir, "imsprof")
 		pkgs = append(pkgs, [2]string{b.imsprof, "./tests/bench/imsprof"})
@@ -135,7 +194,8 @@ func startServer(k serverKind, b *builds, profPrefix string, env ...string) (*se
 	}
 	cmd := k.cmd(b, port, profPrefix)
 	cmd.Dir = b.root
-	cmd.Env = append(append(append(os.Environ(), b.env...), env...), "PORT="+strconv.Itoa(port))
+	own := cmd.Env
+	cmd.Env = append(append(append(append(os.Environ(), own...), b.env...), env...), "PORT="+strconv.Itoa(port))
 	lb := &tailBuffer{max: 8 << 10}
 	cmd.Stdout, cmd.Stderr = lb, lb
 	if err := cmd.Start(); err != nil {
@@ -220,3 +280,30 @@ func (t *tailBuffer) String() string {
 }
 
 var errServerDied = errors.New("server exited during the run")
+
+// installWS makes Node's ws package available in dir (dir/node_modules/ws):
+// it installs ws@8 there with npm unless it is already there, and returns
+// the installed version.
+func installWS(dir string) (string, error) {
+	pkg := filepath.Join(dir, "node_modules", "ws", "package.json")
+	if _, err := os.Stat(pkg); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		cmd := exec.Command("npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir, "ws@8")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("npm install ws@8: %v\n%s", err, out)
+		}
+	}
+	b, err := os.ReadFile(pkg)
+	if err != nil {
+		return "", err
+	}
+	var meta struct {
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return "", fmt.Errorf("%s: %w", pkg, err)
+	}
+	return meta.Version, nil
+}

@@ -1,14 +1,18 @@
 // Command gnetecho is the bench's ceiling: a bare gnet v2 TCP echo with no
 // script, configured as the imscript host configures gnet (multicore event
-// loops, SO_REUSEADDR, TCP_NODELAY).
+// loops, SO_REUSEADDR, TCP_NODELAY). With -http it is instead the event-loop
+// ceiling of the HTTP hello rows: it answers every request (whatever ends
+// in an empty line; no body, no parsing beyond that) with a fixed 200
+// "hello world" response, on the event loop.
 //
-//	PORT=9501 gnetecho [-cpuprofile PREFIX]
+//	PORT=9501 gnetecho [-http] [-cpuprofile PREFIX]
 //
 // With -cpuprofile, SIGUSR1 starts a CPU profile and SIGUSR2 writes it (see
 // tests/bench/internal/sigprof).
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"log"
@@ -32,7 +36,42 @@ func (*echo) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
+// hello answers requests with a fixed response.
+type hello struct{ gnet.BuiltinEventEngine }
+
+var helloResponse = []byte("HTTP/1.1 200 OK\r\nServer: gnetecho\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world")
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// OnTraffic answers every whole request head buffered so far.
+func (*hello) OnTraffic(c gnet.Conn) gnet.Action {
+	buf, _ := c.Peek(-1)
+	used, n := 0, 0
+	for {
+		i := bytes.Index(buf[used:], crlfcrlf)
+		if i < 0 {
+			break
+		}
+		used += i + 4
+		n++
+	}
+	if n == 0 {
+		if len(buf) > 16<<10 {
+			return gnet.Close
+		}
+		return gnet.None
+	}
+	_, _ = c.Discard(used)
+	if n == 1 {
+		_, _ = c.Write(helloResponse)
+	} else {
+		_, _ = c.Write(bytes.Repeat(helloResponse, n))
+	}
+	return gnet.None
+}
+
 func main() {
+	httpMode := flag.Bool("http", false, "answer HTTP requests with 200 \"hello world\" instead of echoing")
 	prefix := flag.String("cpuprofile", "", "on SIGUSR1/SIGUSR2, write CPU profiles PREFIX-N.pprof")
 	flag.Parse()
 	prof := sigprof.Start(*prefix)
@@ -56,7 +95,11 @@ func main() {
 		port = "9501"
 	}
 	addr := fmt.Sprintf("tcp://127.0.0.1:%s", port)
-	err := gnet.Run(&echo{}, addr,
+	var handler gnet.EventHandler = &echo{}
+	if *httpMode {
+		handler = &hello{}
+	}
+	err := gnet.Run(handler, addr,
 		gnet.WithMulticore(true),
 		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),

@@ -1,0 +1,257 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Task workers are VMs loaded from the same script (task_worker_num of
+// them, ids after the event workers'). srv:task queues data on a bounded
+// queue that idle task workers take from; the task event's return value
+// (or srv:finish) goes back to the worker that asked, as a callback or the
+// finish event. Data crosses VMs as deep copies of neutral values.
+
+type taskPool struct {
+	ch     chan *task
+	nextID atomic.Int64
+}
+
+func (p *taskPool) init(max int) {
+	if max <= 0 {
+		max = defaultTaskMaxQueue
+	}
+	p.ch = make(chan *task, max)
+}
+
+type task struct {
+	id   int64
+	srv  *Server
+	data Value
+	from *Worker
+	cb   Callback        // the submitter's callback, or nil: finish event
+	wait chan taskResult // taskwait: the blocked submitter
+}
+
+type taskResult struct {
+	v   Value
+	err error
+}
+
+// submit queues a task; it never blocks.
+func (h *Host) submitTask(t *task) (int64, error) {
+	if h.tasks.ch == nil || len(h.all) == len(h.workers) {
+		return 0, errors.New("no task workers (set task_worker_num)")
+	}
+	if h.stopping.Load() {
+		return 0, errors.New("host is stopping")
+	}
+	t.id = h.tasks.nextID.Add(1) - 1
+	select {
+	case h.tasks.ch <- t:
+		return t.id, nil
+	default:
+		return 0, fmt.Errorf("task queue full (task_max_queue %d)", cap(h.tasks.ch))
+	}
+}
+
+// runTask runs one task on a task worker and sends its result back.
+func (w *Worker) runTask(t *task) {
+	w.curTask, w.taskDone, w.taskValue = t, false, nil
+	ran, v, err := w.fireValue(t.srv, hTask, t.srv.obj, t.id, int64(t.from.id), t.data)
+	if w.taskDone {
+		v = w.taskValue
+	}
+	w.curTask, w.taskValue = nil, nil
+	if !ran && err == nil {
+		err = errors.New("the script has no task handler on this server")
+	}
+	if err == nil {
+		v, err = copyValue(v, 0)
+	} else if msg, _, cut := strings.Cut(err.Error(), "\n"); cut {
+		// The caller gets the message with its file:line; the log has the stack.
+		err = errors.New(msg)
+	}
+	res := taskResult{v: v, err: err}
+	if t.wait != nil {
+		t.wait <- res
+		return
+	}
+	from := t.from
+	from.Post(func() {
+		inst := from.inst
+		if inst == nil {
+			return
+		}
+		var errv Value
+		if res.err != nil {
+			errv = res.err.Error()
+		}
+		if t.cb != nil && t.cb.Instance() == inst {
+			inst.Call("task callback", t.cb, t.srv.obj, t.id, res.v, errv)
+			return
+		}
+		from.fire(t.srv, hFinish, t.srv.obj, t.id, res.v, errv)
+	})
+}
+
+// copyValue deep-copies a neutral value for another VM, refusing what
+// cannot cross (functions, host objects).
+func copyValue(v Value, depth int) (Value, error) {
+	if depth > 100 {
+		return nil, errors.New("task data nested deeper than 100 levels")
+	}
+	switch x := v.(type) {
+	case nil, bool, int64, float64, string:
+		return x, nil
+	case int:
+		return int64(x), nil
+	case []byte:
+		return append([]byte(nil), x...), nil
+	case List:
+		out := make(List, len(x))
+		for i, e := range x {
+			c, err := copyValue(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
+		return out, nil
+	case Map:
+		out := make(Map, len(x))
+		for k, e := range x {
+			c, err := copyValue(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = c
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("a %s cannot cross to another VM (strings, numbers, booleans, lists, maps only)", TypeName(v))
+}
+
+func taskData(c Call, i int) Value {
+	v, err := copyValue(c.Arg(i), 0)
+	if err != nil {
+		Usagef("bad argument #%d (data): %v", i+1, err)
+	}
+	return v
+}
+
+func srvTask(c Call) {
+	s := self(c)
+	data := taskData(c, 0)
+	var cb Callback
+	if c.NArgs() > 1 && c.Arg(1) != nil {
+		cb = c.Func(1, "callback")
+	}
+	inst := c.Instance()
+	id, err := s.host.submitTask(&task{srv: s, data: data, from: inst.worker, cb: cb})
+	if err != nil {
+		c.Fail(err.Error())
+		return
+	}
+	c.ReturnInt(id)
+}
+
+func timeoutArg(c Call, i int) time.Duration {
+	sec := c.OptFloat(i, "timeout", 0.5)
+	if sec <= 0 {
+		Usagef("bad argument #%d (timeout): must be positive seconds", i+1)
+	}
+	return time.Duration(sec * float64(time.Second))
+}
+
+// srvTaskWait blocks the calling worker until the task's result arrives
+// or the timeout passes (the wait counts toward max_exec_ms).
+func srvTaskWait(c Call) {
+	s := self(c)
+	data := taskData(c, 0)
+	d := timeoutArg(c, 1)
+	inst := c.Instance()
+	if inst.worker.task {
+		Usagef("server.taskwait: not available in a task worker (it could wait for itself)")
+	}
+	t := &task{srv: s, data: data, from: inst.worker, wait: make(chan taskResult, 1)}
+	if _, err := s.host.submitTask(t); err != nil {
+		c.Fail(err.Error())
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case r := <-t.wait:
+		if r.err != nil {
+			c.Fail(r.err.Error())
+			return
+		}
+		c.Return(r.v)
+	case <-timer.C:
+		c.Fail(fmt.Sprintf("task %d timed out after %v", t.id, d))
+	}
+}
+
+// srvTaskWaitMulti runs several tasks at once and waits for all of them up
+// to the timeout; results are in order, nil where a task failed or timed out.
+func srvTaskWaitMulti(c Call) {
+	s := self(c)
+	list, ok := c.Arg(0).(List)
+	if !ok {
+		if m, isMap := c.Arg(0).(Map); !isMap || len(m) != 0 {
+			Usagef("bad argument #1 (tasks): a list expected, got %s", TypeName(c.Arg(0)))
+		}
+	}
+	d := timeoutArg(c, 1)
+	inst := c.Instance()
+	if inst.worker.task {
+		Usagef("server.taskWaitMulti: not available in a task worker")
+	}
+	waits := make([]chan taskResult, len(list))
+	for i, e := range list {
+		v, err := copyValue(e, 0)
+		if err != nil {
+			Usagef("bad argument #1 (tasks[%d]): %v", i+1, err)
+		}
+		t := &task{srv: s, data: v, from: inst.worker, wait: make(chan taskResult, 1)}
+		if _, err := s.host.submitTask(t); err == nil {
+			waits[i] = t.wait
+		}
+	}
+	out := make(List, len(list))
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for i, ch := range waits {
+		if ch == nil {
+			continue
+		}
+		select {
+		case r := <-ch:
+			if r.err == nil {
+				out[i] = r.v
+			}
+		case <-deadline.C:
+			c.Return(out)
+			return
+		}
+	}
+	c.Return(out)
+}
+
+// srvFinish sets the result of the task being run (in a task handler).
+func srvFinish(c Call) {
+	w := c.Instance().worker
+	if w.curTask == nil {
+		c.Fail("finish is only valid inside a task handler")
+		return
+	}
+	v, err := copyValue(c.Arg(0), 0)
+	if err != nil {
+		Usagef("bad argument #1 (result): %v", err)
+	}
+	w.taskDone, w.taskValue = true, v
+	c.ReturnBool(true)
+}

@@ -1,0 +1,217 @@
+// Package scripttest runs small scripts in an in-process host for the
+// standard modules' tests: write the script, run it with every standard
+// module, wait for what it prints, stop it.
+package scripttest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imscript/imscript"
+	"github.com/imscript/imscript/host"
+)
+
+// WaitLimit bounds every wait: generous, for a slow and busy machine.
+const WaitLimit = 20 * time.Second
+
+// Langs are the script languages; tests run their scripts in each.
+var Langs = []string{"lua", "js"}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Host is a script running in a host in this process.
+type Host struct {
+	t      *testing.T
+	H      *host.Host
+	Dir    string
+	stdout syncBuffer
+	logs   syncBuffer
+}
+
+// Start writes src as script.<lang> in a fresh folder and runs it on one
+// worker with env as its environment. The host stops when the test ends;
+// its output is logged if the test failed.
+func Start(t *testing.T, lang, src string, env map[string]string) *Host {
+	t.Helper()
+	r := &Host{t: t, Dir: t.TempDir()}
+	script := filepath.Join(r.Dir, "script."+lang)
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if env == nil {
+		env = map[string]string{}
+	}
+	h, err := imscript.New(host.Config{
+		Script:  script,
+		Workers: 1,
+		Env:     env,
+		Logger:  slog.New(slog.NewTextHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Stdout:  &r.stdout,
+		Stderr:  &r.stdout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.H = h
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- h.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-errc:
+		case <-time.After(WaitLimit):
+			t.Error("the host did not stop")
+		}
+		if t.Failed() {
+			t.Logf("\n--- stdout:\n%s--- log:\n%s", r.stdout.String(), r.logs.String())
+		}
+	})
+	select {
+	case <-h.Started():
+	case err := <-errc:
+		errc <- err
+		t.Fatalf("Run: %v", err)
+	case <-time.After(WaitLimit):
+		t.Fatal("the host did not start")
+	}
+	return r
+}
+
+// Stdout is what the script printed so far.
+func (r *Host) Stdout() string { return r.stdout.String() }
+
+// Logs is what the host logged so far.
+func (r *Host) Logs() string { return r.logs.String() }
+
+// Wait waits until the script has printed s and returns everything it
+// printed.
+func (r *Host) Wait(s string) string {
+	r.t.Helper()
+	deadline := time.Now().Add(WaitLimit)
+	for !strings.Contains(r.stdout.String(), s) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the script did not print %q within %v", s, WaitLimit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return r.stdout.String()
+}
+
+// Expect waits for the script to print last and then compares everything
+// it printed with want.
+func (r *Host) Expect(last, want string) {
+	r.t.Helper()
+	got := r.Wait(last)
+	if got != want {
+		r.t.Fatalf("the script printed:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// CA is a test certificate authority with one server certificate for
+// 127.0.0.1 and localhost, written as PEM files.
+type CA struct {
+	CAFile   string // the CA certificate, for ca_file
+	CertFile string // the server certificate
+	KeyFile  string // its key
+	Server   *tls.Config
+}
+
+// NewCA makes a CA and a server certificate in a temp folder.
+func NewCA(t *testing.T) *CA {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "imscript test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &CA{
+		CAFile:   filepath.Join(dir, "ca.pem"),
+		CertFile: filepath.Join(dir, "cert.pem"),
+		KeyFile:  filepath.Join(dir, "key.pem"),
+	}
+	write := func(path, typ string, b []byte) {
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(ca.CAFile, "CERTIFICATE", caDER)
+	write(ca.CertFile, "CERTIFICATE", der)
+	write(ca.KeyFile, "EC PRIVATE KEY", keyDER)
+	pair, err := tls.LoadX509KeyPair(ca.CertFile, ca.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca.Server = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	return ca
+}

@@ -1,0 +1,64 @@
+package table
+
+import (
+	"sync/atomic"
+
+	"github.com/imscript/imscript/host"
+)
+
+// Atomic is imscript.atomic: a named int64 shared by every worker.
+type Atomic struct {
+	name string
+	v    atomic.Int64
+}
+
+// Name is the counter's name.
+func (a *Atomic) Name() string { return a.name }
+
+// Value is the counter's value.
+func (a *Atomic) Value() int64 { return a.v.Load() }
+
+var atomicType = &host.Type{
+	Name: "atomic",
+	Methods: map[string]host.Function{
+		"add": func(c host.Call) {
+			a := c.Self().Data.(*Atomic)
+			c.ReturnInt(a.v.Add(optWhole(c, 0, "by", 1)))
+		},
+		"sub": func(c host.Call) {
+			a := c.Self().Data.(*Atomic)
+			c.ReturnInt(a.v.Add(-optWhole(c, 0, "by", 1)))
+		},
+		"get": func(c host.Call) {
+			c.ReturnInt(c.Self().Data.(*Atomic).v.Load())
+		},
+		"set": func(c host.Call) {
+			a := c.Self().Data.(*Atomic)
+			a.v.Store(whole(c, 0, "value"))
+		},
+		"cmpset": func(c host.Call) {
+			a := c.Self().Data.(*Atomic)
+			old, nv := whole(c, 0, "old"), whole(c, 1, "new")
+			c.ReturnBool(a.v.CompareAndSwap(old, nv))
+		},
+	},
+}
+
+// declareAtomic is imscript.atomic(name [, initial]).
+func (r *registry) declareAtomic(c host.Call) {
+	name := c.Str(0, "name")
+	if name == "" {
+		host.Usagef("imscript.atomic: the name is empty")
+	}
+	initial := optWhole(c, 1, "initial", 0)
+	r.mu.Lock()
+	o, ok := r.atomics[name]
+	if !ok {
+		a := &Atomic{name: name}
+		a.v.Store(initial)
+		o = &host.Object{Type: atomicType, Data: a}
+		r.atomics[name] = o
+	}
+	r.mu.Unlock()
+	c.Return(o)
+}

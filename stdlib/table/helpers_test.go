@@ -1,0 +1,142 @@
+package table_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imscript/imscript"
+	"github.com/imscript/imscript/host"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// entry is a script function a worker handed to Go through
+// imscript.harness.ready(name, fn).
+type entry struct {
+	inst *host.Instance
+	fn   host.Callback
+}
+
+// running is a host running one script with the harness module.
+type running struct {
+	tb      testing.TB
+	h       *host.Host
+	stdout  syncBuffer
+	logs    syncBuffer
+	mu      sync.Mutex
+	entries map[string][]entry // by name, one per worker in load order
+	cancel  context.CancelFunc
+	errc    chan error
+}
+
+// start runs src as main.<lang> on workers VMs and waits until the host has
+// started.
+func start(tb testing.TB, lang, src string, workers int) *running {
+	tb.Helper()
+	dir := tb.TempDir()
+	script := filepath.Join(dir, "main."+lang)
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	r := &running{tb: tb, entries: map[string][]entry{}, errc: make(chan error, 1)}
+	h, err := imscript.New(host.Config{
+		Script:  script,
+		Workers: workers,
+		Env:     map[string]string{},
+		Logger:  slog.New(slog.NewTextHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Stdout:  &r.stdout,
+		Stderr:  &r.stdout,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.h = h
+	h.RegisterModule("harness", func(inst *host.Instance) host.Value {
+		return host.Map{"ready": host.Function(func(c host.Call) {
+			name := c.Str(0, "name")
+			fn := c.Func(1, "fn")
+			r.mu.Lock()
+			r.entries[name] = append(r.entries[name], entry{inst, fn})
+			r.mu.Unlock()
+		})}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.errc <- h.Run(ctx) }()
+	select {
+	case <-h.Started():
+	case err := <-r.errc:
+		tb.Fatalf("Run: %v\nlog:\n%s", err, r.logs.String())
+	case <-time.After(10 * time.Second):
+		tb.Fatalf("the host did not start\nlog:\n%s", r.logs.String())
+	}
+	tb.Cleanup(r.stop)
+	return r
+}
+
+func (r *running) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case <-r.errc:
+	case <-time.After(10 * time.Second):
+		r.tb.Errorf("the host did not stop")
+	}
+}
+
+// call runs the function worker w registered under name with args, on
+// that worker, and returns its result.
+func (r *running) call(name string, w int, args ...host.Value) host.Value {
+	r.mu.Lock()
+	es := r.entries[name]
+	r.mu.Unlock()
+	if w >= len(es) {
+		r.tb.Fatalf("no function %q for worker %d (have %d)", name, w, len(es))
+	}
+	e := es[w]
+	done := make(chan host.Value, 1)
+	e.inst.Post(func() { done <- e.inst.Call("harness "+name, e.fn, args...) })
+	select {
+	case v := <-done:
+		return v
+	case <-time.After(60 * time.Second):
+		r.tb.Fatalf("%s on worker %d did not return", name, w)
+		return nil
+	}
+}
+
+// errors is the log's error lines.
+func (r *running) errors() string {
+	var out []string
+	for _, l := range strings.Split(r.logs.String(), "\n") {
+		if strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

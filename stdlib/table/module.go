@@ -1,0 +1,295 @@
+package table
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/imscript/imscript/host"
+)
+
+// Register adds imscript.table and imscript.atomic to h.
+func Register(h *host.Host) {
+	h.RegisterModule("table", func(inst *host.Instance) host.Value {
+		r := shared(inst.Host())
+		return host.Function(r.declareTable)
+	})
+	h.RegisterModule("atomic", func(inst *host.Instance) host.Value {
+		r := shared(inst.Host())
+		return host.Function(r.declareAtomic)
+	})
+}
+
+// Defaults for imscript.table options.
+const (
+	DefaultSize = 1024
+	// MaxSizeFactor × size is max_size when it is not given.
+	MaxSizeFactor = 16
+)
+
+// registry holds a host's tables and atomics by name. It lives in
+// Host.Shared, so every worker sees the same one and reloads keep it.
+type registry struct {
+	mu      sync.Mutex
+	tables  map[string]*host.Object
+	atomics map[string]*host.Object
+}
+
+const sharedKey = "imscript/stdlib/table"
+
+func shared(h *host.Host) *registry {
+	return h.Shared(sharedKey, func() any {
+		return &registry{
+			tables:  map[string]*host.Object{},
+			atomics: map[string]*host.Object{},
+		}
+	}).(*registry)
+}
+
+// Lookup returns the table h's scripts declared under name, or nil.
+func Lookup(h *host.Host, name string) *Table {
+	r := shared(h)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o := r.tables[name]; o != nil {
+		return o.Data.(*Table)
+	}
+	return nil
+}
+
+// LookupAtomic returns the atomic h's scripts declared under name, or nil.
+func LookupAtomic(h *host.Host, name string) *Atomic {
+	r := shared(h)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o := r.atomics[name]; o != nil {
+		return o.Data.(*Atomic)
+	}
+	return nil
+}
+
+// declareTable is imscript.table(name [, options]).
+func (r *registry) declareTable(c host.Call) {
+	name := c.Str(0, "name")
+	if name == "" {
+		host.Usagef("imscript.table: the name is empty")
+	}
+	opts := c.OptTable(1, "options")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.tables[name]
+	if opts == nil {
+		if o == nil {
+			host.Usagef("imscript.table: no table %q yet; declare it with its columns: imscript.table(%q, { columns = { ... } })", name, name)
+		}
+		c.Return(o)
+		return
+	}
+	var cols []Column
+	size, maxSize := int64(DefaultSize), int64(0)
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := opts[k]
+		var err error
+		switch k {
+		case "columns":
+			cols, err = parseColumns(v)
+		case "size":
+			size, err = positive(k, v)
+		case "max_size":
+			maxSize, err = positive(k, v)
+		default:
+			err = fmt.Errorf("unknown option %q (want columns, size, max_size)", k)
+		}
+		if err != nil {
+			host.Usagef("imscript.table %s: %v", name, err)
+		}
+	}
+	if cols == nil {
+		host.Usagef("imscript.table %s: no columns given, e.g. { columns = { count = \"int\" } }", name)
+	}
+	if maxSize != 0 && maxSize < size {
+		host.Usagef("imscript.table %s: max_size %d is below size %d", name, maxSize, size)
+	}
+	if o != nil {
+		t := o.Data.(*Table)
+		if !sameColumns(t.cols, cols) {
+			host.Usagef("imscript.table %s: already declared with other columns: %s, not %s",
+				name, describeColumns(t.cols), describeColumns(cols))
+		}
+		if maxSize != 0 && int(maxSize) != t.MaxSize() {
+			t.SetMaxSize(int(maxSize))
+		}
+		c.Return(o)
+		return
+	}
+	if maxSize == 0 {
+		maxSize = size * MaxSizeFactor
+	}
+	t := New(name, cols, int(size), int(maxSize))
+	o = &host.Object{Type: tableType, Data: t}
+	r.tables[name] = o
+	c.Return(o)
+}
+
+func positive(name string, v host.Value) (int64, error) {
+	n, ok := wholeNumber(v)
+	if !ok || n < 1 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("%s must be a whole number from 1 to %d, got %v", name, math.MaxInt32, v)
+	}
+	return n, nil
+}
+
+var tableType = &host.Type{
+	Name: "table",
+	Methods: map[string]host.Function{
+		"set":    tableSet,
+		"get":    tableGet,
+		"incr":   func(c host.Call) { tableIncr(c, "incr", 1) },
+		"decr":   func(c host.Call) { tableIncr(c, "decr", -1) },
+		"del":    func(c host.Call) { c.ReturnBool(self(c).Del(key(c))) },
+		"exists": func(c host.Call) { c.ReturnBool(self(c).Exists(key(c))) },
+		"count":  func(c host.Call) { c.ReturnInt(self(c).count.Load()) },
+		"clear":  func(c host.Call) { self(c).Clear() },
+	},
+	Iter: func(o *host.Object) func() (host.Value, host.Value, bool) {
+		next := o.Data.(*Table).Iter()
+		return func() (host.Value, host.Value, bool) {
+			k, row, ok := next()
+			if !ok {
+				return nil, nil, false
+			}
+			return k, row, true
+		}
+	},
+}
+
+func self(c host.Call) *Table { return c.Self().Data.(*Table) }
+
+// key reads argument 0, the row key.
+func key(c host.Call) string {
+	k := c.Str(0, "key")
+	if len(k) > MaxKeyLen || k == "" {
+		host.Usagef("table key must be 1 to %d bytes, got %d", MaxKeyLen, len(k))
+	}
+	return k
+}
+
+// column reads argument i, a column name.
+func column(c host.Call, t *Table, i int) int {
+	name := c.Str(i, "field")
+	col, ok := t.Column(name)
+	if !ok {
+		host.Usagef("table %s has no column %q (columns: %s)", t.name, name, describeColumns(t.cols))
+	}
+	return col
+}
+
+// fail reports a full table as a routine failure (false, and the reason in
+// Lua), logged once per table (again after its max_size changed). Other
+// errors are misuse.
+func fail(c host.Call, t *Table, err error) {
+	var fe *FullError
+	if errors.As(err, &fe) {
+		if !t.warned.Swap(true) {
+			c.Instance().Host().Logger().Warn("table full", "table", t.name, "max_size", fe.MaxSize)
+		}
+		c.Fail(err.Error())
+		return
+	}
+	host.Usagef("%v", err)
+}
+
+func tableSet(c host.Call) {
+	t := self(c)
+	k := key(c)
+	row := c.Table(1, "row")
+	if err := t.Set(k, row); err != nil {
+		fail(c, t, err)
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func tableGet(c host.Call) {
+	t := self(c)
+	k := key(c)
+	if c.OptStr(1, "field", "") == "" {
+		if row := t.Get(k); row != nil {
+			c.Return(row)
+		} else {
+			c.Return(nil)
+		}
+		return
+	}
+	col := column(c, t, 1)
+	cl, ok := t.getCell(k, col)
+	if !ok {
+		c.Return(nil)
+		return
+	}
+	switch t.cols[col].Kind {
+	case Int:
+		c.ReturnInt(int64(cl.n))
+	case Float:
+		c.ReturnFloat(math.Float64frombits(cl.n))
+	default:
+		c.ReturnStr(cl.s)
+	}
+}
+
+func tableIncr(c host.Call, op string, sign int64) {
+	t := self(c)
+	k := key(c)
+	col := column(c, t, 1)
+	switch t.cols[col].Kind {
+	case Int:
+		by := optWhole(c, 2, "by", 1)
+		n, err := t.IncrInt(k, col, sign*by)
+		if err != nil {
+			fail(c, t, err)
+			return
+		}
+		c.ReturnInt(n)
+	case Float:
+		by := c.OptFloat(2, "by", 1)
+		f, err := t.IncrFloat(k, col, float64(sign)*by)
+		if err != nil {
+			fail(c, t, err)
+			return
+		}
+		c.ReturnFloat(f)
+	default:
+		host.Usagef("table %s: %s needs an int or float column; %s is a string column", t.name, op, t.cols[col].Name)
+	}
+}
+
+// whole reads argument i, a whole number.
+func whole(c host.Call, i int, name string) int64 {
+	f := c.Float(i, name)
+	if f != math.Trunc(f) || f >= 1<<63 || f < -(1<<63) {
+		host.Usagef("argument %d (%s) must be a whole number, got %v", i+1, name, f)
+	}
+	return int64(f)
+}
+
+// optWhole is whole, or def when the argument is absent or nil.
+func optWhole(c host.Call, i int, name string, def int64) int64 {
+	if i >= c.NArgs() {
+		return def
+	}
+	f := c.OptFloat(i, name, math.NaN())
+	if math.IsNaN(f) {
+		return def
+	}
+	if f != math.Trunc(f) || f >= 1<<63 || f < -(1<<63) {
+		host.Usagef("argument %d (%s) must be a whole number, got %v", i+1, name, f)
+	}
+	return int64(f)
+}

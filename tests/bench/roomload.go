@@ -1,0 +1,519 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The room broadcast load: clients WebSocket connections, all in one room
+// on the server; senders of them send text messages at a fixed total rate
+// and the server sends each message to every client, the sender too. A
+// message carries its sequence number and the time it was written, so
+// every delivery yields one end-to-end latency, and counting deliveries per
+// sequence number after a drain period gives the lost (and duplicated)
+// ones. Readers are a few epoll threads over all the connections; the
+// senders' writes come from one pacing goroutine.
+//
+// Payload, ASCII: kind byte ('P' probe, 'W' warm-up, 'M' measured), 8 hex
+// digits of sequence number, 16 hex digits of send time (ns since the
+// bench's clock base), '.' padding up to the message size.
+
+const roomHeader = 1 + 8 + 16
+
+// roomSpec is one broadcast row.
+type roomSpec struct {
+	addr     netip.AddrPort
+	clients  int
+	senders  int
+	threads  int
+	size     int
+	rate     float64 // messages per second in, all senders together
+	warmup   time.Duration
+	duration time.Duration
+	drain    time.Duration // longest wait for late deliveries after sending stops
+	// onMeasure runs when the measured sending starts; onSent when it ends;
+	// onDone when the drain is over.
+	onMeasure, onSent, onDone func()
+}
+
+// roomLoad is what one broadcast row measured.
+type roomLoad struct {
+	sent       int           // measured messages written
+	expected   uint64        // sent × clients
+	received   uint64        // measured deliveries, after the drain
+	inWindow   uint64        // measured deliveries that arrived while sending
+	window     time.Duration // how long the measured sending took
+	drained    time.Duration // how long the drain took
+	lost, dups uint64
+	hist       *logHist
+	broken     int
+	errs       []string
+	lagging    time.Duration // how far the sender fell behind its schedule
+}
+
+type roomConn struct {
+	fd   int
+	key  [4]byte
+	in   []byte
+	got  int
+	dead bool
+}
+
+// roomReader is one epoll thread reading its share of the connections.
+type roomReader struct {
+	conns    []*roomConn
+	stop     *atomic.Bool
+	counts   []uint32 // measured deliveries per sequence number
+	probes   *[64]atomic.Int32
+	received atomic.Uint64 // measured deliveries so far
+	frames   atomic.Uint64 // frames of any kind so far
+	hist     logHist
+	errs     []string
+	size     int
+}
+
+// runRoom connects the clients, waits until all of them are in the room
+// (a probe message reaches every client), then warms up, measures and
+// drains.
+func runRoom(spec roomSpec) (*roomLoad, error) {
+	if spec.size < roomHeader {
+		spec.size = roomHeader
+	}
+	conns := make([]*roomConn, spec.clients)
+	defer func() {
+		for _, c := range conns {
+			if c != nil && c.fd >= 0 {
+				_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+				_ = unix.Close(c.fd)
+			}
+		}
+	}()
+	if err := dialRoom(spec.addr, conns, 16); err != nil {
+		return nil, err
+	}
+	maxSeq := int(spec.rate*spec.duration.Seconds()*1.1) + 16
+	var stop atomic.Bool
+	var probes [64]atomic.Int32
+	threads := max(1, min(spec.threads, spec.clients))
+	readers := make([]*roomReader, threads)
+	for t := range readers {
+		r := &roomReader{stop: &stop, counts: make([]uint32, maxSeq), probes: &probes, size: spec.size}
+		for i := t; i < len(conns); i += threads {
+			r.conns = append(r.conns, conns[i])
+		}
+		readers[t] = r
+	}
+	var wg sync.WaitGroup
+	for _, r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.run()
+		}()
+	}
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
+	}()
+	senders := make([]*roomConn, max(1, min(spec.senders, spec.clients)))
+	for i := range senders {
+		senders[i] = conns[i*spec.clients/len(senders)]
+	}
+	s := &roomSender{size: spec.size, buf: make([]byte, 0, spec.size+14)}
+
+	// Every client must be in the room before the count starts: the server
+	// may run the join after the handshake's answer.
+	joined := false
+	for id := 0; id < len(probes) && !joined; id++ {
+		if err := s.send(senders[0], 'P', uint32(id)); err != nil {
+			return nil, fmt.Errorf("probe: %w", err)
+		}
+		deadline := time.Now().Add(time.Second)
+		for time.Now().Before(deadline) {
+			if int(probes[id].Load()) >= spec.clients {
+				joined = true
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if !joined && id >= 10 {
+			return nil, fmt.Errorf("after %d probes the last reached %d of %d clients (%s)", id+1, probes[id].Load(), spec.clients, orDash(readerErrs(readers)))
+		}
+	}
+	if !joined {
+		return nil, errors.New("no probe reached every client")
+	}
+
+	res := &roomLoad{}
+	if spec.warmup > 0 {
+		if _, err := s.pace(senders, spec.rate, spec.warmup, 'W', 1<<31); err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	if spec.onMeasure != nil {
+		spec.onMeasure()
+	}
+	start := time.Now()
+	lag, err := s.pace(senders, spec.rate, spec.duration, 'M', maxSeq)
+	res.window = time.Since(start)
+	res.lagging = lag
+	for _, r := range readers {
+		res.inWindow += r.received.Load()
+	}
+	if spec.onSent != nil {
+		spec.onSent()
+	}
+	res.sent = s.sent
+	res.expected = uint64(s.sent) * uint64(spec.clients)
+	if err != nil {
+		res.errs = append(res.errs, "send: "+err.Error())
+	}
+	// Drain: until everything arrived, nothing arrived for a second, or
+	// the drain time is over.
+	drainStart := time.Now()
+	last, lastAt := uint64(0), time.Now()
+	for {
+		var got, frames uint64
+		for _, r := range readers {
+			got += r.received.Load()
+			frames += r.frames.Load()
+		}
+		if frames != last {
+			last, lastAt = frames, time.Now()
+		}
+		if got >= res.expected || time.Since(lastAt) > time.Second || time.Since(drainStart) > spec.drain {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res.drained = time.Since(drainStart)
+	if spec.onDone != nil {
+		spec.onDone()
+	}
+	stop.Store(true)
+	wg.Wait()
+
+	res.hist = &logHist{}
+	total := make([]uint32, maxSeq)
+	for _, r := range readers {
+		res.hist.merge(&r.hist)
+		for i, n := range r.counts {
+			total[i] += n
+		}
+		res.errs = append(res.errs, r.errs...)
+		for _, c := range r.conns {
+			if c.dead {
+				res.broken++
+			}
+		}
+	}
+	for seq := 0; seq < s.sent; seq++ {
+		n := uint64(total[seq])
+		res.received += n
+		if n < uint64(spec.clients) {
+			res.lost += uint64(spec.clients) - n
+		} else {
+			res.dups += n - uint64(spec.clients)
+		}
+	}
+	return res, nil
+}
+
+func readerErrs(rs []*roomReader) string {
+	var all []string
+	for _, r := range rs {
+		all = append(all, r.errs...)
+	}
+	return firstN(all, 3)
+}
+
+// dialRoom opens and upgrades every connection, par at a time.
+func dialRoom(addr netip.AddrPort, conns []*roomConn, par int) error {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	for w := 0; w < par; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(conns) {
+					return
+				}
+				fd, rest, err := wsDial(addr, 10*time.Second)
+				if err == nil && len(rest) > 0 {
+					_ = unix.Close(fd)
+					err = fmt.Errorf("%d bytes before the first message: %q", len(rest), clip(rest, 40))
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("client %d: %w", i, err)
+					}
+					mu.Unlock()
+					return
+				}
+				c := &roomConn{fd: fd, in: make([]byte, 16<<10)}
+				c.key = [4]byte{byte(i), byte(i >> 8), 0x5A, 0xC3}
+				conns[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// roomSender writes the messages of one row, paced, from one goroutine.
+type roomSender struct {
+	size int
+	buf  []byte
+	pay  []byte
+	sent int // measured messages written
+}
+
+// send writes one message of kind k with sequence number seq on c.
+func (s *roomSender) send(c *roomConn, k byte, seq uint32) error {
+	if c.dead {
+		return errors.New("the sending connection broke")
+	}
+	if s.pay == nil {
+		s.pay = make([]byte, s.size)
+		for i := range s.pay {
+			s.pay[i] = '.'
+		}
+	}
+	p := s.pay
+	p[0] = k
+	hex8(p[1:9], uint64(seq))
+	hex16(p[9:25], uint64(nanotime()))
+	s.buf = appendMasked(s.buf[:0], opText, p, c.key)
+	return writeFull(c.fd, s.buf)
+}
+
+// pace sends messages of kind k at rate per second, round-robin over the
+// senders, for d. A late sender catches up (sends what was due at once)
+// and reports how far behind it fell. Measured messages are numbered from
+// 0 and limited to maxSeq.
+func (s *roomSender) pace(senders []*roomConn, rate float64, d time.Duration, k byte, maxSeq int) (time.Duration, error) {
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	total := int(d / interval)
+	var lag time.Duration
+	for i := 0; i < total; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if w := time.Until(due); w > 0 {
+			time.Sleep(w)
+		} else {
+			lag = max(lag, -w)
+		}
+		seq := uint32(i)
+		if k == 'M' {
+			if s.sent >= maxSeq {
+				break
+			}
+			seq = uint32(s.sent)
+		}
+		if err := s.send(senders[i%len(senders)], k, seq); err != nil {
+			return lag, err
+		}
+		if k == 'M' {
+			s.sent++
+		}
+	}
+	return lag, nil
+}
+
+// writeFull writes all of b to a non-blocking descriptor, waiting for room
+// in the socket buffer when it is full.
+func writeFull(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			time.Sleep(100 * time.Microsecond)
+			continue
+		case err != nil:
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// appendMasked appends one final masked client frame (payload < 64 KiB).
+func appendMasked(f []byte, opcode byte, payload []byte, key [4]byte) []byte {
+	f = append(f, 0x80|opcode)
+	if n := len(payload); n < 126 {
+		f = append(f, 0x80|byte(n))
+	} else {
+		f = append(f, 0x80|126, byte(n>>8), byte(n))
+	}
+	f = append(f, key[:]...)
+	for i, c := range payload {
+		f = append(f, c^key[i&3])
+	}
+	return f
+}
+
+const hexDigits = "0123456789abcdef"
+
+func hex8(b []byte, v uint64) {
+	for i := 7; i >= 0; i-- {
+		b[i] = hexDigits[v&15]
+		v >>= 4
+	}
+}
+
+func hex16(b []byte, v uint64) {
+	for i := 15; i >= 0; i-- {
+		b[i] = hexDigits[v&15]
+		v >>= 4
+	}
+}
+
+func unhex(b []byte) (uint64, bool) {
+	var v uint64
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case 'a' <= c && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+func (r *roomReader) fail(c *roomConn, what string, err error) {
+	c.dead = true
+	_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	_ = unix.Close(c.fd)
+	c.fd = -1
+	if len(r.errs) < 5 {
+		r.errs = append(r.errs, fmt.Sprintf("%s: %v", what, err))
+	}
+}
+
+func (r *roomReader) run() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		r.errs = append(r.errs, "epoll_create: "+err.Error())
+		return
+	}
+	defer unix.Close(ep)
+	for i, c := range r.conns {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}
+		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+			r.fail(c, "epoll_ctl", err)
+		}
+	}
+	events := make([]unix.EpollEvent, 256)
+	for !r.stop.Load() {
+		n, err := unix.EpollWait(ep, events, 50)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			r.errs = append(r.errs, "epoll_wait: "+err.Error())
+			return
+		}
+		var got, frames uint64
+		for i := 0; i < n; i++ {
+			c := r.conns[events[i].Fd]
+			if c.dead {
+				continue
+			}
+			m, err := unix.Read(c.fd, c.in[c.got:])
+			if err == unix.EAGAIN || err == unix.EINTR {
+				continue
+			}
+			if err != nil || m == 0 {
+				if err == nil {
+					err = errors.New("server closed the connection")
+				}
+				r.fail(c, "read", err)
+				continue
+			}
+			c.got += m
+			k, delivered, nf, err := r.parseFrames(c.in[:c.got])
+			got += delivered
+			frames += nf
+			if err != nil {
+				r.fail(c, "frame", err)
+				continue
+			}
+			c.got = copy(c.in, c.in[k:c.got])
+		}
+		if got > 0 {
+			r.received.Add(got)
+		}
+		if frames > 0 {
+			r.frames.Add(frames)
+		}
+	}
+}
+
+// parseFrames handles the whole frames at the start of b and reports how many
+// bytes they took, how many measured deliveries they held and how many
+// frames there were.
+func (r *roomReader) parseFrames(b []byte) (at int, delivered, nf uint64, err error) {
+	now := nanotime()
+	for {
+		f, n, err := parseServerFrame(b[at:])
+		if err != nil {
+			return at, delivered, nf, err
+		}
+		if n == 0 {
+			if at == 0 && len(b) == cap(b) {
+				return 0, delivered, nf, fmt.Errorf("frame larger than the %d-byte buffer", len(b))
+			}
+			return at, delivered, nf, nil
+		}
+		at += n
+		nf++
+		switch {
+		case f.opcode == opClose:
+			return at, delivered, nf, errors.New(closeReason(f.payload))
+		case f.opcode != opText || !f.fin:
+			return at, delivered, nf, fmt.Errorf("frame opcode %#x fin %v, want final text frames", f.opcode, f.fin)
+		case len(f.payload) != r.size:
+			return at, delivered, nf, fmt.Errorf("message of %d bytes, want %d: %q", len(f.payload), r.size, clip(f.payload, 40))
+		}
+		seq, ok1 := unhex(f.payload[1:9])
+		ts, ok2 := unhex(f.payload[9:25])
+		if !ok1 || !ok2 {
+			return at, delivered, nf, fmt.Errorf("message %q is not the bench's", clip(f.payload, 40))
+		}
+		switch f.payload[0] {
+		case 'M':
+			if seq >= uint64(len(r.counts)) {
+				return at, delivered, nf, fmt.Errorf("sequence number %d out of range", seq)
+			}
+			r.counts[seq]++
+			r.hist.record(now - int64(ts))
+			delivered++
+		case 'P':
+			if seq < uint64(len(r.probes)) {
+				r.probes[seq].Add(1)
+			}
+		case 'W':
+		default:
+			return at, delivered, nf, fmt.Errorf("message kind %q", f.payload[0])
+		}
+	}
+}

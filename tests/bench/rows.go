@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// rrRun starts one server of the http or ws section and measures its row,
+// retrying a disturbed run.
+func rrRun(o *options, b *builds, sec string, k serverKind, rep int, results map[rowKey][]runResult) error {
+	prof := ""
+	if o.profile != "" && k.key != "node" {
+		prof = filepath.Join(o.profile, fmt.Sprintf("%s-%s-r%d", sec, k.key, rep))
+	}
+	s, err := startServer(k, b, prof)
+	if err != nil {
+		return err
+	}
+	profSeq := 0
+	defer func() {
+		s.stop()
+		for i := 1; prof != "" && i <= profSeq; i++ {
+			_ = os.Remove(fmt.Sprintf("%s-%d.heap.pprof", prof, i))
+			from := fmt.Sprintf("%s-%d.pprof", prof, i)
+			if i < profSeq {
+				_ = os.Remove(from)
+			} else if os.Rename(from, prof+".pprof") == nil {
+				logf("profile %s.pprof", prof)
+			}
+		}
+	}()
+	for attempt := 0; ; attempt++ {
+		r, err := measureLoad(o, s, prof, func(onMeasure, onDone func()) (*loadResult, error) {
+			return runRR(rrSpecFor(o, sec, s, onMeasure, onDone))
+		})
+		if prof != "" {
+			profSeq++
+		}
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, s.log.String())
+		}
+		note := ""
+		if r.disturbed {
+			note = "  DISTURBED by " + orDash(r.busiest)
+		}
+		unit := map[string]string{secHTTP: "req/s", secWS: "msgs/s"}[sec]
+		logf("run %d %-4s %-5s %9.0f %s  p50 %-8s p99 %-8s server %.2f, load %.2f, other %.2f, idle %.2f cores, %.2f rd/wr syscalls/msg%s%s",
+			rep, sec, k.key, r.rate, unit, r.p50, r.p99, r.srvCPU, r.loadCPU, r.otherCPU, r.idleCPU, r.sysPerMsg, brokenNote(r), note)
+		if r.disturbed && attempt < o.retries {
+			time.Sleep(o.retryPause)
+			continue
+		}
+		results[rowKey{sec, k.key, 1}] = append(results[rowKey{sec, k.key, 1}], r)
+		return nil
+	}
+}
+
+// rrSpecFor is the load of an http (hello) or ws (echo) row.
+func rrSpecFor(o *options, sec string, s *server, onMeasure, onDone func()) rrSpec {
+	spec := rrSpec{conns: o.conns, threads: o.threads, warmup: o.warmup, duration: o.duration,
+		dialer: 8, onMeasure: onMeasure, onDone: onDone}
+	switch sec {
+	case secHTTP:
+		req := httpRequest(s.addr.String())
+		spec.parse = parseHTTPReply
+		spec.dial = func(int) (*rrConn, error) {
+			fd, err := dialRaw(s.addr)
+			if err != nil {
+				return nil, err
+			}
+			return &rrConn{fd: fd, out: req, want: []byte("hello world"), in: make([]byte, 4096)}, nil
+		}
+	case secWS:
+		spec.parse = parseWSEcho
+		spec.dial = func(i int) (*rrConn, error) {
+			fd, rest, err := wsDial(s.addr, 10*time.Second)
+			if err != nil {
+				return nil, err
+			}
+			if len(rest) > 0 {
+				_ = unix.Close(fd)
+				return nil, fmt.Errorf("%d bytes before the first message: %q", len(rest), clip(rest, 40))
+			}
+			p := wsEchoPayload(i, o.size)
+			key := [4]byte{byte(i), byte(i >> 8), 0xA5, 0x3C}
+			return &rrConn{fd: fd, out: maskedFrame(opText, p, key), want: p, in: make([]byte, 4096)}, nil
+		}
+	}
+	return spec
+}
+
+// roomKey names a broadcast row: server and messages per second in.
+type roomKey struct {
+	key  string
+	rate int
+}
+
+// roomResult is one broadcast row.
+type roomResult struct {
+	*roomLoad
+	rate      int
+	clients   int
+	cpu       cpuUse // over the sending window
+	pss, rss  int64  // server memory (KiB) after the drain
+	disturbed bool
+}
+
+// deliveryRate is measured deliveries per second while sending.
+func (r *roomResult) deliveryRate() float64 {
+	if r.window <= 0 {
+		return 0
+	}
+	return float64(r.inWindow) / r.window.Seconds()
+}
+
+// roomRun starts one broadcast server and runs every rate against it,
+// each with fresh connections.
+func roomRun(o *options, b *builds, k serverKind, res *results) {
+	prof := ""
+	if o.profile != "" && k.key != "node" {
+		prof = filepath.Join(o.profile, "room-"+k.key)
+	}
+	s, err := startServer(k, b, prof)
+	if err != nil {
+		logf("room %s: %v", k.key, err)
+		res.fail(secRoom, k.key, err.Error())
+		return
+	}
+	defer func() {
+		s.stop()
+		for i, rate := range o.roomRates {
+			if prof == "" {
+				break
+			}
+			_ = os.Remove(fmt.Sprintf("%s-%d.heap.pprof", prof, i+1))
+			to := fmt.Sprintf("%s-%d.pprof", prof, rate)
+			if os.Rename(fmt.Sprintf("%s-%d.pprof", prof, i+1), to) == nil {
+				logf("profile %s", to)
+			}
+		}
+	}()
+	for i, rate := range o.roomRates {
+		// The stress rows run on a server the first row has warmed up.
+		d, warm := o.roomDuration, o.roomWarmup
+		if i > 0 {
+			d, warm = o.stressDur, 0
+		}
+		r := &roomResult{rate: rate, clients: o.roomClients}
+		var w *cpuWindow
+		spec := roomSpec{addr: s.addr, clients: o.roomClients, senders: o.roomSenders, threads: o.threads,
+			size: o.size, rate: float64(rate), warmup: warm, duration: d, drain: o.roomDrain,
+			onMeasure: func() { w = openWindow(s, prof != "") },
+			onSent:    func() { r.cpu = w.close(false) },
+			onDone: func() {
+				if prof != "" {
+					s.signal(syscall.SIGUSR2)
+				}
+				if m, err := readMem(s.pid); err == nil {
+					r.pss, r.rss = m.pss, m.rss
+				}
+			},
+		}
+		load, err := runRoom(spec)
+		if err == nil && !s.alive() {
+			err = errServerDied
+		}
+		if err != nil {
+			logf("room %s %d msgs/s: %v", k.key, rate, err)
+			res.fail(secRoom, k.key, fmt.Sprintf("%d msgs/s: %v\n%s", rate, err, s.log.String()))
+			if !s.alive() {
+				return
+			}
+			continue
+		}
+		r.roomLoad = load
+		r.disturbed = r.cpu.other > o.maxOther
+		res.room[roomKey{k.key, rate}] = r
+		note := ""
+		if r.disturbed {
+			note = "  DISTURBED by " + orDash(r.cpu.busiest)
+		}
+		logf("room %-5s %5d msgs/s in: %d sent, %.0f deliveries/s while sending, %d of %d delivered after %s drain, lost %d, dup %d, p50 %s p99 %s max %s; server %.2f, load %.2f, other %.2f cores; server PSS %s; %d broken%s%s",
+			k.key, rate, r.sent, r.deliveryRate(), r.received, r.expected, r.drained.Round(time.Millisecond), r.lost, r.dups,
+			fmtLongLatency(r.hist.quantile(0.5)), fmtLongLatency(r.hist.quantile(0.99)), fmtLongLatency(time.Duration(r.hist.max)),
+			r.cpu.srv, r.cpu.load, r.cpu.other, fmtKiB(r.pss), r.broken, errNote(r.errs), note)
+	}
+}
+
+func errNote(errs []string) string {
+	if len(errs) == 0 {
+		return ""
+	}
+	return " (" + firstN(errs, 3) + ")"
+}

@@ -1,0 +1,18 @@
+// Bench room broadcast (tests/bench): every connection joins one room when
+// it opens; every message is published to the whole room (the sender too),
+// the fan-out done by the host in Go.
+//   PORT=9501 imscript run --workers 2 --no-watch tests/bench/ws_room.js
+const srv = imscript.server({
+  host: "127.0.0.1",
+  port: Number(imscript.env.PORT || 9501),
+  type: "websocket",
+  worker_num: 2,
+});
+
+srv.on("open", (srv, req) => {
+  srv.join(req.fd, "room");
+});
+
+srv.on("message", (srv, frame) => {
+  srv.publish("room", frame.data);
+});
