@@ -53,6 +53,10 @@ type Call interface {
 	Table(i int, name string) Map
 	// OptTable is Table, or nil when the argument is absent or nil.
 	OptTable(i int, name string) Map
+	// Fields reads the fields names[j] of the table / object argument i
+	// into vals[j] (nil when absent) without building a Map: a record
+	// read for hot paths. Fields not named are not looked at.
+	Fields(i int, name string, names []string, vals []Value)
 
 	// Return sets the results of the call (Lua: multiple values; JS: the
 	// first one).
@@ -61,6 +65,10 @@ type Call interface {
 	ReturnFloat(f float64)
 	ReturnBool(b bool)
 	ReturnStr(s string)
+	// ReturnFields returns a new table / object with the fields names[j] =
+	// vals[j] in that order (nil values are left out), built without a
+	// Map: a record return for hot paths.
+	ReturnFields(names []string, vals []Value)
 	// Fail reports a routine failure: the call returns false (Lua: false and
 	// the reason as a second value; JS: false).
 	Fail(reason string)

@@ -133,7 +133,7 @@ func newClient(inst *Instance, m Map) (*Client, error) {
 			if err != nil {
 				return nil, err
 			}
-			timeout = seconds(secs)
+			timeout = clientSeconds(secs)
 			continue
 		}
 		rest[k] = m[k]
@@ -164,8 +164,8 @@ func newClient(inst *Instance, m Map) (*Client, error) {
 	return cli, nil
 }
 
-// seconds converts a script duration in seconds.
-func seconds(s float64) time.Duration {
+// clientSeconds converts a script duration in seconds.
+func clientSeconds(s float64) time.Duration {
 	if s <= 0 {
 		return 0
 	}
@@ -201,6 +201,14 @@ func cliOn(c Call) {
 // returns true; the connect or error event tells how it went.
 func cliConnect(c Call) {
 	cli := cliSelf(c)
+	switch cli.state {
+	case clientConnecting:
+		c.Fail("already connecting")
+		return
+	case clientConnected, clientClosing:
+		c.Fail("already connected")
+		return
+	}
 	if c.NArgs() > 0 && c.Arg(0) != nil {
 		cli.host = c.Str(0, "host")
 	}
@@ -212,18 +220,10 @@ func cliConnect(c Call) {
 		cli.port = int(p)
 	}
 	if c.NArgs() > 2 && c.Arg(2) != nil {
-		cli.timeout = seconds(c.Float(2, "timeout"))
+		cli.timeout = clientSeconds(c.Float(2, "timeout"))
 	}
 	if cli.port <= 0 {
 		Usagef("client.connect: no port (set port in imscript.client{...} or pass it to connect)")
-	}
-	switch cli.state {
-	case clientConnecting:
-		c.Fail("already connecting")
-		return
-	case clientConnected, clientClosing:
-		c.Fail("already connected")
-		return
 	}
 	cli.state = clientConnecting
 	addr := joinHostPort(cli.host, cli.port)
@@ -362,20 +362,20 @@ func (inst *Instance) trackClient(cli *Client, live bool) {
 	}
 }
 
-// dialError words a failed connect for the error event.
-func dialError(addr string, timeout time.Duration, err error) error {
+// clientDialError words a failed connect for the error event.
+func clientDialError(addr string, timeout time.Duration, err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return fmt.Errorf("connect %s: timed out after %v", addr, timeout)
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Err != nil {
-		return fmt.Errorf("connect %s: %v", addr, unwrapSyscall(oe.Err))
+		return fmt.Errorf("connect %s: %v", addr, clientSyscallErr(oe.Err))
 	}
 	return fmt.Errorf("connect %s: %v", addr, err)
 }
 
-func unwrapSyscall(err error) error {
+func clientSyscallErr(err error) error {
 	var se *os.SyscallError
 	if errors.As(err, &se) {
 		return se.Err
@@ -383,19 +383,19 @@ func unwrapSyscall(err error) error {
 	return err
 }
 
-// netErrText is a net error without the operation and addresses
+// clientNetErr is a net error without the operation and addresses
 // ("connection refused").
-func netErrText(err error) string {
+func clientNetErr(err error) string {
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Err != nil {
-		return unwrapSyscall(oe.Err).Error()
+		return clientSyscallErr(oe.Err).Error()
 	}
 	return err.Error()
 }
 
-// connError words a connection's abnormal end for the error event, or
+// clientConnError words a connection's abnormal end for the error event, or
 // returns "" for a plain end of stream.
-func connError(err error) string {
+func clientConnError(err error) string {
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return ""
 	}
@@ -405,9 +405,9 @@ func connError(err error) string {
 	return strings.TrimPrefix(err.Error(), "read: ")
 }
 
-// withTimeout is a dial context bounded by the client's timeout (none when
+// clientDialContext is a dial context bounded by the client's timeout (none when
 // the script set 0).
-func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+func clientDialContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	if d <= 0 {
 		return context.WithCancel(ctx)
 	}

@@ -67,7 +67,7 @@ type tcpLink struct {
 }
 
 func dialTCPClient(cli *Client, addr string) *tcpLink {
-	ctx, cancel := withTimeout(context.Background(), cli.timeout)
+	ctx, cancel := clientDialContext(context.Background(), cli.timeout)
 	l := &tcpLink{cli: cli, addr: addr, cancel: cancel, limit: cli.st.BufferOutputSize}
 	timeout := cli.timeout
 	go func() {
@@ -76,7 +76,7 @@ func dialTCPClient(cli *Client, addr string) *tcpLink {
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			if !l.isAborted() {
-				cli.post(l, func() { cli.connectFailed(dialError(addr, timeout, err)) })
+				cli.post(l, func() { cli.connectFailed(clientDialError(addr, timeout, err)) })
 			}
 			return
 		}
@@ -258,7 +258,7 @@ func (*tcpClientEvents) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if quiet {
 		return gnet.None
 	}
-	if msg := connError(err); msg != "" {
+	if msg := clientConnError(err); msg != "" {
 		l.cli.post(l, func() { l.cli.failed(msg) })
 	}
 	l.cli.post(l, l.cli.closed)

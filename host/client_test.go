@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,37 +137,70 @@ func TestClientTCPEchoFromMainChunk(t *testing.T) {
 }
 
 // The client talks to the script's own TCP server (length-prefixed
-// framing both ways, packages written in pieces by the server).
+// framing both ways, packages written in pieces by the server), and
+// reconnects once the server has closed the first connection.
 func TestClientAgainstOwnServerLengthFramed(t *testing.T) {
-	const src = `
+	srcs := map[string]string{
+		"lua": luaWithPack(`
 local srv = imscript.server{ host = "127.0.0.1", port = 0, open_length_check = true, package_length_type = "N",
   package_length_offset = 0, package_body_offset = 4 }
 local function pack(s) return string.pack(">I4", #s) .. s end
 srv:on("receive", function(srv, fd, data)
   local reply = pack("got " .. data:sub(5))
-  -- write the reply in three pieces, across two timer ticks
+  -- write the reply in three pieces, across two timer ticks, then close
   srv:send(fd, reply:sub(1, 2))
   imscript.after(5, function()
     srv:send(fd, reply:sub(3, 6))
-    imscript.after(5, function() srv:send(fd, reply:sub(7) .. pack("bye")) end)
+    imscript.after(5, function() srv:send(fd, reply:sub(7) .. pack("bye")); srv:close(fd) end)
   end)
 end)
 srv:on("start", function(srv)
   local cli = imscript.client{ port = srv.port, open_length_check = true, package_length_type = "N", package_body_offset = 4 }
-  cli:on("connect", function(c) c:send(pack("hello")) end)
-  cli:on("receive", function(c, data)
-    print("client got [" .. data:sub(5) .. "] " .. #data)
-    if data:sub(5) == "bye" then c:close() end
+  local round = 0
+  cli:on("connect", function(c) round = round + 1; c:send(pack("hello " .. round)) end)
+  cli:on("receive", function(c, data) print("client got [" .. data:sub(5) .. "] " .. #data) end)
+  cli:on("close", function(c)
+    print("client closed " .. round)
+    if round == 1 then print("reconnect " .. tostring(c:connect())) end
   end)
-  cli:on("close", function() print("client closed") end)
   cli:connect()
 end)
-`
-	r := startHost(t, "own.lua", luaWithPack(src), host.Config{Workers: 2})
-	r.waitStdout("client closed")
-	want := "client got [got hello] 13\nclient got [bye] 7\nclient closed\n"
-	if got := r.stdout.String(); got != want {
-		t.Fatalf("stdout:\n%s\nwant:\n%s", got, want)
+`),
+		"js": `
+const srv = imscript.server({ host: "127.0.0.1", port: 0, open_length_check: true, package_length_type: "N",
+  package_length_offset: 0, package_body_offset: 4 });
+const pack = (s) => { const b = Buffer.from(s); return Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]); };
+srv.on("receive", (srv, fd, data) => {
+  const reply = pack("got " + data.slice(4).toString());
+  srv.send(fd, reply.slice(0, 2));
+  imscript.after(5, () => {
+    srv.send(fd, reply.slice(2, 6));
+    imscript.after(5, () => { srv.send(fd, Buffer.concat([reply.slice(6), pack("bye")])); srv.close(fd); });
+  });
+});
+srv.on("start", (srv) => {
+  const cli = imscript.client({ port: srv.port, open_length_check: true, package_length_type: "N", package_body_offset: 4 });
+  let round = 0;
+  cli.on("connect", (c) => { round++; c.send(pack("hello " + round)); });
+  cli.on("receive", (c, data) => console.log("client got [" + data.slice(4).toString() + "] " + data.length));
+  cli.on("close", (c) => {
+    console.log("client closed " + round);
+    if (round === 1) console.log("reconnect " + c.connect());
+  });
+  cli.connect();
+});
+`,
+	}
+	want := "client got [got hello 1] 15\nclient got [bye] 7\nclient closed 1\nreconnect true\n" +
+		"client got [got hello 2] 15\nclient got [bye] 7\nclient closed 2\n"
+	for _, lang := range []string{"lua", "js"} {
+		t.Run(lang, func(t *testing.T) {
+			r := startHost(t, "own."+lang, srcs[lang], host.Config{Workers: 2})
+			r.waitStdout("client closed 2")
+			if got := r.stdout.String(); got != want {
+				t.Fatalf("stdout:\n%s\nwant:\n%s", got, want)
+			}
+		})
 	}
 }
 
@@ -294,7 +328,7 @@ func TestClientPeerCloseAndReset(t *testing.T) {
 			c.Close()
 		}
 	}()
-	src := `
+	srcs := map[string]string{"lua": `
 local port = tonumber(imscript.env.PEER)
 local function run(name, after)
   local cli = imscript.client{ port = port }
@@ -305,12 +339,27 @@ local function run(name, after)
   cli:connect()
 end
 run("graceful", function() run("reset") end)
-`
-	r := startHost(t, "peer.lua", src, host.Config{Workers: 1, Env: map[string]string{"PEER": strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}})
-	r.waitStdout("reset close")
+`, "js": `
+const port = Number(imscript.env.PEER);
+function run(name, after) {
+  const cli = imscript.client({ port });
+  cli.on("connect", (c) => { if (name === "reset") c.send("abc"); });
+  cli.on("receive", (c, data) => console.log(name + " receive " + data.toString().replace("\n", "")));
+  cli.on("error", (c, err) => console.log(name + " error " + err));
+  cli.on("close", (c) => { console.log(name + " close"); if (after) after(); });
+  cli.connect();
+}
+run("graceful", () => run("reset"));
+`}
 	want := "graceful receive hi\ngraceful close\nreset receive hi\nreset error connection reset by peer\nreset close\n"
-	if got := r.stdout.String(); got != want {
-		t.Fatalf("stdout:\n%s\nwant:\n%s", got, want)
+	for _, lang := range []string{"lua", "js"} {
+		t.Run(lang, func(t *testing.T) {
+			r := startHost(t, "peer."+lang, srcs[lang], host.Config{Workers: 1, Env: map[string]string{"PEER": strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}})
+			r.waitStdout("reset close")
+			if got := r.stdout.String(); got != want {
+				t.Fatalf("stdout:\n%s\nwant:\n%s", got, want)
+			}
+		})
 	}
 }
 
@@ -373,34 +422,45 @@ cli.connect();
 // A reload closes the old version's clients (the peer sees the connection
 // end) and the new version makes its own.
 func TestClientClosedByReload(t *testing.T) {
-	peer := newLineEcho(t)
-	src := `
+	srcs := map[string]string{"lua": `
 local cli = imscript.client{ port = tonumber(imscript.env.PEER) }
 cli:on("connect", function(c) c:send("v1\n") end)
 cli:on("receive", function(c, data) print("got " .. data:gsub("\n", "")) end)
 cli:on("close", function() print("close event?!") end)
 cli:connect()
-`
-	r := startHost(t, "reload.lua", src, host.Config{Workers: 1, Env: map[string]string{"PEER": peer.port()}})
-	r.waitStdout("got echo: v1")
-	r.write("reload.lua", strings.Replace(src, `"v1\n"`, `"v2\n"`, 1))
-	if err := r.h.ReloadNow("test"); err != nil {
-		t.Fatal(err)
-	}
-	r.waitStdout("got echo: v2")
-	r.eventually("the first connection to end", func() bool { conns, ended := peer.counts(); return conns == 2 && ended == 1 })
-	if err := r.stop(); err != nil {
-		t.Fatal(err)
-	}
-	r.eventually("the second connection to end", func() bool { _, ended := peer.counts(); return ended == 2 })
-	if strings.Contains(r.stdout.String(), "?!") {
-		t.Fatalf("a closed instance got an event: %q", r.stdout.String())
+`, "js": `
+const cli = imscript.client({ port: Number(imscript.env.PEER) });
+cli.on("connect", (c) => c.send("v1\n"));
+cli.on("receive", (c, data) => console.log("got " + data.toString().replace("\n", "")));
+cli.on("close", () => console.log("close event?!"));
+cli.connect();
+`}
+	for _, lang := range []string{"lua", "js"} {
+		t.Run(lang, func(t *testing.T) {
+			peer := newLineEcho(t)
+			src := srcs[lang]
+			r := startHost(t, "reload."+lang, src, host.Config{Workers: 1, Env: map[string]string{"PEER": peer.port()}})
+			r.waitStdout("got echo: v1")
+			r.write("reload."+lang, strings.Replace(src, `"v1\n"`, `"v2\n"`, 1))
+			if err := r.h.ReloadNow("test"); err != nil {
+				t.Fatal(err)
+			}
+			r.waitStdout("got echo: v2")
+			r.eventually("the first connection to end", func() bool { conns, ended := peer.counts(); return conns == 2 && ended == 1 })
+			if err := r.stop(); err != nil {
+				t.Fatal(err)
+			}
+			r.eventually("the second connection to end", func() bool { _, ended := peer.counts(); return ended == 2 })
+			if strings.Contains(r.stdout.String(), "?!") {
+				t.Fatalf("a closed instance got an event: %q", r.stdout.String())
+			}
+		})
 	}
 }
 
 // Misuse raises errors that name what is wrong.
 func TestClientUsageErrors(t *testing.T) {
-	src := `
+	srcs := map[string]string{"lua": `
 local function try(name, f)
   local ok, err = pcall(f)
   print(name .. ": " .. tostring(err))
@@ -412,20 +472,35 @@ try("event", function() imscript.client{ port = 1 }:on("packet", function() end)
 try("no port", function() imscript.client{}:connect() end)
 print("close idle: " .. tostring(select(2, imscript.client{ port = 1 }:close())))
 print("done")
-`
-	r := startHost(t, "usage.lua", src, host.Config{Workers: 1})
-	r.waitStdout("done")
-	out := strings.ReplaceAll(r.stdout.String(), r.dir, "")
-	for _, want := range []string{
-		`setting: /usage.lua:6: imscript.client: unknown setting "worker_num"`,
-		`type: /usage.lua:7: imscript.client: setting type: "http" is not a client type (tcp, udp)`,
-		`udp framing: /usage.lua:8: imscript.client: framing settings apply to tcp clients, not udp`,
-		`event: /usage.lua:9: client.on: unknown event "packet" (connect, receive, error, close)`,
-		`no port: /usage.lua:10: client.connect: no port`,
-		"close idle: not connected",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("missing %q in:\n%s", want, out)
-		}
+`, "js": `
+function tryIt(name, f) {
+  try { f(); console.log(name + ": no error?!"); } catch (e) { console.log(name + ": " + e.message); }
+}
+tryIt("setting", () => imscript.client({ port: 1, worker_num: 2 }));
+tryIt("type", () => imscript.client({ type: "http", port: 1 }));
+tryIt("udp framing", () => imscript.client({ type: "udp", port: 1, open_eof_check: true }));
+tryIt("event", () => imscript.client({ port: 1 }).on("packet", () => {}));
+tryIt("no port", () => imscript.client({}).connect());
+console.log("close idle: " + imscript.client({ port: 1 }).close());
+console.log("done");
+`}
+	for _, lang := range []string{"lua", "js"} {
+		t.Run(lang, func(t *testing.T) {
+			r := startHost(t, "usage."+lang, srcs[lang], host.Config{Workers: 1})
+			r.waitStdout("done")
+			out := r.stdout.String()
+			for _, want := range []string{
+				`setting: .*imscript.client: unknown setting "worker_num"`,
+				`type: .*imscript.client: setting type: "http" is not a client type \(tcp, udp\)`,
+				`udp framing: .*imscript.client: framing settings apply to tcp clients, not udp`,
+				`event: .*client.on: unknown event "packet" \(connect, receive, error, close\)`,
+				`no port: .*client.connect: no port`,
+				map[string]string{"lua": "close idle: not connected", "js": "close idle: false"}[lang],
+			} {
+				if !regexp.MustCompile(want).MatchString(out) {
+					t.Errorf("missing %q in:\n%s", want, out)
+				}
+			}
+		})
 	}
 }

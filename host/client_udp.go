@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 )
 
 // udpLink is a UDP client: a connected UDP socket (datagrams only to and
@@ -21,7 +22,7 @@ type udpLink struct {
 }
 
 func dialUDPClient(cli *Client, addr string) *udpLink {
-	ctx, cancel := withTimeout(context.Background(), cli.timeout)
+	ctx, cancel := clientDialContext(context.Background(), cli.timeout)
 	l := &udpLink{cli: cli, cancel: cancel}
 	timeout := cli.timeout
 	go func() {
@@ -30,7 +31,7 @@ func dialUDPClient(cli *Client, addr string) *udpLink {
 		c, err := d.DialContext(ctx, "udp", addr) // resolves the name; sends nothing
 		if err != nil {
 			if !l.isAborted() {
-				cli.post(l, func() { cli.connectFailed(dialError(addr, timeout, err)) })
+				cli.post(l, func() { cli.connectFailed(clientDialError(addr, timeout, err)) })
 			}
 			return
 		}
@@ -56,7 +57,8 @@ func (l *udpLink) isAborted() bool {
 }
 
 // read delivers datagrams until the socket is closed. A refused datagram
-// (ICMP port unreachable) is an error event; the client stays open.
+// (ICMP port unreachable) is an error event and the client stays open; any
+// other read error is an error event, then close.
 func (l *udpLink) read(conn *net.UDPConn) {
 	max := l.cli.st.PackageMaxLength
 	if max > 65536 {
@@ -73,8 +75,11 @@ func (l *udpLink) read(conn *net.UDPConn) {
 				return
 			}
 			if !l.isAborted() {
-				msg := netErrText(err)
+				msg := clientNetErr(err)
 				l.cli.post(l, func() { l.cli.failed(msg) })
+			}
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				_ = conn.Close() // the next read reports the close
 			}
 			continue
 		}
@@ -93,7 +98,7 @@ func (l *udpLink) send(b []byte) (bool, string) {
 		return false, "not connected"
 	}
 	if _, err := conn.Write(b); err != nil {
-		return false, netErrText(err)
+		return false, clientNetErr(err)
 	}
 	return true, ""
 }

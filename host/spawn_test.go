@@ -183,6 +183,37 @@ parent got {"echo":[{"k":false}],"hex":"0001ff"}
 	})
 }
 
+// TestSpawnOtherLanguage: the child's extension picks its language, so a
+// Lua script spawns a JS one and back.
+func TestSpawnOtherLanguage(t *testing.T) {
+	t.Parallel()
+	c := spawnCase{
+		lua: `
+local c = imscript.process.spawn("kid.js", { n = 2 })
+c:on("message", function(m) print("kid: " .. m.s .. " " .. m.n) end)
+c:send({ s = "hi" })
+`,
+		luaFiles: map[string]string{"kid.js": `
+const p = imscript.process.parent;
+p.on("message", (m) => p.send({ s: m.s + " from js", n: imscript.process.arg.n * 2 }));
+`},
+		js: `
+const c = imscript.process.spawn("kid.lua", { n: 2 });
+c.on("message", (m) => console.log("kid: " + m.s + " " + m.n));
+c.send({ s: "hi" });
+`,
+		jsFiles: map[string]string{"kid.lua": `
+local p = imscript.process.parent
+p:on("message", function(m) p:send({ s = m.s .. " from lua", n = imscript.process.arg.n * 2 }) end)
+`},
+	}
+	spawnLangs(t, func(t *testing.T, lang string) {
+		other := map[string]string{"lua": "js", "js": "lua"}[lang]
+		r := startSpawn(t, lang, c, 1)
+		r.waitStdout("kid: hi from " + other + " 4\n")
+	})
+}
+
 // TestSpawnErrors: a missing file and a syntax error fail spawn itself
 // (file:line); an error in the child's main chunk is logged with file:line
 // and ends the child with code 1; a child may not declare servers.

@@ -730,4 +730,75 @@ throw new Error("load failed here");`,
 		errLine:    "load failed here",
 		wantRunErr: []string{"load failed here"},
 	},
+	{
+		name: "tables: typed rows, incr/decr, iteration, errors",
+		lua: `local function fails(f, ...)
+  local ok, err = pcall(f, ...)
+  say(ok, (tostring(err):gsub("^.-:%d+: ", "")))
+end
+local t = imscript.table("users", { size = 2, max_size = 3, columns = { fd = "int", name = { "string", 5 }, score = "float" } })
+say(t:set("ann", { fd = 7, name = "Ann" }), show(t:get("ann")), t:get("ann", "name"), show(t:get("bob")), show(t:get("bob", "fd")))
+say(t:incr("ann", "fd"), t:incr("ann", "score", 2.5), t:decr("ann", "fd", 3), t:incr("bob", "fd", 2))
+say(t:count(), t:exists("bob"), t:del("bob"), t:exists("bob"), t:count())
+t:set("cy", { score = 1 })
+say(t:set("dee", { fd = 1 }), t:incr("eve", "fd"), t:count())
+local rows = {}
+for k, row in t:pairs() do rows[#rows + 1] = k .. "=" .. show(row) end
+table.sort(rows)
+say(table.concat(rows, " "))
+fails(t.set, t, "ann", { name = "toolong" })
+fails(t.incr, t, "ann", "name")
+fails(imscript.table, "users", { columns = { fd = "int" } })
+say(imscript.table("users") == t, show(imscript.table("users"):get("cy")))
+say("done")`,
+		js: `function fails(f) {
+  try { f(); say(true); } catch (e) { say(false, e.message); }
+}
+const t = imscript.table("users", { size: 2, max_size: 3, columns: { fd: "int", name: ["string", 5], score: "float" } });
+say(t.set("ann", { fd: 7, name: "Ann" }), show(t.get("ann")), t.get("ann", "name"), show(t.get("bob")), show(t.get("bob", "fd")));
+say(t.incr("ann", "fd"), t.incr("ann", "score", 2.5), t.decr("ann", "fd", 3), t.incr("bob", "fd", 2));
+say(t.count(), t.exists("bob"), t.del("bob"), t.exists("bob"), t.count());
+t.set("cy", { score: 1 });
+say(t.set("dee", { fd: 1 }), t.incr("eve", "fd"), t.count());
+const rows = [];
+for (const [k, row] of t) rows.push(k + "=" + show(row));
+rows.sort();
+say(rows.join(" "));
+fails(() => t.set("ann", { name: "toolong" }));
+fails(() => t.incr("ann", "name"));
+fails(() => imscript.table("users", { columns: { fd: "int" } }));
+say(imscript.table("users") === t, show(imscript.table("users").get("cy")));
+say("done");`,
+		want: `true {fd=7,name="Ann",score=0} Ann nil nil
+8 2.5 5 2
+2 true true false 1
+true false 3
+ann={fd=5,name="Ann",score=2.5} cy={fd=0,name="",score=1} dee={fd=1,name="",score=0}
+false table users: column name holds at most 5 bytes, got 7
+false table users: incr needs an int or float column; name is a string column
+false imscript.table users: already declared with other columns: { fd=int, name=string(5), score=float }, not { fd=int }
+true {fd=0,name="",score=1}
+done
+`,
+		wantLog: []string{"table full", "table=users", "max_size=3"},
+	},
+	{
+		name: "atomics: add, sub, get, set, cmpset; a redeclaration keeps the value",
+		lua: `local a = imscript.atomic("hits", 10)
+say(a:add(), a:add(5), a:sub(), a:sub(20), a:get())
+say(a:cmpset(-5, 100), a:cmpset(-5, 1), a:get())
+a:set(42)
+say(imscript.atomic("hits", 0):get(), imscript.atomic("misses"):get())
+local ok, err = pcall(a.add, a, 0.5)
+say(ok, (tostring(err):gsub("^.-:%d+: ", "")))
+say("done")`,
+		js: `const a = imscript.atomic("hits", 10);
+say(a.add(), a.add(5), a.sub(), a.sub(20), a.get());
+say(a.cmpset(-5, 100), a.cmpset(-5, 1), a.get());
+a.set(42);
+say(imscript.atomic("hits", 0).get(), imscript.atomic("misses").get());
+try { a.add(0.5); } catch (e) { say(false, e.message); }
+say("done");`,
+		want: "11 16 15 -5 -5\ntrue false 100\n42 0\nfalse argument 1 (by) must be a whole number, got 0.5\ndone\n",
+	},
 }

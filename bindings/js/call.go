@@ -46,7 +46,7 @@ func (v *vm) function(fn host.Function, method bool) func(goja.FunctionCall) goj
 			}
 		}()
 		if method {
-			c.self = hostOf(fc.This)
+			c.self = v.receiver(fc.This)
 			if c.self == nil {
 				host.Usagef("method called without its object: use obj.method(...)")
 			}
@@ -215,6 +215,17 @@ func (c *call) Table(i int, name string) host.Map {
 	return m
 }
 
+func (c *call) Fields(i int, name string, names []string, vals []host.Value) {
+	v := c.get(i)
+	o, ok := v.(*goja.Object)
+	if !ok || absent(v) {
+		c.bad(i, name, "an object")
+	}
+	for j, n := range names {
+		vals[j] = c.v.fromJS(o.Get(n), 1)
+	}
+}
+
 func (c *call) OptTable(i int, name string) host.Map {
 	if absent(c.get(i)) {
 		return nil
@@ -233,6 +244,19 @@ func (c *call) ReturnFloat(f float64) { c.ret = c.v.rt.ToValue(f) }
 func (c *call) ReturnBool(b bool)     { c.ret = c.v.rt.ToValue(b) }
 func (c *call) ReturnStr(s string)    { c.ret = c.v.rt.ToValue(s) }
 func (c *call) Fail(string)           { c.ret = c.v.rt.ToValue(false) }
+
+func (c *call) ReturnFields(names []string, vals []host.Value) {
+	if c.ret != nil {
+		return
+	}
+	o := c.v.rt.NewObject()
+	for j, n := range names {
+		if vals[j] != nil {
+			_ = o.Set(n, c.v.toJS(vals[j], 1))
+		}
+	}
+	c.ret = o
+}
 
 func (c *call) Async(int) func(host.Value, error) {
 	v := c.v

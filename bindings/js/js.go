@@ -116,6 +116,9 @@ type vm struct {
 	mods map[string]goja.Value
 	// iterProtoObj is %IteratorPrototype%, for host iterators.
 	iterProtoObj *goja.Object
+	// lastThis and lastHost remember the last method receiver.
+	lastThis *goja.Object
+	lastHost *host.Object
 
 	calls []*call
 	depth int

@@ -201,6 +201,24 @@ func (v *vm) object(o *host.Object) *goja.Object {
 	return jo
 }
 
+// receiver is hostOf for the `this` of a method call. It remembers the
+// last receiver, so a loop calling methods of one object skips Export
+// (which allocates).
+func (v *vm) receiver(this goja.Value) *host.Object {
+	o, ok := this.(*goja.Object)
+	if !ok || o == nil {
+		return nil
+	}
+	if o == v.lastThis {
+		return v.lastHost
+	}
+	ho := hostOf(o)
+	if ho != nil {
+		v.lastThis, v.lastHost = o, ho
+	}
+	return ho
+}
+
 // hostOf returns the host object behind a JS value, or nil.
 func hostOf(val goja.Value) *host.Object {
 	o, ok := val.(*goja.Object)

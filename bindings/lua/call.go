@@ -1,7 +1,6 @@
 package lua
 
 import (
-	"fmt"
 	"sync"
 
 	lua "github.com/yuin/gopher-lua"
@@ -167,22 +166,33 @@ func (c *call) Table(i int, name string) host.Map {
 		c.bad(i, name, "table")
 	}
 	m := make(host.Map)
-	var err error
-	t.ForEach(func(k, val lua.LValue) {
-		if err != nil {
-			return
-		}
+	// Next boxes nothing; ForEach would allocate every string key.
+	for k, val := t.Next(lua.LNil); k != lua.LNil; k, val = t.Next(k) {
 		ks, ok := k.(lua.LString)
 		if !ok {
-			err = fmt.Errorf("bad argument #%d (%s): keys must be strings, got %s", i+1, name, k.Type().String())
-			return
+			host.Usagef("bad argument #%d (%s): keys must be strings, got %s", i+1, name, k.Type().String())
 		}
-		m[string(ks)], err = c.v.fromLua(val, 1)
-	})
-	if err != nil {
-		host.Usagef("%v", err)
+		e, err := c.v.fromLua(val, 1)
+		if err != nil {
+			host.Usagef("%v", err)
+		}
+		m[string(ks)] = e
 	}
 	return m
+}
+
+func (c *call) Fields(i int, name string, names []string, vals []host.Value) {
+	t, ok := c.get(i).(*lua.LTable)
+	if !ok {
+		c.bad(i, name, "table")
+	}
+	for j, n := range names {
+		v, err := c.v.fromLua(t.RawGetString(n), 1)
+		if err != nil {
+			host.Usagef("%v", err)
+		}
+		vals[j] = v
+	}
 }
 
 func (c *call) OptTable(i int, name string) host.Map {
@@ -216,6 +226,17 @@ func (c *call) ReturnBool(b bool) {
 
 func (c *call) ReturnStr(s string) {
 	c.L.Push(lua.LString(s))
+	c.nret++
+}
+
+func (c *call) ReturnFields(names []string, vals []host.Value) {
+	t := c.L.CreateTable(0, len(names))
+	for j, n := range names {
+		if vals[j] != nil {
+			t.RawSetString(n, c.v.toLua(vals[j], 1))
+		}
+	}
+	c.L.Push(t)
 	c.nret++
 }
 

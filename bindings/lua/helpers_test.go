@@ -131,6 +131,8 @@ func testModule(inst *host.Instance) host.Value {
 			c.Return(c.OptInt(0, "n", 5), c.OptFloat(1, "f", 1.5), c.OptBool(2, "b", true), c.OptStr(3, "s", "def"), c.OptTable(4, "t") == nil)
 		}),
 		"table":  host.Function(func(c host.Call) { c.ReturnStr(describe(c.Table(0, "opts"))) }),
+		"iterable": host.Function(newIterable), // iter_test.go
+		"record":   host.Function(record),      // iter_test.go
 		"bytes":  host.Function(func(c host.Call) { c.ReturnStr(strconv.Quote(string(c.Bytes(0, "data")))) }),
 		"worker": host.Function(func(c host.Call) { c.ReturnInt(int64(c.Instance().WorkerID())) }),
 		// protos counts the required modules compiled for this version.

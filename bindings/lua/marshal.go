@@ -113,19 +113,20 @@ func (v *vm) fromLua(lv lua.LValue, depth int) (host.Value, error) {
 }
 
 // tableValue turns a sequence (keys 1..n) into a List and anything else
-// into a Map with string keys.
+// into a Map with string keys. It walks the table with Next, which boxes
+// nothing (ForEach allocates each string key).
 func (v *vm) tableValue(t *lua.LTable, depth int) (host.Value, error) {
 	n := t.MaxN()
 	isList := n > 0
 	count := 0
-	t.ForEach(func(k, _ lua.LValue) {
+	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
 		count++
 		if isList {
 			if num, ok := k.(lua.LNumber); !ok || float64(num) != math.Trunc(float64(num)) || num < 1 || int(num) > n {
 				isList = false
 			}
 		}
-	})
+	}
 	if isList && count == n {
 		l := make(host.List, n)
 		for i := 1; i <= n; i++ {
@@ -138,11 +139,7 @@ func (v *vm) tableValue(t *lua.LTable, depth int) (host.Value, error) {
 		return l, nil
 	}
 	m := make(host.Map, count)
-	var err error
-	t.ForEach(func(k, val lua.LValue) {
-		if err != nil {
-			return
-		}
+	for k, val := t.Next(lua.LNil); k != lua.LNil; k, val = t.Next(k) {
 		var key string
 		switch kk := k.(type) {
 		case lua.LString:
@@ -152,11 +149,13 @@ func (v *vm) tableValue(t *lua.LTable, depth int) (host.Value, error) {
 		default:
 			key = kk.String()
 		}
-		var e host.Value
-		e, err = v.fromLua(val, depth+1)
+		e, err := v.fromLua(val, depth+1)
+		if err != nil {
+			return nil, err
+		}
 		m[key] = e
-	})
-	return m, err
+	}
+	return m, nil
 }
 
 // object returns the one userdata that stands for o in this VM.

@@ -30,14 +30,21 @@ function main() {
     cli.send(JSON.stringify(request) + "\n");
   });
 
+  // The mailer answers "queued" at once and "sent" / "failed" when the SMTP
+  // server has answered (from a task worker, so on a busy machine the two
+  // may cross); "error" is a final answer on its own.
+  let queued = false;
+  let final = false;
   cli.on("receive", (cli, data) => {
     const line = data.toString().slice(0, -1);
     console.log("server: " + line);
-    let reply = null;
+    let reply = { status: "error" };
     try {
       reply = JSON.parse(line);
     } catch (e) {}
-    if (!reply || reply.status !== "queued") cli.close(); // the final answer: sent, failed or error
+    if (reply.status === "queued") queued = true;
+    else final = true;
+    if (final && (queued || reply.status === "error")) cli.close();
   });
 
   cli.on("error", (cli, err) => {

@@ -31,12 +31,17 @@ cli:on("connect", function(cli)
     cli:send(json.encode(request) .. "\n")
 end)
 
+-- The mailer answers "queued" at once and "sent" / "failed" when the SMTP
+-- server has answered (from a task worker, so on a busy machine the two
+-- may cross); "error" is a final answer on its own.
+local queued, final = false, false
 cli:on("receive", function(cli, line)
     line = line:sub(1, -2)
     print("server: " .. line)
-    local reply = json.decode(line)
-    if not reply or reply.status ~= "queued" then
-        cli:close() -- the final answer: sent, failed or error
+    local reply = json.decode(line) or { status = "error" }
+    if reply.status == "queued" then queued = true else final = true end
+    if final and (queued or reply.status == "error") then
+        cli:close()
     end
 end)
 

@@ -154,7 +154,7 @@ done
 
 // Misuse is an error at the call, naming the option.
 func TestRequestUsage(t *testing.T) {
-	src := `
+	srcs := map[string]string{"lua": `
 local function try(name, opts)
   local ok, err = pcall(imscript.http.request, opts, function() end)
   print(name .. ": " .. tostring(err):gsub("^.-:%d+: ", ""))
@@ -164,12 +164,30 @@ try("scheme", { url = "ftp://x/" })
 try("unknown", { url = "http://x/", retries = 3 })
 try("timeout", { url = "http://x/", timeout = "soon" })
 print("done")
-`
-	h := scripttest.Start(t, "lua", src, nil)
-	h.Expect("done", `no url: http.request: option url is required
-scheme: http.request: option url: "ftp://x/" is not an http:// or https:// URL
-unknown: http.request: unknown option "retries" (options: body, ca_file, headers, insecure, max_body_size, method, redirects, timeout, url)
-timeout: http.request: option timeout: want a number, got string
-done
-`)
+`, "js": `
+function tryIt(name, opts) {
+  try { imscript.http.request(opts); console.log(name + ": no error?!"); } catch (e) { console.log(name + ": " + e.message); }
+}
+tryIt("no url", {});
+tryIt("scheme", { url: "ftp://x/" });
+tryIt("unknown", { url: "http://x/", retries: 3 });
+tryIt("timeout", { url: "http://x/", timeout: "soon" });
+console.log("done");
+`}
+	for _, lang := range scripttest.Langs {
+		t.Run(lang, func(t *testing.T) {
+			h := scripttest.Start(t, lang, srcs[lang], nil)
+			out := h.Wait("done")
+			for _, want := range []string{
+				`no url: http.request: option url is required`,
+				`scheme: http.request: option url: "ftp://x/" is not an http:// or https:// URL`,
+				`unknown: http.request: unknown option "retries" (options: body, ca_file, headers, insecure, max_body_size, method, redirects, timeout, url)`,
+				`timeout: http.request: option timeout: want a number, got string`,
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("missing %q in:\n%s", want, out)
+				}
+			}
+		})
+	}
 }

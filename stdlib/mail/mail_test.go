@@ -150,7 +150,7 @@ done
 			if a := p.Attachments[0]; a.Name != "report.bin" || a.Type != "application/octet-stream" || !bytes.Equal(a.Content, all) {
 				t.Errorf("attachment 1: %s %s %x", a.Name, a.Type, a.Content)
 			}
-			if a := p.Attachments[1]; a.Name != "notes.txt" || string(a.Content) != "just notes" {
+			if a := p.Attachments[1]; a.Name != "notes.txt" || a.Type != "text/plain" || string(a.Content) != "just notes" {
 				t.Errorf("attachment 2: %s %s %q", a.Name, a.Type, a.Content)
 			}
 
@@ -171,7 +171,7 @@ done
 
 // Misuse is an error at the call, naming the option.
 func TestSendUsage(t *testing.T) {
-	src := `
+	srcs := map[string]string{"lua": `
 local function try(name, opts)
   local ok, err = pcall(imscript.mail.send, opts, function() end)
   print(name .. ": " .. tostring(err):gsub("^.-:%d+: ", ""))
@@ -182,13 +182,32 @@ try("tls", { host = "x", from = "a@b.c", to = "d@e.f", tls = "ssl" })
 try("attachment", { host = "x", from = "a@b.c", to = "d@e.f", attachments = { { content = "x" } } })
 try("unknown", { host = "x", from = "a@b.c", to = "d@e.f", priority = 1 })
 print("done")
-`
-	h := scripttest.Start(t, "lua", src, nil)
-	h.Expect("done", `no host: mail.send: option host is required
-no to: mail.send: no recipient (set to, cc or bcc)
-tls: mail.send: option tls: "ssl" is not one of "starttls", "tls", "none"
-attachment: mail.send: attachment 1: option name is required
-unknown: mail.send: unknown option "priority" (options: attachments, auth, bcc, ca_file, cc, from, headers, helo, host, html, insecure, password, port, reply_to, subject, text, timeout, tls, to, username)
-done
-`)
+`, "js": `
+function tryIt(name, opts) {
+  try { imscript.mail.send(opts); console.log(name + ": no error?!"); } catch (e) { console.log(name + ": " + e.message); }
+}
+tryIt("no host", { from: "a@b.c", to: "d@e.f" });
+tryIt("no to", { host: "x", from: "a@b.c" });
+tryIt("tls", { host: "x", from: "a@b.c", to: "d@e.f", tls: "ssl" });
+tryIt("attachment", { host: "x", from: "a@b.c", to: "d@e.f", attachments: [{ content: "x" }] });
+tryIt("unknown", { host: "x", from: "a@b.c", to: "d@e.f", priority: 1 });
+console.log("done");
+`}
+	for _, lang := range scripttest.Langs {
+		t.Run(lang, func(t *testing.T) {
+			h := scripttest.Start(t, lang, srcs[lang], nil)
+			out := h.Wait("done")
+			for _, want := range []string{
+				`no host: mail.send: option host is required`,
+				`no to: mail.send: no recipient (set to, cc or bcc)`,
+				`tls: mail.send: option tls: "ssl" is not one of "starttls", "tls", "none"`,
+				`attachment: mail.send: attachment 1: option name is required`,
+				`unknown: mail.send: unknown option "priority" (options: attachments, auth, bcc, ca_file, cc, from, headers, helo, host, html, insecure, password, port, reply_to, subject, text, timeout, tls, to, username)`,
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("missing %q in:\n%s", want, out)
+				}
+			}
+		})
+	}
 }

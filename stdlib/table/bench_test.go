@@ -6,18 +6,26 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imscript/imscript/stdlib/table"
 )
 
 // The benchmarks run real scripts through the bindings: each worker's
 // script registers one function per operation, a loop of n calls, and Go
-// times calls of it. Keys cycle through benchKeys names ("user1".."user1024");
-// each worker starts at its own offset. Every row has the columns
-// { n = "int", name = "string", score = "float" }.
+// times calls of it. Each worker cycles through its own 1024 rows of one
+// table (as per-connection rows would be), except incr-shared, where both
+// workers increment the same 1024 rows, and atomic, one shared counter.
+// Every row has the columns { n = "int", name = "string", score = "float" }.
 //
-// Each benchmark reports ops/s: for "2workers" both workers run b.N
+// "call" is the floor of the binding: a loop calling a Go function that
+// does nothing, with incr's arguments; its 2worker/1worker ratio is what
+// the machine allows two workers at that moment.
+//
+// Each benchmark reports ops/s: for "2worker" both workers run b.N
 // operations at once and ops/s counts both. The go-map-mutex rows are the
-// baseline: a bare Go map[string]int64 (or of row structs) behind one
-// sync.Mutex, doing the same operations from the same number of goroutines.
+// baseline: a bare Go map (of int64 or of row structs) behind one
+// sync.Mutex, doing the same operations from the same number of goroutines
+// (and no script).
 
 const benchKeys = 1024
 
@@ -26,20 +34,37 @@ const chunk = 200_000
 
 const luaBench = `
 local t = imscript.table("bench", { size = 4096, columns = { n = "int", name = { "string", 32 }, score = "float" } })
-local keys = {}
-for i = 1, 1024 do keys[i] = "user" .. i end
-local start = (imscript.worker_id * 512) % 1024
-for i = 1, 1024 do t:set(keys[i], { n = 0, name = "ann", score = 0 }) end
+-- keys: this worker's own rows; shared: rows both workers use.
+local keys, shared = {}, {}
+for i = 1, 1024 do
+  keys[i] = "w" .. imscript.worker_id .. ":user" .. i
+  shared[i] = "user" .. i
+  t:set(keys[i], { n = 0, name = "ann", score = 0 })
+end
 local h = imscript.harness
+h.ready("call", function(n)
+  local noop, j = h.noop, 0
+  for i = 1, n do
+    j = j % 1024 + 1
+    noop(keys[j], "n", 1)
+  end
+end)
 h.ready("incr", function(n)
-  local j = start
+  local j = 0
   for i = 1, n do
     j = j % 1024 + 1
     t:incr(keys[j], "n", 1)
   end
 end)
+h.ready("incr-shared", function(n)
+  local j = imscript.worker_id * 512
+  for i = 1, n do
+    j = j % 1024 + 1
+    t:incr(shared[j], "n", 1)
+  end
+end)
 h.ready("getfield", function(n)
-  local j, s = start, 0
+  local j, s = 0, 0
   for i = 1, n do
     j = j % 1024 + 1
     s = s + t:get(keys[j], "n")
@@ -47,14 +72,14 @@ h.ready("getfield", function(n)
   return s
 end)
 h.ready("set", function(n)
-  local j = start
+  local j = 0
   for i = 1, n do
     j = j % 1024 + 1
     t:set(keys[j], { n = i, name = "ann", score = 1.5 })
   end
 end)
 h.ready("get", function(n)
-  local j, s = start, 0
+  local j, s = 0, 0
   for i = 1, n do
     j = j % 1024 + 1
     s = s + t:get(keys[j]).n
@@ -65,29 +90,42 @@ h.ready("atomic", function(n)
   local a = imscript.atomic("bench")
   for i = 1, n do a:add(1) end
 end)
-h.ready("total", function()
-  local s = 0
-  for k, row in t:pairs() do s = s + row.n end
-  return s
-end)
 `
 
 const jsBench = `
 const t = imscript.table("bench", { size: 4096, columns: { n: "int", name: ["string", 32], score: "float" } });
-const keys = [];
-for (let i = 1; i <= 1024; i++) keys.push("user" + i);
-const start = (imscript.worker_id * 512) % 1024;
-for (const k of keys) t.set(k, { n: 0, name: "ann", score: 0 });
+// keys: this worker's own rows; shared: rows both workers use.
+const keys = [], shared = [];
+for (let i = 1; i <= 1024; i++) {
+  keys.push("w" + imscript.worker_id + ":user" + i);
+  shared.push("user" + i);
+  t.set(keys[i - 1], { n: 0, name: "ann", score: 0 });
+}
 const h = imscript.harness;
+h.ready("call", (n) => {
+  const noop = h.noop;
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    j = (j + 1) % 1024;
+    noop(keys[j], "n", 1);
+  }
+});
 h.ready("incr", (n) => {
-  let j = start;
+  let j = 0;
   for (let i = 0; i < n; i++) {
     j = (j + 1) % 1024;
     t.incr(keys[j], "n", 1);
   }
 });
+h.ready("incr-shared", (n) => {
+  let j = imscript.worker_id * 512;
+  for (let i = 0; i < n; i++) {
+    j = (j + 1) % 1024;
+    t.incr(shared[j], "n", 1);
+  }
+});
 h.ready("getfield", (n) => {
-  let j = start, s = 0;
+  let j = 0, s = 0;
   for (let i = 0; i < n; i++) {
     j = (j + 1) % 1024;
     s += t.get(keys[j], "n");
@@ -95,14 +133,14 @@ h.ready("getfield", (n) => {
   return s;
 });
 h.ready("set", (n) => {
-  let j = start;
+  let j = 0;
   for (let i = 0; i < n; i++) {
     j = (j + 1) % 1024;
     t.set(keys[j], { n: i, name: "ann", score: 1.5 });
   }
 });
 h.ready("get", (n) => {
-  let j = start, s = 0;
+  let j = 0, s = 0;
   for (let i = 0; i < n; i++) {
     j = (j + 1) % 1024;
     s += t.get(keys[j]).n;
@@ -113,20 +151,15 @@ h.ready("atomic", (n) => {
   const a = imscript.atomic("bench");
   for (let i = 0; i < n; i++) a.add(1);
 });
-h.ready("total", () => {
-  let s = 0;
-  for (const [, row] of t) s += row.n;
-  return s;
-});
 `
 
-var benchOps = []string{"incr", "getfield", "set", "get", "atomic"}
+var benchOps = []string{"call", "incr", "incr-shared", "getfield", "set", "get", "atomic"}
 
 // BenchmarkTable runs each operation from Lua and JS on one worker and on
 // two workers at once, next to the Go map+mutex baseline.
 func BenchmarkTable(b *testing.B) {
 	b.Run("go-map-mutex", func(b *testing.B) {
-		for _, op := range benchOps {
+		for _, op := range benchOps[1:] { // no "call": there is no script
 			for _, workers := range []int{1, 2} {
 				b.Run(op+"/"+strconv.Itoa(workers)+"worker", func(b *testing.B) {
 					base := newBaseline()
@@ -180,11 +213,12 @@ func measure(b *testing.B, workers int, run func(w, n int)) {
 
 // baseline is the bare Go reference: one map, one mutex.
 type baseline struct {
-	mu   sync.Mutex
-	n    map[string]int64
-	rows map[string]*baseRow
-	at   int64
-	keys []string
+	mu     sync.Mutex
+	n      map[string]int64
+	rows   map[string]*baseRow
+	at     int64
+	keys   [2][]string // each worker's own keys
+	shared []string
 }
 
 type baseRow struct {
@@ -196,44 +230,58 @@ type baseRow struct {
 func newBaseline() *baseline {
 	b := &baseline{n: map[string]int64{}, rows: map[string]*baseRow{}}
 	for i := 1; i <= benchKeys; i++ {
+		for w := range b.keys {
+			k := "w" + strconv.Itoa(w) + ":user" + strconv.Itoa(i)
+			b.keys[w] = append(b.keys[w], k)
+			b.n[k] = 0
+			b.rows[k] = &baseRow{name: "ann"}
+		}
 		k := "user" + strconv.Itoa(i)
-		b.keys = append(b.keys, k)
+		b.shared = append(b.shared, k)
 		b.n[k] = 0
-		b.rows[k] = &baseRow{name: "ann"}
 	}
 	return b
 }
 
 func (b *baseline) run(op string, w, n int) {
-	j := (w * 512) % benchKeys
+	keys := b.keys[w]
+	j := 0
 	var s int64
 	switch op {
 	case "incr":
 		for range n {
 			j = (j + 1) % benchKeys
 			b.mu.Lock()
-			b.n[b.keys[j]]++
+			b.n[keys[j]]++
+			b.mu.Unlock()
+		}
+	case "incr-shared":
+		j = w * 512
+		for range n {
+			j = (j + 1) % benchKeys
+			b.mu.Lock()
+			b.n[b.shared[j]]++
 			b.mu.Unlock()
 		}
 	case "getfield":
 		for range n {
 			j = (j + 1) % benchKeys
 			b.mu.Lock()
-			s += b.n[b.keys[j]]
+			s += b.n[keys[j]]
 			b.mu.Unlock()
 		}
 	case "set":
 		for i := range n {
 			j = (j + 1) % benchKeys
 			b.mu.Lock()
-			*b.rows[b.keys[j]] = baseRow{n: int64(i), name: "ann", score: 1.5}
+			*b.rows[keys[j]] = baseRow{n: int64(i), name: "ann", score: 1.5}
 			b.mu.Unlock()
 		}
 	case "get":
 		for range n {
 			j = (j + 1) % benchKeys
 			b.mu.Lock()
-			r := *b.rows[b.keys[j]]
+			r := *b.rows[keys[j]]
 			b.mu.Unlock()
 			s += r.n
 		}
@@ -256,4 +304,35 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkTableGo is the table without a script: IncrInt from Go on each
+// worker's own 1024 rows, for tables declared with a small and a large
+// size (which sets the number of shards).
+func BenchmarkTableGo(b *testing.B) {
+	cols := []table.Column{{Name: "n", Kind: table.Int}}
+	for _, size := range []int{64, 4096, 65536} {
+		for _, workers := range []int{1, 2} {
+			b.Run("size"+strconv.Itoa(size)+"/incr/"+strconv.Itoa(workers)+"worker", func(b *testing.B) {
+				t := table.New("go", cols, size, 1<<20)
+				var keys [2][]string
+				for w := range keys {
+					for i := range benchKeys {
+						keys[w] = append(keys[w], "w"+strconv.Itoa(w)+":user"+strconv.Itoa(i))
+					}
+				}
+				measure(b, workers, func(w, n int) {
+					ks := keys[w]
+					j := 0
+					for range n {
+						j = (j + 1) % benchKeys
+						if _, err := t.IncrInt(ks[j], 0, 1); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
 }

@@ -42,6 +42,7 @@ type entry struct {
 // running is a host running one script with the harness module.
 type running struct {
 	tb      testing.TB
+	script  string
 	h       *host.Host
 	stdout  syncBuffer
 	logs    syncBuffer
@@ -60,7 +61,7 @@ func start(tb testing.TB, lang, src string, workers int) *running {
 	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	r := &running{tb: tb, entries: map[string][]entry{}, errc: make(chan error, 1)}
+	r := &running{tb: tb, script: script, entries: map[string][]entry{}, errc: make(chan error, 1)}
 	h, err := imscript.New(host.Config{
 		Script:  script,
 		Workers: workers,
@@ -74,7 +75,7 @@ func start(tb testing.TB, lang, src string, workers int) *running {
 	}
 	r.h = h
 	h.RegisterModule("harness", func(inst *host.Instance) host.Value {
-		return host.Map{"ready": host.Function(func(c host.Call) {
+		return host.Map{"noop": host.Function(func(c host.Call) {}), "ready": host.Function(func(c host.Call) {
 			name := c.Str(0, "name")
 			fn := c.Func(1, "fn")
 			r.mu.Lock()
@@ -106,6 +107,18 @@ func (r *running) stop() {
 	case <-r.errc:
 	case <-time.After(10 * time.Second):
 		r.tb.Errorf("the host did not stop")
+	}
+}
+
+// reload rewrites the script with src and reloads it. The new version's
+// functions are appended to the old ones'.
+func (r *running) reload(src string) {
+	r.tb.Helper()
+	if err := os.WriteFile(r.script, []byte(src), 0o644); err != nil {
+		r.tb.Fatal(err)
+	}
+	if err := r.h.ReloadNow("test"); err != nil {
+		r.tb.Fatalf("reload: %v", err)
 	}
 }
 

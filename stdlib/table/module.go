@@ -82,7 +82,7 @@ func (r *registry) declareTable(c host.Call) {
 	o := r.tables[name]
 	if opts == nil {
 		if o == nil {
-			host.Usagef("imscript.table: no table %q yet; declare it with its columns: imscript.table(%q, { columns = { ... } })", name, name)
+			host.Usagef("imscript.table: no table %q; declare it with its columns first", name)
 		}
 		c.Return(o)
 		return
@@ -209,8 +209,9 @@ func fail(c host.Call, t *Table, err error) {
 func tableSet(c host.Call) {
 	t := self(c)
 	k := key(c)
-	row := c.Table(1, "row")
-	if err := t.Set(k, row); err != nil {
+	vals := make([]host.Value, len(t.cols))
+	c.Fields(1, "row", t.names, vals)
+	if err := t.SetValues(k, vals); err != nil {
 		fail(c, t, err)
 		return
 	}
@@ -221,8 +222,9 @@ func tableGet(c host.Call) {
 	t := self(c)
 	k := key(c)
 	if c.OptStr(1, "field", "") == "" {
-		if row := t.Get(k); row != nil {
-			c.Return(row)
+		vals := make([]host.Value, len(t.cols))
+		if t.GetValues(k, vals) {
+			c.ReturnFields(t.names, vals)
 		} else {
 			c.Return(nil)
 		}
@@ -240,7 +242,7 @@ func tableGet(c host.Call) {
 	case Float:
 		c.ReturnFloat(math.Float64frombits(cl.n))
 	default:
-		c.ReturnStr(cl.s)
+		c.ReturnStr(cl.str())
 	}
 }
 

@@ -1,8 +1,8 @@
 // Package table is imscript.table and imscript.atomic: typed tables and
 // int64 counters shared by every worker and task worker of a host, kept
 // across reloads. A table is a hash of rows split into shards, each with
-// its own lock, so workers touching different keys never wait for each
-// other.
+// its own lock, so workers touching different keys rarely wait for each
+// other and no operation locks the whole table.
 package table
 
 import (
@@ -19,14 +19,23 @@ import (
 	"github.com/imscript/imscript/host"
 )
 
-// cell holds one column of one row: a number's bits or a string.
+// cell holds one column of one row: a number's bits, or a string column's
+// value boxed once when it is written (so reading it allocates nothing);
+// nil stands for "".
 type cell struct {
 	n uint64
-	s string
+	v any
 }
 
-// shard is one lock and the rows whose keys hash to it, padded so two
-// shards' locks never share a cache line.
+// str is a string column's value.
+func (c cell) str() string {
+	s, _ := c.v.(string)
+	return s
+}
+
+// shard is one lock and the rows whose keys hash to it (the map is made
+// with the first row), padded so two shards' locks never share a cache
+// line.
 type shard struct {
 	mu   sync.Mutex
 	rows map[string][]cell
@@ -37,6 +46,7 @@ type shard struct {
 type Table struct {
 	name    string
 	cols    []Column
+	names   []string       // the columns' names, in order
 	byName  map[string]int // used when there are many columns
 	size    int
 	maxSize atomic.Int64
@@ -59,8 +69,8 @@ func (e *FullError) Error() string {
 	return fmt.Sprintf("table %s is full: %d rows is its max_size", e.Table, e.MaxSize)
 }
 
-// FieldError is returned for a row value that does not fit its column (an
-// unknown column, a wrong type, a string over the column's size).
+// FieldError is returned for a row value that does not fit its column (a
+// wrong type, a string over the column's size).
 type FieldError struct{ Msg string }
 
 func (e *FieldError) Error() string { return e.Msg }
@@ -69,17 +79,12 @@ func fieldErrorf(format string, args ...any) error {
 	return &FieldError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// shardCount is how many shards a table gets: plenty per CPU, so two
-// workers rarely want the same lock.
-func shardCount() int {
-	n := 16 * runtime.GOMAXPROCS(0)
-	if n < 64 {
-		n = 64
-	}
-	if n > 4096 {
-		n = 4096
-	}
-	return 1 << bits.Len(uint(n-1))
+// shardCount is how many shards a table of size rows gets: plenty per CPU,
+// so two workers rarely want the same lock, and more for big tables (about
+// one per 8 rows), so workers busy with different rows seldom share one.
+func shardCount(size int) int {
+	n := max(64, 16*runtime.GOMAXPROCS(0), size/8)
+	return 1 << bits.Len(uint(min(n, 4096)-1))
 }
 
 // New creates a table with the given columns (see Column), room for size
@@ -91,14 +96,18 @@ func New(name string, cols []Column, size, maxSize int) *Table {
 	if maxSize < size {
 		maxSize = size
 	}
-	n := shardCount()
+	n := shardCount(size)
 	t := &Table{
 		name:   name,
 		cols:   append([]Column(nil), cols...),
+		names:  make([]string, len(cols)),
 		size:   size,
 		seed:   maphash.MakeSeed(),
 		mask:   uint64(n - 1),
 		shards: make([]shard, n),
+	}
+	for i, c := range cols {
+		t.names[i] = c.Name
 	}
 	if len(cols) > 8 {
 		t.byName = make(map[string]int, len(cols))
@@ -107,17 +116,14 @@ func New(name string, cols []Column, size, maxSize int) *Table {
 		}
 	}
 	t.maxSize.Store(int64(maxSize))
-	per := min(size, 1<<16) / n
-	for i := range t.shards {
-		t.shards[i].rows = make(map[string][]cell, per)
-	}
 	return t
 }
 
 // Name is the table's name.
 func (t *Table) Name() string { return t.name }
 
-// Columns are the table's columns, sorted by name.
+// Columns are the table's columns, in the order given to New (a script's
+// are sorted by name).
 func (t *Table) Columns() []Column { return append([]Column(nil), t.cols...) }
 
 // Size is the number of rows the table was declared for.
@@ -167,6 +173,9 @@ func (t *Table) newRow(s *shard, key string) ([]cell, error) {
 	if err := t.reserve(); err != nil {
 		return nil, err
 	}
+	if s.rows == nil {
+		s.rows = make(map[string][]cell)
+	}
 	r := make([]cell, len(t.cols))
 	// The key may share memory with a bigger script string (a network
 	// read): keep a copy of its own.
@@ -215,29 +224,36 @@ func (t *Table) IncrFloat(key string, col int, by float64) (float64, error) {
 // update is one column's new value in a Set.
 type update struct {
 	col int
-	c   cell
+	n   uint64
+	s   string
 }
 
 // Set writes the given columns of the row under key, creating the row when
 // it is missing; columns not given keep their values (0 and "" in a new
-// row). A nil value leaves its column alone. Every value is checked before
-// anything is written: an error (*FieldError, *FullError) changes nothing.
+// row). Keys that are not columns are ignored (as Swoole does); a nil value
+// leaves its column alone. Every value is checked before anything is
+// written: an error (*FieldError, *FullError) changes nothing.
 func (t *Table) Set(key string, row host.Map) error {
+	vals := make([]host.Value, len(t.cols))
+	for i := range t.cols {
+		vals[i] = row[t.cols[i].Name]
+	}
+	return t.SetValues(key, vals)
+}
+
+// SetValues is Set with the values in column order (nil: not given).
+func (t *Table) SetValues(key string, vals []host.Value) error {
 	var buf [8]update
 	ups := buf[:0]
-	for name, v := range row {
+	for i, v := range vals {
 		if v == nil {
 			continue
 		}
-		i, ok := t.Column(name)
-		if !ok {
-			return fieldErrorf("table %s has no column %q (columns: %s)", t.name, name, describeColumns(t.cols))
-		}
-		c, err := t.toCell(i, v)
+		u, err := t.convert(i, v)
 		if err != nil {
 			return err
 		}
-		ups = append(ups, update{i, c})
+		ups = append(ups, u)
 	}
 	s := t.shard(key)
 	s.mu.Lock()
@@ -250,51 +266,57 @@ func (t *Table) Set(key string, row host.Map) error {
 		}
 	}
 	for _, u := range ups {
-		r[u.col] = u.c
+		if t.cols[u.col].Kind != String {
+			r[u.col].n = u.n
+		} else if old, ok := r[u.col].v.(string); !ok || old != u.s {
+			// A script string may share memory with a bigger one (a
+			// network read): the table keeps a copy of its own. An
+			// unchanged value is not copied again.
+			r[u.col].v = strings.Clone(u.s)
+		}
 	}
 	s.mu.Unlock()
 	return nil
 }
 
-// toCell converts a script value for column i.
-func (t *Table) toCell(i int, v host.Value) (cell, error) {
+// convert checks a script value for column i.
+func (t *Table) convert(i int, v host.Value) (update, error) {
 	col := &t.cols[i]
 	switch col.Kind {
 	case Int:
 		n, ok := wholeNumber(v)
 		if !ok {
 			if _, isNum := v.(float64); isNum {
-				return cell{}, fieldErrorf("table %s: column %s is int, got %v (not a whole number)", t.name, col.Name, v)
+				return update{}, fieldErrorf("table %s: column %s is int, got %v (not a whole number)", t.name, col.Name, v)
 			}
-			return cell{}, fieldErrorf("table %s: column %s is int, got %s", t.name, col.Name, host.TypeName(v))
+			return update{}, fieldErrorf("table %s: column %s is int, got %s", t.name, col.Name, host.TypeName(v))
 		}
-		return cell{n: uint64(n)}, nil
+		return update{col: i, n: uint64(n)}, nil
 	case Float:
 		switch x := v.(type) {
 		case float64:
-			return cell{n: math.Float64bits(x)}, nil
+			return update{col: i, n: math.Float64bits(x)}, nil
 		case int64:
-			return cell{n: math.Float64bits(float64(x))}, nil
+			return update{col: i, n: math.Float64bits(float64(x))}, nil
 		case int:
-			return cell{n: math.Float64bits(float64(x))}, nil
+			return update{col: i, n: math.Float64bits(float64(x))}, nil
 		}
-		return cell{}, fieldErrorf("table %s: column %s is float, got %s", t.name, col.Name, host.TypeName(v))
+		return update{}, fieldErrorf("table %s: column %s is float, got %s", t.name, col.Name, host.TypeName(v))
 	default:
 		var s string
 		switch x := v.(type) {
 		case string:
 			s = x
 		case []byte:
-			s = unsafe.String(unsafe.SliceData(x), len(x)) // copied below
+			// Only read before Set returns; copied when stored.
+			s = unsafe.String(unsafe.SliceData(x), len(x))
 		default:
-			return cell{}, fieldErrorf("table %s: column %s is string, got %s", t.name, col.Name, host.TypeName(v))
+			return update{}, fieldErrorf("table %s: column %s is string, got %s", t.name, col.Name, host.TypeName(v))
 		}
 		if len(s) > col.Size {
-			return cell{}, fieldErrorf("table %s: column %s holds at most %d bytes, got %d", t.name, col.Name, col.Size, len(s))
+			return update{}, fieldErrorf("table %s: column %s holds at most %d bytes, got %d", t.name, col.Name, col.Size, len(s))
 		}
-		// A script string may share memory with a bigger one (a network
-		// read); the table keeps a copy of its own.
-		return cell{s: strings.Clone(s)}, nil
+		return update{col: i, s: s}, nil
 	}
 }
 
@@ -306,7 +328,10 @@ func (t *Table) value(i int, c cell) host.Value {
 	case Float:
 		return math.Float64frombits(c.n)
 	}
-	return c.s
+	if c.v == nil {
+		return ""
+	}
+	return c.v
 }
 
 // rowMap renders a row as a map from column name to value.
@@ -320,17 +345,34 @@ func (t *Table) rowMap(r []cell) host.Map {
 
 // Get returns the row under key, or nil when there is none.
 func (t *Table) Get(key string) host.Map {
+	vals := make([]host.Value, len(t.cols))
+	if !t.GetValues(key, vals) {
+		return nil
+	}
+	m := make(host.Map, len(t.cols))
+	for i, v := range vals {
+		m[t.cols[i].Name] = v
+	}
+	return m
+}
+
+// GetValues reads the row under key into vals, in column order, and says
+// whether there was one.
+func (t *Table) GetValues(key string, vals []host.Value) bool {
 	var buf [8]cell
 	s := t.shard(key)
 	s.mu.Lock()
 	r, ok := s.rows[key]
 	if !ok {
 		s.mu.Unlock()
-		return nil
+		return false
 	}
 	cp := append(buf[:0], r...)
 	s.mu.Unlock()
-	return t.rowMap(cp)
+	for i, c := range cp {
+		vals[i] = t.value(i, c)
+	}
+	return true
 }
 
 // getCell reads column col of the row under key; ok is false when there

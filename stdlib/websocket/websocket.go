@@ -363,6 +363,7 @@ type conn struct {
 	mu      sync.Mutex
 	q       []frame
 	qBytes  int
+	werr    error // the write that failed, reported by the reader
 	wake    chan struct{}
 	done    chan struct{}
 	doneOne sync.Once
@@ -419,6 +420,9 @@ func (cn *conn) writeLoop() {
 			}
 			_ = cn.ws.SetWriteDeadline(deadline)
 			if err := cn.ws.WriteMessage(f.op, f.data); err != nil {
+				cn.mu.Lock()
+				cn.werr = err
+				cn.mu.Unlock()
 				cn.ws.Close() // the reader reports it
 				return
 			}
@@ -432,6 +436,11 @@ func (cn *conn) readLoop() {
 	for {
 		op, data, err := cn.ws.ReadMessage()
 		if err != nil {
+			cn.mu.Lock()
+			if cn.werr != nil {
+				err = cn.werr
+			}
+			cn.mu.Unlock()
 			code, reason, msg := closeInfo(err)
 			cn.cl.post(func() { cn.cl.ended(code, reason, msg) })
 			return

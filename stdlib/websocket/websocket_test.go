@@ -116,6 +116,8 @@ func TestConnectGorilla(t *testing.T) {
 	srv := gorillaPeer(t)
 	defer srv.Close()
 	base := "ws" + strings.TrimPrefix(srv.URL, "http")
+	// The close event carries the peer's close frame: gorilla answers a
+	// close with the code only.
 	want := `peer state connecting
 peer open true open chat.v1
 peer message text hello t0k chat.v1 true
@@ -190,6 +192,48 @@ srv.on("start", (srv) => {
 		t.Run(lang, func(t *testing.T) {
 			h := scripttest.Start(t, lang, srcs[lang], nil)
 			h.Expect("close 4000 later", want)
+		})
+	}
+}
+
+// Misuse is an error at the call.
+func TestUsage(t *testing.T) {
+	srcs := map[string]string{"lua": `
+local function try(name, f)
+  local ok, err = pcall(f)
+  print(name .. ": " .. tostring(err):gsub("^.-:%d+: ", ""))
+end
+try("url", function() imscript.websocket.connect{ url = "http://x/" } end)
+try("event", function() imscript.websocket.connect{ url = "ws://127.0.0.1:1/" }:on("data", function() end) end)
+try("code", function() imscript.websocket.connect{ url = "ws://127.0.0.1:1/" }:close(1006) end)
+local ws = imscript.websocket.connect{ url = "ws://127.0.0.1:1/" }
+print("send: " .. tostring(select(2, ws:send("x"))))
+print("done")
+`, "js": `
+function tryIt(name, f) {
+  try { f(); console.log(name + ": no error?!"); } catch (e) { console.log(name + ": " + e.message); }
+}
+tryIt("url", () => imscript.websocket.connect({ url: "http://x/" }));
+tryIt("event", () => imscript.websocket.connect({ url: "ws://127.0.0.1:1/" }).on("data", () => {}));
+tryIt("code", () => imscript.websocket.connect({ url: "ws://127.0.0.1:1/" }).close(1006));
+const ws = imscript.websocket.connect({ url: "ws://127.0.0.1:1/" });
+console.log("send: " + (ws.send("x") === false ? "not open" : "?"));
+console.log("done");
+`}
+	for _, lang := range scripttest.Langs {
+		t.Run(lang, func(t *testing.T) {
+			h := scripttest.Start(t, lang, srcs[lang], nil)
+			out := h.Wait("done")
+			for _, want := range []string{
+				`url: websocket.connect: option url: "http://x/" is not a ws:// or wss:// URL`,
+				`event: websocket.on: unknown event "data" (open, message, close, error)`,
+				`code: websocket.close: 1006 is not a close code a client may send (1000, 3000-4999)`,
+				`send: not open`,
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("missing %q in:\n%s", want, out)
+				}
+			}
 		})
 	}
 }

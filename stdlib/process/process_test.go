@@ -1,0 +1,418 @@
+package process_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/imscript/imscript"
+	"github.com/imscript/imscript/host"
+)
+
+const waitLimit = 15 * time.Second
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run is a host running one script in this process.
+type run struct {
+	t      *testing.T
+	h      *host.Host
+	dir    string
+	script string
+	out    syncBuffer
+	logs   syncBuffer
+	cancel context.CancelFunc
+	errc   chan error
+}
+
+// start writes the files (the first is the main script) into a fresh folder
+// and runs the main script with one worker and env as imscript.env.
+func start(t *testing.T, env map[string]string, main string, files map[string]string) *run {
+	t.Helper()
+	r := &run{t: t, dir: t.TempDir()}
+	for name, body := range files {
+		r.write(name, body)
+	}
+	r.script = filepath.Join(r.dir, main)
+	if env == nil {
+		env = map[string]string{}
+	}
+	h, err := imscript.New(host.Config{
+		Script:  r.script,
+		Workers: 1,
+		Env:     env,
+		Logger:  slog.New(slog.NewTextHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Stdout:  &r.out,
+		Stderr:  &r.out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.h = h
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.errc = make(chan error, 1)
+	go func() { r.errc <- h.Run(ctx) }()
+	t.Cleanup(func() {
+		r.stop()
+		if t.Failed() {
+			t.Logf("\n--- stdout:\n%s--- log:\n%s", r.out.String(), r.logs.String())
+		}
+	})
+	select {
+	case <-h.Started():
+	case err := <-r.errc:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(waitLimit):
+		t.Fatal("the host did not start")
+	}
+	return r
+}
+
+func (r *run) write(name, body string) {
+	r.t.Helper()
+	p := filepath.Join(r.dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *run) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.errc:
+		if err != nil {
+			r.t.Errorf("Run: %v", err)
+		}
+	case <-time.After(waitLimit):
+		r.t.Error("the host did not stop")
+	}
+}
+
+func (r *run) eventually(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (r *run) waitOut(s string) {
+	r.t.Helper()
+	r.eventually("stdout to hold "+strconv.Quote(s), func() bool { return strings.Contains(r.out.String(), s) })
+}
+
+func eachLang(t *testing.T, body func(t *testing.T, lang string)) {
+	for _, lang := range []string{"lua", "js"} {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			body(t, lang)
+		})
+	}
+}
+
+// gone says whether the process has ended: no process has the pid any
+// more, or it is a zombie waiting for a parent that is not ours (a
+// grandchild whose reaper is init).
+func gone(pid int) bool {
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// pid (comm) STATE ...
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] == 'Z' || stat[i+2] == 'X'
+	}
+	return false
+}
+
+// TestExecEnvAndCwd: env adds to imscript.env (not to the Go process's
+// environment), cwd resolves against the script's folder, and args pass
+// through unchanged.
+func TestExecEnvAndCwd(t *testing.T) {
+	t.Parallel()
+	py := "import os, sys\nprint(os.environ.get('BASE'), os.environ.get('EXTRA'), os.environ.get('GOPATH_IS_SET', 'unset'), os.path.basename(os.getcwd()), sys.argv[1:])\n"
+	scripts := map[string]string{
+		"lua": `
+local p = imscript.process.exec{ cmd = "python3", args = { "../show.py", "a b", 42 }, env = { EXTRA = "yes" }, cwd = "sub" }
+p:on("stdout", function(d) print("out: " .. (d:gsub("\n$", ""))) end)
+p:on("exit", function(code, sig) print("exit " .. tostring(code) .. " " .. tostring(sig)) end)
+`,
+		"js": `
+const p = imscript.process.exec({ cmd: "python3", args: ["../show.py", "a b", 42], env: { EXTRA: "yes" }, cwd: "sub" });
+p.on("stdout", (d) => console.log("out: " + d.toString().trim()));
+p.on("exit", (code, sig) => console.log("exit " + code + " " + (sig === null ? "nil" : sig)));
+`,
+	}
+	eachLang(t, func(t *testing.T, lang string) {
+		r := start(t, map[string]string{"BASE": "base"}, "main."+lang, map[string]string{
+			"main." + lang: scripts[lang],
+			"show.py":      py,
+			"sub/keep":     "",
+		})
+		r.waitOut("exit 0 nil")
+		if want := "out: base yes unset sub ['a b', '42']\n"; !strings.Contains(r.out.String(), want) {
+			t.Fatalf("stdout lacks %q:\n%s", want, r.out.String())
+		}
+	})
+}
+
+// TestExecChattyChild: 24 MiB of output arrive complete and in order, in
+// chunks of at most 64 KiB, before the exit event.
+func TestExecChattyChild(t *testing.T) {
+	t.Parallel()
+	py := "import sys\nout = sys.stdout.buffer\nfor i in range(24 * 16):\n    out.write(bytes([i % 251]) * 65536)\nout.flush()\n"
+	scripts := map[string]string{
+		"lua": `
+local p = imscript.process.exec{ cmd = "python3", args = { "chatty.py" } }
+local total, biggest, bad, pos = 0, 0, 0, 0
+p:on("stdout", function(d)
+  if #d > biggest then biggest = #d end
+  -- byte k of the stream is (k // 65536) % 251: check the chunk's ends
+  local first, last = d:byte(1), d:byte(#d)
+  if first ~= math.floor(pos / 65536) % 251 then bad = bad + 1 end
+  if last ~= math.floor((pos + #d - 1) / 65536) % 251 then bad = bad + 1 end
+  pos = pos + #d
+  total = total + #d
+end)
+p:on("exit", function(code) print("exit " .. tostring(code) .. " total " .. total .. " bad " .. bad .. " small " .. tostring(biggest <= 65536)) end)
+`,
+		"js": `
+const p = imscript.process.exec({ cmd: "python3", args: ["chatty.py"] });
+let total = 0, biggest = 0, bad = 0, pos = 0;
+p.on("stdout", (d) => {
+  if (d.length > biggest) biggest = d.length;
+  if (d[0] !== Math.floor(pos / 65536) % 251) bad++;
+  if (d[d.length - 1] !== Math.floor((pos + d.length - 1) / 65536) % 251) bad++;
+  pos += d.length;
+  total += d.length;
+});
+p.on("exit", (code) => console.log("exit " + code + " total " + total + " bad " + bad + " small " + (biggest <= 65536)));
+`,
+	}
+	eachLang(t, func(t *testing.T, lang string) {
+		r := start(t, nil, "main."+lang, map[string]string{"main." + lang: scripts[lang], "chatty.py": py})
+		r.waitOut("exit ")
+		if want := "exit 0 total " + strconv.Itoa(24<<20) + " bad 0 small true\n"; r.out.String() != want {
+			t.Fatalf("stdout %q, want %q", r.out.String(), want)
+		}
+	})
+}
+
+// TestExecStdinBackpressure: writes to a process that does not read are
+// queued up to 4 MiB, then write returns false (Lua: and the reason);
+// closeStdin twice fails the second time; kill reports the signal.
+func TestExecStdinBackpressure(t *testing.T) {
+	t.Parallel()
+	scripts := map[string]string{
+		"lua": `
+local p = imscript.process.exec{ cmd = "sleep", args = { "60" } }
+local mib = string.rep("x", 1024 * 1024)
+local n = 0
+while true do
+  local ok, why = p:write(mib)
+  if not ok then print("full after " .. n .. ": " .. why) break end
+  n = n + 1
+end
+print("close " .. tostring(p:closeStdin()) .. " " .. tostring(p:closeStdin()))
+print("write after close " .. tostring(p:write("x")))
+p:on("exit", function(code, sig)
+  print("exit " .. tostring(code) .. " " .. tostring(sig) .. ", kill again " .. tostring(p:kill()) .. ", write " .. tostring(p:write("x")))
+end)
+print("kill " .. tostring(p:kill("kill")))
+`,
+		"js": `
+const p = imscript.process.exec({ cmd: "sleep", args: ["60"] });
+const mib = Buffer.alloc(1024 * 1024, "x");
+let n = 0;
+while (p.write(mib)) n++;
+console.log("full after " + n + ": stdin buffer full (4194304 bytes waiting for the process to read them)");
+console.log("close " + p.closeStdin() + " " + p.closeStdin());
+console.log("write after close " + p.write("x"));
+p.on("exit", (code, sig) => {
+  console.log("exit " + (code === null ? "nil" : code) + " " + sig + ", kill again " + p.kill() + ", write " + p.write("x"));
+});
+console.log("kill " + p.kill("kill"));
+`,
+	}
+	eachLang(t, func(t *testing.T, lang string) {
+		r := start(t, nil, "main."+lang, map[string]string{"main." + lang: scripts[lang]})
+		r.waitOut("exit ")
+		want := "full after 4: stdin buffer full (4194304 bytes waiting for the process to read them)\n" +
+			"close true false\n" +
+			"write after close false\n" +
+			"kill true\n" +
+			"exit nil SIGKILL, kill again false, write false\n"
+		if got := r.out.String(); got != want {
+			t.Fatalf("stdout:\n%s\nwant:\n%s", got, want)
+		}
+	})
+}
+
+// TestExecUsageErrors: misuse raises an error that says what is wrong.
+func TestExecUsageErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ lua, js, want string }{
+		{`imscript.process.exec{ cmd = "true", bogus = 1 }`, `imscript.process.exec({ cmd: "true", bogus: 1 })`, `unknown option "bogus"`},
+		{`imscript.process.exec{ args = { "x" } }`, `imscript.process.exec({ args: ["x"] })`, `cmd must be a non-empty string`},
+		{`imscript.process.exec{ cmd = "true", args = "x" }`, `imscript.process.exec({ cmd: "true", args: "x" })`, `args must be a list of strings`},
+		{`imscript.process.exec{ cmd = "true", env = { A = {} } }`, `imscript.process.exec({ cmd: "true", env: { A: {} } })`, `env.A must be a string or a number`},
+		{`imscript.process.exec{ cmd = "no-such-command-xyz" }`, `imscript.process.exec({ cmd: "no-such-command-xyz" })`, `"no-such-command-xyz": executable file not found`},
+		{`imscript.process.exec{ cmd = "true", cwd = "nowhere" }`, `imscript.process.exec({ cmd: "true", cwd: "nowhere" })`, `cwd `},
+		{`imscript.process.exec{ cmd = "sleep", args = { "5" } }:kill("SIGNOPE")`, `imscript.process.exec({ cmd: "sleep", args: ["5"] }).kill("SIGNOPE")`, `unknown signal "SIGNOPE"`},
+		{`imscript.process.exec{ cmd = "true" }:on("stdin", print)`, `imscript.process.exec({ cmd: "true" }).on("stdin", console.log)`, `unknown event "stdin" (stdout, stderr, exit)`},
+		{`imscript.process.exec("true")`, `imscript.process.exec("true")`, `(options)`},
+	}
+	eachLang(t, func(t *testing.T, lang string) {
+		var src strings.Builder
+		for i, c := range cases {
+			if lang == "lua" {
+				src.WriteString("print(" + strconv.Itoa(i) + ", select(2, pcall(function() " + c.lua + " end)))\n")
+			} else {
+				src.WriteString("try { " + c.js + "; console.log(" + strconv.Itoa(i) + ", 'no error') } catch (e) { console.log(" + strconv.Itoa(i) + ", e.message) }\n")
+			}
+		}
+		src.WriteString("print('done')\n")
+		if lang == "js" {
+			src.WriteString("function print(x) { console.log(x) }\n")
+		}
+		r := start(t, nil, "main."+lang, map[string]string{"main." + lang: src.String()})
+		r.waitOut("done")
+		lines := strings.Split(r.out.String(), "\n")
+		for i, c := range cases {
+			if i >= len(lines) || !strings.Contains(lines[i], c.want) {
+				t.Errorf("case %d: want %q in the error, got:\n%s", i, c.want, r.out.String())
+			}
+		}
+	})
+}
+
+// TestExecProcessesEndWithTheirVersion: a reload kills the processes the
+// old version started, and so does stopping the host; they are reaped.
+func TestExecProcessesEndWithTheirVersion(t *testing.T) {
+	t.Parallel()
+	scripts := map[string]string{
+		"lua": `
+local p = imscript.process.exec{ cmd = "sh", args = { "-c", "sleep 60 & echo $!; wait" } }
+p:on("stdout", function(d) print("VER pids " .. p.pid .. " " .. (d:gsub("\n$", ""))) end)
+`,
+		"js": `
+const p = imscript.process.exec({ cmd: "sh", args: ["-c", "sleep 60 & echo $!; wait"] });
+p.on("stdout", (d) => console.log("VER pids " + p.pid + " " + d.toString().trim()));
+`,
+	}
+	pidsRe := regexp.MustCompile(`(v\d) pids (\d+) (\d+)\n`)
+	pids := func(r *run, v string) []int {
+		for _, m := range pidsRe.FindAllStringSubmatch(r.out.String(), -1) {
+			if m[1] == v {
+				a, _ := strconv.Atoi(m[2])
+				b, _ := strconv.Atoi(m[3])
+				return []int{a, b}
+			}
+		}
+		return nil
+	}
+	eachLang(t, func(t *testing.T, lang string) {
+		src := func(v string) string { return strings.ReplaceAll(scripts[lang], "VER", v) }
+		r := start(t, nil, "main."+lang, map[string]string{"main." + lang: src("v1")})
+		r.waitOut("v1 pids")
+		v1 := pids(r, "v1")
+		r.write("main."+lang, src("v2"))
+		if err := r.h.ReloadNow("test"); err != nil {
+			t.Fatal(err)
+		}
+		r.waitOut("v2 pids")
+		v2 := pids(r, "v2")
+		// The shell and its background sleep (same process group) are gone.
+		for _, pid := range v1 {
+			r.eventually("v1 process "+strconv.Itoa(pid)+" to be gone", func() bool { return gone(pid) })
+		}
+		for _, pid := range v2 {
+			if gone(pid) {
+				t.Fatalf("v2 process %d is gone before the host stopped", pid)
+			}
+		}
+		r.stop()
+		for _, pid := range v2 {
+			r.eventually("v2 process "+strconv.Itoa(pid)+" to be gone", func() bool { return gone(pid) })
+		}
+	})
+}
+
+// TestExecInSpawnedScript: a spawned script runs processes too, and killing
+// the script kills them.
+func TestExecInSpawnedScript(t *testing.T) {
+	t.Parallel()
+	files := map[string]map[string]string{
+		"lua": {
+			"main.lua": `
+local c = imscript.process.spawn("kid.lua")
+c:on("message", function(pid) print("pid " .. pid); c:kill() end)
+c:on("exit", function(code) print("kid exit " .. tostring(code)) end)
+`,
+			"kid.lua": `
+local p = imscript.process.exec{ cmd = "sleep", args = { "60" } }
+imscript.process.parent:send(p.pid)
+`,
+		},
+		"js": {
+			"main.js": `
+const c = imscript.process.spawn("kid.js");
+c.on("message", (pid) => { console.log("pid " + pid); c.kill(); });
+c.on("exit", (code) => console.log("kid exit " + (code === null ? "nil" : code)));
+`,
+			"kid.js": `
+const p = imscript.process.exec({ cmd: "sleep", args: ["60"] });
+imscript.process.parent.send(p.pid);
+`,
+		},
+	}
+	eachLang(t, func(t *testing.T, lang string) {
+		r := start(t, nil, "main."+lang, files[lang])
+		r.waitOut("kid exit nil\n")
+		m := regexp.MustCompile(`pid (\d+)\n`).FindStringSubmatch(r.out.String())
+		if m == nil {
+			t.Fatalf("no pid:\n%s", r.out.String())
+		}
+		pid, _ := strconv.Atoi(m[1])
+		r.eventually("the kid's process to end", func() bool { return gone(pid) })
+	})
+}
