@@ -43,10 +43,9 @@ type Conn struct {
 	// Worker-side protocol state, touched only by the owning worker.
 	hw *httpOut // response ordering
 
-	// IM state, guarded by the host's im lock.
-	uid    Value
-	uidKey string
-	rooms  []string
+	// IM state (uid, rooms), guarded by the host's im lock; nil until
+	// the connection is bound or joins a room.
+	im *connIM
 
 	wsOpen atomic.Bool // WebSocket handshake done (isEstablished)
 

@@ -519,57 +519,117 @@ func (s *Server) serveStatic(r *Response, req *http.Request) bool {
 	return r.serveFile(f, rel, req)
 }
 
-// requestValue builds the req table a handler sees.
-func (s *Server) requestValue(c *Conn, p *parsedRequest) Map {
-	r := p.r
-	header := make(Map, len(r.Header)+1)
-	for k, vs := range r.Header {
-		header[strings.ToLower(k)] = strings.Join(vs, ", ")
+// Request is the req object of a request (and WebSocket open) handler.
+// Its fields are computed when the script first reads them, so a handler
+// that reads nothing costs nothing.
+type Request struct {
+	srv   *Server
+	c     *Conn
+	p     *parsedRequest
+	cache map[string]Value
+}
+
+var requestType = &Type{Name: "http_request", Transient: true}
+
+var requestFields = map[string]func(r *Request) Value{
+	"method":      func(r *Request) Value { return r.p.r.Method },
+	"uri":         func(r *Request) Value { return r.p.r.RequestURI },
+	"path":        func(r *Request) Value { return r.p.r.URL.Path },
+	"protocol":    func(r *Request) Value { return r.p.r.Proto },
+	"fd":          func(r *Request) Value { return r.c.id },
+	"server_port": func(r *Request) Value { return int64(r.srv.Port()) },
+	"remote_ip": func(r *Request) Value {
+		if ta, ok := r.c.remote.(*net.TCPAddr); ok {
+			return ta.IP.String()
+		}
+		return nil
+	},
+	"remote_port": func(r *Request) Value {
+		if ta, ok := r.c.remote.(*net.TCPAddr); ok {
+			return int64(ta.Port)
+		}
+		return nil
+	},
+	"body": func(r *Request) Value {
+		if r.p.body == nil {
+			return []byte{}
+		}
+		return r.p.body
+	},
+	"header": func(r *Request) Value {
+		h := make(Map, len(r.p.r.Header)+1)
+		for k, vs := range r.p.r.Header {
+			h[strings.ToLower(k)] = strings.Join(vs, ", ")
+		}
+		if r.p.r.Host != "" {
+			h["host"] = r.p.r.Host
+		}
+		return h
+	},
+	"query": func(r *Request) Value {
+		q := Map{}
+		for k, vs := range r.p.r.URL.Query() {
+			if len(vs) > 0 {
+				q[k] = vs[0]
+			}
+		}
+		return q
+	},
+	"cookie": func(r *Request) Value {
+		m := Map{}
+		for _, ck := range r.p.r.Cookies() {
+			m[ck.Name] = ck.Value
+		}
+		return m
+	},
+	"post":  func(r *Request) Value { return r.form("post") },
+	"files": func(r *Request) Value { return r.form("files") },
+}
+
+func init() {
+	requestType.Props = map[string]func(o *Object) Value{}
+	for name, get := range requestFields {
+		get := get
+		requestType.Props[name] = func(o *Object) Value { return o.Data.(*Request).field(name, get) }
 	}
-	if r.Host != "" {
-		header["host"] = r.Host
+}
+
+// field computes a field once per request.
+func (r *Request) field(name string, get func(*Request) Value) Value {
+	if v, ok := r.cache[name]; ok {
+		return v
 	}
-	query := Map{}
-	for k, vs := range r.URL.Query() {
-		if len(vs) > 0 {
-			query[k] = vs[0]
+	v := get(r)
+	if r.cache == nil {
+		r.cache = make(map[string]Value, 4)
+	}
+	r.cache[name] = v
+	return v
+}
+
+func (r *Request) form(which string) Value {
+	post, files := Map{}, Map{}
+	if len(r.p.body) > 0 {
+		if p, f := parseForm(r.p.r, r.p.body); p != nil {
+			post = p
+			if f != nil {
+				files = f
+			}
 		}
 	}
-	cookie := Map{}
-	for _, ck := range r.Cookies() {
-		cookie[ck.Name] = ck.Value
+	if r.cache == nil {
+		r.cache = make(map[string]Value, 4)
 	}
-	body := p.body
-	if body == nil {
-		body = []byte{}
+	r.cache["post"], r.cache["files"] = post, files
+	if which == "post" {
+		return post
 	}
-	m := Map{
-		"method":      r.Method,
-		"uri":         r.RequestURI,
-		"path":        r.URL.Path,
-		"query":       query,
-		"header":      header,
-		"cookie":      cookie,
-		"body":        body,
-		"fd":          c.id,
-		"protocol":    r.Proto,
-		"server_port": int64(s.Port()),
-	}
-	if ta, ok := c.remote.(*net.TCPAddr); ok {
-		m["remote_ip"] = ta.IP.String()
-		m["remote_port"] = int64(ta.Port)
-	}
-	m["post"], m["files"] = Map{}, Map{}
-	if len(p.body) > 0 {
-		post, files := parseForm(r, p.body)
-		if post != nil {
-			m["post"] = post
-		}
-		if files != nil {
-			m["files"] = files
-		}
-	}
-	return m
+	return files
+}
+
+// requestObject is the req a handler gets.
+func (s *Server) requestObject(c *Conn, p *parsedRequest) *Object {
+	return &Object{Type: requestType, Data: &Request{srv: s, c: c, p: p}}
 }
 
 // parseForm reads urlencoded and multipart bodies.

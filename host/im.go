@@ -18,6 +18,21 @@ type im struct {
 	rooms map[string]map[*Conn]struct{}
 }
 
+// connIM is a connection's IM state.
+type connIM struct {
+	uid    Value
+	uidKey string
+	rooms  []string
+}
+
+// st returns c's IM state, creating it (with m.mu held for writing).
+func (c *Conn) st() *connIM {
+	if c.im == nil {
+		c.im = &connIM{}
+	}
+	return c.im
+}
+
 // uidKey canonicalizes a uid (a string or a number).
 func uidKey(v Value) (string, bool) {
 	switch x := v.(type) {
@@ -37,7 +52,7 @@ func (m *im) bind(c *Conn, uid Value, key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.unbindLocked(c)
-	c.uid, c.uidKey = uid, key
+	c.st().uid, c.st().uidKey = uid, key
 	if m.uids == nil {
 		m.uids = map[string]map[*Conn]struct{}{}
 	}
@@ -56,23 +71,27 @@ func (m *im) unbind(c *Conn) bool {
 }
 
 func (m *im) unbindLocked(c *Conn) bool {
-	if c.uidKey == "" {
+	if c.im == nil || c.im.uidKey == "" {
 		return false
 	}
-	if set := m.uids[c.uidKey]; set != nil {
+	key := c.im.uidKey
+	if set := m.uids[key]; set != nil {
 		delete(set, c)
 		if len(set) == 0 {
-			delete(m.uids, c.uidKey)
+			delete(m.uids, key)
 		}
 	}
-	c.uid, c.uidKey = nil, ""
+	c.im.uid, c.im.uidKey = nil, ""
 	return true
 }
 
 func (m *im) uidOf(c *Conn) Value {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return c.uid
+	if c.im == nil {
+		return nil
+	}
+	return c.im.uid
 }
 
 func (m *im) connsOf(key string) []*Conn {
@@ -96,7 +115,7 @@ func (m *im) join(c *Conn, room string) bool {
 		return false
 	}
 	set[c] = struct{}{}
-	c.rooms = append(c.rooms, room)
+	c.st().rooms = append(c.st().rooms, room)
 	return true
 }
 
@@ -115,9 +134,9 @@ func (m *im) leaveLocked(c *Conn, room string) bool {
 	if len(set) == 0 {
 		delete(m.rooms, room)
 	}
-	for i, r := range c.rooms {
+	for i, r := range c.im.rooms {
 		if r == room {
-			c.rooms = append(c.rooms[:i], c.rooms[i+1:]...)
+			c.im.rooms = append(c.im.rooms[:i], c.im.rooms[i+1:]...)
 			break
 		}
 	}
@@ -127,7 +146,10 @@ func (m *im) leaveLocked(c *Conn, room string) bool {
 func (m *im) roomsOf(c *Conn) []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return append([]string(nil), c.rooms...)
+	if c.im == nil {
+		return nil
+	}
+	return append([]string(nil), c.im.rooms...)
 }
 
 func (m *im) members(room string) []*Conn {
@@ -144,10 +166,10 @@ func (m *im) presence(room string) List {
 	var keys []string
 	vals := map[string]Value{}
 	for c := range m.rooms[room] {
-		if c.uidKey != "" && !seen[c.uidKey] {
-			seen[c.uidKey] = true
-			keys = append(keys, c.uidKey)
-			vals[c.uidKey] = c.uid
+		if k := c.im.uidKey; k != "" && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+			vals[k] = c.im.uid
 		}
 	}
 	sort.Strings(keys)
@@ -162,9 +184,12 @@ func (m *im) presence(room string) List {
 func (m *im) drop(c *Conn) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if c.im == nil {
+		return
+	}
 	m.unbindLocked(c)
-	for len(c.rooms) > 0 {
-		m.leaveLocked(c, c.rooms[0])
+	for len(c.im.rooms) > 0 {
+		m.leaveLocked(c, c.im.rooms[0])
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -18,12 +19,70 @@ type gnetListener struct {
 	eng    gnet.Engine
 	booted chan struct{}
 	done   chan error
+
+	flushers sync.Map // gnet.EventLoop -> *loopFlusher
+}
+
+// loopFlusher batches output flushes for one event loop: however many
+// connections of the loop get output meanwhile, the loop is asked once
+// (one Execute, at most one wake-up) and writes them all.
+type loopFlusher struct {
+	el      gnet.EventLoop
+	mu      sync.Mutex
+	pending []*gnetConn
+	spare   []*gnetConn
+}
+
+func (l *gnetListener) flusher(el gnet.EventLoop) *loopFlusher {
+	if f, ok := l.flushers.Load(el); ok {
+		return f.(*loopFlusher)
+	}
+	f, _ := l.flushers.LoadOrStore(el, &loopFlusher{el: el})
+	return f.(*loopFlusher)
+}
+
+func (f *loopFlusher) add(g *gnetConn) {
+	f.mu.Lock()
+	first := len(f.pending) == 0
+	f.pending = append(f.pending, g)
+	f.mu.Unlock()
+	if first {
+		if err := f.el.Execute(context.Background(), f); err != nil {
+			// The engine is shutting down; its connections go with it.
+			f.mu.Lock()
+			list := f.pending
+			f.pending = nil
+			f.mu.Unlock()
+			for _, g := range list {
+				g.c.takeOutput()
+			}
+		}
+	}
+}
+
+// Run writes every pending connection's output, on the loop.
+func (f *loopFlusher) Run(ctx context.Context) error {
+	f.mu.Lock()
+	list := f.pending
+	f.pending, f.spare = f.spare[:0], nil
+	f.mu.Unlock()
+	for i, g := range list {
+		_ = g.Run(ctx)
+		list[i] = nil
+	}
+	f.mu.Lock()
+	if f.spare == nil && cap(list) <= 4096 {
+		f.spare = list[:0]
+	}
+	f.mu.Unlock()
+	return nil
 }
 
 // gnetConn is the gnet transport of one connection.
 type gnetConn struct {
 	gc     gnet.Conn
 	c      *Conn
+	f      *loopFlusher
 	closed bool // set on the loop in OnClose
 }
 
@@ -102,7 +161,7 @@ func (l *gnetListener) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	c := h.newConn(s, gc.RemoteAddr())
-	g := &gnetConn{gc: gc, c: c}
+	g := &gnetConn{gc: gc, c: c, f: l.flusher(gc.EventLoop())}
 	c.t = g
 	gc.SetContext(g)
 	h.accept(c)
@@ -129,12 +188,7 @@ func (l *gnetListener) OnClose(gc gnet.Conn, err error) gnet.Action {
 }
 
 // Flush implements Transport: the write happens on the connection's loop.
-func (g *gnetConn) Flush(*Conn) {
-	if err := g.gc.EventLoop().Execute(context.Background(), g); err != nil {
-		// The engine is shutting down; the connection goes with it.
-		g.c.takeOutput()
-	}
-}
+func (g *gnetConn) Flush(*Conn) { g.f.add(g) }
 
 // Run writes the pending output on the event loop (gnet.Runnable).
 func (g *gnetConn) Run(context.Context) error {

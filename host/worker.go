@@ -212,7 +212,7 @@ func (w *Worker) httpRequest(s *Server, c *Conn, p *parsedRequest) {
 	if s.serveStatic(res, p.r) {
 		return
 	}
-	ran, ok := w.fireOK(s, hRequest, s.requestValue(c, p), res.obj)
+	ran, ok := w.fireOK(s, hRequest, s.requestObject(c, p), res.obj)
 	switch {
 	case !ran:
 		res.status = http.StatusNotFound
@@ -236,8 +236,7 @@ func (w *Worker) wsOpen(s *Server, c *Conn, p *parsedRequest) {
 	}
 	res.finish()
 	c.wsOpen.Store(true)
-	req := s.requestValue(c, p)
-	w.fire(s, hOpen, s.obj, req)
+	w.fire(s, hOpen, s.obj, s.requestObject(c, p))
 }
 
 func (w *Worker) wsMessage(s *Server, c *Conn, data []byte, op int) {
