@@ -404,9 +404,10 @@ func memAttempt(o *options, b *builds, sec string, k serverKind, res *results) e
 		return err
 	}
 	m, err := measureIdle(s, o.idle, o.settle, prof != "", dial)
+	alive := s.alive()
 	s.stop()
 	if err != nil {
-		return fmt.Errorf("%w\n%s", err, s.log.String())
+		return fmt.Errorf("%w (server still running: %v)\n%s", err, alive, s.log.String())
 	}
 	if prof != "" {
 		to := prof + ".heap.pprof"

@@ -212,6 +212,13 @@ func startServer(k serverKind, b *builds, profPrefix string, env ...string) (*se
 		c, err := net.DialTimeout("tcp", s.addr.String(), time.Second)
 		if err == nil {
 			_ = c.Close()
+			// Another program may have taken the port between freePort and
+			// the server's listen: then the server exits with an error.
+			select {
+			case <-s.exited:
+				return nil, fmt.Errorf("%s exited after start (%v), port %d taken by another program?\n%s", k.key, s.err, port, lb.String())
+			case <-time.After(100 * time.Millisecond):
+			}
 			return s, nil
 		}
 		select {
