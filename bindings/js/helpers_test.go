@@ -128,12 +128,12 @@ func testModule(inst *host.Instance) host.Value {
 			c.ReturnStr(describe(host.List{c.OptInt(0, "n", 5), c.OptFloat(1, "f", 1.5), c.OptBool(2, "b", true),
 				c.OptStr(3, "s", "def"), c.OptTable(4, "t") == nil}))
 		}),
-		"int":   host.Function(func(c host.Call) { c.ReturnInt(c.Int(0, "n")) }),
-		"str":   host.Function(func(c host.Call) { c.ReturnStr(c.Str(0, "s")) }),
-		"table": host.Function(func(c host.Call) { c.ReturnStr(describe(c.Table(0, "opts"))) }),
+		"int":      host.Function(func(c host.Call) { c.ReturnInt(c.Int(0, "n")) }),
+		"str":      host.Function(func(c host.Call) { c.ReturnStr(c.Str(0, "s")) }),
+		"table":    host.Function(func(c host.Call) { c.ReturnStr(describe(c.Table(0, "opts"))) }),
 		"iterable": host.Function(newIterable), // iter_test.go
 		"record":   host.Function(record),      // iter_test.go
-		"bytes": host.Function(func(c host.Call) { c.ReturnStr(strconv.Quote(string(c.Bytes(0, "data")))) }),
+		"bytes":    host.Function(func(c host.Call) { c.ReturnStr(strconv.Quote(string(c.Bytes(0, "data")))) }),
 		// keep holds on to a value; kept returns what Go holds now.
 		"keep": host.Function(func(c host.Call) { c.Instance().SetValue("kept", c.Arg(0)) }),
 		"kept": host.Function(func(c host.Call) { c.ReturnStr(describe(c.Instance().Value("kept"))) }),

@@ -130,11 +130,11 @@ func testModule(inst *host.Instance) host.Value {
 		"opt": host.Function(func(c host.Call) {
 			c.Return(c.OptInt(0, "n", 5), c.OptFloat(1, "f", 1.5), c.OptBool(2, "b", true), c.OptStr(3, "s", "def"), c.OptTable(4, "t") == nil)
 		}),
-		"table":  host.Function(func(c host.Call) { c.ReturnStr(describe(c.Table(0, "opts"))) }),
+		"table":    host.Function(func(c host.Call) { c.ReturnStr(describe(c.Table(0, "opts"))) }),
 		"iterable": host.Function(newIterable), // iter_test.go
 		"record":   host.Function(record),      // iter_test.go
-		"bytes":  host.Function(func(c host.Call) { c.ReturnStr(strconv.Quote(string(c.Bytes(0, "data")))) }),
-		"worker": host.Function(func(c host.Call) { c.ReturnInt(int64(c.Instance().WorkerID())) }),
+		"bytes":    host.Function(func(c host.Call) { c.ReturnStr(strconv.Quote(string(c.Bytes(0, "data")))) }),
+		"worker":   host.Function(func(c host.Call) { c.ReturnInt(int64(c.Instance().WorkerID())) }),
 		// protos counts the required modules compiled for this version.
 		"protos": host.Function(func(c host.Call) {
 			p := c.Instance().Program().(*program)
