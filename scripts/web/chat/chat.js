@@ -191,6 +191,10 @@
         notice("#" + m.room, m.nick + " left", "", m.ts);
         renderRooms();
         if (st.current === "#" + m.room) renderMembers();
+        // Notices about one user can come from two server workers (an old
+        // tab closing, a new one joining) and cross on the way: ask for the
+        // room's members so the list ends up right whatever the order.
+        send({ type: "members", room: m.room });
         break;
       }
       case "msg":
