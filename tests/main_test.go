@@ -244,10 +244,11 @@ func tryStart(t *testing.T, script string, o runOpts) (s *server, retry bool) {
 		s.err = cmd.Wait()
 		close(s.done)
 	}()
+	started := s // the result s is nil when the start fails; clean up this one
 	t.Cleanup(func() {
-		s.kill()
+		started.kill()
 		if t.Failed() {
-			s.dump()
+			started.dump()
 		}
 	})
 	deadline := time.Now().Add(startTimeout)
