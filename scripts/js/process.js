@@ -1,6 +1,6 @@
 // Processes: a TCP line server that hands every line to another process
 // and answers with what that process said.
-//   imscript run scripts/js/process.js      then: telnet 127.0.0.1 9507
+//   imscript run scripts/js/process.js      then: telnet 127.0.0.1 9508
 //
 //   hello                 -> hello            (echoed by the Python child, python3 echo.py)
 //   vm hello world        -> vm: 2 words, 11 bytes (message #1)
@@ -10,7 +10,7 @@
 // spawned script (imscript.process.spawn) when it loads this file. They
 // belong to this version of the script: a reload or stopping the host kills
 // them, and the new version starts new ones.
-const port = Number(imscript.env.PORT || 9507);
+const port = Number(imscript.env.PORT || 9508);
 
 const srv = imscript.server({
   host: "0.0.0.0",
