@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imscript/imscript/internal/testutil"
 )
 
 // Generous deadlines: the suite must pass on a slow, busy 2-core VM.
@@ -118,22 +120,7 @@ func markerLine(t *testing.T, file, marker string) int {
 }
 
 // syncBuffer collects a child's output; tests poll it while the child runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // ---- free ports ----
 

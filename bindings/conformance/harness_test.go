@@ -8,34 +8,18 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/imscript/imscript/internal/testutil"
 
 	"github.com/imscript/imscript"
 	"github.com/imscript/imscript/host"
 )
 
 // syncBuffer is a bytes.Buffer safe for the host's goroutines and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // outcome is what a script run left behind.
 type outcome struct {
@@ -240,43 +224,4 @@ var goValues = map[string]host.Value{
 
 // describe renders a neutral value canonically: numbers as %g, strings and
 // bytes quoted alike, maps with sorted keys.
-func describe(v host.Value) string {
-	switch x := v.(type) {
-	case nil:
-		return "nil"
-	case bool:
-		return strconv.FormatBool(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case string:
-		return strconv.Quote(x)
-	case []byte:
-		return strconv.Quote(string(x))
-	case host.List:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = describe(e)
-		}
-		return "[" + strings.Join(parts, ",") + "]"
-	case host.Map:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = k + "=" + describe(x[k])
-		}
-		return "{" + strings.Join(parts, ",") + "}"
-	case *host.Object:
-		return "object:" + x.Type.Name
-	case host.Callback:
-		return "function"
-	case host.Function:
-		return "gofunction"
-	}
-	return fmt.Sprintf("%T", v)
-}
+func describe(v host.Value) string { return testutil.Describe(v, false) }

@@ -1,105 +1,28 @@
 package lua
 
 import (
-	"bytes"
-	"context"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/internal/testutil"
 	"github.com/imscript/imscript/stdlib"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// writeFiles writes files into a fresh folder and returns it.
-func writeFiles(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 // run loads main.lua (plus files) on workers Lua VMs with the standard
 // modules and the test module, waits for stdout to hold until (or only
 // for the load when until is ""), stops, and returns stdout and the log.
 func run(t *testing.T, workers int, src, until string, files map[string]string) (stdout, logs string) {
 	t.Helper()
-	if files == nil {
-		files = map[string]string{}
-	}
-	files["main.lua"] = src
-	dir := writeFiles(t, files)
-	var out, lg syncBuffer
-	h, err := host.New(host.Config{
-		Script:    filepath.Join(dir, "main.lua"),
-		Languages: []host.Language{New()},
-		Workers:   workers,
-		Env:       map[string]string{},
-		Logger:    slog.New(slog.NewTextHandler(&lg, nil)),
-		Stdout:    &out,
-		Stderr:    io.Discard,
+	return testutil.Run(t, New(), ".lua", workers, src, until, files, func(h *host.Host) {
+		stdlib.Register(h)
+		h.RegisterModule("t", testModule)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdlib.Register(h)
-	h.RegisterModule("t", testModule)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- h.Run(ctx) }()
-	select {
-	case <-h.Started():
-	case err := <-errc:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the host did not start")
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for until != "" && !strings.Contains(out.String(), until) {
-		if time.Now().After(deadline) {
-			t.Fatalf("stdout never held %q:\n%s\nlog:\n%s", until, out.String(), lg.String())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	cancel()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), lg.String()
 }
+
+func writeFiles(t *testing.T, files map[string]string) string { return testutil.WriteFiles(t, files) }
+
+func describe(v host.Value) string { return testutil.Describe(v, true) }
 
 // testModule is imscript.t / require("t").
 func testModule(inst *host.Instance) host.Value {
@@ -143,43 +66,4 @@ func testModule(inst *host.Instance) host.Value {
 			c.ReturnInt(int64(len(p.modules)))
 		}),
 	}
-}
-
-func describe(v host.Value) string {
-	switch x := v.(type) {
-	case nil:
-		return "nil"
-	case bool:
-		return strconv.FormatBool(x)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case string:
-		return strconv.Quote(x)
-	case []byte:
-		return "bytes" + strconv.Quote(string(x))
-	case host.List:
-		parts := make([]string, len(x))
-		for i, e := range x {
-			parts[i] = describe(e)
-		}
-		return "[" + strings.Join(parts, ",") + "]"
-	case host.Map:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = k + "=" + describe(x[k])
-		}
-		return "{" + strings.Join(parts, ",") + "}"
-	case *host.Object:
-		return "object:" + x.Type.Name
-	case host.Callback:
-		return "function"
-	}
-	return "?"
 }

@@ -1,7 +1,6 @@
 package table_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -11,26 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscript/imscript/internal/testutil"
+
 	"github.com/imscript/imscript"
 	"github.com/imscript/imscript/host"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // entry is a script function a worker handed to Go through
 // imscript.harness.ready(name, fn).

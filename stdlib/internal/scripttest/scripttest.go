@@ -4,7 +4,6 @@
 package scripttest
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,9 +18,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/imscript/imscript/internal/testutil"
 
 	"github.com/imscript/imscript"
 	"github.com/imscript/imscript/host"
@@ -33,22 +33,7 @@ const WaitLimit = 20 * time.Second
 // Langs are the script languages; tests run their scripts in each.
 var Langs = []string{"lua", "js"}
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // Host is a script running in a host in this process.
 type Host struct {

@@ -1,0 +1,157 @@
+// Package testutil holds what imscript's tests share: a goroutine-safe
+// output buffer, a folder of script files, a canonical rendering of neutral
+// values and an in-process script runner. It is for tests only.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imscript/imscript/host"
+)
+
+// SyncBuffer is a bytes.Buffer safe for the host's goroutines and the test.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// WriteFiles writes files (name -> content, names may hold folders) into a
+// fresh folder and returns it.
+func WriteFiles(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// Describe renders a neutral value canonically: numbers in their shortest
+// form, strings quoted, maps with sorted keys. With tagBytes, binary data
+// reads bytes"..." so a test sees it apart from a string.
+func Describe(v host.Value, tagBytes bool) string {
+	switch x := v.(type) {
+	case nil:
+		return "nil"
+	case bool:
+		return strconv.FormatBool(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case string:
+		return strconv.Quote(x)
+	case []byte:
+		if tagBytes {
+			return "bytes" + strconv.Quote(string(x))
+		}
+		return strconv.Quote(string(x))
+	case host.List:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = Describe(e, tagBytes)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	case host.Map:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + Describe(x[k], tagBytes)
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	case *host.Object:
+		return "object:" + x.Type.Name
+	case host.Callback:
+		return "function"
+	case host.Function:
+		return "gofunction"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// Run loads main<ext> (src, plus files beside it) on workers VMs of lang,
+// calls setup (to register modules), waits until stdout holds until (only
+// for the load when until is ""), stops the host and returns what the
+// scripts printed and what the host logged.
+func Run(t testing.TB, lang host.Language, ext string, workers int, src, until string,
+	files map[string]string, setup func(*host.Host)) (stdout, logs string) {
+	t.Helper()
+	all := map[string]string{"main" + ext: src}
+	for k, v := range files {
+		all[k] = v
+	}
+	dir := WriteFiles(t, all)
+	var out, lg SyncBuffer
+	h, err := host.New(host.Config{
+		Script:    filepath.Join(dir, "main"+ext),
+		Languages: []host.Language{lang},
+		Workers:   workers,
+		Env:       map[string]string{},
+		Logger:    slog.New(slog.NewTextHandler(&lg, nil)),
+		Stdout:    &out,
+		Stderr:    io.Discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(h)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- h.Run(ctx) }()
+	select {
+	case <-h.Started():
+	case err := <-errc:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the host did not start")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for until != "" && !strings.Contains(out.String(), until) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stdout never held %q:\n%s\nlog:\n%s", until, out.String(), lg.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), lg.String()
+}
