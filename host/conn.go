@@ -2,6 +2,7 @@ package host
 
 import (
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 )
@@ -64,6 +65,22 @@ func (c *Conn) Server() *Server { return c.srv }
 
 // RemoteAddr is the peer's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// remoteIPPort splits the peer's address for info() and req.
+func (c *Conn) remoteIPPort() (ip string, port int64, ok bool) {
+	if ta, isTCP := c.remote.(*net.TCPAddr); isTCP {
+		return ta.IP.String(), int64(ta.Port), true
+	}
+	if c.remote == nil {
+		return "", 0, false
+	}
+	h, p, err := net.SplitHostPort(c.remote.String())
+	if err != nil {
+		return "", 0, false
+	}
+	pn, _ := strconv.Atoi(p)
+	return h, int64(pn), true
+}
 
 // Open reports whether the connection still accepts output.
 func (c *Conn) Open() bool {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -539,14 +538,14 @@ var requestFields = map[string]func(r *Request) Value{
 	"fd":          func(r *Request) Value { return r.c.id },
 	"server_port": func(r *Request) Value { return int64(r.srv.Port()) },
 	"remote_ip": func(r *Request) Value {
-		if ta, ok := r.c.remote.(*net.TCPAddr); ok {
-			return ta.IP.String()
+		if ip, _, ok := r.c.remoteIPPort(); ok {
+			return ip
 		}
 		return nil
 	},
 	"remote_port": func(r *Request) Value {
-		if ta, ok := r.c.remote.(*net.TCPAddr); ok {
-			return int64(ta.Port)
+		if _, port, ok := r.c.remoteIPPort(); ok {
+			return port
 		}
 		return nil
 	},

@@ -213,14 +213,8 @@ func (s *Server) Info(fd int64) Map {
 		"worker_id":    int64(c.worker.id),
 		"uid":          s.host.im.uidOf(c),
 	}
-	if ta, ok := c.remote.(*net.TCPAddr); ok {
-		m["remote_ip"] = ta.IP.String()
-		m["remote_port"] = int64(ta.Port)
-	} else if c.remote != nil {
-		h, p, _ := net.SplitHostPort(c.remote.String())
-		pn, _ := strconv.Atoi(p)
-		m["remote_ip"] = h
-		m["remote_port"] = int64(pn)
+	if ip, port, ok := c.remoteIPPort(); ok {
+		m["remote_ip"], m["remote_port"] = ip, port
 	}
 	return m
 }

@@ -190,7 +190,7 @@ func (t *netConn) writer() {
 			}
 			t.c.recycle(out)
 		}
-		if closeAfter || !t.c.Open() && t.c.closedState() {
+		if closeAfter || t.c.closedState() {
 			t.close()
 			return
 		}
