@@ -35,7 +35,17 @@ type Config struct {
 	Watch bool
 	// Stdout and Stderr receive the scripts' print / console output.
 	Stdout, Stderr io.Writer
+	// GCMinHeap, when > 0, keeps the Go garbage collector's heap goal at
+	// least this many bytes while the host runs (see gcfloor.go): scripts
+	// allocate per operation, and a small heap would be collected every
+	// few milliseconds. It changes GOGC process-wide while the live heap
+	// is below it; 0 leaves the collector alone. `imscript run` sets
+	// DefaultGCMinHeap.
+	GCMinHeap uint64
 }
+
+// DefaultGCMinHeap is the GC floor `imscript run` uses.
+const DefaultGCMinHeap = 64 << 20
 
 // ModuleFunc builds a module's exports for one script instance (one VM).
 type ModuleFunc func(inst *Instance) Value
@@ -203,6 +213,8 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	att := newAttempt(prog)
+	startGCFloor(h, h.cfg.GCMinHeap)
+	defer stopGCFloor(h)
 	h.watchdogQuit = make(chan struct{})
 	go h.watchdog(h.watchdogQuit)
 	w0 := newWorker(h, 0)

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -71,6 +72,7 @@ type runOpts struct {
 	logLevel  string
 	logFormat string
 	noWatch   bool
+	gcMinHeap uint64 // MiB
 }
 
 var opts runOpts
@@ -82,6 +84,15 @@ func runFlags(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&opts.noWatch, "no-watch", false, "do not reload when the script changes (SIGHUP still reloads)")
+	opts.gcMinHeap = host.DefaultGCMinHeap >> 20
+	fs.Func("gc-min-heap", fmt.Sprintf("MiB: while busy, let the Go heap grow to this before collecting (0: the runtime's GOGC alone; default %d)", host.DefaultGCMinHeap>>20), func(v string) error {
+		n, err := strconv.ParseUint(strings.TrimSuffix(strings.ToLower(v), "mib"), 10, 32)
+		if err != nil {
+			return fmt.Errorf("want a number of MiB, like 64")
+		}
+		opts.gcMinHeap = n
+		return nil
+	})
 	return fs
 }
 
@@ -126,13 +137,14 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 	}
 	slog.SetDefault(logger)
 	h, err := imscript.New(host.Config{
-		Script:  file,
-		Workers: opts.workers,
-		Args:    scriptArgs,
-		Logger:  logger,
-		Watch:   !opts.noWatch,
-		Stdout:  stdout,
-		Stderr:  stderr,
+		Script:    file,
+		Workers:   opts.workers,
+		Args:      scriptArgs,
+		Logger:    logger,
+		Watch:     !opts.noWatch,
+		Stdout:    stdout,
+		Stderr:    stderr,
+		GCMinHeap: opts.gcMinHeap << 20,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "imscript run:", err)

@@ -187,16 +187,42 @@ func BenchmarkTable(b *testing.B) {
 
 // measure runs b.N operations on each of workers goroutines at once, in
 // chunks, and reports the operations per second of all of them together.
+// With two workers it also runs one worker alone just before and just
+// after (untimed), and reports "x1worker": the two workers' rate divided
+// by the mean of those, so a machine that speeds up or slows down between
+// sub-benchmarks does not skew the scaling ratio.
 func measure(b *testing.B, workers int, run func(w, n int)) {
-	var wg sync.WaitGroup
+	var alone []float64
+	if workers > 1 {
+		b.StopTimer()
+		alone = append(alone, pass(b.N, 1, run).ops)
+		b.StartTimer()
+	}
 	b.ResetTimer()
+	p := pass(b.N, workers, run)
+	b.StopTimer()
+	b.ReportMetric(p.ops, "ops/s")
+	// CPU time per operation (the whole process: script, table, GC) is
+	// steadier than ops/s on a busy machine.
+	b.ReportMetric(p.cpuPerOp, "cpu-ns/op")
+	if workers > 1 {
+		alone = append(alone, pass(b.N, 1, run).ops)
+		b.ReportMetric(p.ops/((alone[0]+alone[1])/2), "x1worker")
+	}
+}
+
+type passResult struct{ ops, cpuPerOp float64 }
+
+// pass runs n operations on each of workers goroutines at once.
+func pass(n, workers int, run func(w, n int)) passResult {
+	var wg sync.WaitGroup
 	cpu0 := cpuTime()
 	t0 := time.Now()
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for left := b.N; left > 0; left -= chunk {
+			for left := n; left > 0; left -= chunk {
 				run(w, min(left, chunk))
 			}
 		}(w)
@@ -204,11 +230,10 @@ func measure(b *testing.B, workers int, run func(w, n int)) {
 	wg.Wait()
 	el := time.Since(t0)
 	cpu := cpuTime() - cpu0
-	b.StopTimer()
-	b.ReportMetric(float64(workers*b.N)/el.Seconds(), "ops/s")
-	// CPU time per operation (the whole process: script, table, GC) is
-	// steadier than ops/s on a busy machine.
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(workers*b.N), "cpu-ns/op")
+	return passResult{
+		ops:      float64(workers*n) / el.Seconds(),
+		cpuPerOp: float64(cpu.Nanoseconds()) / float64(workers*n),
+	}
 }
 
 // baseline is the bare Go reference: one map, one mutex.
@@ -308,7 +333,7 @@ func cpuTime() time.Duration {
 
 // BenchmarkTableGo is the table without a script: IncrInt from Go on each
 // worker's own 1024 rows, for tables declared with a small and a large
-// size (which sets the number of shards).
+// size (which presizes its hash map).
 func BenchmarkTableGo(b *testing.B) {
 	cols := []table.Column{{Name: "n", Kind: table.Int}}
 	for _, size := range []int{64, 4096, 65536} {

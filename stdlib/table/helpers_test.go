@@ -18,6 +18,7 @@ import (
 
 type syncBuffer = testutil.SyncBuffer
 
+
 // entry is a script function a worker handed to Go through
 // imscript.harness.ready(name, fn).
 type entry struct {
@@ -52,9 +53,11 @@ func start(tb testing.TB, lang, src string, workers int) *running {
 		Script:  script,
 		Workers: workers,
 		Env:     map[string]string{},
-		Logger:  slog.New(slog.NewTextHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Stdout:  &r.stdout,
-		Stderr:  &r.stdout,
+		// As `imscript run` does.
+		GCMinHeap: host.DefaultGCMinHeap,
+		Logger:    slog.New(slog.NewTextHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Stdout:    &r.stdout,
+		Stderr:    &r.stdout,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -1,20 +1,21 @@
 // Package table is imscript.table and imscript.atomic: typed tables and
 // int64 counters shared by every worker and task worker of a host, kept
-// across reloads. A table is a hash of rows split into shards, each with
-// its own lock, so workers touching different keys rarely wait for each
-// other and no operation locks the whole table.
+// across reloads. A table's rows live in a concurrent hash map
+// (xsync.Map) whose lookups take no lock and write nothing shared, and
+// each row has its own lock; inserts and deletes lock one bucket of the
+// map. Workers touching different keys never wait for each other, and no
+// operation locks the whole table.
 package table
 
 import (
 	"fmt"
-	"hash/maphash"
 	"math"
-	"math/bits"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/puzpuzpuz/xsync/v4"
 
 	"github.com/imscript/imscript/host"
 )
@@ -33,13 +34,13 @@ func (c cell) str() string {
 	return s
 }
 
-// shard is one lock and the rows whose keys hash to it (the map is made
-// with the first row), padded so two shards' locks never share a cache
-// line.
-type shard struct {
-	mu   sync.Mutex
-	rows map[string][]cell
-	_    [112]byte
+// row is one row: its lock and its cells, one per column. A row removed
+// from the table is marked dead under its lock, so an operation that found
+// it just before looks the key up again.
+type row struct {
+	mu    sync.Mutex
+	dead  bool
+	cells []cell
 }
 
 // Table is a typed, sharded hash table safe for concurrent use.
@@ -53,9 +54,7 @@ type Table struct {
 	count   atomic.Int64
 	warned  atomic.Bool // the table was reported full
 
-	seed   maphash.Seed
-	mask   uint64
-	shards []shard
+	rows *xsync.Map[string, *row]
 }
 
 // FullError is returned when a new row would take a table past its
@@ -79,14 +78,6 @@ func fieldErrorf(format string, args ...any) error {
 	return &FieldError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// shardCount is how many shards a table of size rows gets: plenty per CPU,
-// so two workers rarely want the same lock, and more for big tables (about
-// one per 8 rows), so workers busy with different rows seldom share one.
-func shardCount(size int) int {
-	n := max(64, 16*runtime.GOMAXPROCS(0), size/8)
-	return 1 << bits.Len(uint(min(n, 4096)-1))
-}
-
 // New creates a table with the given columns (see Column), room for size
 // rows up front and a limit of maxSize rows.
 func New(name string, cols []Column, size, maxSize int) *Table {
@@ -96,15 +87,12 @@ func New(name string, cols []Column, size, maxSize int) *Table {
 	if maxSize < size {
 		maxSize = size
 	}
-	n := shardCount(size)
 	t := &Table{
-		name:   name,
-		cols:   append([]Column(nil), cols...),
-		names:  make([]string, len(cols)),
-		size:   size,
-		seed:   maphash.MakeSeed(),
-		mask:   uint64(n - 1),
-		shards: make([]shard, n),
+		name:  name,
+		cols:  append([]Column(nil), cols...),
+		names: make([]string, len(cols)),
+		size:  size,
+		rows:  xsync.NewMap[string, *row](xsync.WithPresize(size)),
 	}
 	for i, c := range cols {
 		t.names[i] = c.Name
@@ -155,10 +143,6 @@ func (t *Table) Column(name string) (int, bool) {
 	return 0, false
 }
 
-func (t *Table) shard(key string) *shard {
-	return &t.shards[maphash.String(t.seed, key)&t.mask]
-}
-
 // reserve counts a new row, or says the table is full.
 func (t *Table) reserve() error {
 	if t.count.Add(1) > t.maxSize.Load() {
@@ -168,56 +152,62 @@ func (t *Table) reserve() error {
 	return nil
 }
 
-// newRow adds an empty row under key to s, whose lock is held.
-func (t *Table) newRow(s *shard, key string) ([]cell, error) {
-	if err := t.reserve(); err != nil {
-		return nil, err
+// lockRow finds the row under key and locks it; with create, a missing
+// row is added (zeroed), else it returns nil. The caller unlocks.
+func (t *Table) lockRow(key string, create bool) (*row, error) {
+	for {
+		r, ok := t.rows.Load(key)
+		if !ok {
+			if !create {
+				return nil, nil
+			}
+			var err error
+			// The key may share memory with a bigger script string (a
+			// network read): the table keeps a copy of its own.
+			r, _ = t.rows.LoadOrCompute(strings.Clone(key), func() (*row, bool) {
+				if err = t.reserve(); err != nil {
+					return nil, true
+				}
+				return &row{cells: make([]cell, len(t.cols))}, false
+			})
+			if err != nil {
+				return nil, err
+			}
+			if r == nil {
+				continue // deleted meanwhile
+			}
+		}
+		r.mu.Lock()
+		if !r.dead {
+			return r, nil
+		}
+		r.mu.Unlock()
 	}
-	if s.rows == nil {
-		s.rows = make(map[string][]cell)
-	}
-	r := make([]cell, len(t.cols))
-	// The key may share memory with a bigger script string (a network
-	// read): keep a copy of its own.
-	s.rows[strings.Clone(key)] = r
-	return r, nil
 }
 
 // IncrInt adds by to int column col of the row under key, creating the row
 // (zeroed) when it is missing, and returns the new value. Overflow wraps.
 func (t *Table) IncrInt(key string, col int, by int64) (int64, error) {
-	s := t.shard(key)
-	s.mu.Lock()
-	r, ok := s.rows[key]
-	if !ok {
-		var err error
-		if r, err = t.newRow(s, key); err != nil {
-			s.mu.Unlock()
-			return 0, err
-		}
+	r, err := t.lockRow(key, true)
+	if err != nil {
+		return 0, err
 	}
-	n := int64(r[col].n) + by
-	r[col].n = uint64(n)
-	s.mu.Unlock()
+	n := int64(r.cells[col].n) + by
+	r.cells[col].n = uint64(n)
+	r.mu.Unlock()
 	return n, nil
 }
 
 // IncrFloat adds by to float column col of the row under key, creating the
 // row when it is missing, and returns the new value.
 func (t *Table) IncrFloat(key string, col int, by float64) (float64, error) {
-	s := t.shard(key)
-	s.mu.Lock()
-	r, ok := s.rows[key]
-	if !ok {
-		var err error
-		if r, err = t.newRow(s, key); err != nil {
-			s.mu.Unlock()
-			return 0, err
-		}
+	r, err := t.lockRow(key, true)
+	if err != nil {
+		return 0, err
 	}
-	f := math.Float64frombits(r[col].n) + by
-	r[col].n = math.Float64bits(f)
-	s.mu.Unlock()
+	f := math.Float64frombits(r.cells[col].n) + by
+	r.cells[col].n = math.Float64bits(f)
+	r.mu.Unlock()
 	return f, nil
 }
 
@@ -255,27 +245,22 @@ func (t *Table) SetValues(key string, vals []host.Value) error {
 		}
 		ups = append(ups, u)
 	}
-	s := t.shard(key)
-	s.mu.Lock()
-	r, ok := s.rows[key]
-	if !ok {
-		var err error
-		if r, err = t.newRow(s, key); err != nil {
-			s.mu.Unlock()
-			return err
-		}
+	r, err := t.lockRow(key, true)
+	if err != nil {
+		return err
 	}
 	for _, u := range ups {
+		c := &r.cells[u.col]
 		if t.cols[u.col].Kind != String {
-			r[u.col].n = u.n
-		} else if old, ok := r[u.col].v.(string); !ok || old != u.s {
+			c.n = u.n
+		} else if old, ok := c.v.(string); !ok || old != u.s {
 			// A script string may share memory with a bigger one (a
 			// network read): the table keeps a copy of its own. An
 			// unchanged value is not copied again.
-			r[u.col].v = strings.Clone(u.s)
+			c.v = strings.Clone(u.s)
 		}
 	}
-	s.mu.Unlock()
+	r.mu.Unlock()
 	return nil
 }
 
@@ -360,15 +345,12 @@ func (t *Table) Get(key string) host.Map {
 // whether there was one.
 func (t *Table) GetValues(key string, vals []host.Value) bool {
 	var buf [8]cell
-	s := t.shard(key)
-	s.mu.Lock()
-	r, ok := s.rows[key]
-	if !ok {
-		s.mu.Unlock()
+	r, _ := t.lockRow(key, false)
+	if r == nil {
 		return false
 	}
-	cp := append(buf[:0], r...)
-	s.mu.Unlock()
+	cp := append(buf[:0], r.cells...)
+	r.mu.Unlock()
 	for i, c := range cp {
 		vals[i] = t.value(i, c)
 	}
@@ -378,14 +360,13 @@ func (t *Table) GetValues(key string, vals []host.Value) bool {
 // getCell reads column col of the row under key; ok is false when there
 // is no such row.
 func (t *Table) getCell(key string, col int) (c cell, ok bool) {
-	s := t.shard(key)
-	s.mu.Lock()
-	r, ok := s.rows[key]
-	if ok {
-		c = r[col]
+	r, _ := t.lockRow(key, false)
+	if r == nil {
+		return cell{}, false
 	}
-	s.mu.Unlock()
-	return c, ok
+	c = r.cells[col]
+	r.mu.Unlock()
+	return c, true
 }
 
 // GetField returns column col of the row under key, or nil when there is
@@ -400,63 +381,56 @@ func (t *Table) GetField(key string, col int) host.Value {
 
 // Exists says whether a row is stored under key.
 func (t *Table) Exists(key string) bool {
-	s := t.shard(key)
-	s.mu.Lock()
-	_, ok := s.rows[key]
-	s.mu.Unlock()
+	_, ok := t.rows.Load(key)
 	return ok
 }
 
 // Del removes the row under key and says whether there was one.
 func (t *Table) Del(key string) bool {
-	s := t.shard(key)
-	s.mu.Lock()
-	_, ok := s.rows[key]
-	if ok {
-		delete(s.rows, key)
-		t.count.Add(-1)
+	r, ok := t.rows.LoadAndDelete(key)
+	if !ok {
+		return false
 	}
-	s.mu.Unlock()
-	return ok
+	r.mu.Lock()
+	r.dead = true
+	r.mu.Unlock()
+	t.count.Add(-1)
+	return true
 }
 
 // Clear removes every row.
 func (t *Table) Clear() {
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		t.count.Add(-int64(len(s.rows)))
-		clear(s.rows)
-		s.mu.Unlock()
+	for k := range t.rows.All() {
+		t.Del(k)
 	}
 }
 
-// Iter starts an iteration over the rows, one shard at a time: each shard
-// is copied under its lock, so a row is seen whole, and rows added or
-// removed meanwhile may or may not be seen. Order is unspecified.
+// Iter starts an iteration over the rows: the keys are listed first, and
+// each row is copied under its lock when it is reached, so a row is seen
+// whole, and rows added or removed meanwhile may or may not be seen.
+// Order is unspecified.
 func (t *Table) Iter() func() (key string, row host.Map, ok bool) {
-	next := 0
-	var keys []string
-	var cells []cell
-	i := 0
-	w := len(t.cols)
+	type entry struct {
+		key string
+		r   *row
+	}
+	var rows []entry
+	for k, r := range t.rows.All() {
+		rows = append(rows, entry{k, r})
+	}
+	var buf []cell
 	return func() (string, host.Map, bool) {
-		for i >= len(keys) {
-			if next >= len(t.shards) {
-				return "", nil, false
+		for len(rows) > 0 {
+			e := rows[0]
+			rows = rows[1:]
+			e.r.mu.Lock()
+			dead := e.r.dead
+			buf = append(buf[:0], e.r.cells...)
+			e.r.mu.Unlock()
+			if !dead {
+				return e.key, t.rowMap(buf), true
 			}
-			s := &t.shards[next]
-			next++
-			keys, cells, i = keys[:0], cells[:0], 0
-			s.mu.Lock()
-			for k, r := range s.rows {
-				keys = append(keys, k)
-				cells = append(cells, r...)
-			}
-			s.mu.Unlock()
 		}
-		k, r := keys[i], cells[i*w:(i+1)*w]
-		i++
-		return k, t.rowMap(r), true
+		return "", nil, false
 	}
 }

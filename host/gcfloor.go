@@ -1,0 +1,190 @@
+package host
+
+import (
+	"math"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+	"time"
+)
+
+// The GC floor keeps the garbage collector's heap goal at or above a
+// minimum while the live heap is small. Go's collector starts a cycle
+// each time the heap doubles (GOGC=100), with a goal of at least 4 MiB.
+// A script host's live heap is small (a few MiB for the VMs and tables)
+// but its scripts allocate a Lua number or a JS object per operation, so
+// with the default a busy host runs a cycle every few milliseconds and
+// spends a third of its time in write barriers and marking; with two
+// workers on two cores the collector's mark worker takes one of their
+// cores. Raising GOGC while the live heap is under the floor spaces the
+// cycles out; once the live heap passes the floor the user's GOGC applies
+// unchanged, so large heaps pay no memory for it.
+//
+// The floor only holds while the process is busy: once a second the host
+// looks at how much was allocated, and after a quiet second (less than a
+// quarter of the floor allocated) it drops the floor, collects and
+// returns the free memory to the OS, as V8's memory reducer does for an
+// idle Node.js; so an idle server keeps only its live heap. The floor
+// comes back with the load.
+//
+// The floor is process-wide (the collector is): with several hosts in one
+// process the largest running floor applies.
+
+var gcFloor struct {
+	mu      sync.Mutex
+	floors  map[*Host]uint64 // running hosts' floors
+	floor   uint64           // max of floors; 0 = off
+	base    int              // GOGC when the first floor started
+	percent int              // the GOGC the floor set last
+	gen     int              // bumped on each start/stop: old sentinels retire
+	busy    bool             // the floor holds (the last second allocated enough)
+	quit    chan struct{}    // stops the reducer
+}
+
+// gcReducerPeriod is how often the reducer samples the allocation rate.
+const gcReducerPeriod = time.Second
+
+// startGCFloor applies h's floor (bytes; 0 = none) until stopGCFloor(h).
+// It does nothing when GOGC is off.
+func startGCFloor(h *Host, floor uint64) {
+	if floor == 0 {
+		return
+	}
+	gcFloor.mu.Lock()
+	defer gcFloor.mu.Unlock()
+	if len(gcFloor.floors) == 0 {
+		gcFloor.base = debug.SetGCPercent(100)
+		debug.SetGCPercent(gcFloor.base)
+		gcFloor.percent = gcFloor.base
+		gcFloor.floors = map[*Host]uint64{}
+		gcFloor.busy = true
+		if gcFloor.base >= 0 {
+			gcFloor.quit = make(chan struct{})
+			go gcReducer(gcFloor.quit)
+		}
+	}
+	if gcFloor.base < 0 {
+		gcFloor.floors[h] = 0
+		return
+	}
+	gcFloor.floors[h] = floor
+	gcFloor.gen++
+	setFloorLocked()
+	armGCFloor(gcFloor.gen)
+}
+
+// gcReducer drops the floor when the process goes quiet and restores it
+// when allocation picks up.
+func gcReducer(quit chan struct{}) {
+	t := time.NewTicker(gcReducerPeriod)
+	defer t.Stop()
+	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(sample)
+	last := sample[0].Value.Uint64()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
+		metrics.Read(sample)
+		now := sample[0].Value.Uint64()
+		allocated := now - last
+		last = now
+		gcFloor.mu.Lock()
+		busy := allocated >= gcFloor.floor/4
+		was := gcFloor.busy
+		gcFloor.busy = busy
+		if busy {
+			adjustGCLocked()
+		} else if was {
+			adjustGCLocked() // back to the user's GOGC
+		}
+		gcFloor.mu.Unlock()
+		if was && !busy {
+			debug.FreeOSMemory()
+			metrics.Read(sample)
+			last = sample[0].Value.Uint64()
+		}
+	}
+}
+
+// stopGCFloor removes h's floor; the last one out restores GOGC.
+func stopGCFloor(h *Host) {
+	gcFloor.mu.Lock()
+	defer gcFloor.mu.Unlock()
+	if _, ok := gcFloor.floors[h]; !ok {
+		return
+	}
+	delete(gcFloor.floors, h)
+	gcFloor.gen++
+	if len(gcFloor.floors) == 0 {
+		if gcFloor.quit != nil {
+			close(gcFloor.quit)
+			gcFloor.quit = nil
+		}
+		if gcFloor.base >= 0 {
+			debug.SetGCPercent(gcFloor.base)
+		}
+		gcFloor.floor = 0
+		return
+	}
+	setFloorLocked()
+	armGCFloor(gcFloor.gen)
+}
+
+func setFloorLocked() {
+	gcFloor.floor = 0
+	for _, f := range gcFloor.floors {
+		gcFloor.floor = max(gcFloor.floor, f)
+	}
+	adjustGCLocked()
+}
+
+// gcSentinel is garbage whose finalizer runs once per collection cycle
+// and re-arms itself, so the floor follows the live heap.
+type gcSentinel struct{ gen *int }
+
+func armGCFloor(gen int) {
+	g := gen
+	s := &gcSentinel{gen: &g}
+	runtime.SetFinalizer(s, func(s *gcSentinel) {
+		gcFloor.mu.Lock()
+		defer gcFloor.mu.Unlock()
+		if *s.gen != gcFloor.gen || gcFloor.floor == 0 {
+			return // a newer sentinel took over, or the floor stopped
+		}
+		adjustGCLocked()
+		armGCFloor(*s.gen)
+	})
+}
+
+var gcSamples = []metrics.Sample{
+	{Name: "/gc/heap/live:bytes"},
+	{Name: "/gc/scan/globals:bytes"},
+	{Name: "/gc/scan/stack:bytes"},
+}
+
+// adjustGCLocked sets GOGC so that the next goal is max(floor, the goal
+// the user's GOGC gives). The collector's goal is live + (live + globals
+// + stacks) × GOGC/100.
+func adjustGCLocked() {
+	metrics.Read(gcSamples)
+	var v [3]uint64
+	for i, s := range gcSamples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			v[i] = s.Value.Uint64()
+		}
+	}
+	live, roots := v[0], max(1, v[0]+v[1]+v[2])
+	p := gcFloor.base
+	if gcFloor.busy && live < gcFloor.floor {
+		need := float64(gcFloor.floor-live) * 100 / float64(roots)
+		p = max(p, int(math.Min(need, 100_000)))
+	}
+	if p != gcFloor.percent {
+		debug.SetGCPercent(p)
+		gcFloor.percent = p
+	}
+}
