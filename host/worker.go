@@ -240,12 +240,7 @@ func (w *Worker) wsOpen(s *Server, c *Conn, p *parsedRequest) {
 }
 
 func (w *Worker) wsMessage(s *Server, c *Conn, data []byte, op int) {
-	var v Value = data
-	opcode := "binary"
-	if op == 1 {
-		v, opcode = string(data), "text"
-	}
-	w.fire(s, hMessage, s.obj, Map{"fd": c.id, "data": v, "opcode": opcode, "finish": true})
+	w.fire(s, hMessage, s.obj, &Object{Type: frameType, Data: &messageFrame{fd: c.id, data: data, op: op}})
 }
 
 func (w *Worker) handle(ev *event) {

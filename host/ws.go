@@ -441,3 +441,58 @@ func inflate(p []byte, max int) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// messageFrame is the frame a message handler gets. Its fields are computed
+// when the script reads them: no table is built per message.
+type messageFrame struct {
+	fd   int64
+	data []byte
+	op   int   // 1 text, 2 binary
+	text Value // data as a string, made on the first read
+}
+
+// frameType is the frame's script type: read-only fields fd, data,
+// opcode ("text" or "binary") and finish (true: messages arrive whole),
+// iterable like a table.
+var frameType = &Type{Name: "websocket_frame", Transient: true}
+
+var frameFields = []string{"data", "fd", "finish", "opcode"}
+
+func (f *messageFrame) field(name string) Value {
+	switch name {
+	case "fd":
+		return f.fd
+	case "finish":
+		return true
+	case "opcode":
+		if f.op == 1 {
+			return "text"
+		}
+		return "binary"
+	}
+	if f.op != 1 {
+		return f.data
+	}
+	if f.text == nil {
+		f.text = string(f.data)
+	}
+	return f.text
+}
+
+func init() {
+	frameType.Props = make(map[string]func(o *Object) Value, len(frameFields))
+	for _, name := range frameFields {
+		frameType.Props[name] = func(o *Object) Value { return o.Data.(*messageFrame).field(name) }
+	}
+	frameType.Iter = func(o *Object) func() (Value, Value, bool) {
+		f, i := o.Data.(*messageFrame), 0
+		return func() (Value, Value, bool) {
+			if i == len(frameFields) {
+				return nil, nil, false
+			}
+			name := frameFields[i]
+			i++
+			return name, f.field(name), true
+		}
+	}
+}

@@ -329,6 +329,14 @@ func TestWSEcho(t *testing.T) {
 		fd, _ := wsFd(t, c)
 		waitOutput(t, s, "open "+fd+" /chat\n")
 
+		t.Run("frame-fields", func(t *testing.T) {
+			want := "data=/frame,fd=" + fd + ",finish=true,opcode=text"
+			if lang == "js" {
+				want += " data,fd,finish,opcode" // JSON.stringify sees the fields
+			}
+			wantField(t, "/frame", wsCmd(t, c, "/frame"), want)
+		})
+
 		t.Run("text-binary", func(t *testing.T) {
 			wsEcho(t, c, websocket.TextMessage, []byte("hello"))
 			wsEcho(t, c, websocket.TextMessage, []byte("héllo wörld ✓ 𝄞"))

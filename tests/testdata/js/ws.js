@@ -15,6 +15,7 @@
 //   /rooms <fd>, /members <room>, /presence <room>   "=<cmd> <a>,<b>,..."
 //   /pub <room> <msg>   "=pub <publish(room, msg)>"
 //   /pubx <room> <msg>  "=pubx <publish(room, msg, fd)>"
+//   /frame              "=frame <k>=<v>,... <keys>" the frame's fields (for..of) and JSON keys, sorted
 // Plain HTTP requests are answered "plain http fd=<fd>". open and close
 // events are printed. With PORT2 set, a second websocket server on it only
 // accepts the Origin http://good.example.
@@ -81,6 +82,13 @@ srv.on("open", (srv, req) => {
 
 srv.on("message", (srv, frame) => {
   const data = frame.data;
+  if (data === "/frame") {
+    const kv = [];
+    for (const [k, v] of frame) kv.push(k + "=" + v);
+    const keys = Object.keys(JSON.parse(JSON.stringify(frame))).sort().join(",");
+    srv.push(frame.fd, "=frame " + kv.sort().join(",") + " " + keys);
+    return;
+  }
   if (frame.opcode === "text" && String(data).startsWith("/")) {
     const m = /^\/(\S+)\s*(\S*)\s?([\s\S]*)$/.exec(String(data));
     const cmd = m[1];

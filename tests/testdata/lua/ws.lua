@@ -15,6 +15,7 @@
 --   /rooms <fd>, /members <room>, /presence <room>   "=<cmd> <a>,<b>,..."
 --   /pub <room> <msg>   "=pub <publish(room, msg)>"
 --   /pubx <room> <msg>  "=pubx <publish(room, msg, fd)>"
+--   /frame              "=frame <k>=<v>,..." the frame's fields (frame:pairs()), sorted
 -- Plain HTTP requests are answered "plain http fd=<fd>". open and close
 -- events are printed. With PORT2 set, a second websocket server on it only
 -- accepts the Origin http://good.example.
@@ -110,6 +111,15 @@ end)
 
 srv:on("message", function(srv, frame)
     local data = frame.data
+    if data == "/frame" then
+        local kv = {}
+        for k, v in frame:pairs() do
+            kv[#kv + 1] = k .. "=" .. tostring(v)
+        end
+        table.sort(kv)
+        srv:push(frame.fd, "=frame " .. table.concat(kv, ","))
+        return
+    end
     if frame.opcode == "text" and data:sub(1, 1) == "/" then
         local cmd, a, rest = data:match("^/(%S+)%s*(%S*)%s?(.*)$")
         local fn = commands[cmd]
