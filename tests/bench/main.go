@@ -3,7 +3,8 @@
 // JS scripts against Node.js (net, http, ws) and Go ceilings (bare gnet,
 // net/http, gorilla/websocket), plus each server's memory with 10,000 idle
 // TCP or WebSocket connections. Servers run as separate processes, one at a
-// time; the load generators run in this process. It writes a markdown
+// time; the load generators run in this process (the HTTP rows use wrk,
+// a separate process, when it is installed). It writes a markdown
 // table to stdout and to a file.
 //
 //	go run ./tests/bench                       # everything, about 6 minutes
@@ -78,6 +79,9 @@ type options struct {
 	retries    int
 	retryPause time.Duration
 	wsDir      string
+	httpLoad   string // after parseFlags: "wrk" or "go"
+	wrkPath    string // with -http-load wrk
+	wrkVersion string
 
 	roomClients  int
 	roomSenders  int
@@ -108,7 +112,8 @@ func parseFlags() (*options, error) {
 	flag.StringVar(&depths, "depths", "1,16", "tcp: pipeline depths (comma-separated)")
 	flag.IntVar(&o.conns, "conns", 100, "connections per tcp, http and ws row")
 	flag.IntVar(&o.size, "size", 64, "tcp and ws echo message size in bytes")
-	flag.IntVar(&o.threads, "threads", 2, "load generator threads (epoll loops)")
+	flag.IntVar(&o.threads, "threads", 2, "load generator threads (epoll loops; wrk -t for the http rows)")
+	flag.StringVar(&o.httpLoad, "http-load", loadAuto, "http load generator: wrk (needs wrk on PATH: apt-get install wrk), go (the bench's own epoll generator), or auto (wrk when on PATH, else go)")
 	flag.IntVar(&o.idle, "idle", 10000, "idle connections for the memory tables (0: skip them)")
 	flag.DurationVar(&o.settle, "settle", time.Second, "memory tables: wait before each reading")
 	flag.IntVar(&o.workers, "workers", 2, "imscript worker VMs (--workers)")
@@ -210,6 +215,9 @@ func parseFlags() (*options, error) {
 			return nil, fmt.Errorf("-depths %d × -size %d: a batch is limited to 64 KiB", d, o.size)
 		}
 	}
+	if err := resolveHTTPLoad(o); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -225,8 +233,10 @@ type runResult struct {
 	csPerMsg  float64 // server context switches per message
 	broken    int
 	errs      []string
-	busiest   string // other processes that used CPU in the window
-	disturbed bool   // otherCPU above -max-other even after the retries
+	fails     []string // failures the load generator counted (wrk: status ≥ 400, socket errors)
+	failShort []string // the same, short, for the table
+	busiest   string   // other processes that used CPU in the window
+	disturbed bool     // otherCPU above -max-other even after the retries
 }
 
 // rowKey names a throughput row: section, server, and (tcp) depth.
@@ -519,7 +529,12 @@ type cpuUse struct {
 }
 
 // close samples again; stopProf also ends the server's CPU profile.
-func (w *cpuWindow) close(stopProf bool) cpuUse {
+func (w *cpuWindow) close(stopProf bool) cpuUse { return w.closeExt(stopProf, 0) }
+
+// closeExt is close when the load generator (wrk) ran as a child process
+// that used extCPU within the window: the load generator's CPU is then
+// extCPU plus this process's own (which only waited for it).
+func (w *cpuWindow) closeExt(stopProf bool, extCPU time.Duration) cpuUse {
 	s1, l1, m1 := sampleProc(w.pid), selfCPU(), sampleMachine()
 	p1 := scanProcs()
 	if w.prof && stopProf {
@@ -528,7 +543,7 @@ func (w *cpuWindow) close(stopProf bool) cpuUse {
 	u := cpuUse{wall: s1.at.Sub(w.s0.at)}
 	sec := u.wall.Seconds()
 	u.srv = (s1.cpu - w.s0.cpu).Seconds() / sec
-	u.load = (l1 - w.l0).Seconds() / sec
+	u.load = (l1 - w.l0 + extCPU).Seconds() / sec
 	u.idle = (m1.idle - w.m0.idle).Seconds() / sec
 	u.other = max(0, (m1.busy-w.m0.busy).Seconds()/sec-u.srv-u.load)
 	u.syscalls = (s1.syscr - w.s0.syscr) + (s1.syscw - w.s0.syscw)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"net"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,5 +102,145 @@ func TestRoomPayload(t *testing.T) {
 	ts, ok2 := unhex(p[9:25])
 	if !ok1 || !ok2 || seq != 0xBEEF || ts != 1234567890123 {
 		t.Fatalf("seq %d ts %d (%v %v)", seq, ts, ok1, ok2)
+	}
+}
+
+// Output of wrk 4.1.0 (Debian 4.1.0-3+b2) captured on the bench machine:
+// a clean run against node_http.js (wrk prints no error line then), a
+// warm-up-style run without --latency, and a run against a server that
+// answered every 1,000th request with 500 and closed every 5,000th
+// connection without answering.
+const (
+	wrkClean = `Running 2s test @ http://127.0.0.1:19501/
+  2 threads and 100 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.26ms    9.19ms 131.36ms   97.62%
+    Req/Sec    23.50k     5.97k   39.95k    80.00%
+  Latency Distribution
+     50%    2.04ms
+     75%    2.46ms
+     90%    3.16ms
+     99%   47.72ms
+  93689 requests in 2.01s, 14.30MB read
+Requests/sec:  46679.44
+Transfer/sec:      7.12MB
+`
+	wrkNoLatency = `Running 1s test @ http://127.0.0.1:19501/
+  2 threads and 100 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.68ms    1.55ms  37.87ms   95.50%
+    Req/Sec    32.01k     7.85k   52.58k    76.19%
+  67041 requests in 1.10s, 10.23MB read
+Requests/sec:  60757.68
+Transfer/sec:      9.27MB
+`
+	wrkErrors = `Running 1s test @ http://127.0.0.1:19503/
+  2 threads and 100 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.48ms    1.72ms  12.15ms   85.95%
+    Req/Sec    45.88k     4.98k   52.97k    65.00%
+  Latency Distribution
+     50%    0.88ms
+     75%    1.98ms
+     90%    3.85ms
+     99%    7.80ms
+  91514 requests in 1.01s, 11.17MB read
+  Socket errors: connect 0, read 18, write 0, timeout 0
+  Non-2xx or 3xx responses: 73
+Requests/sec:  90975.06
+Transfer/sec:     11.11MB
+`
+)
+
+func TestParseWrk(t *testing.T) {
+	w, err := parseWrk(wrkClean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wrkOutput{requests: 93689, elapsed: 2010 * time.Millisecond, reqPerSec: 46679.44,
+		p50: 2040 * time.Microsecond, p99: 47720 * time.Microsecond, latency: true}
+	if w != want {
+		t.Errorf("clean run: got %+v, want %+v", w, want)
+	}
+	if s, l := w.failures(); len(s) != 0 || len(l) != 0 {
+		t.Errorf("clean run: failures %q %q", s, l)
+	}
+
+	w, err = parseWrk(wrkNoLatency)
+	if err != nil || w.latency || w.requests != 67041 || w.elapsed != 1100*time.Millisecond || w.reqPerSec != 60757.68 {
+		t.Errorf("run without --latency: %+v, %v", w, err)
+	}
+
+	w, err = parseWrk(wrkErrors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = wrkOutput{requests: 91514, elapsed: 1010 * time.Millisecond, reqPerSec: 90975.06,
+		p50: 880 * time.Microsecond, p99: 7800 * time.Microsecond, latency: true,
+		non2xx: 73, readErrs: 18}
+	if w != want {
+		t.Errorf("run with errors: got %+v, want %+v", w, want)
+	}
+	if s, l := w.failures(); len(s) != 2 || len(l) != 2 || s[0] != "73 status ≥ 400" || s[1] != "18 socket errors" {
+		t.Errorf("run with errors: failures %q %q", s, l)
+	}
+
+	if _, err := parseWrk("unable to connect to 127.0.0.1:19502 Connection refused\n"); err == nil {
+		t.Error("accepted wrk's connect failure")
+	}
+
+	for in, want := range map[string]time.Duration{"456.00us": 456 * time.Microsecond, "1.50ms": 1500 * time.Microsecond,
+		"2.01s": 2010 * time.Millisecond, "1.00m": time.Minute, "1.00h": time.Hour} {
+		if got, err := parseWrkTime(in); err != nil || got != want {
+			t.Errorf("parseWrkTime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "12", "ms", "1.0xs"} {
+		if _, err := parseWrkTime(bad); err == nil {
+			t.Errorf("parseWrkTime(%q) accepted", bad)
+		}
+	}
+}
+
+func TestCheckHello(t *testing.T) {
+	for _, c := range []struct {
+		reply string
+		ok    bool
+	}{
+		{"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world", true},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello there", false},
+		{"HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nhello world", false},
+		{"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", false},
+	} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			buf := make([]byte, 4096)
+			for got := ""; ; {
+				n, err := conn.Read(buf)
+				if err != nil {
+					return
+				}
+				got += string(buf[:n])
+				for strings.Contains(got, "\r\n\r\n") {
+					_, got, _ = strings.Cut(got, "\r\n\r\n")
+					if _, err := conn.Write([]byte(c.reply)); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		err = checkHello(netip.MustParseAddrPort(ln.Addr().String()))
+		ln.Close()
+		if (err == nil) != c.ok {
+			t.Errorf("reply %q: err %v", c.reply, err)
+		}
 	}
 }

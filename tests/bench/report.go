@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,7 +30,16 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 	if m.commit != "" {
 		p("imscript commit: %s  \n", m.commit)
 	}
-	p("The load generator (%d epoll threads in the bench process) shares those cores with the server under test.\n\n", o.threads)
+	inBench := slices.ContainsFunc(o.sections, func(sec string) bool { return sec != secHTTP })
+	switch {
+	case o.has(secHTTP) && o.httpLoad == loadWrk && inBench:
+		p("The load generators (%d epoll threads in the bench process; for the HTTP hello table, %s with %d threads, as its own process) share those cores with the server under test.\n\n",
+			o.threads, wrkName(o), max(1, min(o.threads, o.conns)))
+	case o.has(secHTTP) && o.httpLoad == loadWrk:
+		p("The load generator (%s with %d threads, as its own process) shares those cores with the server under test.\n\n", wrkName(o), max(1, min(o.threads, o.conns)))
+	default:
+		p("The load generator (%d epoll threads in the bench process) shares those cores with the server under test.\n\n", o.threads)
+	}
 
 	if o.has(secTCP) {
 		p("## TCP echo\n\n")
@@ -66,9 +76,20 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		unit := "req/s"
 		if sec == secHTTP {
 			p("\n## HTTP hello\n\n")
-			p("%d keep-alive connections, each with one request outstanding (as wrk): `GET / HTTP/1.1`, answered 200 with the body \"hello world\" "+
-				"(Content-Type text/plain, Content-Length). The load generator parses every response (status, Content-Length, body). "+
-				"Latency runs from a request's write to the read that completes its response. ", o.conns)
+			p("Load: %s.\n\n", httpLoadDesc(o))
+			if o.httpLoad == loadWrk {
+				p("%d keep-alive connections, each with one request outstanding: `GET / HTTP/1.1` with only a Host header (wrk's request), answered 200 with the body \"hello world\" "+
+					"(Content-Type text/plain, Content-Length). wrk parses every response's HTTP framing and counts statuses ≥ 400 and socket errors, but does not look at bodies, "+
+					"so before each run the bench sends its request twice on one connection and checks both replies (status 200, Content-Length, body, connection kept open); "+
+					"statuses ≥ 400 and socket errors (none in a clean run) are listed under each run and in Problems. "+
+					"Each run is %s, on a fresh server: req/s is wrk's Requests/sec (completed responses over its run time, which includes opening the connections), "+
+					"p50/p99 its --latency percentiles (from a request's write to its response's completion; a request over wrk's 2 s timeout is a timeout error, not a latency). ",
+					o.conns, wrkLoadLine(o))
+			} else {
+				p("%d keep-alive connections, each with one request outstanding (as wrk): `GET / HTTP/1.1`, answered 200 with the body \"hello world\" "+
+					"(Content-Type text/plain, Content-Length). The load generator parses every response (status, Content-Length, body). "+
+					"Latency runs from a request's write to the read that completes its response. ", o.conns)
+			}
 		} else {
 			unit = "msgs/s"
 			p("\n## WebSocket echo\n\n")
@@ -143,6 +164,13 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		for _, k := range o.selected(sec) {
 			p("- %s: `%s`\n", k.label, k.line(o.workers))
 		}
+		if sec == secHTTP && o.has(secHTTP) {
+			if o.httpLoad == loadWrk {
+				p("\nLoad (%s): %s\n", wrkName(o), wrkLoadLine(o))
+			} else {
+				p("\nLoad: the bench's Go load generator (`-http-load go`), in the bench process.\n")
+			}
+		}
 		p("\n")
 	}
 	if len(o.serverEnv) > 0 {
@@ -166,6 +194,9 @@ func cpuTable(b *strings.Builder, o *options, results map[rowKey][]runResult, se
 		p("Over the measured window: server CPU from /proc/PID/stat, its syscalls from /proc/PID/io (syscr+syscw: the read and write families, not epoll_wait or futex), " +
 			"context switches summed over the server's threads; \"other\" is machine-wide busy CPU (/proc/stat) charged to neither process: " +
 			"mostly loopback softirq work, or other programs on the machine (a large value means the run was disturbed).\n\n")
+	} else if sec == secHTTP && o.httpLoad == loadWrk {
+		p("As for the TCP echo, over the window from just before the measured wrk process starts to just after it exits; per message = per request/reply. " +
+			"The load generator CPU is wrk's own (user+system from its rusage, all its threads) plus the bench process's, which only waits for wrk.\n\n")
 	} else {
 		p("As for the TCP echo; per message = per request/reply.\n\n")
 	}
@@ -328,8 +359,12 @@ func targets(b *strings.Builder, o *options, res *results) {
 		if o.has(secHTTP) {
 			lua, okL := rate(rowKey{secHTTP, "lua", 1})
 			node, okN := rate(rowKey{secHTTP, "node", 1})
+			failed := ""
+			if hasFails(results[rowKey{secHTTP, "lua", 1}]) {
+				failed = "; the Lua runs had failed requests, see Problems"
+			}
 			target("HTTP hello, 100 keep-alive connections: Lua ≥ 1.5× Node.js http req/s", okL && okN, missing(secHTTP, "lua", "node"),
-				fmt.Sprintf("Lua %s vs Node %s req/s (%.2f×)", fmtRate(lua), fmtRate(node), lua/node), lua >= 1.5*node)
+				fmt.Sprintf("Lua %s vs Node %s req/s (%.2f×; load: %s%s)", fmtRate(lua), fmtRate(node), lua/node, httpLoadShort(o), failed), lua >= 1.5*node && failed == "")
 		}
 		if o.has(secWS) {
 			lua, okL := rate(rowKey{secWS, "lua", 1})
@@ -400,6 +435,9 @@ func problems(b *strings.Builder, o *options, res *results) {
 					if r.broken > 0 {
 						lines = append(lines, fmt.Sprintf("- %s: %d connections broke (%s)", where, r.broken, strings.Join(r.errs, "; ")))
 					}
+					for _, f := range r.fails {
+						lines = append(lines, fmt.Sprintf("- %s: %s", where, f))
+					}
 					if r.disturbed {
 						lines = append(lines, fmt.Sprintf("- %s: disturbed, %.2f cores of other work (busiest other processes: %s)", where, r.otherCPU, orDash(r.busiest)))
 					}
@@ -431,6 +469,30 @@ func problems(b *strings.Builder, o *options, res *results) {
 	if len(lines) > 0 {
 		fmt.Fprintf(b, "\n## Problems in this run\n\n%s\n", strings.Join(lines, "\n"))
 	}
+}
+
+// wrkName is "wrk 4.1.0".
+func wrkName(o *options) string {
+	if o.wrkVersion == "" {
+		return "wrk"
+	}
+	return "wrk " + o.wrkVersion
+}
+
+// httpLoadDesc says which load generator measured the HTTP table.
+func httpLoadDesc(o *options) string {
+	if o.httpLoad == loadWrk {
+		return fmt.Sprintf("%s, %d threads, %d connections (its own process; `-http-load go` runs the bench's Go generator instead)", wrkName(o), max(1, min(o.threads, o.conns)), o.conns)
+	}
+	return fmt.Sprintf("the bench's Go load generator, %d epoll threads in the bench process, %d connections (`-http-load wrk` runs wrk instead, when installed)", o.threads, o.conns)
+}
+
+// httpLoadShort names the HTTP load generator in the targets table.
+func httpLoadShort(o *options) string {
+	if o.httpLoad == loadWrk {
+		return wrkName(o)
+	}
+	return "the bench's Go generator"
 }
 
 func ratioString(results map[rowKey][]runResult, base, row rowKey) string {
@@ -494,6 +556,17 @@ func usable(runs []runResult) []runResult {
 	return ok
 }
 
+// hasFails reports whether a run counted failed requests (wrk's statuses
+// ≥ 400 or socket errors).
+func hasFails(runs []runResult) bool {
+	for _, r := range runs {
+		if len(r.fails) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func allDisturbed(runs []runResult) bool {
 	for _, r := range runs {
 		if !r.disturbed {
@@ -509,6 +582,9 @@ func eachRun(runs []runResult) string {
 		parts[i] = fmtRate(r.rate)
 		if r.disturbed {
 			parts[i] += "*"
+		}
+		if len(r.failShort) > 0 {
+			parts[i] += " (**" + strings.Join(r.failShort, ", ") + "**)"
 		}
 	}
 	return strings.Join(parts, ", ")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -35,9 +36,15 @@ func rrRun(o *options, b *builds, sec string, k serverKind, rep int, results map
 		}
 	}()
 	for attempt := 0; ; attempt++ {
-		r, err := measureLoad(o, s, prof, func(onMeasure, onDone func()) (*loadResult, error) {
-			return runRR(rrSpecFor(o, sec, s, onMeasure, onDone))
-		})
+		var r runResult
+		var err error
+		if sec == secHTTP && o.httpLoad == loadWrk {
+			r, err = measureWrk(o, s, prof)
+		} else {
+			r, err = measureLoad(o, s, prof, func(onMeasure, onDone func()) (*loadResult, error) {
+				return runRR(rrSpecFor(o, sec, s, onMeasure, onDone))
+			})
+		}
 		if prof != "" {
 			profSeq++
 		}
@@ -49,6 +56,9 @@ func rrRun(o *options, b *builds, sec string, k serverKind, rep int, results map
 			note = "  DISTURBED by " + orDash(r.busiest)
 		}
 		unit := map[string]string{secHTTP: "req/s", secWS: "msgs/s"}[sec]
+		if len(r.fails) > 0 {
+			note = "  FAILURES: " + strings.Join(r.fails, "; ") + note
+		}
 		logf("run %d %-4s %-5s %9.0f %s  p50 %-8s p99 %-8s server %.2f, load %.2f, other %.2f, idle %.2f cores, %.2f rd/wr syscalls/msg%s%s",
 			rep, sec, k.key, r.rate, unit, r.p50, r.p99, r.srvCPU, r.loadCPU, r.otherCPU, r.idleCPU, r.sysPerMsg, brokenNote(r), note)
 		if r.disturbed && attempt < o.retries {
