@@ -21,12 +21,13 @@ import (
 // cycles out; once the live heap passes the floor the user's GOGC applies
 // unchanged, so large heaps pay no memory for it.
 //
-// The floor only holds while the process is busy: once a second the host
-// looks at how much was allocated, and after a quiet second (less than a
-// quarter of the floor allocated) it drops the floor, collects and
-// returns the free memory to the OS, as V8's memory reducer does for an
-// idle Node.js; so an idle server keeps only its live heap. The floor
-// comes back with the load.
+// The floor only holds while the process is busy: four times a second the
+// host looks at how much was allocated. A quarter second that allocated a
+// sixteenth of the floor (a quarter of it per second) brings the floor
+// back; after a quiet second (four quiet samples in a row) the host drops
+// it, collects and returns the free memory to the OS, as V8's memory
+// reducer does for an idle Node.js, so an idle server keeps only its live
+// heap.
 //
 // The floor is process-wide (the collector is): with several hosts in one
 // process the largest running floor applies.
@@ -42,8 +43,12 @@ var gcFloor struct {
 	quit    chan struct{}    // stops the reducer
 }
 
-// gcReducerPeriod is how often the reducer samples the allocation rate.
-const gcReducerPeriod = time.Second
+// gcReducerPeriod is how often the reducer samples the allocation rate;
+// gcQuietSamples quiet samples in a row drop the floor.
+const (
+	gcReducerPeriod = 250 * time.Millisecond
+	gcQuietSamples  = 4
+)
 
 // startGCFloor applies h's floor (bytes; 0 = none) until stopGCFloor(h).
 // It does nothing when GOGC is off.
@@ -82,6 +87,7 @@ func gcReducer(quit chan struct{}) {
 	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	metrics.Read(sample)
 	last := sample[0].Value.Uint64()
+	quiet := 0
 	for {
 		select {
 		case <-quit:
@@ -93,7 +99,12 @@ func gcReducer(quit chan struct{}) {
 		allocated := now - last
 		last = now
 		gcFloor.mu.Lock()
-		busy := allocated >= gcFloor.floor/4
+		if allocated >= gcFloor.floor/16 {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		busy := quiet < gcQuietSamples
 		was := gcFloor.busy
 		gcFloor.busy = busy
 		if busy {

@@ -46,7 +46,7 @@ func TestGCFloor(t *testing.T) {
 
 	// Quiet: the reducer gives GOGC back within a few periods.
 	gcFloorSink = nil
-	deadline = time.Now().Add(10 * gcReducerPeriod)
+	deadline = time.Now().Add(20 * gcReducerPeriod)
 	for gcPercent() != 80 {
 		if time.Now().After(deadline) {
 			t.Fatalf("GOGC stayed %d (busy: %d) after the allocation stopped", gcPercent(), busy)
