@@ -18,7 +18,6 @@ import (
 
 type syncBuffer = testutil.SyncBuffer
 
-
 // entry is a script function a worker handed to Go through
 // imscript.harness.ready(name, fn).
 type entry struct {
