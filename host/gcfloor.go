@@ -39,7 +39,7 @@ var gcFloor struct {
 	base    int              // GOGC when the first floor started
 	percent int              // the GOGC the floor set last
 	gen     int              // bumped on each start/stop: old sentinels retire
-	busy    bool             // the floor holds (the last second allocated enough)
+	busy    bool             // the floor holds (allocation seen within the last quiet second)
 	quit    chan struct{}    // stops the reducer
 }
 
@@ -107,10 +107,8 @@ func gcReducer(quit chan struct{}) {
 		busy := quiet < gcQuietSamples
 		was := gcFloor.busy
 		gcFloor.busy = busy
-		if busy {
-			adjustGCLocked()
-		} else if was {
-			adjustGCLocked() // back to the user's GOGC
+		if busy || was {
+			adjustGCLocked() // follow the live heap, or back to the user's GOGC
 		}
 		gcFloor.mu.Unlock()
 		if was && !busy {

@@ -171,10 +171,7 @@ func (t *Table) lockRow(key string, create bool) (*row, error) {
 				return &row{cells: make([]cell, len(t.cols))}, false
 			})
 			if err != nil {
-				return nil, err
-			}
-			if r == nil {
-				continue // deleted meanwhile
+				return nil, err // LoadOrCompute cancels only with err set
 			}
 		}
 		r.mu.Lock()
