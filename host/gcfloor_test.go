@@ -2,11 +2,20 @@ package host
 
 import (
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
 
 var gcFloorSink [][]byte
+
+// impliedGoal is the heap goal GOGC=p gives now.
+func impliedGoal(p int) uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/globals:bytes"}, {Name: "/gc/scan/stack:bytes"}}
+	metrics.Read(s)
+	live := s[0].Value.Uint64()
+	return live + (live+s[1].Value.Uint64()+s[2].Value.Uint64())*uint64(p)/100
+}
 
 // gcPercent reads GOGC without changing it.
 func gcPercent() int {
@@ -77,4 +86,51 @@ func TestGCFloorOff(t *testing.T) {
 	if p := gcPercent(); p != -1 {
 		t.Errorf("GOGC = %d after stop, want -1 (off)", p)
 	}
+}
+
+// TestGCRateGoal checks the goal the allocation rate asks for: enough for
+// gcMaxCycles cycles a second, capped at gcRateCap floors.
+func TestGCRateGoal(t *testing.T) {
+	const floor = 64 << 20
+	per := uint64(time.Second / gcReducerPeriod)
+	for _, c := range []struct {
+		allocated, want uint64
+	}{
+		{0, 0},
+		{1 << 20, per << 20 / gcMaxCycles},
+		{2 << 30 / per, 2 << 30 / gcMaxCycles}, // 2 GiB/s: 256 MiB
+		{64 << 30 / per, gcRateCap * floor},    // 64 GiB/s: capped
+	} {
+		if got := rateGoal(c.allocated, floor); got != c.want {
+			t.Errorf("rateGoal(%d, %d) = %d, want %d", c.allocated, floor, got, c.want)
+		}
+	}
+}
+
+// TestGCFloorFollowsRate checks that a process allocating far more than
+// its floor per second gets a goal above the floor, and GOGC with it.
+func TestGCFloorFollowsRate(t *testing.T) {
+	base := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(base)
+	h := &Host{}
+	const floor = 8 << 20
+	startGCFloor(h, floor)
+	defer stopGCFloor(h)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		gcFloor.mu.Lock()
+		rate := gcFloor.rate
+		gcFloor.mu.Unlock()
+		if goal := impliedGoal(gcPercent()); rate > floor && goal > 2*floor {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rate goal %d, GOGC %d (goal %d) after allocating for 20 s", rate, gcPercent(), impliedGoal(gcPercent()))
+		}
+		for range 1000 {
+			gcFloorSink = append(gcFloorSink[:0], make([]byte, 64<<10))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	gcFloorSink = nil
 }

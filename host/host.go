@@ -38,8 +38,10 @@ type Config struct {
 	// GCMinHeap, when > 0, keeps the Go garbage collector's heap goal at
 	// least this many bytes while the host runs (see gcfloor.go): scripts
 	// allocate per operation, and a small heap would be collected every
-	// few milliseconds. It changes GOGC process-wide while the live heap
-	// is below it; 0 leaves the collector alone. `imscript run` sets
+	// few milliseconds. Under heavy allocation the goal follows the
+	// allocation rate, up to four times GCMinHeap. It changes GOGC
+	// process-wide while the live heap is below the goal; 0 leaves the
+	// collector alone. `imscript run` sets
 	// DefaultGCMinHeap.
 	GCMinHeap uint64
 }
