@@ -37,19 +37,30 @@ func (h *histogram) merge(o *histogram) {
 // quantile returns the latency below which a fraction q of the messages
 // fell (the upper edge of its bucket).
 func (h *histogram) quantile(q float64) time.Duration {
-	if h.total == 0 {
+	i := quantileBucket(h.counts, h.total, q)
+	if i < 0 {
 		return 0
 	}
-	want := uint64(q * float64(h.total))
-	if want >= h.total {
-		want = h.total - 1
+	return time.Duration(i+1) * time.Microsecond
+}
+
+// quantileBucket returns the bucket, of counts that add up to total,
+// below whose upper edge a fraction q of the samples fell; -1 when there
+// are none.
+func quantileBucket(counts []uint64, total uint64, q float64) int {
+	if total == 0 {
+		return -1
+	}
+	want := uint64(q * float64(total))
+	if want >= total {
+		want = total - 1
 	}
 	var seen uint64
-	for i, c := range h.counts {
+	for i, c := range counts {
 		seen += c
 		if seen > want {
-			return time.Duration(i+1) * time.Microsecond
+			return i
 		}
 	}
-	return histMax
+	return len(counts) - 1
 }

@@ -57,24 +57,12 @@ const (
 	phaseStop
 )
 
-// clientConn is one load connection, owned by one loader thread.
-type clientConn struct {
-	fd    int
-	out   []byte // one batch: depth messages
-	in    []byte
-	got   int   // bytes of the current batch read so far
-	t0    int64 // when the current batch was written (ns since epoch base)
-	dead  bool
-	batch int
-}
-
 var monoBase = time.Now()
 
 func nanotime() int64 { return int64(time.Since(monoBase)) }
 
-// dialRaw opens a blocking TCP connection and returns its descriptor made
-// non-blocking, with TCP_NODELAY.
-func dialRaw(addr netip.AddrPort) (int, error) {
+// dialTCP opens a blocking TCP connection with TCP_NODELAY.
+func dialTCP(addr netip.AddrPort) (int, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("socket: %w", err)
@@ -91,6 +79,16 @@ func dialRaw(addr netip.AddrPort) (int, error) {
 		return -1, fmt.Errorf("connect %s: %w", addr, err)
 	}
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	return fd, nil
+}
+
+// dialRaw opens a blocking TCP connection and returns its descriptor made
+// non-blocking, with TCP_NODELAY.
+func dialRaw(addr netip.AddrPort) (int, error) {
+	fd, err := dialTCP(addr)
+	if err != nil {
+		return -1, err
+	}
 	if err := unix.SetNonblock(fd, true); err != nil {
 		_ = unix.Close(fd)
 		return -1, err
@@ -124,10 +122,10 @@ func runLoad(spec loadSpec) (*loadResult, error) {
 		spec.threads = spec.conns
 	}
 	batch := spec.depth * spec.size
-	conns := make([]*clientConn, 0, spec.conns)
+	conns := make([]*rrConn, 0, spec.conns)
 	closeAll := func() {
 		for _, c := range conns {
-			_ = unix.Close(c.fd)
+			closeFD(&c.fd, false)
 		}
 	}
 	for i := 0; i < spec.conns; i++ {
@@ -136,7 +134,7 @@ func runLoad(spec loadSpec) (*loadResult, error) {
 			closeAll()
 			return nil, err
 		}
-		c := &clientConn{fd: fd, out: make([]byte, batch), in: make([]byte, batch), batch: batch}
+		c := &rrConn{fd: fd, out: make([]byte, batch), in: make([]byte, batch)}
 		for j := range c.out {
 			c.out[j] = byte(i*7 + j*13 + j/spec.size)
 		}
@@ -144,148 +142,141 @@ func runLoad(spec loadSpec) (*loadResult, error) {
 	}
 	defer closeAll()
 
-	var phase atomic.Int32
-	threads := make([]*loader, spec.threads)
-	for t := range threads {
-		l := &loader{phase: &phase, size: spec.size, hist: newHistogram()}
-		for i := t; i < len(conns); i += spec.threads {
-			l.conns = append(l.conns, conns[i])
-		}
-		threads[t] = l
+	var run loadRun
+	for t := range spec.threads {
+		run.start(&loadThread{conns: share(conns, t, spec.threads), size: spec.size})
 	}
-	var wg sync.WaitGroup
-	for _, l := range threads {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.run()
-		}()
-	}
-	time.Sleep(spec.warmup)
-	if spec.onMeasure != nil {
-		spec.onMeasure()
-	}
-	start := time.Now()
-	phase.Store(phaseMeasure)
-	time.Sleep(spec.duration)
-	phase.Store(phaseStop)
-	elapsed := time.Since(start)
-	if spec.onDone != nil {
-		spec.onDone()
-	}
-	wg.Wait()
-
-	res := &loadResult{elapsed: elapsed, hist: newHistogram()}
-	for _, l := range threads {
-		res.msgs += l.msgs
-		res.hist.merge(l.hist)
-		res.errs = append(res.errs, l.errs...)
-		for _, c := range l.conns {
-			if c.dead {
-				res.brokenCn++
-			}
-		}
-	}
+	res := run.measure(spec.warmup, spec.duration, spec.onMeasure, spec.onDone)
 	if res.msgs == 0 {
 		return res, errors.New("no message came back")
 	}
 	return res, nil
 }
 
-// loader is one load thread: an epoll set over its connections.
-type loader struct {
+// loadThread is one load thread of a TCP echo or request/reply row: an
+// epoll set over its connections, each with one batch or request
+// outstanding.
+type loadThread struct {
+	poller
 	phase *atomic.Int32
-	size  int
-	conns []*clientConn
+	conns []*rrConn
+	size  int         // the TCP echo's message size
+	parse replyParser // a request/reply row's parser; nil for the TCP echo
 	msgs  uint64
 	hist  *histogram
-	errs  []string
 }
 
-func (l *loader) fail(c *clientConn, what string, err error) {
-	c.dead = true
-	_ = unix.Close(c.fd)
-	c.fd = -1
-	if len(l.errs) < 5 {
-		l.errs = append(l.errs, fmt.Sprintf("%s: %v", what, err))
+// loadRun runs the threads of one TCP echo or request/reply row through
+// the phases: warm-up, the measured window, stop.
+type loadRun struct {
+	phase   atomic.Int32
+	rst     bool // the threads close broken connections with a reset
+	threads []*loadThread
+	wg      sync.WaitGroup
+}
+
+// start starts a thread, in the warm-up phase.
+func (r *loadRun) start(l *loadThread) {
+	l.phase, l.hist, l.rst = &r.phase, newHistogram(), r.rst
+	r.threads = append(r.threads, l)
+	r.wg.Go(l.run)
+}
+
+// measure lets the threads warm up, then opens the measured window for
+// duration (onMeasure and onDone, when set, run as it opens and closes),
+// stops the threads and adds up what they measured.
+func (r *loadRun) measure(warmup, duration time.Duration, onMeasure, onDone func()) *loadResult {
+	time.Sleep(warmup)
+	if onMeasure != nil {
+		onMeasure()
 	}
+	start := time.Now()
+	r.phase.Store(phaseMeasure)
+	time.Sleep(duration)
+	r.phase.Store(phaseStop)
+	elapsed := time.Since(start)
+	if onDone != nil {
+		onDone()
+	}
+	r.wg.Wait()
+
+	res := &loadResult{elapsed: elapsed, hist: newHistogram()}
+	for _, l := range r.threads {
+		res.msgs += l.msgs
+		res.hist.merge(l.hist)
+		res.errs = append(res.errs, l.errs...)
+		res.brokenCn += l.broken
+	}
+	return res
 }
 
-func (l *loader) run() {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		l.errs = append(l.errs, "epoll_create: "+err.Error())
+// run writes every connection's first batch or request, then handles what
+// comes back until the row stops or no connection is left. The two kinds
+// of row differ only in what they do with a connection's bytes: a plain
+// method each (echo, reply), chosen by a branch rather than called through
+// a function value, so that an event costs no indirect call.
+func (l *loadThread) run() {
+	if !l.open() {
 		return
 	}
-	defer unix.Close(ep)
+	defer l.close()
 	for i, c := range l.conns {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}
-		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
-			l.fail(c, "epoll_ctl", err)
-			continue
-		}
-		c.t0 = nanotime()
-		if err := writeAll(c.fd, c.out); err != nil {
-			l.fail(c, "write", err)
+		if l.add(i, &c.fd) {
+			l.send(c)
 		}
 	}
-	events := make([]unix.EpollEvent, 256)
-	alive := len(l.conns)
-	for alive > 0 {
+	for l.live > 0 {
 		ph := l.phase.Load()
 		if ph == phaseStop {
 			return
 		}
-		n, err := unix.EpollWait(ep, events, 100)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			l.errs = append(l.errs, "epoll_wait: "+err.Error())
+		events, ok := l.wait(100)
+		if !ok {
 			return
 		}
-		for i := 0; i < n; i++ {
-			c := l.conns[events[i].Fd]
-			if c.dead {
-				continue
-			}
-			m, err := unix.Read(c.fd, c.in[c.got:])
-			if err == unix.EAGAIN || err == unix.EINTR {
-				continue
-			}
-			if err != nil || m == 0 {
-				if err == nil {
-					err = errors.New("server closed the connection")
-				}
-				l.fail(c, "read", err)
-				alive--
-				continue
-			}
-			before := c.got / l.size
-			c.got += m
-			after := c.got / l.size
-			if after > before && ph == phaseMeasure {
-				l.hist.record(nanotime()-c.t0, uint64(after-before))
-			}
-			if c.got < c.batch {
-				continue
-			}
-			if !bytes.Equal(c.in, c.out) {
-				l.fail(c, "echo", errors.New("reply differs from what was sent"))
-				alive--
-				continue
-			}
-			if ph == phaseMeasure {
-				l.msgs += uint64(c.batch / l.size)
-			}
-			c.got = 0
-			c.t0 = nanotime()
-			if err := writeAll(c.fd, c.out); err != nil {
-				l.fail(c, "write", err)
-				alive--
+		for _, ev := range events {
+			c := l.conns[ev.Fd]
+			switch {
+			case c.fd < 0:
+			case l.parse == nil:
+				l.echo(c, ph)
+			default:
+				l.reply(c, ph)
 			}
 		}
 	}
+}
+
+// send writes c's batch or request and notes when.
+func (l *loadThread) send(c *rrConn) {
+	c.got = 0
+	c.t0 = nanotime()
+	l.write(&c.fd, c.out)
+}
+
+// echo reads what came back of c's batch, recording each message's
+// latency as its last byte arrives, and sends the batch again once all of
+// it came back unchanged.
+func (l *loadThread) echo(c *rrConn, ph int32) {
+	m := l.read(&c.fd, c.in[c.got:])
+	if m == 0 {
+		return
+	}
+	before := c.got / l.size
+	c.got += m
+	after := c.got / l.size
+	if after > before && ph == phaseMeasure {
+		l.hist.record(nanotime()-c.t0, uint64(after-before))
+	}
+	if c.got < len(c.out) {
+		return
+	}
+	if !bytes.Equal(c.in, c.out) {
+		l.fail(&c.fd, "echo", errors.New("reply differs from what was sent"))
+		return
+	}
+	if ph == phaseMeasure {
+		l.msgs += uint64(len(c.out) / l.size)
+	}
+	l.send(c)
 }

@@ -49,19 +49,9 @@ func (h *logHist) merge(o *logHist) {
 // quantile is the latency below which a fraction q of the samples fell
 // (the upper edge of its bucket, at most the largest sample).
 func (h *logHist) quantile(q float64) time.Duration {
-	if h.total == 0 {
+	i := quantileBucket(h.counts[:], h.total, q)
+	if i < 0 {
 		return 0
 	}
-	want := uint64(q * float64(h.total))
-	if want >= h.total {
-		want = h.total - 1
-	}
-	var seen uint64
-	for i, c := range h.counts {
-		seen += c
-		if seen > want {
-			return time.Duration(min(logUpper(i), h.max))
-		}
-	}
-	return time.Duration(h.max)
+	return time.Duration(min(logUpper(i), h.max))
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,15 +58,15 @@ type roomLoad struct {
 }
 
 type roomConn struct {
-	fd   int
-	key  [4]byte
-	in   []byte
-	got  int
-	dead bool
+	fd  int // -1 once the connection broke
+	key [4]byte
+	in  []byte
+	got int
 }
 
 // roomReader is one epoll thread reading its share of the connections.
 type roomReader struct {
+	poller
 	conns    []*roomConn
 	stop     *atomic.Bool
 	counts   []uint32 // measured deliveries per sequence number
@@ -75,7 +74,6 @@ type roomReader struct {
 	received atomic.Uint64 // measured deliveries so far
 	frames   atomic.Uint64 // frames of any kind so far
 	hist     logHist
-	errs     []string
 	size     int
 }
 
@@ -89,9 +87,8 @@ func runRoom(spec roomSpec) (*roomLoad, error) {
 	conns := make([]*roomConn, spec.clients)
 	defer func() {
 		for _, c := range conns {
-			if c != nil && c.fd >= 0 {
-				_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-				_ = unix.Close(c.fd)
+			if c != nil {
+				closeFD(&c.fd, true)
 			}
 		}
 	}()
@@ -103,20 +100,12 @@ func runRoom(spec roomSpec) (*roomLoad, error) {
 	var probes [64]atomic.Int32
 	threads := max(1, min(spec.threads, spec.clients))
 	readers := make([]*roomReader, threads)
-	for t := range readers {
-		r := &roomReader{stop: &stop, counts: make([]uint32, maxSeq), probes: &probes, size: spec.size}
-		for i := t; i < len(conns); i += threads {
-			r.conns = append(r.conns, conns[i])
-		}
-		readers[t] = r
-	}
 	var wg sync.WaitGroup
-	for _, r := range readers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.run()
-		}()
+	for t := range readers {
+		r := &roomReader{poller: poller{rst: true}, conns: share(conns, t, threads), stop: &stop,
+			counts: make([]uint32, maxSeq), probes: &probes, size: spec.size}
+		readers[t] = r
+		wg.Go(r.run)
 	}
 	defer func() {
 		stop.Store(true)
@@ -208,11 +197,7 @@ func runRoom(spec roomSpec) (*roomLoad, error) {
 			total[i] += n
 		}
 		res.errs = append(res.errs, r.errs...)
-		for _, c := range r.conns {
-			if c.dead {
-				res.broken++
-			}
-		}
+		res.broken += r.broken
 	}
 	for seq := 0; seq < s.sent; seq++ {
 		n := uint64(total[seq])
@@ -236,40 +221,20 @@ func readerErrs(rs []*roomReader) string {
 
 // dialRoom opens and upgrades every connection, par at a time.
 func dialRoom(addr netip.AddrPort, conns []*roomConn, par int) error {
-	var next atomic.Int64
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	for w := 0; w < par; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(conns) {
-					return
-				}
-				fd, rest, err := wsDial(addr, 10*time.Second)
-				if err == nil && len(rest) > 0 {
-					_ = unix.Close(fd)
-					err = fmt.Errorf("%d bytes before the first message: %q", len(rest), clip(rest, 40))
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("client %d: %w", i, err)
-					}
-					mu.Unlock()
-					return
-				}
-				c := &roomConn{fd: fd, in: make([]byte, 16<<10)}
-				c.key = [4]byte{byte(i), byte(i >> 8), 0x5A, 0xC3}
-				conns[i] = c
-			}
-		}()
-	}
-	wg.Wait()
-	return firstErr
+	return dialAll(len(conns), par, func(i int) error {
+		fd, rest, err := wsDial(addr, 10*time.Second)
+		if err == nil && len(rest) > 0 {
+			_ = unix.Close(fd)
+			err = fmt.Errorf("%d bytes before the first message: %q", len(rest), clip(rest, 40))
+		}
+		if err != nil {
+			return fmt.Errorf("client %d: %w", i, err)
+		}
+		c := &roomConn{fd: fd, in: make([]byte, 16<<10)}
+		c.key = [4]byte{byte(i), byte(i >> 8), 0x5A, 0xC3}
+		conns[i] = c
+		return nil
+	})
 }
 
 // roomSender writes the messages of one row, paced, from one goroutine.
@@ -282,7 +247,7 @@ type roomSender struct {
 
 // send writes one message of kind k with sequence number seq on c.
 func (s *roomSender) send(c *roomConn, k byte, seq uint32) error {
-	if c.dead {
+	if c.fd < 0 {
 		return errors.New("the sending connection broke")
 	}
 	if s.pay == nil {
@@ -397,56 +362,27 @@ func unhex(b []byte) (uint64, bool) {
 	return v, true
 }
 
-func (r *roomReader) fail(c *roomConn, what string, err error) {
-	c.dead = true
-	_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-	_ = unix.Close(c.fd)
-	c.fd = -1
-	if len(r.errs) < 5 {
-		r.errs = append(r.errs, fmt.Sprintf("%s: %v", what, err))
-	}
-}
-
 func (r *roomReader) run() {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		r.errs = append(r.errs, "epoll_create: "+err.Error())
+	if !r.open() {
 		return
 	}
-	defer unix.Close(ep)
+	defer r.close()
 	for i, c := range r.conns {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}
-		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
-			r.fail(c, "epoll_ctl", err)
-		}
+		r.add(i, &c.fd)
 	}
-	events := make([]unix.EpollEvent, 256)
 	for !r.stop.Load() {
-		n, err := unix.EpollWait(ep, events, 50)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			r.errs = append(r.errs, "epoll_wait: "+err.Error())
+		events, ok := r.wait(50)
+		if !ok {
 			return
 		}
 		var got, frames uint64
-		for i := 0; i < n; i++ {
-			c := r.conns[events[i].Fd]
-			if c.dead {
+		for _, ev := range events {
+			c := r.conns[ev.Fd]
+			if c.fd < 0 {
 				continue
 			}
-			m, err := unix.Read(c.fd, c.in[c.got:])
-			if err == unix.EAGAIN || err == unix.EINTR {
-				continue
-			}
-			if err != nil || m == 0 {
-				if err == nil {
-					err = errors.New("server closed the connection")
-				}
-				r.fail(c, "read", err)
+			m := r.read(&c.fd, c.in[c.got:])
+			if m == 0 {
 				continue
 			}
 			c.got += m
@@ -454,7 +390,7 @@ func (r *roomReader) run() {
 			got += delivered
 			frames += nf
 			if err != nil {
-				r.fail(c, "frame", err)
+				r.fail(&c.fd, "frame", err)
 				continue
 			}
 			c.got = copy(c.in, c.in[k:c.got])

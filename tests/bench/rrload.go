@@ -4,32 +4,27 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The request/reply load generator of the HTTP and WebSocket echo rows,
-// built like the TCP one (a few epoll threads, raw non-blocking reads and
-// writes, no goroutine per connection) but for protocols with framing:
+// the TCP one's threads (a few epoll threads, raw non-blocking reads and
+// writes, no goroutine per connection) for protocols with framing:
 // every connection keeps exactly one request outstanding, as wrk does, and
 // a protocol-specific parser finds where the reply ends in the bytes read
 // so far. A request is prepared once per connection and written with a
 // single write each time.
 
-// rrConn is one connection of a request/reply row.
+// rrConn is one connection of a request/reply row, or of the TCP echo, whose
+// request is a batch of messages and whose reply is the same bytes.
 type rrConn struct {
-	fd   int
+	fd   int    // -1 once the connection broke
 	out  []byte // one request, ready to write
 	want []byte // what the reply must carry (HTTP body, WebSocket payload)
 	in   []byte // read buffer
 	got  int    // bytes in in
 	t0   int64  // when the outstanding request was written
-	dead bool
 }
 
 // replyParser reports how many bytes at the start of b form one whole,
@@ -55,39 +50,18 @@ type rrSpec struct {
 func runRR(spec rrSpec) (*loadResult, error) {
 	spec.threads = max(1, min(spec.threads, spec.conns))
 	conns := make([]*rrConn, spec.conns)
-	var dialErr error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for w := 0; w < max(1, spec.dialer); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= spec.conns {
-					return
-				}
-				c, err := spec.dial(i)
-				mu.Lock()
-				if err != nil {
-					if dialErr == nil {
-						dialErr = fmt.Errorf("connection %d: %w", i, err)
-					}
-					mu.Unlock()
-					return
-				}
-				conns[i] = c
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	dialErr := dialAll(spec.conns, spec.dialer, func(i int) error {
+		c, err := spec.dial(i)
+		if err != nil {
+			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		conns[i] = c
+		return nil
+	})
 	defer func() {
 		for _, c := range conns {
-			if c != nil && c.fd >= 0 {
-				_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-				_ = unix.Close(c.fd)
+			if c != nil {
+				closeFD(&c.fd, true)
 			}
 		}
 	}()
@@ -95,47 +69,11 @@ func runRR(spec rrSpec) (*loadResult, error) {
 		return nil, dialErr
 	}
 
-	var phase atomic.Int32
-	threads := make([]*rrLoader, spec.threads)
-	for t := range threads {
-		l := &rrLoader{phase: &phase, parse: spec.parse, hist: newHistogram()}
-		for i := t; i < len(conns); i += spec.threads {
-			l.conns = append(l.conns, conns[i])
-		}
-		threads[t] = l
+	run := loadRun{rst: true}
+	for t := range spec.threads {
+		run.start(&loadThread{conns: share(conns, t, spec.threads), parse: spec.parse})
 	}
-	for _, l := range threads {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.run()
-		}()
-	}
-	time.Sleep(spec.warmup)
-	if spec.onMeasure != nil {
-		spec.onMeasure()
-	}
-	start := time.Now()
-	phase.Store(phaseMeasure)
-	time.Sleep(spec.duration)
-	phase.Store(phaseStop)
-	elapsed := time.Since(start)
-	if spec.onDone != nil {
-		spec.onDone()
-	}
-	wg.Wait()
-
-	res := &loadResult{elapsed: elapsed, hist: newHistogram()}
-	for _, l := range threads {
-		res.msgs += l.msgs
-		res.hist.merge(l.hist)
-		res.errs = append(res.errs, l.errs...)
-		for _, c := range l.conns {
-			if c.dead {
-				res.brokenCn++
-			}
-		}
-	}
+	res := run.measure(spec.warmup, spec.duration, spec.onMeasure, spec.onDone)
 	if res.msgs == 0 {
 		return res, fmt.Errorf("no reply came back (%s)", orDash(firstN(res.errs, 3)))
 	}
@@ -156,117 +94,40 @@ func firstN(errs []string, n int) string {
 	return b.String()
 }
 
-// rrLoader is one load thread of a request/reply row.
-type rrLoader struct {
-	phase *atomic.Int32
-	parse replyParser
-	conns []*rrConn
-	msgs  uint64
-	hist  *histogram
-	errs  []string
-}
-
-func (l *rrLoader) fail(c *rrConn, what string, err error) {
-	c.dead = true
-	_ = unix.SetsockoptLinger(c.fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-	_ = unix.Close(c.fd)
-	c.fd = -1
-	if len(l.errs) < 5 {
-		l.errs = append(l.errs, fmt.Sprintf("%s: %v", what, err))
-	}
-}
-
 const rrMaxBuffer = 1 << 20
 
-func (l *rrLoader) run() {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		l.errs = append(l.errs, "epoll_create: "+err.Error())
+// reply reads more of the reply to c's request and, once the reply is
+// whole and correct, records its latency and sends the request again.
+func (l *loadThread) reply(c *rrConn, ph int32) {
+	if c.got == len(c.in) {
+		if len(c.in) >= rrMaxBuffer {
+			l.fail(&c.fd, "read", fmt.Errorf("no whole reply in %d bytes", c.got))
+			return
+		}
+		c.in = append(c.in, make([]byte, len(c.in))...)
+	}
+	m := l.read(&c.fd, c.in[c.got:])
+	if m == 0 {
 		return
 	}
-	defer unix.Close(ep)
-	alive := 0
-	for i, c := range l.conns {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}
-		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
-			l.fail(c, "epoll_ctl", err)
-			continue
-		}
-		c.t0 = nanotime()
-		if err := writeAll(c.fd, c.out); err != nil {
-			l.fail(c, "write", err)
-			continue
-		}
-		alive++
+	c.got += m
+	k, err := l.parse(c, c.in[:c.got])
+	if err != nil {
+		l.fail(&c.fd, "reply", err)
+		return
 	}
-	events := make([]unix.EpollEvent, 256)
-	for alive > 0 {
-		ph := l.phase.Load()
-		if ph == phaseStop {
-			return
-		}
-		n, err := unix.EpollWait(ep, events, 100)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			l.errs = append(l.errs, "epoll_wait: "+err.Error())
-			return
-		}
-		for i := 0; i < n; i++ {
-			c := l.conns[events[i].Fd]
-			if c.dead {
-				continue
-			}
-			if c.got == len(c.in) {
-				if len(c.in) >= rrMaxBuffer {
-					l.fail(c, "read", fmt.Errorf("no whole reply in %d bytes", c.got))
-					alive--
-					continue
-				}
-				c.in = append(c.in, make([]byte, len(c.in))...)
-			}
-			m, err := unix.Read(c.fd, c.in[c.got:])
-			if err == unix.EAGAIN || err == unix.EINTR {
-				continue
-			}
-			if err != nil || m == 0 {
-				if err == nil {
-					err = errors.New("server closed the connection")
-				}
-				l.fail(c, "read", err)
-				alive--
-				continue
-			}
-			c.got += m
-			k, err := l.parse(c, c.in[:c.got])
-			if err != nil {
-				l.fail(c, "reply", err)
-				alive--
-				continue
-			}
-			if k == 0 {
-				continue
-			}
-			if k < c.got {
-				l.fail(c, "reply", fmt.Errorf("%d unexpected bytes after a whole reply: %q", c.got-k, clip(c.in[k:c.got], 80)))
-				alive--
-				continue
-			}
-			if ph == phaseMeasure {
-				l.msgs++
-				l.hist.record(nanotime()-c.t0, 1)
-			}
-			c.got = 0
-			c.t0 = nanotime()
-			if err := writeAll(c.fd, c.out); err != nil {
-				l.fail(c, "write", err)
-				alive--
-			}
-		}
+	if k == 0 {
+		return
 	}
+	if k < c.got {
+		l.fail(&c.fd, "reply", fmt.Errorf("%d unexpected bytes after a whole reply: %q", c.got-k, clip(c.in[k:c.got], 80)))
+		return
+	}
+	if ph == phaseMeasure {
+		l.msgs++
+		l.hist.record(nanotime()-c.t0, 1)
+	}
+	l.send(c)
 }
 
 func clip(b []byte, n int) []byte {
