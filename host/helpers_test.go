@@ -26,9 +26,10 @@ const waitLimit = 10 * time.Second
 
 type syncBuffer = testutil.SyncBuffer
 
-// running is a host serving a script in this process.
+// running is a host serving a script in this process. It takes a
+// testing.TB so that benchmarks start their hosts the same way as tests.
 type running struct {
-	t      *testing.T
+	t      testing.TB
 	h      *host.Host
 	dir    string
 	script string
@@ -42,7 +43,7 @@ type running struct {
 
 // newHost writes src as the script (name's extension picks the language)
 // and creates its host, not yet running.
-func newHost(t *testing.T, name, src string, cfg host.Config) *running {
+func newHost(t testing.TB, name, src string, cfg host.Config) *running {
 	t.Helper()
 	r := &running{t: t, dir: t.TempDir()}
 	r.script = filepath.Join(r.dir, name)
@@ -92,7 +93,7 @@ func (r *running) run() *running {
 }
 
 // startHost is newHost + run.
-func startHost(t *testing.T, name, src string, cfg host.Config) *running {
+func startHost(t testing.TB, name, src string, cfg host.Config) *running {
 	t.Helper()
 	return newHost(t, name, src, cfg).run()
 }
@@ -178,14 +179,15 @@ func (r *running) waitLog(s string) {
 	r.eventually("the log to hold "+strconv.Quote(s), func() bool { return strings.Contains(r.logs.String(), s) })
 }
 
-// client is a TCP connection to a test host, with a deadline on every use.
+// client is a TCP connection to a test host, with a deadline on every use
+// (waitLimit from the dial, unless the caller sets its own).
 type client struct {
-	t *testing.T
+	t testing.TB
 	net.Conn
 	rd *bufio.Reader
 }
 
-func dial(t *testing.T, port int) *client {
+func dial(t testing.TB, port int) *client {
 	t.Helper()
 	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {

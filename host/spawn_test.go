@@ -1,20 +1,11 @@
 package host_test
 
 import (
-	"bufio"
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/imscript/imscript"
 	"github.com/imscript/imscript/host"
 )
 
@@ -590,51 +581,20 @@ func BenchmarkSpawnRoundTrip(b *testing.B) {
 }
 
 func benchSpawnRoundTrips(b *testing.B, lang string, window int) {
-	dir := b.TempDir()
 	scripts := spawnRoundTripScripts[lang]
-	main := filepath.Join(dir, "main."+lang)
-	if err := os.WriteFile(main, []byte(scripts[0]), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "echo_child."+lang), []byte(scripts[1]), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	h, err := imscript.New(host.Config{
-		Script:  main,
-		Workers: 1,
-		Env:     map[string]string{},
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- h.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-errc
-	}()
-	select {
-	case <-h.Started():
-	case err := <-errc:
-		b.Fatal(err)
-	}
-	conn, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(h.Servers()[0].Port())))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	rd := bufio.NewReader(conn)
+	r := newHost(b, "main."+lang, scripts[0], host.Config{Workers: 1})
+	r.write("echo_child."+lang, scripts[1])
+	r.run()
+	c := dial(b, r.port(0))
 	b.ResetTimer()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Minute))
-	if _, err := fmt.Fprintf(conn, "%d %d\n", b.N, window); err != nil {
-		b.Fatal(err)
-	}
-	line, err := rd.ReadString('\n')
+	// One request runs all b.N round trips, which can take far longer than
+	// waitLimit, the bound of a single wait.
+	_ = c.SetDeadline(time.Now().Add(5 * time.Minute))
+	c.send(fmt.Sprintf("%d %d\n", b.N, window))
+	line := c.line()
 	b.StopTimer()
-	if err != nil || line != "done\n" {
-		b.Fatalf("reply %q, %v", line, err)
+	if line != "done" {
+		b.Fatalf("reply %q", line)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "roundtrips/s")
 }

@@ -1,42 +1,13 @@
 package lua
 
-import (
-	"strconv"
-	"testing"
+import "testing"
 
-	"github.com/imscript/imscript/host"
-)
-
-// iterableType is a generic iterable host type (Type.Iter) with a property.
-var iterableType = &host.Type{
-	Name:    "iterable",
-	Methods: map[string]host.Function{"size": func(c host.Call) { c.ReturnInt(int64(c.Self().Data.(int))) }},
-	Props:   map[string]func(o *host.Object) host.Value{"n": func(o *host.Object) host.Value { return int64(o.Data.(int)) }},
-	Iter: func(o *host.Object) func() (host.Value, host.Value, bool) {
-		i, n := 0, o.Data.(int)
-		return func() (host.Value, host.Value, bool) {
-			if i == n {
-				return nil, nil, false
-			}
-			i++
-			return "k" + strconv.Itoa(i), host.Map{"i": int64(i)}, true
-		}
-	},
-}
-
-// newIterable is t.iterable(n): an object iterating k1..kn.
-func newIterable(c host.Call) {
-	c.Return(&host.Object{Type: iterableType, Data: int(c.Int(0, "n"))})
-}
-
-// record reads fields a, b and missing of its argument with Fields and
-// returns them with ReturnFields as b, a, missing.
-func record(c host.Call) {
-	vals := make([]host.Value, 3)
-	c.Fields(0, "rec", []string{"a", "b", "missing"}, vals)
-	c.ReturnFields([]string{"b", "a", "missing"}, vals)
-}
-
+// TestIterableTypesHavePairs: an object of a host type with Iter
+// (t.iterable, testutil.IterableType) has pairs(), which walks k1..kn, none
+// for an empty one, and may be nested; the type's method and property
+// work; pairs called without its object says how to call it; t.record
+// (testutil.Record) reads fields of a table and returns them by name, and
+// refuses what is not a table.
 func TestIterableTypesHavePairs(t *testing.T) {
 	src := `
 local t = imscript.t

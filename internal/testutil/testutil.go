@@ -1,6 +1,7 @@
 // Package testutil holds what imscript's tests share: a goroutine-safe
 // output buffer, a folder of script files, a canonical rendering of neutral
-// values and an in-process script runner. It is for tests only.
+// values, an in-process script runner and the Go side of the bindings'
+// test module (module.go). It is for tests only.
 package testutil
 
 import (

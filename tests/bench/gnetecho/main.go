@@ -8,7 +8,8 @@
 //	PORT=9501 gnetecho [-http] [-cpuprofile PREFIX]
 //
 // With -cpuprofile, SIGUSR1 starts a CPU profile and SIGUSR2 writes it (see
-// tests/bench/internal/sigprof).
+// tests/bench/internal/sigprof); the flags, signals, open-file limit and
+// PORT are handled as in goref (see tests/bench/internal/refserver).
 package main
 
 import (
@@ -16,13 +17,10 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/panjf2000/gnet/v2"
 
-	"github.com/imscript/imscript/tests/bench/internal/sigprof"
+	"github.com/imscript/imscript/tests/bench/internal/refserver"
 )
 
 type echo struct{ gnet.BuiltinEventEngine }
@@ -72,28 +70,7 @@ func (*hello) OnTraffic(c gnet.Conn) gnet.Action {
 
 func main() {
 	httpMode := flag.Bool("http", false, "answer HTTP requests with 200 \"hello world\" instead of echoing")
-	prefix := flag.String("cpuprofile", "", "on SIGUSR1/SIGUSR2, write CPU profiles PREFIX-N.pprof")
-	flag.Parse()
-	prof := sigprof.Start(*prefix)
-	if *prefix != "" {
-		// Finish writing a running profile before going down.
-		term := make(chan os.Signal, 1)
-		signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
-		go func() {
-			<-term
-			prof.Stop()
-			os.Exit(0)
-		}()
-	}
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
-	}
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "9501"
-	}
+	port := refserver.Start()
 	addr := fmt.Sprintf("tcp://127.0.0.1:%s", port)
 	var handler gnet.EventHandler = &echo{}
 	if *httpMode {

@@ -9,7 +9,8 @@
 //	PORT=9501 goref -mode room [-cpuprofile PREFIX]
 //
 // With -cpuprofile, SIGUSR1 starts a CPU profile and SIGUSR2 writes it (see
-// tests/bench/internal/sigprof).
+// tests/bench/internal/sigprof); the flags, signals, open-file limit and
+// PORT are handled as in gnetecho (see tests/bench/internal/refserver).
 package main
 
 import (
@@ -17,14 +18,11 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/imscript/imscript/tests/bench/internal/sigprof"
+	"github.com/imscript/imscript/tests/bench/internal/refserver"
 )
 
 var hello = []byte("hello world")
@@ -109,27 +107,7 @@ func roomHandler(w http.ResponseWriter, r *http.Request) {
 
 func main() {
 	mode := flag.String("mode", "http", "http (hello world), ws (gorilla/websocket echo) or room (gorilla/websocket broadcast)")
-	prefix := flag.String("cpuprofile", "", "on SIGUSR1/SIGUSR2, write CPU profiles PREFIX-N.pprof")
-	flag.Parse()
-	prof := sigprof.Start(*prefix)
-	if *prefix != "" {
-		term := make(chan os.Signal, 1)
-		signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
-		go func() {
-			<-term
-			prof.Stop()
-			os.Exit(0)
-		}()
-	}
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
-	}
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "9501"
-	}
+	port := refserver.Start()
 	var h http.HandlerFunc
 	switch *mode {
 	case "http":
