@@ -207,10 +207,7 @@ func (inst *Instance) declareServer(st *Settings) *Server {
 
 // close cancels the instance's timers and closes its VM.
 func (inst *Instance) close() {
-	for id, t := range inst.timers {
-		t.cancel()
-		delete(inst.timers, id)
-	}
+	inst.stopTimers()
 	inst.active = false
 	inst.pending = nil
 	for _, fn := range inst.closers {

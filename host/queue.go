@@ -23,14 +23,13 @@ const (
 // event is one unit of work for a worker. Events of one worker run in the
 // order they were posted.
 type event struct {
-	kind  evKind
-	srv   *Server
-	conn  *Conn
-	data  []byte
-	addr  *net.UDPAddr
-	timer *timer
-	fn    func()
-	req   *parsedRequest
+	kind evKind
+	srv  *Server
+	conn *Conn
+	data []byte
+	addr *net.UDPAddr
+	fn   func()
+	req  *parsedRequest
 	// status is the HTTP status of evHTTPError; for evWSMessage, the
 	// opcode (1 text, 2 binary).
 	status int

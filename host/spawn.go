@@ -344,6 +344,7 @@ func (c *Child) load(lang Language, prog Program) (*Instance, error) {
 // loop runs the child's events until it exits or is killed.
 func (c *Child) loop() {
 	w := c.w
+	defer w.timers.stop()
 	var batch []event
 	for !c.stopping() {
 		batch = w.q.take(batch)

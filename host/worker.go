@@ -51,6 +51,8 @@ type Worker struct {
 	taskDone  bool
 	taskValue Value
 
+	timers timerQueue // its instance's imscript.tick / after
+
 	quit chan struct{}
 	done chan struct{}
 }
@@ -64,6 +66,7 @@ func (w *Worker) ID() int { return w.id }
 
 func (w *Worker) loop() {
 	defer close(w.done)
+	defer w.timers.stop()
 	var batch []event
 	var tasks chan *task
 	if w.task {
@@ -170,9 +173,7 @@ func (w *Worker) swap(inst *Instance) {
 		return
 	}
 	inst.active = true
-	for _, t := range inst.timers {
-		t.arm()
-	}
+	inst.startTimers()
 	for _, s := range inst.decls {
 		w.fire(s, hWorkerStart, s.obj, int64(w.id))
 	}
@@ -269,19 +270,7 @@ func (w *Worker) handle(ev *event) {
 		addr := Map{"address": ev.addr.IP.String(), "port": int64(ev.addr.Port)}
 		w.fire(ev.srv, hPacket, ev.srv.obj, ev.data, addr)
 	case evTimer:
-		t := ev.timer
-		inst := w.inst
-		if t.cancelled.Load() || t.inst != inst || inst == nil {
-			return
-		}
-		if !t.repeat {
-			delete(inst.timers, t.id)
-		}
-		if t.args != nil {
-			w.call(inst, t.fn, "timer", t.args...)
-		} else {
-			w.call(inst, t.fn, "timer", t.id)
-		}
+		w.timerQueue().run()
 	}
 }
 

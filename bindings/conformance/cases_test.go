@@ -522,6 +522,39 @@ done
 `,
 	},
 	{
+		// Swoole and Node run timers in the order they fall due, and timers
+		// due at the same time in the order they were made.
+		name: "timers: run in the order they fall due",
+		lua: `local order = {}
+imscript.after(15, function() say("fifteen") end)
+for i = 1, 200 do
+  imscript.after(1, function()
+    order[#order + 1] = i
+    if #order < 200 then return end
+    local off = 0
+    for j = 1, 200 do if order[j] ~= j then off = off + 1 end end
+    say("200 timers, out of place:", off)
+  end)
+end
+imscript.after(30, function() say("done") end)`,
+		js: `const order = [];
+imscript.after(15, () => say("fifteen"));
+for (let i = 1; i <= 200; i++) {
+  setTimeout(() => {
+    order.push(i);
+    if (order.length < 200) return;
+    let off = 0;
+    for (let j = 1; j <= 200; j++) if (order[j - 1] !== j) off++;
+    say("200 timers, out of place:", off);
+  }, 1);
+}
+setTimeout(() => say("done"), 30);`,
+		want: `200 timers, out of place: 0
+fifteen
+done
+`,
+	},
+	{
 		name: "timers: setTimeout and setInterval (Lua: tick and after)",
 		lua: `local k = 0
 local iv
