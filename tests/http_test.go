@@ -743,6 +743,21 @@ func TestHTTPResponses(t *testing.T) {
 			}
 		})
 
+		t.Run("async-handler", func(t *testing.T) {
+			// An async handler answers after an await; one whose promise
+			// rejects before it answered gets a 500, as a handler that
+			// throws at once, and the error is logged.
+			if lang != "js" {
+				t.Skip("JS only: Lua handlers have no promises (they answer later from callbacks, as /slow)")
+			}
+			resp, body := hcGet(t, c, s.url("/async?id=7"))
+			wantStatus(t, resp, body, 200)
+			wantField(t, "body", string(body), "async 7")
+			resp, body = hcGet(t, c, s.url("/async-error"))
+			wantStatus(t, resp, body, 500)
+			waitLog(t, s, "unhandled promise rejection: Error: async handler boom")
+		})
+
 		t.Run("sendfile", func(t *testing.T) {
 			for _, name := range []string{"data.bin", "img.png", "readme.txt"} {
 				resp, body := hcGet(t, c, s.url("/sendfile?name="+name))

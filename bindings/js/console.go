@@ -96,6 +96,39 @@ func (v *vm) installTimers() {
 	_ = rt.Set("setInterval", set(true))
 	_ = rt.Set("clearTimeout", clear)
 	_ = rt.Set("clearInterval", clear)
+	// setImmediate runs fn on the worker's next turn, after the timers
+	// already due (a 0 ms timer: setTimeout's shortest is 1 ms, as Node's).
+	_ = rt.Set("setImmediate", func(fc goja.FunctionCall) goja.Value {
+		fn, ok := goja.AssertFunction(fc.Argument(0))
+		if !ok {
+			panic(rt.NewTypeError("the callback must be a function"))
+		}
+		args := host.List{}
+		for _, a := range fc.Arguments[min(1, len(fc.Arguments)):] {
+			args = append(args, &jsValue{a})
+		}
+		return rt.ToValue(v.inst.AddTimer(0, false, &callback{vm: v, fn: fn, v: fc.Argument(0)}, args))
+	})
+	_ = rt.Set("clearImmediate", clear)
+	// queueMicrotask runs fn once the current callback and the promise
+	// jobs before it are done; what it throws is reported as an unhandled
+	// rejection of that callback.
+	_ = rt.Set("queueMicrotask", func(fc goja.FunctionCall) goja.Value {
+		fn, ok := goja.AssertFunction(fc.Argument(0))
+		if !ok {
+			panic(rt.NewTypeError("queueMicrotask: the callback must be a function"))
+		}
+		p, resolve, _ := rt.NewPromise()
+		then, _ := goja.AssertFunction(rt.ToValue(p).(*goja.Object).Get("then"))
+		_, _ = then(rt.ToValue(p), rt.ToValue(func(goja.FunctionCall) goja.Value {
+			if _, err := fn(goja.Undefined()); err != nil {
+				panic(err)
+			}
+			return goja.Undefined()
+		}))
+		_ = resolve(goja.Undefined())
+		return goja.Undefined()
+	})
 }
 
 // jsValue carries a JS value through the host unchanged (timer arguments).

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -122,6 +123,12 @@ type vm struct {
 
 	calls []*call
 	depth int
+
+	// entered counts the Run/Call frames on the Go stack: goja runs the
+	// promise jobs when the outermost returns, and then the rejections
+	// nothing handled are reported.
+	entered   int
+	unhandled []*goja.Promise
 }
 
 var (
@@ -187,6 +194,7 @@ func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
 	_ = rt.Set("require", v.require)
 	v.installConsole()
 	v.installTimers()
+	rt.SetPromiseRejectionTracker(v.trackRejection)
 	return v, nil
 }
 
@@ -223,8 +231,10 @@ func (v *vm) Run(p host.Program) error {
 	if !ok {
 		return fmt.Errorf("js: not a JavaScript program: %s", p.Path())
 	}
+	v.entered++
 	_, err := v.rt.RunProgram(jp.prog)
-	return jsError(err)
+	v.entered--
+	return v.withRejections(jsError(err))
 }
 
 // Call implements host.VM.
@@ -238,14 +248,55 @@ func (v *vm) Call(cb host.Callback, args ...host.Value) (host.Value, error) {
 	for _, a := range args {
 		jargs = append(jargs, v.toJS(a, 0))
 	}
+	v.entered++
 	ret, err := jc.fn(goja.Undefined(), jargs...)
-	if err != nil {
-		return nil, jsError(err)
+	v.entered--
+	if err = v.withRejections(jsError(err)); err != nil {
+		return nil, err
 	}
 	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
 		return nil, nil
 	}
 	return v.fromJS(ret, 0), nil
+}
+
+// trackRejection is goja's promise rejection tracker: it keeps the
+// promises rejected with no handler, and forgets one when a handler comes.
+func (v *vm) trackRejection(p *goja.Promise, op goja.PromiseRejectionOperation) {
+	switch op {
+	case goja.PromiseRejectionReject:
+		v.unhandled = append(v.unhandled, p)
+	case goja.PromiseRejectionHandle:
+		if i := slices.Index(v.unhandled, p); i >= 0 {
+			v.unhandled = slices.Delete(v.unhandled, i, i+1)
+		}
+	}
+}
+
+// withRejections adds to err, when the outermost Run or Call returns, the
+// promises that were rejected and still have no handler once the promise
+// jobs ran (as Node's unhandledRejection): an async handler that throws
+// fails like one that throws at once, and the error is not lost.
+func (v *vm) withRejections(err error) error {
+	if v.entered > 0 || len(v.unhandled) == 0 {
+		return err
+	}
+	errs := []error{err}
+	for _, p := range v.unhandled {
+		reason := p.Result()
+		text := ""
+		if o, ok := reason.(*goja.Object); ok {
+			if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
+				text = st.String()
+			}
+		}
+		if text == "" && reason != nil {
+			text = reason.String()
+		}
+		errs = append(errs, fmt.Errorf("unhandled promise rejection: %s", strings.TrimSpace(text)))
+	}
+	v.unhandled = v.unhandled[:0]
+	return errors.Join(errs...)
 }
 
 // jsError renders a goja error with its JS stack (file:line:column).

@@ -219,3 +219,85 @@ imscript.after(4, () => console.log("done"));
 		t.Errorf("%d handler errors, want 3:\n%s", n, logs)
 	}
 }
+
+// TestMicrotasksAndImmediates checks Node's order: the current callback,
+// then its promise jobs and queueMicrotask callbacks, then setImmediate
+// callbacks, then timers of 1 ms or more; and that bad callbacks are
+// refused by name.
+func TestMicrotasksAndImmediates(t *testing.T) {
+	src := `
+for (const bad of [() => setImmediate("code"), () => queueMicrotask(1)]) {
+  try { bad(); } catch (e) { console.log(e.name + ": " + e.message); }
+}
+setTimeout(() => {
+  setTimeout(() => { console.log("timeout"); console.log("done"); }, 1);
+  setImmediate((a, b) => console.log("immediate", a, b), "x", "y");
+  const never = setImmediate(() => console.log("never"));
+  clearImmediate(never);
+  Promise.resolve().then(() => console.log("then"));
+  queueMicrotask(() => console.log("microtask"));
+  console.log("sync");
+}, 1);
+`
+	out, logs := run(t, 1, src, "done", nil)
+	want := `TypeError: the callback must be a function
+TypeError: queueMicrotask: the callback must be a function
+sync
+then
+microtask
+immediate x y
+timeout
+done
+`
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+	if strings.Contains(logs, "handler error") {
+		t.Errorf("unexpected handler error:\n%s", logs)
+	}
+}
+
+// TestUnhandledRejectionsAreReported checks that a promise rejected with
+// no handler once a callback and its promise jobs are done is reported as
+// that callback's error, with the JS stack (as Node's unhandledRejection),
+// and that one handled later in the same turn is not.
+func TestUnhandledRejectionsAreReported(t *testing.T) {
+	src := `
+imscript.after(1, async () => {
+  throw new Error("async trouble");
+});
+imscript.after(2, () => {
+  Promise.reject(new Error("nobody listens"));
+});
+imscript.after(3, () => {
+  const p = Promise.reject(new Error("caught later"));
+  Promise.resolve().then(() => p.catch((e) => console.log("caught:", e.message)));
+});
+imscript.after(4, () => {
+  queueMicrotask(() => { throw new TypeError("in a microtask"); });
+});
+imscript.after(5, () => Promise.reject("a plain value"));
+imscript.after(20, () => console.log("done"));
+`
+	out, logs := run(t, 1, src, "done", nil)
+	if out != "caught: caught later\ndone\n" {
+		t.Errorf("stdout:\n%s", out)
+	}
+	for _, want := range []string{
+		"unhandled promise rejection: Error: async trouble", "main.js:3:",
+		"unhandled promise rejection: Error: nobody listens", "main.js:6:",
+		"unhandled promise rejection: TypeError: in a microtask", "main.js:13:",
+		"unhandled promise rejection: a plain value",
+		"handler=timer",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "caught later") {
+		t.Errorf("a rejection handled in the same turn was reported:\n%s", logs)
+	}
+	if n := strings.Count(logs, "unhandled promise rejection"); n != 4 {
+		t.Errorf("%d unhandled rejections reported, want 4:\n%s", n, logs)
+	}
+}

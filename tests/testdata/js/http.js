@@ -11,6 +11,9 @@
 //   /slow       answers "slow <id>" after ?ms= (default 300) milliseconds
 //   /fast       answers "fast <id>" at once
 //   /error      raises an error (the host answers 500)
+//   /async      an async handler: answers "async <id>" after awaiting a 5 ms timer
+//   /async-error an async handler that throws after an await, in the same
+//               turn (the host answers 500) (JS only: Lua has no promises)
 //   /sendfile   sendfile(DOCROOT/<?name=>)
 //   /twice      send twice; prints what each send returned
 //   otherwise   404 "no route <path>"
@@ -155,6 +158,16 @@ routes["/fast"] = (req, res) => {
 
 routes["/error"] = (req, res) => {
   throw new Error("handler boom");
+};
+
+routes["/async"] = async (req, res) => {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  res.send("async " + (req.query.id || ""));
+};
+
+routes["/async-error"] = async (req, res) => {
+  await Promise.resolve();
+  throw new Error("async handler boom");
 };
 
 routes["/sendfile"] = (req, res) => {
