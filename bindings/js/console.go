@@ -2,6 +2,9 @@ package js
 
 import (
 	"io"
+	"os"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 
 	"github.com/dop251/goja"
@@ -114,21 +117,58 @@ func (v *vm) installTimers() {
 	// jobs before it are done; what it throws is reported as an unhandled
 	// rejection of that callback.
 	_ = rt.Set("queueMicrotask", func(fc goja.FunctionCall) goja.Value {
-		fn, ok := goja.AssertFunction(fc.Argument(0))
-		if !ok {
-			panic(rt.NewTypeError("queueMicrotask: the callback must be a function"))
-		}
-		p, resolve, _ := rt.NewPromise()
-		then, _ := goja.AssertFunction(rt.ToValue(p).(*goja.Object).Get("then"))
-		_, _ = then(rt.ToValue(p), rt.ToValue(func(goja.FunctionCall) goja.Value {
-			if _, err := fn(goja.Undefined()); err != nil {
-				panic(err)
-			}
-			return goja.Undefined()
-		}))
-		_ = resolve(goja.Undefined())
+		v.microtask("queueMicrotask", fc.Argument(0), nil)
 		return goja.Undefined()
 	})
+}
+
+// microtask queues a call of fn(args...) as a promise job: after the
+// current callback, before the worker's next event. What fn throws
+// rejects the job's promise, which nothing handles, so it is reported.
+func (v *vm) microtask(name string, f goja.Value, args []goja.Value) {
+	rt := v.rt
+	fn, ok := goja.AssertFunction(f)
+	if !ok {
+		panic(rt.NewTypeError(name + ": the callback must be a function"))
+	}
+	p, resolve, _ := rt.NewPromise()
+	then, _ := goja.AssertFunction(rt.ToValue(p).(*goja.Object).Get("then"))
+	_, _ = then(rt.ToValue(p), rt.ToValue(func(goja.FunctionCall) goja.Value {
+		if _, err := fn(goja.Undefined(), args...); err != nil {
+			panic(err)
+		}
+		return goja.Undefined()
+	}))
+	_ = resolve(goja.Undefined())
+}
+
+// installProcess adds Node's process global, for what a handler uses of
+// it: env (the same object as imscript.env), argv ("imscript", the script,
+// then imscript.args), pid, platform and nextTick (a promise job: Node runs
+// its nextTick queue before the promise jobs; here they run in the order
+// they were queued). process.exit is left
+// out on purpose: one script's exit would stop every worker's; a script
+// calls srv:shutdown() for that.
+func (v *vm) installProcess(imscript *goja.Object) {
+	rt := v.rt
+	p := rt.NewObject()
+	_ = p.Set("env", imscript.Get("env"))
+	argv := []any{"imscript", imscript.Get("script")}
+	if args, ok := imscript.Get("args").(*goja.Object); ok {
+		for i := range int(args.Get("length").ToInteger()) {
+			argv = append(argv, args.Get(strconv.Itoa(i)))
+		}
+	}
+	_ = p.Set("argv", argv)
+	_ = p.Set("pid", os.Getpid())
+	_ = p.Set("platform", goruntime.GOOS)
+	_ = p.Set("nextTick", func(fc goja.FunctionCall) goja.Value {
+		// The arguments are a view of the VM's stack: copy them.
+		args := append([]goja.Value(nil), fc.Arguments[min(1, len(fc.Arguments)):]...)
+		v.microtask("process.nextTick", fc.Argument(0), args)
+		return goja.Undefined()
+	})
+	_ = rt.Set("process", p)
 }
 
 // jsValue carries a JS value through the host unchanged (timer arguments).

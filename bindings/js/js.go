@@ -17,6 +17,7 @@ import (
 	"github.com/dop251/goja/parser"
 	"github.com/dop251/goja_nodejs/buffer"
 	"github.com/dop251/goja_nodejs/require"
+	"github.com/dop251/goja_nodejs/url"
 
 	"github.com/imscript/imscript/host"
 )
@@ -194,6 +195,10 @@ func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
 	_ = rt.Set("require", v.require)
 	v.installConsole()
 	v.installTimers()
+	if eo, ok := exports.(*goja.Object); ok {
+		v.installProcess(eo)
+	}
+	url.Enable(rt)
 	rt.SetPromiseRejectionTracker(v.trackRejection)
 	return v, nil
 }

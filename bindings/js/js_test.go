@@ -301,3 +301,35 @@ imscript.after(20, () => console.log("done"));
 		t.Errorf("%d unhandled rejections reported, want 4:\n%s", n, logs)
 	}
 }
+
+// TestNodeGlobals checks the parts of Node's process global a handler
+// uses, and URL / URLSearchParams.
+func TestNodeGlobals(t *testing.T) {
+	src := `
+console.log(process.env === imscript.env, process.argv[0], process.argv[1] === imscript.script,
+  process.argv.length - 2 === imscript.args.length, process.pid > 0, process.platform, typeof process.exit);
+try { process.nextTick(5); } catch (e) { console.log(e.name + ": " + e.message); }
+setImmediate(() => console.log("immediate"));
+Promise.resolve().then(() => console.log("then"));
+process.nextTick((a, b) => console.log("tick", a, b), 1, 2);
+const u = new URL("https://user@example.com:8443/a/b?x=1&y=two#frag");
+console.log(u.hostname, u.port, u.pathname, u.searchParams.get("y"), u.hash);
+const q = new URLSearchParams("a=1&b=%20sp");
+q.append("c", "&");
+console.log(q.get("b") === " sp", q.toString());
+setTimeout(() => console.log("done"), 5);
+`
+	out, _ := run(t, 1, src, "done", nil)
+	want := `true imscript true true true linux undefined
+TypeError: process.nextTick: the callback must be a function
+example.com 8443 /a/b two #frag
+true a=1&b=+sp&c=%26
+then
+tick 1 2
+immediate
+done
+`
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}
