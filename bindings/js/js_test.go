@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imscript/imscript/internal/testutil"
 )
 
 func TestCompileErrorsCarryFileLineAndColumn(t *testing.T) {
@@ -152,18 +154,14 @@ console.log(require("./uses_core"), require("json") === imscript.json, require("
 setTimeout(() => console.log("done " + imscript.worker_id), 1);
 `
 	out, _ := run(t, 2, src, "done 1", files)
-	for _, want := range []string{
+	testutil.WantAll(t, "stdout", out,
 		"loading b on 0\n", "loading b on 1\n",
 		"a b true 42\n",
 		"./throws Error: module failed\n",
 		"./broken ",
 		"./nowhere ",
 		"true true true\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("stdout lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if strings.Contains(out, "loaded") {
 		t.Errorf("a bad module loaded:\n%s", out)
 	}
@@ -210,11 +208,7 @@ imscript.after(3, () => { undefinedName.x = 1; });
 imscript.after(4, () => console.log("done"));
 `
 	_, logs := run(t, 1, src, "done", nil)
-	for _, want := range []string{"Error: deep trouble", "main.js:3:", "main.js:5:", "a string", "ReferenceError: undefinedName is not defined", "main.js:8:", "handler=timer"} {
-		if !strings.Contains(logs, want) {
-			t.Errorf("log lacks %q:\n%s", want, logs)
-		}
-	}
+	testutil.WantAll(t, "log", logs, "Error: deep trouble", "main.js:3:", "main.js:5:", "a string", "ReferenceError: undefinedName is not defined", "main.js:8:", "handler=timer")
 	if n := strings.Count(logs, "handler error"); n != 3 {
 		t.Errorf("%d handler errors, want 3:\n%s", n, logs)
 	}
@@ -283,17 +277,13 @@ imscript.after(20, () => console.log("done"));
 	if out != "caught: caught later\ndone\n" {
 		t.Errorf("stdout:\n%s", out)
 	}
-	for _, want := range []string{
+	testutil.WantAll(t, "log", logs,
 		"unhandled promise rejection: Error: async trouble", "main.js:3:",
 		"unhandled promise rejection: Error: nobody listens", "main.js:6:",
 		"unhandled promise rejection: TypeError: in a microtask", "main.js:13:",
 		"unhandled promise rejection: a plain value",
 		"handler=timer",
-	} {
-		if !strings.Contains(logs, want) {
-			t.Errorf("log lacks %q:\n%s", want, logs)
-		}
-	}
+	)
 	if strings.Contains(logs, "caught later") {
 		t.Errorf("a rejection handled in the same turn was reported:\n%s", logs)
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imscript/imscript/internal/testutil"
 )
 
 func TestCompileErrorsCarryFileAndLine(t *testing.T) {
@@ -187,15 +189,11 @@ print(imscript.t.protos())
 print("done " .. imscript.worker_id)
 `
 	out, _ := run(t, 2, src, "", files)
-	for _, want := range []string{
+	testutil.WantAll(t, "stdout", out,
 		"loading util on 0\n", "loading util on 1\n",
 		"deep.mod\ttrue\tpkg\n", "false\ttrue\nfalse\ttrue\nfalse\ttrue\n", "true\ttrue\ttrue\n", "true\n",
 		"done 0\n", "done 1\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("stdout lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	// Each module file is compiled once for the version, not once per VM:
 	// util, deep.mod, pkg and deep.throws (bad.lua did not compile).
 	if strings.Count(out, "\n4\n") != 2 {
@@ -228,11 +226,7 @@ imscript.after(2, function() error({ code = 1 }) end)
 imscript.after(3, function() print("done") end)
 `
 	_, logs := run(t, 1, src, "done", nil)
-	for _, want := range []string{"main.lua:3: deep trouble", "main.lua:5:", "stack traceback", "handler=timer"} {
-		if !strings.Contains(logs, want) {
-			t.Errorf("log lacks %q:\n%s", want, logs)
-		}
-	}
+	testutil.WantAll(t, "log", logs, "main.lua:3: deep trouble", "main.lua:5:", "stack traceback", "handler=timer")
 	if strings.Count(logs, "handler error") != 2 {
 		t.Errorf("want two handler errors:\n%s", logs)
 	}

@@ -156,3 +156,14 @@ func Run(t testing.TB, lang host.Language, ext string, workers int, src, until s
 	}
 	return out.String(), lg.String()
 }
+
+// WantAll reports each of wants that text (what the test calls it: "stdout",
+// "log") lacks.
+func WantAll(t testing.TB, what, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, text)
+		}
+	}
+}
