@@ -208,6 +208,18 @@ func (r *Response) end(body []byte) bool {
 	return ok
 }
 
+// failed ends the response of a handler that failed: 500 when nothing was
+// sent yet, else the end of the streamed body, so the connection goes on.
+func (r *Response) failed() {
+	switch {
+	case !r.started:
+		r.status = http.StatusInternalServerError
+		r.end([]byte("500 Internal Server Error\n"))
+	case !r.finished:
+		r.end(nil)
+	}
+}
+
 // write streams one piece of the body.
 func (r *Response) write(chunk []byte) bool {
 	if r.finished {

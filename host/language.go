@@ -33,3 +33,13 @@ type VM interface {
 	// Close releases the VM.
 	Close()
 }
+
+// Pending is what VM.Call returns when the function returned a promise
+// that has not settled yet (a JS async function waiting on an await). The
+// host may ask how it ends; if it does not, a rejection is reported as an
+// unhandled one when it happens.
+type Pending interface {
+	// Then calls fn on the worker once the promise settles: with its
+	// value, or with its error (carrying the script's stack).
+	Then(fn func(Value, error))
+}

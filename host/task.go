@@ -61,13 +61,32 @@ func (h *Host) submitTask(t *task) (int64, error) {
 func (w *Worker) runTask(t *task) {
 	w.curTask, w.taskDone, w.taskValue = t, false, nil
 	ran, v, err := w.fireValue(t.srv, hTask, t.srv.obj, t.id, int64(t.from.id), t.data)
-	if w.taskDone {
+	done := w.taskDone
+	if done {
 		v = w.taskValue
 	}
 	w.curTask, w.taskValue = nil, nil
 	if !ran && err == nil {
 		err = errors.New("the script has no task handler on this server")
 	}
+	if pend, ok := v.(Pending); ok && err == nil && !done {
+		// An async (JS) handler: its promise's value is the result. The
+		// task worker goes on with other tasks meanwhile.
+		inst := w.inst
+		pend.Then(func(v Value, err error) {
+			if err != nil {
+				w.host.reportError("handler error", inst, err, "handler", handlerNames[hTask])
+			}
+			w.taskResult(t, v, err)
+		})
+		return
+	}
+	w.taskResult(t, v, err)
+}
+
+// taskResult sends a task's result (or error) back to the worker that
+// asked.
+func (w *Worker) taskResult(t *task, v Value, err error) {
 	if err == nil {
 		v, err = copyValue(v, 0)
 	} else if msg, _, cut := strings.Cut(err.Error(), "\n"); cut {

@@ -77,6 +77,8 @@ srv.on("task", (srv, id, from, data) => {
   if (data.fail) throw new Error("task failed on purpose"); // FAILLINE
   if (data.sleep) { const t = imscript.now(); while (imscript.now() - t < data.sleep) {} }
   if (data.finish) { srv.finish({ n: data.n, via: "finish" }); return "ignored"; }
+  if (data.later) return new Promise((resolve) => setTimeout(() => resolve({ n: data.later, via: "promise" }), 5));
+  if (data.laterfail) return (async () => { await new Promise((r) => setTimeout(r, 5)); throw new Error("async task failed"); })();
   return { n: data.n * 2, by: imscript.worker_id, version: VERSION };
 });
 srv.on("finish", (srv, id, result, err) => {
@@ -94,6 +96,10 @@ srv.on("receive", (srv, fd, data) => {
     srv.task({ n: 7, finish: true }, (srv, id, result) => srv.send(fd, "finish " + result.n + " " + result.via + "\n"));
   } else if (cmd === "fail") {
     srv.task({ fail: true }, (srv, id, result, err) => srv.send(fd, "err " + (result === null ? "nil" : result) + " " + err + "\n"));
+  } else if (cmd === "later") {
+    srv.task({ later: Number(arg) }, (srv, id, result, err) => srv.send(fd, "later " + result.n + " " + result.via + " " + err + "\n"));
+  } else if (cmd === "laterfail") {
+    srv.task({ laterfail: true }, (srv, id, result, err) => srv.send(fd, "laterfail " + result + " " + err + "\n"));
   } else if (cmd === "wait") {
     const r = srv.taskwait({ n: 4 }, 2);
     srv.send(fd, "wait " + (r ? r.n : "nil") + " nil\n");
@@ -163,6 +169,18 @@ func TestTasks(t *testing.T) {
 				t.Errorf("task error: %q", got)
 			}
 			r.waitLog(fmt.Sprintf("tasks.%s:%d", lang, lineOf(t, taskScripts[lang], "FAILLINE")))
+			if lang == "js" {
+				// A task handler that returns a promise (an async function):
+				// its value is the result, its rejection the error. Lua has no
+				// promises.
+				if got := c.ask("later 9"); got != "later 9 promise null" {
+					t.Errorf("promise task: %q", got)
+				}
+				if got := c.ask("laterfail"); got != "laterfail null Error: async task failed" {
+					t.Errorf("rejected promise task: %q", got)
+				}
+				r.waitLog("async task failed")
+			}
 			// taskwait and its timeout.
 			if got := c.ask("wait"); got != "wait 8 nil" {
 				t.Errorf("taskwait: %q", got)

@@ -207,23 +207,31 @@ func (w *Worker) fireValue(s *Server, slot int, args ...Value) (ran bool, v Valu
 }
 
 // httpRequest answers one request: a static file, else the request handler,
-// else 404. A handler error before the response started answers 500.
+// else 404. A handler error before the response started answers 500; so
+// does an async (JS) handler whose promise rejects later.
 func (w *Worker) httpRequest(s *Server, c *Conn, p *parsedRequest) {
 	res := newResponse(s, c, p)
 	if s.serveStatic(res, p.r) {
 		return
 	}
-	ran, ok := w.fireOK(s, hRequest, s.requestObject(c, p), res.obj)
-	switch {
-	case !ran:
+	ran, v, err := w.fireValue(s, hRequest, s.requestObject(c, p), res.obj)
+	if !ran {
 		res.status = http.StatusNotFound
 		res.end([]byte("404 Not Found\n"))
-	case !ok && !res.started:
-		res.status = http.StatusInternalServerError
-		res.end([]byte("500 Internal Server Error\n"))
-	case !ok && !res.finished:
-		// The body was streaming: end it so the connection can go on.
-		res.end(nil)
+		return
+	}
+	if pend, ok := v.(Pending); ok && err == nil {
+		inst := w.inst
+		pend.Then(func(_ Value, err error) {
+			if err != nil {
+				w.host.reportError("handler error", inst, err, "handler", handlerNames[hRequest])
+				res.failed()
+			}
+		})
+		return
+	}
+	if err != nil {
+		res.failed()
 	}
 }
 

@@ -756,6 +756,12 @@ func TestHTTPResponses(t *testing.T) {
 			resp, body = hcGet(t, c, s.url("/async-error"))
 			wantStatus(t, resp, body, 500)
 			waitLog(t, s, "unhandled promise rejection: Error: async handler boom")
+			// Rejected in a later turn: the host waited for the promise.
+			resp, body = hcGet(t, c, s.url("/async-late-error"))
+			wantStatus(t, resp, body, 500)
+			waitLog(t, s, "Error: late async boom")
+			resp, body = hcGet(t, c, s.url("/fast?id=after"))
+			wantStatus(t, resp, body, 200)
 		})
 
 		t.Run("sendfile", func(t *testing.T) {

@@ -262,7 +262,50 @@ func (v *vm) Call(cb host.Callback, args ...host.Value) (host.Value, error) {
 	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
 		return nil, nil
 	}
+	if o, ok := ret.(*goja.Object); ok {
+		if p, ok := o.Export().(*goja.Promise); ok {
+			// An async function: a rejected promise was reported above.
+			switch p.State() {
+			case goja.PromiseStatePending:
+				return &pending{vm: v, p: o}, nil
+			case goja.PromiseStateFulfilled:
+				ret = p.Result()
+				if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
+					return nil, nil
+				}
+			}
+		}
+	}
 	return v.fromJS(ret, 0), nil
+}
+
+// pending is a promise a callback returned that had not settled when the
+// callback returned (host.Pending).
+type pending struct {
+	vm *vm
+	p  *goja.Object
+}
+
+// Then implements host.Pending: fn runs in the promise job that settles
+// it, on the worker; the rejection is then handled, not reported again.
+func (p *pending) Then(fn func(host.Value, error)) {
+	v := p.vm
+	then, ok := goja.AssertFunction(p.p.Get("then"))
+	if !ok {
+		fn(nil, errors.New("js: a promise without then"))
+		return
+	}
+	onValue := func(fc goja.FunctionCall) goja.Value {
+		fn(v.fromJS(fc.Argument(0), 0), nil)
+		return goja.Undefined()
+	}
+	onError := func(fc goja.FunctionCall) goja.Value {
+		fn(nil, errors.New(rejectionText(fc.Argument(0))))
+		return goja.Undefined()
+	}
+	if _, err := then(p.p, v.rt.ToValue(onValue), v.rt.ToValue(onError)); err != nil {
+		fn(nil, jsError(err))
+	}
 }
 
 // trackRejection is goja's promise rejection tracker: it keeps the
@@ -288,20 +331,24 @@ func (v *vm) withRejections(err error) error {
 	}
 	errs := []error{err}
 	for _, p := range v.unhandled {
-		reason := p.Result()
-		text := ""
-		if o, ok := reason.(*goja.Object); ok {
-			if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
-				text = st.String()
-			}
-		}
-		if text == "" && reason != nil {
-			text = reason.String()
-		}
-		errs = append(errs, fmt.Errorf("unhandled promise rejection: %s", strings.TrimSpace(text)))
+		errs = append(errs, fmt.Errorf("unhandled promise rejection: %s", rejectionText(p.Result())))
 	}
 	v.unhandled = v.unhandled[:0]
 	return errors.Join(errs...)
+}
+
+// rejectionText renders a rejection reason: an Error's stack (which
+// starts with its name and message), else the value as a string.
+func rejectionText(reason goja.Value) string {
+	if o, ok := reason.(*goja.Object); ok {
+		if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
+			return strings.TrimSpace(st.String())
+		}
+	}
+	if reason == nil {
+		return "undefined"
+	}
+	return strings.TrimSpace(reason.String())
 }
 
 // jsError renders a goja error with its JS stack (file:line:column).

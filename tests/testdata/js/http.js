@@ -14,6 +14,7 @@
 //   /async      an async handler: answers "async <id>" after awaiting a 5 ms timer
 //   /async-error an async handler that throws after an await, in the same
 //               turn (the host answers 500) (JS only: Lua has no promises)
+//   /async-late-error  the same after awaiting a 5 ms timer (a later turn)
 //   /sendfile   sendfile(DOCROOT/<?name=>)
 //   /twice      send twice; prints what each send returned
 //   otherwise   404 "no route <path>"
@@ -168,6 +169,11 @@ routes["/async"] = async (req, res) => {
 routes["/async-error"] = async (req, res) => {
   await Promise.resolve();
   throw new Error("async handler boom");
+};
+
+routes["/async-late-error"] = async (req, res) => {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  throw new Error("late async boom");
 };
 
 routes["/sendfile"] = (req, res) => {
