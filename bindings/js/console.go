@@ -146,9 +146,8 @@ func (v *vm) microtask(name string, f goja.Value, args []goja.Value) {
 // it: env (the same object as imscript.env), argv ("imscript", the script,
 // then imscript.args), pid, platform and nextTick (a promise job: Node runs
 // its nextTick queue before the promise jobs; here they run in the order
-// they were queued). process.exit is left
-// out on purpose: one script's exit would stop every worker's; a script
-// calls srv:shutdown() for that.
+// they were queued). process.exit is left out on purpose: one script's
+// exit would stop every worker's; a script calls srv.shutdown() for that.
 func (v *vm) installProcess(imscript *goja.Object) {
 	rt := v.rt
 	p := rt.NewObject()
