@@ -84,6 +84,7 @@ type Host struct {
 	reloadCount atomic.Int64
 	errorCount  atomic.Int64
 	maxExecMs   atomic.Int64
+	maxWait     atomic.Int64 // max_wait_time, as a time.Duration
 	deps        atomic.Pointer[[]string]
 
 	shared sync.Map // Shared: host-wide module state, kept across reloads
@@ -149,6 +150,7 @@ func New(cfg Config) (*Host, error) {
 		started:  make(chan struct{}),
 	}
 	h.maxExecMs.Store(defaultMaxExecMs)
+	h.maxWait.Store(int64(defaultMaxWaitTime * float64(time.Second)))
 	return h, nil
 }
 
@@ -432,6 +434,7 @@ func (h *Host) commit(att *attempt, insts []*Instance) (opened []*Server, err er
 	}
 	if len(first.decls) > 0 {
 		h.maxExecMs.Store(int64(first.declSettings[first.decls[0]].MaxExecMs))
+		h.maxWait.Store(int64(first.declSettings[first.decls[0]].MaxWaitTime * float64(time.Second)))
 	}
 	var removed []*Server
 	for k, s := range h.servers {

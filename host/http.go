@@ -27,9 +27,10 @@ type httpOut struct {
 // Response is the res object of a request handler. Its methods run on the
 // connection's worker.
 type Response struct {
-	c   *Conn
-	srv *Server
-	obj *Object
+	c    *Conn
+	srv  *Server
+	obj  *Object
+	inst *Instance // the instance whose handler owes it (drain.go)
 
 	head      bool // HEAD request: no body on the wire
 	keepAlive bool
@@ -90,6 +91,7 @@ func (r *Response) emit(b []byte) bool {
 // finish marks the response complete and lets the ones behind it out.
 func (r *Response) finish() {
 	r.finished = true
+	r.done()
 	q := r.c.hw
 	for len(q.queue) > 0 {
 		h := q.queue[0]
@@ -208,13 +210,14 @@ func (r *Response) end(body []byte) bool {
 	return ok
 }
 
-// failed ends the response of a handler that failed: 500 when nothing was
-// sent yet, else the end of the streamed body, so the connection goes on.
-func (r *Response) failed() {
+// fail ends a response its handler cannot give: status (with its text as
+// the body) when nothing was sent yet, else the end of the streamed body,
+// so that the connection goes on.
+func (r *Response) fail(status int) {
 	switch {
 	case !r.started:
-		r.status = http.StatusInternalServerError
-		r.end([]byte("500 Internal Server Error\n"))
+		r.status = status
+		r.end([]byte(fmt.Sprintf("%d %s\n", status, http.StatusText(status))))
 	case !r.finished:
 		r.end(nil)
 	}

@@ -51,6 +51,12 @@ type Instance struct {
 	timers map[int64]*timer
 	active bool
 
+	// open are the responses this instance's handlers took and have not
+	// finished; draining is set while a replaced instance answers them
+	// (drain.go).
+	open     map[*Response]struct{}
+	draining bool
+
 	exports Map
 	values  map[string]any
 
@@ -67,6 +73,7 @@ func newInstance(h *Host, w *Worker, att *attempt) *Instance {
 		declSettings: map[*Server]*Settings{},
 		portZeroRank: map[string]int{},
 		timers:       map[int64]*timer{},
+		open:         map[*Response]struct{}{},
 		values:       map[string]any{},
 	}
 }
@@ -108,7 +115,7 @@ func (inst *Instance) AddDependency(path string) {
 func (inst *Instance) Post(fn func()) {
 	inst.worker.Post(func() {
 		switch {
-		case inst.worker.inst == inst:
+		case inst.worker.inst == inst || inst.draining:
 			fn()
 		case !inst.active && inst.vm != nil:
 			inst.pending = append(inst.pending, fn)
@@ -205,8 +212,12 @@ func (inst *Instance) declareServer(st *Settings) *Server {
 	return s
 }
 
-// close cancels the instance's timers and closes its VM.
+// close cancels the instance's timers, answers what it still owes 503 and
+// closes its VM.
 func (inst *Instance) close() {
+	for r := range inst.open {
+		r.abandon()
+	}
 	inst.stopTimers()
 	inst.active = false
 	inst.pending = nil

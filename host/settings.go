@@ -33,6 +33,9 @@ type Settings struct {
 	HeartbeatIdleTime      float64 // seconds
 
 	MaxExecMs int
+	// MaxWaitTime is how long (seconds) a replaced version may go on
+	// answering its requests in flight after a reload (drain.go).
+	MaxWaitTime float64
 
 	HTTPMaxHeaderSize     int
 	DocumentRoot          string
@@ -51,6 +54,7 @@ const (
 	defaultPackageMaxLength = 2 << 20
 	defaultBufferOutputSize = 2 << 20
 	defaultMaxExecMs        = 5000
+	defaultMaxWaitTime      = 3.0
 	defaultHTTPMaxHeader    = 16 << 10
 	defaultTaskMaxQueue     = 4096
 )
@@ -64,7 +68,7 @@ var settingNames = map[string]bool{
 	"open_eof_check": true, "open_eof_split": true, "package_eof": true,
 	"package_max_length": true, "buffer_output_size": true,
 	"heartbeat_check_interval": true, "heartbeat_idle_time": true,
-	"max_exec_ms":          true,
+	"max_exec_ms": true, "max_wait_time": true,
 	"http_max_header_size": true, "document_root": true,
 	"websocket_origins": true, "websocket_subprotocols": true, "websocket_compression": true,
 	"ssl_cert_file": true, "ssl_key_file": true,
@@ -91,6 +95,7 @@ func ParseSettings(m Map) (*Settings, error) {
 		PackageMaxLength:  defaultPackageMaxLength,
 		BufferOutputSize:  defaultBufferOutputSize,
 		MaxExecMs:         defaultMaxExecMs,
+		MaxWaitTime:       defaultMaxWaitTime,
 		PackageBodyOffset: -1,
 
 		HTTPMaxHeaderSize:    defaultHTTPMaxHeader,
@@ -158,6 +163,11 @@ func ParseSettings(m Map) (*Settings, error) {
 			s.HeartbeatIdleTime, err = settingFloat(k, v)
 		case "max_exec_ms":
 			s.MaxExecMs, err = settingInt(k, v, 0, math.MaxInt32)
+		case "max_wait_time":
+			s.MaxWaitTime, err = settingFloat(k, v)
+			if err == nil && s.MaxWaitTime > 86400 {
+				err = fmt.Errorf("setting %s: at most 86400 seconds, got %v", k, s.MaxWaitTime)
+			}
 		case "http_max_header_size":
 			s.HTTPMaxHeaderSize, err = settingInt(k, v, 256, 1<<24)
 		case "document_root":

@@ -21,6 +21,7 @@ func TestSettingsDefaults(t *testing.T) {
 		PackageMaxLength:  2 << 20,
 		BufferOutputSize:  2 << 20,
 		MaxExecMs:         5000,
+		MaxWaitTime:       3,
 		MaxConnection:     s.MaxConnection,
 
 		HTTPMaxHeaderSize:    16 << 10,
@@ -43,7 +44,7 @@ func TestSettingsEveryName(t *testing.T) {
 		"package_length_offset": int64(2), "package_body_offset": int64(6),
 		"package_max_length": int64(4096), "buffer_output_size": 8192.0,
 		"heartbeat_check_interval": 0.5, "heartbeat_idle_time": int64(3),
-		"max_exec_ms": int64(0),
+		"max_exec_ms": int64(0), "max_wait_time": 0.25,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestSettingsEveryName(t *testing.T) {
 		Type: "tcp", Host: "127.0.0.1", Port: 9501, WorkerNum: 3, MaxConnection: 100,
 		OpenLengthCheck: true, PackageLengthType: "n", PackageLengthOffset: 2, PackageBodyOffset: 6,
 		PackageEOF: "\r\n", PackageMaxLength: 4096, BufferOutputSize: 8192,
-		HeartbeatCheckInterval: 0.5, HeartbeatIdleTime: 3, MaxExecMs: 0,
+		HeartbeatCheckInterval: 0.5, HeartbeatIdleTime: 3, MaxExecMs: 0, MaxWaitTime: 0.25,
 		HTTPMaxHeaderSize: 16 << 10, WebsocketCompression: true, TaskMaxQueue: 4096,
 	}
 	if !reflect.DeepEqual(*s, want) {

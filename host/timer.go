@@ -196,10 +196,11 @@ func (w *Worker) timerQueue() *timerQueue {
 	return &w.timers
 }
 
-// runTimer calls a timer that fell due, if its instance still runs.
+// runTimer calls a timer that fell due, if its instance still runs (or
+// drains after a reload).
 func (w *Worker) runTimer(t *timer) {
-	inst := w.inst
-	if t.cancelled || t.inst != inst || inst == nil {
+	inst := t.inst
+	if t.cancelled || inst == nil || inst != w.inst && !inst.draining {
 		return
 	}
 	if !t.repeat {

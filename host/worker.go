@@ -166,7 +166,11 @@ func (w *Worker) swap(inst *Instance) {
 		for _, s := range old.decls {
 			w.fire(s, hWorkerStop, s.obj, int64(w.id))
 		}
-		old.close()
+		var wait time.Duration
+		if inst != nil {
+			wait = time.Duration(w.host.maxWait.Load())
+		}
+		w.retire(old, wait)
 	}
 	w.inst = inst
 	if inst == nil {
@@ -214,6 +218,7 @@ func (w *Worker) httpRequest(s *Server, c *Conn, p *parsedRequest) {
 	if s.serveStatic(res, p.r) {
 		return
 	}
+	w.inst.takeResponse(res)
 	ran, v, err := w.fireValue(s, hRequest, s.requestObject(c, p), res.obj)
 	if !ran {
 		res.status = http.StatusNotFound
@@ -225,13 +230,13 @@ func (w *Worker) httpRequest(s *Server, c *Conn, p *parsedRequest) {
 		pend.Then(func(_ Value, err error) {
 			if err != nil {
 				w.host.reportError("handler error", inst, err, "handler", handlerNames[hRequest])
-				res.failed()
+				res.fail(http.StatusInternalServerError)
 			}
 		})
 		return
 	}
 	if err != nil {
-		res.failed()
+		res.fail(http.StatusInternalServerError)
 	}
 }
 
@@ -261,15 +266,14 @@ func (w *Worker) handle(ev *event) {
 	case evReceive:
 		w.fire(ev.srv, hReceive, ev.srv.obj, ev.conn.id, ev.data)
 	case evClose:
+		ev.conn.forgetResponses()
 		w.fire(ev.srv, hClose, ev.srv.obj, ev.conn.id)
 		w.host.im.drop(ev.conn)
 		w.host.conns.del(ev.conn.id)
 	case evRequest:
 		w.httpRequest(ev.srv, ev.conn, ev.req)
 	case evHTTPError:
-		r := newResponse(ev.srv, ev.conn, nil)
-		r.status = ev.status
-		r.end([]byte(fmt.Sprintf("%d %s\n", ev.status, http.StatusText(ev.status))))
+		newResponse(ev.srv, ev.conn, nil).fail(ev.status)
 	case evWSOpen:
 		w.wsOpen(ev.srv, ev.conn, ev.req)
 	case evWSMessage:

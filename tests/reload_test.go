@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -321,5 +322,75 @@ func TestReloadRequiredFile(t *testing.T) {
 		}
 		awaitPrefix(t, c, "hi\n", "B", "A")
 		s.waitStderr("reloaded", "reload_prefix."+lang)
+	})
+}
+
+// TestReloadDrainsRequests: a request in flight when the script reloads is
+// answered by the version that took it (from a Lua timer, after a JS
+// await), while new requests get the new version; one the old version
+// never answers gets 503 after max_wait_time.
+func TestReloadDrainsRequests(t *testing.T) {
+	t.Parallel()
+	eachLang(t, func(t *testing.T, lang string) {
+		path := copyScript(t, lang, "reload_http")
+		s := start(t, path, runOpts{watch: true})
+		c := hcClient(t, false)
+		save := func(version string) {
+			t.Helper()
+			src, err := os.ReadFile(testScript(lang, "reload_http"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := strings.Replace(string(src), `VERSION = "v1"`, `VERSION = "`+version+`"`, 1)
+			if out == string(src) && version != "v1" {
+				t.Fatalf("%s does not declare VERSION = \"v1\"", testScript(lang, "reload_http"))
+			}
+			if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		type reply struct {
+			status int
+			body   string
+			err    error
+		}
+		get := func(p string) chan reply {
+			ch := make(chan reply, 1)
+			go func() {
+				resp, err := c.Get(s.url(p))
+				if err != nil {
+					ch <- reply{err: err}
+					return
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				ch <- reply{resp.StatusCode, string(b), err}
+			}()
+			return ch
+		}
+
+		slow := get("/slow")
+		s.waitStdout("got /slow v1")
+		save("v2")
+		s.waitStderr("reloaded")
+		// The new version answers new requests at once...
+		if r := <-get("/"); r.err != nil || r.status != 200 || r.body != "v2" {
+			t.Errorf("new request after the reload: %+v", r)
+		}
+		// ...and the old one still answers the request it took.
+		if r := <-slow; r.err != nil || r.status != 200 || r.body != "slow v1" {
+			t.Errorf("request in flight during the reload: %+v, want 200 \"slow v1\"", r)
+		}
+
+		never := get("/never")
+		s.waitStdout("got /never v2")
+		save("v3")
+		if r := <-never; r.err != nil || r.status != 503 {
+			t.Errorf("request never answered by the old version: %+v, want 503", r)
+		}
+		s.waitStderr("did not answer within max_wait_time")
+		if r := <-get("/"); r.err != nil || r.status != 200 || r.body != "v3" {
+			t.Errorf("after the second reload: %+v", r)
+		}
 	})
 }
