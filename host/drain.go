@@ -2,6 +2,7 @@ package host
 
 import (
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -30,7 +31,7 @@ func (r *Response) done() {
 	if inst.draining && len(inst.open) == 0 {
 		// Not now: this may run inside the instance's own VM.
 		w := inst.worker
-		w.Post(func() { w.endDrain(inst) })
+		w.Post(func() { w.endDrain(inst, "") })
 	}
 }
 
@@ -42,21 +43,23 @@ func (w *Worker) retire(old *Instance, wait time.Duration) {
 		return
 	}
 	old.draining = true
+	w.draining = append(w.draining, old)
 	w.host.log.Info("old version drains its requests in flight", "worker", w.id,
 		"requests", len(old.open), "max_wait_time", wait.Seconds())
-	grace := time.AfterFunc(wait, func() { w.Post(func() { w.endDrain(old) }) })
+	grace := time.AfterFunc(wait, func() { w.Post(func() { w.endDrain(old, "it did not answer within max_wait_time") }) })
 	old.AtClose(func() { grace.Stop() })
 }
 
-// endDrain closes a draining instance: it owes nothing more, or its time
-// is up.
-func (w *Worker) endDrain(old *Instance) {
+// endDrain closes a draining instance: it owes nothing more, or why says
+// why it is closed all the same.
+func (w *Worker) endDrain(old *Instance, why string) {
 	if !old.draining {
 		return
 	}
 	old.draining = false
+	w.draining = slices.DeleteFunc(w.draining, func(i *Instance) bool { return i == old })
 	if n := len(old.open); n > 0 {
-		w.host.log.Warn("old version did not answer within max_wait_time after a reload: 503", "worker", w.id, "requests", n)
+		w.host.log.Warn("old version closed before it answered its requests in flight: 503", "worker", w.id, "requests", n, "why", why)
 	}
 	old.close()
 }

@@ -51,7 +51,8 @@ type Worker struct {
 	taskDone  bool
 	taskValue Value
 
-	timers timerQueue // its instance's imscript.tick / after
+	timers   timerQueue  // its instance's imscript.tick / after
+	draining []*Instance // replaced instances still answering requests (drain.go)
 
 	quit chan struct{}
 	done chan struct{}
@@ -174,6 +175,10 @@ func (w *Worker) swap(inst *Instance) {
 	}
 	w.inst = inst
 	if inst == nil {
+		// Stopping: the versions still draining stop too.
+		for len(w.draining) > 0 {
+			w.endDrain(w.draining[0], "the host stops")
+		}
 		return
 	}
 	inst.active = true

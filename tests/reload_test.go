@@ -388,9 +388,23 @@ func TestReloadDrainsRequests(t *testing.T) {
 		if r := <-never; r.err != nil || r.status != 503 {
 			t.Errorf("request never answered by the old version: %+v, want 503", r)
 		}
-		s.waitStderr("did not answer within max_wait_time")
+		s.waitStderr("old version closed before it answered", "did not answer within max_wait_time")
 		if r := <-get("/"); r.err != nil || r.status != 200 || r.body != "v3" {
 			t.Errorf("after the second reload: %+v", r)
 		}
+
+		// Stopping the host while an old version drains answers 503 too.
+		never = get("/never")
+		s.waitStdout("got /never v3")
+		save("v4")
+		s.waitStderr("reloaded", "reload_count=3")
+		waitFor(t, waitTimeout, "the third drain", func() bool {
+			return strings.Count(s.stderr.String(), "old version drains") == 3
+		})
+		s.signal(syscall.SIGTERM)
+		if r := <-never; r.err != nil || r.status != 503 {
+			t.Errorf("request in flight when the host stopped: %+v, want 503", r)
+		}
+		s.waitStderr("old version closed before it answered", "the host stops")
 	})
 }
