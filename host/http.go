@@ -107,6 +107,9 @@ func (r *Response) finish() {
 		q.queue = q.queue[:len(q.queue)-1]
 		if !h.keepAlive {
 			r.c.Close()
+			for _, dropped := range q.queue {
+				dropped.done() // pipelined behind a "Connection: close": never sent
+			}
 			q.queue = q.queue[:0]
 			return
 		}
