@@ -2,6 +2,8 @@ package host
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // Value is a language-neutral script value. It holds one of:
@@ -91,6 +93,19 @@ func (e *UsageError) Error() string { return e.Msg }
 // Usagef raises a UsageError. It does not return.
 func Usagef(format string, args ...any) {
 	panic(&UsageError{Msg: fmt.Sprintf(format, args...)})
+}
+
+// OnArgs reads the arguments of an object's on(event, handler): the index
+// of event in names and the handler. An unknown event is a usage error
+// naming what (e.g. "client.on") and the events there are.
+func OnArgs(c Call, what string, names []string) (int, Callback) {
+	name := c.Str(0, "event")
+	fn := c.Func(1, "handler")
+	i := slices.Index(names, name)
+	if i < 0 {
+		Usagef("%s: unknown event %q (%s)", what, name, strings.Join(names, ", "))
+	}
+	return i, fn
 }
 
 // Type describes a kind of host object exposed to scripts: its methods and

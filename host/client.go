@@ -186,15 +186,8 @@ func cliSelf(c Call) *Client {
 
 func cliOn(c Call) {
 	cli := cliSelf(c)
-	name := c.Str(0, "event")
-	fn := c.Func(1, "handler")
-	for i, n := range clientEventNames {
-		if n == name {
-			cli.on[i] = fn
-			return
-		}
-	}
-	Usagef("client.on: unknown event %q (connect, receive, error, close)", name)
+	i, fn := OnArgs(c, "client.on", clientEventNames[:])
+	cli.on[i] = fn
 }
 
 // cliConnect is connect([host, port [, timeout]]): it starts connecting and

@@ -364,15 +364,8 @@ func procCloseStdin(c host.Call) {
 
 func procOn(c host.Call) {
 	p := procSelf(c)
-	name := c.Str(0, "event")
-	fn := c.Func(1, "handler")
-	for ev, n := range eventNames {
-		if n == name {
-			p.handlers[ev] = fn
-			return
-		}
-	}
-	host.Usagef("process.on: unknown event %q (stdout, stderr, exit)", name)
+	ev, fn := host.OnArgs(c, "process.on", eventNames[:])
+	p.handlers[ev] = fn
 }
 
 func procKill(c host.Call) {

@@ -199,15 +199,8 @@ func self(c host.Call) *Client {
 
 func wsOn(c host.Call) {
 	cl := self(c)
-	name := c.Str(0, "event")
-	fn := c.Func(1, "handler")
-	for i, n := range eventNames {
-		if n == name {
-			cl.on[i] = fn
-			return
-		}
-	}
-	host.Usagef("websocket.on: unknown event %q (open, message, close, error)", name)
+	i, fn := host.OnArgs(c, "websocket.on", eventNames[:])
+	cl.on[i] = fn
 }
 
 // wsSend is send(data [, "text"|"binary"]): text unless told otherwise or
