@@ -2,7 +2,6 @@ package tests
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/imscript/imscript/internal/testutil"
 )
 
 // Processes: imscript.process.exec (child OS processes) and
@@ -24,22 +25,6 @@ func procScript(t *testing.T, lang, src string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// procGone says whether a process has ended: no such pid, or a zombie
-// waiting for its (non-test) parent.
-func procGone(pid int) bool {
-	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-		return true
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
-		return stat[i+2] == 'Z' || stat[i+2] == 'X'
-	}
-	return false
 }
 
 // TestProcessExample: the process example hands plain lines to the Python
@@ -331,7 +316,7 @@ imscript.process.spawn("child.js");
 			pids = append(pids, pid)
 		}
 		for _, pid := range pids {
-			if procGone(pid) {
+			if testutil.ProcessGone(pid) {
 				t.Fatalf("child %d is gone before the host stopped", pid)
 			}
 		}
@@ -341,7 +326,7 @@ imscript.process.spawn("child.js");
 			t.Fatalf("the host exited with %v", s.err)
 		}
 		for _, pid := range pids {
-			waitFor(t, waitTimeout, "child "+strconv.Itoa(pid)+" to end", func() bool { return procGone(pid) })
+			waitFor(t, waitTimeout, "child "+strconv.Itoa(pid)+" to end", func() bool { return testutil.ProcessGone(pid) })
 		}
 		if strings.Contains(s.stderr.String(), "still running") {
 			t.Errorf("a spawned script did not stop:\n%s", s.stderr.String())

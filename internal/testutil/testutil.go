@@ -7,6 +7,7 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,4 +168,22 @@ func WantAll(t testing.TB, what, text string, wants ...string) {
 			t.Errorf("%s lacks %q:\n%s", what, want, text)
 		}
 	}
+}
+
+// ProcessGone says whether process pid has ended: no process has the pid
+// any more, or it is a zombie waiting for a parent that is not the test (a
+// grandchild whose reaper is init).
+func ProcessGone(pid int) bool {
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// pid (comm) STATE ...
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2] == 'Z' || stat[i+2] == 'X'
+	}
+	return false
 }

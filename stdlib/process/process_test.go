@@ -1,16 +1,13 @@
 package process_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -130,24 +127,6 @@ func eachLang(t *testing.T, body func(t *testing.T, lang string)) {
 			body(t, lang)
 		})
 	}
-}
-
-// gone says whether the process has ended: no process has the pid any
-// more, or it is a zombie waiting for a parent that is not ours (a
-// grandchild whose reaper is init).
-func gone(pid int) bool {
-	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-		return true
-	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	// pid (comm) STATE ...
-	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
-		return stat[i+2] == 'Z' || stat[i+2] == 'X'
-	}
-	return false
 }
 
 // TestExecEnvAndCwd: env adds to imscript.env (not to the Go process's
@@ -349,16 +328,16 @@ p.on("stdout", (d) => console.log("VER pids " + p.pid + " " + d.toString().trim(
 		v2 := pids(r, "v2")
 		// The shell and its background sleep (same process group) are gone.
 		for _, pid := range v1 {
-			r.eventually("v1 process "+strconv.Itoa(pid)+" to be gone", func() bool { return gone(pid) })
+			r.eventually("v1 process "+strconv.Itoa(pid)+" to be gone", func() bool { return testutil.ProcessGone(pid) })
 		}
 		for _, pid := range v2 {
-			if gone(pid) {
+			if testutil.ProcessGone(pid) {
 				t.Fatalf("v2 process %d is gone before the host stopped", pid)
 			}
 		}
 		r.stop()
 		for _, pid := range v2 {
-			r.eventually("v2 process "+strconv.Itoa(pid)+" to be gone", func() bool { return gone(pid) })
+			r.eventually("v2 process "+strconv.Itoa(pid)+" to be gone", func() bool { return testutil.ProcessGone(pid) })
 		}
 	})
 }
@@ -399,6 +378,6 @@ imscript.process.parent.send(p.pid);
 			t.Fatalf("no pid:\n%s", r.out.String())
 		}
 		pid, _ := strconv.Atoi(m[1])
-		r.eventually("the kid's process to end", func() bool { return gone(pid) })
+		r.eventually("the kid's process to end", func() bool { return testutil.ProcessGone(pid) })
 	})
 }
