@@ -2,7 +2,6 @@ package host_test
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -29,16 +28,13 @@ type syncBuffer = testutil.SyncBuffer
 // running is a host serving a script in this process. It takes a
 // testing.TB so that benchmarks start their hosts the same way as tests.
 type running struct {
-	t      testing.TB
-	h      *host.Host
-	dir    string
-	script string
-	stdout syncBuffer
-	logs   syncBuffer
-	cancel context.CancelFunc
-	errc   chan error
-	done   bool
-	runErr error
+	t       testing.TB
+	h       *host.Host
+	dir     string
+	script  string
+	stdout  syncBuffer
+	logs    syncBuffer
+	started *testutil.Running // nil until run
 }
 
 // newHost writes src as the script (name's extension picks the language)
@@ -64,9 +60,6 @@ func newHost(t testing.TB, name, src string, cfg host.Config) *running {
 	}
 	r.h = h
 	t.Cleanup(func() {
-		if !r.done {
-			r.stop()
-		}
 		if t.Failed() {
 			t.Logf("\n--- stdout:\n%s--- log:\n%s", r.stdout.String(), r.logs.String())
 		}
@@ -77,18 +70,7 @@ func newHost(t testing.TB, name, src string, cfg host.Config) *running {
 // run starts the host and waits until it has started.
 func (r *running) run() *running {
 	r.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	r.errc = make(chan error, 1)
-	go func() { r.errc <- r.h.Run(ctx) }()
-	select {
-	case <-r.h.Started():
-	case err := <-r.errc:
-		r.done = true
-		r.t.Fatalf("Run: %v", err)
-	case <-time.After(waitLimit):
-		r.t.Fatal("the host did not start")
-	}
+	r.started = testutil.Start(r.t, r.h, waitLimit, nil)
 	return r
 }
 
@@ -101,36 +83,16 @@ func startHost(t testing.TB, name, src string, cfg host.Config) *running {
 // stop cancels Run and returns its result.
 func (r *running) stop() error {
 	r.t.Helper()
-	if r.done {
-		return r.runErr
-	}
-	r.done = true
-	if r.cancel != nil {
-		r.cancel()
-	}
-	if r.errc == nil {
+	if r.started == nil {
 		return nil
 	}
-	select {
-	case r.runErr = <-r.errc:
-	case <-time.After(waitLimit):
-		r.runErr = errors.New("the host did not stop")
-		r.t.Error(r.runErr)
-	}
-	return r.runErr
+	return r.started.Stop(waitLimit)
 }
 
 // wait waits for Run to return by itself (srv:shutdown(), h.Shutdown()).
 func (r *running) wait() error {
 	r.t.Helper()
-	select {
-	case r.runErr = <-r.errc:
-		r.done = true
-		return r.runErr
-	case <-time.After(waitLimit):
-		r.t.Fatal("Run did not return")
-	}
-	return nil
+	return r.started.Wait(waitLimit)
 }
 
 // write writes a file beside the script.

@@ -134,17 +134,7 @@ func Run(t testing.TB, lang host.Language, ext string, workers int, src, until s
 	if setup != nil {
 		setup(h)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- h.Run(ctx) }()
-	select {
-	case <-h.Started():
-	case err := <-errc:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the host did not start")
-	}
+	r := Start(t, h, 10*time.Second, nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for until != "" && !strings.Contains(out.String(), until) {
 		if time.Now().After(deadline) {
@@ -152,8 +142,7 @@ func Run(t testing.TB, lang host.Language, ext string, workers int, src, until s
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	cancel()
-	if err := <-errc; err != nil {
+	if err := r.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return out.String(), lg.String()
@@ -186,4 +175,69 @@ func ProcessGone(pid int) bool {
 		return stat[i+2] == 'Z' || stat[i+2] == 'X'
 	}
 	return false
+}
+
+// Running is a host running in the test's process (Start).
+type Running struct {
+	tb     testing.TB
+	cancel context.CancelFunc
+	errc   chan error
+	done   bool
+	err    error
+}
+
+// Start runs h and waits until it has started. When Run fails first, or
+// the host has not started within limit, the test fails; more, when not
+// nil, adds what the test has to say then (the log, say).
+func Start(tb testing.TB, h *host.Host, limit time.Duration, more func() string) *Running {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Running{tb: tb, cancel: cancel, errc: make(chan error, 1)}
+	go func() { r.errc <- h.Run(ctx) }()
+	tb.Cleanup(func() { _ = r.Stop(limit) })
+	extra := ""
+	select {
+	case <-h.Started():
+		return r
+	case err := <-r.errc:
+		r.done, r.err = true, err
+		if more != nil {
+			extra = "\n" + more()
+		}
+		tb.Fatalf("Run: %v%s", err, extra)
+	case <-time.After(limit):
+		if more != nil {
+			extra = "\n" + more()
+		}
+		tb.Fatalf("the host did not start within %v%s", limit, extra)
+	}
+	return r
+}
+
+// Stop stops the host and returns Run's error; a host that does not stop
+// within limit fails the test. Later calls return the same error.
+func (r *Running) Stop(limit time.Duration) error {
+	r.tb.Helper()
+	if r.done {
+		return r.err
+	}
+	r.cancel()
+	return r.Wait(limit)
+}
+
+// Wait waits for Run to return (after Stop, or by itself: srv:shutdown(),
+// h.Shutdown()) and returns its error; it fails the test after limit.
+func (r *Running) Wait(limit time.Duration) error {
+	r.tb.Helper()
+	if r.done {
+		return r.err
+	}
+	select {
+	case r.err = <-r.errc:
+	case <-time.After(limit):
+		r.err = errors.New("the host did not stop")
+		r.tb.Error(r.err)
+	}
+	r.done = true
+	return r.err
 }

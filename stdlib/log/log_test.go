@@ -1,7 +1,6 @@
 package log_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -36,18 +35,7 @@ func runLogging(t *testing.T, name, src string) (records []map[string]any, stdou
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- h.Run(ctx) }()
-	select {
-	case <-h.Started():
-	case err := <-errc:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the host did not start")
-	}
-	cancel()
-	if err := <-errc; err != nil {
+	if err := testutil.Start(t, h, 10*time.Second, nil).Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {

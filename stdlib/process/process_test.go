@@ -1,7 +1,6 @@
 package process_test
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -29,8 +28,7 @@ type run struct {
 	script string
 	out    syncBuffer
 	logs   syncBuffer
-	cancel context.CancelFunc
-	errc   chan error
+	host   *testutil.Running
 }
 
 // start writes the files (the first is the main script) into a fresh folder
@@ -57,23 +55,13 @@ func start(t *testing.T, env map[string]string, main string, files map[string]st
 		t.Fatal(err)
 	}
 	r.h = h
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	r.errc = make(chan error, 1)
-	go func() { r.errc <- h.Run(ctx) }()
 	t.Cleanup(func() {
-		r.stop()
 		if t.Failed() {
 			t.Logf("\n--- stdout:\n%s--- log:\n%s", r.out.String(), r.logs.String())
 		}
 	})
-	select {
-	case <-h.Started():
-	case err := <-r.errc:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(waitLimit):
-		t.Fatal("the host did not start")
-	}
+	r.host = testutil.Start(t, h, waitLimit, nil)
+	t.Cleanup(r.stop)
 	return r
 }
 
@@ -88,19 +76,10 @@ func (r *run) write(name, body string) {
 	}
 }
 
+// stop stops the host; Run's error fails the test.
 func (r *run) stop() {
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	select {
-	case err := <-r.errc:
-		if err != nil {
-			r.t.Errorf("Run: %v", err)
-		}
-	case <-time.After(waitLimit):
-		r.t.Error("the host did not stop")
+	if err := r.host.Stop(waitLimit); err != nil {
+		r.t.Errorf("Run: %v", err)
 	}
 }
 

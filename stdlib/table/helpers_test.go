@@ -1,7 +1,6 @@
 package table_test
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,8 +33,7 @@ type running struct {
 	logs    syncBuffer
 	mu      sync.Mutex
 	entries map[string][]entry // by name, one per worker in load order
-	cancel  context.CancelFunc
-	errc    chan error
+	host    *testutil.Running
 }
 
 // start runs src as main.<lang> on workers VMs and waits until the host has
@@ -47,7 +45,7 @@ func start(tb testing.TB, lang, src string, workers int) *running {
 	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	r := &running{tb: tb, script: script, entries: map[string][]entry{}, errc: make(chan error, 1)}
+	r := &running{tb: tb, script: script, entries: map[string][]entry{}}
 	h, err := imscript.New(host.Config{
 		Script:  script,
 		Workers: workers,
@@ -71,32 +69,12 @@ func start(tb testing.TB, lang, src string, workers int) *running {
 			r.mu.Unlock()
 		})}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go func() { r.errc <- h.Run(ctx) }()
-	select {
-	case <-h.Started():
-	case err := <-r.errc:
-		tb.Fatalf("Run: %v\nlog:\n%s", err, r.logs.String())
-	case <-time.After(10 * time.Second):
-		tb.Fatalf("the host did not start\nlog:\n%s", r.logs.String())
-	}
-	tb.Cleanup(r.stop)
+	r.host = testutil.Start(tb, h, 10*time.Second, func() string { return "log:\n" + r.logs.String() })
 	return r
 }
 
-func (r *running) stop() {
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	select {
-	case <-r.errc:
-	case <-time.After(10 * time.Second):
-		r.tb.Errorf("the host did not stop")
-	}
-}
+// stop stops the host.
+func (r *running) stop() { _ = r.host.Stop(10 * time.Second) }
 
 // reload rewrites the script with src and reloads it. The new version's
 // functions are appended to the old ones'.

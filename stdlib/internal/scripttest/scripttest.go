@@ -4,7 +4,6 @@
 package scripttest
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -69,28 +68,12 @@ func Start(t *testing.T, lang, src string, env map[string]string) *Host {
 		t.Fatal(err)
 	}
 	r.H = h
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- h.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-errc:
-		case <-time.After(WaitLimit):
-			t.Error("the host did not stop")
-		}
 		if t.Failed() {
 			t.Logf("\n--- stdout:\n%s--- log:\n%s", r.stdout.String(), r.logs.String())
 		}
 	})
-	select {
-	case <-h.Started():
-	case err := <-errc:
-		errc <- err
-		t.Fatalf("Run: %v", err)
-	case <-time.After(WaitLimit):
-		t.Fatal("the host did not start")
-	}
+	testutil.Start(t, h, WaitLimit, nil)
 	return r
 }
 
