@@ -133,12 +133,13 @@ type vm struct {
 }
 
 var (
-	typeString = reflect.TypeOf("")
-	typeInt    = reflect.TypeOf(int64(0))
-	typeFloat  = reflect.TypeOf(float64(0))
-	typeBool   = reflect.TypeOf(true)
-	typeBytes  = reflect.TypeOf([]byte(nil))
-	typeAB     = reflect.TypeOf(goja.ArrayBuffer{})
+	typeString  = reflect.TypeOf("")
+	typePromise = reflect.TypeOf((*goja.Promise)(nil))
+	typeInt     = reflect.TypeOf(int64(0))
+	typeFloat   = reflect.TypeOf(float64(0))
+	typeBool    = reflect.TypeOf(true)
+	typeBytes   = reflect.TypeOf([]byte(nil))
+	typeAB      = reflect.TypeOf(goja.ArrayBuffer{})
 )
 
 // NewVM implements host.Language.
@@ -262,7 +263,8 @@ func (v *vm) Call(cb host.Callback, args ...host.Value) (host.Value, error) {
 	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
 		return nil, nil
 	}
-	if o, ok := ret.(*goja.Object); ok {
+	// ExportType first: Export would convert every other object whole.
+	if o, ok := ret.(*goja.Object); ok && o.ExportType() == typePromise {
 		if p, ok := o.Export().(*goja.Promise); ok {
 			// An async function: a rejected promise was reported above.
 			switch p.State() {
