@@ -2,17 +2,8 @@ package tests
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/imscript/imscript/internal/testutil"
 )
 
 // Outbound clients end to end: scripts run by the imscript binary connect
@@ -396,16 +388,16 @@ func TestHTTPRequestFromHandler(t *testing.T) {
 // The http_client example against a Go HTTPS server whose certificate
 // comes from a test CA, trusted through SSL_CERT_FILE.
 func TestHTTPClientExample(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testutil.NewCA(t)
 	web := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		fmt.Fprintf(w, "secure hello, %s", r.Header.Get("Accept"))
 	}))
-	web.TLS = ca.server
+	web.TLS = ca.Server
 	web.StartTLS()
 	t.Cleanup(web.Close)
 	eachLang(t, func(t *testing.T, lang string) {
-		out, _ := runToEnd(t, example(lang, "http_client"), map[string]string{"URL": web.URL + "/x", "SSL_CERT_FILE": ca.caFile})
+		out, _ := runToEnd(t, example(lang, "http_client"), map[string]string{"URL": web.URL + "/x", "SSL_CERT_FILE": ca.CAFile})
 		wantLines(t, out, "status: 200", "content-type: text/plain", "final url: "+web.URL+"/x",
 			"secure hello, text/html, text/plain;q=0.9, */*;q=0.5")
 	})
@@ -507,59 +499,4 @@ func TestWebSocketClient(t *testing.T) {
 			"own text server: text own", "own binary server: <0><1><2>", "own close 4000",
 			"gorilla text gorilla(tgorilla): text gorilla", "gorilla binary gorilla(tgorilla): <0><1><2>", "gorilla close 4000")
 	})
-}
-
-// testCA is a CA and a server certificate for 127.0.0.1, as PEM files.
-type testCA struct {
-	caFile, certFile, keyFile string
-	server                    *tls.Config
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "imscript e2e CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	ca := &testCA{caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem")}
-	for path, b := range map[string]*pem.Block{
-		ca.caFile: {Type: "CERTIFICATE", Bytes: caDER}, ca.certFile: {Type: "CERTIFICATE", Bytes: der},
-		ca.keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pair, err := tls.LoadX509KeyPair(ca.certFile, ca.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca.server = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-	return ca
 }

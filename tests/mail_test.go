@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscript/imscript/internal/testutil"
 	"github.com/imscript/imscript/stdlib/mail/mailtest"
 )
 
@@ -17,11 +18,11 @@ import (
 // the protocol's answers.
 func TestMailer(t *testing.T) {
 	eachLang(t, func(t *testing.T, lang string) {
-		ca := newTestCA(t)
-		smtpSrv := mailtest.Start(t, mailtest.Options{TLS: ca.server, Users: map[string]string{"mailer": "pw-" + lang}})
+		ca := testutil.NewCA(t)
+		smtpSrv := mailtest.Start(t, mailtest.Options{TLS: ca.Server, Users: map[string]string{"mailer": "pw-" + lang}})
 		mailer := start(t, example(lang, "mailer"), runOpts{env: map[string]string{
 			"SMTP_HOST": "127.0.0.1", "SMTP_PORT": strconv.Itoa(smtpSrv.Port), "SMTP_TLS": "starttls",
-			"SMTP_USER": "mailer", "SMTP_PASS": "pw-" + lang, "SMTP_CA": ca.caFile,
+			"SMTP_USER": "mailer", "SMTP_PASS": "pw-" + lang, "SMTP_CA": ca.CAFile,
 			"MAIL_FROM": "Mailer <mailer@example.com>",
 		}})
 
@@ -148,10 +149,10 @@ if (imscript.worker_id === 0) {
 }
 `
 	eachLang(t, func(t *testing.T, lang string) {
-		ca := newTestCA(t)
-		smtpSrv := mailtest.Start(t, mailtest.Options{TLS: ca.server, Implicit: true, Users: map[string]string{"u": "p"}})
+		ca := testutil.NewCA(t)
+		smtpSrv := mailtest.Start(t, mailtest.Options{TLS: ca.Server, Implicit: true, Users: map[string]string{"u": "p"}})
 		out, _ := runToEnd(t, writeScript(t, "send."+lang, pick(lang, lua, js)),
-			map[string]string{"SMTP_PORT": strconv.Itoa(smtpSrv.Port), "CA": ca.caFile})
+			map[string]string{"SMTP_PORT": strconv.Itoa(smtpSrv.Port), "CA": ca.CAFile})
 		wantLines(t, out, "sent true nil")
 		m := smtpSrv.Wait(t, 1, waitTimeout)[0]
 		p, err := mailtest.Parse(m.Data)

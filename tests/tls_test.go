@@ -2,84 +2,29 @@ package tests
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/imscript/imscript/internal/testutil"
 )
 
-// testCert is a self-signed certificate for 127.0.0.1 and localhost,
-// written to a temp folder.
-type testCert struct {
-	certFile, keyFile string
-	pool              *x509.CertPool
-}
+// testCert is a server certificate for 127.0.0.1 and localhost and the
+// CA that signed it.
+type testCert struct{ *testutil.CA }
 
-func makeCert(t *testing.T) *testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "imscript test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	tc := &testCert{
-		certFile: filepath.Join(dir, "cert.pem"),
-		keyFile:  filepath.Join(dir, "key.pem"),
-		pool:     x509.NewCertPool(),
-	}
-	tc.pool.AddCert(cert)
-	if err := os.WriteFile(tc.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tc.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return tc
-}
+func makeCert(t *testing.T) *testCert { return &testCert{testutil.NewCA(t)} }
 
 func (tc *testCert) env() map[string]string {
-	return map[string]string{"CERT": tc.certFile, "KEY": tc.keyFile}
+	return map[string]string{"CERT": tc.CertFile, "KEY": tc.KeyFile}
 }
 
 func (tc *testCert) clientConfig() *tls.Config {
-	return &tls.Config{RootCAs: tc.pool, ServerName: "127.0.0.1"}
+	return &tls.Config{RootCAs: tc.Pool, ServerName: "127.0.0.1"}
 }
 
 // TestTLS: https (net/http with the test certificate as root), wss

@@ -1,16 +1,25 @@
 // Package testutil holds what imscript's tests share: a goroutine-safe
 // output buffer, a folder of script files, a canonical rendering of neutral
-// values, an in-process script runner and the Go side of the bindings'
-// test module (module.go). It is for tests only.
+// values, an in-process script runner and host starter, a test CA and the
+// Go side of the bindings' test module (module.go). It is for tests only.
 package testutil
 
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -240,4 +249,85 @@ func (r *Running) Wait(limit time.Duration) error {
 	}
 	r.done = true
 	return r.err
+}
+
+// CA is a test certificate authority with one server certificate for
+// 127.0.0.1 and localhost, written as PEM files.
+type CA struct {
+	CAFile   string         // the CA certificate, for ca_file
+	CertFile string         // the server certificate
+	KeyFile  string         // its key
+	Server   *tls.Config    // serves the server certificate
+	Pool     *x509.CertPool // holds the CA, for clients' RootCAs
+}
+
+// NewCA makes a CA and a server certificate in a temp folder. Tests make
+// their certificates at run time; none is committed.
+func NewCA(t testing.TB) *CA {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "imscript test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &CA{
+		CAFile:   filepath.Join(dir, "ca.pem"),
+		CertFile: filepath.Join(dir, "cert.pem"),
+		KeyFile:  filepath.Join(dir, "key.pem"),
+	}
+	write := func(path, typ string, b []byte) {
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(ca.CAFile, "CERTIFICATE", caDER)
+	write(ca.CertFile, "CERTIFICATE", der)
+	write(ca.KeyFile, "EC PRIVATE KEY", keyDER)
+	pair, err := tls.LoadX509KeyPair(ca.CertFile, ca.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca.Server = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	ca.Pool = x509.NewCertPool()
+	ca.Pool.AddCert(caCert)
+	return ca
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscript/imscript/internal/testutil"
 	"github.com/imscript/imscript/stdlib/internal/scripttest"
 )
 
@@ -118,7 +119,7 @@ imscript.after(1, async () => {
 func TestRequest(t *testing.T) {
 	srv := httptest.NewServer(peer())
 	defer srv.Close()
-	ca := scripttest.NewCA(t)
+	ca := testutil.NewCA(t)
 	tlsSrv := httptest.NewUnstartedServer(peer())
 	tlsSrv.TLS = ca.Server
 	tlsSrv.StartTLS()

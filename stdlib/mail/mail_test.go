@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imscript/imscript/internal/testutil"
 	"github.com/imscript/imscript/stdlib/internal/scripttest"
 	"github.com/imscript/imscript/stdlib/mail/mailtest"
 )
@@ -85,7 +86,7 @@ const outcome = async (p) => { try { return (await p) + " undefined"; } catch (e
 func TestSend(t *testing.T) {
 	for _, lang := range scripttest.Langs {
 		t.Run(lang, func(t *testing.T) {
-			ca := scripttest.NewCA(t)
+			ca := testutil.NewCA(t)
 			plain := mailtest.Start(t, mailtest.Options{})
 			secure := mailtest.Start(t, mailtest.Options{TLS: ca.Server, Users: map[string]string{"mailer": "s3cret"}})
 			src := luaScript
