@@ -15,6 +15,7 @@ import (
 
 	"github.com/imscript/imscript"
 	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/internal/testutil"
 )
 
 func TestNewRefusesWhatItCannotRun(t *testing.T) {
@@ -210,11 +211,7 @@ c.later(1, (a, b) => console.log("later " + a + " " + b + " on " + imscript.work
 			r.waitStdout("later a 2 on 0")
 			r.waitStdout("later a 2 on 1")
 			out := r.stdout.String()
-			for _, want := range []string{"worker 0 total 11\n", "worker 1 total 12\n"} {
-				if !strings.Contains(out, want) {
-					t.Errorf("stdout lacks %q:\n%s", want, out)
-				}
-			}
+			testutil.WantAll(t, "stdout", out, "worker 0 total 11\n", "worker 1 total 12\n")
 			mu.Lock()
 			defer mu.Unlock()
 			if len(built) != 2 || built[0] != r.h || built[1] != r.h {

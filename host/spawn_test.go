@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/internal/testutil"
 )
 
 // spawnCase is one spawn scenario written in both languages: the main
@@ -256,20 +257,16 @@ try { imscript.process.exit(); } catch (e) { console.log("exit in parent: " + e.
 		r.waitStdout("boom exit 1")
 		r.waitStdout("server exit 1")
 		out := r.stdout.String()
-		for _, want := range []string{
-			"spawn missing." + lang + ": false ",
-			"imscript.process.spawn: " + r.dir + "/missing." + lang + ": no such script file\n",
-			"spawn bad." + lang + ": false ",
-			"imscript.process.spawn: " + r.dir + "/bad." + lang + ":2:",
+		testutil.WantAll(t, "stdout", out,
+			"spawn missing."+lang+": false ",
+			"imscript.process.spawn: "+r.dir+"/missing."+lang+": no such script file\n",
+			"spawn bad."+lang+": false ",
+			"imscript.process.spawn: "+r.dir+"/bad."+lang+":2:",
 			"spawn notes.txt: false ",
-			"imscript.process.spawn: " + r.dir + `/notes.txt: no language runs ".txt" files`,
+			"imscript.process.spawn: "+r.dir+`/notes.txt: no language runs ".txt" files`,
 			"exit in parent: ",
 			"imscript.process.exit: only a spawned script can exit",
-		} {
-			if !strings.Contains(out, want) {
-				t.Errorf("stdout lacks %q:\n%s", want, out)
-			}
-		}
+		)
 		r.waitLog("spawned script failed")
 		logs := r.logs.String()
 		if line := spawnLogLine(logs, "spawned script failed", "boom."+lang); !strings.Contains(line, "boom."+lang+":3") || !strings.Contains(line, "boom here") {
@@ -376,14 +373,10 @@ parent.on("message", (m) => {
 		r.waitStdout("spin exit nil")
 		r.waitStdout("ex exit ")
 		out := r.stdout.String()
-		for _, want := range []string{
+		testutil.WantAll(t, "stdout", out,
 			"spin says spinning\nkill true, again false, send false\n",
 			"ex exit 7 replies got a, send false\n",
-		} {
-			if !strings.Contains(out, want) {
-				t.Errorf("stdout lacks %q:\n%s", want, out)
-			}
-		}
+		)
 		r.eventually("no spawned script left", func() bool { return r.h.Spawned() == 0 })
 	})
 }
