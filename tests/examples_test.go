@@ -54,17 +54,7 @@ func TestRawEchoLarge(t *testing.T) {
 		s := start(t, testScript(lang, "raw_echo"), runOpts{})
 		c := dial(t, s.addr())
 		big := randomBytes(1 << 20)
-		// Write and read at once: neither side may stall on full buffers.
-		errc := make(chan error, 1)
-		go func() {
-			_ = c.SetWriteDeadline(time.Now().Add(ioTimeout))
-			_, err := c.Write(big)
-			errc <- err
-		}()
-		expect(t, c, big)
-		if err := <-errc; err != nil {
-			t.Fatalf("write 1 MiB: %v", err)
-		}
+		roundTripLarge(t, c, big, big)
 		payload := bytes.Repeat(allBytes(), 16)
 		payload = append(payload, invalidUTF8...)
 		roundTrip(t, c, payload, payload)
@@ -149,16 +139,7 @@ func TestFramedEcho(t *testing.T) {
 			roundTrip(t, c, frame(body), framedReply(body))
 		}
 		big := randomBytes(1 << 20)
-		errc := make(chan error, 1)
-		go func() {
-			_ = c.SetWriteDeadline(time.Now().Add(ioTimeout))
-			_, err := c.Write(frame(big))
-			errc <- err
-		}()
-		expect(t, c, framedReply(big))
-		if err := <-errc; err != nil {
-			t.Fatalf("write 1 MiB package: %v", err)
-		}
+		roundTripLarge(t, c, frame(big), framedReply(big))
 		roundTrip(t, c, frame([]byte("after")), framedReply([]byte("after")))
 	})
 }

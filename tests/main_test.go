@@ -418,6 +418,23 @@ func roundTrip(t *testing.T, c net.Conn, msg, want []byte) {
 	expect(t, c, want)
 }
 
+// roundTripLarge is roundTrip for a message larger than the socket
+// buffers: it writes and reads at once, so that neither side stalls on
+// full buffers.
+func roundTripLarge(t *testing.T, c net.Conn, msg, want []byte) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		_ = c.SetWriteDeadline(time.Now().Add(ioTimeout))
+		_, err := c.Write(msg)
+		errc <- err
+	}()
+	expect(t, c, want)
+	if err := <-errc; err != nil {
+		t.Fatalf("write %d bytes: %v", len(msg), err)
+	}
+}
+
 // readLine reads up to and including the next '\n', byte by byte (the tests
 // that use it exchange short lines).
 func readLine(c net.Conn, timeout time.Duration) (string, error) {

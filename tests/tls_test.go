@@ -137,16 +137,7 @@ func TestTLS(t *testing.T) {
 			roundTrip(t, c, allBytes(), allBytes())
 			roundTrip(t, c, invalidUTF8, invalidUTF8)
 			big := randomBytes(1 << 20)
-			errc := make(chan error, 1)
-			go func() {
-				_ = c.SetWriteDeadline(time.Now().Add(ioTimeout))
-				_, err := c.Write(big)
-				errc <- err
-			}()
-			expect(t, c, big)
-			if err := <-errc; err != nil {
-				t.Fatalf("write 1 MiB over TLS: %v", err)
-			}
+			roundTripLarge(t, c, big, big)
 			state := c.ConnectionState()
 			t.Logf("TLS version %x, cipher %s", state.Version, tls.CipherSuiteName(state.CipherSuite))
 			c2 := dialTLS()
