@@ -121,7 +121,7 @@ func TestTLS(t *testing.T) {
 		})
 
 		t.Run("tcp", func(t *testing.T) {
-			s := start(t, testScript(lang, "tls_echo"), runOpts{env: cert.env()})
+			s := start(t, testScript(lang, "raw_echo"), runOpts{env: cert.env()})
 			conf := cert.clientConfig()
 			dialTLS := func() *tls.Conn {
 				t.Helper()
