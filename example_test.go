@@ -8,17 +8,19 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/imscript/imscript/script"
+
 	"github.com/imscript/imscript"
 	"github.com/imscript/imscript/host"
 )
 
 // greeter is a module written in Go. Every script VM gets its own copy:
 // imscript.greeter in both languages, also require("greeter").
-func greeter(inst *host.Instance) host.Value {
-	return host.Map{
+func greeter(inst script.Instance) script.Value {
+	return script.Map{
 		// hello(name) returns a greeting. c.Str raises a usage error that
 		// names the argument when the script passes something else.
-		"hello": host.Function(func(c host.Call) {
+		"hello": script.Function(func(c script.Call) {
 			c.ReturnStr("Hello, " + c.Str(0, "name") + "!")
 		}),
 	}

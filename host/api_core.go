@@ -1,32 +1,33 @@
 package host
 
 import (
-	"math"
 	"time"
 	"unicode/utf8"
+
+	"github.com/imscript/imscript/script"
 
 	"github.com/gobwas/ws"
 )
 
 // coreExports builds the imscript module's own members for one instance.
-func coreExports(inst *Instance) Map {
+func coreExports(inst *Instance) script.Map {
 	h := inst.host
-	env := Map{}
+	env := script.Map{}
 	for k, v := range h.env {
 		env[k] = v
 	}
-	args := List{}
+	args := script.List{}
 	for _, a := range h.cfg.Args {
 		args = append(args, a)
 	}
-	return Map{
-		"server":    Function(apiServer),
-		"client":    Function(apiClient),
-		"tick":      Function(func(c Call) { apiTimer(c, "tick", true) }),
-		"after":     Function(func(c Call) { apiTimer(c, "after", false) }),
-		"clear":     Function(apiClear),
-		"shutdown":  Function(func(c Call) { c.Instance().host.Shutdown(); c.ReturnBool(true) }),
-		"now":       Function(func(c Call) { c.ReturnFloat(float64(time.Now().UnixMicro()) / 1000) }),
+	return script.Map{
+		"server":    script.Function(apiServer),
+		"client":    script.Function(apiClient),
+		"tick":      script.Function(func(c script.Call) { apiTimer(c, "tick", true) }),
+		"after":     script.Function(func(c script.Call) { apiTimer(c, "after", false) }),
+		"clear":     script.Function(apiClear),
+		"shutdown":  script.Function(func(c script.Call) { instOf(c).host.Shutdown(); c.ReturnBool(true) }),
+		"now":       script.Function(func(c script.Call) { c.ReturnFloat(float64(time.Now().UnixMicro()) / 1000) }),
 		"env":       env,
 		"args":      args,
 		"worker_id": int64(inst.worker.id),
@@ -41,48 +42,40 @@ func coreExports(inst *Instance) Map {
 // Version is the imscript version.
 const Version = "0.1.0"
 
-func apiServer(c Call) {
+func apiServer(c script.Call) {
 	m := c.Table(0, "settings")
 	st, err := ParseSettings(m)
 	if err != nil {
-		Usagef("imscript.server: %v", err)
+		script.Usagef("imscript.server: %v", err)
 	}
-	s := c.Instance().declareServer(st)
+	s := instOf(c).declareServer(st)
 	c.Return(s.obj)
 }
 
-// Millis converts a script duration in milliseconds.
-func Millis(ms float64) time.Duration {
-	if ms < 0 || math.IsNaN(ms) {
-		return 0
-	}
-	return time.Duration(ms * float64(time.Millisecond))
-}
-
-func apiTimer(c Call, name string, repeat bool) {
+func apiTimer(c script.Call, name string, repeat bool) {
 	ms := c.Float(0, "ms")
 	fn := c.Func(1, "fn")
 	if repeat && ms <= 0 {
-		Usagef("imscript.%s: ms must be positive", name)
+		script.Usagef("imscript.%s: ms must be positive", name)
 	}
-	c.ReturnInt(c.Instance().AddTimer(Millis(ms), repeat, fn, nil))
+	c.ReturnInt(instOf(c).AddTimer(script.Millis(ms), repeat, fn, nil))
 }
 
-func apiClear(c Call) {
-	c.ReturnBool(c.Instance().ClearTimer(c.Int(0, "id")))
+func apiClear(c script.Call) {
+	c.ReturnBool(instOf(c).ClearTimer(c.Int(0, "id")))
 }
 
-var serverType = &Type{
+var serverType = &script.Type{
 	Name: "server",
-	Props: map[string]func(o *Object) Value{
-		"port": func(o *Object) Value { return int64(o.Data.(*Server).Port()) },
-		"host": func(o *Object) Value { return o.Data.(*Server).decl.Host },
-		"type": func(o *Object) Value { return o.Data.(*Server).decl.Type },
+	Props: map[string]func(o *script.Object) script.Value{
+		"port": func(o *script.Object) script.Value { return int64(o.Data.(*Server).Port()) },
+		"host": func(o *script.Object) script.Value { return o.Data.(*Server).decl.Host },
+		"type": func(o *script.Object) script.Value { return o.Data.(*Server).decl.Type },
 	},
 }
 
 func init() {
-	serverType.Methods = map[string]Function{
+	serverType.Methods = map[string]script.Function{
 		"on":          srvOn,
 		"send":        srvSend,
 		"sendto":      srvSendTo,
@@ -117,10 +110,10 @@ func init() {
 	}
 }
 
-func self(c Call) *Server {
+func self(c script.Call) *Server {
 	o := c.Self()
 	if o == nil {
-		Usagef("server method called without a server (use srv:method() in Lua)")
+		script.Usagef("server method called without a server (use srv:method() in Lua)")
 	}
 	return o.Data.(*Server)
 }
@@ -136,14 +129,14 @@ var eventsByType = map[string][]int{
 // laterEvents are events of the API that servers of this version do not fire.
 var laterEvents = map[string]bool{}
 
-func srvOn(c Call) {
+func srvOn(c script.Call) {
 	s := self(c)
 	name := c.Str(0, "event")
 	fn := c.Func(1, "handler")
-	inst := c.Instance()
+	inst := instOf(c)
 	hs := inst.handlers[s]
 	if hs == nil {
-		Usagef("server.on: this server was declared by another version of the script")
+		script.Usagef("server.on: this server was declared by another version of the script")
 	}
 	for _, slot := range eventsByType[s.decl.Type] {
 		if handlerNames[slot] == name {
@@ -153,13 +146,13 @@ func srvOn(c Call) {
 	}
 	for _, n := range handlerNames {
 		if n == name || laterEvents[name] {
-			Usagef("server.on: event %q does not fire on %s servers", name, s.decl.Type)
+			script.Usagef("server.on: event %q does not fire on %s servers", name, s.decl.Type)
 		}
 	}
-	Usagef("server.on: unknown event %q", name)
+	script.Usagef("server.on: unknown event %q", name)
 }
 
-func srvSend(c Call) {
+func srvSend(c script.Call) {
 	s := self(c)
 	fd := c.Int(0, "fd")
 	data := c.Bytes(1, "data")
@@ -171,7 +164,7 @@ func srvSend(c Call) {
 	c.ReturnBool(true)
 }
 
-func srvSendTo(c Call) {
+func srvSendTo(c script.Call) {
 	s := self(c)
 	ip := c.Str(0, "ip")
 	port := c.Int(1, "port")
@@ -184,7 +177,7 @@ func srvSendTo(c Call) {
 	c.ReturnBool(true)
 }
 
-func srvClose(c Call) {
+func srvClose(c script.Call) {
 	s := self(c)
 	conn := s.conn(c.Int(0, "fd"))
 	if conn == nil || !conn.Close() {
@@ -194,13 +187,13 @@ func srvClose(c Call) {
 	c.ReturnBool(true)
 }
 
-func srvExist(c Call) {
+func srvExist(c script.Call) {
 	s := self(c)
 	conn := s.conn(c.Int(0, "fd"))
 	c.ReturnBool(conn != nil && conn.Open())
 }
 
-func srvInfo(c Call) {
+func srvInfo(c script.Call) {
 	s := self(c)
 	if m := s.Info(c.Int(0, "fd")); m != nil {
 		c.Return(m)
@@ -209,28 +202,28 @@ func srvInfo(c Call) {
 	c.Return(nil)
 }
 
-func srvConnections(c Call) {
+func srvConnections(c script.Call) {
 	ids := self(c).Connections()
-	l := make(List, len(ids))
+	l := make(script.List, len(ids))
 	for i, id := range ids {
 		l[i] = id
 	}
 	c.Return(l)
 }
 
-func srvStats(c Call) { c.Return(self(c).Stats()) }
+func srvStats(c script.Call) { c.Return(self(c).Stats()) }
 
-func srvReload(c Call) {
+func srvReload(c script.Call) {
 	self(c).host.Reload("script called reload()")
 	c.ReturnBool(true)
 }
 
-func srvShutdown(c Call) {
+func srvShutdown(c script.Call) {
 	self(c).host.Shutdown()
 	c.ReturnBool(true)
 }
 
-func srvPush(c Call) {
+func srvPush(c script.Call) {
 	s := self(c)
 	fd := c.Int(0, "fd")
 	data := c.Bytes(1, "data")
@@ -246,10 +239,10 @@ func srvPush(c Call) {
 	case "binary":
 		op = ws.OpBinary
 	default:
-		Usagef("server.push: opcode must be \"text\" or \"binary\", got %q", kind)
+		script.Usagef("server.push: opcode must be \"text\" or \"binary\", got %q", kind)
 	}
 	if op == ws.OpText && !utf8.Valid(data) {
-		Usagef("server.push: text frames must be valid UTF-8 (push binary data with \"binary\")")
+		script.Usagef("server.push: text frames must be valid UTF-8 (push binary data with \"binary\")")
 	}
 	ok, why := s.Push(fd, data, op)
 	if !ok {
@@ -259,16 +252,16 @@ func srvPush(c Call) {
 	c.ReturnBool(true)
 }
 
-func srvDisconnect(c Call) {
+func srvDisconnect(c script.Call) {
 	s := self(c)
 	fd := c.Int(0, "fd")
 	code := c.OptInt(1, "code", 1000)
 	reason := c.OptStr(2, "reason", "")
 	if !validCloseCode(ws.StatusCode(code)) {
-		Usagef("server.disconnect: %d is not a close code a server may send (1000-1003, 1007-1014, 3000-4999)", code)
+		script.Usagef("server.disconnect: %d is not a close code a server may send (1000-1003, 1007-1014, 3000-4999)", code)
 	}
 	if len(reason) > 123 || !utf8.ValidString(reason) {
-		Usagef("server.disconnect: reason must be valid UTF-8 of at most 123 bytes")
+		script.Usagef("server.disconnect: reason must be valid UTF-8 of at most 123 bytes")
 	}
 	ok, why := s.Disconnect(fd, int(code), reason)
 	if !ok {
@@ -278,14 +271,14 @@ func srvDisconnect(c Call) {
 	c.ReturnBool(true)
 }
 
-func srvIsEstablished(c Call) {
+func srvIsEstablished(c script.Call) {
 	s := self(c)
 	conn := s.conn(c.Int(0, "fd"))
 	c.ReturnBool(conn != nil && conn.Open() && conn.wsOpen.Load())
 }
 
 // anyConn finds a live connection of any server (the IM state is host-wide).
-func anyConn(c Call, i int) *Conn {
+func anyConn(c script.Call, i int) *Conn {
 	conn := self(c).host.conns.get(c.Int(i, "fd"))
 	if conn == nil || !conn.Open() {
 		return nil
@@ -293,24 +286,24 @@ func anyConn(c Call, i int) *Conn {
 	return conn
 }
 
-func argUID(c Call, i int) (Value, string) {
+func argUID(c script.Call, i int) (script.Value, string) {
 	v := c.Arg(i)
 	key, ok := uidKey(v)
 	if !ok {
-		Usagef("bad argument #%d (uid): a non-empty string or a number expected, got %s", i+1, TypeName(v))
+		script.Usagef("bad argument #%d (uid): a non-empty string or a number expected, got %s", i+1, script.TypeName(v))
 	}
 	return v, key
 }
 
-func argRoom(c Call, i int) string {
+func argRoom(c script.Call, i int) string {
 	room := c.Str(i, "room")
 	if room == "" {
-		Usagef("bad argument #%d (room): must not be empty", i+1)
+		script.Usagef("bad argument #%d (room): must not be empty", i+1)
 	}
 	return room
 }
 
-func srvBind(c Call) {
+func srvBind(c script.Call) {
 	conn := anyConn(c, 0)
 	uid, key := argUID(c, 1)
 	if conn == nil {
@@ -321,7 +314,7 @@ func srvBind(c Call) {
 	c.ReturnBool(true)
 }
 
-func srvUnbind(c Call) {
+func srvUnbind(c script.Call) {
 	conn := anyConn(c, 0)
 	if conn == nil || !self(c).host.im.unbind(conn) {
 		c.Fail("connection not bound")
@@ -330,7 +323,7 @@ func srvUnbind(c Call) {
 	c.ReturnBool(true)
 }
 
-func srvUID(c Call) {
+func srvUID(c script.Call) {
 	conn := self(c).host.conns.get(c.Int(0, "fd"))
 	if conn == nil {
 		c.Return(nil)
@@ -339,8 +332,8 @@ func srvUID(c Call) {
 	c.Return(self(c).host.im.uidOf(conn))
 }
 
-func fdList(conns []*Conn) List {
-	l := make(List, 0, len(conns))
+func fdList(conns []*Conn) script.List {
+	l := make(script.List, 0, len(conns))
 	for _, conn := range conns {
 		if conn.Open() {
 			l = append(l, conn.id)
@@ -349,18 +342,18 @@ func fdList(conns []*Conn) List {
 	return l
 }
 
-func srvFds(c Call) {
+func srvFds(c script.Call) {
 	_, key := argUID(c, 0)
 	c.Return(fdList(self(c).host.im.connsOf(key)))
 }
 
-func srvSendToUID(c Call) {
+func srvSendToUID(c script.Call) {
 	_, key := argUID(c, 0)
 	data := c.Bytes(1, "data")
 	c.ReturnInt(int64(fanout(self(c).host.im.connsOf(key), data, nil)))
 }
 
-func srvJoin(c Call) {
+func srvJoin(c script.Call) {
 	conn := anyConn(c, 0)
 	room := argRoom(c, 1)
 	if conn == nil {
@@ -374,7 +367,7 @@ func srvJoin(c Call) {
 	c.ReturnBool(true)
 }
 
-func srvLeave(c Call) {
+func srvLeave(c script.Call) {
 	conn := self(c).host.conns.get(c.Int(0, "fd"))
 	room := argRoom(c, 1)
 	if conn == nil || !self(c).host.im.leave(conn, room) {
@@ -384,9 +377,9 @@ func srvLeave(c Call) {
 	c.ReturnBool(true)
 }
 
-func srvRooms(c Call) {
+func srvRooms(c script.Call) {
 	conn := self(c).host.conns.get(c.Int(0, "fd"))
-	l := List{}
+	l := script.List{}
 	if conn != nil {
 		for _, r := range self(c).host.im.roomsOf(conn) {
 			l = append(l, r)
@@ -395,15 +388,15 @@ func srvRooms(c Call) {
 	c.Return(l)
 }
 
-func srvMembers(c Call) {
+func srvMembers(c script.Call) {
 	c.Return(fdList(self(c).host.im.members(argRoom(c, 0))))
 }
 
-func srvPresence(c Call) {
+func srvPresence(c script.Call) {
 	c.Return(self(c).host.im.presence(argRoom(c, 0)))
 }
 
-func srvPublish(c Call) {
+func srvPublish(c script.Call) {
 	s := self(c)
 	room := argRoom(c, 0)
 	data := c.Bytes(1, "data")

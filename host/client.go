@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/imscript/imscript/script"
 )
 
 // Outbound clients: imscript.client{ type = "tcp"|"udp", host =, port =,
@@ -62,7 +64,7 @@ const (
 // reports back through Instance.Post.
 type Client struct {
 	inst    *Instance
-	obj     *Object
+	obj     *script.Object
 	kind    string // "tcp" or "udp"
 	host    string
 	port    int
@@ -70,9 +72,12 @@ type Client struct {
 	st      *Settings
 	f       *framer
 
-	on    [numClientEvents]Callback
+	on    [numClientEvents]script.Callback
 	state clientState
 	cur   clientLink // the current connection, nil when idle or closed
+	// release ends the instance's ownership of the connection (Own), so
+	// that a reload closes a client only while it is connected.
+	release func()
 }
 
 // clientLink is one connection of a client (each connect() makes a new
@@ -87,17 +92,17 @@ type clientLink interface {
 	abort()
 }
 
-var clientType = &Type{
+var clientType = &script.Type{
 	Name: "client",
-	Props: map[string]func(o *Object) Value{
-		"type": func(o *Object) Value { return o.Data.(*Client).kind },
-		"host": func(o *Object) Value { return o.Data.(*Client).host },
-		"port": func(o *Object) Value { return int64(o.Data.(*Client).port) },
+	Props: map[string]func(o *script.Object) script.Value{
+		"type": func(o *script.Object) script.Value { return o.Data.(*Client).kind },
+		"host": func(o *script.Object) script.Value { return o.Data.(*Client).host },
+		"port": func(o *script.Object) script.Value { return int64(o.Data.(*Client).port) },
 	},
 }
 
 func init() {
-	clientType.Methods = map[string]Function{
+	clientType.Methods = map[string]script.Function{
 		"on":          cliOn,
 		"connect":     cliConnect,
 		"send":        cliSend,
@@ -107,22 +112,22 @@ func init() {
 }
 
 // apiClient is imscript.client{...}.
-func apiClient(c Call) {
+func apiClient(c script.Call) {
 	m := c.Table(0, "settings")
-	cli, err := newClient(c.Instance(), m)
+	cli, err := newClient(instOf(c), m)
 	if err != nil {
-		Usagef("imscript.client: %v", err)
+		script.Usagef("imscript.client: %v", err)
 	}
 	c.Return(cli.obj)
 }
 
-func newClient(inst *Instance, m Map) (*Client, error) {
+func newClient(inst *Instance, m script.Map) (*Client, error) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	rest := Map{}
+	rest := script.Map{}
 	timeout := defaultClientTimeout
 	for _, k := range keys {
 		if !clientSettingNames[k] {
@@ -160,7 +165,7 @@ func newClient(inst *Instance, m Map) (*Client, error) {
 		st:      st,
 		f:       newFramer(st),
 	}
-	cli.obj = &Object{Type: clientType, Data: cli}
+	cli.obj = &script.Object{Type: clientType, Data: cli}
 	return cli, nil
 }
 
@@ -172,27 +177,27 @@ func clientSeconds(s float64) time.Duration {
 	return time.Duration(s * float64(time.Second))
 }
 
-func cliSelf(c Call) *Client {
+func cliSelf(c script.Call) *Client {
 	o := c.Self()
 	if o == nil {
-		Usagef("client method called without a client (use cli:method() in Lua)")
+		script.Usagef("client method called without a client (use cli:method() in Lua)")
 	}
 	cli := o.Data.(*Client)
-	if cli.inst != c.Instance() {
-		Usagef("client: this client belongs to another worker or version of the script")
+	if cli.inst != instOf(c) {
+		script.Usagef("client: this client belongs to another worker or version of the script")
 	}
 	return cli
 }
 
-func cliOn(c Call) {
+func cliOn(c script.Call) {
 	cli := cliSelf(c)
-	i, fn := OnArgs(c, "client.on", clientEventNames[:])
+	i, fn := script.OnArgs(c, "client.on", clientEventNames[:])
 	cli.on[i] = fn
 }
 
 // cliConnect is connect([host, port [, timeout]]): it starts connecting and
 // returns true; the connect or error event tells how it went.
-func cliConnect(c Call) {
+func cliConnect(c script.Call) {
 	cli := cliSelf(c)
 	switch cli.state {
 	case clientConnecting:
@@ -208,7 +213,7 @@ func cliConnect(c Call) {
 	if c.NArgs() > 1 && c.Arg(1) != nil {
 		p := c.Int(1, "port")
 		if p < 0 || p > 65535 {
-			Usagef("bad argument #2 (port): %d is out of range 1..65535", p)
+			script.Usagef("bad argument #2 (port): %d is out of range 1..65535", p)
 		}
 		cli.port = int(p)
 	}
@@ -216,7 +221,7 @@ func cliConnect(c Call) {
 		cli.timeout = clientSeconds(c.Float(2, "timeout"))
 	}
 	if cli.port <= 0 {
-		Usagef("client.connect: no port (set port in imscript.client{...} or pass it to connect)")
+		script.Usagef("client.connect: no port (set port in imscript.client{...} or pass it to connect)")
 	}
 	cli.state = clientConnecting
 	addr := joinHostPort(cli.host, cli.port)
@@ -225,11 +230,11 @@ func cliConnect(c Call) {
 	} else {
 		cli.cur = dialTCPClient(cli, addr)
 	}
-	cli.inst.trackClient(cli, true)
+	cli.release = cli.inst.Own(script.CloserFunc(cli.abort))
 	c.ReturnBool(true)
 }
 
-func cliSend(c Call) {
+func cliSend(c script.Call) {
 	cli := cliSelf(c)
 	data := c.Bytes(0, "data")
 	if cli.state != clientConnected {
@@ -247,14 +252,14 @@ func cliSend(c Call) {
 // cliClose closes the connection after its queued output: the close event
 // follows. Closing a connection still being made cancels it, with no
 // events.
-func cliClose(c Call) {
+func cliClose(c script.Call) {
 	cli := cliSelf(c)
 	switch cli.state {
 	case clientConnecting:
 		cli.cur.abort()
 		cli.cur = nil
 		cli.state = clientClosed
-		cli.inst.trackClient(cli, false)
+		cli.disown()
 	case clientConnected:
 		cli.state = clientClosing
 		cli.cur.close()
@@ -265,7 +270,7 @@ func cliClose(c Call) {
 	c.ReturnBool(true)
 }
 
-func cliIsConnected(c Call) {
+func cliIsConnected(c script.Call) {
 	c.ReturnBool(cliSelf(c).state == clientConnected)
 }
 
@@ -279,9 +284,9 @@ func (cli *Client) post(link clientLink, fn func()) {
 }
 
 // fire calls the script's handler for event ev, if it set one.
-func (cli *Client) fire(ev int, args ...Value) {
+func (cli *Client) fire(ev int, args ...script.Value) {
 	if fn := cli.on[ev]; fn != nil {
-		cli.inst.Call("client "+clientEventNames[ev], fn, append([]Value{cli.obj}, args...)...)
+		cli.inst.Call("client "+clientEventNames[ev], fn, append([]script.Value{cli.obj}, args...)...)
 	}
 }
 
@@ -298,7 +303,7 @@ func (cli *Client) connected() {
 func (cli *Client) connectFailed(err error) {
 	cli.state = clientClosed
 	cli.cur = nil
-	cli.inst.trackClient(cli, false)
+	cli.disown()
 	cli.fire(ceError, err.Error())
 }
 
@@ -317,8 +322,16 @@ func (cli *Client) failed(msg string) {
 func (cli *Client) closed() {
 	cli.state = clientClosed
 	cli.cur = nil
-	cli.inst.trackClient(cli, false)
+	cli.disown()
 	cli.fire(ceClose)
+}
+
+// disown ends the instance's hold on the client's connection (it ended).
+func (cli *Client) disown() {
+	if cli.release != nil {
+		cli.release()
+		cli.release = nil
+	}
 }
 
 // abort closes the client's connection with no further events.
@@ -328,31 +341,6 @@ func (cli *Client) abort() {
 		cli.cur = nil
 	}
 	cli.state = clientClosed
-}
-
-// trackClient keeps the set of the instance's clients with a connection,
-// so that closing the instance (a reload, the host stopping) closes them.
-func (inst *Instance) trackClient(cli *Client, live bool) {
-	const key = "host.clients"
-	set, _ := inst.values[key].(map[*Client]struct{})
-	if set == nil {
-		if !live {
-			return
-		}
-		set = map[*Client]struct{}{}
-		inst.values[key] = set
-		inst.AtClose(func() {
-			for c := range set {
-				c.abort()
-			}
-			clear(set)
-		})
-	}
-	if live {
-		set[cli] = struct{}{}
-	} else {
-		delete(set, cli)
-	}
 }
 
 // clientDialError words a failed connect for the error event.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"testing"
+
+	"github.com/imscript/imscript/script"
 )
 
 // fakeTransport records flush requests and never drains by itself.
@@ -27,7 +29,7 @@ func (f *fakeTransport) count() int {
 	return f.flushes
 }
 
-func testServer(t *testing.T, m Map) *Server {
+func testServer(t *testing.T, m script.Map) *Server {
 	t.Helper()
 	st, err := ParseSettings(m)
 	if err != nil {
@@ -35,7 +37,7 @@ func testServer(t *testing.T, m Map) *Server {
 	}
 	h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	s := &Server{host: h, key: "tcp://test", decl: st}
-	s.obj = &Object{Type: serverType, Data: s}
+	s.obj = &script.Object{Type: serverType, Data: s}
 	s.setSettings(st)
 	return s
 }
@@ -48,7 +50,7 @@ func testConn(s *Server, id int64) (*Conn, *fakeTransport) {
 }
 
 func TestConnSendQueuesAndFlushesOncePerBatch(t *testing.T) {
-	s := testServer(t, Map{"buffer_output_size": int64(100)})
+	s := testServer(t, script.Map{"buffer_output_size": int64(100)})
 	c, ft := testConn(s, 1)
 	msg := []byte("hello")
 	for i := 0; i < 3; i++ {
@@ -74,7 +76,7 @@ func TestConnSendQueuesAndFlushesOncePerBatch(t *testing.T) {
 }
 
 func TestConnSendPastBufferOutputSize(t *testing.T) {
-	s := testServer(t, Map{"buffer_output_size": int64(10)})
+	s := testServer(t, script.Map{"buffer_output_size": int64(10)})
 	c, ft := testConn(s, 1)
 	if ok, why := c.Send(bytes.Repeat([]byte{'a'}, 10)); !ok {
 		t.Fatalf("exactly the limit: %s", why)
@@ -106,7 +108,7 @@ func TestConnSendPastBufferOutputSize(t *testing.T) {
 }
 
 func TestConnBoundCountsQueuedBytesOnly(t *testing.T) {
-	s := testServer(t, Map{"buffer_output_size": int64(10)})
+	s := testServer(t, script.Map{"buffer_output_size": int64(10)})
 	c, _ := testConn(s, 1)
 	for i := 0; i < 5; i++ {
 		if ok, why := c.Send(bytes.Repeat([]byte{'a'}, 8)); !ok {
@@ -122,7 +124,7 @@ func TestConnBoundCountsQueuedBytesOnly(t *testing.T) {
 }
 
 func TestConnRecycle(t *testing.T) {
-	s := testServer(t, Map{})
+	s := testServer(t, script.Map{})
 	c, _ := testConn(s, 1)
 	c.Send([]byte("abc"))
 	out, _ := c.takeOutput()
@@ -144,7 +146,7 @@ func TestConnRecycle(t *testing.T) {
 }
 
 func TestConnClose(t *testing.T) {
-	s := testServer(t, Map{})
+	s := testServer(t, script.Map{})
 	c, ft := testConn(s, 1)
 	c.Send([]byte("bye"))
 	if !c.Close() {
@@ -170,8 +172,8 @@ func TestConnClose(t *testing.T) {
 }
 
 func TestServerConnLookup(t *testing.T) {
-	s := testServer(t, Map{"port": int64(0)})
-	other := testServer(t, Map{})
+	s := testServer(t, script.Map{"port": int64(0)})
+	other := testServer(t, script.Map{})
 	other.host = s.host
 	c, _ := testConn(s, 7)
 	c.openedAt = 1700000000
@@ -191,7 +193,7 @@ func TestServerConnLookup(t *testing.T) {
 		t.Errorf("a closed connection is listed: %v", got)
 	}
 	info := s.Info(7)
-	want := Map{"fd": int64(7), "remote_ip": "127.0.0.1", "remote_port": int64(40000), "server_port": int64(0),
+	want := script.Map{"fd": int64(7), "remote_ip": "127.0.0.1", "remote_port": int64(40000), "server_port": int64(0),
 		"connect_time": int64(1700000000), "last_time": int64(1700000005), "worker_id": int64(0), "uid": nil}
 	for k, v := range want {
 		if info[k] != v {
@@ -205,7 +207,7 @@ func TestServerConnLookup(t *testing.T) {
 
 func TestConnTable(t *testing.T) {
 	var tab connTable
-	s := testServer(t, Map{})
+	s := testServer(t, script.Map{})
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/imscript/imscript/script"
 )
 
 // framerFor builds a framer from a server declaration, as the host does.
-func framerFor(t *testing.T, m Map) *framer {
+func framerFor(t *testing.T, m script.Map) *framer {
 	t.Helper()
 	st, err := ParseSettings(m)
 	if err != nil {
@@ -48,7 +50,7 @@ var packCodes = []struct {
 func TestFramerEveryPackCode(t *testing.T) {
 	for _, pc := range packCodes {
 		t.Run(pc.code, func(t *testing.T) {
-			f := framerFor(t, Map{"open_length_check": true, "package_length_type": pc.code})
+			f := framerFor(t, script.Map{"open_length_check": true, "package_length_type": pc.code})
 			if f.lenSize != pc.size || f.bodyOffset != pc.size {
 				t.Fatalf("size %d body offset %d, want %d and %d", f.lenSize, f.bodyOffset, pc.size, pc.size)
 			}
@@ -87,7 +89,7 @@ func TestFramerByteOrder(t *testing.T) {
 		{"L", []byte{0x02, 0x01, 0, 0}},
 		{"l", []byte{0x02, 0x01, 0, 0}},
 	} {
-		f := framerFor(t, Map{"open_length_check": true, "package_length_type": tc.code})
+		f := framerFor(t, script.Map{"open_length_check": true, "package_length_type": tc.code})
 		buf := append(append([]byte(nil), tc.header...), make([]byte, 600)...)
 		want := len(tc.header) + 258
 		if got, err := f.next(buf); got != want || err != nil {
@@ -98,7 +100,7 @@ func TestFramerByteOrder(t *testing.T) {
 
 func TestFramerSignedCodes(t *testing.T) {
 	for _, pc := range packCodes {
-		f := framerFor(t, Map{"open_length_check": true, "package_length_type": pc.code, "package_max_length": int64(1 << 30)})
+		f := framerFor(t, script.Map{"open_length_check": true, "package_length_type": pc.code, "package_max_length": int64(1 << 30)})
 		// All bits set: -1 for signed codes, the largest value otherwise.
 		header := bytes.Repeat([]byte{0xff}, pc.size)
 		got, err := f.next(header)
@@ -114,7 +116,7 @@ func TestFramerSignedCodes(t *testing.T) {
 		}
 	}
 	// An unsigned byte of 200 is 200, not -56.
-	f := framerFor(t, Map{"open_length_check": true, "package_length_type": "C"})
+	f := framerFor(t, script.Map{"open_length_check": true, "package_length_type": "C"})
 	buf := append([]byte{200}, make([]byte, 200)...)
 	if got, err := f.next(buf); got != 201 || err != nil {
 		t.Errorf("C 200: next = %d, %v; want 201", got, err)
@@ -124,7 +126,7 @@ func TestFramerSignedCodes(t *testing.T) {
 func TestFramerOffsets(t *testing.T) {
 	// Two bytes of something else, then a 2-byte big-endian length; the body
 	// follows the length (the default body offset).
-	f := framerFor(t, Map{"open_length_check": true, "package_length_type": "n", "package_length_offset": int64(2)})
+	f := framerFor(t, script.Map{"open_length_check": true, "package_length_type": "n", "package_length_offset": int64(2)})
 	if f.bodyOffset != 4 {
 		t.Fatalf("default body offset %d, want 4", f.bodyOffset)
 	}
@@ -139,7 +141,7 @@ func TestFramerOffsets(t *testing.T) {
 	}
 
 	// A header longer than offset+size: the body starts at 6.
-	f = framerFor(t, Map{"open_length_check": true, "package_length_type": "n",
+	f = framerFor(t, script.Map{"open_length_check": true, "package_length_type": "n",
 		"package_length_offset": int64(2), "package_body_offset": int64(6)})
 	pkg = []byte{'A', 'B', 0, 3, 'C', 'D', 'x', 'y', 'z'}
 	if got, err := f.next(append(pkg, pkg...)); got != 9 || err != nil {
@@ -150,7 +152,7 @@ func TestFramerOffsets(t *testing.T) {
 	}
 
 	// Body offset 0: the length counts the whole package, header included.
-	f = framerFor(t, Map{"open_length_check": true, "package_length_type": "N", "package_body_offset": int64(0)})
+	f = framerFor(t, script.Map{"open_length_check": true, "package_length_type": "N", "package_body_offset": int64(0)})
 	whole := append(encodeLength("N", 7), 'a', 'b', 'c')
 	if got, err := f.next(append(whole, 0)); got != 7 || err != nil {
 		t.Errorf("body offset 0: next = %d, %v; want 7", got, err)
@@ -163,7 +165,7 @@ func TestFramerOffsets(t *testing.T) {
 }
 
 func TestFramerMaxLength(t *testing.T) {
-	f := framerFor(t, Map{"open_length_check": true, "package_length_type": "N", "package_max_length": int64(100)})
+	f := framerFor(t, script.Map{"open_length_check": true, "package_length_type": "N", "package_max_length": int64(100)})
 	// 4 + 96 = 100 is allowed.
 	if got, err := f.next(append(encodeLength("N", 96), make([]byte, 96)...)); got != 100 || err != nil {
 		t.Errorf("100 bytes: next = %d, %v; want 100", got, err)
@@ -191,14 +193,14 @@ func TestFramerEOF(t *testing.T) {
 	}
 	// open_eof_check without split: everything up to the last delimiter
 	// (Swoole hands over what has arrived, possibly several packages).
-	f := framerFor(t, Map{"open_eof_check": true})
+	f := framerFor(t, script.Map{"open_eof_check": true})
 	check(f, "a\r\nb\r\nc", 6)
 	check(f, "abc", 0)
 	check(f, "abc\r", 0)
 	check(f, "abc\r\n", 5)
 
 	// open_eof_split: exactly one package per call.
-	f = framerFor(t, Map{"open_eof_split": true, "package_eof": "||"})
+	f = framerFor(t, script.Map{"open_eof_split": true, "package_eof": "||"})
 	if !f.split || f.mode != frameEOF {
 		t.Fatal("open_eof_split did not turn on delimiter framing")
 	}
@@ -208,13 +210,13 @@ func TestFramerEOF(t *testing.T) {
 	check(f, "ab||", 4)
 
 	// A delimiter of one byte, binary.
-	f = framerFor(t, Map{"open_eof_split": true, "package_eof": "\x00"})
+	f = framerFor(t, script.Map{"open_eof_split": true, "package_eof": "\x00"})
 	check(f, "x\x00y\x00", 2)
 }
 
 func TestFramerEOFMaxLength(t *testing.T) {
 	for _, split := range []bool{false, true} {
-		f := framerFor(t, Map{"open_eof_check": true, "open_eof_split": split, "package_eof": "\n", "package_max_length": int64(10)})
+		f := framerFor(t, script.Map{"open_eof_check": true, "open_eof_split": split, "package_eof": "\n", "package_max_length": int64(10)})
 		// No delimiter within the limit: an error in both modes.
 		if _, err := f.next(bytes.Repeat([]byte{'a'}, 11)); !errors.Is(err, errPackageTooLarge) {
 			t.Errorf("split=%v, 11 bytes without a delimiter: err = %v, want errPackageTooLarge", split, err)
@@ -225,7 +227,7 @@ func TestFramerEOFMaxLength(t *testing.T) {
 		}
 	}
 	// In split mode, one package longer than the limit is an error.
-	f := framerFor(t, Map{"open_eof_split": true, "package_eof": "\n", "package_max_length": int64(10)})
+	f := framerFor(t, script.Map{"open_eof_split": true, "package_eof": "\n", "package_max_length": int64(10)})
 	if _, err := f.next([]byte("0123456789\n")); !errors.Is(err, errPackageTooLarge) {
 		t.Errorf("11-byte package: err = %v, want errPackageTooLarge", err)
 	}
@@ -235,7 +237,7 @@ func TestFramerEOFMaxLength(t *testing.T) {
 }
 
 func TestFramerRaw(t *testing.T) {
-	f := framerFor(t, Map{})
+	f := framerFor(t, script.Map{})
 	if f.mode != frameRaw {
 		t.Fatalf("mode %d, want raw", f.mode)
 	}

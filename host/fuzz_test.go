@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/imscript/imscript/script"
 )
 
 // Fuzz targets for everything that parses bytes from the network. Run one
@@ -29,7 +31,7 @@ func feed(s *Server, c *Conn, data []byte, cut int) []event {
 }
 
 func fuzzConn(t *testing.T, typ string) (*Server, *Conn) {
-	s := testServer(t, Map{"type": typ, "package_max_length": int64(1 << 16), "http_max_header_size": int64(4096)})
+	s := testServer(t, script.Map{"type": typ, "package_max_length": int64(1 << 16), "http_max_header_size": int64(4096)})
 	c, _ := testConn(s, 1)
 	c.worker.q = newQueue()
 	return s, c
@@ -142,7 +144,7 @@ func FuzzFramer(f *testing.F) {
 	f.Add([]byte("\x00\x00\x00\x05hello\x00\x00"), byte(0), 3)
 	f.Add([]byte("a\r\nbb\r\nccc"), byte(1), 4)
 	f.Fuzz(func(t *testing.T, data []byte, mode byte, cut int) {
-		m := Map{"package_max_length": int64(1024)}
+		m := script.Map{"package_max_length": int64(1024)}
 		switch mode % 3 {
 		case 0:
 			m["open_length_check"] = true
@@ -167,7 +169,7 @@ func FuzzFramer(f *testing.F) {
 	})
 }
 
-func mustSettings(t *testing.T, m Map) *Settings {
+func mustSettings(t *testing.T, m script.Map) *Settings {
 	st, err := ParseSettings(m)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/imscript/imscript/script"
 )
 
 // Config says what a Host runs and how.
@@ -22,7 +24,7 @@ type Config struct {
 	// Script is the main script file; its extension picks the language.
 	Script string
 	// Languages are the languages the host can run (see bindings/lua, bindings/js).
-	Languages []Language
+	Languages []script.Language
 	// Workers overrides the script's worker_num when > 0.
 	Workers int
 	// Args are the script's arguments (imscript.args).
@@ -49,18 +51,15 @@ type Config struct {
 // DefaultGCMinHeap is the GC floor `imscript run` uses.
 const DefaultGCMinHeap = 64 << 20
 
-// ModuleFunc builds a module's exports for one script instance (one VM).
-type ModuleFunc func(inst *Instance) Value
-
 type module struct {
 	name  string
-	build ModuleFunc
+	build script.ModuleFunc
 }
 
 // Host runs one script on worker VMs, with its servers and timers.
 type Host struct {
 	cfg  Config
-	lang Language
+	lang script.Language
 	log  *slog.Logger
 	env  map[string]string
 
@@ -110,7 +109,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	cfg.Script = abs
 	ext := strings.ToLower(filepath.Ext(abs))
-	var lang Language
+	var lang script.Language
 	for _, l := range cfg.Languages {
 		for _, e := range l.Extensions() {
 			if e == ext {
@@ -156,7 +155,7 @@ func New(cfg Config) (*Host, error) {
 
 // RegisterModule adds a module to every VM: it appears as imscript.<name>
 // and as require("<name>"). Call it before Run.
-func (h *Host) RegisterModule(name string, build ModuleFunc) {
+func (h *Host) RegisterModule(name string, build script.ModuleFunc) {
 	h.modules = append(h.modules, module{name: name, build: build})
 }
 

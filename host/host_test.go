@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscript/imscript/script"
+
 	"github.com/imscript/imscript"
 	"github.com/imscript/imscript/host"
 	"github.com/imscript/imscript/internal/testutil"
@@ -188,22 +190,24 @@ c.later(1, (a, b) => console.log("later " + a + " " + b + " on " + imscript.work
 			t.Parallel()
 			r := newHost(t, lang.name, lang.src, host.Config{})
 			var mu sync.Mutex
-			built := map[int]*host.Host{}
-			r.h.RegisterModule("counter", func(inst *host.Instance) host.Value {
+			built := map[int]script.Instance{}
+			r.h.RegisterModule("counter", func(inst script.Instance) script.Value {
 				mu.Lock()
-				built[inst.WorkerID()] = inst.Host()
+				built[inst.WorkerID()] = inst
 				mu.Unlock()
-				inst.SetValue("total", int64(0))
-				return host.Map{
-					"add": host.Function(func(c host.Call) {
-						ci := c.Instance()
-						ci.SetValue("total", ci.Value("total").(int64)+c.Int(0, "n"))
+				total := int64(0) // per instance: this module value is built once per VM
+				return script.Map{
+					"add": script.Function(func(c script.Call) {
+						if c.Instance() != inst {
+							script.Usagef("called from another instance")
+						}
+						total += c.Int(0, "n")
 					}),
-					"total": host.Function(func(c host.Call) { c.ReturnInt(c.Instance().Value("total").(int64)) }),
+					"total": script.Function(func(c script.Call) { c.ReturnInt(total) }),
 					// later(ms, fn): fn(a, b) on the calling worker, after ms.
-					"later": host.Function(func(c host.Call) {
+					"later": script.Function(func(c script.Call) {
 						ms, fn := c.Float(0, "ms"), c.Func(1, "fn")
-						c.ReturnInt(c.Instance().AddTimer(host.Millis(ms), false, fn, host.List{"a", int64(2)}))
+						c.ReturnInt(c.Instance().AddTimer(script.Millis(ms), false, fn, script.List{"a", int64(2)}))
 					}),
 				}
 			})
@@ -214,7 +218,7 @@ c.later(1, (a, b) => console.log("later " + a + " " + b + " on " + imscript.work
 			testutil.WantAll(t, "stdout", out, "worker 0 total 11\n", "worker 1 total 12\n")
 			mu.Lock()
 			defer mu.Unlock()
-			if len(built) != 2 || built[0] != r.h || built[1] != r.h {
+			if len(built) != 2 || built[0] == nil || built[1] == nil || built[0] == built[1] {
 				t.Errorf("the module was built for %v, want once per worker of this host", built)
 			}
 		})

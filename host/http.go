@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/imscript/imscript/script"
 )
 
 // httpOut orders a connection's responses: a pipelined request's response
@@ -29,7 +31,7 @@ type httpOut struct {
 type Response struct {
 	c    *Conn
 	srv  *Server
-	obj  *Object
+	obj  *script.Object
 	inst *Instance // the instance whose handler owes it (drain.go)
 
 	head      bool // HEAD request: no body on the wire
@@ -47,10 +49,10 @@ type Response struct {
 	buf      []byte // output held until this response heads the line
 }
 
-var responseType = &Type{Name: "http_response", Transient: true}
+var responseType = &script.Type{Name: "http_response", Transient: true}
 
 func init() {
-	responseType.Methods = map[string]Function{
+	responseType.Methods = map[string]script.Function{
 		"status":   resStatus,
 		"header":   resHeader,
 		"cookie":   resCookie,
@@ -69,7 +71,7 @@ func newResponse(s *Server, c *Conn, p *parsedRequest) *Response {
 		r.head = p.r.Method == http.MethodHead
 		r.http10 = !p.r.ProtoAtLeast(1, 1)
 	}
-	r.obj = &Object{Type: responseType, Data: r}
+	r.obj = &script.Object{Type: responseType, Data: r}
 	if c.hw == nil {
 		c.hw = &httpOut{}
 	}
@@ -271,10 +273,10 @@ func (r *Response) setHeader(name, value string) {
 	}
 }
 
-func resSelf(c Call) *Response {
+func resSelf(c script.Call) *Response {
 	o := c.Self()
 	if o == nil {
-		Usagef("response method called without its response object")
+		script.Usagef("response method called without its response object")
 	}
 	return o.Data.(*Response)
 }
@@ -292,15 +294,15 @@ func validHeaderName(s string) bool {
 	return true
 }
 
-func resStatus(c Call) {
+func resStatus(c script.Call) {
 	r := resSelf(c)
 	code := c.Int(0, "code")
 	if code < 100 || code > 999 {
-		Usagef("res.status: code %d is not an HTTP status", code)
+		script.Usagef("res.status: code %d is not an HTTP status", code)
 	}
 	reason := c.OptStr(1, "reason", "")
 	if strings.ContainsAny(reason, "\r\n") {
-		Usagef("res.status: reason must not contain CR or LF")
+		script.Usagef("res.status: reason must not contain CR or LF")
 	}
 	if r.started {
 		c.Fail("response already started")
@@ -310,18 +312,18 @@ func resStatus(c Call) {
 	c.ReturnBool(true)
 }
 
-func resHeader(c Call) {
+func resHeader(c script.Call) {
 	r := resSelf(c)
 	name := c.Str(0, "name")
 	value := c.Str(1, "value")
 	if !validHeaderName(name) {
-		Usagef("res.header: %q is not a valid header name", name)
+		script.Usagef("res.header: %q is not a valid header name", name)
 	}
 	if strings.ContainsAny(value, "\r\n\x00") {
-		Usagef("res.header: the value of %s must not contain CR, LF or NUL", name)
+		script.Usagef("res.header: the value of %s must not contain CR, LF or NUL", name)
 	}
 	if strings.EqualFold(name, "Content-Length") || strings.EqualFold(name, "Transfer-Encoding") {
-		Usagef("res.header: %s is set by the server", name)
+		script.Usagef("res.header: %s is set by the server", name)
 	}
 	if r.started {
 		c.Fail("response already started")
@@ -331,7 +333,7 @@ func resHeader(c Call) {
 	c.ReturnBool(true)
 }
 
-func resCookie(c Call) {
+func resCookie(c script.Call) {
 	r := resSelf(c)
 	ck := &http.Cookie{Name: c.Str(0, "name"), Value: c.OptStr(1, "value", "")}
 	if opts := c.OptTable(2, "options"); opts != nil {
@@ -366,12 +368,12 @@ func resCookie(c Call) {
 					ck.SameSite = http.SameSiteNoneMode
 				}
 			default:
-				Usagef("res.cookie: unknown option %q (expires, max_age, path, domain, secure, httponly, samesite)", k)
+				script.Usagef("res.cookie: unknown option %q (expires, max_age, path, domain, secure, httponly, samesite)", k)
 			}
 		}
 	}
 	if err := ck.Valid(); err != nil {
-		Usagef("res.cookie: %v", err)
+		script.Usagef("res.cookie: %v", err)
 	}
 	if r.started {
 		c.Fail("response already started")
@@ -381,7 +383,7 @@ func resCookie(c Call) {
 	c.ReturnBool(true)
 }
 
-func resWrite(c Call) {
+func resWrite(c script.Call) {
 	r := resSelf(c)
 	data := c.Bytes(0, "chunk")
 	if r.finished {
@@ -395,7 +397,7 @@ func resWrite(c Call) {
 	c.ReturnBool(true)
 }
 
-func resSend(c Call) {
+func resSend(c script.Call) {
 	r := resSelf(c)
 	var body []byte
 	if c.NArgs() > 0 && c.Arg(0) != nil {
@@ -412,15 +414,15 @@ func resSend(c Call) {
 	c.ReturnBool(true)
 }
 
-func resRedirect(c Call) {
+func resRedirect(c script.Call) {
 	r := resSelf(c)
 	loc := c.Str(0, "url")
 	code := c.OptInt(1, "code", 302)
 	if code < 300 || code > 399 {
-		Usagef("res.redirect: code %d is not a redirect status", code)
+		script.Usagef("res.redirect: code %d is not a redirect status", code)
 	}
 	if strings.ContainsAny(loc, "\r\n") {
-		Usagef("res.redirect: url must not contain CR or LF")
+		script.Usagef("res.redirect: url must not contain CR or LF")
 	}
 	if r.started || r.finished {
 		c.Fail("response already started")
@@ -435,11 +437,11 @@ func resRedirect(c Call) {
 // maxFileSize bounds sendfile and static files (they are read whole).
 const maxFileSize = 64 << 20
 
-func resSendfile(c Call) {
+func resSendfile(c script.Call) {
 	r := resSelf(c)
 	p := c.Str(0, "path")
 	if !filepath.IsAbs(p) {
-		p = filepath.Join(c.Instance().ScriptDir(), p)
+		p = filepath.Join(instOf(c).ScriptDir(), p)
 	}
 	if r.started || r.finished {
 		c.Fail("response already started")
@@ -543,38 +545,38 @@ type Request struct {
 	srv   *Server
 	c     *Conn
 	p     *parsedRequest
-	cache map[string]Value
+	cache map[string]script.Value
 }
 
-var requestType = &Type{Name: "http_request", Transient: true}
+var requestType = &script.Type{Name: "http_request", Transient: true}
 
-var requestFields = map[string]func(r *Request) Value{
-	"method":      func(r *Request) Value { return r.p.r.Method },
-	"uri":         func(r *Request) Value { return r.p.r.RequestURI },
-	"path":        func(r *Request) Value { return r.p.r.URL.Path },
-	"protocol":    func(r *Request) Value { return r.p.r.Proto },
-	"fd":          func(r *Request) Value { return r.c.id },
-	"server_port": func(r *Request) Value { return int64(r.srv.Port()) },
-	"remote_ip": func(r *Request) Value {
+var requestFields = map[string]func(r *Request) script.Value{
+	"method":      func(r *Request) script.Value { return r.p.r.Method },
+	"uri":         func(r *Request) script.Value { return r.p.r.RequestURI },
+	"path":        func(r *Request) script.Value { return r.p.r.URL.Path },
+	"protocol":    func(r *Request) script.Value { return r.p.r.Proto },
+	"fd":          func(r *Request) script.Value { return r.c.id },
+	"server_port": func(r *Request) script.Value { return int64(r.srv.Port()) },
+	"remote_ip": func(r *Request) script.Value {
 		if ip, _, ok := r.c.remoteIPPort(); ok {
 			return ip
 		}
 		return nil
 	},
-	"remote_port": func(r *Request) Value {
+	"remote_port": func(r *Request) script.Value {
 		if _, port, ok := r.c.remoteIPPort(); ok {
 			return port
 		}
 		return nil
 	},
-	"body": func(r *Request) Value {
+	"body": func(r *Request) script.Value {
 		if r.p.body == nil {
 			return []byte{}
 		}
 		return r.p.body
 	},
-	"header": func(r *Request) Value {
-		h := make(Map, len(r.p.r.Header)+1)
+	"header": func(r *Request) script.Value {
+		h := make(script.Map, len(r.p.r.Header)+1)
 		for k, vs := range r.p.r.Header {
 			h[strings.ToLower(k)] = strings.Join(vs, ", ")
 		}
@@ -583,8 +585,8 @@ var requestFields = map[string]func(r *Request) Value{
 		}
 		return h
 	},
-	"query": func(r *Request) Value {
-		q := Map{}
+	"query": func(r *Request) script.Value {
+		q := script.Map{}
 		for k, vs := range r.p.r.URL.Query() {
 			if len(vs) > 0 {
 				q[k] = vs[0]
@@ -592,40 +594,40 @@ var requestFields = map[string]func(r *Request) Value{
 		}
 		return q
 	},
-	"cookie": func(r *Request) Value {
-		m := Map{}
+	"cookie": func(r *Request) script.Value {
+		m := script.Map{}
 		for _, ck := range r.p.r.Cookies() {
 			m[ck.Name] = ck.Value
 		}
 		return m
 	},
-	"post":  func(r *Request) Value { return r.form("post") },
-	"files": func(r *Request) Value { return r.form("files") },
+	"post":  func(r *Request) script.Value { return r.form("post") },
+	"files": func(r *Request) script.Value { return r.form("files") },
 }
 
 func init() {
-	requestType.Props = map[string]func(o *Object) Value{}
+	requestType.Props = map[string]func(o *script.Object) script.Value{}
 	for name, get := range requestFields {
 		get := get
-		requestType.Props[name] = func(o *Object) Value { return o.Data.(*Request).field(name, get) }
+		requestType.Props[name] = func(o *script.Object) script.Value { return o.Data.(*Request).field(name, get) }
 	}
 }
 
 // field computes a field once per request.
-func (r *Request) field(name string, get func(*Request) Value) Value {
+func (r *Request) field(name string, get func(*Request) script.Value) script.Value {
 	if v, ok := r.cache[name]; ok {
 		return v
 	}
 	v := get(r)
 	if r.cache == nil {
-		r.cache = make(map[string]Value, 4)
+		r.cache = make(map[string]script.Value, 4)
 	}
 	r.cache[name] = v
 	return v
 }
 
-func (r *Request) form(which string) Value {
-	post, files := Map{}, Map{}
+func (r *Request) form(which string) script.Value {
+	post, files := script.Map{}, script.Map{}
 	if len(r.p.body) > 0 {
 		if p, f := parseForm(r.p.r, r.p.body); p != nil {
 			post = p
@@ -635,7 +637,7 @@ func (r *Request) form(which string) Value {
 		}
 	}
 	if r.cache == nil {
-		r.cache = make(map[string]Value, 4)
+		r.cache = make(map[string]script.Value, 4)
 	}
 	r.cache["post"], r.cache["files"] = post, files
 	if which == "post" {
@@ -645,12 +647,12 @@ func (r *Request) form(which string) Value {
 }
 
 // requestObject is the req a handler gets.
-func (s *Server) requestObject(c *Conn, p *parsedRequest) *Object {
-	return &Object{Type: requestType, Data: &Request{srv: s, c: c, p: p}}
+func (s *Server) requestObject(c *Conn, p *parsedRequest) *script.Object {
+	return &script.Object{Type: requestType, Data: &Request{srv: s, c: c, p: p}}
 }
 
 // parseForm reads urlencoded and multipart bodies.
-func parseForm(r *http.Request, body []byte) (post, files Map) {
+func parseForm(r *http.Request, body []byte) (post, files script.Map) {
 	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		return nil, nil
@@ -661,7 +663,7 @@ func parseForm(r *http.Request, body []byte) (post, files Map) {
 		if err != nil {
 			return nil, nil
 		}
-		post = Map{}
+		post = script.Map{}
 		for k, vs := range vals {
 			post[k] = vs[0]
 		}
@@ -673,11 +675,11 @@ func parseForm(r *http.Request, body []byte) (post, files Map) {
 			return nil, nil
 		}
 		defer form.RemoveAll()
-		post = Map{}
+		post = script.Map{}
 		for k, vs := range form.Value {
 			post[k] = vs[0]
 		}
-		files = Map{}
+		files = script.Map{}
 		for k, fhs := range form.File {
 			fh := fhs[0]
 			f, err := fh.Open()
@@ -686,7 +688,7 @@ func parseForm(r *http.Request, body []byte) (post, files Map) {
 			}
 			content, _ := io.ReadAll(f)
 			f.Close()
-			files[k] = Map{
+			files[k] = script.Map{
 				"name":    fh.Filename,
 				"type":    fh.Header.Get("Content-Type"),
 				"size":    int64(len(content)),

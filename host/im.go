@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/imscript/imscript/script"
+
 	"github.com/gobwas/ws"
 )
 
@@ -20,7 +22,7 @@ type im struct {
 
 // connIM is a connection's IM state.
 type connIM struct {
-	uid    Value
+	uid    script.Value
 	uidKey string
 	rooms  []string
 }
@@ -34,7 +36,7 @@ func (c *Conn) st() *connIM {
 }
 
 // uidKey canonicalizes a uid (a string or a number).
-func uidKey(v Value) (string, bool) {
+func uidKey(v script.Value) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return "s" + x, x != ""
@@ -48,7 +50,7 @@ func uidKey(v Value) (string, bool) {
 	return "", false
 }
 
-func (m *im) bind(c *Conn, uid Value, key string) {
+func (m *im) bind(c *Conn, uid script.Value, key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.unbindLocked(c)
@@ -85,7 +87,7 @@ func (m *im) unbindLocked(c *Conn) bool {
 	return true
 }
 
-func (m *im) uidOf(c *Conn) Value {
+func (m *im) uidOf(c *Conn) script.Value {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if c.im == nil {
@@ -159,12 +161,12 @@ func (m *im) members(room string) []*Conn {
 }
 
 // presence lists the distinct uids bound to the room's connections.
-func (m *im) presence(room string) List {
+func (m *im) presence(room string) script.List {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	seen := map[string]bool{}
 	var keys []string
-	vals := map[string]Value{}
+	vals := map[string]script.Value{}
 	for c := range m.rooms[room] {
 		if k := c.im.uidKey; k != "" && !seen[k] {
 			seen[k] = true
@@ -173,7 +175,7 @@ func (m *im) presence(room string) List {
 		}
 	}
 	sort.Strings(keys)
-	out := make(List, len(keys))
+	out := make(script.List, len(keys))
 	for i, k := range keys {
 		out[i] = vals[k]
 	}

@@ -1,22 +1,28 @@
 package host
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
+
+	"github.com/imscript/imscript/script"
 )
 
 // attempt is one version of the script being loaded on every worker: it
 // shares the compiled program and the servers the version declares anew.
 type attempt struct {
-	prog Program
+	prog script.Program
 
 	mu         sync.Mutex
 	newServers map[string]*Server
 	deps       map[string]bool
 }
 
-func newAttempt(p Program) *attempt {
+func newAttempt(p script.Program) *attempt {
 	return &attempt{prog: p, newServers: map[string]*Server{}, deps: map[string]bool{}}
 }
 
@@ -33,7 +39,7 @@ func (a *attempt) dependencies() []string {
 }
 
 // handlerSet holds one instance's handlers for one server.
-type handlerSet [numHandlers]Callback
+type handlerSet [numHandlers]script.Callback
 
 // Instance is one version of the script running in one VM on one worker.
 // Everything in it is touched only by its worker's goroutine.
@@ -41,7 +47,7 @@ type Instance struct {
 	host   *Host
 	worker *Worker
 	att    *attempt
-	vm     VM
+	vm     script.VM
 
 	handlers     map[*Server]*handlerSet
 	decls        []*Server
@@ -57,11 +63,16 @@ type Instance struct {
 	open     map[*Response]struct{}
 	draining bool
 
-	exports Map
+	exports script.Map
 	values  map[string]any
 
 	pending []func() // Post before the instance became active
 	closers []func() // AtClose
+
+	owned  map[uint64]io.Closer // Own
+	ownSeq uint64
+	ctx    context.Context // Context: cancelled at close
+	cancel context.CancelFunc
 }
 
 func newInstance(h *Host, w *Worker, att *attempt) *Instance {
@@ -81,18 +92,69 @@ func newInstance(h *Host, w *Worker, att *attempt) *Instance {
 // Host is the host running this instance.
 func (inst *Instance) Host() *Host { return inst.host }
 
+// Shared implements script.Instance (Host.Shared).
+func (inst *Instance) Shared(key string, init func() any) any { return inst.host.Shared(key, init) }
+
+// Logger implements script.Instance.
+func (inst *Instance) Logger() *slog.Logger { return inst.host.log }
+
+// Stdout implements script.Instance.
+func (inst *Instance) Stdout() io.Writer { return inst.host.Stdout() }
+
+// Stderr implements script.Instance.
+func (inst *Instance) Stderr() io.Writer { return inst.host.Stderr() }
+
+// Context implements script.Instance: it is cancelled when the instance
+// closes.
+func (inst *Instance) Context() context.Context {
+	if inst.ctx == nil {
+		inst.ctx, inst.cancel = context.WithCancel(context.Background())
+	}
+	return inst.ctx
+}
+
+// Own implements script.Instance: r is closed with the instance unless
+// release is called first.
+func (inst *Instance) Own(r io.Closer) (release func()) {
+	if inst.owned == nil {
+		inst.owned = map[uint64]io.Closer{}
+	}
+	inst.ownSeq++
+	id := inst.ownSeq
+	inst.owned[id] = r
+	return func() { delete(inst.owned, id) }
+}
+
+// closeOwned closes what the instance owns, in the order it took it.
+func (inst *Instance) closeOwned() {
+	for len(inst.owned) > 0 {
+		ids := make([]uint64, 0, len(inst.owned))
+		for id := range inst.owned {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			r := inst.owned[id]
+			delete(inst.owned, id)
+			if r != nil {
+				_ = r.Close()
+			}
+		}
+	}
+}
+
 // WorkerID is the id of the worker that owns this instance.
 func (inst *Instance) WorkerID() int { return inst.worker.id }
 
 // VM is the instance's script VM.
-func (inst *Instance) VM() VM { return inst.vm }
+func (inst *Instance) VM() script.VM { return inst.vm }
 
 // ScriptDir is the folder of the main script (relative requires resolve
 // against it).
 func (inst *Instance) ScriptDir() string { return filepath.Dir(inst.att.prog.Path()) }
 
 // Program is the compiled version this instance runs.
-func (inst *Instance) Program() Program { return inst.att.prog }
+func (inst *Instance) Program() script.Program { return inst.att.prog }
 
 // AddDependency records a file the script required, so that saving it
 // reloads the script.
@@ -147,13 +209,13 @@ func (inst *Instance) SetValue(key string, v any) { inst.values[key] = v }
 
 // Call invokes a script function on this instance's worker with the
 // watchdog armed; errors are logged and counted, never raised.
-func (inst *Instance) Call(what string, fn Callback, args ...Value) Value {
+func (inst *Instance) Call(what string, fn script.Callback, args ...script.Value) script.Value {
 	return inst.worker.call(inst, fn, what, args...)
 }
 
 // Exports is the imscript module as this instance sees it: core functions
 // plus every registered module.
-func (inst *Instance) Exports() Map {
+func (inst *Instance) Exports() script.Map {
 	if inst.exports == nil {
 		m := coreExports(inst)
 		for _, mod := range inst.host.modules {
@@ -166,7 +228,7 @@ func (inst *Instance) Exports() Map {
 
 // Module returns a registered module (or "imscript" itself) by name, for
 // require().
-func (inst *Instance) Module(name string) (Value, bool) {
+func (inst *Instance) Module(name string) (script.Value, bool) {
 	if name == "imscript" {
 		return inst.Exports(), true
 	}
@@ -197,14 +259,14 @@ func (inst *Instance) declareServer(st *Settings) *Server {
 		s = a.newServers[key]
 		if s == nil {
 			s = &Server{host: h, key: key, decl: st}
-			s.obj = &Object{Type: serverType, Data: s}
+			s.obj = &script.Object{Type: serverType, Data: s}
 			s.setSettings(st)
 			a.newServers[key] = s
 		}
 		a.mu.Unlock()
 	}
 	if _, dup := inst.declSettings[s]; dup {
-		Usagef("imscript.server: %s is declared twice", key)
+		script.Usagef("imscript.server: %s is declared twice", key)
 	}
 	inst.decls = append(inst.decls, s)
 	inst.declSettings[s] = st
@@ -221,12 +283,20 @@ func (inst *Instance) close() {
 	inst.stopTimers()
 	inst.active = false
 	inst.pending = nil
+	inst.closeOwned()
 	for _, fn := range inst.closers {
 		fn()
 	}
 	inst.closers = nil
+	if inst.cancel != nil {
+		inst.cancel()
+	}
 	if inst.vm != nil {
 		inst.vm.Close()
 		inst.vm = nil
 	}
 }
+
+// instOf is the host instance making a call to one of the host's own
+// functions.
+func instOf(c script.Call) *Instance { return c.Instance().(*Instance) }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/imscript/imscript/script"
 )
 
 // Server is one listener declared by the script, keyed by type and address.
@@ -18,7 +20,7 @@ import (
 type Server struct {
 	host *Host
 	key  string
-	obj  *Object
+	obj  *script.Object
 	decl *Settings // settings it was opened with (type, host, port)
 
 	cfg  atomic.Pointer[serverConfig]
@@ -76,7 +78,7 @@ func (s *Server) Port() int { return int(s.port.Load()) }
 func (s *Server) Addr() string { return joinHostPort(s.decl.Host, s.Port()) }
 
 // Object is the script-visible server object.
-func (s *Server) Object() *Object { return s.obj }
+func (s *Server) Object() *script.Object { return s.obj }
 
 func joinHostPort(h string, p int) string { return net.JoinHostPort(h, strconv.Itoa(p)) }
 
@@ -200,12 +202,12 @@ func (s *Server) Send(fd int64, data []byte) (bool, string) {
 }
 
 // Info describes a connection as srv:info(fd) does, or returns nil.
-func (s *Server) Info(fd int64) Map {
+func (s *Server) Info(fd int64) script.Map {
 	c := s.conn(fd)
 	if c == nil {
 		return nil
 	}
-	m := Map{
+	m := script.Map{
 		"fd":           c.id,
 		"server_port":  int64(s.Port()),
 		"connect_time": c.openedAt,
@@ -232,8 +234,8 @@ func (s *Server) Connections() []int64 {
 }
 
 // Stats is srv:stats().
-func (s *Server) Stats() Map {
-	return Map{
+func (s *Server) Stats() script.Map {
+	return script.Map{
 		"start_time":      s.startTime,
 		"connection_num":  s.connNum.Load(),
 		"accept_count":    s.acceptCount.Load(),

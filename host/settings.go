@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 	"syscall"
+
+	"github.com/imscript/imscript/script"
 )
 
 // Settings are one server's options, under Swoole's names.
@@ -85,7 +86,7 @@ func defaultMaxConnection() int {
 
 // ParseSettings reads a server declaration table. Unknown names and wrong
 // types are errors that name the setting.
-func ParseSettings(m Map) (*Settings, error) {
+func ParseSettings(m script.Map) (*Settings, error) {
 	s := &Settings{
 		Type:              "tcp",
 		Host:              "0.0.0.0",
@@ -222,46 +223,46 @@ func ParseSettings(m Map) (*Settings, error) {
 	return s, nil
 }
 
-func settingString(k string, v Value) (string, error) {
+func settingString(k string, v script.Value) (string, error) {
 	switch x := v.(type) {
 	case string:
 		return x, nil
 	case []byte:
 		return string(x), nil
 	}
-	return "", fmt.Errorf("setting %s: want a string, got %s", k, TypeName(v))
+	return "", fmt.Errorf("setting %s: want a string, got %s", k, script.TypeName(v))
 }
 
-func settingStrings(k string, v Value) ([]string, error) {
+func settingStrings(k string, v script.Value) ([]string, error) {
 	switch x := v.(type) {
 	case string:
 		return []string{x}, nil
-	case List:
+	case script.List:
 		out := make([]string, 0, len(x))
 		for _, e := range x {
 			str, ok := e.(string)
 			if !ok {
-				return nil, fmt.Errorf("setting %s: want a list of strings, found a %s", k, TypeName(e))
+				return nil, fmt.Errorf("setting %s: want a list of strings, found a %s", k, script.TypeName(e))
 			}
 			out = append(out, str)
 		}
 		return out, nil
-	case Map:
+	case script.Map:
 		if len(x) == 0 {
 			return nil, nil // an empty Lua table
 		}
 	}
-	return nil, fmt.Errorf("setting %s: want a list of strings, got %s", k, TypeName(v))
+	return nil, fmt.Errorf("setting %s: want a list of strings, got %s", k, script.TypeName(v))
 }
 
-func settingBool(k string, v Value) (bool, error) {
+func settingBool(k string, v script.Value) (bool, error) {
 	if b, ok := v.(bool); ok {
 		return b, nil
 	}
-	return false, fmt.Errorf("setting %s: want a boolean, got %s", k, TypeName(v))
+	return false, fmt.Errorf("setting %s: want a boolean, got %s", k, script.TypeName(v))
 }
 
-func settingFloat(k string, v Value) (float64, error) {
+func settingFloat(k string, v script.Value) (float64, error) {
 	switch x := v.(type) {
 	case float64:
 		if x < 0 || math.IsNaN(x) {
@@ -274,10 +275,10 @@ func settingFloat(k string, v Value) (float64, error) {
 		}
 		return float64(x), nil
 	}
-	return 0, fmt.Errorf("setting %s: want a number, got %s", k, TypeName(v))
+	return 0, fmt.Errorf("setting %s: want a number, got %s", k, script.TypeName(v))
 }
 
-func settingInt(k string, v Value, lo, hi int) (int, error) {
+func settingInt(k string, v script.Value, lo, hi int) (int, error) {
 	var n int64
 	switch x := v.(type) {
 	case float64:
@@ -288,35 +289,10 @@ func settingInt(k string, v Value, lo, hi int) (int, error) {
 	case int64:
 		n = x
 	default:
-		return 0, fmt.Errorf("setting %s: want a number, got %s", k, TypeName(v))
+		return 0, fmt.Errorf("setting %s: want a number, got %s", k, script.TypeName(v))
 	}
 	if n < int64(lo) || n > int64(hi) {
 		return 0, fmt.Errorf("setting %s: %d is out of range %d..%d", k, n, lo, hi)
 	}
 	return int(n), nil
-}
-
-// TypeName names a neutral value's type for error messages.
-func TypeName(v Value) string {
-	switch v.(type) {
-	case nil:
-		return "nil"
-	case bool:
-		return "boolean"
-	case int64, float64:
-		return "number"
-	case string:
-		return "string"
-	case []byte:
-		return "bytes"
-	case List:
-		return "list"
-	case Map:
-		return "table"
-	case *Object:
-		return "object"
-	case Function, Callback:
-		return "function"
-	}
-	return strings.TrimPrefix(fmt.Sprintf("%T", v), "*")
 }

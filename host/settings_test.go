@@ -5,10 +5,12 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/imscript/imscript/script"
 )
 
 func TestSettingsDefaults(t *testing.T) {
-	s, err := ParseSettings(Map{})
+	s, err := ParseSettings(script.Map{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func TestSettingsDefaults(t *testing.T) {
 }
 
 func TestSettingsEveryName(t *testing.T) {
-	s, err := ParseSettings(Map{
+	s, err := ParseSettings(script.Map{
 		"host": "127.0.0.1", "port": int64(9501), "type": "tcp",
 		"worker_num": 3.0, "max_connection": int64(100),
 		"open_length_check": true, "package_length_type": "n",
@@ -60,7 +62,7 @@ func TestSettingsEveryName(t *testing.T) {
 		t.Errorf("\n got %+v\nwant %+v", *s, want)
 	}
 
-	s, err = ParseSettings(Map{"type": "udp", "open_eof_check": false, "open_eof_split": false, "package_eof": []byte("\n")})
+	s, err = ParseSettings(script.Map{"type": "udp", "open_eof_check": false, "open_eof_split": false, "package_eof": []byte("\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestSettingsUnknownNames(t *testing.T) {
 		"ssl_cert_file": `settings ssl_cert_file and ssl_key_file go together`,
 		"document_root": `setting document_root applies to http and websocket servers`,
 	} {
-		_, err := ParseSettings(Map{"port": int64(0), name: "x"})
+		_, err := ParseSettings(script.Map{"port": int64(0), name: "x"})
 		if err == nil || err.Error() != want {
 			t.Errorf("%s: err = %v, want %q", name, err, want)
 		}
@@ -87,7 +89,7 @@ func TestSettingsUnknownNames(t *testing.T) {
 func TestSettingsErrorsNameTheSetting(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		val  Value
+		val  script.Value
 		want string
 	}{
 		{"port", "80", "setting port: want a number, got string"},
@@ -105,18 +107,18 @@ func TestSettingsErrorsNameTheSetting(t *testing.T) {
 		{"package_length_type", "q", `setting package_length_type: "q" is not one of c C s S n v l L N V`},
 		{"package_length_type", "NN", `setting package_length_type: "NN" is not one of`},
 		{"package_length_offset", int64(-1), "setting package_length_offset: -1 is out of range"},
-		{"package_body_offset", Map{}, "setting package_body_offset: want a number, got table"},
+		{"package_body_offset", script.Map{}, "setting package_body_offset: want a number, got table"},
 		{"package_eof", "", "setting package_eof: must be 1 to 8 bytes"},
 		{"package_eof", "123456789", "setting package_eof: must be 1 to 8 bytes"},
 		{"package_max_length", int64(0), "setting package_max_length: 0 is out of range"},
-		{"buffer_output_size", List{}, "setting buffer_output_size: want a number, got list"},
+		{"buffer_output_size", script.List{}, "setting buffer_output_size: want a number, got list"},
 		{"heartbeat_idle_time", -1.0, "setting heartbeat_idle_time: must not be negative"},
 		{"heartbeat_check_interval", int64(-2), "setting heartbeat_check_interval: must not be negative"},
 		{"heartbeat_check_interval", math.NaN(), "setting heartbeat_check_interval: must not be negative"},
 		{"heartbeat_idle_time", "1", "setting heartbeat_idle_time: want a number, got string"},
 		{"max_exec_ms", int64(-1), "setting max_exec_ms: -1 is out of range"},
 	} {
-		_, err := ParseSettings(Map{tc.name: tc.val})
+		_, err := ParseSettings(script.Map{tc.name: tc.val})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s = %#v: err = %v, want %q", tc.name, tc.val, err, tc.want)
 		}
@@ -125,11 +127,11 @@ func TestSettingsErrorsNameTheSetting(t *testing.T) {
 
 func TestSettingsCombinations(t *testing.T) {
 	// open_eof_split turns on open_eof_check.
-	s, err := ParseSettings(Map{"open_eof_split": true})
+	s, err := ParseSettings(script.Map{"open_eof_split": true})
 	if err != nil || !s.OpenEOFCheck {
 		t.Errorf("open_eof_split: %+v, %v", s, err)
 	}
-	for _, m := range []Map{
+	for _, m := range []script.Map{
 		{"open_length_check": true, "open_eof_check": true},
 		{"open_length_check": true, "open_eof_split": true},
 	} {
@@ -137,7 +139,7 @@ func TestSettingsCombinations(t *testing.T) {
 			t.Errorf("%v: err = %v", m, err)
 		}
 	}
-	for _, m := range []Map{
+	for _, m := range []script.Map{
 		{"type": "udp", "open_length_check": true},
 		{"type": "udp", "open_eof_check": true},
 	} {
@@ -147,7 +149,7 @@ func TestSettingsCombinations(t *testing.T) {
 	}
 	// The default body offset follows the length field.
 	for code, want := range map[string]int{"C": 3, "n": 4, "N": 6} {
-		s, err := ParseSettings(Map{"open_length_check": true, "package_length_type": code, "package_length_offset": int64(2)})
+		s, err := ParseSettings(script.Map{"open_length_check": true, "package_length_type": code, "package_length_offset": int64(2)})
 		if err != nil || s.PackageBodyOffset != want {
 			t.Errorf("%s at offset 2: body offset %d (%v), want %d", code, s.PackageBodyOffset, err, want)
 		}
@@ -156,14 +158,14 @@ func TestSettingsCombinations(t *testing.T) {
 
 func TestSettingsHeartbeat(t *testing.T) {
 	for _, tc := range []struct {
-		m                  Map
+		m                  script.Map
 		interval, idleTime float64
 	}{
-		{Map{}, 0, 0},
-		{Map{"heartbeat_idle_time": 10.0}, 5, 10},
-		{Map{"heartbeat_idle_time": 0.1}, 0.1, 0.1},
-		{Map{"heartbeat_check_interval": int64(2)}, 2, 4},
-		{Map{"heartbeat_check_interval": 1.0, "heartbeat_idle_time": 7.0}, 1, 7},
+		{script.Map{}, 0, 0},
+		{script.Map{"heartbeat_idle_time": 10.0}, 5, 10},
+		{script.Map{"heartbeat_idle_time": 0.1}, 0.1, 0.1},
+		{script.Map{"heartbeat_check_interval": int64(2)}, 2, 4},
+		{script.Map{"heartbeat_check_interval": 1.0, "heartbeat_idle_time": 7.0}, 1, 7},
 	} {
 		s, err := ParseSettings(tc.m)
 		if err != nil {
@@ -176,16 +178,16 @@ func TestSettingsHeartbeat(t *testing.T) {
 }
 
 func TestTypeName(t *testing.T) {
-	for want, v := range map[string]Value{
+	for want, v := range map[string]script.Value{
 		"nil": nil, "boolean": true, "number": 1.5, "string": "s", "bytes": []byte("b"),
-		"list": List{}, "table": Map{}, "object": &Object{}, "function": Function(func(Call) {}),
+		"list": script.List{}, "table": script.Map{}, "object": &script.Object{}, "function": script.Function(func(script.Call) {}),
 	} {
-		if got := TypeName(v); got != want {
-			t.Errorf("TypeName(%#v) = %q, want %q", v, got, want)
+		if got := script.TypeName(v); got != want {
+			t.Errorf("script.TypeName(%#v) = %q, want %q", v, got, want)
 		}
 	}
-	if got := TypeName(int64(3)); got != "number" {
-		t.Errorf("TypeName(int64) = %q", got)
+	if got := script.TypeName(int64(3)); got != "number" {
+		t.Errorf("script.TypeName(int64) = %q", got)
 	}
 }
 
@@ -196,8 +198,8 @@ func TestMillis(t *testing.T) {
 	}{
 		{1, "1ms"}, {1.5, "1.5ms"}, {0, "0s"}, {-5, "0s"}, {math.NaN(), "0s"}, {2500, "2.5s"},
 	} {
-		if got := Millis(tc.ms).String(); got != tc.want {
-			t.Errorf("Millis(%v) = %s, want %s", tc.ms, got, tc.want)
+		if got := script.Millis(tc.ms).String(); got != tc.want {
+			t.Errorf("script.Millis(%v) = %s, want %s", tc.ms, got, tc.want)
 		}
 	}
 }

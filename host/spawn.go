@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/imscript/imscript/script"
 )
 
 // Spawned scripts (imscript.process.spawn): a script file running in its own
@@ -20,21 +22,12 @@ import (
 const (
 	// spawnMaxInFlight bounds the messages sent one way and not yet
 	// handled; spawnMaxBytes bounds their approximate size. Past either,
-	// send fails with ErrBacklog instead of queueing without limit.
+	// send fails with script.ErrBacklog instead of queueing without limit.
 	spawnMaxInFlight = 1 << 16
 	spawnMaxBytes    = 64 << 20
 	// spawnKillWait is how long closing a parent waits for each killed
 	// child to wind down (its running handler is interrupted at once).
 	spawnKillWait = 2 * time.Second
-)
-
-var (
-	// ErrExited is the failure of sending to (or from) a spawned script
-	// that has exited or was killed.
-	ErrExited = errors.New("the spawned script has exited")
-	// ErrBacklog is the failure of sending when the receiver has too many
-	// messages waiting.
-	ErrBacklog = errors.New("too many messages waiting: the receiver is not keeping up")
 )
 
 var spawnIDs atomic.Int64
@@ -47,7 +40,7 @@ type Child struct {
 	host   *Host
 	parent *Instance
 	w      *Worker
-	arg    Value
+	arg    script.Value
 	side   *Parent
 
 	killed   atomic.Bool
@@ -59,19 +52,20 @@ type Child struct {
 
 	// The child's goroutine only.
 	exiting bool
-	code    Value
+	code    script.Value
 
 	// The parent's worker only.
-	onMessage func(Value)
-	onExit    func(code Value)
+	onMessage func(script.Value)
+	onExit    func(code script.Value)
 	exited    bool
+	release   func() // ends the parent instance's ownership (Own)
 }
 
 // Parent is the link a spawned script has to its parent. Its methods are
 // called on the child's worker.
 type Parent struct {
 	c         *Child
-	onMessage func(Value)
+	onMessage func(script.Value)
 }
 
 const parentKey = "host.spawn.parent"
@@ -81,7 +75,7 @@ const parentKey = "host.spawn.parent"
 // this instance, with arg (deep-copied) as its argument. The script is
 // compiled at once, so a missing file or a syntax error (with file:line) is
 // the returned error; its main chunk then runs on the child's goroutine.
-func (inst *Instance) Spawn(path string, arg Value) (*Child, error) {
+func (inst *Instance) Spawn(path string, arg script.Value) (script.Child, error) {
 	h := inst.host
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(inst.ScriptDir(), path)
@@ -117,13 +111,13 @@ func (inst *Instance) Spawn(path string, arg Value) (*Child, error) {
 	}
 	c.side = &Parent{c: c}
 	inst.AddDependency(path)
-	inst.trackChild(c, true)
+	c.release = inst.Own(c)
 	h.spawnWatch().add(c)
 	go c.run(lang, prog)
 	return c, nil
 }
 
-func (h *Host) languageOf(path string) Language {
+func (h *Host) languageOf(path string) script.Language {
 	ext := strings.ToLower(filepath.Ext(path))
 	for _, l := range h.cfg.Languages {
 		for _, e := range l.Extensions() {
@@ -135,45 +129,13 @@ func (h *Host) languageOf(path string) Language {
 	return nil
 }
 
-// trackChild keeps the set of the instance's live children, so that closing
-// the instance kills them.
-func (inst *Instance) trackChild(c *Child, live bool) {
-	const key = "host.spawn.children"
-	set, _ := inst.values[key].(map[*Child]struct{})
-	if set == nil {
-		if !live {
-			return
-		}
-		set = map[*Child]struct{}{}
-		inst.values[key] = set
-		inst.AtClose(func() {
-			for c := range set {
-				c.Kill()
-			}
-			deadline := time.NewTimer(spawnKillWait)
-			defer deadline.Stop()
-			for c := range set {
-				select {
-				case <-c.done:
-				case <-deadline.C:
-					inst.host.log.Warn("a killed spawned script is still running", "script", c.path, "child", c.id)
-				}
-			}
-			clear(set)
-		})
-	}
-	if live {
-		set[c] = struct{}{}
-	} else {
-		delete(set, c)
-	}
-}
-
 // Parent is the link to the parent when this instance runs a spawned
 // script, else nil.
-func (inst *Instance) Parent() *Parent {
-	p, _ := inst.values[parentKey].(*Parent)
-	return p
+func (inst *Instance) Parent() script.Parent {
+	if p, ok := inst.values[parentKey].(*Parent); ok {
+		return p
+	}
+	return nil
 }
 
 // ID is the child's host-unique id (its worker id is -ID).
@@ -187,29 +149,29 @@ func (c *Child) Done() <-chan struct{} { return c.done }
 
 // OnMessage sets the function that receives the child's messages on the
 // parent's worker.
-func (c *Child) OnMessage(fn func(Value)) { c.onMessage = fn }
+func (c *Child) OnMessage(fn func(script.Value)) { c.onMessage = fn }
 
 // OnExit sets the function called on the parent's worker once the child has
 // ended, after every message it sent. code is the child's exit code (0 by
 // default, 1 when its script failed to load) or nil when it was killed.
-func (c *Child) OnExit(fn func(code Value)) { c.onExit = fn }
+func (c *Child) OnExit(fn func(code script.Value)) { c.onExit = fn }
 
 // Exited says whether the exit event has been delivered (parent's worker).
 func (c *Child) Exited() bool { return c.exited }
 
 // Send queues a deep copy of v to the child's message handler. It fails
-// with ErrExited or ErrBacklog, or with an error naming what cannot cross
+// with script.ErrExited or script.ErrBacklog, or with an error naming what cannot cross
 // (functions, host objects).
-func (c *Child) Send(v Value) error {
+func (c *Child) Send(v script.Value) error {
 	cp, size, err := spawnCopy(v, 0)
 	if err != nil {
 		return err
 	}
 	if c.gone.Load() || c.killed.Load() {
-		return ErrExited
+		return script.ErrExited
 	}
 	if !c.toChild.take(size) {
-		return ErrBacklog
+		return script.ErrBacklog
 	}
 	c.w.Post(func() {
 		c.toChild.give(size)
@@ -240,29 +202,41 @@ func (c *Child) Kill() bool {
 	return true
 }
 
+// Close kills the child and waits (up to spawnKillWait) for it to wind
+// down: its parent instance is closing (io.Closer, for Instance.Own).
+func (c *Child) Close() error {
+	c.Kill()
+	select {
+	case <-c.done:
+	case <-time.After(spawnKillWait):
+		c.host.log.Warn("a killed spawned script is still running", "script", c.path, "child", c.id)
+	}
+	return nil
+}
+
 // Arg is the argument the parent passed to spawn.
-func (p *Parent) Arg() Value { return p.c.arg }
+func (p *Parent) Arg() script.Value { return p.c.arg }
 
 // ID is the child's id (as the parent's Child.ID).
 func (p *Parent) ID() int64 { return p.c.id }
 
 // OnMessage sets the function that receives the parent's messages on the
 // child's worker.
-func (p *Parent) OnMessage(fn func(Value)) { p.onMessage = fn }
+func (p *Parent) OnMessage(fn func(script.Value)) { p.onMessage = fn }
 
 // Send queues a deep copy of v to the parent's message handler for this
 // child; failures as Child.Send.
-func (p *Parent) Send(v Value) error {
+func (p *Parent) Send(v script.Value) error {
 	c := p.c
 	cp, size, err := spawnCopy(v, 0)
 	if err != nil {
 		return err
 	}
 	if c.stopping() {
-		return ErrExited
+		return script.ErrExited
 	}
 	if !c.toParent.take(size) {
-		return ErrBacklog
+		return script.ErrBacklog
 	}
 	c.parent.Post(func() {
 		c.toParent.give(size)
@@ -275,7 +249,7 @@ func (p *Parent) Send(v Value) error {
 
 // Exit ends the child once the running callback returns: nothing more runs
 // in it, and the parent's exit handler gets code.
-func (p *Parent) Exit(code Value) {
+func (p *Parent) Exit(code script.Value) {
 	c := p.c
 	if !c.exiting {
 		c.exiting = true
@@ -288,7 +262,7 @@ func (c *Child) stopping() bool { return c.exiting || c.killed.Load() }
 
 // run is the child's goroutine: load the script, run its events until it
 // exits or is killed, close it and tell the parent.
-func (c *Child) run(lang Language, prog Program) {
+func (c *Child) run(lang script.Language, prog script.Program) {
 	defer close(c.done)
 	w := c.w
 	c.code = int64(0)
@@ -310,7 +284,7 @@ func (c *Child) run(lang Language, prog Program) {
 
 // load creates the child's instance and VM and runs its main chunk with the
 // watchdog armed.
-func (c *Child) load(lang Language, prog Program) (*Instance, error) {
+func (c *Child) load(lang script.Language, prog script.Program) (*Instance, error) {
 	w := c.w
 	inst := newInstance(c.host, w, newAttempt(prog))
 	inst.values[parentKey] = c.side
@@ -378,7 +352,7 @@ func (c *Child) finish() {
 	parent := c.parent
 	parent.Post(func() {
 		c.exited = true
-		parent.trackChild(c, false)
+		c.release()
 		if fn := c.onExit; fn != nil {
 			fn(code)
 		}
@@ -406,7 +380,7 @@ func (f *spawnFlow) give(size int) {
 
 // spawnCopy deep-copies a neutral value for another VM and estimates its
 // size, refusing what cannot cross (functions, host objects).
-func spawnCopy(v Value, depth int) (Value, int, error) {
+func spawnCopy(v script.Value, depth int) (script.Value, int, error) {
 	if depth > 100 {
 		return nil, 0, errors.New("value nested deeper than 100 levels")
 	}
@@ -419,8 +393,8 @@ func spawnCopy(v Value, depth int) (Value, int, error) {
 		return x, 16 + len(x), nil
 	case []byte:
 		return append([]byte{}, x...), 32 + len(x), nil
-	case List:
-		out := make(List, len(x))
+	case script.List:
+		out := make(script.List, len(x))
 		size := 32
 		for i, e := range x {
 			cp, n, err := spawnCopy(e, depth+1)
@@ -431,8 +405,8 @@ func spawnCopy(v Value, depth int) (Value, int, error) {
 			size += n
 		}
 		return out, size, nil
-	case Map:
-		out := make(Map, len(x))
+	case script.Map:
+		out := make(script.Map, len(x))
 		size := 64
 		for k, e := range x {
 			cp, n, err := spawnCopy(e, depth+1)
@@ -444,7 +418,7 @@ func spawnCopy(v Value, depth int) (Value, int, error) {
 		}
 		return out, size, nil
 	}
-	return nil, 0, fmt.Errorf("a %s cannot cross to another VM (nil, booleans, numbers, strings, bytes, lists and maps only)", TypeName(v))
+	return nil, 0, fmt.Errorf("a %s cannot cross to another script.VM (nil, booleans, numbers, strings, bytes, lists and maps only)", script.TypeName(v))
 }
 
 // spawnWatchdog is the watchdog of child workers (the host's watchdog

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/imscript/imscript/script"
 )
 
 // Task workers are VMs loaded from the same script (task_worker_num of
@@ -29,14 +31,14 @@ func (p *taskPool) init(max int) {
 type task struct {
 	id   int64
 	srv  *Server
-	data Value
+	data script.Value
 	from *Worker
-	cb   Callback        // the submitter's callback, or nil: finish event
+	cb   script.Callback // the submitter's callback, or nil: finish event
 	wait chan taskResult // taskwait: the blocked submitter
 }
 
 type taskResult struct {
-	v   Value
+	v   script.Value
 	err error
 }
 
@@ -69,11 +71,11 @@ func (w *Worker) runTask(t *task) {
 	if !ran && err == nil {
 		err = errors.New("the script has no task handler on this server")
 	}
-	if pend, ok := v.(Pending); ok && err == nil && !done {
+	if pend, ok := v.(script.Pending); ok && err == nil && !done {
 		// An async (JS) handler: its promise's value is the result. The
 		// task worker goes on with other tasks meanwhile.
 		inst := w.inst
-		pend.Then(func(v Value, err error) {
+		pend.Then(func(v script.Value, err error) {
 			if err != nil {
 				w.host.reportError("handler error", inst, err, "handler", handlerNames[hTask])
 			}
@@ -86,7 +88,7 @@ func (w *Worker) runTask(t *task) {
 
 // taskResult sends a task's result (or error) back to the worker that
 // asked.
-func (w *Worker) taskResult(t *task, v Value, err error) {
+func (w *Worker) taskResult(t *task, v script.Value, err error) {
 	if err == nil {
 		v, err = copyValue(v, 0)
 	} else if msg, _, cut := strings.Cut(err.Error(), "\n"); cut {
@@ -104,11 +106,11 @@ func (w *Worker) taskResult(t *task, v Value, err error) {
 		if inst == nil {
 			return
 		}
-		var errv Value
+		var errv script.Value
 		if res.err != nil {
 			errv = res.err.Error()
 		}
-		if t.cb != nil && t.cb.Instance() == inst {
+		if t.cb != nil && t.cb.Instance() == script.Instance(inst) {
 			inst.Call("task callback", t.cb, t.srv.obj, t.id, res.v, errv)
 			return
 		}
@@ -118,7 +120,7 @@ func (w *Worker) taskResult(t *task, v Value, err error) {
 
 // copyValue deep-copies a neutral value for another VM, refusing what
 // cannot cross (functions, host objects).
-func copyValue(v Value, depth int) (Value, error) {
+func copyValue(v script.Value, depth int) (script.Value, error) {
 	if depth > 100 {
 		return nil, errors.New("task data nested deeper than 100 levels")
 	}
@@ -129,8 +131,8 @@ func copyValue(v Value, depth int) (Value, error) {
 		return int64(x), nil
 	case []byte:
 		return append([]byte(nil), x...), nil
-	case List:
-		out := make(List, len(x))
+	case script.List:
+		out := make(script.List, len(x))
 		for i, e := range x {
 			c, err := copyValue(e, depth+1)
 			if err != nil {
@@ -139,8 +141,8 @@ func copyValue(v Value, depth int) (Value, error) {
 			out[i] = c
 		}
 		return out, nil
-	case Map:
-		out := make(Map, len(x))
+	case script.Map:
+		out := make(script.Map, len(x))
 		for k, e := range x {
 			c, err := copyValue(e, depth+1)
 			if err != nil {
@@ -150,25 +152,25 @@ func copyValue(v Value, depth int) (Value, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("a %s cannot cross to another VM (strings, numbers, booleans, lists, maps only)", TypeName(v))
+	return nil, fmt.Errorf("a %s cannot cross to another script.VM (strings, numbers, booleans, lists, maps only)", script.TypeName(v))
 }
 
-func taskData(c Call, i int) Value {
+func taskData(c script.Call, i int) script.Value {
 	v, err := copyValue(c.Arg(i), 0)
 	if err != nil {
-		Usagef("bad argument #%d (data): %v", i+1, err)
+		script.Usagef("bad argument #%d (data): %v", i+1, err)
 	}
 	return v
 }
 
-func srvTask(c Call) {
+func srvTask(c script.Call) {
 	s := self(c)
 	data := taskData(c, 0)
-	var cb Callback
+	var cb script.Callback
 	if c.NArgs() > 1 && c.Arg(1) != nil {
 		cb = c.Func(1, "callback")
 	}
-	inst := c.Instance()
+	inst := instOf(c)
 	id, err := s.host.submitTask(&task{srv: s, data: data, from: inst.worker, cb: cb})
 	if err != nil {
 		c.Fail(err.Error())
@@ -177,23 +179,23 @@ func srvTask(c Call) {
 	c.ReturnInt(id)
 }
 
-func timeoutArg(c Call, i int) time.Duration {
+func timeoutArg(c script.Call, i int) time.Duration {
 	sec := c.OptFloat(i, "timeout", 0.5)
 	if sec <= 0 {
-		Usagef("bad argument #%d (timeout): must be positive seconds", i+1)
+		script.Usagef("bad argument #%d (timeout): must be positive seconds", i+1)
 	}
 	return time.Duration(sec * float64(time.Second))
 }
 
 // srvTaskWait blocks the calling worker until the task's result arrives
 // or the timeout passes (the wait counts toward max_exec_ms).
-func srvTaskWait(c Call) {
+func srvTaskWait(c script.Call) {
 	s := self(c)
 	data := taskData(c, 0)
 	d := timeoutArg(c, 1)
-	inst := c.Instance()
+	inst := instOf(c)
 	if inst.worker.task {
-		Usagef("server.taskwait: not available in a task worker (it could wait for itself)")
+		script.Usagef("server.taskwait: not available in a task worker (it could wait for itself)")
 	}
 	t := &task{srv: s, data: data, from: inst.worker, wait: make(chan taskResult, 1)}
 	if _, err := s.host.submitTask(t); err != nil {
@@ -216,31 +218,31 @@ func srvTaskWait(c Call) {
 
 // srvTaskWaitMulti runs several tasks at once and waits for all of them up
 // to the timeout; results are in order, nil where a task failed or timed out.
-func srvTaskWaitMulti(c Call) {
+func srvTaskWaitMulti(c script.Call) {
 	s := self(c)
-	list, ok := c.Arg(0).(List)
+	list, ok := c.Arg(0).(script.List)
 	if !ok {
-		if m, isMap := c.Arg(0).(Map); !isMap || len(m) != 0 {
-			Usagef("bad argument #1 (tasks): a list expected, got %s", TypeName(c.Arg(0)))
+		if m, isMap := c.Arg(0).(script.Map); !isMap || len(m) != 0 {
+			script.Usagef("bad argument #1 (tasks): a list expected, got %s", script.TypeName(c.Arg(0)))
 		}
 	}
 	d := timeoutArg(c, 1)
-	inst := c.Instance()
+	inst := instOf(c)
 	if inst.worker.task {
-		Usagef("server.taskWaitMulti: not available in a task worker")
+		script.Usagef("server.taskWaitMulti: not available in a task worker")
 	}
 	waits := make([]chan taskResult, len(list))
 	for i, e := range list {
 		v, err := copyValue(e, 0)
 		if err != nil {
-			Usagef("bad argument #1 (tasks[%d]): %v", i+1, err)
+			script.Usagef("bad argument #1 (tasks[%d]): %v", i+1, err)
 		}
 		t := &task{srv: s, data: v, from: inst.worker, wait: make(chan taskResult, 1)}
 		if _, err := s.host.submitTask(t); err == nil {
 			waits[i] = t.wait
 		}
 	}
-	out := make(List, len(list))
+	out := make(script.List, len(list))
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for i, ch := range waits {
@@ -261,15 +263,15 @@ func srvTaskWaitMulti(c Call) {
 }
 
 // srvFinish sets the result of the task being run (in a task handler).
-func srvFinish(c Call) {
-	w := c.Instance().worker
+func srvFinish(c script.Call) {
+	w := instOf(c).worker
 	if w.curTask == nil {
 		c.Fail("finish is only valid inside a task handler")
 		return
 	}
 	v, err := copyValue(c.Arg(0), 0)
 	if err != nil {
-		Usagef("bad argument #1 (result): %v", err)
+		script.Usagef("bad argument #1 (result): %v", err)
 	}
 	w.taskDone, w.taskValue = true, v
 	c.ReturnBool(true)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/imscript/imscript/script"
 )
 
 var timerIDs atomic.Int64
@@ -16,8 +18,8 @@ var timerIDs atomic.Int64
 type timer struct {
 	id       int64
 	inst     *Instance
-	fn       Callback
-	args     []Value
+	fn       script.Callback
+	args     []script.Value
 	interval time.Duration
 	repeat   bool
 
@@ -141,7 +143,7 @@ func (q *timerQueue) stop() {
 // AddTimer starts a timer on this instance's worker: after d (repeating every
 // d when repeat). fn is called with args, or with the timer id when args is
 // nil. It returns the timer id.
-func (inst *Instance) AddTimer(d time.Duration, repeat bool, fn Callback, args []Value) int64 {
+func (inst *Instance) AddTimer(d time.Duration, repeat bool, fn script.Callback, args []script.Value) int64 {
 	if d < time.Millisecond && repeat {
 		d = time.Millisecond
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/imscript/imscript/script"
 )
 
 // Handler slots, in the order of the API's event table.
@@ -40,7 +42,7 @@ type Worker struct {
 	// Watchdog state: busy is odd while a handler runs.
 	busy        atomic.Uint64
 	imu         sync.Mutex
-	running     VM
+	running     script.VM
 	interrupted bool
 	wdSeq       uint64 // watchdog goroutine only
 	wdSince     time.Time
@@ -49,7 +51,7 @@ type Worker struct {
 	task      bool
 	curTask   *task
 	taskDone  bool
-	taskValue Value
+	taskValue script.Value
 
 	timers   timerQueue  // its instance's imscript.tick / after
 	draining []*Instance // replaced instances still answering requests (drain.go)
@@ -190,19 +192,19 @@ func (w *Worker) swap(inst *Instance) {
 }
 
 // fire calls the current instance's handler of server s, if any.
-func (w *Worker) fire(s *Server, slot int, args ...Value) {
+func (w *Worker) fire(s *Server, slot int, args ...script.Value) {
 	w.fireOK(s, slot, args...)
 }
 
 // fireOK is fire that says whether a handler ran without error (false
 // also when there is no handler).
-func (w *Worker) fireOK(s *Server, slot int, args ...Value) (ran, ok bool) {
+func (w *Worker) fireOK(s *Server, slot int, args ...script.Value) (ran, ok bool) {
 	ran, _, err := w.fireValue(s, slot, args...)
 	return ran, ran && err == nil
 }
 
 // fireValue runs a handler and returns its result.
-func (w *Worker) fireValue(s *Server, slot int, args ...Value) (ran bool, v Value, err error) {
+func (w *Worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool, v script.Value, err error) {
 	inst := w.inst
 	if inst == nil {
 		return false, nil, nil
@@ -230,9 +232,9 @@ func (w *Worker) httpRequest(s *Server, c *Conn, p *parsedRequest) {
 		res.end([]byte("404 Not Found\n"))
 		return
 	}
-	if pend, ok := v.(Pending); ok && err == nil {
+	if pend, ok := v.(script.Pending); ok && err == nil {
 		inst := w.inst
-		pend.Then(func(_ Value, err error) {
+		pend.Then(func(_ script.Value, err error) {
 			if err != nil {
 				w.host.reportError("handler error", inst, err, "handler", handlerNames[hRequest])
 				res.fail(http.StatusInternalServerError)
@@ -259,7 +261,7 @@ func (w *Worker) wsOpen(s *Server, c *Conn, p *parsedRequest) {
 }
 
 func (w *Worker) wsMessage(s *Server, c *Conn, data []byte, op int) {
-	w.fire(s, hMessage, s.obj, &Object{Type: frameType, Data: &messageFrame{fd: c.id, data: data, op: op}})
+	w.fire(s, hMessage, s.obj, &script.Object{Type: frameType, Data: &messageFrame{fd: c.id, data: data, op: op}})
 }
 
 func (w *Worker) handle(ev *event) {
@@ -284,21 +286,21 @@ func (w *Worker) handle(ev *event) {
 	case evWSMessage:
 		w.wsMessage(ev.srv, ev.conn, ev.data, ev.status)
 	case evPacket:
-		addr := Map{"address": ev.addr.IP.String(), "port": int64(ev.addr.Port)}
+		addr := script.Map{"address": ev.addr.IP.String(), "port": int64(ev.addr.Port)}
 		w.fire(ev.srv, hPacket, ev.srv.obj, ev.data, addr)
 	case evTimer:
 		w.timerQueue().run()
 	}
 }
 
-func (w *Worker) enterHandler(vm VM) {
+func (w *Worker) enterHandler(vm script.VM) {
 	w.imu.Lock()
 	w.busy.Add(1)
 	w.running = vm
 	w.imu.Unlock()
 }
 
-func (w *Worker) leaveHandler(vm VM) (interrupted bool) {
+func (w *Worker) leaveHandler(vm script.VM) (interrupted bool) {
 	w.imu.Lock()
 	w.busy.Add(1)
 	w.running = nil
@@ -313,13 +315,13 @@ func (w *Worker) leaveHandler(vm VM) (interrupted bool) {
 
 // call runs one script callback with the watchdog armed. Script errors are
 // logged with their file:line and counted; the worker goes on.
-func (w *Worker) call(inst *Instance, fn Callback, what string, args ...Value) Value {
+func (w *Worker) call(inst *Instance, fn script.Callback, what string, args ...script.Value) script.Value {
 	v, _ := w.callErr(inst, fn, what, args...)
 	return v
 }
 
 // callErr is call that also returns the (already reported) error.
-func (w *Worker) callErr(inst *Instance, fn Callback, what string, args ...Value) (Value, error) {
+func (w *Worker) callErr(inst *Instance, fn script.Callback, what string, args ...script.Value) (script.Value, error) {
 	if inst.vm == nil {
 		return nil, errors.New("no vm")
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/imscript/imscript/script"
+
 	"github.com/gobwas/ws"
 )
 
@@ -447,18 +449,18 @@ func inflate(p []byte, max int) ([]byte, error) {
 type messageFrame struct {
 	fd   int64
 	data []byte
-	op   int   // 1 text, 2 binary
-	text Value // data as a string, made on the first read
+	op   int          // 1 text, 2 binary
+	text script.Value // data as a string, made on the first read
 }
 
 // frameType is the frame's script type: read-only fields fd, data,
 // opcode ("text" or "binary") and finish (true: messages arrive whole),
 // iterable like a table.
-var frameType = &Type{Name: "websocket_frame", Transient: true}
+var frameType = &script.Type{Name: "websocket_frame", Transient: true}
 
 var frameFields = []string{"data", "fd", "finish", "opcode"}
 
-func (f *messageFrame) field(name string) Value {
+func (f *messageFrame) field(name string) script.Value {
 	switch name {
 	case "fd":
 		return f.fd
@@ -480,13 +482,13 @@ func (f *messageFrame) field(name string) Value {
 }
 
 func init() {
-	frameType.Props = make(map[string]func(o *Object) Value, len(frameFields))
+	frameType.Props = make(map[string]func(o *script.Object) script.Value, len(frameFields))
 	for _, name := range frameFields {
-		frameType.Props[name] = func(o *Object) Value { return o.Data.(*messageFrame).field(name) }
+		frameType.Props[name] = func(o *script.Object) script.Value { return o.Data.(*messageFrame).field(name) }
 	}
-	frameType.Iter = func(o *Object) func() (Value, Value, bool) {
+	frameType.Iter = func(o *script.Object) func() (script.Value, script.Value, bool) {
 		f, i := o.Data.(*messageFrame), 0
-		return func() (Value, Value, bool) {
+		return func() (script.Value, script.Value, bool) {
 			if i == len(frameFields) {
 				return nil, nil, false
 			}

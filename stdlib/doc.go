@@ -4,7 +4,7 @@
 package stdlib
 
 import (
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 	"github.com/imscript/imscript/stdlib/http"
 	"github.com/imscript/imscript/stdlib/json"
 	"github.com/imscript/imscript/stdlib/log"
@@ -14,13 +14,15 @@ import (
 	"github.com/imscript/imscript/stdlib/websocket"
 )
 
-// Register adds every standard module to h.
-func Register(h *host.Host) {
-	h.RegisterModule("json", json.Module)
-	h.RegisterModule("log", log.Module)
-	h.RegisterModule("process", process.Module)
-	h.RegisterModule("http", http.Module)
-	h.RegisterModule("websocket", websocket.Module)
-	h.RegisterModule("mail", mail.Module)
-	table.Register(h)
+// Modules are every standard module, for Host.RegisterModule.
+func Modules() []script.Module {
+	mods := []script.Module{
+		{Name: "json", Build: json.Module},
+		{Name: "log", Build: log.Module},
+		{Name: "process", Build: process.Module},
+		{Name: "http", Build: http.Module},
+		{Name: "websocket", Build: websocket.Module},
+		{Name: "mail", Build: mail.Module},
+	}
+	return append(mods, table.Modules()...)
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscript/imscript/script"
+
 	"github.com/imscript/imscript/internal/testutil"
 
 	"github.com/imscript/imscript"
@@ -145,34 +147,34 @@ func runScript(t *testing.T, ext, src string, opts runOpts) outcome {
 
 // probeModule is a Go module the cases use to see values cross the
 // boundary: require("probe") / imscript.probe.
-func probeModule(*host.Instance) host.Value {
-	return host.Map{
+func probeModule(script.Instance) script.Value {
+	return script.Map{
 		// echo returns its argument: script -> Go -> script.
-		"echo": host.Function(func(c host.Call) { c.Return(c.Arg(0)) }),
+		"echo": script.Function(func(c script.Call) { c.Return(c.Arg(0)) }),
 		// describe renders the Go value a script value became.
-		"describe": host.Function(func(c host.Call) { c.ReturnStr(describe(c.Arg(0))) }),
+		"describe": script.Function(func(c script.Call) { c.ReturnStr(describe(c.Arg(0))) }),
 		// value returns a Go value by name: Go -> script.
-		"value": host.Function(func(c host.Call) {
+		"value": script.Function(func(c script.Call) {
 			v, ok := goValues[c.Str(0, "name")]
 			if !ok {
-				host.Usagef("probe.value: unknown value %q", c.Str(0, "name"))
+				script.Usagef("probe.value: unknown value %q", c.Str(0, "name"))
 			}
 			c.Return(v)
 		}),
 		// is256 says whether data holds exactly the bytes 0..255.
-		"is256": host.Function(func(c host.Call) { c.ReturnBool(bytes.Equal(c.Bytes(0, "data"), all256())) }),
+		"is256": script.Function(func(c script.Call) { c.ReturnBool(bytes.Equal(c.Bytes(0, "data"), all256())) }),
 		// hex renders bytes as hex, to see them exactly.
-		"hex": host.Function(func(c host.Call) { c.ReturnStr(fmt.Sprintf("%x", c.Bytes(0, "data"))) }),
+		"hex": script.Function(func(c script.Call) { c.ReturnStr(fmt.Sprintf("%x", c.Bytes(0, "data"))) }),
 		// multi returns two values (Lua sees both, JS the first).
-		"multi": host.Function(func(c host.Call) { c.Return(int64(1), "two") }),
+		"multi": script.Function(func(c script.Call) { c.Return(int64(1), "two") }),
 		// gopanic is a Go function with a bug: it writes to a nil map.
-		"gopanic": host.Function(func(c host.Call) {
+		"gopanic": script.Function(func(c script.Call) {
 			var m map[string]int
 			m["x"] = 1
 		}),
 		// later settles asynchronously from another goroutine: its argument
 		// as the result, or, when it is "boom", as an error.
-		"later": host.Function(func(c host.Call) {
+		"later": script.Function(func(c script.Call) {
 			v := c.Arg(0)
 			settle := c.Async(1)
 			go func() {
@@ -185,9 +187,9 @@ func probeModule(*host.Instance) host.Value {
 			}()
 		}),
 		// fail is a routine failure.
-		"fail": host.Function(func(c host.Call) { c.Fail("it did not work") }),
+		"fail": script.Function(func(c script.Call) { c.Fail("it did not work") }),
 		// typed reads typed arguments, raising usage errors that name them.
-		"typed": host.Function(func(c host.Call) {
+		"typed": script.Function(func(c script.Call) {
 			n := c.Int(0, "count")
 			s := c.Str(1, "label")
 			b := c.OptBool(2, "loud", false)
@@ -204,7 +206,7 @@ func all256() []byte {
 	return b
 }
 
-var goValues = map[string]host.Value{
+var goValues = map[string]script.Value{
 	"nil":    nil,
 	"true":   true,
 	"false":  false,
@@ -217,11 +219,11 @@ var goValues = map[string]host.Value{
 	"empty":  "",
 	"bytes":  all256(),
 	"text":   []byte("hello"),
-	"list":   host.List{int64(1), "two", true},
-	"map":    host.Map{"a": int64(1), "b": "x"},
-	"nested": host.Map{"users": host.List{host.Map{"name": "ann", "tags": host.List{"a", "b"}}}, "meta": host.Map{"deep": host.Map{"ok": true}}},
+	"list":   script.List{int64(1), "two", true},
+	"map":    script.Map{"a": int64(1), "b": "x"},
+	"nested": script.Map{"users": script.List{script.Map{"name": "ann", "tags": script.List{"a", "b"}}}, "meta": script.Map{"deep": script.Map{"ok": true}}},
 }
 
 // describe renders a neutral value canonically: numbers as %g, strings and
 // bytes quoted alike, maps with sorted keys.
-func describe(v host.Value) string { return testutil.Describe(v, false) }
+func describe(v script.Value) string { return testutil.Describe(v, false) }

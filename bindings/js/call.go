@@ -7,20 +7,20 @@ import (
 
 	"github.com/dop251/goja"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
-// call implements host.Call over a goja.FunctionCall.
+// call implements script.Call over a goja.FunctionCall.
 type call struct {
 	v    *vm
 	args []goja.Value
-	self *host.Object
+	self *script.Object
 	ret  goja.Value
 }
 
 // function wraps a host Function as a JS function. Methods find their host
 // object through `this`.
-func (v *vm) function(fn host.Function, method bool) func(goja.FunctionCall) goja.Value {
+func (v *vm) function(fn script.Function, method bool) func(goja.FunctionCall) goja.Value {
 	return func(fc goja.FunctionCall) goja.Value {
 		if v.depth == len(v.calls) {
 			v.calls = append(v.calls, &call{v: v})
@@ -32,7 +32,7 @@ func (v *vm) function(fn host.Function, method bool) func(goja.FunctionCall) goj
 			v.depth--
 			c.args = nil
 			if r := recover(); r != nil {
-				if ue, ok := r.(*host.UsageError); ok {
+				if ue, ok := r.(*script.UsageError); ok {
 					panic(v.rt.NewTypeError(ue.Msg))
 				}
 				// A fault in Go code (nil map, bad index...) becomes a JS
@@ -48,7 +48,7 @@ func (v *vm) function(fn host.Function, method bool) func(goja.FunctionCall) goj
 		if method {
 			c.self = v.receiver(fc.This)
 			if c.self == nil {
-				host.Usagef("method called without its object: use obj.method(...)")
+				script.Usagef("method called without its object: use obj.method(...)")
 			}
 		}
 		fn(c)
@@ -59,9 +59,9 @@ func (v *vm) function(fn host.Function, method bool) func(goja.FunctionCall) goj
 	}
 }
 
-func (c *call) Instance() *host.Instance { return c.v.inst }
-func (c *call) Self() *host.Object       { return c.self }
-func (c *call) NArgs() int               { return len(c.args) }
+func (c *call) Instance() script.Instance { return c.v.inst }
+func (c *call) Self() *script.Object       { return c.self }
+func (c *call) NArgs() int                 { return len(c.args) }
 
 func (c *call) get(i int) goja.Value {
 	if i < len(c.args) {
@@ -72,7 +72,7 @@ func (c *call) get(i int) goja.Value {
 
 func absent(v goja.Value) bool { return v == nil || goja.IsUndefined(v) || goja.IsNull(v) }
 
-func (c *call) Arg(i int) host.Value { return c.v.fromJS(c.get(i), 0) }
+func (c *call) Arg(i int) script.Value { return c.v.fromJS(c.get(i), 0) }
 
 func (c *call) typeName(v goja.Value) string {
 	if absent(v) {
@@ -96,7 +96,7 @@ func (c *call) typeName(v goja.Value) string {
 }
 
 func (c *call) bad(i int, name, want string) {
-	host.Usagef("argument %d (%s) must be %s, got %s", i+1, name, want, c.typeName(c.get(i)))
+	script.Usagef("argument %d (%s) must be %s, got %s", i+1, name, want, c.typeName(c.get(i)))
 }
 
 func (c *call) Int(i int, name string) int64 {
@@ -193,7 +193,7 @@ func (c *call) Bytes(i int, name string) []byte {
 	return nil
 }
 
-func (c *call) Func(i int, name string) host.Callback {
+func (c *call) Func(i int, name string) script.Callback {
 	v := c.get(i)
 	fn, ok := goja.AssertFunction(v)
 	if !ok {
@@ -202,20 +202,20 @@ func (c *call) Func(i int, name string) host.Callback {
 	return &callback{vm: c.v, fn: fn, v: v}
 }
 
-func (c *call) Table(i int, name string) host.Map {
+func (c *call) Table(i int, name string) script.Map {
 	v := c.get(i)
 	o, ok := v.(*goja.Object)
 	if !ok || absent(v) {
 		c.bad(i, name, "an object")
 	}
-	m, ok := c.v.fromJS(o, 0).(host.Map)
+	m, ok := c.v.fromJS(o, 0).(script.Map)
 	if !ok {
 		c.bad(i, name, "an object")
 	}
 	return m
 }
 
-func (c *call) Fields(i int, name string, names []string, vals []host.Value) {
+func (c *call) Fields(i int, name string, names []string, vals []script.Value) {
 	v := c.get(i)
 	o, ok := v.(*goja.Object)
 	if !ok || absent(v) {
@@ -226,14 +226,14 @@ func (c *call) Fields(i int, name string, names []string, vals []host.Value) {
 	}
 }
 
-func (c *call) OptTable(i int, name string) host.Map {
+func (c *call) OptTable(i int, name string) script.Map {
 	if absent(c.get(i)) {
 		return nil
 	}
 	return c.Table(i, name)
 }
 
-func (c *call) Return(vals ...host.Value) {
+func (c *call) Return(vals ...script.Value) {
 	if len(vals) > 0 && c.ret == nil {
 		c.ret = c.v.toJS(vals[0], 0)
 	}
@@ -245,7 +245,7 @@ func (c *call) ReturnBool(b bool)     { c.ret = c.v.rt.ToValue(b) }
 func (c *call) ReturnStr(s string)    { c.ret = c.v.rt.ToValue(s) }
 func (c *call) Fail(string)           { c.ret = c.v.rt.ToValue(false) }
 
-func (c *call) ReturnFields(names []string, vals []host.Value) {
+func (c *call) ReturnFields(names []string, vals []script.Value) {
 	if c.ret != nil {
 		return
 	}
@@ -258,14 +258,14 @@ func (c *call) ReturnFields(names []string, vals []host.Value) {
 	c.ret = o
 }
 
-func (c *call) Async(int) func(host.Value, error) {
+func (c *call) Async(int) func(script.Value, error) {
 	v := c.v
 	rt := v.rt
 	p, resolve, reject := rt.NewPromise()
 	c.ret = rt.ToValue(p)
 	inst := v.inst
 	var once sync.Once
-	return func(res host.Value, err error) {
+	return func(res script.Value, err error) {
 		once.Do(func() {
 			inst.Post(func() {
 				// Settling through a JS-callable function makes goja run

@@ -9,7 +9,7 @@ import (
 
 	"github.com/dop251/goja"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 // installConsole adds console.log/info/debug (stdout) and warn/error
@@ -28,7 +28,7 @@ func (v *vm) installConsole() {
 			return goja.Undefined()
 		}
 	}
-	h := v.inst.Host()
+	h := v.inst
 	for _, n := range []string{"log", "info", "debug"} {
 		_ = con.Set(n, out(h.Stdout))
 	}
@@ -79,11 +79,11 @@ func (v *vm) installTimers() {
 			if ms != ms || ms < 1 {
 				ms = 1
 			}
-			args := host.List{}
+			args := script.List{}
 			for _, a := range fc.Arguments[min(2, len(fc.Arguments)):] {
 				args = append(args, &jsValue{a})
 			}
-			id := v.inst.AddTimer(host.Millis(ms), repeat, &callback{vm: v, fn: fn, v: fc.Argument(0)}, args)
+			id := v.inst.AddTimer(script.Millis(ms), repeat, &callback{vm: v, fn: fn, v: fc.Argument(0)}, args)
 			return rt.ToValue(id)
 		}
 	}
@@ -106,7 +106,7 @@ func (v *vm) installTimers() {
 		if !ok {
 			panic(rt.NewTypeError("the callback must be a function"))
 		}
-		args := host.List{}
+		args := script.List{}
 		for _, a := range fc.Arguments[min(1, len(fc.Arguments)):] {
 			args = append(args, &jsValue{a})
 		}

@@ -1,43 +1,53 @@
 package js
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
+
 	"github.com/imscript/imscript/internal/testutil"
 	"github.com/imscript/imscript/stdlib"
 )
 
 // run runs src as main.js on workers JS VMs (see testutil.BindingRun).
-var run = testutil.BindingRunner(func() host.Language { return New() }, ".js", stdlib.Register, testModule)
+var run = testutil.BindingRunner(func() script.Language { return New() }, ".js", func(h *host.Host) {
+	for _, m := range stdlib.Modules() {
+		h.RegisterModule(m.Name, m.Build)
+	}
+}, testModule)
 
 func writeFiles(t *testing.T, files map[string]string) string { return testutil.WriteFiles(t, files) }
 
-func describe(v host.Value) string { return testutil.Describe(v, true) }
+func describe(v script.Value) string { return testutil.Describe(v, true) }
+
+// kept is what t.keep holds, per instance.
+var kept sync.Map
 
 // testModule is imscript.t / require("t"): the functions shared with the
 // Lua tests (testutil.Module) and those only the JS tests use.
-func testModule(inst *host.Instance) host.Value {
-	return testutil.Module(host.Map{
-		"give": testutil.Give(map[string]func() host.Value{
-			"bytes": func() host.Value { return []byte("abc") },
-			"big":   func() host.Value { return float64(1 << 53) },
-			"half":  func() host.Value { return 2.5 },
+func testModule(inst script.Instance) script.Value {
+	return testutil.Module(script.Map{
+		"give": testutil.Give(map[string]func() script.Value{
+			"bytes": func() script.Value { return []byte("abc") },
+			"big":   func() script.Value { return float64(1 << 53) },
+			"half":  func() script.Value { return 2.5 },
 		}),
 		// opt returns its optional arguments (or their defaults) described
 		// as one list, since a JS function returns a single value.
-		"opt": host.Function(func(c host.Call) {
-			c.ReturnStr(describe(host.List{c.OptInt(0, "n", 5), c.OptFloat(1, "f", 1.5), c.OptBool(2, "b", true),
+		"opt": script.Function(func(c script.Call) {
+			c.ReturnStr(describe(script.List{c.OptInt(0, "n", 5), c.OptFloat(1, "f", 1.5), c.OptBool(2, "b", true),
 				c.OptStr(3, "s", "def"), c.OptTable(4, "t") == nil}))
 		}),
-		"int": host.Function(func(c host.Call) { c.ReturnInt(c.Int(0, "n")) }),
-		"str": host.Function(func(c host.Call) { c.ReturnStr(c.Str(0, "s")) }),
+		"int": script.Function(func(c script.Call) { c.ReturnInt(c.Int(0, "n")) }),
+		"str": script.Function(func(c script.Call) { c.ReturnStr(c.Str(0, "s")) }),
 		// keep holds on to a value; kept returns what Go holds now.
-		"keep": host.Function(func(c host.Call) { c.Instance().SetValue("kept", c.Arg(0)) }),
-		"kept": host.Function(func(c host.Call) { c.ReturnStr(describe(c.Instance().Value("kept"))) }),
+		"keep": script.Function(func(c script.Call) { kept.Store(c.Instance(), c.Arg(0)) }),
+		"kept": script.Function(func(c script.Call) { v, _ := kept.Load(c.Instance()); c.ReturnStr(describe(v)) }),
 		// apply calls a script function through the VM and describes the result.
-		"apply": host.Function(func(c host.Call) {
-			v, err := c.Instance().VM().Call(c.Func(0, "fn"), c.Arg(1))
+		"apply": script.Function(func(c script.Call) {
+			v, err := c.(*call).v.Call(c.Func(0, "fn"), c.Arg(1))
 			if err != nil {
 				c.ReturnStr("error: " + err.Error())
 				return

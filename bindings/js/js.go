@@ -19,19 +19,19 @@ import (
 	"github.com/dop251/goja_nodejs/require"
 	"github.com/dop251/goja_nodejs/url"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
-// Language is the JavaScript host.Language.
+// Language is the JavaScript script.Language.
 type Language struct{}
 
 // New returns the JavaScript language.
 func New() *Language { return &Language{} }
 
-// Name implements host.Language.
+// Name implements script.Language.
 func (*Language) Name() string { return "js" }
 
-// Extensions implements host.Language.
+// Extensions implements script.Language.
 func (*Language) Extensions() []string { return []string{".js", ".cjs"} }
 
 // program is a compiled main script plus a require registry whose compiled
@@ -53,8 +53,8 @@ func (p *program) dependencies() []string {
 	return append([]string(nil), p.deps...)
 }
 
-// Compile implements host.Language.
-func (*Language) Compile(path string) (host.Program, error) {
+// Compile implements script.Language.
+func (*Language) Compile(path string) (script.Program, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read script: %w", err)
@@ -107,12 +107,12 @@ func displayName(path string) string {
 // vm is one goja runtime owned by one worker.
 type vm struct {
 	rt   *goja.Runtime
-	inst *host.Instance
+	inst script.Instance
 	req  *require.RequireModule
 	buf  *buffer.Buffer
 
-	objects map[*host.Object]*goja.Object
-	types   map[*host.Type]*typeMethods
+	objects map[*script.Object]*goja.Object
+	types   map[*script.Type]*typeMethods
 	// mods caches what require() returned for registered modules, so
 	// require("x") === require("x") === imscript.x, as in Node and Lua.
 	mods map[string]goja.Value
@@ -120,7 +120,7 @@ type vm struct {
 	iterProtoObj *goja.Object
 	// lastThis and lastHost remember the last method receiver.
 	lastThis *goja.Object
-	lastHost *host.Object
+	lastHost *script.Object
 
 	calls []*call
 	depth int
@@ -142,8 +142,8 @@ var (
 	typeAB      = reflect.TypeOf(goja.ArrayBuffer{})
 )
 
-// NewVM implements host.Language.
-func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
+// NewVM implements script.Language.
+func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	p, ok := inst.Program().(*program)
 	if !ok {
 		return nil, errors.New("js: not a JavaScript program")
@@ -153,8 +153,8 @@ func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
 	v := &vm{
 		rt:      rt,
 		inst:    inst,
-		objects: map[*host.Object]*goja.Object{},
-		types:   map[*host.Type]*typeMethods{},
+		objects: map[*script.Object]*goja.Object{},
+		types:   map[*script.Type]*typeMethods{},
 	}
 	v.req = p.reg.Enable(rt)
 	buffer.Enable(rt)
@@ -231,8 +231,8 @@ func (v *vm) require(call goja.FunctionCall) goja.Value {
 	return ret
 }
 
-// Run implements host.VM.
-func (v *vm) Run(p host.Program) error {
+// Run implements script.VM.
+func (v *vm) Run(p script.Program) error {
 	jp, ok := p.(*program)
 	if !ok {
 		return fmt.Errorf("js: not a JavaScript program: %s", p.Path())
@@ -243,8 +243,8 @@ func (v *vm) Run(p host.Program) error {
 	return v.withRejections(jsError(err))
 }
 
-// Call implements host.VM.
-func (v *vm) Call(cb host.Callback, args ...host.Value) (host.Value, error) {
+// Call implements script.VM.
+func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error) {
 	jc, ok := cb.(*callback)
 	if !ok || jc.vm != v {
 		return nil, errors.New("js: callback belongs to another VM")
@@ -282,15 +282,15 @@ func (v *vm) Call(cb host.Callback, args ...host.Value) (host.Value, error) {
 }
 
 // pending is a promise a callback returned that had not settled when the
-// callback returned (host.Pending).
+// callback returned (script.Pending).
 type pending struct {
 	vm *vm
 	p  *goja.Object
 }
 
-// Then implements host.Pending: fn runs in the promise job that settles
+// Then implements script.Pending: fn runs in the promise job that settles
 // it, on the worker; the rejection is then handled, not reported again.
-func (p *pending) Then(fn func(host.Value, error)) {
+func (p *pending) Then(fn func(script.Value, error)) {
 	v := p.vm
 	then, ok := goja.AssertFunction(p.p.Get("then"))
 	if !ok {
@@ -369,13 +369,13 @@ func jsError(err error) error {
 	return err
 }
 
-// Interrupt implements host.VM.
+// Interrupt implements script.VM.
 func (v *vm) Interrupt(reason string) { v.rt.Interrupt(reason) }
 
-// ClearInterrupt implements host.VM.
+// ClearInterrupt implements script.VM.
 func (v *vm) ClearInterrupt() { v.rt.ClearInterrupt() }
 
-// Close implements host.VM.
+// Close implements script.VM.
 func (v *vm) Close() {
 	v.objects, v.types = nil, nil
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/dop251/goja"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 const maxDepth = 100
@@ -19,11 +19,11 @@ type callback struct {
 	v  goja.Value
 }
 
-func (c *callback) Instance() *host.Instance { return c.vm.inst }
+func (c *callback) Instance() script.Instance { return c.vm.inst }
 
-func (v *vm) toJS(val host.Value, depth int) goja.Value {
+func (v *vm) toJS(val script.Value, depth int) goja.Value {
 	if depth > maxDepth {
-		host.Usagef("value nested deeper than %d levels", maxDepth)
+		script.Usagef("value nested deeper than %d levels", maxDepth)
 	}
 	rt := v.rt
 	switch x := val.(type) {
@@ -44,34 +44,34 @@ func (v *vm) toJS(val host.Value, depth int) goja.Value {
 		return rt.ToValue(x)
 	case []byte:
 		return v.buf.WrapBytes(x)
-	case host.List:
+	case script.List:
 		vals := make([]any, len(x))
 		for i, e := range x {
 			vals[i] = v.toJS(e, depth+1)
 		}
 		return rt.NewArray(vals...)
-	case host.Map:
+	case script.Map:
 		o := rt.NewObject()
 		for k, e := range x {
 			_ = o.Set(k, v.toJS(e, depth+1))
 		}
 		return o
-	case *host.Object:
+	case *script.Object:
 		return v.object(x)
-	case host.Function:
+	case script.Function:
 		return rt.ToValue(v.function(x, false))
 	case *callback:
 		return x.v
 	case *jsValue:
 		return x.v
 	}
-	host.Usagef("cannot pass a Go %T to JavaScript", val)
+	script.Usagef("cannot pass a Go %T to JavaScript", val)
 	return goja.Undefined()
 }
 
-func (v *vm) fromJS(jv goja.Value, depth int) host.Value {
+func (v *vm) fromJS(jv goja.Value, depth int) script.Value {
 	if depth > maxDepth {
-		host.Usagef("object nested deeper than %d levels (a cycle?)", maxDepth)
+		script.Usagef("object nested deeper than %d levels (a cycle?)", maxDepth)
 	}
 	if jv == nil || goja.IsUndefined(jv) || goja.IsNull(jv) {
 		return nil
@@ -106,14 +106,14 @@ func (v *vm) fromJS(jv goja.Value, depth int) host.Value {
 	}
 	if o.ClassName() == "Array" {
 		n := int(o.Get("length").ToInteger())
-		l := make(host.List, n)
+		l := make(script.List, n)
 		for i := 0; i < n; i++ {
 			l[i] = v.fromJS(o.Get(itoa(i)), depth+1)
 		}
 		return l
 	}
 	keys := o.Keys()
-	m := make(host.Map, len(keys))
+	m := make(script.Map, len(keys))
 	for _, k := range keys {
 		m[k] = v.fromJS(o.Get(k), depth+1)
 	}
@@ -140,7 +140,7 @@ func itoa(i int) string {
 // and transient objects (HTTP responses) are garbage like any other.
 type hostObject struct {
 	v  *vm
-	o  *host.Object
+	o  *script.Object
 	tm *typeMethods
 }
 
@@ -182,7 +182,7 @@ func (h *hostObject) Keys() []string { return h.tm.names }
 
 // object returns the JS object that stands for o in this VM: always the
 // same one unless the type is transient.
-func (v *vm) object(o *host.Object) *goja.Object {
+func (v *vm) object(o *script.Object) *goja.Object {
 	if !o.Type.Transient {
 		if jo, ok := v.objects[o]; ok {
 			return jo
@@ -204,7 +204,7 @@ func (v *vm) object(o *host.Object) *goja.Object {
 // receiver is hostOf for the `this` of a method call. It remembers the
 // last receiver, so a loop calling methods of one object skips Export
 // (which allocates).
-func (v *vm) receiver(this goja.Value) *host.Object {
+func (v *vm) receiver(this goja.Value) *script.Object {
 	o, ok := this.(*goja.Object)
 	if !ok || o == nil {
 		return nil
@@ -220,7 +220,7 @@ func (v *vm) receiver(this goja.Value) *host.Object {
 }
 
 // hostOf returns the host object behind a JS value, or nil.
-func hostOf(val goja.Value) *host.Object {
+func hostOf(val goja.Value) *script.Object {
 	o, ok := val.(*goja.Object)
 	if !ok || o.ExportType() != typeHostObject {
 		return nil
@@ -228,7 +228,7 @@ func hostOf(val goja.Value) *host.Object {
 	return o.Export().(*hostObject).o
 }
 
-func (v *vm) methods(t *host.Type) *typeMethods {
+func (v *vm) methods(t *script.Type) *typeMethods {
 	if tm, ok := v.types[t]; ok {
 		return tm
 	}
@@ -253,16 +253,16 @@ func (v *vm) methods(t *host.Type) *typeMethods {
 // iterProto builds the prototype of an iterable type's objects: its
 // [Symbol.iterator]() returns an iterator whose values are [key, value]
 // pairs, as a Map's, so `for (const [k, v] of obj)` works.
-func (v *vm) iterProto(iter func(*host.Object) func() (host.Value, host.Value, bool)) *goja.Object {
+func (v *vm) iterProto(iter func(*script.Object) func() (script.Value, script.Value, bool)) *goja.Object {
 	rt := v.rt
 	proto := rt.NewObject()
-	start := host.Function(func(c host.Call) {
+	start := script.Function(func(c script.Call) {
 		next := iter(c.Self())
 		it := rt.NewObject()
 		if ip := v.iteratorPrototype(); ip != nil {
 			_ = it.SetPrototype(ip)
 		}
-		step := host.Function(func(c host.Call) {
+		step := script.Function(func(c script.Call) {
 			k, val, ok := next()
 			res := rt.NewObject()
 			if ok {

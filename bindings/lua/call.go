@@ -5,22 +5,22 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
-// call implements host.Call over the Lua stack of one Go function call.
+// call implements script.Call over the Lua stack of one Go function call.
 type call struct {
 	v    *vm
 	L    *lua.LState
 	base int // stack index of argument 0
-	self *host.Object
+	self *script.Object
 	nret int
 	name string
 }
 
 // invoke runs a host Function for a Lua call. Calls are reused from a small
 // per-VM stack (a host function may call back into Lua).
-func (v *vm) invoke(L *lua.LState, fn host.Function, method bool) (nret int) {
+func (v *vm) invoke(L *lua.LState, fn script.Function, method bool) (nret int) {
 	if v.depth == len(v.calls) {
 		v.calls = append(v.calls, &call{v: v})
 	}
@@ -29,9 +29,9 @@ func (v *vm) invoke(L *lua.LState, fn host.Function, method bool) (nret int) {
 	c.L, c.base, c.self, c.nret = L, 1, nil, 0
 	if method {
 		ud, ok := L.Get(1).(*lua.LUserData)
-		var o *host.Object
+		var o *script.Object
 		if ok {
-			o, _ = ud.Value.(*host.Object)
+			o, _ = ud.Value.(*script.Object)
 		}
 		if o == nil {
 			v.depth--
@@ -43,7 +43,7 @@ func (v *vm) invoke(L *lua.LState, fn host.Function, method bool) (nret int) {
 	defer func() {
 		v.depth--
 		if r := recover(); r != nil {
-			if ue, ok := r.(*host.UsageError); ok {
+			if ue, ok := r.(*script.UsageError); ok {
 				L.RaiseError("%s", ue.Msg)
 				return
 			}
@@ -54,8 +54,8 @@ func (v *vm) invoke(L *lua.LState, fn host.Function, method bool) (nret int) {
 	return c.nret
 }
 
-func (c *call) Instance() *host.Instance { return c.v.inst }
-func (c *call) Self() *host.Object       { return c.self }
+func (c *call) Instance() script.Instance { return c.v.inst }
+func (c *call) Self() *script.Object       { return c.self }
 func (c *call) NArgs() int {
 	n := c.L.GetTop() - c.base + 1
 	if n < 0 {
@@ -66,16 +66,16 @@ func (c *call) NArgs() int {
 
 func (c *call) get(i int) lua.LValue { return c.L.Get(c.base + i) }
 
-func (c *call) Arg(i int) host.Value {
+func (c *call) Arg(i int) script.Value {
 	v, err := c.v.fromLua(c.get(i), 0)
 	if err != nil {
-		host.Usagef("argument %d: %v", i+1, err)
+		script.Usagef("argument %d: %v", i+1, err)
 	}
 	return v
 }
 
 func (c *call) bad(i int, name, want string) {
-	host.Usagef("bad argument #%d (%s): %s expected, got %s", i+1, name, want, c.get(i).Type().String())
+	script.Usagef("bad argument #%d (%s): %s expected, got %s", i+1, name, want, c.get(i).Type().String())
 }
 
 func (c *call) Int(i int, name string) int64 {
@@ -152,7 +152,7 @@ func (c *call) Bytes(i int, name string) []byte {
 	return nil
 }
 
-func (c *call) Func(i int, name string) host.Callback {
+func (c *call) Func(i int, name string) script.Callback {
 	f, ok := c.get(i).(*lua.LFunction)
 	if !ok {
 		c.bad(i, name, "function")
@@ -160,28 +160,28 @@ func (c *call) Func(i int, name string) host.Callback {
 	return &callback{vm: c.v, fn: f}
 }
 
-func (c *call) Table(i int, name string) host.Map {
+func (c *call) Table(i int, name string) script.Map {
 	t, ok := c.get(i).(*lua.LTable)
 	if !ok {
 		c.bad(i, name, "table")
 	}
-	m := make(host.Map)
+	m := make(script.Map)
 	// Next boxes nothing; ForEach would allocate every string key.
 	for k, val := t.Next(lua.LNil); k != lua.LNil; k, val = t.Next(k) {
 		ks, ok := k.(lua.LString)
 		if !ok {
-			host.Usagef("bad argument #%d (%s): keys must be strings, got %s", i+1, name, k.Type().String())
+			script.Usagef("bad argument #%d (%s): keys must be strings, got %s", i+1, name, k.Type().String())
 		}
 		e, err := c.v.fromLua(val, 1)
 		if err != nil {
-			host.Usagef("%v", err)
+			script.Usagef("%v", err)
 		}
 		m[string(ks)] = e
 	}
 	return m
 }
 
-func (c *call) Fields(i int, name string, names []string, vals []host.Value) {
+func (c *call) Fields(i int, name string, names []string, vals []script.Value) {
 	t, ok := c.get(i).(*lua.LTable)
 	if !ok {
 		c.bad(i, name, "table")
@@ -189,20 +189,20 @@ func (c *call) Fields(i int, name string, names []string, vals []host.Value) {
 	for j, n := range names {
 		v, err := c.v.fromLua(t.RawGetString(n), 1)
 		if err != nil {
-			host.Usagef("%v", err)
+			script.Usagef("%v", err)
 		}
 		vals[j] = v
 	}
 }
 
-func (c *call) OptTable(i int, name string) host.Map {
+func (c *call) OptTable(i int, name string) script.Map {
 	if c.get(i) == lua.LNil {
 		return nil
 	}
 	return c.Table(i, name)
 }
 
-func (c *call) Return(vals ...host.Value) {
+func (c *call) Return(vals ...script.Value) {
 	for _, v := range vals {
 		c.L.Push(c.v.toLua(v, 0))
 	}
@@ -229,7 +229,7 @@ func (c *call) ReturnStr(s string) {
 	c.nret++
 }
 
-func (c *call) ReturnFields(names []string, vals []host.Value) {
+func (c *call) ReturnFields(names []string, vals []script.Value) {
 	t := c.L.CreateTable(0, len(names))
 	for j, n := range names {
 		if vals[j] != nil {
@@ -246,8 +246,8 @@ func (c *call) Fail(reason string) {
 	c.nret += 2
 }
 
-func (c *call) Async(cbArg int) func(host.Value, error) {
-	var cb host.Callback
+func (c *call) Async(cbArg int) func(script.Value, error) {
+	var cb script.Callback
 	switch f := c.get(cbArg).(type) {
 	case *lua.LFunction:
 		cb = &callback{vm: c.v, fn: f}
@@ -257,11 +257,11 @@ func (c *call) Async(cbArg int) func(host.Value, error) {
 	}
 	inst := c.v.inst
 	var once sync.Once
-	return func(res host.Value, err error) {
+	return func(res script.Value, err error) {
 		once.Do(func() {
 			if cb == nil {
 				if err != nil {
-					inst.Host().Logger().Warn("asynchronous call failed and no callback was given", "worker", inst.WorkerID(), "err", err)
+					inst.Logger().Warn("asynchronous call failed and no callback was given", "worker", inst.WorkerID(), "err", err)
 				}
 				return
 			}

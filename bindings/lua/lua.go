@@ -15,19 +15,19 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
-// Language is the Lua host.Language.
+// Language is the Lua script.Language.
 type Language struct{}
 
 // New returns the Lua language.
 func New() *Language { return &Language{} }
 
-// Name implements host.Language.
+// Name implements script.Language.
 func (*Language) Name() string { return "lua" }
 
-// Extensions implements host.Language.
+// Extensions implements script.Language.
 func (*Language) Extensions() []string { return []string{".lua"} }
 
 // program is a compiled main chunk plus the modules it required, compiled
@@ -43,8 +43,8 @@ type program struct {
 
 func (p *program) Path() string { return p.path }
 
-// Compile implements host.Language.
-func (*Language) Compile(path string) (host.Program, error) {
+// Compile implements script.Language.
+func (*Language) Compile(path string) (script.Program, error) {
 	proto, name, err := compileFile(path)
 	if err != nil {
 		return nil, err
@@ -95,11 +95,11 @@ func compileSource(src, name string) (*lua.FunctionProto, error) {
 // vm is one Lua state owned by one worker.
 type vm struct {
 	L    *lua.LState
-	inst *host.Instance
+	inst script.Instance
 	prog *program
 
-	objects map[*host.Object]*lua.LUserData
-	metas   map[*host.Type]*lua.LTable
+	objects map[*script.Object]*lua.LUserData
+	metas   map[*script.Type]*lua.LTable
 
 	calls []*call
 	depth int
@@ -109,16 +109,16 @@ type vm struct {
 	reason string
 }
 
-// NewVM implements host.Language.
-func (*Language) NewVM(inst *host.Instance) (host.VM, error) {
+// NewVM implements script.Language.
+func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	// The registry (the value stack) starts at gopher-lua's default and may
 	// grow to 1M slots, so table.concat / unpack of big tables work.
 	L := lua.NewState(lua.Options{RegistrySize: lua.RegistrySize, RegistryMaxSize: 1 << 20, RegistryGrowStep: 1024})
 	v := &vm{
 		L:       L,
 		inst:    inst,
-		objects: map[*host.Object]*lua.LUserData{},
-		metas:   map[*host.Type]*lua.LTable{},
+		objects: map[*script.Object]*lua.LUserData{},
+		metas:   map[*script.Type]*lua.LTable{},
 	}
 	v.ClearInterrupt()
 	exports := v.toLua(inst.Exports(), 0)
@@ -218,12 +218,12 @@ func (v *vm) print(L *lua.LState) int {
 		b.WriteString(L.ToStringMeta(L.Get(i)).String())
 	}
 	b.WriteByte('\n')
-	_, _ = v.inst.Host().Stdout().Write([]byte(b.String()))
+	_, _ = v.inst.Stdout().Write([]byte(b.String()))
 	return 0
 }
 
-// Run implements host.VM.
-func (v *vm) Run(p host.Program) error {
+// Run implements script.VM.
+func (v *vm) Run(p script.Program) error {
 	lp, ok := p.(*program)
 	if !ok {
 		return fmt.Errorf("lua: not a Lua program: %s", p.Path())
@@ -234,8 +234,8 @@ func (v *vm) Run(p host.Program) error {
 	return v.pcall(0, 0)
 }
 
-// Call implements host.VM.
-func (v *vm) Call(cb host.Callback, args ...host.Value) (host.Value, error) {
+// Call implements script.VM.
+func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error) {
 	lc, ok := cb.(*callback)
 	if !ok || lc.vm != v {
 		return nil, errors.New("lua: callback belongs to another VM")
@@ -278,7 +278,7 @@ func (v *vm) pcall(nargs, nret int) error {
 	return errors.New(msg)
 }
 
-// Interrupt implements host.VM: it cancels the state's context, which the
+// Interrupt implements script.VM: it cancels the state's context, which the
 // interpreter checks between instructions.
 func (v *vm) Interrupt(reason string) {
 	v.ctxMu.Lock()
@@ -290,7 +290,7 @@ func (v *vm) Interrupt(reason string) {
 	}
 }
 
-// ClearInterrupt implements host.VM.
+// ClearInterrupt implements script.VM.
 func (v *vm) ClearInterrupt() {
 	ctx, cancel := context.WithCancel(context.Background())
 	v.ctxMu.Lock()
@@ -300,7 +300,7 @@ func (v *vm) ClearInterrupt() {
 	v.L.SetContext(ctx)
 }
 
-// Close implements host.VM.
+// Close implements script.VM.
 func (v *vm) Close() {
 	v.ctxMu.Lock()
 	if v.cancel != nil {

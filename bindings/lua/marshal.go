@@ -7,7 +7,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 // maxDepth bounds nested tables crossing the boundary (and catches cycles).
@@ -19,7 +19,7 @@ type callback struct {
 	fn *lua.LFunction
 }
 
-func (c *callback) Instance() *host.Instance { return c.vm.inst }
+func (c *callback) Instance() script.Instance { return c.vm.inst }
 
 // bytesString views b as a Lua string without copying. The host never
 // mutates data it has handed to a script.
@@ -38,9 +38,9 @@ func stringBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-func (v *vm) toLua(val host.Value, depth int) lua.LValue {
+func (v *vm) toLua(val script.Value, depth int) lua.LValue {
 	if depth > maxDepth {
-		host.Usagef("value nested deeper than %d levels", maxDepth)
+		script.Usagef("value nested deeper than %d levels", maxDepth)
 	}
 	switch x := val.(type) {
 	case nil:
@@ -57,13 +57,13 @@ func (v *vm) toLua(val host.Value, depth int) lua.LValue {
 		return lua.LString(x)
 	case []byte:
 		return bytesString(x)
-	case host.List:
+	case script.List:
 		t := v.L.CreateTable(len(x), 0)
 		for i, e := range x {
 			t.RawSetInt(i+1, v.toLua(e, depth+1))
 		}
 		return t
-	case host.Map:
+	case script.Map:
 		t := v.L.CreateTable(0, len(x))
 		for k, e := range x {
 			t.RawSetString(k, v.toLua(e, depth+1))
@@ -75,20 +75,20 @@ func (v *vm) toLua(val host.Value, depth int) lua.LValue {
 			t.RawSetInt(i+1, lua.LNumber(e))
 		}
 		return t
-	case *host.Object:
+	case *script.Object:
 		return v.object(x)
-	case host.Function:
+	case script.Function:
 		return v.function(x)
 	case *callback:
 		return x.fn
 	}
-	host.Usagef("cannot pass a Go %T to Lua", val)
+	script.Usagef("cannot pass a Go %T to Lua", val)
 	return lua.LNil
 }
 
-func (v *vm) fromLua(lv lua.LValue, depth int) (host.Value, error) {
+func (v *vm) fromLua(lv lua.LValue, depth int) (script.Value, error) {
 	if depth > maxDepth {
-		host.Usagef("table nested deeper than %d levels (a cycle?)", maxDepth)
+		script.Usagef("table nested deeper than %d levels (a cycle?)", maxDepth)
 	}
 	switch x := lv.(type) {
 	case *lua.LNilType:
@@ -102,7 +102,7 @@ func (v *vm) fromLua(lv lua.LValue, depth int) (host.Value, error) {
 	case *lua.LFunction:
 		return &callback{vm: v, fn: x}, nil
 	case *lua.LUserData:
-		if o, ok := x.Value.(*host.Object); ok {
+		if o, ok := x.Value.(*script.Object); ok {
 			return o, nil
 		}
 		return nil, nil
@@ -115,7 +115,7 @@ func (v *vm) fromLua(lv lua.LValue, depth int) (host.Value, error) {
 // tableValue turns a sequence (keys 1..n) into a List and anything else
 // into a Map with string keys. It walks the table with Next, which boxes
 // nothing (ForEach allocates each string key).
-func (v *vm) tableValue(t *lua.LTable, depth int) (host.Value, error) {
+func (v *vm) tableValue(t *lua.LTable, depth int) (script.Value, error) {
 	n := t.MaxN()
 	isList := n > 0
 	count := 0
@@ -128,7 +128,7 @@ func (v *vm) tableValue(t *lua.LTable, depth int) (host.Value, error) {
 		}
 	}
 	if isList && count == n {
-		l := make(host.List, n)
+		l := make(script.List, n)
 		for i := 1; i <= n; i++ {
 			e, err := v.fromLua(t.RawGetInt(i), depth+1)
 			if err != nil {
@@ -138,7 +138,7 @@ func (v *vm) tableValue(t *lua.LTable, depth int) (host.Value, error) {
 		}
 		return l, nil
 	}
-	m := make(host.Map, count)
+	m := make(script.Map, count)
 	for k, val := t.Next(lua.LNil); k != lua.LNil; k, val = t.Next(k) {
 		var key string
 		switch kk := k.(type) {
@@ -159,7 +159,7 @@ func (v *vm) tableValue(t *lua.LTable, depth int) (host.Value, error) {
 }
 
 // object returns the one userdata that stands for o in this VM.
-func (v *vm) object(o *host.Object) *lua.LUserData {
+func (v *vm) object(o *script.Object) *lua.LUserData {
 	if !o.Type.Transient {
 		if ud, ok := v.objects[o]; ok {
 			return ud
@@ -176,7 +176,7 @@ func (v *vm) object(o *host.Object) *lua.LUserData {
 
 // meta builds a type's metatable: __index finds methods in the type's
 // method table, then computes properties.
-func (v *vm) meta(t *host.Type) *lua.LTable {
+func (v *vm) meta(t *script.Type) *lua.LTable {
 	if mt, ok := v.metas[t]; ok {
 		return mt
 	}
@@ -208,7 +208,7 @@ func (v *vm) meta(t *host.Type) *lua.LTable {
 
 // indexWithProps is __index for types with properties: methods first, then
 // properties computed from the userdata.
-func (v *vm) indexWithProps(t *host.Type, methods *lua.LTable) *lua.LFunction {
+func (v *vm) indexWithProps(t *script.Type, methods *lua.LTable) *lua.LFunction {
 	return v.L.NewFunction(func(L *lua.LState) int {
 		key := L.Get(2)
 		if ks, ok := key.(lua.LString); ok {
@@ -218,7 +218,7 @@ func (v *vm) indexWithProps(t *host.Type, methods *lua.LTable) *lua.LFunction {
 			}
 			if p, ok := t.Props[string(ks)]; ok {
 				if ud, ok := L.Get(1).(*lua.LUserData); ok {
-					if o, ok := ud.Value.(*host.Object); ok {
+					if o, ok := ud.Value.(*script.Object); ok {
 						L.Push(v.toLua(p(o), 0))
 						return 1
 					}
@@ -231,16 +231,16 @@ func (v *vm) indexWithProps(t *host.Type, methods *lua.LTable) *lua.LFunction {
 }
 
 // function wraps a host Function as a Lua function.
-func (v *vm) function(fn host.Function) *lua.LFunction {
+func (v *vm) function(fn script.Function) *lua.LFunction {
 	return v.L.NewFunction(func(L *lua.LState) int { return v.invoke(L, fn, false) })
 }
 
 // iterPairs is the pairs() method of an iterable type: it returns an
 // iterator function for a generic for (`for k, v in obj:pairs() do`).
-func iterPairs(iter func(*host.Object) func() (host.Value, host.Value, bool)) host.Function {
-	return func(c host.Call) {
+func iterPairs(iter func(*script.Object) func() (script.Value, script.Value, bool)) script.Function {
+	return func(c script.Call) {
 		next := iter(c.Self())
-		c.Return(host.Function(func(c host.Call) {
+		c.Return(script.Function(func(c script.Call) {
 			k, val, ok := next()
 			if !ok {
 				c.Return(nil)

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/imscript/imscript/script"
+
 	"github.com/imscript/imscript/host"
 )
 
@@ -24,7 +26,7 @@ type BindingRun func(t *testing.T, workers int, src, until string, files map[str
 // Language from newLang for every script, with the standard modules
 // registered by register (stdlib.Register, which this package cannot
 // import: the standard modules' own tests import it) and module as "t".
-func BindingRunner(newLang func() host.Language, ext string, register func(*host.Host), module host.ModuleFunc) BindingRun {
+func BindingRunner(newLang func() script.Language, ext string, register func(*host.Host), module script.ModuleFunc) BindingRun {
 	return func(t *testing.T, workers int, src, until string, files map[string]string) (stdout, logs string) {
 		t.Helper()
 		return Run(t, newLang(), ext, workers, src, until, files, func(h *host.Host) {
@@ -44,16 +46,16 @@ func BindingRunner(newLang func() host.Language, ext string, register func(*host
 //   - iterable(n) is an object iterating k1..kn (IterableType); record(rec)
 //     is Record.
 //   - bytes(data) returns the quoted bytes of its binary argument.
-func Module(extra host.Map) host.Map {
-	m := host.Map{
-		"describe": host.Function(func(c host.Call) { c.ReturnStr(Describe(c.Arg(0), true)) }),
-		"none":     host.Function(func(c host.Call) {}),
-		"nargs":    host.Function(func(c host.Call) { c.ReturnInt(int64(c.NArgs())) }),
-		"fail":     host.Function(func(c host.Call) { c.Fail("nope") }),
-		"table":    host.Function(func(c host.Call) { c.ReturnStr(Describe(c.Table(0, "opts"), true)) }),
-		"iterable": host.Function(NewIterable),
-		"record":   host.Function(Record),
-		"bytes":    host.Function(func(c host.Call) { c.ReturnStr(strconv.Quote(string(c.Bytes(0, "data")))) }),
+func Module(extra script.Map) script.Map {
+	m := script.Map{
+		"describe": script.Function(func(c script.Call) { c.ReturnStr(Describe(c.Arg(0), true)) }),
+		"none":     script.Function(func(c script.Call) {}),
+		"nargs":    script.Function(func(c script.Call) { c.ReturnInt(int64(c.NArgs())) }),
+		"fail":     script.Function(func(c script.Call) { c.Fail("nope") }),
+		"table":    script.Function(func(c script.Call) { c.ReturnStr(Describe(c.Table(0, "opts"), true)) }),
+		"iterable": script.Function(NewIterable),
+		"record":   script.Function(Record),
+		"bytes":    script.Function(func(c script.Call) { c.ReturnStr(strconv.Quote(string(c.Bytes(0, "data")))) }),
 	}
 	for k, v := range extra {
 		m[k] = v
@@ -63,16 +65,16 @@ func Module(extra host.Map) host.Map {
 
 // Give returns t.give(what), which returns a Go value of the kind what
 // names, to test how a binding converts it: "int" (a Go int, 7), "gofunc"
-// (a host.Function returning "from go " and its argument), "struct" (a
+// (a script.Function returning "from go " and its argument), "struct" (a
 // type that has no script form), or one of the binding's own kinds in
 // more, made afresh on every call. It returns nothing for another what.
-func Give(more map[string]func() host.Value) host.Function {
-	return func(c host.Call) {
+func Give(more map[string]func() script.Value) script.Function {
+	return func(c script.Call) {
 		switch what := c.Str(0, "what"); what {
 		case "int":
 			c.Return(7)
 		case "gofunc":
-			c.Return(host.Function(func(c host.Call) { c.ReturnStr("from go " + c.Str(0, "x")) }))
+			c.Return(script.Function(func(c script.Call) { c.ReturnStr("from go " + c.Str(0, "x")) }))
 		case "struct":
 			c.Return(struct{}{})
 		default:
@@ -86,31 +88,31 @@ func Give(more map[string]func() host.Value) host.Function {
 // IterableType is a generic iterable host type (Type.Iter) with a method,
 // size, and a property, n: an object of it holds its length n as Data and
 // iterates "k1".."kn", each with the value {i = its number}.
-var IterableType = &host.Type{
+var IterableType = &script.Type{
 	Name:    "iterable",
-	Methods: map[string]host.Function{"size": func(c host.Call) { c.ReturnInt(int64(c.Self().Data.(int))) }},
-	Props:   map[string]func(o *host.Object) host.Value{"n": func(o *host.Object) host.Value { return int64(o.Data.(int)) }},
-	Iter: func(o *host.Object) func() (host.Value, host.Value, bool) {
+	Methods: map[string]script.Function{"size": func(c script.Call) { c.ReturnInt(int64(c.Self().Data.(int))) }},
+	Props:   map[string]func(o *script.Object) script.Value{"n": func(o *script.Object) script.Value { return int64(o.Data.(int)) }},
+	Iter: func(o *script.Object) func() (script.Value, script.Value, bool) {
 		i, n := 0, o.Data.(int)
-		return func() (host.Value, host.Value, bool) {
+		return func() (script.Value, script.Value, bool) {
 			if i == n {
 				return nil, nil, false
 			}
 			i++
-			return "k" + strconv.Itoa(i), host.Map{"i": int64(i)}, true
+			return "k" + strconv.Itoa(i), script.Map{"i": int64(i)}, true
 		}
 	},
 }
 
 // NewIterable is t.iterable(n): an object of IterableType iterating k1..kn.
-func NewIterable(c host.Call) {
-	c.Return(&host.Object{Type: IterableType, Data: int(c.Int(0, "n"))})
+func NewIterable(c script.Call) {
+	c.Return(&script.Object{Type: IterableType, Data: int(c.Int(0, "n"))})
 }
 
 // Record is t.record(rec): it reads fields a, b and missing of its argument
 // with Fields and returns them with ReturnFields as b, a, missing.
-func Record(c host.Call) {
-	vals := make([]host.Value, 3)
+func Record(c script.Call) {
+	vals := make([]script.Value, 3)
 	c.Fields(0, "rec", []string{"a", "b", "missing"}, vals)
 	c.ReturnFields([]string{"b", "a", "missing"}, vals)
 }

@@ -30,6 +30,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscript/imscript/script"
+
 	"github.com/imscript/imscript/host"
 )
 
@@ -71,7 +73,7 @@ func WriteFiles(t testing.TB, files map[string]string) string {
 // Describe renders a neutral value canonically: numbers in their shortest
 // form, strings quoted, maps with sorted keys. With tagBytes, binary data
 // reads bytes"..." so a test sees it apart from a string.
-func Describe(v host.Value, tagBytes bool) string {
+func Describe(v script.Value, tagBytes bool) string {
 	switch x := v.(type) {
 	case nil:
 		return "nil"
@@ -88,13 +90,13 @@ func Describe(v host.Value, tagBytes bool) string {
 			return "bytes" + strconv.Quote(string(x))
 		}
 		return strconv.Quote(string(x))
-	case host.List:
+	case script.List:
 		parts := make([]string, len(x))
 		for i, e := range x {
 			parts[i] = Describe(e, tagBytes)
 		}
 		return "[" + strings.Join(parts, ",") + "]"
-	case host.Map:
+	case script.Map:
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
@@ -105,11 +107,11 @@ func Describe(v host.Value, tagBytes bool) string {
 			parts[i] = k + "=" + Describe(x[k], tagBytes)
 		}
 		return "{" + strings.Join(parts, ",") + "}"
-	case *host.Object:
+	case *script.Object:
 		return "object:" + x.Type.Name
-	case host.Callback:
+	case script.Callback:
 		return "function"
-	case host.Function:
+	case script.Function:
 		return "gofunction"
 	}
 	return fmt.Sprintf("%T", v)
@@ -119,7 +121,7 @@ func Describe(v host.Value, tagBytes bool) string {
 // calls setup (to register modules), waits until stdout holds until (only
 // for the load when until is ""), stops the host and returns what the
 // scripts printed and what the host logged.
-func Run(t testing.TB, lang host.Language, ext string, workers int, src, until string,
+func Run(t testing.TB, lang script.Language, ext string, workers int, src, until string,
 	files map[string]string, setup func(*host.Host)) (stdout, logs string) {
 	t.Helper()
 	all := map[string]string{"main" + ext: src}
@@ -130,7 +132,7 @@ func Run(t testing.TB, lang host.Language, ext string, workers int, src, until s
 	var out, lg SyncBuffer
 	h, err := host.New(host.Config{
 		Script:    filepath.Join(dir, "main"+ext),
-		Languages: []host.Language{lang},
+		Languages: []script.Language{lang},
 		Workers:   workers,
 		Env:       map[string]string{},
 		Logger:    slog.New(slog.NewTextHandler(&lg, nil)),

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 	"github.com/imscript/imscript/stdlib/internal/opts"
 )
 
@@ -29,15 +30,15 @@ const (
 )
 
 // Module builds imscript.http for one instance.
-func Module(inst *host.Instance) host.Value {
-	return host.Map{
-		"request": host.Function(request),
+func Module(inst script.Instance) script.Value {
+	return script.Map{
+		"request": script.Function(request),
 	}
 }
 
 // request is imscript.http.request{ method, url, headers, body, timeout,
 // redirects, max_body_size, ca_file, insecure } [, fn(result, err)].
-func request(c host.Call) {
+func request(c script.Call) {
 	inst := c.Instance()
 	o := opts.New("http.request", c.Table(0, "options"),
 		"method", "url", "headers", "body", "timeout", "redirects", "max_body_size", "ca_file", "insecure")
@@ -45,7 +46,7 @@ func request(c host.Call) {
 	rawURL := o.Need("url")
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		host.Usagef("http.request: option url: %q is not an http:// or https:// URL", rawURL)
+		script.Usagef("http.request: option url: %q is not an http:// or https:// URL", rawURL)
 	}
 	headers := o.Headers("headers")
 	body := o.Bytes("body")
@@ -59,7 +60,7 @@ func request(c host.Call) {
 		settle(nil, fmt.Errorf("http.request: %w", tlsErr))
 		return
 	}
-	tr := transport(inst.Host(), o.Str("ca_file", ""), o.Bool("insecure", false), tlsCfg)
+	tr := transport(inst, o.Str("ca_file", ""), o.Bool("insecure", false), tlsCfg)
 	go func() {
 		res, err := do(tr, method, u, headers, body, timeout, redirects, maxBody)
 		settle(res, err)
@@ -68,7 +69,7 @@ func request(c host.Call) {
 
 // do performs one request and reads the whole response.
 func do(tr *http.Transport, method string, u *url.URL, headers map[string][]string, body []byte,
-	timeout time.Duration, redirects int, maxBody int64) (host.Value, error) {
+	timeout time.Duration, redirects int, maxBody int64) (script.Value, error) {
 	ctx := context.Background()
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -119,11 +120,11 @@ func do(tr *http.Transport, method string, u *url.URL, headers map[string][]stri
 	if int64(len(data)) > maxBody {
 		return nil, fmt.Errorf("%s %s: response body larger than max_body_size (%d bytes)", method, u.Redacted(), maxBody)
 	}
-	hdr := make(host.Map, len(resp.Header))
+	hdr := make(script.Map, len(resp.Header))
 	for k, vs := range resp.Header {
 		hdr[strings.ToLower(k)] = strings.Join(vs, ", ")
 	}
-	return host.Map{
+	return script.Map{
 		"status":  int64(resp.StatusCode),
 		"headers": hdr,
 		"body":    data,
@@ -155,7 +156,7 @@ type transports struct {
 	m  map[string]*http.Transport
 }
 
-func transport(h *host.Host, caFile string, insecure bool, cfg *tls.Config) *http.Transport {
+func transport(h script.Instance, caFile string, insecure bool, cfg *tls.Config) *http.Transport {
 	ts := h.Shared("stdlib/http.transports", func() any {
 		return &transports{m: map[string]*http.Transport{}}
 	}).(*transports)

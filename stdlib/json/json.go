@@ -9,32 +9,32 @@ import (
 	"math"
 	"unicode/utf8"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 // EmptyArray is imscript.json.empty_array: it encodes as [] (an empty Lua
 // table encodes as {}).
-var EmptyArray = &host.Object{Type: &host.Type{Name: "json.empty_array"}}
+var EmptyArray = &script.Object{Type: &script.Type{Name: "json.empty_array"}}
 
 // Module builds imscript.json for one instance.
-func Module(*host.Instance) host.Value {
-	return host.Map{
-		"encode":      host.Function(encode),
-		"decode":      host.Function(decode),
+func Module(script.Instance) script.Value {
+	return script.Map{
+		"encode":      script.Function(encode),
+		"decode":      script.Function(decode),
 		"empty_array": EmptyArray,
 	}
 }
 
-func encode(c host.Call) {
+func encode(c script.Call) {
 	v := c.Arg(0)
 	b, err := Marshal(v)
 	if err != nil {
-		host.Usagef("json.encode: %v", err)
+		script.Usagef("json.encode: %v", err)
 	}
 	c.ReturnStr(string(b))
 }
 
-func decode(c host.Call) {
+func decode(c script.Call) {
 	s := c.Bytes(0, "text")
 	v, err := Unmarshal(s)
 	if err != nil {
@@ -46,7 +46,7 @@ func decode(c host.Call) {
 
 // Marshal encodes a neutral value. Binary data is encoded as a string
 // (invalid UTF-8 replaced); functions and objects are errors.
-func Marshal(v host.Value) ([]byte, error) {
+func Marshal(v script.Value) ([]byte, error) {
 	plain, err := toPlain(v, 0)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func Marshal(v host.Value) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-func toPlain(v host.Value, depth int) (any, error) {
+func toPlain(v script.Value, depth int) (any, error) {
 	if depth > 100 {
 		return nil, fmt.Errorf("value nested deeper than 100 levels")
 	}
@@ -80,7 +80,7 @@ func toPlain(v host.Value, depth int) (any, error) {
 			return string(x), nil
 		}
 		return string(bytes.ToValidUTF8(x, []byte("\uFFFD"))), nil
-	case host.List:
+	case script.List:
 		out := make([]any, len(x))
 		for i, e := range x {
 			p, err := toPlain(e, depth+1)
@@ -90,11 +90,11 @@ func toPlain(v host.Value, depth int) (any, error) {
 			out[i] = p
 		}
 		return out, nil
-	case *host.Object:
+	case *script.Object:
 		if x == EmptyArray {
 			return []any{}, nil
 		}
-	case host.Map:
+	case script.Map:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
 			p, err := toPlain(e, depth+1)
@@ -105,11 +105,11 @@ func toPlain(v host.Value, depth int) (any, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("cannot encode a %s", host.TypeName(v))
+	return nil, fmt.Errorf("cannot encode a %s", script.TypeName(v))
 }
 
 // Unmarshal decodes JSON into neutral values (numbers are float64).
-func Unmarshal(b []byte) (host.Value, error) {
+func Unmarshal(b []byte) (script.Value, error) {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&v); err != nil {
@@ -121,16 +121,16 @@ func Unmarshal(b []byte) (host.Value, error) {
 	return fromPlain(v), nil
 }
 
-func fromPlain(v any) host.Value {
+func fromPlain(v any) script.Value {
 	switch x := v.(type) {
 	case []any:
-		l := make(host.List, len(x))
+		l := make(script.List, len(x))
 		for i, e := range x {
 			l[i] = fromPlain(e)
 		}
 		return l
 	case map[string]any:
-		m := make(host.Map, len(x))
+		m := make(script.Map, len(x))
 		for k, e := range x {
 			m[k] = fromPlain(e)
 		}

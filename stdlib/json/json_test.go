@@ -6,16 +6,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 func TestMarshal(t *testing.T) {
-	deep := host.Value("x")
+	deep := script.Value("x")
 	for i := 0; i < 101; i++ {
-		deep = host.List{deep}
+		deep = script.List{deep}
 	}
 	for _, tc := range []struct {
-		in   host.Value
+		in   script.Value
 		want string
 	}{
 		{nil, "null"},
@@ -28,10 +28,10 @@ func TestMarshal(t *testing.T) {
 		{"héllo", `"héllo"`},
 		{[]byte("bytes"), `"bytes"`},
 		{[]byte{'o', 'k', 0xff}, `"ok` + "\uFFFD" + `"`},
-		{host.List{}, "[]"},
-		{host.Map{}, "{}"},
-		{host.List{int64(1), "two", nil, host.List{true}}, `[1,"two",null,[true]]`},
-		{host.Map{"b": int64(2), "a": host.Map{"z": 1.25, "y": host.List{}}}, `{"a":{"y":[],"z":1.25},"b":2}`},
+		{script.List{}, "[]"},
+		{script.Map{}, "{}"},
+		{script.List{int64(1), "two", nil, script.List{true}}, `[1,"two",null,[true]]`},
+		{script.Map{"b": int64(2), "a": script.Map{"z": 1.25, "y": script.List{}}}, `{"a":{"y":[],"z":1.25},"b":2}`},
 	} {
 		got, err := Marshal(tc.in)
 		if err != nil || string(got) != tc.want {
@@ -39,13 +39,13 @@ func TestMarshal(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		in   host.Value
+		in   script.Value
 		want string
 	}{
 		{math.NaN(), "cannot encode NaN"},
 		{math.Inf(1), "cannot encode +Inf"},
-		{host.Map{"f": host.Function(func(host.Call) {})}, "cannot encode a function"},
-		{host.List{&host.Object{}}, "cannot encode a object"},
+		{script.Map{"f": script.Function(func(script.Call) {})}, "cannot encode a function"},
+		{script.List{&script.Object{}}, "cannot encode a object"},
 		{struct{}{}, "cannot encode a struct {}"},
 		{deep, "nested deeper than 100 levels"},
 	} {
@@ -60,11 +60,11 @@ func TestUnmarshal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := host.Map{"a": host.List{1.0, 2.5, "s", true, nil, host.Map{"b": host.Map{}}}, "n": 0.0}
+	want := script.Map{"a": script.List{1.0, 2.5, "s", true, nil, script.Map{"b": script.Map{}}}, "n": 0.0}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %#v\nwant %#v", got, want)
 	}
-	for in, want := range map[string]host.Value{`"x"`: "x", `null`: nil, `[]`: host.List{}, `7`: 7.0} {
+	for in, want := range map[string]script.Value{`"x"`: "x", `null`: nil, `[]`: script.List{}, `7`: 7.0} {
 		if got, err := Unmarshal([]byte(in)); err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("Unmarshal(%s) = %#v, %v", in, got, err)
 		}
@@ -82,7 +82,7 @@ func TestUnmarshal(t *testing.T) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	v := host.Map{"list": host.List{1.0, "a", false}, "map": host.Map{"k": "v"}, "n": 0.5}
+	v := script.Map{"list": script.List{1.0, "a", false}, "map": script.Map{"k": "v"}, "n": 0.5}
 	b, err := Marshal(v)
 	if err != nil {
 		t.Fatal(err)
@@ -94,12 +94,12 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestModuleExports(t *testing.T) {
-	m, ok := Module(nil).(host.Map)
+	m, ok := Module(nil).(script.Map)
 	if !ok {
 		t.Fatal("the module is not a map")
 	}
 	for _, name := range []string{"encode", "decode"} {
-		if _, ok := m[name].(host.Function); !ok {
+		if _, ok := m[name].(script.Function); !ok {
 			t.Errorf("json.%s is not a function", name)
 		}
 	}

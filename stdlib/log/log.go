@@ -8,14 +8,14 @@ import (
 	"log/slog"
 	"sort"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 // Module builds imscript.log for one instance.
-func Module(inst *host.Instance) host.Value {
-	l := inst.Host().Logger().With("worker", inst.WorkerID())
-	mk := func(level slog.Level) host.Function {
-		return func(c host.Call) {
+func Module(inst script.Instance) script.Value {
+	l := inst.Logger().With("worker", inst.WorkerID())
+	mk := func(level slog.Level) script.Function {
+		return func(c script.Call) {
 			msg := c.Str(0, "msg")
 			fields := c.OptTable(1, "fields")
 			keys := make([]string, 0, len(fields))
@@ -30,7 +30,7 @@ func Module(inst *host.Instance) host.Value {
 			l.Log(context.Background(), level, msg, attrs...)
 		}
 	}
-	return host.Map{
+	return script.Map{
 		"debug": mk(slog.LevelDebug),
 		"info":  mk(slog.LevelInfo),
 		"warn":  mk(slog.LevelWarn),
@@ -38,13 +38,13 @@ func Module(inst *host.Instance) host.Value {
 	}
 }
 
-func plain(v host.Value) any {
+func plain(v script.Value) any {
 	switch x := v.(type) {
 	case []byte:
 		return string(x)
-	case host.Map, host.List:
+	case script.Map, script.List:
 		return fmt.Sprint(x)
-	case *host.Object:
+	case *script.Object:
 		return x.Type.Name
 	}
 	return v

@@ -15,6 +15,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 	"github.com/imscript/imscript/stdlib/internal/opts"
 )
 
@@ -26,8 +27,8 @@ const (
 )
 
 // Module builds imscript.mail for one instance.
-func Module(*host.Instance) host.Value {
-	return host.Map{"send": host.Function(send)}
+func Module(script.Instance) script.Value {
+	return script.Map{"send": script.Function(send)}
 }
 
 var sendOptions = []string{
@@ -36,7 +37,7 @@ var sendOptions = []string{
 }
 
 // send is imscript.mail.send{...} [, fn(ok, err)].
-func send(c host.Call) {
+func send(c script.Call) {
 	inst := c.Instance()
 	o := opts.New("mail.send", c.Table(0, "message"), sendOptions...)
 	server := o.Need("host")
@@ -50,7 +51,7 @@ func send(c host.Call) {
 	case "none":
 		defPort = 25
 	default:
-		host.Usagef("mail.send: option tls: %q is not one of \"starttls\", \"tls\", \"none\"", mode)
+		script.Usagef("mail.send: option tls: %q is not one of \"starttls\", \"tls\", \"none\"", mode)
 	}
 	port := o.Int("port", defPort, 1, 65535)
 	user := o.Str("username", "")
@@ -69,7 +70,7 @@ func send(c host.Call) {
 	case "auto":
 		auth = gomail.SMTPAuthAutoDiscover
 	default:
-		host.Usagef("mail.send: option auth: %q is not one of plain, login, cram-md5, scram-sha-256, auto", authName)
+		script.Usagef("mail.send: option auth: %q is not one of plain, login, cram-md5, scram-sha-256, auto", authName)
 	}
 	timeout := o.Seconds("timeout", defaultTimeout)
 	helo := o.Str("helo", "")
@@ -78,7 +79,7 @@ func send(c host.Call) {
 	from := o.Need("from")
 	to, cc, bcc := o.Strings("to"), o.Strings("cc"), o.Strings("bcc")
 	if len(to)+len(cc)+len(bcc) == 0 {
-		host.Usagef("mail.send: no recipient (set to, cc or bcc)")
+		script.Usagef("mail.send: no recipient (set to, cc or bcc)")
 	}
 	replyTo := o.Str("reply_to", "")
 	subject := o.Str("subject", "")
@@ -167,7 +168,7 @@ func send(c host.Call) {
 		fail(err)
 		return
 	}
-	sem := inst.Host().Shared("stdlib/mail.sessions", func() any { return make(chan struct{}, maxParallel) }).(chan struct{})
+	sem := inst.Shared("stdlib/mail.sessions", func() any { return make(chan struct{}, maxParallel) }).(chan struct{})
 	go func() {
 		sem <- struct{}{}
 		defer func() { <-sem }()
@@ -196,9 +197,9 @@ type attachment struct {
 func attachments(o *opts.Reader) []attachment {
 	var out []attachment
 	for i, v := range o.List("attachments") {
-		m, ok := v.(host.Map)
+		m, ok := v.(script.Map)
 		if !ok {
-			host.Usagef("mail.send: option attachments: item %d: want a table {name=, content=, type=}, got %s", i+1, host.TypeName(v))
+			script.Usagef("mail.send: option attachments: item %d: want a table {name=, content=, type=}, got %s", i+1, script.TypeName(v))
 		}
 		a := opts.New(fmt.Sprintf("mail.send: attachment %d", i+1), m, "name", "content", "type")
 		out = append(out, attachment{name: a.Need("name"), typ: a.Str("type", ""), content: a.Bytes("content")})

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 const (
@@ -37,10 +37,11 @@ var eventNames = [numEvents]string{"stdout", "stderr", "exit"}
 
 // proc is one child OS process started by imscript.process.exec.
 type proc struct {
-	inst *host.Instance
-	cmd  *exec.Cmd
-	pid  int
-	in   *stdinPipe
+	inst    script.Instance
+	release func() // Own: the instance kills the process when it closes first
+	cmd     *exec.Cmd
+	pid     int
+	in      *stdinPipe
 
 	credit     chan struct{} // one token per chunk in flight to the script
 	dead       chan struct{} // closed when the instance closes
@@ -48,17 +49,17 @@ type proc struct {
 	readers    sync.WaitGroup
 	waitedMu   sync.Mutex
 	waited     bool // reaped
-	handlers   [numEvents]host.Callback
+	handlers   [numEvents]script.Callback
 	exitPosted bool // the worker only: exit delivered
 }
 
-var procType = &host.Type{
+var procType = &script.Type{
 	Name:      "process",
 	Transient: true,
-	Props: map[string]func(o *host.Object) host.Value{
-		"pid": func(o *host.Object) host.Value { return int64(o.Data.(*proc).pid) },
+	Props: map[string]func(o *script.Object) script.Value{
+		"pid": func(o *script.Object) script.Value { return int64(o.Data.(*proc).pid) },
 	},
-	Methods: map[string]host.Function{
+	Methods: map[string]script.Function{
 		"write":      procWrite,
 		"closeStdin": procCloseStdin,
 		"on":         procOn,
@@ -69,7 +70,7 @@ var procType = &host.Type{
 // execOptions are the options exec takes.
 var execOptions = map[string]bool{"cmd": true, "args": true, "env": true, "cwd": true}
 
-func apiExec(c host.Call) {
+func apiExec(c script.Call) {
 	opts := c.Table(0, "options")
 	keys := make([]string, 0, len(opts))
 	for k := range opts {
@@ -78,12 +79,12 @@ func apiExec(c host.Call) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !execOptions[k] {
-			host.Usagef("imscript.process.exec: unknown option %q (cmd, args, env, cwd)", k)
+			script.Usagef("imscript.process.exec: unknown option %q (cmd, args, env, cwd)", k)
 		}
 	}
 	name, ok := opts["cmd"].(string)
 	if !ok || name == "" {
-		host.Usagef("imscript.process.exec: cmd must be a non-empty string, got %s", host.TypeName(opts["cmd"]))
+		script.Usagef("imscript.process.exec: cmd must be a non-empty string, got %s", script.TypeName(opts["cmd"]))
 	}
 	args := optStrings(opts["args"])
 	inst := c.Instance()
@@ -91,7 +92,7 @@ func apiExec(c host.Call) {
 	if v, present := opts["cwd"]; present && v != nil {
 		cwd, ok := v.(string)
 		if !ok {
-			host.Usagef("imscript.process.exec: cwd must be a string, got %s", host.TypeName(v))
+			script.Usagef("imscript.process.exec: cwd must be a string, got %s", script.TypeName(v))
 		}
 		if !filepath.IsAbs(cwd) {
 			cwd = filepath.Join(dir, cwd)
@@ -101,35 +102,35 @@ func apiExec(c host.Call) {
 	env := environment(inst, opts["env"])
 	p, err := start(inst, name, args, env, dir)
 	if err != nil {
-		host.Usagef("imscript.process.exec: %v", err)
+		script.Usagef("imscript.process.exec: %v", err)
 	}
-	c.Return(&host.Object{Type: procType, Data: p})
+	c.Return(&script.Object{Type: procType, Data: p})
 }
 
-func optStrings(v host.Value) []string {
+func optStrings(v script.Value) []string {
 	switch x := v.(type) {
 	case nil:
 		return nil
-	case host.List:
+	case script.List:
 		out := make([]string, len(x))
 		for i, e := range x {
 			s, ok := scalarString(e)
 			if !ok {
-				host.Usagef("imscript.process.exec: args[%d] must be a string or a number, got %s", i+1, host.TypeName(e))
+				script.Usagef("imscript.process.exec: args[%d] must be a string or a number, got %s", i+1, script.TypeName(e))
 			}
 			out[i] = s
 		}
 		return out
-	case host.Map:
+	case script.Map:
 		if len(x) == 0 { // an empty Lua table
 			return nil
 		}
 	}
-	host.Usagef("imscript.process.exec: args must be a list of strings, got %s", host.TypeName(v))
+	script.Usagef("imscript.process.exec: args must be a list of strings, got %s", script.TypeName(v))
 	return nil
 }
 
-func scalarString(v host.Value) (string, bool) {
+func scalarString(v script.Value) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return x, true
@@ -147,9 +148,9 @@ func scalarString(v host.Value) (string, bool) {
 
 // environment is imscript.env (the host's environment as the script sees
 // it) with the exec's env table added.
-func environment(inst *host.Instance, extra host.Value) []string {
+func environment(inst script.Instance, extra script.Value) []string {
 	merged := map[string]string{}
-	if base, ok := inst.Exports()["env"].(host.Map); ok {
+	if base, ok := inst.Exports()["env"].(script.Map); ok {
 		for k, v := range base {
 			if s, ok := v.(string); ok {
 				merged[k] = s
@@ -158,20 +159,20 @@ func environment(inst *host.Instance, extra host.Value) []string {
 	}
 	switch x := extra.(type) {
 	case nil:
-	case host.Map:
+	case script.Map:
 		for k, v := range x {
 			s, ok := scalarString(v)
 			if !ok {
-				host.Usagef("imscript.process.exec: env.%s must be a string or a number, got %s", k, host.TypeName(v))
+				script.Usagef("imscript.process.exec: env.%s must be a string or a number, got %s", k, script.TypeName(v))
 			}
 			merged[k] = s
 		}
-	case host.List:
+	case script.List:
 		if len(x) > 0 {
-			host.Usagef("imscript.process.exec: env must be a table of names to values, got a list")
+			script.Usagef("imscript.process.exec: env must be a table of names to values, got a list")
 		}
 	default:
-		host.Usagef("imscript.process.exec: env must be a table of names to values, got %s", host.TypeName(extra))
+		script.Usagef("imscript.process.exec: env must be a table of names to values, got %s", script.TypeName(extra))
 	}
 	keys := make([]string, 0, len(merged))
 	for k := range merged {
@@ -186,7 +187,7 @@ func environment(inst *host.Instance, extra host.Value) []string {
 }
 
 // start runs the process with pipes on its stdin, stdout and stderr.
-func start(inst *host.Instance, name string, args, env []string, dir string) (*proc, error) {
+func start(inst script.Instance, name string, args, env []string, dir string) (*proc, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
@@ -231,31 +232,13 @@ func start(inst *host.Instance, name string, args, env []string, dir string) (*p
 		credit: make(chan struct{}, maxChunksInFlight),
 		dead:   make(chan struct{}),
 	}
-	procsOf(inst)[p] = struct{}{}
+	p.release = inst.Own(script.CloserFunc(p.shutdown))
 	p.readers.Add(2)
 	go p.pump(outR, evStdout)
 	go p.pump(errR, evStderr)
 	go p.in.loop()
 	go p.reap()
 	return p, nil
-}
-
-// procsOf is the set of the instance's processes that have not delivered
-// their exit event; closing the instance kills them.
-func procsOf(inst *host.Instance) map[*proc]struct{} {
-	const key = "process.exec"
-	set, _ := inst.Value(key).(map[*proc]struct{})
-	if set == nil {
-		set = map[*proc]struct{}{}
-		inst.SetValue(key, set)
-		inst.AtClose(func() {
-			for p := range set {
-				p.shutdown()
-			}
-			clear(set)
-		})
-	}
-	return set
 }
 
 // pump reads one of the process's output pipes in chunks and queues each
@@ -295,14 +278,14 @@ func (p *proc) reap() {
 	code, sig := exitStatus(p.cmd.ProcessState)
 	p.inst.Post(func() {
 		p.exitPosted = true
-		delete(procsOf(p.inst), p)
+		p.release()
 		p.fire(evExit, code, sig)
 	})
 }
 
 // exitStatus is the exit event's arguments: (code, nil) when the process
 // exited, (nil, "SIGNAME") when a signal ended it.
-func exitStatus(ps *os.ProcessState) (code, sig host.Value) {
+func exitStatus(ps *os.ProcessState) (code, sig script.Value) {
 	if ps == nil {
 		return int64(-1), nil
 	}
@@ -312,7 +295,7 @@ func exitStatus(ps *os.ProcessState) (code, sig host.Value) {
 	return int64(ps.ExitCode()), nil
 }
 
-func (p *proc) fire(ev int, args ...host.Value) {
+func (p *proc) fire(ev int, args ...script.Value) {
 	if fn := p.handlers[ev]; fn != nil {
 		p.inst.Call("process "+eventNames[ev], fn, args...)
 	}
@@ -331,15 +314,15 @@ func (p *proc) shutdown() {
 	}
 }
 
-func procSelf(c host.Call) *proc {
+func procSelf(c script.Call) *proc {
 	o := c.Self()
 	if o == nil {
-		host.Usagef("process method called without its object (use p:method() in Lua)")
+		script.Usagef("process method called without its object (use p:method() in Lua)")
 	}
 	return o.Data.(*proc)
 }
 
-func procWrite(c host.Call) {
+func procWrite(c script.Call) {
 	p := procSelf(c)
 	data := c.Bytes(0, "data")
 	if p.exitPosted {
@@ -353,7 +336,7 @@ func procWrite(c host.Call) {
 	c.ReturnBool(true)
 }
 
-func procCloseStdin(c host.Call) {
+func procCloseStdin(c script.Call) {
 	p := procSelf(c)
 	if !p.in.close() {
 		c.Fail("stdin is already closed")
@@ -362,13 +345,13 @@ func procCloseStdin(c host.Call) {
 	c.ReturnBool(true)
 }
 
-func procOn(c host.Call) {
+func procOn(c script.Call) {
 	p := procSelf(c)
-	ev, fn := host.OnArgs(c, "process.on", eventNames[:])
+	ev, fn := script.OnArgs(c, "process.on", eventNames[:])
 	p.handlers[ev] = fn
 }
 
-func procKill(c host.Call) {
+func procKill(c script.Call) {
 	p := procSelf(c)
 	sig := syscall.SIGTERM
 	if c.NArgs() > 0 && c.Arg(0) != nil {
@@ -391,7 +374,7 @@ func procKill(c host.Call) {
 	c.ReturnBool(true)
 }
 
-func parseSignal(v host.Value) syscall.Signal {
+func parseSignal(v script.Value) syscall.Signal {
 	switch x := v.(type) {
 	case int64:
 		return checkSignal(x)
@@ -401,16 +384,16 @@ func parseSignal(v host.Value) syscall.Signal {
 		if s, ok := signalNum(x); ok {
 			return s
 		}
-		host.Usagef("process.kill: unknown signal %q", x)
+		script.Usagef("process.kill: unknown signal %q", x)
 	default:
-		host.Usagef("process.kill: bad argument #1 (signal): a name such as \"SIGTERM\" or a number expected, got %s", host.TypeName(v))
+		script.Usagef("process.kill: bad argument #1 (signal): a name such as \"SIGTERM\" or a number expected, got %s", script.TypeName(v))
 	}
 	return 0
 }
 
 func checkSignal(n int64) syscall.Signal {
 	if n < 0 || n > 64 {
-		host.Usagef("process.kill: %d is not a signal number", n)
+		script.Usagef("process.kill: %d is not a signal number", n)
 	}
 	return syscall.Signal(n)
 }

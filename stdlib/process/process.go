@@ -7,20 +7,20 @@ import (
 	"errors"
 	"os"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 // Module builds imscript.process for one instance. In a spawned script it
 // also holds parent (send, on "message") and arg.
-func Module(inst *host.Instance) host.Value {
-	m := host.Map{
-		"exec":  host.Function(apiExec),
-		"spawn": host.Function(apiSpawn),
-		"exit":  host.Function(apiExit),
+func Module(inst script.Instance) script.Value {
+	m := script.Map{
+		"exec":  script.Function(apiExec),
+		"spawn": script.Function(apiSpawn),
+		"exit":  script.Function(apiExit),
 		"pid":   int64(os.Getpid()),
 	}
 	if p := inst.Parent(); p != nil {
-		m["parent"] = &host.Object{Type: parentType, Data: &parentObj{p: p}}
+		m["parent"] = &script.Object{Type: parentType, Data: &parentObj{p: p}}
 		m["arg"] = p.Arg()
 	}
 	return m
@@ -29,73 +29,73 @@ func Module(inst *host.Instance) host.Value {
 // ---- spawned scripts, the parent's side ----
 
 type childObj struct {
-	c         *host.Child
-	inst      *host.Instance
-	onMessage host.Callback
-	onExit    host.Callback
+	c         script.Child
+	inst      script.Instance
+	onMessage script.Callback
+	onExit    script.Callback
 }
 
-var childType = &host.Type{
+var childType = &script.Type{
 	Name:      "process.child",
 	Transient: true,
-	Props: map[string]func(o *host.Object) host.Value{
-		"id": func(o *host.Object) host.Value { return o.Data.(*childObj).c.ID() },
+	Props: map[string]func(o *script.Object) script.Value{
+		"id": func(o *script.Object) script.Value { return o.Data.(*childObj).c.ID() },
 	},
-	Methods: map[string]host.Function{
+	Methods: map[string]script.Function{
 		"send": childSend,
 		"on":   childOn,
 		"kill": childKill,
 	},
 }
 
-func apiSpawn(c host.Call) {
+func apiSpawn(c script.Call) {
 	path := c.Str(0, "path")
 	inst := c.Instance()
 	child, err := inst.Spawn(path, c.Arg(1))
 	if err != nil {
-		host.Usagef("imscript.process.spawn: %v", err)
+		script.Usagef("imscript.process.spawn: %v", err)
 	}
 	co := &childObj{c: child, inst: inst}
-	child.OnMessage(func(v host.Value) {
+	child.OnMessage(func(v script.Value) {
 		if co.onMessage != nil {
 			inst.Call("child message", co.onMessage, v)
 		}
 	})
-	child.OnExit(func(code host.Value) {
+	child.OnExit(func(code script.Value) {
 		if co.onExit != nil {
 			inst.Call("child exit", co.onExit, code)
 		}
 	})
-	c.Return(&host.Object{Type: childType, Data: co})
+	c.Return(&script.Object{Type: childType, Data: co})
 }
 
-func childSelf(c host.Call) *childObj {
+func childSelf(c script.Call) *childObj {
 	o := c.Self()
 	if o == nil {
-		host.Usagef("child method called without its object (use child:method() in Lua)")
+		script.Usagef("child method called without its object (use child:method() in Lua)")
 	}
 	return o.Data.(*childObj)
 }
 
-func childSend(c host.Call) {
+func childSend(c script.Call) {
 	co := childSelf(c)
 	sendResult(c, "child.send", co.c.Send(c.Arg(0)))
 }
 
 // sendResult turns a send error into the call's result: routine failures
 // return false (and the reason), values that cannot cross are misuse.
-func sendResult(c host.Call, what string, err error) {
+func sendResult(c script.Call, what string, err error) {
 	switch {
 	case err == nil:
 		c.ReturnBool(true)
-	case errors.Is(err, host.ErrExited), errors.Is(err, host.ErrBacklog):
+	case errors.Is(err, script.ErrExited), errors.Is(err, script.ErrBacklog):
 		c.Fail(err.Error())
 	default:
-		host.Usagef("%s: bad argument #1 (value): %v", what, err)
+		script.Usagef("%s: bad argument #1 (value): %v", what, err)
 	}
 }
 
-func childOn(c host.Call) {
+func childOn(c script.Call) {
 	co := childSelf(c)
 	name := c.Str(0, "event")
 	fn := c.Func(1, "handler")
@@ -105,11 +105,11 @@ func childOn(c host.Call) {
 	case "exit":
 		co.onExit = fn
 	default:
-		host.Usagef("child.on: unknown event %q (message, exit)", name)
+		script.Usagef("child.on: unknown event %q (message, exit)", name)
 	}
 }
 
-func childKill(c host.Call) {
+func childKill(c script.Call) {
 	co := childSelf(c)
 	if !co.c.Kill() {
 		c.Fail("the spawned script has exited")
@@ -121,51 +121,51 @@ func childKill(c host.Call) {
 // ---- spawned scripts, the child's side ----
 
 type parentObj struct {
-	p         *host.Parent
-	onMessage host.Callback
+	p         script.Parent
+	onMessage script.Callback
 }
 
-var parentType = &host.Type{
+var parentType = &script.Type{
 	Name: "process.parent",
-	Methods: map[string]host.Function{
+	Methods: map[string]script.Function{
 		"send": parentSend,
 		"on":   parentOn,
 	},
 }
 
-func parentSelf(c host.Call) *parentObj {
+func parentSelf(c script.Call) *parentObj {
 	o := c.Self()
 	if o == nil {
-		host.Usagef("parent method called without its object (use imscript.process.parent:method() in Lua)")
+		script.Usagef("parent method called without its object (use imscript.process.parent:method() in Lua)")
 	}
 	return o.Data.(*parentObj)
 }
 
-func parentSend(c host.Call) {
+func parentSend(c script.Call) {
 	po := parentSelf(c)
 	sendResult(c, "parent.send", po.p.Send(c.Arg(0)))
 }
 
-func parentOn(c host.Call) {
+func parentOn(c script.Call) {
 	po := parentSelf(c)
 	name := c.Str(0, "event")
 	fn := c.Func(1, "handler")
 	if name != "message" {
-		host.Usagef("parent.on: unknown event %q (message)", name)
+		script.Usagef("parent.on: unknown event %q (message)", name)
 	}
 	po.onMessage = fn
 	inst := c.Instance()
-	po.p.OnMessage(func(v host.Value) {
+	po.p.OnMessage(func(v script.Value) {
 		if po.onMessage != nil {
 			inst.Call("parent message", po.onMessage, v)
 		}
 	})
 }
 
-func apiExit(c host.Call) {
+func apiExit(c script.Call) {
 	p := c.Instance().Parent()
 	if p == nil {
-		host.Usagef("imscript.process.exit: only a spawned script can exit (a server script stops with srv:shutdown())")
+		script.Usagef("imscript.process.exit: only a spawned script can exit (a server script stops with srv:shutdown())")
 	}
 	p.Exit(c.OptInt(0, "code", 0))
 }

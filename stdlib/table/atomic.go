@@ -3,7 +3,7 @@ package table
 import (
 	"sync/atomic"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 // Atomic is imscript.atomic: a named int64 shared by every worker.
@@ -18,25 +18,25 @@ func (a *Atomic) Name() string { return a.name }
 // Value is the counter's value.
 func (a *Atomic) Value() int64 { return a.v.Load() }
 
-var atomicType = &host.Type{
+var atomicType = &script.Type{
 	Name: "atomic",
-	Methods: map[string]host.Function{
-		"add": func(c host.Call) {
+	Methods: map[string]script.Function{
+		"add": func(c script.Call) {
 			a := c.Self().Data.(*Atomic)
 			c.ReturnInt(a.v.Add(optWhole(c, 0, "by", 1)))
 		},
-		"sub": func(c host.Call) {
+		"sub": func(c script.Call) {
 			a := c.Self().Data.(*Atomic)
 			c.ReturnInt(a.v.Add(-optWhole(c, 0, "by", 1)))
 		},
-		"get": func(c host.Call) {
+		"get": func(c script.Call) {
 			c.ReturnInt(c.Self().Data.(*Atomic).v.Load())
 		},
-		"set": func(c host.Call) {
+		"set": func(c script.Call) {
 			a := c.Self().Data.(*Atomic)
 			a.v.Store(whole(c, 0, "value"))
 		},
-		"cmpset": func(c host.Call) {
+		"cmpset": func(c script.Call) {
 			a := c.Self().Data.(*Atomic)
 			old, nv := whole(c, 0, "old"), whole(c, 1, "new")
 			c.ReturnBool(a.v.CompareAndSwap(old, nv))
@@ -45,10 +45,10 @@ var atomicType = &host.Type{
 }
 
 // declareAtomic is imscript.atomic(name [, initial]).
-func (r *registry) declareAtomic(c host.Call) {
+func (r *registry) declareAtomic(c script.Call) {
 	name := c.Str(0, "name")
 	if name == "" {
-		host.Usagef("imscript.atomic: the name is empty")
+		script.Usagef("imscript.atomic: the name is empty")
 	}
 	initial := optWhole(c, 1, "initial", 0)
 	r.mu.Lock()
@@ -56,7 +56,7 @@ func (r *registry) declareAtomic(c host.Call) {
 	if !ok {
 		a := &Atomic{name: name}
 		a.v.Store(initial)
-		o = &host.Object{Type: atomicType, Data: a}
+		o = &script.Object{Type: atomicType, Data: a}
 		r.atomics[name] = o
 	}
 	r.mu.Unlock()

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscript/imscript/script"
+
 	"github.com/imscript/imscript/internal/testutil"
 
 	"github.com/imscript/imscript"
@@ -20,14 +22,14 @@ type syncBuffer = testutil.SyncBuffer
 // entry is a script function a worker handed to Go through
 // imscript.harness.ready(name, fn).
 type entry struct {
-	inst *host.Instance
-	fn   host.Callback
+	inst script.Instance
+	fn   script.Callback
 }
 
 // running is a host running one script with the harness module.
 type running struct {
 	tb      testing.TB
-	script  string
+	path    string
 	h       *host.Host
 	stdout  syncBuffer
 	logs    syncBuffer
@@ -41,13 +43,13 @@ type running struct {
 func start(tb testing.TB, lang, src string, workers int) *running {
 	tb.Helper()
 	dir := tb.TempDir()
-	script := filepath.Join(dir, "main."+lang)
-	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+	path := filepath.Join(dir, "main."+lang)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	r := &running{tb: tb, script: script, entries: map[string][]entry{}}
+	r := &running{tb: tb, path: path, entries: map[string][]entry{}}
 	h, err := imscript.New(host.Config{
-		Script:  script,
+		Script:  path,
 		Workers: workers,
 		Env:     map[string]string{},
 		// As `imscript run` does.
@@ -60,8 +62,8 @@ func start(tb testing.TB, lang, src string, workers int) *running {
 		tb.Fatal(err)
 	}
 	r.h = h
-	h.RegisterModule("harness", func(inst *host.Instance) host.Value {
-		return host.Map{"noop": host.Function(func(c host.Call) {}), "ready": host.Function(func(c host.Call) {
+	h.RegisterModule("harness", func(inst script.Instance) script.Value {
+		return script.Map{"noop": script.Function(func(c script.Call) {}), "ready": script.Function(func(c script.Call) {
 			name := c.Str(0, "name")
 			fn := c.Func(1, "fn")
 			r.mu.Lock()
@@ -80,7 +82,7 @@ func (r *running) stop() { _ = r.host.Stop(10 * time.Second) }
 // functions are appended to the old ones'.
 func (r *running) reload(src string) {
 	r.tb.Helper()
-	if err := os.WriteFile(r.script, []byte(src), 0o644); err != nil {
+	if err := os.WriteFile(r.path, []byte(src), 0o644); err != nil {
 		r.tb.Fatal(err)
 	}
 	if err := r.h.ReloadNow("test"); err != nil {
@@ -90,7 +92,7 @@ func (r *running) reload(src string) {
 
 // call runs the function worker w registered under name with args, on
 // that worker, and returns its result.
-func (r *running) call(name string, w int, args ...host.Value) host.Value {
+func (r *running) call(name string, w int, args ...script.Value) script.Value {
 	r.mu.Lock()
 	es := r.entries[name]
 	r.mu.Unlock()
@@ -98,7 +100,7 @@ func (r *running) call(name string, w int, args ...host.Value) host.Value {
 		r.tb.Fatalf("no function %q for worker %d (have %d)", name, w, len(es))
 	}
 	e := es[w]
-	done := make(chan host.Value, 1)
+	done := make(chan script.Value, 1)
 	e.inst.Post(func() { done <- e.inst.Call("harness "+name, e.fn, args...) })
 	select {
 	case v := <-done:

@@ -8,18 +8,25 @@ import (
 	"sync"
 
 	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
-// Register adds imscript.table and imscript.atomic to h.
-func Register(h *host.Host) {
-	h.RegisterModule("table", func(inst *host.Instance) host.Value {
-		r := shared(inst.Host())
-		return host.Function(r.declareTable)
-	})
-	h.RegisterModule("atomic", func(inst *host.Instance) host.Value {
-		r := shared(inst.Host())
-		return host.Function(r.declareAtomic)
-	})
+// Modules are imscript.table and imscript.atomic.
+func Modules() []script.Module {
+	return []script.Module{
+		{Name: "table", Build: func(inst script.Instance) script.Value {
+			return script.Function(shared(inst).declareTable)
+		}},
+		{Name: "atomic", Build: func(inst script.Instance) script.Value {
+			return script.Function(shared(inst).declareAtomic)
+		}},
+	}
+}
+
+// Sharer is where a host keeps state shared by its workers: a host or any
+// of its script instances.
+type Sharer interface {
+	Shared(key string, init func() any) any
 }
 
 // Defaults for imscript.table options.
@@ -33,23 +40,23 @@ const (
 // Host.Shared, so every worker sees the same one and reloads keep it.
 type registry struct {
 	mu      sync.Mutex
-	tables  map[string]*host.Object
-	atomics map[string]*host.Object
+	tables  map[string]*script.Object
+	atomics map[string]*script.Object
 }
 
 const sharedKey = "imscript/stdlib/table"
 
-func shared(h *host.Host) *registry {
+func shared(h Sharer) *registry {
 	return h.Shared(sharedKey, func() any {
 		return &registry{
-			tables:  map[string]*host.Object{},
-			atomics: map[string]*host.Object{},
+			tables:  map[string]*script.Object{},
+			atomics: map[string]*script.Object{},
 		}
 	}).(*registry)
 }
 
 // Lookup returns the table h's scripts declared under name, or nil.
-func Lookup(h *host.Host, name string) *Table {
+func Lookup(h Sharer, name string) *Table {
 	r := shared(h)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -71,10 +78,10 @@ func LookupAtomic(h *host.Host, name string) *Atomic {
 }
 
 // declareTable is imscript.table(name [, options]).
-func (r *registry) declareTable(c host.Call) {
+func (r *registry) declareTable(c script.Call) {
 	name := c.Str(0, "name")
 	if name == "" {
-		host.Usagef("imscript.table: the name is empty")
+		script.Usagef("imscript.table: the name is empty")
 	}
 	opts := c.OptTable(1, "options")
 	r.mu.Lock()
@@ -82,7 +89,7 @@ func (r *registry) declareTable(c host.Call) {
 	o := r.tables[name]
 	if opts == nil {
 		if o == nil {
-			host.Usagef("imscript.table: no table %q; declare it with its columns first", name)
+			script.Usagef("imscript.table: no table %q; declare it with its columns first", name)
 		}
 		c.Return(o)
 		return
@@ -108,19 +115,19 @@ func (r *registry) declareTable(c host.Call) {
 			err = fmt.Errorf("unknown option %q (want columns, size, max_size)", k)
 		}
 		if err != nil {
-			host.Usagef("imscript.table %s: %v", name, err)
+			script.Usagef("imscript.table %s: %v", name, err)
 		}
 	}
 	if cols == nil {
-		host.Usagef("imscript.table %s: no columns given, e.g. { columns = { count = \"int\" } }", name)
+		script.Usagef("imscript.table %s: no columns given, e.g. { columns = { count = \"int\" } }", name)
 	}
 	if maxSize != 0 && maxSize < size {
-		host.Usagef("imscript.table %s: max_size %d is below size %d", name, maxSize, size)
+		script.Usagef("imscript.table %s: max_size %d is below size %d", name, maxSize, size)
 	}
 	if o != nil {
 		t := o.Data.(*Table)
 		if !sameColumns(t.cols, cols) {
-			host.Usagef("imscript.table %s: already declared with other columns: %s, not %s",
+			script.Usagef("imscript.table %s: already declared with other columns: %s, not %s",
 				name, describeColumns(t.cols), describeColumns(cols))
 		}
 		if maxSize != 0 && int(maxSize) != t.MaxSize() {
@@ -133,12 +140,12 @@ func (r *registry) declareTable(c host.Call) {
 		maxSize = size * MaxSizeFactor
 	}
 	t := New(name, cols, int(size), int(maxSize))
-	o = &host.Object{Type: tableType, Data: t}
+	o = &script.Object{Type: tableType, Data: t}
 	r.tables[name] = o
 	c.Return(o)
 }
 
-func positive(name string, v host.Value) (int64, error) {
+func positive(name string, v script.Value) (int64, error) {
 	n, ok := wholeNumber(v)
 	if !ok || n < 1 || n > math.MaxInt32 {
 		return 0, fmt.Errorf("%s must be a whole number from 1 to %d, got %v", name, math.MaxInt32, v)
@@ -146,21 +153,21 @@ func positive(name string, v host.Value) (int64, error) {
 	return n, nil
 }
 
-var tableType = &host.Type{
+var tableType = &script.Type{
 	Name: "table",
-	Methods: map[string]host.Function{
+	Methods: map[string]script.Function{
 		"set":    tableSet,
 		"get":    tableGet,
-		"incr":   func(c host.Call) { tableIncr(c, "incr", 1) },
-		"decr":   func(c host.Call) { tableIncr(c, "decr", -1) },
-		"del":    func(c host.Call) { c.ReturnBool(self(c).Del(key(c))) },
-		"exists": func(c host.Call) { c.ReturnBool(self(c).Exists(key(c))) },
-		"count":  func(c host.Call) { c.ReturnInt(self(c).count.Load()) },
-		"clear":  func(c host.Call) { self(c).Clear() },
+		"incr":   func(c script.Call) { tableIncr(c, "incr", 1) },
+		"decr":   func(c script.Call) { tableIncr(c, "decr", -1) },
+		"del":    func(c script.Call) { c.ReturnBool(self(c).Del(key(c))) },
+		"exists": func(c script.Call) { c.ReturnBool(self(c).Exists(key(c))) },
+		"count":  func(c script.Call) { c.ReturnInt(self(c).count.Load()) },
+		"clear":  func(c script.Call) { self(c).Clear() },
 	},
-	Iter: func(o *host.Object) func() (host.Value, host.Value, bool) {
+	Iter: func(o *script.Object) func() (script.Value, script.Value, bool) {
 		next := o.Data.(*Table).Iter()
-		return func() (host.Value, host.Value, bool) {
+		return func() (script.Value, script.Value, bool) {
 			k, row, ok := next()
 			if !ok {
 				return nil, nil, false
@@ -170,23 +177,23 @@ var tableType = &host.Type{
 	},
 }
 
-func self(c host.Call) *Table { return c.Self().Data.(*Table) }
+func self(c script.Call) *Table { return c.Self().Data.(*Table) }
 
 // key reads argument 0, the row key.
-func key(c host.Call) string {
+func key(c script.Call) string {
 	k := c.Str(0, "key")
 	if len(k) > MaxKeyLen || k == "" {
-		host.Usagef("table key must be 1 to %d bytes, got %d", MaxKeyLen, len(k))
+		script.Usagef("table key must be 1 to %d bytes, got %d", MaxKeyLen, len(k))
 	}
 	return k
 }
 
 // column reads argument i, a column name.
-func column(c host.Call, t *Table, i int) int {
+func column(c script.Call, t *Table, i int) int {
 	name := c.Str(i, "field")
 	col, ok := t.Column(name)
 	if !ok {
-		host.Usagef("table %s has no column %q (columns: %s)", t.name, name, describeColumns(t.cols))
+		script.Usagef("table %s has no column %q (columns: %s)", t.name, name, describeColumns(t.cols))
 	}
 	return col
 }
@@ -194,22 +201,22 @@ func column(c host.Call, t *Table, i int) int {
 // fail reports a full table as a routine failure (false, and the reason in
 // Lua), logged once per table (again after its max_size changed). Other
 // errors are misuse.
-func fail(c host.Call, t *Table, err error) {
+func fail(c script.Call, t *Table, err error) {
 	var fe *FullError
 	if errors.As(err, &fe) {
 		if !t.warned.Swap(true) {
-			c.Instance().Host().Logger().Warn("table full", "table", t.name, "max_size", fe.MaxSize)
+			c.Instance().Logger().Warn("table full", "table", t.name, "max_size", fe.MaxSize)
 		}
 		c.Fail(err.Error())
 		return
 	}
-	host.Usagef("%v", err)
+	script.Usagef("%v", err)
 }
 
-func tableSet(c host.Call) {
+func tableSet(c script.Call) {
 	t := self(c)
 	k := key(c)
-	vals := make([]host.Value, len(t.cols))
+	vals := make([]script.Value, len(t.cols))
 	c.Fields(1, "row", t.names, vals)
 	if err := t.SetValues(k, vals); err != nil {
 		fail(c, t, err)
@@ -218,11 +225,11 @@ func tableSet(c host.Call) {
 	c.ReturnBool(true)
 }
 
-func tableGet(c host.Call) {
+func tableGet(c script.Call) {
 	t := self(c)
 	k := key(c)
 	if c.OptStr(1, "field", "") == "" {
-		vals := make([]host.Value, len(t.cols))
+		vals := make([]script.Value, len(t.cols))
 		if t.GetValues(k, vals) {
 			c.ReturnFields(t.names, vals)
 		} else {
@@ -246,7 +253,7 @@ func tableGet(c host.Call) {
 	}
 }
 
-func tableIncr(c host.Call, op string, sign int64) {
+func tableIncr(c script.Call, op string, sign int64) {
 	t := self(c)
 	k := key(c)
 	col := column(c, t, 1)
@@ -268,21 +275,21 @@ func tableIncr(c host.Call, op string, sign int64) {
 		}
 		c.ReturnFloat(f)
 	default:
-		host.Usagef("table %s: %s needs an int or float column; %s is a string column", t.name, op, t.cols[col].Name)
+		script.Usagef("table %s: %s needs an int or float column; %s is a string column", t.name, op, t.cols[col].Name)
 	}
 }
 
 // whole reads argument i, a whole number.
-func whole(c host.Call, i int, name string) int64 {
+func whole(c script.Call, i int, name string) int64 {
 	f := c.Float(i, name)
 	if f != math.Trunc(f) || f >= 1<<63 || f < -(1<<63) {
-		host.Usagef("argument %d (%s) must be a whole number, got %v", i+1, name, f)
+		script.Usagef("argument %d (%s) must be a whole number, got %v", i+1, name, f)
 	}
 	return int64(f)
 }
 
 // optWhole is whole, or def when the argument is absent or nil.
-func optWhole(c host.Call, i int, name string, def int64) int64 {
+func optWhole(c script.Call, i int, name string, def int64) int64 {
 	if i >= c.NArgs() {
 		return def
 	}
@@ -291,7 +298,7 @@ func optWhole(c host.Call, i int, name string, def int64) int64 {
 		return def
 	}
 	if f != math.Trunc(f) || f >= 1<<63 || f < -(1<<63) {
-		host.Usagef("argument %d (%s) must be a whole number, got %v", i+1, name, f)
+		script.Usagef("argument %d (%s) must be a whole number, got %v", i+1, name, f)
 	}
 	return int64(f)
 }

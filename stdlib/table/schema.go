@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 // Kind is a column's type.
@@ -60,13 +60,13 @@ func (c Column) String() string {
 // type, written "int", "float", "string", { "string", 64 } (Swoole's
 // shape) or { type = "string", size = 64 }. Columns come back sorted by
 // name.
-func parseColumns(v host.Value) ([]Column, error) {
-	m, ok := v.(host.Map)
+func parseColumns(v script.Value) ([]Column, error) {
+	m, ok := v.(script.Map)
 	if !ok {
-		if l, isList := v.(host.List); isList && len(l) == 0 {
-			m = host.Map{} // an empty Lua table
+		if l, isList := v.(script.List); isList && len(l) == 0 {
+			m = script.Map{} // an empty Lua table
 		} else {
-			return nil, fmt.Errorf("columns must be a table of name = type, got %s", host.TypeName(v))
+			return nil, fmt.Errorf("columns must be a table of name = type, got %s", script.TypeName(v))
 		}
 	}
 	if len(m) == 0 {
@@ -90,13 +90,13 @@ func parseColumns(v host.Value) ([]Column, error) {
 	return cols, nil
 }
 
-func parseColumn(name string, spec host.Value) (Column, error) {
-	var typ host.Value
-	var size host.Value
+func parseColumn(name string, spec script.Value) (Column, error) {
+	var typ script.Value
+	var size script.Value
 	switch s := spec.(type) {
 	case string:
 		typ = s
-	case host.List:
+	case script.List:
 		if len(s) == 0 || len(s) > 2 {
 			return Column{}, fmt.Errorf("column %s: want \"type\" or { \"type\", size }", name)
 		}
@@ -104,7 +104,7 @@ func parseColumn(name string, spec host.Value) (Column, error) {
 		if len(s) == 2 {
 			size = s[1]
 		}
-	case host.Map:
+	case script.Map:
 		for k := range s {
 			if k != "type" && k != "size" {
 				return Column{}, fmt.Errorf("column %s: unknown field %q (want type, size)", name, k)
@@ -112,11 +112,11 @@ func parseColumn(name string, spec host.Value) (Column, error) {
 		}
 		typ, size = s["type"], s["size"]
 	default:
-		return Column{}, fmt.Errorf("column %s: want \"int\", \"float\" or \"string\", got %s", name, host.TypeName(spec))
+		return Column{}, fmt.Errorf("column %s: want \"int\", \"float\" or \"string\", got %s", name, script.TypeName(spec))
 	}
 	ts, ok := typ.(string)
 	if !ok {
-		return Column{}, fmt.Errorf("column %s: the type must be a string, got %s", name, host.TypeName(typ))
+		return Column{}, fmt.Errorf("column %s: the type must be a string, got %s", name, script.TypeName(typ))
 	}
 	c := Column{Name: name}
 	switch strings.ToLower(ts) {
@@ -144,7 +144,7 @@ func parseColumn(name string, spec host.Value) (Column, error) {
 }
 
 // wholeNumber reads an integral number.
-func wholeNumber(v host.Value) (int64, bool) {
+func wholeNumber(v script.Value) (int64, bool) {
 	switch x := v.(type) {
 	case int64:
 		return x, true

@@ -17,7 +17,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 // cell holds one column of one row: a number's bits, or a string column's
@@ -220,8 +220,8 @@ type update struct {
 // row). Keys that are not columns are ignored (as Swoole does); a nil value
 // leaves its column alone. Every value is checked before anything is
 // written: an error (*FieldError, *FullError) changes nothing.
-func (t *Table) Set(key string, row host.Map) error {
-	vals := make([]host.Value, len(t.cols))
+func (t *Table) Set(key string, row script.Map) error {
+	vals := make([]script.Value, len(t.cols))
 	for i := range t.cols {
 		vals[i] = row[t.cols[i].Name]
 	}
@@ -229,7 +229,7 @@ func (t *Table) Set(key string, row host.Map) error {
 }
 
 // SetValues is Set with the values in column order (nil: not given).
-func (t *Table) SetValues(key string, vals []host.Value) error {
+func (t *Table) SetValues(key string, vals []script.Value) error {
 	var buf [8]update
 	ups := buf[:0]
 	for i, v := range vals {
@@ -262,7 +262,7 @@ func (t *Table) SetValues(key string, vals []host.Value) error {
 }
 
 // convert checks a script value for column i.
-func (t *Table) convert(i int, v host.Value) (update, error) {
+func (t *Table) convert(i int, v script.Value) (update, error) {
 	col := &t.cols[i]
 	switch col.Kind {
 	case Int:
@@ -271,7 +271,7 @@ func (t *Table) convert(i int, v host.Value) (update, error) {
 			if _, isNum := v.(float64); isNum {
 				return update{}, fieldErrorf("table %s: column %s is int, got %v (not a whole number)", t.name, col.Name, v)
 			}
-			return update{}, fieldErrorf("table %s: column %s is int, got %s", t.name, col.Name, host.TypeName(v))
+			return update{}, fieldErrorf("table %s: column %s is int, got %s", t.name, col.Name, script.TypeName(v))
 		}
 		return update{col: i, n: uint64(n)}, nil
 	case Float:
@@ -283,7 +283,7 @@ func (t *Table) convert(i int, v host.Value) (update, error) {
 		case int:
 			return update{col: i, n: math.Float64bits(float64(x))}, nil
 		}
-		return update{}, fieldErrorf("table %s: column %s is float, got %s", t.name, col.Name, host.TypeName(v))
+		return update{}, fieldErrorf("table %s: column %s is float, got %s", t.name, col.Name, script.TypeName(v))
 	default:
 		var s string
 		switch x := v.(type) {
@@ -293,7 +293,7 @@ func (t *Table) convert(i int, v host.Value) (update, error) {
 			// Only read before Set returns; copied when stored.
 			s = unsafe.String(unsafe.SliceData(x), len(x))
 		default:
-			return update{}, fieldErrorf("table %s: column %s is string, got %s", t.name, col.Name, host.TypeName(v))
+			return update{}, fieldErrorf("table %s: column %s is string, got %s", t.name, col.Name, script.TypeName(v))
 		}
 		if len(s) > col.Size {
 			return update{}, fieldErrorf("table %s: column %s holds at most %d bytes, got %d", t.name, col.Name, col.Size, len(s))
@@ -303,7 +303,7 @@ func (t *Table) convert(i int, v host.Value) (update, error) {
 }
 
 // value renders column i of a cell as a script value.
-func (t *Table) value(i int, c cell) host.Value {
+func (t *Table) value(i int, c cell) script.Value {
 	switch t.cols[i].Kind {
 	case Int:
 		return int64(c.n)
@@ -317,8 +317,8 @@ func (t *Table) value(i int, c cell) host.Value {
 }
 
 // rowMap renders a row as a map from column name to value.
-func (t *Table) rowMap(r []cell) host.Map {
-	m := make(host.Map, len(t.cols))
+func (t *Table) rowMap(r []cell) script.Map {
+	m := make(script.Map, len(t.cols))
 	for i, c := range r {
 		m[t.cols[i].Name] = t.value(i, c)
 	}
@@ -326,12 +326,12 @@ func (t *Table) rowMap(r []cell) host.Map {
 }
 
 // Get returns the row under key, or nil when there is none.
-func (t *Table) Get(key string) host.Map {
-	vals := make([]host.Value, len(t.cols))
+func (t *Table) Get(key string) script.Map {
+	vals := make([]script.Value, len(t.cols))
 	if !t.GetValues(key, vals) {
 		return nil
 	}
-	m := make(host.Map, len(t.cols))
+	m := make(script.Map, len(t.cols))
 	for i, v := range vals {
 		m[t.cols[i].Name] = v
 	}
@@ -340,7 +340,7 @@ func (t *Table) Get(key string) host.Map {
 
 // GetValues reads the row under key into vals, in column order, and says
 // whether there was one.
-func (t *Table) GetValues(key string, vals []host.Value) bool {
+func (t *Table) GetValues(key string, vals []script.Value) bool {
 	var buf [8]cell
 	r, _ := t.lockRow(key, false)
 	if r == nil {
@@ -368,7 +368,7 @@ func (t *Table) getCell(key string, col int) (c cell, ok bool) {
 
 // GetField returns column col of the row under key, or nil when there is
 // no such row.
-func (t *Table) GetField(key string, col int) host.Value {
+func (t *Table) GetField(key string, col int) script.Value {
 	c, ok := t.getCell(key, col)
 	if !ok {
 		return nil
@@ -406,7 +406,7 @@ func (t *Table) Clear() {
 // each row is copied under its lock when it is reached, so a row is seen
 // whole, and rows added or removed meanwhile may or may not be seen.
 // Order is unspecified.
-func (t *Table) Iter() func() (key string, row host.Map, ok bool) {
+func (t *Table) Iter() func() (key string, row script.Map, ok bool) {
 	type entry struct {
 		key string
 		r   *row
@@ -416,7 +416,7 @@ func (t *Table) Iter() func() (key string, row host.Map, ok bool) {
 		rows = append(rows, entry{k, r})
 	}
 	var buf []cell
-	return func() (string, host.Map, bool) {
+	return func() (string, script.Map, bool) {
 		for len(rows) > 0 {
 			e := rows[0]
 			rows = rows[1:]

@@ -7,7 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
+
 	"github.com/imscript/imscript/stdlib/table"
 )
 
@@ -19,7 +20,7 @@ var testCols = []table.Column{
 
 func TestSetGetIncrDel(t *testing.T) {
 	tb := table.New("users", testCols, 16, 16)
-	if err := tb.Set("a", host.Map{"fd": int64(3), "name": "ann", "score": 1.5}); err != nil {
+	if err := tb.Set("a", script.Map{"fd": int64(3), "name": "ann", "score": 1.5}); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(tb.Get("a")); got != "map[fd:3 name:ann score:1.5]" {
@@ -29,7 +30,7 @@ func TestSetGetIncrDel(t *testing.T) {
 		t.Error("Get of a missing key is not nil")
 	}
 	// Set merges: columns not given keep their values; other keys are ignored.
-	if err := tb.Set("a", host.Map{"score": 2.0, "nope": 1}); err != nil {
+	if err := tb.Set("a", script.Map{"score": 2.0, "nope": 1}); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(tb.Get("a")); got != "map[fd:3 name:ann score:2]" {
@@ -64,7 +65,7 @@ func TestSetGetIncrDel(t *testing.T) {
 
 func TestWrongValuesChangeNothing(t *testing.T) {
 	tb := table.New("users", testCols, 16, 16)
-	for _, row := range []host.Map{
+	for _, row := range []script.Map{
 		{"fd": "x"},
 		{"fd": 1.5},
 		{"score": true},
@@ -82,7 +83,7 @@ func TestWrongValuesChangeNothing(t *testing.T) {
 	}
 	// Binary data fits a string column; int and float columns take either
 	// kind of number.
-	if err := tb.Set("k", host.Map{"name": []byte{0, 0xff}, "fd": 2.0, "score": int64(3)}); err != nil {
+	if err := tb.Set("k", script.Map{"name": []byte{0, 0xff}, "fd": 2.0, "score": int64(3)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprintf("%q", tb.Get("k")["name"]); got != `"\x00\xff"` {
@@ -102,7 +103,7 @@ func TestFullTableRefusesNewRowsOnly(t *testing.T) {
 	if _, err := tb.IncrInt("d", fd, 1); !errors.As(err, &full) || full.MaxSize != 3 {
 		t.Fatalf("4th row: %v", err)
 	}
-	if err := tb.Set("d", host.Map{"fd": int64(1)}); !errors.As(err, &full) {
+	if err := tb.Set("d", script.Map{"fd": int64(1)}); !errors.As(err, &full) {
 		t.Fatalf("set of a 4th row: %v", err)
 	}
 	if !strings.Contains(full.Error(), "table small is full") {
@@ -175,7 +176,7 @@ func TestConcurrentIncrIsExact(t *testing.T) {
 					return
 				}
 				own := fmt.Sprintf("g%d-%d", g, i%32)
-				_ = tb.Set(own, host.Map{"name": "x"})
+				_ = tb.Set(own, script.Map{"name": "x"})
 				_ = tb.Get(own)
 				if i%7 == 0 {
 					tb.Del(own)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 	"github.com/imscript/imscript/stdlib/internal/opts"
 )
 
@@ -54,19 +54,20 @@ const (
 var stateNames = [...]string{"connecting", "open", "closing", "closed"}
 
 // Module builds imscript.websocket for one instance.
-func Module(*host.Instance) host.Value {
-	return host.Map{"connect": host.Function(connect)}
+func Module(script.Instance) script.Value {
+	return script.Map{"connect": script.Function(connect)}
 }
 
 // Client is one imscript.websocket.connect client. The script-facing fields
 // are touched only by the worker; the connection's goroutines (dial, read,
 // write) report back through Instance.Post.
 type Client struct {
-	inst *host.Instance
-	obj  *host.Object
-	url  string
+	inst    script.Instance
+	release func() // Own: the instance aborts the client when it closes first
+	obj     *script.Object
+	url     string
 
-	on       [numEvents]host.Callback
+	on       [numEvents]script.Callback
 	st       state
 	protocol string
 	conn     *conn // set when open
@@ -79,17 +80,17 @@ type Client struct {
 	ws   *websocket.Conn
 }
 
-var clientType = &host.Type{
+var clientType = &script.Type{
 	Name: "websocket.client",
-	Props: map[string]func(o *host.Object) host.Value{
-		"url":      func(o *host.Object) host.Value { return o.Data.(*Client).url },
-		"protocol": func(o *host.Object) host.Value { return o.Data.(*Client).protocol },
-		"state":    func(o *host.Object) host.Value { return stateNames[o.Data.(*Client).st] },
+	Props: map[string]func(o *script.Object) script.Value{
+		"url":      func(o *script.Object) script.Value { return o.Data.(*Client).url },
+		"protocol": func(o *script.Object) script.Value { return o.Data.(*Client).protocol },
+		"state":    func(o *script.Object) script.Value { return stateNames[o.Data.(*Client).st] },
 	},
 }
 
 func init() {
-	clientType.Methods = map[string]host.Function{
+	clientType.Methods = map[string]script.Function{
 		"on":    wsOn,
 		"send":  wsSend,
 		"close": wsClose,
@@ -99,14 +100,14 @@ func init() {
 // connect is imscript.websocket.connect{ url, headers, timeout,
 // subprotocols, compression, max_message_size, buffer_output_size,
 // ca_file, insecure }.
-func connect(c host.Call) {
+func connect(c script.Call) {
 	inst := c.Instance()
 	o := opts.New("websocket.connect", c.Table(0, "options"),
 		"url", "headers", "timeout", "subprotocols", "compression", "max_message_size", "buffer_output_size", "ca_file", "insecure")
 	raw := o.Need("url")
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		host.Usagef("websocket.connect: option url: %q is not a ws:// or wss:// URL", raw)
+		script.Usagef("websocket.connect: option url: %q is not a ws:// or wss:// URL", raw)
 	}
 	headers := http.Header(o.Headers("headers"))
 	timeout := o.Seconds("timeout", defaultTimeout)
@@ -122,8 +123,8 @@ func connect(c host.Call) {
 	d.TLSClientConfig = tlsCfg
 
 	cl := &Client{inst: inst, url: raw}
-	cl.obj = &host.Object{Type: clientType, Data: cl}
-	track(inst, cl, true)
+	cl.obj = &script.Object{Type: clientType, Data: cl}
+	cl.release = inst.Own(script.CloserFunc(cl.abort))
 	ctx, cancel := context.WithCancel(context.Background())
 	cl.cancel = cancel
 	go func() {
@@ -185,27 +186,27 @@ func dialError(raw string, timeout time.Duration, resp *http.Response, err error
 	return fmt.Errorf("connect %s: %v", raw, err)
 }
 
-func self(c host.Call) *Client {
+func self(c script.Call) *Client {
 	o := c.Self()
 	if o == nil {
-		host.Usagef("websocket client method called without a client (use ws:method() in Lua)")
+		script.Usagef("websocket client method called without a client (use ws:method() in Lua)")
 	}
 	cl := o.Data.(*Client)
 	if cl.inst != c.Instance() {
-		host.Usagef("websocket: this client belongs to another worker or version of the script")
+		script.Usagef("websocket: this client belongs to another worker or version of the script")
 	}
 	return cl
 }
 
-func wsOn(c host.Call) {
+func wsOn(c script.Call) {
 	cl := self(c)
-	i, fn := host.OnArgs(c, "websocket.on", eventNames[:])
+	i, fn := script.OnArgs(c, "websocket.on", eventNames[:])
 	cl.on[i] = fn
 }
 
 // wsSend is send(data [, "text"|"binary"]): text unless told otherwise or
 // given a JS Buffer, as srv:push does.
-func wsSend(c host.Call) {
+func wsSend(c script.Call) {
 	cl := self(c)
 	data := c.Bytes(0, "data")
 	kind := ""
@@ -220,10 +221,10 @@ func wsSend(c host.Call) {
 	case "binary":
 		op = websocket.BinaryMessage
 	default:
-		host.Usagef("websocket.send: opcode must be \"text\" or \"binary\", got %q", kind)
+		script.Usagef("websocket.send: opcode must be \"text\" or \"binary\", got %q", kind)
 	}
 	if op == websocket.TextMessage && !utf8.Valid(data) {
-		host.Usagef("websocket.send: text frames must be valid UTF-8 (send binary data with \"binary\")")
+		script.Usagef("websocket.send: text frames must be valid UTF-8 (send binary data with \"binary\")")
 	}
 	if cl.st != open {
 		c.Fail("not open")
@@ -239,20 +240,20 @@ func wsSend(c host.Call) {
 // wsClose is close([code, reason]): it sends a close frame; the close event
 // follows when the peer answers. Closing a client still connecting cancels
 // it, with no events.
-func wsClose(c host.Call) {
+func wsClose(c script.Call) {
 	cl := self(c)
 	code := c.OptInt(0, "code", websocket.CloseNormalClosure)
 	reason := c.OptStr(1, "reason", "")
 	if !(code == 1000 || (code >= 3000 && code <= 4999)) {
-		host.Usagef("websocket.close: %d is not a close code a client may send (1000, 3000-4999)", code)
+		script.Usagef("websocket.close: %d is not a close code a client may send (1000, 3000-4999)", code)
 	}
 	if len(reason) > 123 || !utf8.ValidString(reason) {
-		host.Usagef("websocket.close: reason must be valid UTF-8 of at most 123 bytes")
+		script.Usagef("websocket.close: reason must be valid UTF-8 of at most 123 bytes")
 	}
 	switch cl.st {
 	case connecting:
 		cl.abort()
-		track(cl.inst, cl, false)
+		cl.release()
 	case open:
 		cl.st = closing
 		cl.conn.queue(frame{op: websocket.CloseMessage, data: websocket.FormatCloseMessage(int(code), reason)})
@@ -272,9 +273,9 @@ func (cl *Client) post(fn func()) {
 	})
 }
 
-func (cl *Client) fire(ev int, args ...host.Value) {
+func (cl *Client) fire(ev int, args ...script.Value) {
 	if fn := cl.on[ev]; fn != nil {
-		cl.inst.Call("websocket "+eventNames[ev], fn, append([]host.Value{cl.obj}, args...)...)
+		cl.inst.Call("websocket "+eventNames[ev], fn, append([]script.Value{cl.obj}, args...)...)
 	}
 }
 
@@ -282,7 +283,7 @@ func (cl *Client) fire(ev int, args ...host.Value) {
 // with 1006 (as browsers do).
 func (cl *Client) failed(err error) {
 	cl.st = closed
-	track(cl.inst, cl, false)
+	cl.release()
 	cl.fire(evError, err.Error())
 	cl.fire(evClose, int64(closeAbnormal), "")
 }
@@ -291,17 +292,17 @@ func (cl *Client) message(op int, data []byte) {
 	if cl.st != open {
 		return
 	}
-	var v host.Value = data
+	var v script.Value = data
 	opcode := "binary"
 	if op == websocket.TextMessage {
 		v, opcode = string(data), "text"
 	}
-	cl.fire(evMessage, host.Map{"data": v, "opcode": opcode, "finish": true})
+	cl.fire(evMessage, script.Map{"data": v, "opcode": opcode, "finish": true})
 }
 
 func (cl *Client) ended(code int, reason string, errMsg string) {
 	cl.st = closed
-	track(cl.inst, cl, false)
+	cl.release()
 	if errMsg != "" {
 		cl.fire(evError, errMsg)
 	}
@@ -318,31 +319,6 @@ func (cl *Client) abort() {
 	cl.mu.Unlock()
 	if ws != nil {
 		ws.Close()
-	}
-}
-
-// track keeps the instance's live clients, so that closing the instance
-// (a reload, the host stopping) closes them.
-func track(inst *host.Instance, cl *Client, live bool) {
-	const key = "stdlib/websocket.clients"
-	set, _ := inst.Value(key).(map[*Client]struct{})
-	if set == nil {
-		if !live {
-			return
-		}
-		set = map[*Client]struct{}{}
-		inst.SetValue(key, set)
-		inst.AtClose(func() {
-			for c := range set {
-				c.abort()
-			}
-			clear(set)
-		})
-	}
-	if live {
-		set[cl] = struct{}{}
-	} else {
-		delete(set, cl)
 	}
 }
 

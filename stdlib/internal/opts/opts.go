@@ -15,18 +15,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
 )
 
 // Reader reads one option table.
 type Reader struct {
 	fn string // the function, for error messages ("http.request")
-	m  host.Map
+	m  script.Map
 }
 
 // New checks that every key of m is one of allowed and returns a Reader.
 // A nil m (an absent table) reads as empty.
-func New(fn string, m host.Map, allowed ...string) *Reader {
+func New(fn string, m script.Map, allowed ...string) *Reader {
 	ok := make(map[string]bool, len(allowed))
 	for _, a := range allowed {
 		ok[a] = true
@@ -40,7 +40,7 @@ func New(fn string, m host.Map, allowed ...string) *Reader {
 		if !ok[k] {
 			names := append([]string(nil), allowed...)
 			sort.Strings(names)
-			host.Usagef("%s: unknown option %q (options: %s)", fn, k, strings.Join(names, ", "))
+			script.Usagef("%s: unknown option %q (options: %s)", fn, k, strings.Join(names, ", "))
 		}
 	}
 	return &Reader{fn: fn, m: m}
@@ -49,8 +49,8 @@ func New(fn string, m host.Map, allowed ...string) *Reader {
 // Has reports whether option k is set (and not nil).
 func (r *Reader) Has(k string) bool { return r.m[k] != nil }
 
-func (r *Reader) bad(k, want string, v host.Value) {
-	host.Usagef("%s: option %s: want %s, got %s", r.fn, k, want, host.TypeName(v))
+func (r *Reader) bad(k, want string, v script.Value) {
+	script.Usagef("%s: option %s: want %s, got %s", r.fn, k, want, script.TypeName(v))
 }
 
 // Str reads a string (binary data is accepted as a string).
@@ -72,7 +72,7 @@ func (r *Reader) Str(k, def string) string {
 func (r *Reader) Need(k string) string {
 	s := r.Str(k, "")
 	if s == "" {
-		host.Usagef("%s: option %s is required", r.fn, k)
+		script.Usagef("%s: option %s is required", r.fn, k)
 	}
 	return s
 }
@@ -129,7 +129,7 @@ func (r *Reader) Int(k string, def, lo, hi int64) int64 {
 		return def
 	}
 	if f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
-		host.Usagef("%s: option %s: want a whole number in %d..%d, got %v", r.fn, k, lo, hi, f)
+		script.Usagef("%s: option %s: want a whole number in %d..%d, got %v", r.fn, k, lo, hi, f)
 	}
 	return int64(f)
 }
@@ -141,7 +141,7 @@ func (r *Reader) Seconds(k string, def time.Duration) time.Duration {
 		return def
 	}
 	if f < 0 {
-		host.Usagef("%s: option %s: must not be negative", r.fn, k)
+		script.Usagef("%s: option %s: must not be negative", r.fn, k)
 	}
 	return time.Duration(f * float64(time.Second))
 }
@@ -153,17 +153,17 @@ func (r *Reader) Strings(k string) []string {
 		return nil
 	case string:
 		return []string{v}
-	case host.List:
+	case script.List:
 		out := make([]string, 0, len(v))
 		for _, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				host.Usagef("%s: option %s: want a list of strings, found a %s", r.fn, k, host.TypeName(e))
+				script.Usagef("%s: option %s: want a list of strings, found a %s", r.fn, k, script.TypeName(e))
 			}
 			out = append(out, s)
 		}
 		return out
-	case host.Map:
+	case script.Map:
 		if len(v) == 0 {
 			return nil // an empty Lua table
 		}
@@ -173,13 +173,13 @@ func (r *Reader) Strings(k string) []string {
 }
 
 // List reads a list (an empty Lua table reads as an empty list).
-func (r *Reader) List(k string) host.List {
+func (r *Reader) List(k string) script.List {
 	switch v := r.m[k].(type) {
 	case nil:
 		return nil
-	case host.List:
+	case script.List:
 		return v
-	case host.Map:
+	case script.Map:
 		if len(v) == 0 {
 			return nil
 		}
@@ -191,13 +191,13 @@ func (r *Reader) List(k string) host.List {
 // Headers reads a table of header names to a string, number or list of
 // strings.
 func (r *Reader) Headers(k string) map[string][]string {
-	var m host.Map
+	var m script.Map
 	switch v := r.m[k].(type) {
 	case nil:
 		return nil
-	case host.Map:
+	case script.Map:
 		m = v
-	case host.List:
+	case script.List:
 		if len(v) == 0 {
 			return nil
 		}
@@ -218,16 +218,16 @@ func (r *Reader) Headers(k string) map[string][]string {
 			out[name] = append(out[name], fmt.Sprint(x))
 		case bool:
 			out[name] = append(out[name], fmt.Sprint(x))
-		case host.List:
+		case script.List:
 			for _, e := range x {
 				s, ok := e.(string)
 				if !ok {
-					host.Usagef("%s: option %s: header %s: want strings, found a %s", r.fn, k, name, host.TypeName(e))
+					script.Usagef("%s: option %s: header %s: want strings, found a %s", r.fn, k, name, script.TypeName(e))
 				}
 				out[name] = append(out[name], s)
 			}
 		default:
-			host.Usagef("%s: option %s: header %s: want a string, got %s", r.fn, k, name, host.TypeName(v))
+			script.Usagef("%s: option %s: header %s: want a string, got %s", r.fn, k, name, script.TypeName(v))
 		}
 	}
 	return out

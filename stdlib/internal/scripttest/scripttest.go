@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscript/imscript/host"
 	"github.com/imscript/imscript/internal/testutil"
 
 	"github.com/imscript/imscript"
-	"github.com/imscript/imscript/host"
 )
 
 // WaitLimit bounds every wait: generous, for a slow and busy machine.

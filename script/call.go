@@ -1,21 +1,12 @@
-package host
+package script
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+	"time"
 )
-
-// Value is a language-neutral script value. It holds one of:
-// nil, bool, int64, float64, string, []byte (binary data), List, Map,
-// *Object, Function (a Go function) or Callback (a script function).
-type Value = any
-
-// List is a neutral array (Lua sequence, JS Array).
-type List = []Value
-
-// Map is a neutral record (Lua table with string keys, JS object).
-type Map = map[string]Value
 
 // Function is a Go function callable from scripts. It reads its arguments and
 // writes its results through the Call the binding hands it.
@@ -29,7 +20,7 @@ type Function func(c Call)
 // Usagef) when the argument has the wrong type.
 type Call interface {
 	// Instance is the script instance (one VM on one worker) making the call.
-	Instance() *Instance
+	Instance() Instance
 	// Self is the receiver of a method call (nil for plain functions).
 	Self() *Object
 	NArgs() int
@@ -108,36 +99,19 @@ func OnArgs(c Call, what string, names []string) (int, Callback) {
 	return i, fn
 }
 
-// Type describes a kind of host object exposed to scripts: its methods and
-// read-only properties. Bindings build one metatable / prototype per Type.
-type Type struct {
-	Name    string
-	Methods map[string]Function
-	// Props are read-only fields computed on access (srv.port, p.pid).
-	Props map[string]func(o *Object) Value
-	// Transient objects (an HTTP response) are not kept in the bindings'
-	// identity tables: each crossing makes a new script value, and the
-	// value is collected with the script's last reference.
-	Transient bool
-	// Iter, when set, makes the objects iterable: Lua gets a pairs()
-	// method (`for k, v in obj:pairs() do`), JS objects are iterable
-	// (`for (const [k, v] of obj)`). Iter starts one iteration; each call
-	// of next yields the next entry, and ok = false once there are no more.
-	// next is called on the script's worker only.
-	Iter func(o *Object) (next func() (key, value Value, ok bool))
+// Millis converts a script duration in milliseconds (negative and NaN: 0).
+func Millis(ms float64) time.Duration {
+	if ms < 0 || math.IsNaN(ms) {
+		return 0
+	}
+	return time.Duration(ms * float64(time.Millisecond))
 }
 
-// Object is a host object handed to scripts. Each binding maps one *Object to
-// one script value per VM, so identity is kept (the srv given to a handler is
-// the srv the script declared).
-type Object struct {
-	Type *Type
-	Data any
-}
-
-// Callback is a script function bound to the instance (VM) that created it.
-// It may only be invoked on that instance's worker, through Instance.Call.
-type Callback interface {
-	// Instance is the script instance that owns the function.
-	Instance() *Instance
+// Seconds converts a script duration in seconds (this API's unit for
+// timeouts; fractions allowed; negative and NaN: 0).
+func Seconds(s float64) time.Duration {
+	if s <= 0 || math.IsNaN(s) {
+		return 0
+	}
+	return time.Duration(s * float64(time.Second))
 }

@@ -1,4 +1,4 @@
-package host
+package script
 
 // Language is one script language (Lua, JS). Bindings implement it.
 type Language interface {
@@ -9,7 +9,7 @@ type Language interface {
 	// Compile reads and compiles the main script. Errors carry file:line.
 	Compile(path string) (Program, error)
 	// NewVM creates a fresh VM for inst with the imscript module installed.
-	NewVM(inst *Instance) (VM, error)
+	NewVM(inst Instance) (VM, error)
 }
 
 // Program is a compiled script, shared by the VMs of one version.
