@@ -60,8 +60,8 @@ func (v *vm) function(fn script.Function, method bool) func(goja.FunctionCall) g
 }
 
 func (c *call) Instance() script.Instance { return c.v.inst }
-func (c *call) Self() *script.Object       { return c.self }
-func (c *call) NArgs() int                 { return len(c.args) }
+func (c *call) Self() *script.Object      { return c.self }
+func (c *call) NArgs() int                { return len(c.args) }
 
 func (c *call) get(i int) goja.Value {
 	if i < len(c.args) {

@@ -55,7 +55,7 @@ func (v *vm) invoke(L *lua.LState, fn script.Function, method bool) (nret int) {
 }
 
 func (c *call) Instance() script.Instance { return c.v.inst }
-func (c *call) Self() *script.Object       { return c.self }
+func (c *call) Self() *script.Object      { return c.self }
 func (c *call) NArgs() int {
 	n := c.L.GetTop() - c.base + 1
 	if n < 0 {
