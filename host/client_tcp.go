@@ -2,8 +2,8 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"runtime"
 	"sync"
@@ -11,22 +11,26 @@ import (
 	"github.com/panjf2000/gnet/v2"
 )
 
-// TCP clients on a gnet client engine. The engine is shared by every host
-// in the process, started on first use and kept (its loops sleep in
-// epoll_wait when there is nothing to do), the way net/http keeps one
-// default transport.
+// TCP clients run on a gnet client engine of the host's, started on first
+// use and stopped with the host; it logs through the host's logger.
 
-var clientEngine struct {
-	mu  sync.Mutex
-	cli *gnet.Client
+// clientEngine is a host's gnet client engine (the zero value is ready).
+type clientEngine struct {
+	mu      sync.Mutex
+	cli     *gnet.Client
+	stopped bool
 }
 
-// tcpClientEngine returns the process's gnet client engine, starting it.
-func tcpClientEngine() (*gnet.Client, error) {
-	clientEngine.mu.Lock()
-	defer clientEngine.mu.Unlock()
-	if clientEngine.cli != nil {
-		return clientEngine.cli, nil
+// tcpClientEngine returns the host's gnet client engine, starting it.
+func (h *Host) tcpClientEngine() (*gnet.Client, error) {
+	e := &h.clientEngine
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return nil, errors.New("the host is stopping")
+	}
+	if e.cli != nil {
+		return e.cli, nil
 	}
 	loops := runtime.NumCPU()
 	if loops > 4 {
@@ -36,7 +40,7 @@ func tcpClientEngine() (*gnet.Client, error) {
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(loops),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(defaultGnetLogger{}),
+		gnet.WithLogger(gnetLogger{h.log.With("component", "gnet-client")}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("gnet client: %w", err)
@@ -44,8 +48,23 @@ func tcpClientEngine() (*gnet.Client, error) {
 	if err := cli.Start(); err != nil {
 		return nil, fmt.Errorf("gnet client: %w", err)
 	}
-	clientEngine.cli = cli
+	e.cli = cli
 	return cli, nil
+}
+
+// stopClientEngine stops the host's client engine, if it started; its
+// connections close with it.
+func (h *Host) stopClientEngine() {
+	e := &h.clientEngine
+	e.mu.Lock()
+	cli := e.cli
+	e.cli, e.stopped = nil, true
+	e.mu.Unlock()
+	if cli != nil {
+		if err := cli.Stop(); err != nil {
+			h.log.Warn("stopping the client engine", "err", err)
+		}
+	}
 }
 
 // tcpLink is one TCP connection of a client. Output is queued here from the
@@ -80,7 +99,7 @@ func dialTCPClient(cli *Client, addr string) *tcpLink {
 			}
 			return
 		}
-		eng, err := tcpClientEngine()
+		eng, err := cli.inst.host.tcpClientEngine()
 		if err == nil {
 			// OnOpen runs on the loop before EnrollContext returns; it
 			// reports the connection.
@@ -263,24 +282,4 @@ func (*tcpClientEvents) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	l.cli.post(l, l.cli.closed)
 	return gnet.None
-}
-
-// defaultGnetLogger sends the client engine's log lines to slog's default
-// logger (the engine outlives any one host).
-type defaultGnetLogger struct{}
-
-func (defaultGnetLogger) Debugf(f string, a ...any) {
-	slog.Debug(fmt.Sprintf(f, a...), "component", "gnet-client")
-}
-func (defaultGnetLogger) Infof(f string, a ...any) {
-	slog.Debug(fmt.Sprintf(f, a...), "component", "gnet-client")
-}
-func (defaultGnetLogger) Warnf(f string, a ...any) {
-	slog.Warn(fmt.Sprintf(f, a...), "component", "gnet-client")
-}
-func (defaultGnetLogger) Errorf(f string, a ...any) {
-	slog.Error(fmt.Sprintf(f, a...), "component", "gnet-client")
-}
-func (defaultGnetLogger) Fatalf(f string, a ...any) {
-	slog.Error(fmt.Sprintf(f, a...), "component", "gnet-client")
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imscript/imscript/internal/gcfloor"
 	"github.com/imscript/imscript/script"
 )
 
@@ -38,7 +39,7 @@ type Config struct {
 	// Stdout and Stderr receive the scripts' print / console output.
 	Stdout, Stderr io.Writer
 	// GCMinHeap, when > 0, keeps the Go garbage collector's heap goal at
-	// least this many bytes while the host runs (see gcfloor.go): scripts
+	// least this many bytes while the host runs (see internal/gcfloor): scripts
 	// allocate per operation, and a small heap would be collected every
 	// few milliseconds. Under heavy allocation the goal follows the
 	// allocation rate, up to four times GCMinHeap. It changes GOGC
@@ -87,6 +88,8 @@ type Host struct {
 	deps        atomic.Pointer[[]string]
 
 	shared sync.Map // Shared: host-wide module state, kept across reloads
+
+	clientEngine clientEngine // imscript.client's TCP connections
 
 	stopping     atomic.Bool
 	stopCh       chan struct{}
@@ -216,8 +219,9 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	att := newAttempt(prog)
-	startGCFloor(h, h.cfg.GCMinHeap)
-	defer stopGCFloor(h)
+	gcfloor.Start(h, h.cfg.GCMinHeap)
+	defer gcfloor.Stop(h)
+	defer h.stopClientEngine()
 	h.watchdogQuit = make(chan struct{})
 	go h.watchdog(h.watchdogQuit)
 	w0 := newWorker(h, 0)

@@ -76,7 +76,7 @@ type Instance struct {
 }
 
 func newInstance(h *Host, w *Worker, att *attempt) *Instance {
-	return &Instance{
+	inst := &Instance{
 		host:         h,
 		worker:       w,
 		att:          att,
@@ -87,6 +87,8 @@ func newInstance(h *Host, w *Worker, att *attempt) *Instance {
 		open:         map[*Response]struct{}{},
 		values:       map[string]any{},
 	}
+	inst.ctx, inst.cancel = context.WithCancel(context.Background())
+	return inst
 }
 
 // Host is the host running this instance.
@@ -106,12 +108,7 @@ func (inst *Instance) Stderr() io.Writer { return inst.host.Stderr() }
 
 // Context implements script.Instance: it is cancelled when the instance
 // closes.
-func (inst *Instance) Context() context.Context {
-	if inst.ctx == nil {
-		inst.ctx, inst.cancel = context.WithCancel(context.Background())
-	}
-	return inst.ctx
-}
+func (inst *Instance) Context() context.Context { return inst.ctx }
 
 // Own implements script.Instance: r is closed with the instance unless
 // release is called first.
@@ -288,9 +285,7 @@ func (inst *Instance) close() {
 		fn()
 	}
 	inst.closers = nil
-	if inst.cancel != nil {
-		inst.cancel()
-	}
+	inst.cancel()
 	if inst.vm != nil {
 		inst.vm.Close()
 		inst.vm = nil

@@ -94,7 +94,7 @@ func (s *Server) listenTCP() error {
 			gnet.WithMulticore(true),
 			gnet.WithReuseAddr(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithLogger(gnetLogger{s.host.log}),
+			gnet.WithLogger(gnetLogger{s.host.log.With("component", "gnet")}),
 		)
 	}()
 	select {
@@ -212,13 +212,12 @@ func (g *gnetConn) Run(context.Context) error {
 	return nil
 }
 
-// gnetLogger sends gnet's own log lines to slog.
+// gnetLogger sends gnet's own log lines (listeners' and the client
+// engine's) to the host's logger; gnet's info lines are debug here.
 type gnetLogger struct{ l *slog.Logger }
 
-func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }
-func (g gnetLogger) Fatalf(f string, a ...any) {
-	g.l.Error(fmt.Sprintf(f, a...), "component", "gnet")
-}
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...)) }

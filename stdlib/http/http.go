@@ -61,16 +61,16 @@ func request(c script.Call) {
 		return
 	}
 	tr := transport(inst, o.Str("ca_file", ""), o.Bool("insecure", false), tlsCfg)
+	ctx := inst.Context() // a reload (once the old version has drained) cancels it
 	go func() {
-		res, err := do(tr, method, u, headers, body, timeout, redirects, maxBody)
+		res, err := do(ctx, tr, method, u, headers, body, timeout, redirects, maxBody)
 		settle(res, err)
 	}()
 }
 
 // do performs one request and reads the whole response.
-func do(tr *http.Transport, method string, u *url.URL, headers map[string][]string, body []byte,
+func do(ctx context.Context, tr *http.Transport, method string, u *url.URL, headers map[string][]string, body []byte,
 	timeout time.Duration, redirects int, maxBody int64) (script.Value, error) {
-	ctx := context.Background()
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)

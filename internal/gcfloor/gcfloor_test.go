@@ -1,4 +1,4 @@
-package host
+package gcfloor
 
 import (
 	"runtime/debug"
@@ -30,12 +30,12 @@ func gcPercent() int {
 func TestGCFloor(t *testing.T) {
 	base := debug.SetGCPercent(80)
 	defer debug.SetGCPercent(base)
-	h := &Host{}
-	startGCFloor(h, 256<<20)
+	h := new(int)
+	Start(h, 256<<20)
 	stopped := false
 	defer func() {
 		if !stopped {
-			stopGCFloor(h)
+			Stop(h)
 		}
 	}()
 
@@ -63,7 +63,7 @@ func TestGCFloor(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	stopGCFloor(h)
+	Stop(h)
 	stopped = true
 	if p := gcPercent(); p != 80 {
 		t.Fatalf("GOGC after stop = %d, want 80", p)
@@ -77,12 +77,12 @@ func TestGCFloor(t *testing.T) {
 func TestGCFloorOff(t *testing.T) {
 	base := debug.SetGCPercent(-1)
 	defer debug.SetGCPercent(base)
-	h := &Host{}
-	startGCFloor(h, 256<<20)
+	h := new(int)
+	Start(h, 256<<20)
 	if p := gcPercent(); p != -1 {
 		t.Errorf("GOGC = %d with the floor on, want -1 (off)", p)
 	}
-	stopGCFloor(h)
+	Stop(h)
 	if p := gcPercent(); p != -1 {
 		t.Errorf("GOGC = %d after stop, want -1 (off)", p)
 	}
@@ -112,10 +112,10 @@ func TestGCRateGoal(t *testing.T) {
 func TestGCFloorFollowsRate(t *testing.T) {
 	base := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(base)
-	h := &Host{}
+	h := new(int)
 	const floor = 8 << 20
-	startGCFloor(h, floor)
-	defer stopGCFloor(h)
+	Start(h, floor)
+	defer Stop(h)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		gcFloor.mu.Lock()

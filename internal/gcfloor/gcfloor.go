@@ -1,4 +1,8 @@
-package host
+// Package gcfloor keeps the Go garbage collector's heap goal at or above a
+// floor while a busy process's live heap is small. It changes GOGC for the
+// whole process, so only a program that opts in uses it: `imscript run`
+// does, an embedder does through host.Config.GCMinHeap.
+package gcfloor
 
 import (
 	"math"
@@ -39,12 +43,12 @@ import (
 // floor alone gives 32 cycles a second, the rate-driven goal of 256 MiB
 // gives 8, and the two workers then scale 1.75-1.9x instead of 1.55-1.65x).
 //
-// The floor is process-wide (the collector is): with several hosts in one
-// process the largest running floor applies.
+// The floor is process-wide (the collector is): with several owners (hosts)
+// in one process the largest running floor applies.
 
 var gcFloor struct {
 	mu      sync.Mutex
-	floors  map[*Host]uint64 // running hosts' floors
+	floors  map[any]uint64 // running hosts' floors
 	floor   uint64           // max of floors; 0 = off
 	rate    uint64           // the goal the allocation rate asks for (at most gcRateCap × floor)
 	base    int              // GOGC when the first floor started
@@ -71,9 +75,10 @@ func rateGoal(allocated, floor uint64) uint64 {
 	return min(perSecond/gcMaxCycles, gcRateCap*floor)
 }
 
-// startGCFloor applies h's floor (bytes; 0 = none) until stopGCFloor(h).
-// It does nothing when GOGC is off.
-func startGCFloor(h *Host, floor uint64) {
+// Start applies owner's floor (bytes; 0 = none) until Stop(owner). With
+// several owners the largest floor applies. It does nothing when GOGC is
+// off.
+func Start(owner any, floor uint64) {
 	if floor == 0 {
 		return
 	}
@@ -83,7 +88,7 @@ func startGCFloor(h *Host, floor uint64) {
 		gcFloor.base = debug.SetGCPercent(100)
 		debug.SetGCPercent(gcFloor.base)
 		gcFloor.percent = gcFloor.base
-		gcFloor.floors = map[*Host]uint64{}
+		gcFloor.floors = map[any]uint64{}
 		gcFloor.busy = true
 		if gcFloor.base >= 0 {
 			gcFloor.quit = make(chan struct{})
@@ -91,10 +96,10 @@ func startGCFloor(h *Host, floor uint64) {
 		}
 	}
 	if gcFloor.base < 0 {
-		gcFloor.floors[h] = 0
+		gcFloor.floors[owner] = 0
 		return
 	}
-	gcFloor.floors[h] = floor
+	gcFloor.floors[owner] = floor
 	gcFloor.gen++
 	setFloorLocked()
 	armGCFloor(gcFloor.gen)
@@ -141,14 +146,14 @@ func gcReducer(quit chan struct{}) {
 	}
 }
 
-// stopGCFloor removes h's floor; the last one out restores GOGC.
-func stopGCFloor(h *Host) {
+// Stop removes owner's floor; the last one out restores GOGC.
+func Stop(owner any) {
 	gcFloor.mu.Lock()
 	defer gcFloor.mu.Unlock()
-	if _, ok := gcFloor.floors[h]; !ok {
+	if _, ok := gcFloor.floors[owner]; !ok {
 		return
 	}
-	delete(gcFloor.floors, h)
+	delete(gcFloor.floors, owner)
 	gcFloor.gen++
 	if len(gcFloor.floors) == 0 {
 		if gcFloor.quit != nil {
