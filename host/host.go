@@ -73,9 +73,10 @@ type Host struct {
 	workers []*Worker // event workers: connections are pinned to these
 	all     []*Worker // event workers, then task workers
 	tasks   taskPool
-	// wdWorkers is the workers list as the watchdog goroutine sees it
-	// (h.workers grows while the watchdog already runs).
-	wdWorkers atomic.Pointer[[]*Worker]
+	// watched is every worker the watchdog watches, spawned scripts'
+	// included (copy on write: the watchdog reads it without a lock).
+	watched   atomic.Pointer[[]*Worker]
+	watchedMu sync.Mutex
 	conns     connTable
 	nextID    atomic.Int64
 	im        im
@@ -224,10 +225,10 @@ func (h *Host) Run(ctx context.Context) error {
 	defer h.stopClientEngine()
 	h.watchdogQuit = make(chan struct{})
 	go h.watchdog(h.watchdogQuit)
-	w0 := newWorker(h, 0)
+	w0 := newWorker(h, 0, h.lang)
 	h.workers = []*Worker{w0}
 	h.all = h.workers
-	h.wdWorkers.Store(&[]*Worker{w0})
+	h.watchWorker(w0)
 	go w0.loop()
 	first, err := w0.load(att)
 	if err != nil {
@@ -243,8 +244,9 @@ func (h *Host) Run(ctx context.Context) error {
 		n = runtime.NumCPU()
 	}
 	for i := 1; i < n; i++ {
-		w := newWorker(h, i)
+		w := newWorker(h, i, h.lang)
 		h.workers = append(h.workers, w)
+		h.watchWorker(w)
 		go w.loop()
 	}
 	h.all = append([]*Worker(nil), h.workers...)
@@ -252,14 +254,13 @@ func (h *Host) Run(ctx context.Context) error {
 		st := first.declSettings[first.decls[0]]
 		h.tasks.init(st.TaskMaxQueue)
 		for i := 0; i < st.TaskWorkerNum; i++ {
-			w := newWorker(h, n+i)
+			w := newWorker(h, n+i, h.lang)
 			w.task = true
+			h.watchWorker(w)
 			h.all = append(h.all, w)
 			go w.loop()
 		}
 	}
-	ws := append([]*Worker(nil), h.all...)
-	h.wdWorkers.Store(&ws)
 	insts, err := h.loadOthers(att, first)
 	if err != nil {
 		h.stopWorkers()

@@ -64,7 +64,7 @@ type Instance struct {
 	draining bool
 
 	exports script.Map
-	values  map[string]any
+	parent  *Parent // the link to the parent, in a spawned script
 
 	pending []func() // Post before the instance became active
 	closers []func() // AtClose
@@ -85,7 +85,6 @@ func newInstance(h *Host, w *Worker, att *attempt) *Instance {
 		portZeroRank: map[string]int{},
 		timers:       map[int64]*timer{},
 		open:         map[*Response]struct{}{},
-		values:       map[string]any{},
 	}
 	inst.ctx, inst.cancel = context.WithCancel(context.Background())
 	return inst
@@ -197,12 +196,6 @@ func (inst *Instance) runPending() {
 // replaced by a reload, discarded after a failed load, or stopped with the
 // host. Modules close what the instance opened (clients, sockets) there.
 func (inst *Instance) AtClose(fn func()) { inst.closers = append(inst.closers, fn) }
-
-// Value and SetValue keep per-instance state for bindings and modules.
-func (inst *Instance) Value(key string) any { return inst.values[key] }
-
-// SetValue stores per-instance state under key.
-func (inst *Instance) SetValue(key string, v any) { inst.values[key] = v }
 
 // Call invokes a script function on this instance's worker with the
 // watchdog armed; errors are logged and counted, never raised.

@@ -94,7 +94,7 @@ func TestQueueConcurrentProducers(t *testing.T) {
 }
 
 func TestWorkerRunsPostsInOrder(t *testing.T) {
-	w := newWorker(nil, 0)
+	w := newWorker(nil, 0, nil)
 	go w.loop()
 	var got []int
 	for i := 0; i < 100; i++ {

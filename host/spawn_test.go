@@ -133,7 +133,7 @@ local child = imscript.process.spawn("child.lua", { list = { 1, 2.5, "three", tr
 child:on("message", function(m) print("parent got " .. imscript.json.encode(m)) end)
 child:send({ bytes = "\0\1\255", nested = { { k = false } } })
 local ok, err = pcall(function() child:send({ f = function() end }) end)
-print("function refused: " .. tostring(not ok) .. " " .. tostring(tostring(err):find("cannot cross to another script.VM", 1, true) ~= nil))
+print("function refused: " .. tostring(not ok) .. " " .. tostring(tostring(err):find("cannot cross to another VM", 1, true) ~= nil))
 `,
 		luaFiles: map[string]string{"child.lua": `
 local parent = imscript.process.parent
@@ -151,7 +151,7 @@ try {
   child.send({ f: () => 1 });
   console.log("function refused: false");
 } catch (e) {
-  console.log("function refused: true " + e.message.includes("cannot cross to another script.VM"));
+  console.log("function refused: true " + e.message.includes("cannot cross to another VM"));
 }
 `,
 		jsFiles: map[string]string{"child.js": `

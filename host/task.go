@@ -90,7 +90,7 @@ func (w *Worker) runTask(t *task) {
 // asked.
 func (w *Worker) taskResult(t *task, v script.Value, err error) {
 	if err == nil {
-		v, err = copyValue(v, 0)
+		v, _, err = script.Copy(v)
 	} else if msg, _, cut := strings.Cut(err.Error(), "\n"); cut {
 		// The caller gets the message with its file:line; the log has the stack.
 		err = errors.New(msg)
@@ -118,45 +118,8 @@ func (w *Worker) taskResult(t *task, v script.Value, err error) {
 	})
 }
 
-// copyValue deep-copies a neutral value for another VM, refusing what
-// cannot cross (functions, host objects).
-func copyValue(v script.Value, depth int) (script.Value, error) {
-	if depth > 100 {
-		return nil, errors.New("task data nested deeper than 100 levels")
-	}
-	switch x := v.(type) {
-	case nil, bool, int64, float64, string:
-		return x, nil
-	case int:
-		return int64(x), nil
-	case []byte:
-		return append([]byte(nil), x...), nil
-	case script.List:
-		out := make(script.List, len(x))
-		for i, e := range x {
-			c, err := copyValue(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = c
-		}
-		return out, nil
-	case script.Map:
-		out := make(script.Map, len(x))
-		for k, e := range x {
-			c, err := copyValue(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = c
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("a %s cannot cross to another script.VM (strings, numbers, booleans, lists, maps only)", script.TypeName(v))
-}
-
 func taskData(c script.Call, i int) script.Value {
-	v, err := copyValue(c.Arg(i), 0)
+	v, _, err := script.Copy(c.Arg(i))
 	if err != nil {
 		script.Usagef("bad argument #%d (data): %v", i+1, err)
 	}
@@ -233,7 +196,7 @@ func srvTaskWaitMulti(c script.Call) {
 	}
 	waits := make([]chan taskResult, len(list))
 	for i, e := range list {
-		v, err := copyValue(e, 0)
+		v, _, err := script.Copy(e)
 		if err != nil {
 			script.Usagef("bad argument #1 (tasks[%d]): %v", i+1, err)
 		}
@@ -269,7 +232,7 @@ func srvFinish(c script.Call) {
 		c.Fail("finish is only valid inside a task handler")
 		return
 	}
-	v, err := copyValue(c.Arg(0), 0)
+	v, _, err := script.Copy(c.Arg(0))
 	if err != nil {
 		script.Usagef("bad argument #1 (result): %v", err)
 	}

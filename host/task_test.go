@@ -210,7 +210,7 @@ func TestTasks(t *testing.T) {
 				r.waitStdout(fmt.Sprintf(" %d nil\n", 2*(i+1)))
 			}
 			// Only neutral values cross VMs.
-			if got := c.ask("bad"); !strings.Contains(got, "cannot cross to another script.VM") {
+			if got := c.ask("bad"); !strings.Contains(got, "cannot cross to another VM") {
 				t.Errorf("function in task data: %q", got)
 			}
 		})

@@ -36,8 +36,13 @@ var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "work
 type Worker struct {
 	id   int
 	host *Host
+	lang script.Language
 	q    *queue
 	inst *Instance
+	// until, when set, is the worker's stop condition, checked between
+	// events: a spawned script's worker ends when the child exits or is
+	// killed. Host workers run until stop.
+	until func() bool
 
 	// Watchdog state: busy is odd while a handler runs.
 	busy        atomic.Uint64
@@ -60,8 +65,8 @@ type Worker struct {
 	done chan struct{}
 }
 
-func newWorker(h *Host, id int) *Worker {
-	return &Worker{id: id, host: h, q: newQueue(), quit: make(chan struct{}), done: make(chan struct{})}
+func newWorker(h *Host, id int, lang script.Language) *Worker {
+	return &Worker{id: id, host: h, lang: lang, q: newQueue(), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
 // ID is the worker's id (0-based).
@@ -75,25 +80,30 @@ func (w *Worker) loop() {
 	if w.task {
 		tasks = w.host.tasks.ch
 	}
-	for {
+	for !w.stopped() {
 		batch = w.q.take(batch)
 		if len(batch) == 0 {
 			select {
 			case <-w.q.wake:
-				continue
 			case t := <-tasks:
 				w.runTask(t)
-				continue
 			case <-w.quit:
 				return
 			}
+			continue
 		}
 		for i := range batch {
+			if w.stopped() {
+				return
+			}
 			w.handle(&batch[i])
 			batch[i] = event{}
 		}
 	}
 }
+
+// stopped is the worker's stop condition (false for host workers).
+func (w *Worker) stopped() bool { return w.until != nil && w.until() }
 
 // Post queues fn to run on the worker goroutine.
 func (w *Worker) Post(fn func()) { w.q.post(event{kind: evFunc, fn: fn}) }
@@ -132,34 +142,48 @@ func (w *Worker) stop() {
 }
 
 // load creates a fresh VM on this worker and runs the program's main chunk
-// in it. The instance is not active until swap.
+// in it (loadHere, on the worker's goroutine). The instance is not active
+// until swap.
 func (w *Worker) load(att *attempt) (inst *Instance, err error) {
+	ran := false
 	w.runSync(func() {
-		inst = newInstance(w.host, w, att)
-		vm, e := w.host.lang.NewVM(inst)
-		if e != nil {
-			err = fmt.Errorf("worker %d: new vm: %w", w.id, e)
-			return
-		}
-		inst.vm = vm
-		w.enterHandler(vm)
-		e = vm.Run(att.prog)
-		intr := w.leaveHandler(vm)
-		if e != nil {
-			if intr {
-				e = fmt.Errorf("%w (interrupted after max_exec_ms)", e)
-			}
-			err = e
-		}
+		ran = true
+		inst, err = w.loadHere(att, nil)
 	})
-	if err != nil && inst != nil {
-		w.runSync(inst.close)
-		inst = nil
-	}
-	if err == nil && inst == nil {
+	if !ran {
 		err = fmt.Errorf("worker %d stopped", w.id)
 	}
 	return inst, err
+}
+
+// loadHere is load on the worker's goroutine: prep, when set, readies the
+// instance before its VM is made. The main chunk runs with the watchdog
+// armed; on an error the instance is closed and nil.
+func (w *Worker) loadHere(att *attempt, prep func(*Instance)) (*Instance, error) {
+	inst := newInstance(w.host, w, att)
+	if prep != nil {
+		prep(inst)
+	}
+	vm, err := w.lang.NewVM(inst)
+	if err != nil {
+		inst.close()
+		return nil, fmt.Errorf("worker %d: new vm: %w", w.id, err)
+	}
+	inst.vm = vm
+	w.enterHandler(vm)
+	if w.stopped() {
+		vm.Interrupt("the worker is stopping")
+	}
+	err = vm.Run(att.prog)
+	intr := w.leaveHandler(vm)
+	if err != nil {
+		if intr {
+			err = fmt.Errorf("%w (interrupted after max_exec_ms)", err)
+		}
+		inst.close()
+		return nil, err
+	}
+	return inst, nil
 }
 
 // swap makes inst the worker's running version (nil: none), firing
@@ -338,38 +362,4 @@ func (w *Worker) callErr(inst *Instance, fn script.Callback, what string, args .
 		}
 	}
 	return v, err
-}
-
-// watchdog interrupts handlers that run longer than max_exec_ms.
-func (h *Host) watchdog(quit chan struct{}) {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-quit:
-			return
-		case now := <-tick.C:
-			limit := time.Duration(h.maxExecMs.Load()) * time.Millisecond
-			ws := h.wdWorkers.Load()
-			if ws == nil {
-				continue
-			}
-			for _, w := range *ws {
-				seq := w.busy.Load()
-				if seq%2 == 0 || seq != w.wdSeq {
-					w.wdSeq, w.wdSince = seq, now
-					continue
-				}
-				if limit <= 0 || now.Sub(w.wdSince) < limit {
-					continue
-				}
-				w.imu.Lock()
-				if w.busy.Load() == seq && !w.interrupted && w.running != nil {
-					w.interrupted = true
-					w.running.Interrupt(fmt.Sprintf("handler ran longer than max_exec_ms (%d ms)", limit.Milliseconds()))
-				}
-				w.imu.Unlock()
-			}
-		}
-	}
 }

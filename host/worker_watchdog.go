@@ -1,0 +1,86 @@
+package host
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The watchdog: one goroutine per host that interrupts any handler running
+// longer than max_exec_ms, on every worker the host has (event workers,
+// task workers and spawned scripts' workers alike). A worker's busy
+// counter is odd while a handler runs; a worker whose counter has not
+// moved for max_exec_ms is running one handler all that time.
+
+// watchdogPeriod is how often the watchdog looks at the workers.
+const watchdogPeriod = 20 * time.Millisecond
+
+// watchWorker adds w to the workers the watchdog watches.
+func (h *Host) watchWorker(w *Worker) {
+	h.watchedMu.Lock()
+	defer h.watchedMu.Unlock()
+	list := append(slices.Clone(h.watchedWorkers()), w)
+	h.watched.Store(&list)
+}
+
+// unwatchWorker removes w (a spawned script's worker that ended).
+func (h *Host) unwatchWorker(w *Worker) {
+	h.watchedMu.Lock()
+	defer h.watchedMu.Unlock()
+	list := slices.DeleteFunc(slices.Clone(h.watchedWorkers()), func(x *Worker) bool { return x == w })
+	h.watched.Store(&list)
+}
+
+// watchedWorkers is every worker the watchdog watches (read-only).
+func (h *Host) watchedWorkers() []*Worker {
+	if p := h.watched.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// watchdog runs until quit is closed.
+func (h *Host) watchdog(quit chan struct{}) {
+	tick := time.NewTicker(watchdogPeriod)
+	defer tick.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case now := <-tick.C:
+			limit := time.Duration(h.maxExecMs.Load()) * time.Millisecond
+			for _, w := range h.watchedWorkers() {
+				w.check(now, limit)
+			}
+		}
+	}
+}
+
+// check interrupts w's handler when it has run longer than limit
+// (watchdog goroutine only).
+func (w *Worker) check(now time.Time, limit time.Duration) {
+	seq := w.busy.Load()
+	if seq%2 == 0 || seq != w.wdSeq {
+		w.wdSeq, w.wdSince = seq, now
+		return
+	}
+	if limit <= 0 || now.Sub(w.wdSince) < limit {
+		return
+	}
+	w.imu.Lock()
+	if w.busy.Load() == seq && !w.interrupted && w.running != nil {
+		w.interrupted = true
+		w.running.Interrupt(fmt.Sprintf("handler ran longer than max_exec_ms (%d ms)", limit.Milliseconds()))
+	}
+	w.imu.Unlock()
+}
+
+// interrupt stops the handler w is running, if any (a spawned script
+// killed by its parent). Safe from any goroutine.
+func (w *Worker) interrupt(reason string) {
+	w.imu.Lock()
+	if w.running != nil {
+		w.running.Interrupt(reason)
+	}
+	w.imu.Unlock()
+}
