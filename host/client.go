@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/imscript/imscript/host/internal/wire/framing"
 	"github.com/imscript/imscript/script"
 )
 
@@ -70,7 +71,7 @@ type Client struct {
 	port    int
 	timeout time.Duration
 	st      *Settings
-	f       *framer
+	f       *framing.Framer
 
 	on    [numClientEvents]script.Callback
 	state clientState

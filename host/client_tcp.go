@@ -247,7 +247,7 @@ func (*tcpClientEvents) OnTraffic(gc gnet.Conn) gnet.Action {
 		if len(buf) == 0 {
 			return gnet.None
 		}
-		n, err := f.next(buf)
+		n, err := f.Next(buf)
 		if err != nil {
 			msg := err.Error()
 			l.cli.post(l, func() { l.cli.failed(msg) })

@@ -7,15 +7,6 @@ import (
 	"sync/atomic"
 )
 
-// Transport carries one connection's bytes. There are two: the gnet event
-// loop (plain TCP) and, for TLS, the standard net package. The layers above
-// see only Conn.
-type Transport interface {
-	// Flush asks the transport to write the connection's pending output
-	// (Conn.takeOutput). Called from any goroutine, once per batch.
-	Flush(c *Conn)
-}
-
 type connState uint8
 
 const (
@@ -36,19 +27,14 @@ type Conn struct {
 	openedAt int64        // unix seconds
 	lastTime atomic.Int64 // unix milliseconds of the last input
 
-	// Protocol state, touched only by the transport's goroutine.
-	bad bool     // bad input seen: the rest is dropped until it closes
-	hp  *httpIn  // http/websocket servers: request parsing
-	ws  *wsState // after a WebSocket upgrade
-
-	// Worker-side protocol state, touched only by the owning worker.
-	hw *httpOut // response ordering
-
-	// IM state (uid, rooms), guarded by the host's im lock; nil until
-	// the connection is bound or joins a room.
-	im *connIM
-
-	wsOpen atomic.Bool // WebSocket handshake done (isEstablished)
+	// bad is set on the transport's goroutine when the connection sent bad
+	// input: the rest is dropped until it closes.
+	bad bool
+	// proto is the server protocol's state for this connection (proto.go).
+	proto connProto
+	// hub is the connection's uid and rooms, guarded by the hub's lock; nil
+	// until the connection is bound or joins a room (hub.go).
+	hub *hubConn
 
 	mu       sync.Mutex
 	state    connState
@@ -126,6 +112,12 @@ func (c *Conn) Send(b []byte) (bool, string) {
 	return true, ""
 }
 
+// post queues a unit of the connection's input for its worker, through
+// its server (which holds events while a new version is not yet active).
+func (c *Conn) post(u unit, data []byte) {
+	c.srv.post(c.worker, event{u: u, srv: c.srv, conn: c, data: data})
+}
+
 // Close closes the connection after its queued output is written.
 func (c *Conn) Close() bool {
 	c.mu.Lock()
@@ -190,57 +182,4 @@ func (c *Conn) markClosed() {
 	c.state = connClosed
 	c.out, c.spare = nil, nil
 	c.mu.Unlock()
-}
-
-// connTable maps fds to connections, sharded so workers and loops rarely
-// contend.
-type connTable struct {
-	shards [64]connShard
-}
-
-type connShard struct {
-	mu sync.RWMutex
-	m  map[int64]*Conn
-}
-
-func (t *connTable) shard(id int64) *connShard { return &t.shards[uint64(id)%64] }
-
-func (t *connTable) put(c *Conn) {
-	s := t.shard(c.id)
-	s.mu.Lock()
-	if s.m == nil {
-		s.m = make(map[int64]*Conn)
-	}
-	s.m[c.id] = c
-	s.mu.Unlock()
-}
-
-func (t *connTable) get(id int64) *Conn {
-	s := t.shard(id)
-	s.mu.RLock()
-	c := s.m[id]
-	s.mu.RUnlock()
-	return c
-}
-
-func (t *connTable) del(id int64) {
-	s := t.shard(id)
-	s.mu.Lock()
-	delete(s.m, id)
-	s.mu.Unlock()
-}
-
-func (t *connTable) each(fn func(*Conn)) {
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.RLock()
-		list := make([]*Conn, 0, len(s.m))
-		for _, c := range s.m {
-			list = append(list, c)
-		}
-		s.mu.RUnlock()
-		for _, c := range list {
-			fn(c)
-		}
-	}
 }

@@ -36,7 +36,7 @@ func testServer(t *testing.T, m script.Map) *Server {
 		t.Fatal(err)
 	}
 	h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	s := &Server{host: h, key: "tcp://test", decl: st}
+	s := &Server{host: h, key: st.Type + "://test", decl: st, proto: protocols[st.Type]}
 	s.obj = &script.Object{Type: serverType, Data: s}
 	s.setSettings(st)
 	return s
@@ -44,7 +44,8 @@ func testServer(t *testing.T, m script.Map) *Server {
 
 func testConn(s *Server, id int64) (*Conn, *fakeTransport) {
 	ft := &fakeTransport{}
-	c := &Conn{id: id, srv: s, t: ft, worker: &Worker{id: 0}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	c := &Conn{id: id, srv: s, t: ft, worker: &Worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	c.proto = s.proto.newConn(s, c)
 	s.host.conns.put(c)
 	return c, ft
 }

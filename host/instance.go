@@ -6,37 +6,9 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
-	"sort"
-	"sync"
 
 	"github.com/imscript/imscript/script"
 )
-
-// attempt is one version of the script being loaded on every worker: it
-// shares the compiled program and the servers the version declares anew.
-type attempt struct {
-	prog script.Program
-
-	mu         sync.Mutex
-	newServers map[string]*Server
-	deps       map[string]bool
-}
-
-func newAttempt(p script.Program) *attempt {
-	return &attempt{prog: p, newServers: map[string]*Server{}, deps: map[string]bool{}}
-}
-
-func (a *attempt) dependencies() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make([]string, 0, len(a.deps)+1)
-	out = append(out, a.prog.Path())
-	for d := range a.deps {
-		out = append(out, d)
-	}
-	sort.Strings(out[1:])
-	return out
-}
 
 // handlerSet holds one instance's handlers for one server.
 type handlerSet [numHandlers]script.Callback
@@ -57,10 +29,10 @@ type Instance struct {
 	timers map[int64]*timer
 	active bool
 
-	// open are the responses this instance's handlers took and have not
-	// finished; draining is set while a replaced instance answers them
-	// (drain.go).
-	open     map[*Response]struct{}
+	// owed are the answers this instance's handlers took and have not
+	// given; draining is set while a replaced instance gives them
+	// (reload_drain.go).
+	owed     map[debt]struct{}
 	draining bool
 
 	exports script.Map
@@ -84,7 +56,7 @@ func newInstance(h *Host, w *Worker, att *attempt) *Instance {
 		declSettings: map[*Server]*Settings{},
 		portZeroRank: map[string]int{},
 		timers:       map[int64]*timer{},
-		open:         map[*Response]struct{}{},
+		owed:         map[debt]struct{}{},
 	}
 	inst.ctx, inst.cancel = context.WithCancel(context.Background())
 	return inst
@@ -248,7 +220,7 @@ func (inst *Instance) declareServer(st *Settings) *Server {
 		a.mu.Lock()
 		s = a.newServers[key]
 		if s == nil {
-			s = &Server{host: h, key: key, decl: st}
+			s = &Server{host: h, key: key, decl: st, proto: protocols[st.Type]}
 			s.obj = &script.Object{Type: serverType, Data: s}
 			s.setSettings(st)
 			a.newServers[key] = s
@@ -267,8 +239,8 @@ func (inst *Instance) declareServer(st *Settings) *Server {
 // close cancels the instance's timers, answers what it still owes 503 and
 // closes its VM.
 func (inst *Instance) close() {
-	for r := range inst.open {
-		r.abandon()
+	for d := range inst.owed {
+		d.abandon()
 	}
 	inst.stopTimers()
 	inst.active = false

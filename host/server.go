@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/imscript/imscript/host/internal/wire/framing"
 	"github.com/imscript/imscript/script"
 )
 
@@ -18,19 +20,22 @@ import (
 // It outlives script versions: a reload that declares the same address gets
 // the same Server, with its connections.
 type Server struct {
-	host *Host
-	key  string
-	obj  *script.Object
-	decl *Settings // settings it was opened with (type, host, port)
+	host  *Host
+	key   string
+	obj   *script.Object
+	decl  *Settings // settings it was opened with (type, host, port)
+	proto *protocol // what decl.Type names (proto.go)
 
 	cfg  atomic.Pointer[serverConfig]
 	port atomic.Int64
 
-	listening    bool
-	closing      atomic.Bool
-	stopListener func(ctx context.Context) error
-	udp          *net.UDPConn
-	hbStop       chan struct{}
+	listening bool
+	closing   atomic.Bool
+	ln        listener
+	hbStop    chan struct{}
+	// gate holds the events of a listener opened before its version is
+	// active (a reload binds new listeners first): see post.
+	gate atomic.Pointer[eventGate]
 
 	startTime   int64
 	connNum     atomic.Int64
@@ -44,12 +49,12 @@ type Server struct {
 
 type serverConfig struct {
 	s    *Settings
-	f    *framer
-	root *os.Root // document_root, opened
+	f    *framing.Framer // tcp: open_length_check / open_eof_check
+	root *os.Root        // http: document_root, opened
 }
 
-func (s *Server) settings() *Settings { return s.cfg.Load().s }
-func (s *Server) framer() *framer     { return s.cfg.Load().f }
+func (s *Server) settings() *Settings     { return s.cfg.Load().s }
+func (s *Server) framer() *framing.Framer { return s.cfg.Load().f }
 
 func (s *Server) setSettings(st *Settings) {
 	cfg := &serverConfig{s: st, f: newFramer(st)}
@@ -68,8 +73,8 @@ func (s *Server) setSettings(st *Settings) {
 	s.cfg.Store(cfg)
 }
 
-// Type is the server's type: "tcp" or "udp".
-func (s *Server) Type() string { return s.decl.Type }
+// Type is the server's type: "tcp", "udp", "http" or "websocket".
+func (s *Server) Type() string { return s.proto.name }
 
 // Port is the bound port (the chosen one when the script asked for 0).
 func (s *Server) Port() int { return int(s.port.Load()) }
@@ -91,25 +96,76 @@ func serverKey(st *Settings, rank int) string {
 	return fmt.Sprintf("%s://%s", st.Type, joinHostPort(st.Host, st.Port))
 }
 
+// listen opens the server's socket. Its events are held (post) until
+// openGate: the version that declared it is not active yet.
 func (s *Server) listen() error {
 	// Set before the listener's goroutines start: workers read it (stats)
 	// while handling events those goroutines post.
 	s.startTime = time.Now().Unix()
+	s.gate.Store(&eventGate{})
+	var ln listener
 	var err error
 	switch {
-	case s.decl.Type == "udp":
-		err = s.listenUDP()
+	case s.proto.listen != nil:
+		ln, err = s.proto.listen(s)
 	case s.decl.SSLCertFile != "":
-		err = s.listenTLS()
+		ln, err = s.listenTLS()
 	default:
-		err = s.listenTCP()
+		ln, err = s.listenTCP()
 	}
 	if err != nil {
+		s.gate.Store(nil)
 		return err
 	}
+	s.ln = ln
 	s.listening = true
 	s.startHeartbeat()
 	return nil
+}
+
+// eventGate holds a server's events until its version is active.
+type eventGate struct {
+	mu   sync.Mutex
+	open bool
+	held []heldEvent
+}
+
+type heldEvent struct {
+	w  *Worker
+	ev event
+}
+
+// post queues an event of this server's connections for worker w, or
+// holds it while the server's gate is closed. Every event a transport or
+// protocol makes goes through here, so the events of one connection keep
+// their order.
+func (s *Server) post(w *Worker, ev event) {
+	if g := s.gate.Load(); g != nil {
+		g.mu.Lock()
+		if !g.open {
+			g.held = append(g.held, heldEvent{w, ev})
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+	}
+	w.q.post(ev)
+}
+
+// openGate posts the held events, in order, and lets the next ones
+// through.
+func (s *Server) openGate() {
+	g := s.gate.Load()
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	for _, h := range g.held {
+		h.w.q.post(h.ev)
+	}
+	g.held, g.open = nil, true
+	g.mu.Unlock()
+	s.gate.Store(nil)
 }
 
 // stop closes the listener and its connections.
@@ -122,21 +178,19 @@ func (s *Server) stop(ctx context.Context) {
 		close(s.hbStop)
 		s.hbStop = nil
 	}
-	if s.udp != nil {
-		_ = s.udp.Close()
-	}
-	if s.stopListener != nil {
-		if err := s.stopListener(ctx); err != nil {
+	if s.ln != nil {
+		if err := s.ln.stop(ctx); err != nil {
 			s.host.log.Warn("stopping listener", "server", s.Addr(), "err", err)
 		}
 	}
 	s.listening = false
+	s.openGate() // what was held (a reload that failed) still runs: close events
 }
 
 // startHeartbeat closes connections idle for heartbeat_idle_time, checking
 // every heartbeat_check_interval (values of the current version).
 func (s *Server) startHeartbeat() {
-	if s.decl.Type == "udp" {
+	if !s.proto.stream() {
 		return
 	}
 	stop := make(chan struct{})
@@ -173,16 +227,6 @@ func (s *Server) startHeartbeat() {
 	}()
 }
 
-// deliver hands one received package to the connection's worker. buf is
-// copied: the transport reuses it.
-func (s *Server) deliver(c *Conn, buf []byte) {
-	data := make([]byte, len(buf))
-	copy(data, buf)
-	s.requestNum.Add(1)
-	s.bytesIn.Add(int64(len(buf)))
-	c.worker.q.post(event{kind: evReceive, srv: s, conn: c, data: data})
-}
-
 // conn finds a live connection of this server.
 func (s *Server) conn(fd int64) *Conn {
 	c := s.host.conns.get(fd)
@@ -213,7 +257,7 @@ func (s *Server) Info(fd int64) script.Map {
 		"connect_time": c.openedAt,
 		"last_time":    c.lastTime.Load() / 1000,
 		"worker_id":    int64(c.worker.id),
-		"uid":          s.host.im.uidOf(c),
+		"uid":          s.host.hub.uidOf(c),
 	}
 	if ip, port, ok := c.remoteIPPort(); ok {
 		m["remote_ip"], m["remote_port"] = ip, port

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/imscript/imscript/host/internal/wire/framing"
 	"github.com/imscript/imscript/script"
 )
 
@@ -123,8 +124,8 @@ func ParseSettings(m script.Map) (*Settings, error) {
 			s.Host, err = settingString(k, v)
 		case "type":
 			s.Type, err = settingString(k, v)
-			if err == nil && s.Type != "tcp" && s.Type != "udp" && s.Type != "http" && s.Type != "websocket" {
-				err = fmt.Errorf("setting type: %q is not a server type (tcp, udp, http, websocket)", s.Type)
+			if err == nil {
+				_, err = lookupProtocol(s.Type)
 			}
 		case "port":
 			s.Port, err = settingInt(k, v, 0, 65535)
@@ -137,7 +138,7 @@ func ParseSettings(m script.Map) (*Settings, error) {
 		case "package_length_type":
 			s.PackageLengthType, err = settingString(k, v)
 			if err == nil {
-				if _, _, ok := lengthCode(s.PackageLengthType); !ok {
+				if _, _, ok := framing.LengthCode(s.PackageLengthType); !ok {
 					err = fmt.Errorf("setting package_length_type: %q is not one of c C s S n v l L N V", s.PackageLengthType)
 				}
 			}
@@ -199,7 +200,7 @@ func ParseSettings(m script.Map) (*Settings, error) {
 		return nil, fmt.Errorf("settings open_length_check and open_eof_check exclude each other")
 	}
 	if s.PackageBodyOffset < 0 {
-		_, size, _ := lengthCode(s.PackageLengthType)
+		_, size, _ := framing.LengthCode(s.PackageLengthType)
 		s.PackageBodyOffset = s.PackageLengthOffset + size
 	}
 	if s.HeartbeatIdleTime > 0 && s.HeartbeatCheckInterval <= 0 {
@@ -208,17 +209,18 @@ func ParseSettings(m script.Map) (*Settings, error) {
 	if s.HeartbeatCheckInterval > 0 && s.HeartbeatIdleTime <= 0 {
 		s.HeartbeatIdleTime = s.HeartbeatCheckInterval * 2
 	}
-	if s.Type != "tcp" && (s.OpenLengthCheck || s.OpenEOFCheck) {
-		return nil, fmt.Errorf("framing settings apply to tcp servers, not %s", s.Type)
+	p := protocols[s.Type]
+	if !p.framing && (s.OpenLengthCheck || s.OpenEOFCheck) {
+		return nil, fmt.Errorf("framing settings apply to %s servers, not %s", protocolsWith(func(p *protocol) bool { return p.framing }), s.Type)
 	}
 	if (s.SSLCertFile == "") != (s.SSLKeyFile == "") {
 		return nil, fmt.Errorf("settings ssl_cert_file and ssl_key_file go together")
 	}
-	if s.SSLCertFile != "" && s.Type == "udp" {
-		return nil, fmt.Errorf("TLS (ssl_cert_file) applies to tcp, http and websocket servers, not udp")
+	if s.SSLCertFile != "" && !p.tls {
+		return nil, fmt.Errorf("TLS (ssl_cert_file) applies to %s servers, not %s", protocolsWith(func(p *protocol) bool { return p.tls }), s.Type)
 	}
-	if s.DocumentRoot != "" && s.Type != "http" && s.Type != "websocket" {
-		return nil, fmt.Errorf("setting document_root applies to http and websocket servers")
+	if s.DocumentRoot != "" && !p.http {
+		return nil, fmt.Errorf("setting document_root applies to %s servers", protocolsWith(func(p *protocol) bool { return p.http }))
 	}
 	return s, nil
 }

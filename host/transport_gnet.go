@@ -86,7 +86,7 @@ type gnetConn struct {
 	closed bool // set on the loop in OnClose
 }
 
-func (s *Server) listenTCP() error {
+func (s *Server) listenTCP() (listener, error) {
 	l := &gnetListener{srv: s, booted: make(chan struct{}), done: make(chan error, 1)}
 	addr := fmt.Sprintf("tcp://%s", joinHostPort(s.decl.Host, s.decl.Port))
 	go func() {
@@ -100,29 +100,31 @@ func (s *Server) listenTCP() error {
 	select {
 	case <-l.booted:
 	case err := <-l.done:
-		return fmt.Errorf("listen %s: %w", addr, err)
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	port, err := l.boundPort()
 	if err != nil {
 		_ = l.eng.Stop(context.Background())
-		return fmt.Errorf("listen %s: %w", addr, err)
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	s.port.Store(int64(port))
-	s.stopListener = func(ctx context.Context) error {
-		// Engine.Stop polls for the end every 500 ms; gnet.Run returning
-		// says the same at once.
-		stopped := make(chan error, 1)
-		go func() { stopped <- l.eng.Stop(ctx) }()
-		select {
-		case <-l.done:
-			return nil
-		case err := <-stopped:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	return l, nil
+}
+
+// stop stops the engine: its loops close every connection.
+func (l *gnetListener) stop(ctx context.Context) error {
+	// Engine.Stop polls for the end every 500 ms; gnet.Run returning says
+	// the same at once.
+	stopped := make(chan error, 1)
+	go func() { stopped <- l.eng.Stop(ctx) }()
+	select {
+	case <-l.done:
+		return nil
+	case err := <-stopped:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
 }
 
 func (l *gnetListener) boundPort() (int, error) {
@@ -173,7 +175,7 @@ func (l *gnetListener) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	l.srv.onData(g.c, gc)
+	g.c.onData(gc)
 	return gnet.None
 }
 

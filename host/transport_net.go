@@ -82,7 +82,7 @@ func (b *netInbound) fill(r io.Reader) error {
 	return err
 }
 
-func (s *Server) listenTLS() error {
+func (s *Server) listenTLS() (listener, error) {
 	st := s.decl
 	certFile, keyFile := st.SSLCertFile, st.SSLKeyFile
 	dir := filepath.Dir(s.host.cfg.Script)
@@ -94,18 +94,16 @@ func (s *Server) listenTLS() error {
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return fmt.Errorf("listen %s: load certificate: %w", s.key, err)
+		return nil, fmt.Errorf("listen %s: load certificate: %w", s.key, err)
 	}
 	addr := joinHostPort(st.Host, st.Port)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	s.port.Store(int64(ln.Addr().(*net.TCPAddr).Port))
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if st.Type == "http" || st.Type == "websocket" {
-		cfg.NextProtos = []string{"http/1.1"}
-	}
+	cfg.NextProtos = s.proto.alpn
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -122,17 +120,26 @@ func (s *Server) listenTLS() error {
 			go s.serveTLS(tls.Server(nc, cfg))
 		}
 	}()
-	s.stopListener = func(ctx context.Context) error {
-		err := ln.Close()
-		<-done
-		s.host.conns.each(func(c *Conn) {
-			if nt, ok := c.t.(*netConn); ok && c.srv == s {
-				nt.close()
-			}
-		})
-		return err
-	}
-	return nil
+	return &netListener{s: s, ln: ln, done: done}, nil
+}
+
+// netListener is a TLS server's listening socket.
+type netListener struct {
+	s    *Server
+	ln   net.Listener
+	done chan struct{} // the accept loop ended
+}
+
+// stop closes the socket and every connection it accepted.
+func (l *netListener) stop(context.Context) error {
+	err := l.ln.Close()
+	<-l.done
+	l.s.host.conns.each(func(c *Conn) {
+		if nt, ok := c.t.(*netConn); ok && c.srv == l.s {
+			nt.close()
+		}
+	})
+	return err
 }
 
 func (s *Server) serveTLS(tc *tls.Conn) {
@@ -164,7 +171,7 @@ func (t *netConn) reader() {
 	for {
 		err := t.in.fill(t.nc)
 		if t.in.InboundBuffered() > 0 {
-			s.onData(t.c, &t.in)
+			t.c.onData(&t.in)
 		}
 		if err != nil {
 			break

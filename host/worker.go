@@ -3,7 +3,6 @@ package host
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,7 +105,7 @@ func (w *Worker) loop() {
 func (w *Worker) stopped() bool { return w.until != nil && w.until() }
 
 // Post queues fn to run on the worker goroutine.
-func (w *Worker) Post(fn func()) { w.q.post(event{kind: evFunc, fn: fn}) }
+func (w *Worker) Post(fn func()) { w.q.post(event{fn: fn}) }
 
 // runSync runs fn on the worker goroutine and waits for it.
 func (w *Worker) runSync(fn func()) {
@@ -116,7 +115,7 @@ func (w *Worker) runSync(fn func()) {
 	default:
 	}
 	ch := make(chan struct{})
-	w.q.post(event{kind: evFunc, fn: func() {
+	w.q.post(event{fn: func() {
 		defer close(ch)
 		fn()
 	}})
@@ -241,80 +240,13 @@ func (w *Worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool,
 	return true, v, err
 }
 
-// httpRequest answers one request: a static file, else the request handler,
-// else 404. A handler error before the response started answers 500; so
-// does an async (JS) handler whose promise rejects later.
-func (w *Worker) httpRequest(s *Server, c *Conn, p *parsedRequest) {
-	res := newResponse(s, c, p)
-	if s.serveStatic(res, p.r) {
-		return
-	}
-	w.inst.takeResponse(res)
-	ran, v, err := w.fireValue(s, hRequest, s.requestObject(c, p), res.obj)
-	if !ran {
-		res.status = http.StatusNotFound
-		res.end([]byte("404 Not Found\n"))
-		return
-	}
-	if pend, ok := v.(script.Pending); ok && err == nil {
-		inst := w.inst
-		pend.Then(func(_ script.Value, err error) {
-			if err != nil {
-				w.host.reportError("handler error", inst, err, "handler", handlerNames[hRequest])
-				res.fail(http.StatusInternalServerError)
-			}
-		})
-		return
-	}
-	if err != nil {
-		res.fail(http.StatusInternalServerError)
-	}
-}
-
-// wsOpen completes a WebSocket handshake and fires open.
-func (w *Worker) wsOpen(s *Server, c *Conn, p *parsedRequest) {
-	res := newResponse(s, c, p)
-	res.keepAlive = true
-	res.started = true
-	if !res.emit(p.upgrade.response()) {
-		return
-	}
-	res.finish()
-	c.wsOpen.Store(true)
-	w.fire(s, hOpen, s.obj, s.requestObject(c, p))
-}
-
-func (w *Worker) wsMessage(s *Server, c *Conn, data []byte, op int) {
-	w.fire(s, hMessage, s.obj, &script.Object{Type: frameType, Data: &messageFrame{fd: c.id, data: data, op: op}})
-}
-
+// handle runs one event of the worker's queue.
 func (w *Worker) handle(ev *event) {
-	switch ev.kind {
-	case evFunc:
+	if ev.fn != nil {
 		ev.fn()
-	case evConnect:
-		w.fire(ev.srv, hConnect, ev.srv.obj, ev.conn.id)
-	case evReceive:
-		w.fire(ev.srv, hReceive, ev.srv.obj, ev.conn.id, ev.data)
-	case evClose:
-		ev.conn.forgetResponses()
-		w.fire(ev.srv, hClose, ev.srv.obj, ev.conn.id)
-		w.host.im.drop(ev.conn)
-		w.host.conns.del(ev.conn.id)
-	case evRequest:
-		w.httpRequest(ev.srv, ev.conn, ev.req)
-	case evHTTPError:
-		newResponse(ev.srv, ev.conn, nil).fail(ev.status)
-	case evWSOpen:
-		w.wsOpen(ev.srv, ev.conn, ev.req)
-	case evWSMessage:
-		w.wsMessage(ev.srv, ev.conn, ev.data, ev.status)
-	case evPacket:
-		addr := script.Map{"address": ev.addr.IP.String(), "port": int64(ev.addr.Port)}
-		w.fire(ev.srv, hPacket, ev.srv.obj, ev.data, addr)
-	case evTimer:
-		w.timerQueue().run()
+		return
 	}
+	ev.u.run(w, ev)
 }
 
 func (w *Worker) enterHandler(vm script.VM) {

@@ -1,0 +1,61 @@
+package host
+
+import (
+	"github.com/imscript/imscript/host/internal/wire/wsframe"
+	"github.com/imscript/imscript/script"
+)
+
+// messageFrame is the frame a WebSocket message handler gets. Its fields
+// are computed when the script reads them: no table is built per message.
+type messageFrame struct {
+	fd   int64
+	data []byte
+	op   wsframe.Op   // text or binary
+	text script.Value // data as a string, made on the first read
+}
+
+// frameType is the frame's script type: read-only fields fd, data,
+// opcode ("text" or "binary") and finish (true: messages arrive whole),
+// iterable like a table.
+var frameType = &script.Type{Name: "websocket_frame", Transient: true}
+
+var frameFields = []string{"data", "fd", "finish", "opcode"}
+
+func (f *messageFrame) field(name string) script.Value {
+	switch name {
+	case "fd":
+		return f.fd
+	case "finish":
+		return true
+	case "opcode":
+		if f.op == wsframe.OpText {
+			return "text"
+		}
+		return "binary"
+	}
+	if f.op != wsframe.OpText {
+		return f.data
+	}
+	if f.text == nil {
+		f.text = string(f.data)
+	}
+	return f.text
+}
+
+func init() {
+	frameType.Props = make(map[string]func(o *script.Object) script.Value, len(frameFields))
+	for _, name := range frameFields {
+		frameType.Props[name] = func(o *script.Object) script.Value { return o.Data.(*messageFrame).field(name) }
+	}
+	frameType.Iter = func(o *script.Object) func() (script.Value, script.Value, bool) {
+		f, i := o.Data.(*messageFrame), 0
+		return func() (script.Value, script.Value, bool) {
+			if i == len(frameFields) {
+				return nil, nil, false
+			}
+			name := frameFields[i]
+			i++
+			return name, f.field(name), true
+		}
+	}
+}

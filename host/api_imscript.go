@@ -1,0 +1,66 @@
+package host
+
+// The imscript module's own members (imscript.server, tick, after, ...);
+// registered modules are added beside them (Instance.Exports).
+
+import (
+	"time"
+
+	"github.com/imscript/imscript/script"
+)
+
+// coreExports builds the imscript module's own members for one instance.
+func coreExports(inst *Instance) script.Map {
+	h := inst.host
+	env := script.Map{}
+	for k, v := range h.env {
+		env[k] = v
+	}
+	args := script.List{}
+	for _, a := range h.cfg.Args {
+		args = append(args, a)
+	}
+	return script.Map{
+		"server":    script.Function(apiServer),
+		"client":    script.Function(apiClient),
+		"tick":      script.Function(func(c script.Call) { apiTimer(c, "tick", true) }),
+		"after":     script.Function(func(c script.Call) { apiTimer(c, "after", false) }),
+		"clear":     script.Function(apiClear),
+		"shutdown":  script.Function(func(c script.Call) { instOf(c).host.Shutdown(); c.ReturnBool(true) }),
+		"now":       script.Function(func(c script.Call) { c.ReturnFloat(float64(time.Now().UnixMicro()) / 1000) }),
+		"env":       env,
+		"args":      args,
+		"worker_id": int64(inst.worker.id),
+		// The main script's path and folder, for paths beside the script
+		// (document_root, data files) wherever imscript was started.
+		"script":     h.cfg.Script,
+		"script_dir": inst.ScriptDir(),
+		"version":    Version,
+	}
+}
+
+// Version is the imscript version.
+const Version = "0.1.0"
+
+func apiServer(c script.Call) {
+	m := c.Table(0, "settings")
+	st, err := ParseSettings(m)
+	if err != nil {
+		script.Usagef("imscript.server: %v", err)
+	}
+	s := instOf(c).declareServer(st)
+	c.Return(s.obj)
+}
+
+func apiTimer(c script.Call, name string, repeat bool) {
+	ms := c.Float(0, "ms")
+	fn := c.Func(1, "fn")
+	if repeat && ms <= 0 {
+		script.Usagef("imscript.%s: ms must be positive", name)
+	}
+	c.ReturnInt(instOf(c).AddTimer(script.Millis(ms), repeat, fn, nil))
+}
+
+func apiClear(c script.Call) {
+	c.ReturnBool(instOf(c).ClearTimer(c.Int(0, "id")))
+}

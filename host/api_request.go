@@ -1,0 +1,175 @@
+package host
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/imscript/imscript/script"
+)
+
+// Request is the req object of a request (and WebSocket open) handler.
+// Its fields are computed when the script first reads them, so a handler
+// that reads nothing costs nothing.
+type Request struct {
+	srv   *Server
+	c     *Conn
+	p     *httpRequest
+	cache map[string]script.Value
+}
+
+var requestType = &script.Type{Name: "http_request", Transient: true}
+
+var requestFields = map[string]func(r *Request) script.Value{
+	"method":      func(r *Request) script.Value { return r.p.R.Method },
+	"uri":         func(r *Request) script.Value { return r.p.R.RequestURI },
+	"path":        func(r *Request) script.Value { return r.p.R.URL.Path },
+	"protocol":    func(r *Request) script.Value { return r.p.R.Proto },
+	"fd":          func(r *Request) script.Value { return r.c.id },
+	"server_port": func(r *Request) script.Value { return int64(r.srv.Port()) },
+	"remote_ip": func(r *Request) script.Value {
+		if ip, _, ok := r.c.remoteIPPort(); ok {
+			return ip
+		}
+		return nil
+	},
+	"remote_port": func(r *Request) script.Value {
+		if _, port, ok := r.c.remoteIPPort(); ok {
+			return port
+		}
+		return nil
+	},
+	"body": func(r *Request) script.Value {
+		if r.p.Body == nil {
+			return []byte{}
+		}
+		return r.p.Body
+	},
+	"header": func(r *Request) script.Value {
+		h := make(script.Map, len(r.p.R.Header)+1)
+		for k, vs := range r.p.R.Header {
+			h[strings.ToLower(k)] = strings.Join(vs, ", ")
+		}
+		if r.p.R.Host != "" {
+			h["host"] = r.p.R.Host
+		}
+		return h
+	},
+	"query": func(r *Request) script.Value {
+		q := script.Map{}
+		for k, vs := range r.p.R.URL.Query() {
+			if len(vs) > 0 {
+				q[k] = vs[0]
+			}
+		}
+		return q
+	},
+	"cookie": func(r *Request) script.Value {
+		m := script.Map{}
+		for _, ck := range r.p.R.Cookies() {
+			m[ck.Name] = ck.Value
+		}
+		return m
+	},
+	"post":  func(r *Request) script.Value { return r.form("post") },
+	"files": func(r *Request) script.Value { return r.form("files") },
+}
+
+func init() {
+	requestType.Props = map[string]func(o *script.Object) script.Value{}
+	for name, get := range requestFields {
+		get := get
+		requestType.Props[name] = func(o *script.Object) script.Value { return o.Data.(*Request).field(name, get) }
+	}
+}
+
+// field computes a field once per request.
+func (r *Request) field(name string, get func(*Request) script.Value) script.Value {
+	if v, ok := r.cache[name]; ok {
+		return v
+	}
+	v := get(r)
+	if r.cache == nil {
+		r.cache = make(map[string]script.Value, 4)
+	}
+	r.cache[name] = v
+	return v
+}
+
+func (r *Request) form(which string) script.Value {
+	post, files := script.Map{}, script.Map{}
+	if len(r.p.Body) > 0 {
+		if p, f := parseForm(r.p.R, r.p.Body); p != nil {
+			post = p
+			if f != nil {
+				files = f
+			}
+		}
+	}
+	if r.cache == nil {
+		r.cache = make(map[string]script.Value, 4)
+	}
+	r.cache["post"], r.cache["files"] = post, files
+	if which == "post" {
+		return post
+	}
+	return files
+}
+
+// requestObject is the req a handler gets.
+func (s *Server) requestObject(c *Conn, p *httpRequest) *script.Object {
+	return &script.Object{Type: requestType, Data: &Request{srv: s, c: c, p: p}}
+}
+
+// parseForm reads urlencoded and multipart bodies.
+func parseForm(r *http.Request, body []byte) (post, files script.Map) {
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, nil
+	}
+	switch ct {
+	case "application/x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, nil
+		}
+		post = script.Map{}
+		for k, vs := range vals {
+			post[k] = vs[0]
+		}
+		return post, nil
+	case "multipart/form-data":
+		mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+		form, err := mr.ReadForm(int64(len(body)) + 1)
+		if err != nil {
+			return nil, nil
+		}
+		defer form.RemoveAll()
+		post = script.Map{}
+		for k, vs := range form.Value {
+			post[k] = vs[0]
+		}
+		files = script.Map{}
+		for k, fhs := range form.File {
+			fh := fhs[0]
+			f, err := fh.Open()
+			if err != nil {
+				continue
+			}
+			content, _ := io.ReadAll(f)
+			f.Close()
+			files[k] = script.Map{
+				"name":    fh.Filename,
+				"type":    fh.Header.Get("Content-Type"),
+				"size":    int64(len(content)),
+				"content": content,
+			}
+		}
+		return post, files
+	}
+	return nil, nil
+}

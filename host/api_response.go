@@ -1,0 +1,202 @@
+package host
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/imscript/imscript/host/internal/wire/httpwire"
+	"github.com/imscript/imscript/script"
+)
+
+// res, the response object of a request handler: status, header, cookie,
+// write, send/end, sendfile, redirect. Each runs on the connection's worker.
+
+var responseType = &script.Type{Name: "http_response", Transient: true}
+
+func init() {
+	responseType.Methods = map[string]script.Function{
+		"status":   resStatus,
+		"header":   resHeader,
+		"cookie":   resCookie,
+		"write":    resWrite,
+		"send":     resSend,
+		"end":      resSend,
+		"sendfile": resSendfile,
+		"redirect": resRedirect,
+	}
+}
+
+func resSelf(c script.Call) *Response {
+	o := c.Self()
+	if o == nil {
+		script.Usagef("response method called without its response object")
+	}
+	return o.Data.(*Response)
+}
+
+func resStatus(c script.Call) {
+	r := resSelf(c)
+	code := c.Int(0, "code")
+	if code < 100 || code > 999 {
+		script.Usagef("res.status: code %d is not an HTTP status", code)
+	}
+	reason := c.OptStr(1, "reason", "")
+	if strings.ContainsAny(reason, "\r\n") {
+		script.Usagef("res.status: reason must not contain CR or LF")
+	}
+	if r.started {
+		c.Fail("response already started")
+		return
+	}
+	r.status, r.reason = int(code), reason
+	c.ReturnBool(true)
+}
+
+func resHeader(c script.Call) {
+	r := resSelf(c)
+	name := c.Str(0, "name")
+	value := c.Str(1, "value")
+	if !httpwire.ValidHeaderName(name) {
+		script.Usagef("res.header: %q is not a valid header name", name)
+	}
+	if strings.ContainsAny(value, "\r\n\x00") {
+		script.Usagef("res.header: the value of %s must not contain CR, LF or NUL", name)
+	}
+	if strings.EqualFold(name, "Content-Length") || strings.EqualFold(name, "Transfer-Encoding") {
+		script.Usagef("res.header: %s is set by the server", name)
+	}
+	if r.started {
+		c.Fail("response already started")
+		return
+	}
+	r.setHeader(name, value)
+	c.ReturnBool(true)
+}
+
+func resCookie(c script.Call) {
+	r := resSelf(c)
+	ck := &http.Cookie{Name: c.Str(0, "name"), Value: c.OptStr(1, "value", "")}
+	if opts := c.OptTable(2, "options"); opts != nil {
+		for k, v := range opts {
+			switch k {
+			case "expires":
+				if f, ok := v.(float64); ok {
+					ck.Expires = time.Unix(int64(f), 0)
+				}
+			case "max_age":
+				if f, ok := v.(float64); ok {
+					ck.MaxAge = int(f)
+					if ck.MaxAge == 0 {
+						ck.MaxAge = -1
+					}
+				}
+			case "path":
+				ck.Path, _ = v.(string)
+			case "domain":
+				ck.Domain, _ = v.(string)
+			case "secure":
+				ck.Secure, _ = v.(bool)
+			case "httponly":
+				ck.HttpOnly, _ = v.(bool)
+			case "samesite":
+				switch strings.ToLower(fmt.Sprint(v)) {
+				case "lax":
+					ck.SameSite = http.SameSiteLaxMode
+				case "strict":
+					ck.SameSite = http.SameSiteStrictMode
+				case "none":
+					ck.SameSite = http.SameSiteNoneMode
+				}
+			default:
+				script.Usagef("res.cookie: unknown option %q (expires, max_age, path, domain, secure, httponly, samesite)", k)
+			}
+		}
+	}
+	if err := ck.Valid(); err != nil {
+		script.Usagef("res.cookie: %v", err)
+	}
+	if r.started {
+		c.Fail("response already started")
+		return
+	}
+	r.cookies = append(r.cookies, ck.String())
+	c.ReturnBool(true)
+}
+
+func resWrite(c script.Call) {
+	r := resSelf(c)
+	data := c.Bytes(0, "chunk")
+	if r.finished {
+		c.Fail("response already finished")
+		return
+	}
+	if !r.write(data) {
+		c.Fail("connection closed")
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func resSend(c script.Call) {
+	r := resSelf(c)
+	var body []byte
+	if c.NArgs() > 0 && c.Arg(0) != nil {
+		body = c.Bytes(0, "body")
+	}
+	if r.finished {
+		c.Fail("response already finished")
+		return
+	}
+	if !r.end(body) {
+		c.Fail("connection closed")
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func resRedirect(c script.Call) {
+	r := resSelf(c)
+	loc := c.Str(0, "url")
+	code := c.OptInt(1, "code", 302)
+	if code < 300 || code > 399 {
+		script.Usagef("res.redirect: code %d is not a redirect status", code)
+	}
+	if strings.ContainsAny(loc, "\r\n") {
+		script.Usagef("res.redirect: url must not contain CR or LF")
+	}
+	if r.started || r.finished {
+		c.Fail("response already started")
+		return
+	}
+	r.status = int(code)
+	r.setHeader("Location", loc)
+	r.end(nil)
+	c.ReturnBool(true)
+}
+
+func resSendfile(c script.Call) {
+	r := resSelf(c)
+	p := c.Str(0, "path")
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(instOf(c).ScriptDir(), p)
+	}
+	if r.started || r.finished {
+		c.Fail("response already started")
+		return
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		c.Fail(err.Error())
+		return
+	}
+	defer f.Close()
+	if !r.serveFile(f, p, nil) {
+		c.Fail("not a regular file or too large: " + p)
+		return
+	}
+	c.ReturnBool(true)
+}

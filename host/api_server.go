@@ -1,0 +1,347 @@
+package host
+
+import (
+	"unicode/utf8"
+
+	"github.com/imscript/imscript/host/internal/wire/wsframe"
+	"github.com/imscript/imscript/script"
+)
+
+// srv, the server object: its events (on) and methods. Connection methods
+// (send, close, info, ...), WebSocket ones (push, disconnect,
+// isEstablished), the hub's (bind, join, publish, ...) and tasks'
+// (task_api.go has their bodies' helpers).
+
+var serverType = &script.Type{
+	Name: "server",
+	Props: map[string]func(o *script.Object) script.Value{
+		"port": func(o *script.Object) script.Value { return int64(o.Data.(*Server).Port()) },
+		"host": func(o *script.Object) script.Value { return o.Data.(*Server).decl.Host },
+		"type": func(o *script.Object) script.Value { return o.Data.(*Server).decl.Type },
+	},
+}
+
+func init() {
+	serverType.Methods = map[string]script.Function{
+		"on":          srvOn,
+		"send":        srvSend,
+		"sendto":      srvSendTo,
+		"close":       srvClose,
+		"exist":       srvExist,
+		"info":        srvInfo,
+		"connections": srvConnections,
+		"stats":       srvStats,
+		"reload":      srvReload,
+		"shutdown":    srvShutdown,
+
+		"push":          srvPush,
+		"disconnect":    srvDisconnect,
+		"isEstablished": srvIsEstablished,
+
+		"bind":      srvBind,
+		"unbind":    srvUnbind,
+		"uid":       srvUID,
+		"fds":       srvFds,
+		"sendToUid": srvSendToUID,
+		"join":      srvJoin,
+		"leave":     srvLeave,
+		"rooms":     srvRooms,
+		"members":   srvMembers,
+		"presence":  srvPresence,
+		"publish":   srvPublish,
+
+		"task":          srvTask,
+		"taskwait":      srvTaskWait,
+		"taskWaitMulti": srvTaskWaitMulti,
+		"finish":        srvFinish,
+	}
+}
+
+func self(c script.Call) *Server {
+	o := c.Self()
+	if o == nil {
+		script.Usagef("server method called without a server (use srv:method() in Lua)")
+	}
+	return o.Data.(*Server)
+}
+
+func srvOn(c script.Call) {
+	s := self(c)
+	name := c.Str(0, "event")
+	fn := c.Func(1, "handler")
+	inst := instOf(c)
+	hs := inst.handlers[s]
+	if hs == nil {
+		script.Usagef("server.on: this server was declared by another version of the script")
+	}
+	for slot, n := range handlerNames {
+		if n != name {
+			continue
+		}
+		if !s.proto.fires(slot) {
+			script.Usagef("server.on: event %q does not fire on %s servers", name, s.proto.name)
+		}
+		hs[slot] = fn
+		return
+	}
+	script.Usagef("server.on: unknown event %q", name)
+}
+
+func srvSend(c script.Call) {
+	s := self(c)
+	fd := c.Int(0, "fd")
+	data := c.Bytes(1, "data")
+	ok, why := s.Send(fd, data)
+	if !ok {
+		c.Fail(why)
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvSendTo(c script.Call) {
+	s := self(c)
+	ip := c.Str(0, "ip")
+	port := c.Int(1, "port")
+	data := c.Bytes(2, "data")
+	ok, why := s.SendTo(ip, int(port), data)
+	if !ok {
+		c.Fail(why)
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvClose(c script.Call) {
+	s := self(c)
+	conn := s.conn(c.Int(0, "fd"))
+	if conn == nil || !conn.Close() {
+		c.Fail("no such connection")
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvExist(c script.Call) {
+	s := self(c)
+	conn := s.conn(c.Int(0, "fd"))
+	c.ReturnBool(conn != nil && conn.Open())
+}
+
+func srvInfo(c script.Call) {
+	s := self(c)
+	if m := s.Info(c.Int(0, "fd")); m != nil {
+		c.Return(m)
+		return
+	}
+	c.Return(nil)
+}
+
+func srvConnections(c script.Call) {
+	ids := self(c).Connections()
+	l := make(script.List, len(ids))
+	for i, id := range ids {
+		l[i] = id
+	}
+	c.Return(l)
+}
+
+func srvStats(c script.Call) { c.Return(self(c).Stats()) }
+
+func srvReload(c script.Call) {
+	self(c).host.Reload("script called reload()")
+	c.ReturnBool(true)
+}
+
+func srvShutdown(c script.Call) {
+	self(c).host.Shutdown()
+	c.ReturnBool(true)
+}
+
+func srvPush(c script.Call) {
+	s := self(c)
+	fd := c.Int(0, "fd")
+	data := c.Bytes(1, "data")
+	binary := false
+	kind := ""
+	if c.NArgs() > 2 && c.Arg(2) != nil {
+		kind = c.Str(2, "opcode")
+	} else if _, isBytes := c.Arg(1).([]byte); isBytes {
+		kind = "binary" // a JS Buffer
+	}
+	switch kind {
+	case "", "text":
+	case "binary":
+		binary = true
+	default:
+		script.Usagef("server.push: opcode must be \"text\" or \"binary\", got %q", kind)
+	}
+	if !binary && !utf8.Valid(data) {
+		script.Usagef("server.push: text frames must be valid UTF-8 (push binary data with \"binary\")")
+	}
+	ok, why := s.Push(fd, data, binary)
+	if !ok {
+		c.Fail(why)
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvDisconnect(c script.Call) {
+	s := self(c)
+	fd := c.Int(0, "fd")
+	code := c.OptInt(1, "code", 1000)
+	reason := c.OptStr(2, "reason", "")
+	if !wsframe.ValidCloseCode(int(code)) {
+		script.Usagef("server.disconnect: %d is not a close code a server may send (1000-1003, 1007-1014, 3000-4999)", code)
+	}
+	if len(reason) > 123 || !utf8.ValidString(reason) {
+		script.Usagef("server.disconnect: reason must be valid UTF-8 of at most 123 bytes")
+	}
+	ok, why := s.Disconnect(fd, int(code), reason)
+	if !ok {
+		c.Fail(why)
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvIsEstablished(c script.Call) {
+	s := self(c)
+	conn := s.conn(c.Int(0, "fd"))
+	ws := (*wsConn)(nil)
+	if conn != nil {
+		ws = wsOf(conn)
+	}
+	c.ReturnBool(conn != nil && conn.Open() && ws != nil && ws.open.Load())
+}
+
+// anyConn finds a live connection of any server (the hub is host-wide).
+func anyConn(c script.Call, i int) *Conn {
+	conn := self(c).host.conns.get(c.Int(i, "fd"))
+	if conn == nil || !conn.Open() {
+		return nil
+	}
+	return conn
+}
+
+func argUID(c script.Call, i int) (script.Value, string) {
+	v := c.Arg(i)
+	key, ok := uidKey(v)
+	if !ok {
+		script.Usagef("bad argument #%d (uid): a non-empty string or a number expected, got %s", i+1, script.TypeName(v))
+	}
+	return v, key
+}
+
+func argRoom(c script.Call, i int) string {
+	room := c.Str(i, "room")
+	if room == "" {
+		script.Usagef("bad argument #%d (room): must not be empty", i+1)
+	}
+	return room
+}
+
+func srvBind(c script.Call) {
+	conn := anyConn(c, 0)
+	uid, key := argUID(c, 1)
+	if conn == nil {
+		c.Fail("no such connection")
+		return
+	}
+	self(c).host.hub.bind(conn, uid, key)
+	c.ReturnBool(true)
+}
+
+func srvUnbind(c script.Call) {
+	conn := anyConn(c, 0)
+	if conn == nil || !self(c).host.hub.unbind(conn) {
+		c.Fail("connection not bound")
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvUID(c script.Call) {
+	conn := self(c).host.conns.get(c.Int(0, "fd"))
+	if conn == nil {
+		c.Return(nil)
+		return
+	}
+	c.Return(self(c).host.hub.uidOf(conn))
+}
+
+func fdList(conns []*Conn) script.List {
+	l := make(script.List, 0, len(conns))
+	for _, conn := range conns {
+		if conn.Open() {
+			l = append(l, conn.id)
+		}
+	}
+	return l
+}
+
+func srvFds(c script.Call) {
+	_, key := argUID(c, 0)
+	c.Return(fdList(self(c).host.hub.connsOf(key)))
+}
+
+func srvSendToUID(c script.Call) {
+	_, key := argUID(c, 0)
+	data := c.Bytes(1, "data")
+	c.ReturnInt(int64(self(c).host.hub.sendToUID(key, data)))
+}
+
+func srvJoin(c script.Call) {
+	conn := anyConn(c, 0)
+	room := argRoom(c, 1)
+	if conn == nil {
+		c.Fail("no such connection")
+		return
+	}
+	if !self(c).host.hub.join(conn, room) {
+		c.Fail("already in the room")
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvLeave(c script.Call) {
+	conn := self(c).host.conns.get(c.Int(0, "fd"))
+	room := argRoom(c, 1)
+	if conn == nil || !self(c).host.hub.leave(conn, room) {
+		c.Fail("not in the room")
+		return
+	}
+	c.ReturnBool(true)
+}
+
+func srvRooms(c script.Call) {
+	conn := self(c).host.conns.get(c.Int(0, "fd"))
+	l := script.List{}
+	if conn != nil {
+		for _, r := range self(c).host.hub.roomsOf(conn) {
+			l = append(l, r)
+		}
+	}
+	c.Return(l)
+}
+
+func srvMembers(c script.Call) {
+	c.Return(fdList(self(c).host.hub.members(argRoom(c, 0))))
+}
+
+func srvPresence(c script.Call) {
+	c.Return(self(c).host.hub.presence(argRoom(c, 0)))
+}
+
+func srvPublish(c script.Call) {
+	s := self(c)
+	room := argRoom(c, 0)
+	data := c.Bytes(1, "data")
+	var except *Conn
+	if c.NArgs() > 2 && c.Arg(2) != nil {
+		except = s.host.conns.get(c.Int(2, "exceptFd"))
+	}
+	c.ReturnInt(int64(s.host.hub.publish(room, data, except)))
+}

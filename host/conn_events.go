@@ -1,0 +1,61 @@
+package host
+
+import (
+	"net"
+	"time"
+)
+
+// A connection's life as the workers see it: the transport accepts it
+// (newConn, accept), its protocol posts units of input, the transport
+// reports it gone (closed). Its connect and close events run on the
+// worker the connection is pinned to, in order with its input.
+
+// newConn makes the state of an accepted connection (transport goroutine).
+func (h *Host) newConn(s *Server, remote net.Addr) *Conn {
+	id := h.nextID.Add(1)
+	c := &Conn{
+		id:       id,
+		srv:      s,
+		worker:   h.workers[id%int64(len(h.workers))],
+		openedAt: time.Now().Unix(),
+		remote:   remote,
+	}
+	c.proto = s.proto.newConn(s, c)
+	c.lastTime.Store(h.now())
+	return c
+}
+
+// accept publishes a new connection and queues its connect event.
+func (h *Host) accept(c *Conn) {
+	h.conns.put(c)
+	c.srv.connNum.Add(1)
+	c.srv.acceptCount.Add(1)
+	c.post(connectUnit{}, nil)
+}
+
+// closed is called by a transport when a connection is gone.
+func (h *Host) closed(c *Conn) {
+	c.markClosed()
+	c.srv.connNum.Add(-1)
+	c.srv.closeCount.Add(1)
+	c.post(closeUnit{}, nil)
+}
+
+// connectUnit fires connect.
+type connectUnit struct{}
+
+func (connectUnit) run(w *Worker, ev *event) {
+	w.fire(ev.srv, hConnect, ev.srv.obj, ev.conn.id)
+}
+
+// closeUnit lets the protocol forget the connection, fires close, and
+// takes the connection out of the hub and the fd table.
+type closeUnit struct{}
+
+func (closeUnit) run(w *Worker, ev *event) {
+	c := ev.conn
+	c.proto.gone(c)
+	w.fire(ev.srv, hClose, ev.srv.obj, c.id)
+	w.host.hub.drop(c)
+	w.host.conns.del(c.id)
+}

@@ -1,0 +1,305 @@
+package host
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/imscript/imscript/broker"
+	"github.com/imscript/imscript/script"
+)
+
+// The hub: user ids bound to connections, rooms, presence and fan-out. It
+// is host-wide (every worker and server sees the same), lives outside the
+// script VMs (so it survives reloads) and forgets a connection when it
+// closes. What reaches beyond this process goes through the broker
+// (package broker): the hub subscribes to a room or a uid's channel while it
+// has local members, publishes every room and uid message there, delivers
+// what other nodes publish to its local members, and keeps presence there.
+// With the default memory broker there are no other nodes.
+type hub struct {
+	mu    sync.RWMutex
+	uids  map[string]map[*Conn]struct{} // by uid key
+	rooms map[string]map[*Conn]struct{}
+	b     broker.Broker
+	h     *Host
+}
+
+// hubConn is a connection's hub state (guarded by hub.mu).
+type hubConn struct {
+	uid    script.Value
+	uidKey string
+	rooms  []string
+}
+
+// state returns c's hub state, creating it (with the lock held for writing).
+func (m *hub) state(c *Conn) *hubConn {
+	if c.hub == nil {
+		c.hub = &hubConn{}
+	}
+	return c.hub
+}
+
+// uidKey canonicalizes a uid (a string or a number): "s" + the string, or
+// "n" + the number.
+func uidKey(v script.Value) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return "s" + x, x != ""
+	case []byte:
+		return "s" + string(x), len(x) > 0
+	case float64:
+		return "n" + strconv.FormatFloat(x, 'g', -1, 64), true
+	case int64:
+		return "n" + strconv.FormatInt(x, 10), true
+	}
+	return "", false
+}
+
+// uidValue is the uid a key stands for (a uid bound on another node).
+func uidValue(key string) script.Value {
+	if s, ok := strings.CutPrefix(key, "s"); ok {
+		return s
+	}
+	num := strings.TrimPrefix(key, "n")
+	if n, err := strconv.ParseInt(num, 10, 64); err == nil {
+		return n
+	}
+	f, _ := strconv.ParseFloat(num, 64)
+	return f
+}
+
+func roomChannel(room string) broker.Channel { return broker.Channel{Kind: broker.Room, Name: room} }
+func uidChannel(key string) broker.Channel   { return broker.Channel{Kind: broker.User, Name: key} }
+
+// brokerErr logs a broker call that failed: the local side of the hub goes
+// on (its members still get what is published here).
+func (m *hub) brokerErr(what string, ch broker.Channel, err error) {
+	if err != nil {
+		m.h.log.Warn("broker: "+what+" failed", "channel", ch.String(), "err", err)
+	}
+}
+
+// add puts c into set[name], creating it; first says the set was empty.
+func add(sets *map[string]map[*Conn]struct{}, name string, c *Conn) (added, first bool) {
+	if *sets == nil {
+		*sets = map[string]map[*Conn]struct{}{}
+	}
+	set := (*sets)[name]
+	if set == nil {
+		set = map[*Conn]struct{}{}
+		(*sets)[name] = set
+		first = true
+	}
+	if _, in := set[c]; in {
+		return false, false
+	}
+	set[c] = struct{}{}
+	return true, first
+}
+
+// remove takes c out of sets[name]; last says the set is now empty (and
+// gone).
+func remove(sets map[string]map[*Conn]struct{}, name string, c *Conn) (removed, last bool) {
+	set := sets[name]
+	if _, in := set[c]; !in {
+		return false, false
+	}
+	delete(set, c)
+	if len(set) == 0 {
+		delete(sets, name)
+		return true, true
+	}
+	return true, false
+}
+
+// uidIn reports whether another connection than c of uid key is in room
+// (m.mu held).
+func (m *hub) uidIn(key, room string, c *Conn) bool {
+	for o := range m.rooms[room] {
+		if o != c && o.hub != nil && o.hub.uidKey == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *hub) bind(c *Conn, uid script.Value, key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.unbindLocked(c)
+	st := m.state(c)
+	st.uid, st.uidKey = uid, key
+	if _, first := add(&m.uids, key, c); first {
+		m.brokerErr("subscribe", uidChannel(key), m.b.Subscribe(uidChannel(key)))
+	}
+	for _, room := range st.rooms {
+		if !m.uidIn(key, room, c) {
+			m.brokerErr("add presence", roomChannel(room), m.b.AddPresence(roomChannel(room), key))
+		}
+	}
+}
+
+func (m *hub) unbind(c *Conn) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.unbindLocked(c)
+}
+
+func (m *hub) unbindLocked(c *Conn) bool {
+	if c.hub == nil || c.hub.uidKey == "" {
+		return false
+	}
+	key := c.hub.uidKey
+	if _, last := remove(m.uids, key, c); last {
+		m.brokerErr("unsubscribe", uidChannel(key), m.b.Unsubscribe(uidChannel(key)))
+	}
+	for _, room := range c.hub.rooms {
+		if !m.uidIn(key, room, c) {
+			m.brokerErr("remove presence", roomChannel(room), m.b.RemovePresence(roomChannel(room), key))
+		}
+	}
+	c.hub.uid, c.hub.uidKey = nil, ""
+	return true
+}
+
+func (m *hub) uidOf(c *Conn) script.Value {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if c.hub == nil {
+		return nil
+	}
+	return c.hub.uid
+}
+
+func (m *hub) connsOf(key string) []*Conn {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return sortedConns(m.uids[key])
+}
+
+func (m *hub) join(c *Conn, room string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	added, first := add(&m.rooms, room, c)
+	if !added {
+		return false
+	}
+	st := m.state(c)
+	st.rooms = append(st.rooms, room)
+	ch := roomChannel(room)
+	if first {
+		m.brokerErr("subscribe", ch, m.b.Subscribe(ch))
+	}
+	if st.uidKey != "" && !m.uidIn(st.uidKey, room, c) {
+		m.brokerErr("add presence", ch, m.b.AddPresence(ch, st.uidKey))
+	}
+	return true
+}
+
+func (m *hub) leave(c *Conn, room string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.leaveLocked(c, room)
+}
+
+func (m *hub) leaveLocked(c *Conn, room string) bool {
+	removed, last := remove(m.rooms, room, c)
+	if !removed {
+		return false
+	}
+	st := c.hub
+	for i, r := range st.rooms {
+		if r == room {
+			st.rooms = append(st.rooms[:i], st.rooms[i+1:]...)
+			break
+		}
+	}
+	ch := roomChannel(room)
+	if st.uidKey != "" && !m.uidIn(st.uidKey, room, c) {
+		m.brokerErr("remove presence", ch, m.b.RemovePresence(ch, st.uidKey))
+	}
+	if last {
+		m.brokerErr("unsubscribe", ch, m.b.Unsubscribe(ch))
+	}
+	return true
+}
+
+func (m *hub) roomsOf(c *Conn) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if c.hub == nil {
+		return nil
+	}
+	return append([]string(nil), c.hub.rooms...)
+}
+
+func (m *hub) members(room string) []*Conn {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return sortedConns(m.rooms[room])
+}
+
+// presence lists the distinct uids in the room, on every node, in the
+// order of their keys.
+func (m *hub) presence(room string) script.List {
+	keys, err := m.b.Presence(roomChannel(room))
+	m.brokerErr("presence", roomChannel(room), err)
+	m.mu.RLock()
+	local := map[string]script.Value{}
+	for c := range m.rooms[room] {
+		if k := c.hub.uidKey; k != "" {
+			local[k] = c.hub.uid
+			if err != nil {
+				keys = append(keys, k)
+			}
+		}
+	}
+	m.mu.RUnlock()
+	if err != nil {
+		sort.Strings(keys)
+		keys = compactSorted(keys)
+	}
+	out := make(script.List, len(keys))
+	for i, k := range keys {
+		if v, ok := local[k]; ok {
+			out[i] = v // the value as bound here (a number stays a number)
+		} else {
+			out[i] = uidValue(k)
+		}
+	}
+	return out
+}
+
+func compactSorted(keys []string) []string {
+	out := keys[:0]
+	for i, k := range keys {
+		if i == 0 || k != keys[i-1] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// drop removes a closed connection from every room and its uid.
+func (m *hub) drop(c *Conn) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c.hub == nil {
+		return
+	}
+	m.unbindLocked(c)
+	for len(c.hub.rooms) > 0 {
+		m.leaveLocked(c, c.hub.rooms[0])
+	}
+}
+
+func sortedConns(set map[*Conn]struct{}) []*Conn {
+	out := make([]*Conn, 0, len(set))
+	for c := range set {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}

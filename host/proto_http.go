@@ -1,0 +1,187 @@
+package host
+
+import (
+	"errors"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/imscript/imscript/host/internal/wire/httpwire"
+	"github.com/imscript/imscript/script"
+)
+
+// The http and websocket server types: HTTP/1.1 requests parsed on the
+// event loop (host/internal/wire/httpwire), keep-alive and pipelining with
+// responses in request order, Expect: 100-continue; a websocket server is
+// an http server whose connections may upgrade (proto_ws.go).
+
+func init() {
+	httpEvents := append([]int{hConnect, hClose, hRequest}, commonEvents...)
+	registerProtocol(&protocol{
+		name:    "http",
+		events:  httpEvents,
+		tls:     true,
+		http:    true,
+		alpn:    []string{"http/1.1"},
+		newConn: func(*Server, *Conn) connProto { return &httpConn{} },
+	})
+	registerProtocol(&protocol{
+		name:    "websocket",
+		events:  append(httpEvents, hOpen, hMessage),
+		tls:     true,
+		http:    true,
+		alpn:    []string{"http/1.1"},
+		newConn: func(*Server, *Conn) connProto { return &httpConn{upgrades: true} },
+	})
+}
+
+// httpConn is an HTTP connection's protocol state.
+type httpConn struct {
+	upgrades bool // a websocket server's connection: Upgrade: websocket is taken
+
+	// Request parsing: the transport goroutine only.
+	seq          uint64 // requests parsed so far
+	sentContinue bool   // 100 Continue answered for the request being read
+	closing      bool   // a request asked to close: parse nothing after it
+
+	// ws is set on the transport goroutine at an upgrade, before the open
+	// unit is posted; from then on the connection carries frames.
+	ws atomic.Pointer[wsConn]
+
+	// Response ordering: the worker only. A pipelined request's response
+	// waits (buffered) until the responses before it are finished.
+	queue []*Response
+}
+
+// httpRequest is one complete request on its way to the worker.
+type httpRequest struct {
+	*httpwire.Request
+	seq uint64
+}
+
+// input parses requests; after an upgrade it hands the rest to the
+// WebSocket protocol.
+func (h *httpConn) input(c *Conn, in Inbound) {
+	if ws := h.ws.Load(); ws != nil {
+		ws.input(c, in)
+		return
+	}
+	s := c.srv
+	st := s.settings()
+	for !c.bad {
+		if h.closing {
+			_, _ = in.Discard(in.InboundBuffered())
+			return
+		}
+		buf, _ := in.Peek(-1)
+		if len(buf) == 0 {
+			return
+		}
+		p, n, err := httpwire.Parse(buf, st.HTTPMaxHeaderSize, st.PackageMaxLength)
+		if err != nil {
+			var he *httpwire.Error
+			if !errors.As(err, &he) {
+				he = &httpwire.Error{Status: http.StatusBadRequest, Err: err}
+			}
+			h.refuse(c, he)
+			return
+		}
+		if n == 0 {
+			// Incomplete: answer Expect: 100-continue once the head is in.
+			if p != nil && !h.sentContinue && httpwire.ExpectsContinue(p.R) {
+				h.sentContinue = true
+				c.Send([]byte("HTTP/1.1 100 Continue\r\n\r\n"))
+			}
+			return
+		}
+		_, _ = in.Discard(n)
+		h.sentContinue = false
+		h.seq++
+		req := &httpRequest{Request: p, seq: h.seq}
+		s.requestNum.Add(1)
+		s.bytesIn.Add(int64(n))
+		if h.upgrades && httpwire.HeaderHasToken(p.R.Header, "Upgrade", "websocket") {
+			hs, herr := wsAccept(st, p.R)
+			if herr != nil {
+				h.refuse(c, herr)
+				return
+			}
+			ws := newWSConn(hs, st)
+			h.ws.Store(ws)
+			c.post(&wsOpen{req: req, hs: hs}, nil)
+			ws.input(c, in) // what follows are frames
+			return
+		}
+		if !p.KeepAlive {
+			h.closing = true
+		}
+		c.post(req, nil)
+	}
+}
+
+// refuse answers a refused request through the worker (after the
+// responses of the requests before it) and closes the connection.
+func (h *httpConn) refuse(c *Conn, he *httpwire.Error) {
+	c.srv.host.log.Warn("bad http request, closing connection", "server", c.srv.Addr(), "fd", c.id,
+		"remote", addrString(c.remote), "status", he.Status, "err", he.Err)
+	c.bad = true
+	c.post(httpRefusal{status: he.Status}, nil)
+}
+
+// push sends a hub message once the connection is a WebSocket.
+func (h *httpConn) push(c *Conn, m *message) bool {
+	if ws := h.ws.Load(); ws != nil {
+		return ws.push(c, m)
+	}
+	return false
+}
+
+// gone forgets the responses the closed connection was owed.
+func (h *httpConn) gone(*Conn) {
+	for _, r := range h.queue {
+		r.done()
+	}
+}
+
+// httpOf is c's HTTP state (nil on other servers).
+func httpOf(c *Conn) *httpConn {
+	h, _ := c.proto.(*httpConn)
+	return h
+}
+
+// run answers one request: a static file, else the request handler, else
+// 404. A handler error before the response started answers 500; so does
+// an async (JS) handler whose promise rejects later.
+func (p *httpRequest) run(w *Worker, ev *event) {
+	s, c := ev.srv, ev.conn
+	res := newResponse(s, c, p)
+	if s.serveStatic(res, p.R) {
+		return
+	}
+	w.inst.owe(res)
+	ran, v, err := w.fireValue(s, hRequest, s.requestObject(c, p), res.obj)
+	if !ran {
+		res.status = http.StatusNotFound
+		res.end([]byte("404 Not Found\n"))
+		return
+	}
+	if pend, ok := v.(script.Pending); ok && err == nil {
+		inst := w.inst
+		pend.Then(func(_ script.Value, err error) {
+			if err != nil {
+				w.host.reportError("handler error", inst, err, "handler", handlerNames[hRequest])
+				res.fail(http.StatusInternalServerError)
+			}
+		})
+		return
+	}
+	if err != nil {
+		res.fail(http.StatusInternalServerError)
+	}
+}
+
+// httpRefusal answers a request the parser refused, in its turn.
+type httpRefusal struct{ status int }
+
+func (r httpRefusal) run(_ *Worker, ev *event) {
+	newResponse(ev.srv, ev.conn, nil).fail(r.status)
+}

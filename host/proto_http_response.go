@@ -1,0 +1,335 @@
+package host
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/imscript/imscript/script"
+)
+
+// The response side of an HTTP connection: a Response per request, in
+// request order (a pipelined request's response is held until the ones
+// before it are finished), rendered as HTTP/1.1 with Content-Length or a
+// chunked body; files and document_root. The script's res methods are in
+// api_response.go.
+
+// Response is the res object of a request handler. Its methods run on the
+// connection's worker.
+type Response struct {
+	c     *Conn
+	srv   *Server
+	obj   *script.Object
+	owner *Instance // the instance whose handler owes it (reload_drain.go)
+
+	head      bool // HEAD request: no body on the wire
+	keepAlive bool
+	http10    bool
+
+	status   int
+	reason   string
+	hdr      []string // name, value pairs as the script set them
+	cookies  []string
+	hasCT    bool
+	started  bool
+	chunked  bool
+	finished bool
+	buf      []byte // output held until this response heads the line
+}
+
+// newResponse queues a response slot for request p on its connection.
+func newResponse(s *Server, c *Conn, p *httpRequest) *Response {
+	r := &Response{c: c, srv: s, status: 200, keepAlive: p != nil && p.KeepAlive}
+	if p != nil {
+		r.head = p.R.Method == http.MethodHead
+		r.http10 = !p.R.ProtoAtLeast(1, 1)
+	}
+	r.obj = &script.Object{Type: responseType, Data: r}
+	h := httpOf(c)
+	h.queue = append(h.queue, r)
+	return r
+}
+
+// emit writes bytes of this response, or holds them until it heads the line.
+func (r *Response) emit(b []byte) bool {
+	q := httpOf(r.c)
+	if len(q.queue) > 0 && q.queue[0] == r {
+		ok, _ := r.c.Send(b)
+		return ok
+	}
+	r.buf = append(r.buf, b...)
+	return true
+}
+
+// finish marks the response complete and lets the ones behind it out.
+func (r *Response) finish() {
+	r.finished = true
+	r.done()
+	q := httpOf(r.c)
+	for len(q.queue) > 0 {
+		h := q.queue[0]
+		if len(h.buf) > 0 {
+			r.c.Send(h.buf)
+			h.buf = nil
+		}
+		if !h.finished {
+			return
+		}
+		copy(q.queue, q.queue[1:])
+		q.queue[len(q.queue)-1] = nil
+		q.queue = q.queue[:len(q.queue)-1]
+		if !h.keepAlive {
+			r.c.Close()
+			for _, dropped := range q.queue {
+				dropped.done() // pipelined behind a "Connection: close": never sent
+			}
+			q.queue = q.queue[:0]
+			return
+		}
+	}
+}
+
+var dateCache atomic.Pointer[dateStamp]
+
+type dateStamp struct {
+	sec  int64
+	text string
+}
+
+func httpDate() string {
+	now := time.Now()
+	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
+		return d.text
+	}
+	d := &dateStamp{sec: now.Unix(), text: now.UTC().Format(http.TimeFormat)}
+	dateCache.Store(d)
+	return d.text
+}
+
+// headerBytes renders the status line and headers. bodyLen < 0 means a
+// streamed body (chunked on HTTP/1.1).
+func (r *Response) headerBytes(bodyLen int) []byte {
+	reason := r.reason
+	if reason == "" {
+		reason = http.StatusText(r.status)
+		if reason == "" {
+			reason = "Status"
+		}
+	}
+	var b bytes.Buffer
+	b.Grow(160 + 32*len(r.hdr)/2)
+	b.WriteString("HTTP/1.1 ")
+	b.WriteString(strconv.Itoa(r.status))
+	b.WriteByte(' ')
+	b.WriteString(reason)
+	b.WriteString("\r\nServer: imscript\r\nDate: ")
+	b.WriteString(httpDate())
+	b.WriteString("\r\n")
+	if !r.hasCT && r.status != 101 && r.status != 204 && r.status != 304 {
+		b.WriteString("Content-Type: text/html; charset=utf-8\r\n")
+	}
+	switch {
+	case r.status == 101 || r.status == 204 || r.status == 304:
+	case bodyLen >= 0:
+		b.WriteString("Content-Length: ")
+		b.WriteString(strconv.Itoa(bodyLen))
+		b.WriteString("\r\n")
+	case r.chunked:
+		b.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if !r.keepAlive {
+		b.WriteString("Connection: close\r\n")
+	} else if r.http10 {
+		b.WriteString("Connection: keep-alive\r\n")
+	}
+	for i := 0; i+1 < len(r.hdr); i += 2 {
+		b.WriteString(r.hdr[i])
+		b.WriteString(": ")
+		b.WriteString(r.hdr[i+1])
+		b.WriteString("\r\n")
+	}
+	for _, ck := range r.cookies {
+		b.WriteString("Set-Cookie: ")
+		b.WriteString(ck)
+		b.WriteString("\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+// end sends body and finishes the response.
+func (r *Response) end(body []byte) bool {
+	if r.finished {
+		return false
+	}
+	ok := true
+	if !r.started {
+		r.started = true
+		out := r.headerBytes(len(body))
+		if !r.head {
+			out = append(out, body...)
+		}
+		ok = r.emit(out)
+	} else if !r.head {
+		if r.chunked {
+			var b []byte
+			if len(body) > 0 {
+				b = appendChunk(b, body)
+			}
+			b = append(b, "0\r\n\r\n"...)
+			ok = r.emit(b)
+		} else if len(body) > 0 {
+			ok = r.emit(body)
+		}
+	}
+	r.finish()
+	return ok
+}
+
+// fail ends a response its handler cannot give: status (with its text as
+// the body) when nothing was sent yet, else the end of the streamed body,
+// so that the connection goes on.
+func (r *Response) fail(status int) {
+	switch {
+	case !r.started:
+		r.status = status
+		r.end([]byte(fmt.Sprintf("%d %s\n", status, http.StatusText(status))))
+	case !r.finished:
+		r.end(nil)
+	}
+}
+
+// write streams one piece of the body.
+func (r *Response) write(chunk []byte) bool {
+	if r.finished {
+		return false
+	}
+	if !r.started {
+		r.started = true
+		if r.http10 {
+			r.keepAlive = false // the end of the body is the end of the connection
+		} else {
+			r.chunked = true
+		}
+		if !r.emit(r.headerBytes(-1)) {
+			return false
+		}
+	}
+	if r.head || len(chunk) == 0 {
+		return true
+	}
+	if r.chunked {
+		return r.emit(appendChunk(nil, chunk))
+	}
+	return r.emit(chunk)
+}
+
+func appendChunk(b, data []byte) []byte {
+	b = strconv.AppendInt(b, int64(len(data)), 16)
+	b = append(b, '\r', '\n')
+	b = append(b, data...)
+	return append(b, '\r', '\n')
+}
+
+func (r *Response) setHeader(name, value string) {
+	for i := 0; i+1 < len(r.hdr); i += 2 {
+		if strings.EqualFold(r.hdr[i], name) {
+			r.hdr[i+1] = value
+			return
+		}
+	}
+	r.hdr = append(r.hdr, name, value)
+	if strings.EqualFold(name, "Content-Type") {
+		r.hasCT = true
+	}
+}
+
+// maxFileSize bounds sendfile and static files (they are read whole).
+const maxFileSize = 64 << 20
+
+// serveFile answers with a file's content. req (may be nil) enables
+// If-Modified-Since.
+func (r *Response) serveFile(f *os.File, name string, req *http.Request) bool {
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() > maxFileSize {
+		return false
+	}
+	if !r.hasCT {
+		r.setHeader("Content-Type", contentType(name))
+	}
+	mod := st.ModTime().UTC().Truncate(time.Second)
+	r.setHeader("Last-Modified", mod.Format(http.TimeFormat))
+	if req != nil {
+		if ims, err := http.ParseTime(req.Header.Get("If-Modified-Since")); err == nil && !mod.After(ims) {
+			r.status = http.StatusNotModified
+			r.end(nil)
+			return true
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(f, maxFileSize))
+	if err != nil {
+		return false
+	}
+	r.end(body)
+	return true
+}
+
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8", ".htm": "text/html; charset=utf-8",
+	".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
+	".json": "application/json", ".txt": "text/plain; charset=utf-8", ".md": "text/markdown; charset=utf-8",
+	".xml": "application/xml", ".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg",
+	".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp", ".ico": "image/x-icon",
+	".wasm": "application/wasm", ".pdf": "application/pdf", ".woff": "font/woff", ".woff2": "font/woff2",
+	".map": "application/json", ".mp3": "audio/mpeg", ".mp4": "video/mp4", ".webm": "video/webm",
+}
+
+func contentType(name string) string {
+	ext := strings.ToLower(filepath.Ext(name))
+	if ct, ok := contentTypes[ext]; ok {
+		return ct
+	}
+	if ct := mime.TypeByExtension(ext); ct != "" {
+		return ct
+	}
+	return "application/octet-stream"
+}
+
+// serveStatic answers GET/HEAD requests for files under document_root.
+func (s *Server) serveStatic(r *Response, req *http.Request) bool {
+	root := s.cfg.Load().root
+	if root == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+		return false
+	}
+	p := req.URL.Path
+	if strings.ContainsAny(p, "\\\x00") {
+		return false
+	}
+	rel := strings.TrimPrefix(path.Clean("/"+p), "/")
+	if rel == "" {
+		rel = "."
+	}
+	f, err := root.Open(rel)
+	if err != nil {
+		return false
+	}
+	st, err := f.Stat()
+	if err == nil && st.IsDir() {
+		f.Close()
+		rel = path.Join(rel, "index.html")
+		if f, err = root.Open(rel); err != nil {
+			return false
+		}
+	}
+	defer f.Close()
+	return r.serveFile(f, rel, req)
+}

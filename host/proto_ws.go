@@ -1,0 +1,300 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/imscript/imscript/host/internal/wire/httpwire"
+	"github.com/imscript/imscript/host/internal/wire/wsframe"
+	"github.com/imscript/imscript/script"
+)
+
+// WebSocket (RFC 6455) on a websocket server's connections: the upgrade
+// request is parsed as HTTP (proto_http.go), then frames are parsed from the
+// connection's buffer (host/internal/wire/wsframe); control frames are
+// answered on the loop, whole messages go to the worker.
+
+// wsHandshake is an accepted upgrade: what the 101 response says.
+type wsHandshake struct {
+	accept   string
+	protocol string
+	deflate  bool
+}
+
+func (hs *wsHandshake) response() []byte {
+	return wsframe.HandshakeResponse(hs.accept, hs.protocol, hs.deflate)
+}
+
+// wsAccept validates an upgrade request against the server's settings.
+func wsAccept(st *Settings, r *http.Request) (*wsHandshake, *httpwire.Error) {
+	refuse := func(status int, err error) (*wsHandshake, *httpwire.Error) {
+		return nil, &httpwire.Error{Status: status, Err: err}
+	}
+	if r.Method != http.MethodGet {
+		return refuse(400, errors.New("websocket upgrade must be a GET"))
+	}
+	if !r.ProtoAtLeast(1, 1) || !httpwire.HeaderHasToken(r.Header, "Connection", "upgrade") {
+		return refuse(400, errors.New("websocket upgrade without Connection: upgrade"))
+	}
+	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
+		return refuse(426, fmt.Errorf("websocket version %q not supported (13)", v))
+	}
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if !wsframe.ValidKey(key) {
+		return refuse(400, errors.New("bad Sec-WebSocket-Key"))
+	}
+	if len(st.WebsocketOrigins) > 0 {
+		origin := r.Header.Get("Origin")
+		ok := false
+		for _, o := range st.WebsocketOrigins {
+			if strings.EqualFold(o, origin) {
+				ok = true
+			}
+		}
+		if !ok {
+			return refuse(403, fmt.Errorf("origin %q not allowed", origin))
+		}
+	}
+	hs := &wsHandshake{accept: wsframe.AcceptKey(key)}
+	if len(st.WebsocketSubprotocols) > 0 {
+	pick:
+		for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+			for _, offered := range strings.Split(v, ",") {
+				offered = strings.TrimSpace(offered)
+				for _, p := range st.WebsocketSubprotocols {
+					if p == offered {
+						hs.protocol = p
+						break pick
+					}
+				}
+			}
+		}
+	}
+	if st.WebsocketCompression {
+		hs.deflate = wsframe.OffersDeflate(r.Header.Values("Sec-WebSocket-Extensions"))
+	}
+	return hs, nil
+}
+
+// wsConn is a connection's WebSocket state after its upgrade request.
+type wsConn struct {
+	reader  wsframe.Reader // the transport goroutine only
+	deflate bool           // permessage-deflate, fixed at the handshake
+
+	open      atomic.Bool // the 101 went out (worker): isEstablished, push
+	closeSent atomic.Bool // a close frame went out (from the loop or a worker)
+}
+
+func newWSConn(hs *wsHandshake, st *Settings) *wsConn {
+	return &wsConn{reader: wsframe.Reader{Deflate: hs.deflate, Max: st.PackageMaxLength}, deflate: hs.deflate}
+}
+
+// wsOf is c's WebSocket state, nil before an upgrade or on other servers.
+func wsOf(c *Conn) *wsConn {
+	if h := httpOf(c); h != nil {
+		return h.ws.Load()
+	}
+	return nil
+}
+
+// input parses frames: pings are answered here, a close is answered and
+// closes, messages go to the worker.
+func (ws *wsConn) input(c *Conn, in Inbound) {
+	s := c.srv
+	ws.reader.Max = s.settings().PackageMaxLength
+	for !c.bad {
+		buf, _ := in.Peek(-1)
+		f, n, err := ws.reader.Next(buf)
+		if n > 0 {
+			_, _ = in.Discard(n)
+			s.bytesIn.Add(int64(n))
+		}
+		if err != nil {
+			var pe *wsframe.ProtocolError
+			if errors.As(err, &pe) {
+				ws.fail(c, pe.Code, pe.Reason)
+			} else {
+				ws.fail(c, wsframe.CloseProtocolError, err.Error())
+			}
+			return
+		}
+		if n == 0 {
+			return
+		}
+		switch f.Kind {
+		case wsframe.Ping:
+			c.Send(wsframe.Encode(wsframe.OpPong, f.Data, false))
+		case wsframe.Close:
+			ws.closeReceived(c, f.Data)
+			return
+		case wsframe.Message:
+			s.requestNum.Add(1)
+			c.post(&messageFrame{fd: c.id, data: f.Data, op: f.Op}, nil)
+		}
+	}
+}
+
+// closeReceived answers a close frame and closes the connection.
+func (ws *wsConn) closeReceived(c *Conn, payload []byte) {
+	c.bad = true // nothing after a close frame counts
+	code, perr := wsframe.ParseClose(payload)
+	if perr != nil {
+		ws.fail(c, perr.Code, perr.Reason)
+		return
+	}
+	if !ws.closeSent.Swap(true) {
+		var body []byte
+		if code != wsframe.CloseNoStatus {
+			body = wsframe.CloseBody(code, "")
+		}
+		c.Send(wsframe.Encode(wsframe.OpClose, body, false))
+	}
+	c.Close()
+}
+
+// fail closes a connection for a protocol error with the right code.
+func (ws *wsConn) fail(c *Conn, code int, reason string) {
+	c.srv.host.log.Warn("websocket protocol error, closing connection", "server", c.srv.Addr(), "fd", c.id,
+		"remote", addrString(c.remote), "code", code, "err", reason)
+	c.bad = true
+	if !ws.closeSent.Swap(true) {
+		c.Send(wsframe.Encode(wsframe.OpClose, wsframe.CloseBody(code, reason), false))
+	}
+	c.Close()
+}
+
+// The message slots (hub_message.go) of WebSocket frames.
+const (
+	encWSPlain = iota
+	encWSDeflate
+)
+
+// push sends a hub message as a text (or binary) frame, once open.
+func (ws *wsConn) push(c *Conn, m *message) bool {
+	if !ws.open.Load() {
+		return false
+	}
+	ok, _ := c.Send(ws.frameFor(m))
+	return ok
+}
+
+// frameFor is m as a frame for this connection: plain, or compressed when
+// the connection negotiated permessage-deflate (made once per message,
+// however many connections take it).
+func (ws *wsConn) frameFor(m *message) []byte {
+	op := wsframe.OpText
+	if m.binary {
+		op = wsframe.OpBinary
+	}
+	if ws.deflate && len(m.data) >= wsframe.MinCompress {
+		if m.enc[encWSDeflate] == nil {
+			if z, err := wsframe.Deflate(m.data); err == nil && len(z) < len(m.data) {
+				m.enc[encWSDeflate] = wsframe.Encode(op, z, true)
+			} else {
+				m.enc[encWSDeflate] = wsPlain(m, op) // incompressible: as it is
+			}
+		}
+		return m.enc[encWSDeflate]
+	}
+	return wsPlain(m, op)
+}
+
+func wsPlain(m *message, op wsframe.Op) []byte {
+	if m.enc[encWSPlain] == nil {
+		m.enc[encWSPlain] = wsframe.Encode(op, m.data, false)
+	}
+	return m.enc[encWSPlain]
+}
+
+// Push sends one WebSocket message to connection fd of this server.
+func (s *Server) Push(fd int64, data []byte, binary bool) (bool, string) {
+	c := s.conn(fd)
+	if c == nil {
+		return false, "no such connection"
+	}
+	ws := wsOf(c)
+	if ws == nil || !ws.open.Load() {
+		return false, "not a websocket connection"
+	}
+	return c.Send(ws.frameFor(&message{data: data, binary: binary}))
+}
+
+// wsCloseWait is how long a connection waits for the peer's answer to a
+// close frame the server sent before it closes all the same.
+const wsCloseWait = 3 * time.Second
+
+// Disconnect sends a close frame and closes the connection once the peer
+// answers (or after wsCloseWait).
+func (s *Server) Disconnect(fd int64, code int, reason string) (bool, string) {
+	c := s.conn(fd)
+	if c == nil {
+		return false, "no such connection"
+	}
+	ws := wsOf(c)
+	if ws == nil || !ws.open.Load() {
+		return false, "not a websocket connection"
+	}
+	return ws.sendClose(c, code, reason)
+}
+
+// sendClose starts the closing handshake from the server's side.
+func (ws *wsConn) sendClose(c *Conn, code int, reason string) (bool, string) {
+	// Mark the close as sent first: the peer's answer may arrive before
+	// Send returns, and must not be answered with a second close frame.
+	if ws.closeSent.Swap(true) {
+		return false, "already closing"
+	}
+	if ok, why := c.Send(wsframe.Encode(wsframe.OpClose, wsframe.CloseBody(code, reason), false)); !ok {
+		return false, why
+	}
+	time.AfterFunc(wsCloseWait, func() { c.Close() })
+	return true, ""
+}
+
+// goingAway starts the closing handshake (1001, going away) on every open
+// WebSocket connection of the server: the host is stopping. It returns the
+// connections that are closing.
+func (s *Server) goingAway() []*Conn {
+	var closing []*Conn
+	s.host.conns.each(func(c *Conn) {
+		if c.srv != s {
+			return
+		}
+		if ws := wsOf(c); ws != nil && ws.open.Load() && c.Open() {
+			if ok, _ := ws.sendClose(c, wsframe.CloseGoingAway, "server shutting down"); ok {
+				closing = append(closing, c)
+			}
+		}
+	})
+	return closing
+}
+
+// wsOpen completes a handshake on the worker and fires open.
+type wsOpen struct {
+	req *httpRequest
+	hs  *wsHandshake
+}
+
+func (o *wsOpen) run(w *Worker, ev *event) {
+	s, c := ev.srv, ev.conn
+	res := newResponse(s, c, o.req)
+	res.keepAlive = true
+	res.started = true
+	if !res.emit(o.hs.response()) {
+		return
+	}
+	res.finish()
+	if ws := wsOf(c); ws != nil {
+		ws.open.Store(true)
+	}
+	w.fire(s, hOpen, s.obj, s.requestObject(c, o.req))
+}
+
+// run fires message with the frame (api_frame.go).
+func (f *messageFrame) run(w *Worker, ev *event) {
+	w.fire(ev.srv, hMessage, ev.srv.obj, &script.Object{Type: frameType, Data: f})
+}

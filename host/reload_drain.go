@@ -1,0 +1,87 @@
+package host
+
+import (
+	"net/http"
+	"slices"
+	"time"
+)
+
+// A reload does not cut off the requests in flight. When a worker switches
+// to the new version while the old one still owes answers (an HTTP
+// response a handler finishes from a timer, a callback or after an await),
+// the old instance drains, as Swoole's reload_async: it keeps its VM, its
+// timers and its callbacks, and answers what it owes, while every new event
+// goes to the new version. It is closed once it owes nothing, or after
+// max_wait_time; what it still owes then is abandoned (HTTP: 503).
+
+// debt is an answer an instance owes (a protocol's: an HTTP response).
+type debt interface {
+	// owedBy records the instance that owes it; the debt tells it (paid)
+	// once it is answered.
+	owedBy(inst *Instance)
+	// abandon answers it as best it can without the instance, which is
+	// going away, and settles it (paid).
+	abandon()
+}
+
+// owe records that inst's handler took d and owes it.
+func (inst *Instance) owe(d debt) {
+	d.owedBy(inst)
+	inst.owed[d] = struct{}{}
+}
+
+// paid records that d was answered, or that it no longer can be (its
+// connection closed). A draining instance that owes nothing more closes.
+func (inst *Instance) paid(d debt) {
+	delete(inst.owed, d)
+	if inst.draining && len(inst.owed) == 0 {
+		// Not now: this may run inside the instance's own VM.
+		w := inst.worker
+		w.Post(func() { w.endDrain(inst, "") })
+	}
+}
+
+// retire takes old out of service on w: it drains when it owes answers and
+// max_wait_time allows, else it closes at once.
+func (w *Worker) retire(old *Instance, wait time.Duration) {
+	if len(old.owed) == 0 || wait <= 0 {
+		old.close()
+		return
+	}
+	old.draining = true
+	w.draining = append(w.draining, old)
+	w.host.log.Info("old version drains its requests in flight", "worker", w.id,
+		"requests", len(old.owed), "max_wait_time", wait.Seconds())
+	grace := time.AfterFunc(wait, func() { w.Post(func() { w.endDrain(old, "it did not answer within max_wait_time") }) })
+	old.AtClose(func() { grace.Stop() })
+}
+
+// endDrain closes a draining instance: it owes nothing more, or why says
+// why it is closed all the same.
+func (w *Worker) endDrain(old *Instance, why string) {
+	if !old.draining {
+		return
+	}
+	old.draining = false
+	w.draining = slices.DeleteFunc(w.draining, func(i *Instance) bool { return i == old })
+	if n := len(old.owed); n > 0 {
+		w.host.log.Warn("old version closed before it answered its requests in flight: 503", "worker", w.id, "requests", n, "why", why)
+	}
+	old.close()
+}
+
+func (r *Response) owedBy(inst *Instance) { r.owner = inst }
+
+// abandon answers a response whose instance is going away without it.
+func (r *Response) abandon() {
+	r.fail(http.StatusServiceUnavailable)
+	r.done()
+}
+
+// done records that r was finished, or that its connection closed.
+func (r *Response) done() {
+	if inst := r.owner; inst != nil {
+		r.owner = nil
+		inst.paid(r)
+	}
+}

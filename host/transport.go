@@ -1,0 +1,62 @@
+package host
+
+import "context"
+
+// Transports carry connections' bytes. There are two: the gnet event loops
+// (plain TCP, transport_gnet.go) and, for TLS, the standard net package
+// (transport_net.go). Datagram servers have their own socket (proto_udp.go).
+// The layers above see only Conn (output) and Inbound (input).
+
+// Transport is one connection's side of a transport.
+type Transport interface {
+	// Flush asks the transport to write the connection's pending output
+	// (Conn.takeOutput). Called from any goroutine, once per batch.
+	Flush(c *Conn)
+}
+
+// Inbound is a connection's received bytes not yet consumed, as its
+// transport buffers them. gnet.Conn implements it; so does the net
+// transport's buffer. Protocol code reads only through it, so it runs
+// unchanged on either transport.
+type Inbound interface {
+	// Peek returns the next n buffered bytes without consuming them
+	// (n < 0: everything buffered).
+	Peek(n int) ([]byte, error)
+	// Discard consumes n bytes.
+	Discard(n int) (int, error)
+	// InboundBuffered is how many bytes are buffered.
+	InboundBuffered() int
+}
+
+// listener is a server's open socket on a transport.
+type listener interface {
+	// stop closes the socket and the connections it accepted.
+	stop(ctx context.Context) error
+}
+
+// onData hands a connection's buffered input to its protocol. It runs on
+// the transport's goroutine (the event loop for gnet) and never blocks.
+func (c *Conn) onData(in Inbound) {
+	if c.bad {
+		_, _ = in.Discard(in.InboundBuffered())
+		return
+	}
+	c.lastTime.Store(c.srv.host.now())
+	c.proto.input(c, in)
+}
+
+// badInput drops the rest of a connection's input and closes it through
+// its worker's queue, so the units already framed still get their replies.
+func (c *Conn) badInput(err error) {
+	s := c.srv
+	s.host.log.Warn("bad input, closing connection", "server", s.Addr(), "fd", c.id, "remote", addrString(c.remote), "err", err)
+	c.bad = true
+	c.srv.post(c.worker, event{fn: func() { c.Close() }})
+}
+
+func addrString(a interface{ String() string }) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}

@@ -1,0 +1,59 @@
+package host
+
+import "sync"
+
+// event is one piece of work for a worker: a function to run (Post,
+// runSync), or a unit (proto.go) of a server's connection. Events of one
+// worker run in the order they were posted.
+type event struct {
+	fn   func() // when set, the event is this call
+	u    unit   // else what happened
+	srv  *Server
+	conn *Conn
+	data []byte // the unit's bytes (a TCP package, a datagram)
+}
+
+// queue is a worker's inbox: any goroutine posts, the worker drains it in
+// batches. A post wakes the worker only when the inbox was empty.
+type queue struct {
+	mu    sync.Mutex
+	items []event
+	wake  chan struct{}
+}
+
+func newQueue() *queue {
+	return &queue{wake: make(chan struct{}, 1)}
+}
+
+func (q *queue) post(ev event) {
+	q.mu.Lock()
+	q.items = append(q.items, ev)
+	first := len(q.items) == 1
+	q.mu.Unlock()
+	if first {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take swaps out the pending events, handing back the spare slice for reuse.
+func (q *queue) take(spare []event) []event {
+	q.mu.Lock()
+	items := q.items
+	if cap(spare) > 1024 && len(items) < cap(spare)/4 {
+		// A burst (say 10,000 connects) is over: give its memory back.
+		spare = nil
+	}
+	q.items = spare[:0]
+	q.mu.Unlock()
+	return items
+}
+
+func (q *queue) len() int {
+	q.mu.Lock()
+	n := len(q.items)
+	q.mu.Unlock()
+	return n
+}
