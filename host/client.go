@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -81,6 +80,10 @@ type Client struct {
 	release func()
 }
 
+// clientDialers start a client's connection, by client type (client_tcp.go,
+// client_udp.go register theirs).
+var clientDialers = map[string]func(cli *Client, addr string) clientLink{}
+
 // clientLink is one connection of a client (each connect() makes a new
 // one): the transport side, safe to call from the worker.
 type clientLink interface {
@@ -91,188 +94,6 @@ type clientLink interface {
 	// abort closes at once and reports nothing (the instance is gone or
 	// the script closed a connection still being made).
 	abort()
-}
-
-var clientType = &script.Type{
-	Name: "client",
-	Props: map[string]func(o *script.Object) script.Value{
-		"type": func(o *script.Object) script.Value { return o.Data.(*Client).kind },
-		"host": func(o *script.Object) script.Value { return o.Data.(*Client).host },
-		"port": func(o *script.Object) script.Value { return int64(o.Data.(*Client).port) },
-	},
-}
-
-func init() {
-	clientType.Methods = map[string]script.Function{
-		"on":          cliOn,
-		"connect":     cliConnect,
-		"send":        cliSend,
-		"close":       cliClose,
-		"isConnected": cliIsConnected,
-	}
-}
-
-// apiClient is imscript.client{...}.
-func apiClient(c script.Call) {
-	m := c.Table(0, "settings")
-	cli, err := newClient(instOf(c), m)
-	if err != nil {
-		script.Usagef("imscript.client: %v", err)
-	}
-	c.Return(cli.obj)
-}
-
-func newClient(inst *Instance, m script.Map) (*Client, error) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	rest := script.Map{}
-	timeout := defaultClientTimeout
-	for _, k := range keys {
-		if !clientSettingNames[k] {
-			return nil, fmt.Errorf("unknown setting %q", k)
-		}
-		if k == "timeout" {
-			secs, err := settingFloat(k, m[k])
-			if err != nil {
-				return nil, err
-			}
-			timeout = clientSeconds(secs)
-			continue
-		}
-		rest[k] = m[k]
-	}
-	if t, _ := rest["type"].(string); t == "udp" && (rest["open_length_check"] == true || rest["open_eof_check"] == true || rest["open_eof_split"] == true) {
-		return nil, errors.New("framing settings apply to tcp clients, not udp")
-	}
-	if _, ok := rest["host"]; !ok {
-		rest["host"] = "127.0.0.1"
-	}
-	st, err := ParseSettings(rest)
-	if err != nil {
-		return nil, err
-	}
-	if st.Type != "tcp" && st.Type != "udp" {
-		return nil, fmt.Errorf("setting type: %q is not a client type (tcp, udp)", st.Type)
-	}
-	cli := &Client{
-		inst:    inst,
-		kind:    st.Type,
-		host:    st.Host,
-		port:    st.Port,
-		timeout: timeout,
-		st:      st,
-		f:       newFramer(st),
-	}
-	cli.obj = &script.Object{Type: clientType, Data: cli}
-	return cli, nil
-}
-
-// clientSeconds converts a script duration in seconds.
-func clientSeconds(s float64) time.Duration {
-	if s <= 0 {
-		return 0
-	}
-	return time.Duration(s * float64(time.Second))
-}
-
-func cliSelf(c script.Call) *Client {
-	o := c.Self()
-	if o == nil {
-		script.Usagef("client method called without a client (use cli:method() in Lua)")
-	}
-	cli := o.Data.(*Client)
-	if cli.inst != instOf(c) {
-		script.Usagef("client: this client belongs to another worker or version of the script")
-	}
-	return cli
-}
-
-func cliOn(c script.Call) {
-	cli := cliSelf(c)
-	i, fn := script.OnArgs(c, "client.on", clientEventNames[:])
-	cli.on[i] = fn
-}
-
-// cliConnect is connect([host, port [, timeout]]): it starts connecting and
-// returns true; the connect or error event tells how it went.
-func cliConnect(c script.Call) {
-	cli := cliSelf(c)
-	switch cli.state {
-	case clientConnecting:
-		c.Fail("already connecting")
-		return
-	case clientConnected, clientClosing:
-		c.Fail("already connected")
-		return
-	}
-	if c.NArgs() > 0 && c.Arg(0) != nil {
-		cli.host = c.Str(0, "host")
-	}
-	if c.NArgs() > 1 && c.Arg(1) != nil {
-		p := c.Int(1, "port")
-		if p < 0 || p > 65535 {
-			script.Usagef("bad argument #2 (port): %d is out of range 1..65535", p)
-		}
-		cli.port = int(p)
-	}
-	if c.NArgs() > 2 && c.Arg(2) != nil {
-		cli.timeout = clientSeconds(c.Float(2, "timeout"))
-	}
-	if cli.port <= 0 {
-		script.Usagef("client.connect: no port (set port in imscript.client{...} or pass it to connect)")
-	}
-	cli.state = clientConnecting
-	addr := joinHostPort(cli.host, cli.port)
-	if cli.kind == "udp" {
-		cli.cur = dialUDPClient(cli, addr)
-	} else {
-		cli.cur = dialTCPClient(cli, addr)
-	}
-	cli.release = cli.inst.Own(script.CloserFunc(cli.abort))
-	c.ReturnBool(true)
-}
-
-func cliSend(c script.Call) {
-	cli := cliSelf(c)
-	data := c.Bytes(0, "data")
-	if cli.state != clientConnected {
-		c.Fail("not connected")
-		return
-	}
-	ok, why := cli.cur.send(data)
-	if !ok {
-		c.Fail(why)
-		return
-	}
-	c.ReturnBool(true)
-}
-
-// cliClose closes the connection after its queued output: the close event
-// follows. Closing a connection still being made cancels it, with no
-// events.
-func cliClose(c script.Call) {
-	cli := cliSelf(c)
-	switch cli.state {
-	case clientConnecting:
-		cli.cur.abort()
-		cli.cur = nil
-		cli.state = clientClosed
-		cli.disown()
-	case clientConnected:
-		cli.state = clientClosing
-		cli.cur.close()
-	default:
-		c.Fail("not connected")
-		return
-	}
-	c.ReturnBool(true)
-}
-
-func cliIsConnected(c script.Call) {
-	c.ReturnBool(cliSelf(c).state == clientConnected)
 }
 
 // post runs fn on the client's worker if link is still its connection.

@@ -85,6 +85,10 @@ type tcpLink struct {
 	ended    bool // the loop closed it
 }
 
+func init() {
+	clientDialers["tcp"] = func(cli *Client, addr string) clientLink { return dialTCPClient(cli, addr) }
+}
+
 func dialTCPClient(cli *Client, addr string) *tcpLink {
 	ctx, cancel := clientDialContext(context.Background(), cli.timeout)
 	l := &tcpLink{cli: cli, addr: addr, cancel: cancel, limit: cli.st.BufferOutputSize}

@@ -21,6 +21,10 @@ type udpLink struct {
 	aborted bool
 }
 
+func init() {
+	clientDialers["udp"] = func(cli *Client, addr string) clientLink { return dialUDPClient(cli, addr) }
+}
+
 func dialUDPClient(cli *Client, addr string) *udpLink {
 	ctx, cancel := clientDialContext(context.Background(), cli.timeout)
 	l := &udpLink{cli: cli, cancel: cancel}

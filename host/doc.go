@@ -1,8 +1,13 @@
-// Package host is the language-neutral core of imscript: the reactor (gnet
-// event loops for TCP, net for UDP), the workers that each own one script VM,
-// the server and timer objects, and hot reload.
+// Package host is the engine of imscript: the reactor (gnet event loops and,
+// for TLS, net; a socket of its own for UDP), the protocols that turn bytes
+// into events (tcp framing, HTTP/1.1, WebSocket), the workers that each own
+// one script VM and run its handlers one at a time, the hub (uids, rooms,
+// fan-out, behind package broker), and hot reload.
 //
-// The script API is defined here once, as Go functions over neutral values
-// (see Value, Call, Type); the bindings in bindings/lua and bindings/js expose
-// it to their language without knowing any particular method.
+// Bindings and modules never import it: they are written against package
+// script, which *Instance implements. Files are named by room, so that a
+// listing reads like the data flow: host_* (config, start, stop),
+// reload_*, worker_*, instance*, server_*, conn_*, transport_*, proto_*
+// (one protocol each), hub_*, client_* and api_<object> (the script-visible
+// objects). docs/ARCHITECTURE.md walks through them.
 package host
