@@ -16,6 +16,7 @@
 package main
 
 import (
+	"debug/buildinfo"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,7 +45,23 @@ const (
 
 var allSections = []string{secTCP, secHTTP, secWS, secRoom, secTCPMem, secWSMem}
 
-// kindsOf lists the servers a section can run.
+// kinds lists the servers a section can run: kindsOf's, and with
+// -baseline a baseline row (lua-base, js-base) for each imscript row.
+func (o *options) kinds(sec string) []serverKind {
+	ks := kindsOf(sec)
+	if o.baseline == "" {
+		return ks
+	}
+	out := slices.Clone(ks)
+	for _, k := range ks {
+		if k.script != "" {
+			out = append(out, baselineKind(k, o.baseline))
+		}
+	}
+	return out
+}
+
+// kindsOf lists the servers a section can run without -baseline.
 func kindsOf(sec string) []serverKind {
 	switch sec {
 	case secTCP, secTCPMem:
@@ -82,8 +99,11 @@ type options struct {
 	httpLoad   string // after parseFlags: "wrk" or "go"
 	wrkPath    string // with -http-load wrk
 	wrkVersion string
+	baseline   string // -baseline, made absolute
+	baseRev    string // where the baseline binary comes from: "commit REV" from its build info
 
 	roomClients  int
+	roomRepeat   int
 	roomSenders  int
 	roomRates    []int
 	roomDuration time.Duration
@@ -101,52 +121,68 @@ func main() {
 	}
 }
 
+// defaultRows is -rows' default; with -baseline it also takes the
+// baseline rows.
+const defaultRows = "gnet,go,lua,js,node"
+
 func parseFlags() (*options, error) {
+	return parseArgs(os.Args[1:], flag.ExitOnError)
+}
+
+// parseArgs parses the command line (without the program name).
+func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	o := &options{}
+	fs := flag.NewFlagSet("bench", onError)
 	var rows, depths, sections, rates string
-	flag.StringVar(&sections, "bench", strings.Join(allSections, ","), "sections to run (comma-separated): tcp (TCP echo), http (HTTP hello), ws (WebSocket echo), room (WebSocket room broadcast), tcpmem and wsmem (memory with -idle idle TCP / WebSocket connections)")
-	flag.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per row and run (tcp, http, ws)")
-	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measured row (tcp, http, ws)")
-	flag.IntVar(&o.repeat, "repeat", 3, "runs of every tcp, http and ws row; the table shows the median")
-	flag.StringVar(&rows, "rows", "gnet,go,lua,js,node", "servers to run: gnet (bare gnet echo), go (net/http, gorilla/websocket), lua, js, node (comma-separated); a section runs those it has")
-	flag.StringVar(&depths, "depths", "1,16", "tcp: pipeline depths (comma-separated)")
-	flag.IntVar(&o.conns, "conns", 100, "connections per tcp, http and ws row")
-	flag.IntVar(&o.size, "size", 64, "tcp and ws echo message size in bytes")
-	flag.IntVar(&o.threads, "threads", 2, "load generator threads (epoll loops; wrk -t for the http rows)")
-	flag.StringVar(&o.httpLoad, "http-load", loadAuto, "http load generator: wrk (needs wrk on PATH: apt-get install wrk), go (the bench's own epoll generator), or auto (wrk when on PATH, else go)")
-	flag.IntVar(&o.idle, "idle", 10000, "idle connections for the memory tables (0: skip them)")
-	flag.DurationVar(&o.settle, "settle", time.Second, "memory tables: wait before each reading")
-	flag.IntVar(&o.workers, "workers", 2, "imscript worker VMs (--workers)")
-	flag.StringVar(&o.out, "out", "tests/bench/RESULTS.md", "also write the markdown here, relative to the repository root (empty: stdout only)")
-	flag.StringVar(&o.profile, "profile", "", "write CPU profiles of the Go servers' measured windows, and heap profiles with the idle connections, to this dir (imscript rows then run under tests/bench/imsprof)")
-	flag.Float64Var(&o.maxOther, "max-other", 0.35, "a run during which other work (other programs, softirq) took more cores than this is disturbed: retried, then flagged")
-	flag.IntVar(&o.retries, "retries", 2, "retries of a disturbed run")
-	flag.DurationVar(&o.retryPause, "retry-pause", 3*time.Second, "pause before retrying a disturbed run")
-	flag.StringVar(&o.wsDir, "ws-dir", "", "folder for Node's ws package (npm install --prefix); reused when it holds one (default: a fresh install in the bench's temp dir)")
-	flag.IntVar(&o.roomClients, "room-clients", 1000, "room: WebSocket clients, all in one room")
-	flag.IntVar(&o.roomSenders, "room-senders", 10, "room: clients that send")
-	flag.StringVar(&rates, "room-rates", "100,1000", "room: messages per second in, all senders together, one row each; the first is the target row, the others stress rows")
-	flag.DurationVar(&o.roomDuration, "room-duration", 10*time.Second, "room: measured sending time of the first rate")
-	flag.DurationVar(&o.stressDur, "stress-duration", 5*time.Second, "room: measured sending time of the other rates")
-	flag.DurationVar(&o.roomWarmup, "room-warmup", time.Second, "room: warm-up sending before each measured row")
-	flag.DurationVar(&o.roomDrain, "room-drain", 5*time.Second, "room: longest wait for late deliveries after the sending stops")
-	flag.Func("server-env", "add KEY=VALUE to the servers' environment, e.g. GOMAXPROCS=4 (repeatable)", func(v string) error {
+	fs.StringVar(&sections, "bench", strings.Join(allSections, ","), "sections to run (comma-separated): tcp (TCP echo), http (HTTP hello), ws (WebSocket echo), room (WebSocket room broadcast), tcpmem and wsmem (memory with -idle idle TCP / WebSocket connections)")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per row and run (tcp, http, ws)")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measured row (tcp, http, ws)")
+	fs.IntVar(&o.repeat, "repeat", 3, "runs of every tcp, http and ws row; the table shows the median")
+	fs.StringVar(&rows, "rows", defaultRows, "servers to run: gnet (bare gnet echo), go (net/http, gorilla/websocket), lua, js, node, and with -baseline lua-base, js-base (comma-separated); a section runs those it has; the default adds lua-base and js-base when -baseline is set")
+	fs.StringVar(&o.baseline, "baseline", "", "an imscript binary built from another commit (go build -o /tmp/imscript-old ./cmd/imscript): adds rows lua-base and js-base, run by it exactly as the lua and js rows are, measured alternately with them, and new/baseline ratio tables")
+	fs.StringVar(&depths, "depths", "1,16", "tcp: pipeline depths (comma-separated)")
+	fs.IntVar(&o.conns, "conns", 100, "connections per tcp, http and ws row")
+	fs.IntVar(&o.size, "size", 64, "tcp and ws echo message size in bytes")
+	fs.IntVar(&o.threads, "threads", 2, "load generator threads (epoll loops; wrk -t for the http rows)")
+	fs.StringVar(&o.httpLoad, "http-load", loadAuto, "http load generator: wrk (needs wrk on PATH: apt-get install wrk), go (the bench's own epoll generator), or auto (wrk when on PATH, else go)")
+	fs.IntVar(&o.idle, "idle", 10000, "idle connections for the memory tables (0: skip them)")
+	fs.DurationVar(&o.settle, "settle", time.Second, "memory tables: wait before each reading")
+	fs.IntVar(&o.workers, "workers", 2, "imscript worker VMs (--workers)")
+	fs.StringVar(&o.out, "out", "tests/bench/RESULTS.md", "also write the markdown here, relative to the repository root (empty: stdout only)")
+	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the Go servers' measured windows, and heap profiles with the idle connections, to this dir (imscript rows then run under tests/bench/imsprof)")
+	fs.Float64Var(&o.maxOther, "max-other", 0.35, "a run during which other work (other programs, softirq) took more cores than this is disturbed: retried, then flagged")
+	fs.IntVar(&o.retries, "retries", 2, "retries of a disturbed run")
+	fs.DurationVar(&o.retryPause, "retry-pause", 3*time.Second, "pause before retrying a disturbed run")
+	fs.StringVar(&o.wsDir, "ws-dir", "", "folder for Node's ws package (npm install --prefix); reused when it holds one (default: a fresh install in the bench's temp dir)")
+	fs.IntVar(&o.roomClients, "room-clients", 1000, "room: WebSocket clients, all in one room")
+	fs.IntVar(&o.roomSenders, "room-senders", 10, "room: clients that send")
+	fs.StringVar(&rates, "room-rates", "100,1000", "room: messages per second in, all senders together, one row each; the first is the target row, the others stress rows")
+	fs.IntVar(&o.roomRepeat, "room-repeat", 1, "room: runs of every server (each on a fresh server process, all rates), the servers taking turns; the table shows medians (lost: the largest)")
+	fs.DurationVar(&o.roomDuration, "room-duration", 10*time.Second, "room: measured sending time of the first rate")
+	fs.DurationVar(&o.stressDur, "stress-duration", 5*time.Second, "room: measured sending time of the other rates")
+	fs.DurationVar(&o.roomWarmup, "room-warmup", time.Second, "room: warm-up sending before each measured row")
+	fs.DurationVar(&o.roomDrain, "room-drain", 5*time.Second, "room: longest wait for late deliveries after the sending stops")
+	fs.Func("server-env", "add KEY=VALUE to the servers' environment, e.g. GOMAXPROCS=4 (repeatable)", func(v string) error {
 		if !strings.Contains(v, "=") {
 			return fmt.Errorf("want KEY=VALUE, got %q", v)
 		}
 		o.serverEnv = append(o.serverEnv, v)
 		return nil
 	})
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./tests/bench [flags]   (from the repository root)\n\n"+
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run ./tests/bench [flags]   (from the repository root)\n\n"+
 			"TCP echo, HTTP hello, WebSocket echo and room broadcast throughput/latency and idle-connection\n"+
 			"memory of the imscript Lua and JS scripts, Node.js and Go ceilings; writes a markdown table.\n\nflags:\n")
-		flag.PrintDefaults()
+		fs.PrintDefaults()
 	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments %q", flag.Args())
+	if err := fs.Parse(args); err != nil {
+		return nil, err
 	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	rowsSet := false
+	fs.Visit(func(f *flag.Flag) { rowsSet = rowsSet || f.Name == "rows" })
 	want := map[string]bool{}
 	for _, sec := range strings.Split(sections, ",") {
 		sec = strings.TrimSpace(sec)
@@ -163,23 +199,14 @@ func parseFlags() (*options, error) {
 			o.sections = append(o.sections, sec)
 		}
 	}
-	for _, r := range strings.Split(rows, ",") {
-		r = strings.TrimSpace(r)
-		if r == "" {
-			continue
+	if o.baseline != "" {
+		if err := checkBaseline(o); err != nil {
+			return nil, err
 		}
-		known := false
-		for _, sec := range allSections {
-			if _, ok := findKind(kindsOf(sec), r); ok {
-				known = true
-			}
-		}
-		if !known {
-			return nil, fmt.Errorf("-rows: unknown server %q (want gnet, go, lua, js, node)", r)
-		}
-		if !slices.Contains(o.rows, r) {
-			o.rows = append(o.rows, r)
-		}
+	}
+	var err error
+	if o.rows, err = selectRows(o, rows, rowsSet); err != nil {
+		return nil, err
 	}
 	for _, d := range strings.Split(depths, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(d))
@@ -199,8 +226,8 @@ func parseFlags() (*options, error) {
 			o.roomRates = append(o.roomRates, n)
 		}
 	}
-	if o.repeat < 1 || o.conns < 1 || o.size < 1 {
-		return nil, errors.New("-repeat, -conns and -size must be at least 1")
+	if o.repeat < 1 || o.roomRepeat < 1 || o.conns < 1 || o.size < 1 {
+		return nil, errors.New("-repeat, -room-repeat, -conns and -size must be at least 1")
 	}
 	if o.size > 60<<10 {
 		return nil, errors.New("-size: at most 60 KiB")
@@ -237,6 +264,7 @@ type runResult struct {
 	failShort []string // the same, short, for the table
 	busiest   string   // other processes that used CPU in the window
 	disturbed bool     // otherCPU above -max-other even after the retries
+	rep       int      // which -repeat run
 }
 
 // rowKey names a throughput row: section, server, and (tcp) depth.
@@ -252,7 +280,7 @@ type memKey struct{ sec, key string }
 // results is everything one run measured.
 type results struct {
 	tput    map[rowKey][]runResult
-	room    map[roomKey]*roomResult
+	room    map[roomKey][]*roomResult // one per -room-repeat run that succeeded
 	mem     map[memKey]memResult
 	rowErrs map[string][]string // "section/key" -> problems
 }
@@ -261,11 +289,107 @@ func (r *results) fail(sec, key, msg string) {
 	r.rowErrs[sec+"/"+key] = append(r.rowErrs[sec+"/"+key], msg)
 }
 
-// selected lists the servers of a section that -rows asks for, in -rows order.
+// selectRows turns -rows into the row keys, in the order they run and are
+// shown: -rows order, except that a baseline row comes right after its
+// imscript row when both are asked for (so that in every repeat the new
+// row runs and then the baseline row). With -baseline and -rows left at
+// its default, every imscript row brings its baseline row.
+func selectRows(o *options, rows string, rowsSet bool) ([]string, error) {
+	var keys []string
+	for _, r := range strings.Split(rows, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		known := false
+		for _, sec := range allSections {
+			if _, ok := findKind(o.kinds(sec), r); ok {
+				known = true
+			}
+		}
+		if !known && o.baseline == "" && strings.HasSuffix(r, baseSuffix) {
+			return nil, fmt.Errorf("-rows: %s is a baseline row: it needs -baseline PATH", r)
+		}
+		if !known {
+			want := "gnet, go, lua, js, node"
+			if o.baseline != "" {
+				want += ", lua-base, js-base"
+			}
+			return nil, fmt.Errorf("-rows: unknown server %q (want %s)", r, want)
+		}
+		if !slices.Contains(keys, r) {
+			keys = append(keys, r)
+		}
+		if o.baseline != "" && !rowsSet && !strings.HasSuffix(r, baseSuffix) {
+			for _, sec := range allSections {
+				if k, ok := findKind(o.kinds(sec), r+baseSuffix); ok && !slices.Contains(keys, k.key) {
+					keys = append(keys, k.key)
+				}
+			}
+		}
+	}
+	// Each baseline row right after its imscript row.
+	var ordered []string
+	for _, key := range keys {
+		base, isBase := strings.CutSuffix(key, baseSuffix)
+		if isBase && slices.Contains(keys, base) {
+			continue
+		}
+		ordered = append(ordered, key)
+		if !isBase && slices.Contains(keys, key+baseSuffix) {
+			ordered = append(ordered, key+baseSuffix)
+		}
+	}
+	return ordered, nil
+}
+
+// checkBaseline makes -baseline absolute, checks that it is an executable
+// file, rejects -profile with it, and reads the commit it was built from.
+func checkBaseline(o *options) error {
+	if o.profile != "" {
+		return errors.New("-baseline and -profile do not mix: profiled imscript rows run tests/bench/imsprof of this tree, which the baseline binary has no counterpart of")
+	}
+	path, err := filepath.Abs(o.baseline)
+	if err != nil {
+		return fmt.Errorf("-baseline: %w", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("-baseline: %w", err)
+	}
+	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("-baseline %s: not an executable file", path)
+	}
+	o.baseline = path
+	if bi, err := buildinfo.ReadFile(path); err == nil {
+		var rev, dirty string
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision":
+				rev = s.Value
+			case s.Key == "vcs.modified" && s.Value == "true":
+				dirty = " (with uncommitted changes)"
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			o.baseRev = "commit " + rev + dirty
+		}
+	}
+	if o.baseRev == "" {
+		o.baseRev = "a commit its build info does not name (built with -buildvcs=false?), file modified " + st.ModTime().Format("2006-01-02 15:04:05 MST")
+	}
+	return nil
+}
+
+// selected lists the servers of a section that -rows asks for, in -rows order
+// (baseline rows right after their imscript rows).
 func (o *options) selected(sec string) []serverKind {
 	var ks []serverKind
 	for _, key := range o.rows {
-		if k, ok := findKind(kindsOf(sec), key); ok {
+		if k, ok := findKind(o.kinds(sec), key); ok {
 			ks = append(ks, k)
 		}
 	}
@@ -307,8 +431,9 @@ func run() error {
 		return err
 	}
 	b.env = o.serverEnv
+	b.baseline = o.baseline
 	defer os.RemoveAll(b.dir)
-	res := &results{tput: map[rowKey][]runResult{}, room: map[roomKey]*roomResult{}, mem: map[memKey]memResult{}, rowErrs: map[string][]string{}}
+	res := &results{tput: map[rowKey][]runResult{}, room: map[roomKey][]*roomResult{}, mem: map[memKey]memResult{}, rowErrs: map[string][]string{}}
 
 	needWS := false
 	for _, sec := range o.sections {
@@ -328,6 +453,10 @@ func run() error {
 		env.wsVer = b.wsVersion
 	}
 
+	// The throughput sections run repeat by repeat, every selected row once
+	// per repeat (fresh server each), in -rows order with a baseline row
+	// right after its imscript row: with -baseline, new and baseline
+	// alternate (A B A B ...), so drift of the machine hits both alike.
 	if o.has(secTCP) {
 		for rep := 1; rep <= o.repeat; rep++ {
 			for _, k := range o.selected(secTCP) {
@@ -351,9 +480,13 @@ func run() error {
 			}
 		}
 	}
+	// Every repeat runs each selected server in turn (a baseline row right
+	// after its imscript row), so new and baseline alternate: A B A B.
 	if o.has(secRoom) {
-		for _, k := range o.selected(secRoom) {
-			roomRun(o, b, k, res)
+		for rep := 1; rep <= o.roomRepeat; rep++ {
+			for _, k := range o.selected(secRoom) {
+				roomRun(o, b, k, rep, res)
+			}
 		}
 	}
 	for _, sec := range []string{secTCPMem, secWSMem} {
@@ -475,12 +608,13 @@ func throughputRun(o *options, b *builds, k serverKind, rep int, results map[row
 			if r.disturbed {
 				note = "  DISTURBED by " + orDash(r.busiest)
 			}
-			logf("run %d tcp %-5s depth %-3d %9.0f msgs/s  p50 %-8s p99 %-8s server %.2f, load %.2f, other %.2f, idle %.2f cores, %.2f rd/wr syscalls/msg%s%s",
+			logf("run %d tcp %-8s depth %-3d %9.0f msgs/s  p50 %-8s p99 %-8s server %.2f, load %.2f, other %.2f, idle %.2f cores, %.2f rd/wr syscalls/msg%s%s",
 				rep, k.key, depth, r.rate, r.p50, r.p99, r.srvCPU, r.loadCPU, r.otherCPU, r.idleCPU, r.sysPerMsg, brokenNote(r), note)
 			if r.disturbed && attempt < o.retries {
 				time.Sleep(o.retryPause)
 				continue
 			}
+			r.rep = rep
 			results[rowKey{secTCP, k.key, depth}] = append(results[rowKey{secTCP, k.key, depth}], r)
 			break
 		}

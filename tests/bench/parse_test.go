@@ -1,8 +1,12 @@
 package main
 
 import (
+	"flag"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +246,128 @@ func TestCheckHello(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("reply %q: err %v", c.reply, err)
 		}
+	}
+}
+
+func TestRowSelection(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "imscript-old")
+	if err := os.WriteFile(old, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(dir, "not-executable")
+	if err := os.WriteFile(plain, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string // the rows, or the start of the error
+	}{
+		{nil, "gnet,go,lua,js,node"},
+		{[]string{"-rows", "lua,node"}, "lua,node"},
+		{[]string{"-rows", "lua-base"}, "error: -rows: lua-base is a baseline row: it needs -baseline PATH"},
+		{[]string{"-baseline", old}, "gnet,go,lua,lua-base,js,js-base,node"},
+		{[]string{"-baseline", old, "-rows", "lua,js"}, "lua,js"},
+		{[]string{"-baseline", old, "-rows", "js-base,node,lua,js,lua-base"}, "node,lua,lua-base,js,js-base"},
+		{[]string{"-baseline", old, "-rows", "lua-base"}, "lua-base"},
+		{[]string{"-baseline", old, "-rows", "gnet-base"}, "error: -rows: unknown server \"gnet-base\""},
+		{[]string{"-baseline", old, "-profile", dir}, "error: -baseline and -profile do not mix"},
+		{[]string{"-baseline", plain}, "error: -baseline " + plain + ": not an executable file"},
+		{[]string{"-baseline", filepath.Join(dir, "missing")}, "error: -baseline: "},
+		{[]string{"-room-repeat", "0"}, "error: -repeat, -room-repeat"},
+	} {
+		o, err := parseArgs(c.args, flag.ContinueOnError)
+		got := ""
+		if err != nil {
+			got = "error: " + err.Error()
+		} else {
+			got = strings.Join(o.rows, ",")
+		}
+		if !strings.HasPrefix(got, c.want) || (err == nil && got != c.want) {
+			t.Errorf("%q: got %s, want %s", c.args, got, c.want)
+		}
+	}
+
+	o, err := parseArgs([]string{"-baseline", old, "-rows", "lua,lua-base,js,js-base,node,gnet", "-workers", "3"}, flag.ContinueOnError)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &builds{root: "/repo", imscript: "/tmp/new/imscript", baseline: o.baseline, workers: o.workers}
+	for sec, want := range map[string][]string{
+		secTCP:  {"lua", "lua-base", "js", "js-base", "node", "gnet"},
+		secHTTP: {"lua", "lua-base", "js", "js-base", "node", "gnet"},
+		secWS:   {"lua", "lua-base", "js", "js-base", "node"},
+		secRoom: {"lua", "lua-base", "js", "js-base", "node"},
+	} {
+		var keys []string
+		for _, k := range o.selected(sec) {
+			keys = append(keys, k.key)
+		}
+		if !slices.Equal(keys, want) {
+			t.Errorf("%s: rows %v, want %v", sec, keys, want)
+		}
+		pairs := basePairs(o, sec)
+		if len(pairs) != 2 || pairs[0][0].key != "lua" || pairs[0][1].key != "lua-base" || pairs[1][0].key != "js" || pairs[1][1].key != "js-base" {
+			t.Errorf("%s: pairs %v", sec, pairs)
+		}
+		// A baseline row starts the other binary with exactly the
+		// imscript row's arguments.
+		for _, pr := range pairs {
+			n, bs := pr[0].cmd(b, 1, ""), pr[1].cmd(b, 1, "")
+			if n.Path != b.imscript || bs.Path != old || !slices.Equal(n.Args[1:], bs.Args[1:]) {
+				t.Errorf("%s %s: new %s %q, baseline %s %q", sec, pr[1].key, n.Path, n.Args[1:], bs.Path, bs.Args[1:])
+			}
+		}
+	}
+	for sec, want := range map[string]string{secTCP: "imscript Lua echo (baseline imscript-old)", secRoom: "imscript Lua (publish; baseline imscript-old)"} {
+		if k, _ := findKind(o.selected(sec), "lua-base"); k.label != want {
+			t.Errorf("%s: label %q, want %q", sec, k.label, want)
+		}
+	}
+}
+
+func TestRatioCell(t *testing.T) {
+	for _, c := range []struct {
+		nw, base     float64
+		higherBetter bool
+		want         string
+		bad          bool
+	}{
+		{100, 100, true, "1.000", false},
+		{95, 100, true, "0.950", false},
+		{94, 100, true, "**0.940 ⚠**", true},
+		{105, 100, false, "1.050", false},
+		{106, 100, false, "**1.060 ⚠**", true},
+		{50, 100, false, "0.500", false},
+		{0, 100, true, "—", false},
+	} {
+		got, bad, _ := ratioCell(c.nw, c.base, c.higherBetter)
+		if got != c.want || bad != c.bad {
+			t.Errorf("ratioCell(%v, %v, %v) = %q, %v; want %q, %v", c.nw, c.base, c.higherBetter, got, bad, c.want, c.bad)
+		}
+	}
+	// Repeats pair by number; a repeat one side lacks (it failed) is left out.
+	nr := []runResult{{rep: 1, rate: 90}, {rep: 2, rate: 100, disturbed: true}, {rep: 3, rate: 50}}
+	br := []runResult{{rep: 1, rate: 100}, {rep: 2, rate: 100}}
+	if got := eachRepeatRatio(nr, br); got != "0.90, 1.00*" {
+		t.Errorf("eachRepeatRatio = %q", got)
+	}
+}
+
+func TestSummarizeRoom(t *testing.T) {
+	run := func(lost uint64, p99 time.Duration, srv float64, disturbed bool) *roomResult {
+		h := &logHist{}
+		for i := 0; i < 100; i++ {
+			h.record(int64(p99))
+		}
+		return &roomResult{roomLoad: &roomLoad{sent: 10, expected: 100, received: 100 - lost, lost: lost, inWindow: 1000, window: time.Second, hist: h},
+			cpu: cpuUse{srv: srv}, disturbed: disturbed}
+	}
+	s, ok := summarizeRoom([]*roomResult{run(0, time.Millisecond, 1, false), run(7, 3*time.Millisecond, 3, false), run(2, 2*time.Millisecond, 2, false), run(0, time.Second, 9, true)})
+	if !ok || s.lost != 7 || s.received != 93 || s.srv != 2 || s.rate != 1000 || s.disturbed {
+		t.Errorf("summary %+v", s)
+	}
+	if s.p99 < 2*time.Millisecond || s.p99 > 2100*time.Microsecond || s.maxLat < time.Second {
+		t.Errorf("p99 %v (want the median of the undisturbed runs, 2ms), max %v", s.p99, s.maxLat)
 	}
 }

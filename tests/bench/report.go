@@ -30,6 +30,9 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 	if m.commit != "" {
 		p("imscript commit: %s  \n", m.commit)
 	}
+	if o.baseline != "" {
+		p("Baseline (rows *-base): `%s`, built from %s  \n", o.baseline, o.baseRev)
+	}
 	inBench := slices.ContainsFunc(o.sections, func(sec string) bool { return sec != secHTTP })
 	switch {
 	case o.has(secHTTP) && o.httpLoad == loadWrk && inBench:
@@ -67,6 +70,7 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 			}
 		}
 		cpuTable(&b, o, results, secTCP, o.depths)
+		baselineTable(&b, o, results, secTCP, o.depths)
 	}
 
 	for _, sec := range []string{secHTTP, secWS} {
@@ -114,6 +118,7 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 				eachRun(runs))
 		}
 		cpuTable(&b, o, results, sec, []int{1})
+		baselineTable(&b, o, results, sec, []int{1})
 	}
 
 	if o.has(secRoom) {
@@ -234,6 +239,67 @@ func cpuTable(b *strings.Builder, o *options, results map[rowKey][]runResult, se
 	}
 }
 
+// roomSummary is a broadcast row over its -room-repeat runs: medians of
+// the undisturbed runs (of all when every run was disturbed), the largest
+// loss, delivered/expected of the run that lost the most, the largest max
+// latency.
+type roomSummary struct {
+	runs                   []*roomResult
+	rate                   float64 // deliveries/s achieved
+	sent                   int     // of the run that lost the most
+	received, expected     uint64  // of the run that lost the most
+	lost                   uint64  // the most any run lost
+	p50, p99, maxLat       time.Duration
+	srv, load, other, idle float64 // cores
+	pss                    int64
+	disturbed              bool // every run was disturbed
+}
+
+func summarizeRoom(runs []*roomResult) (roomSummary, bool) {
+	if len(runs) == 0 {
+		return roomSummary{}, false
+	}
+	use := make([]*roomResult, 0, len(runs))
+	for _, r := range runs {
+		if !r.disturbed {
+			use = append(use, r)
+		}
+	}
+	sum := roomSummary{runs: runs, disturbed: len(use) == 0}
+	if len(use) == 0 {
+		use = runs
+	}
+	med := func(f func(r *roomResult) float64) float64 {
+		xs := make([]float64, len(use))
+		for i, r := range use {
+			xs[i] = f(r)
+		}
+		return median(xs)
+	}
+	sum.rate = med(func(r *roomResult) float64 { return r.deliveryRate() })
+	sum.p50 = time.Duration(med(func(r *roomResult) float64 { return float64(r.hist.quantile(0.5)) }))
+	sum.p99 = time.Duration(med(func(r *roomResult) float64 { return float64(r.hist.quantile(0.99)) }))
+	sum.srv = med(func(r *roomResult) float64 { return r.cpu.srv })
+	sum.load = med(func(r *roomResult) float64 { return r.cpu.load })
+	sum.other = med(func(r *roomResult) float64 { return r.cpu.other })
+	sum.idle = med(func(r *roomResult) float64 { return r.cpu.idle })
+	sum.pss = int64(med(func(r *roomResult) float64 { return float64(r.pss) }))
+	worst := runs[0]
+	for _, r := range runs {
+		sum.maxLat = max(sum.maxLat, time.Duration(r.hist.max))
+		if r.lost > worst.lost {
+			worst = r
+		}
+	}
+	sum.lost, sum.sent, sum.received, sum.expected = worst.lost, worst.sent, worst.received, worst.expected
+	return sum, true
+}
+
+// roomOf summarizes one broadcast row.
+func roomOf(res *results, key string, rate int) (roomSummary, bool) {
+	return summarizeRoom(res.room[roomKey{key, rate}])
+}
+
 // roomReport writes the broadcast table.
 func roomReport(b *strings.Builder, o *options, res *results) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
@@ -246,13 +312,18 @@ func roomReport(b *strings.Builder, o *options, res *results) {
 		"\"delivered\" counts every delivery of a measured message after that drain; lost = expected − delivered (per message, duplicates not offsetting); "+
 		"latency percentiles cover delivered messages only. \"deliveries/s\" counts those that arrived while sending. "+
 		"CPU is over the sending window; the load generator (%d epoll reader threads and the sending goroutine) shares the cores with the server. "+
-		"Server memory is read after the drain.\n\n",
+		"Server memory is read after the drain.",
 		fmtInt(o.roomClients), o.roomSenders, max(o.size, roomHeader), fmtInt(o.roomClients), o.roomWarmup, o.roomDuration, o.stressDur, o.roomDrain, o.threads)
+	if o.roomRepeat > 1 {
+		p(" Every server ran %d times (-room-repeat; each time a fresh server process and all the rates), the servers taking turns; "+
+			"each cell is the median over the runs (of the undisturbed ones when there are some), except lost and delivered / expected, from the run that lost the most, and max latency, the largest of all runs.", o.roomRepeat)
+	}
+	p("\n\n")
 	p("| server | msgs/s in | deliveries/s expected | deliveries/s achieved | delivered / expected | lost | p50 latency | p99 latency | max latency | server CPU (cores) | load generator CPU (cores) | other / idle CPU (cores) | server PSS after |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, rate := range o.roomRates {
 		for _, k := range o.selected(secRoom) {
-			r, ok := res.room[roomKey{k.key, rate}]
+			r, ok := roomOf(res, k.key, rate)
 			if !ok {
 				p("| %s | %s | %s | failed | — | — | — | — | — | — | — | — | — |\n", k.label, fmtInt(rate), fmtRate(float64(rate*o.roomClients)))
 				continue
@@ -266,12 +337,208 @@ func roomReport(b *strings.Builder, o *options, res *results) {
 				lost = fmt.Sprintf("**%s** (%.1f%%)", lost, 100*float64(r.lost)/float64(max(r.expected, 1)))
 			}
 			p("| %s | %s | %s | %s%s | %s / %s | %s | %s | %s | %s | %.2f | %.2f | %.2f / %.2f | %s |\n", k.label, fmtInt(rate), fmtRate(float64(rate*o.roomClients)),
-				fmtRate(r.deliveryRate()), mark, fmtInt(int(r.received)), fmtInt(int(r.expected)), lost,
-				fmtLongLatency(r.hist.quantile(0.5)), fmtLongLatency(r.hist.quantile(0.99)), fmtLongLatency(time.Duration(r.hist.max)),
-				r.cpu.srv, r.cpu.load, r.cpu.other, r.cpu.idle, fmtKiB(r.pss))
+				fmtRate(r.rate), mark, fmtInt(int(r.received)), fmtInt(int(r.expected)), lost,
+				fmtLongLatency(r.p50), fmtLongLatency(r.p99), fmtLongLatency(r.maxLat),
+				r.srv, r.load, r.other, r.idle, fmtKiB(r.pss))
 		}
 	}
 	p("\nA row marked * was disturbed (other work took more than %.2f cores while sending); broadcast rows are not retried.\n", o.maxOther)
+	roomBaselineTable(b, o, res)
+}
+
+// basePairs lists a section's baseline rows whose imscript row is
+// selected too: [imscript row, baseline row].
+func basePairs(o *options, sec string) [][2]serverKind {
+	var pairs [][2]serverKind
+	sel := o.selected(sec)
+	for _, k := range sel {
+		if k.base == "" {
+			continue
+		}
+		if n, ok := findKind(sel, k.base); ok {
+			pairs = append(pairs, [2]serverKind{n, k})
+		}
+	}
+	return pairs
+}
+
+// regression is how much worse new is than base may get before a ratio
+// is marked: new below 0.95 of the old performance.
+const regression = 0.95
+
+// ratioCell formats new/base; higherBetter says which way is a
+// regression: a rate below 0.95× the baseline's, or a latency or CPU cost
+// above 1/0.95× the baseline's. bad reports whether it marked one.
+func ratioCell(nw, base float64, higherBetter bool) (cell string, bad, ok bool) {
+	if nw <= 0 || base <= 0 {
+		return "—", false, false
+	}
+	r := nw / base
+	bad = r < regression
+	if !higherBetter {
+		bad = base/nw < regression
+	}
+	cell = fmt.Sprintf("%.3f", r)
+	if bad {
+		cell = "**" + cell + " ⚠**"
+	}
+	return cell, bad, true
+}
+
+// baselineNote explains the new/baseline tables; the verdict counts the
+// marked ratios.
+func baselineNote(b *strings.Builder, what string) {
+	fmt.Fprintf(b, "Each imscript row next to the same row run by the baseline binary (-baseline), measured alternately: in every repeat the new row, then the baseline row, each on a fresh server process. "+
+		"Ratios are new ÷ baseline of the medians above (%s). "+
+		"**⚠** marks a regression of more than 5%%: a rate ratio below %.2f, or a p99 latency or server CPU per operation ratio above %.3f (= 1/%.2f: the new figure, counted as speed, below %.2f of the old one).\n\n",
+		what, regression, 1/regression, regression, regression)
+}
+
+func baselineVerdict(b *strings.Builder, bad, total int) {
+	switch {
+	case total == 0:
+		fmt.Fprintf(b, "\nNo pair has results on both sides.\n")
+	case bad == 0:
+		fmt.Fprintf(b, "\nAll %d ratios are within 5%% of the baseline (or better).\n", total)
+	default:
+		fmt.Fprintf(b, "\n**%d of %d ratios are regressions of more than 5%% (marked ⚠).**\n", bad, total)
+	}
+}
+
+// baselineTable writes a throughput section's new/baseline ratios.
+func baselineTable(b *strings.Builder, o *options, results map[rowKey][]runResult, sec string, depths []int) {
+	pairs := basePairs(o, sec)
+	if len(pairs) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	unit, op := "msgs/s", "msg"
+	if sec == secHTTP {
+		unit, op = "req/s", "request"
+	}
+	p("\n### New / baseline\n\n")
+	baselineNote(b, "p99: the median of the runs' p99s; CPU per "+op+": median server cores ÷ median rate; the last column divides each repeat's two runs, * when either was disturbed")
+	depthCol := sec == secTCP
+	if depthCol {
+		p("| server | depth | %s new / baseline | %s ratio | p99 new / baseline | p99 ratio | server CPU per %s new / baseline | CPU per %s ratio | %s ratio of each repeat |\n", unit, unit, op, op, unit)
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	} else {
+		p("| server | %s new / baseline | %s ratio | p99 new / baseline | p99 ratio | server CPU per %s new / baseline | CPU per %s ratio | %s ratio of each repeat |\n", unit, unit, op, op, unit)
+		p("|---|---:|---:|---:|---:|---:|---:|---|\n")
+	}
+	bad, total := 0, 0
+	count := func(c string, isBad, ok bool) string {
+		if ok {
+			total++
+		}
+		if isBad {
+			bad++
+		}
+		return c
+	}
+	for _, pr := range pairs {
+		for _, d := range depths {
+			nr, br := results[rowKey{sec, pr[0].key, d}], results[rowKey{sec, pr[1].key, d}]
+			p("| %s", pr[0].label)
+			if depthCol {
+				p(" | %d", d)
+			}
+			if len(nr) == 0 || len(br) == 0 {
+				p(" | — | — | — | — | — | — | — |\n")
+				continue
+			}
+			nRate, bRate := medianOf(nr, func(r runResult) float64 { return r.rate }), medianOf(br, func(r runResult) float64 { return r.rate })
+			nP99, bP99 := medianOf(nr, func(r runResult) float64 { return float64(r.p99) }), medianOf(br, func(r runResult) float64 { return float64(r.p99) })
+			nCPU, bCPU := cpuPerOp(medianOf(nr, func(r runResult) float64 { return r.srvCPU }), nRate), cpuPerOp(medianOf(br, func(r runResult) float64 { return r.srvCPU }), bRate)
+			p(" | %s / %s | %s | %s / %s | %s | %s / %s | %s | %s |\n",
+				fmtRate(nRate), fmtRate(bRate), count(ratioCell(nRate, bRate, true)),
+				fmtLatency(nP99), fmtLatency(bP99), count(ratioCell(nP99, bP99, false)),
+				fmtCPUPerOp(nCPU), fmtCPUPerOp(bCPU), count(ratioCell(nCPU, bCPU, false)),
+				eachRepeatRatio(nr, br))
+		}
+	}
+	baselineVerdict(b, bad, total)
+}
+
+// eachRepeatRatio is new ÷ baseline rate of each repeat, the two runs
+// measured one after the other; * when either was disturbed.
+func eachRepeatRatio(nr, br []runResult) string {
+	var parts []string
+	for _, n := range nr {
+		for _, b := range br {
+			if b.rep != n.rep || b.rate <= 0 {
+				continue
+			}
+			c := fmt.Sprintf("%.2f", n.rate/b.rate)
+			if n.disturbed || b.disturbed {
+				c += "*"
+			}
+			parts = append(parts, c)
+		}
+	}
+	return orDash(strings.Join(parts, ", "))
+}
+
+// roomBaselineTable writes the broadcast rows' new/baseline ratios.
+func roomBaselineTable(b *strings.Builder, o *options, res *results) {
+	pairs := basePairs(o, secRoom)
+	if len(pairs) == 0 {
+		return
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	p("\n### New / baseline\n\n")
+	what := "server CPU per delivery: server cores ÷ deliveries/s achieved; lost is not a ratio: new, baseline, bold when the new row lost more"
+	if o.roomRepeat > 1 {
+		what = fmt.Sprintf("over %d runs each: medians, p99 the median of the runs' p99s; ", o.roomRepeat) + what + " (the most either lost in a run)"
+	}
+	baselineNote(b, what)
+	p("| server | msgs/s in | deliveries/s new / baseline | deliveries/s ratio | p99 new / baseline | p99 ratio | server CPU per delivery new / baseline | CPU per delivery ratio | lost new / baseline |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	bad, total := 0, 0
+	count := func(c string, isBad, ok bool) string {
+		if ok {
+			total++
+		}
+		if isBad {
+			bad++
+		}
+		return c
+	}
+	for _, rate := range o.roomRates {
+		for _, pr := range pairs {
+			n, okN := roomOf(res, pr[0].key, rate)
+			bs, okB := roomOf(res, pr[1].key, rate)
+			if !okN || !okB {
+				p("| %s | %s | — | — | — | — | — | — | — |\n", pr[0].label, fmtInt(rate))
+				continue
+			}
+			nCPU, bCPU := cpuPerOp(n.srv, n.rate), cpuPerOp(bs.srv, bs.rate)
+			lost := fmtInt(int(n.lost)) + " / " + fmtInt(int(bs.lost))
+			if n.lost > bs.lost {
+				lost = "**" + lost + "**"
+			}
+			p("| %s | %s | %s / %s | %s | %s / %s | %s | %s / %s | %s | %s |\n", pr[0].label, fmtInt(rate),
+				fmtRate(n.rate), fmtRate(bs.rate), count(ratioCell(n.rate, bs.rate, true)),
+				fmtLongLatency(n.p99), fmtLongLatency(bs.p99), count(ratioCell(float64(n.p99), float64(bs.p99), false)),
+				fmtCPUPerOp(nCPU), fmtCPUPerOp(bCPU), count(ratioCell(nCPU, bCPU, false)), lost)
+		}
+	}
+	baselineVerdict(b, bad, total)
+}
+
+// cpuPerOp is server CPU seconds per operation (0 when unknown).
+func cpuPerOp(cores, rate float64) float64 {
+	if rate <= 0 {
+		return 0
+	}
+	return cores / rate
+}
+
+func fmtCPUPerOp(s float64) string {
+	if s <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f µs", s*1e6)
 }
 
 // targets writes the pass/fail table of the issues' "Must reach" lists.
@@ -374,18 +641,18 @@ func targets(b *strings.Builder, o *options, res *results) {
 		}
 		if o.has(secRoom) && len(o.roomRates) > 0 {
 			rt := o.roomRates[0]
-			node, okN := res.room[roomKey{"node", rt}]
+			node, okN := roomOf(res, "node", rt)
 			for _, key := range []string{"lua", "js"} {
 				if _, ok := findKind(o.selected(secRoom), key); !ok {
 					continue
 				}
-				r, ok := res.room[roomKey{key, rt}]
+				r, ok := roomOf(res, key, rt)
 				name := fmt.Sprintf("Room broadcast, %s clients, %s msgs/s in: imscript %s loses nothing and its p99 latency is below Node.js + ws's", fmtInt(o.roomClients), fmtInt(rt), lang[key])
 				if !ok || !okN {
 					target(name, false, missing(secRoom, key, "node"), "", false)
 					continue
 				}
-				rp, np := r.hist.quantile(0.99), node.hist.quantile(0.99)
+				rp, np := r.p99, node.p99
 				target(name, true, "", fmt.Sprintf("%s lost %s, p99 %s; Node lost %s, p99 %s", lang[key], fmtInt(int(r.lost)), fmtLongLatency(rp), fmtInt(int(node.lost)), fmtLongLatency(np)),
 					r.lost == 0 && r.received == r.expected && r.sent > 0 && rp < np)
 			}
@@ -447,27 +714,33 @@ func problems(b *strings.Builder, o *options, res *results) {
 	}
 	for _, rate := range o.roomRates {
 		for _, k := range o.selected(secRoom) {
-			r, ok := res.room[roomKey{k.key, rate}]
-			if !ok {
-				continue
-			}
-			where := fmt.Sprintf("room %s %d msgs/s", k.key, rate)
-			if r.broken > 0 || len(r.errs) > 0 {
-				lines = append(lines, fmt.Sprintf("- %s: %d connections broke (%s)", where, r.broken, strings.Join(r.errs, "; ")))
-			}
-			if r.dups > 0 {
-				lines = append(lines, fmt.Sprintf("- %s: %d duplicate deliveries", where, r.dups))
-			}
-			if r.lagging > 50*time.Millisecond {
-				lines = append(lines, fmt.Sprintf("- %s: the sender fell up to %s behind its schedule", where, r.lagging.Round(time.Millisecond)))
-			}
-			if r.disturbed {
-				lines = append(lines, fmt.Sprintf("- %s: disturbed, %.2f cores of other work (busiest other processes: %s)", where, r.cpu.other, orDash(r.cpu.busiest)))
+			for _, r := range res.room[roomKey{k.key, rate}] {
+				roomProblems(&lines, o, k, rate, r)
 			}
 		}
 	}
 	if len(lines) > 0 {
 		fmt.Fprintf(b, "\n## Problems in this run\n\n%s\n", strings.Join(lines, "\n"))
+	}
+}
+
+// roomProblems adds one broadcast run's problems to lines.
+func roomProblems(lines *[]string, o *options, k serverKind, rate int, r *roomResult) {
+	where := fmt.Sprintf("room %s %d msgs/s", k.key, rate)
+	if o.roomRepeat > 1 {
+		where += fmt.Sprintf(" run %d", r.run)
+	}
+	if r.broken > 0 || len(r.errs) > 0 {
+		*lines = append(*lines, fmt.Sprintf("- %s: %d connections broke (%s)", where, r.broken, strings.Join(r.errs, "; ")))
+	}
+	if r.dups > 0 {
+		*lines = append(*lines, fmt.Sprintf("- %s: %d duplicate deliveries", where, r.dups))
+	}
+	if r.lagging > 50*time.Millisecond {
+		*lines = append(*lines, fmt.Sprintf("- %s: the sender fell up to %s behind its schedule", where, r.lagging.Round(time.Millisecond)))
+	}
+	if r.disturbed {
+		*lines = append(*lines, fmt.Sprintf("- %s: disturbed, %.2f cores of other work (busiest other processes: %s)", where, r.cpu.other, orDash(r.cpu.busiest)))
 	}
 }
 

@@ -59,12 +59,13 @@ func rrRun(o *options, b *builds, sec string, k serverKind, rep int, results map
 		if len(r.fails) > 0 {
 			note = "  FAILURES: " + strings.Join(r.fails, "; ") + note
 		}
-		logf("run %d %-4s %-5s %9.0f %s  p50 %-8s p99 %-8s server %.2f, load %.2f, other %.2f, idle %.2f cores, %.2f rd/wr syscalls/msg%s%s",
+		logf("run %d %-4s %-8s %9.0f %s  p50 %-8s p99 %-8s server %.2f, load %.2f, other %.2f, idle %.2f cores, %.2f rd/wr syscalls/msg%s%s",
 			rep, sec, k.key, r.rate, unit, r.p50, r.p99, r.srvCPU, r.loadCPU, r.otherCPU, r.idleCPU, r.sysPerMsg, brokenNote(r), note)
 		if r.disturbed && attempt < o.retries {
 			time.Sleep(o.retryPause)
 			continue
 		}
+		r.rep = rep
 		results[rowKey{sec, k.key, 1}] = append(results[rowKey{sec, k.key, 1}], r)
 		return nil
 	}
@@ -118,6 +119,7 @@ type roomResult struct {
 	cpu       cpuUse // over the sending window
 	pss, rss  int64  // server memory (KiB) after the drain
 	disturbed bool
+	run       int // which -room-repeat run
 }
 
 // deliveryRate is measured deliveries per second while sending.
@@ -129,16 +131,23 @@ func (r *roomResult) deliveryRate() float64 {
 }
 
 // roomRun starts one broadcast server and runs every rate against it,
-// each with fresh connections.
-func roomRun(o *options, b *builds, k serverKind, res *results) {
+// each with fresh connections: run rep of -room-repeat.
+func roomRun(o *options, b *builds, k serverKind, rep int, res *results) {
 	prof := ""
 	if o.profile != "" && k.key != "node" {
 		prof = filepath.Join(o.profile, "room-"+k.key)
+		if o.roomRepeat > 1 {
+			prof += fmt.Sprintf("-r%d", rep)
+		}
+	}
+	run := ""
+	if o.roomRepeat > 1 {
+		run = fmt.Sprintf("run %d ", rep)
 	}
 	s, err := startServer(k, b, prof)
 	if err != nil {
-		logf("room %s: %v", k.key, err)
-		res.fail(secRoom, k.key, err.Error())
+		logf("%sroom %s: %v", run, k.key, err)
+		res.fail(secRoom, k.key, run+err.Error())
 		return
 	}
 	defer func() {
@@ -180,8 +189,8 @@ func roomRun(o *options, b *builds, k serverKind, res *results) {
 			err = errServerDied
 		}
 		if err != nil {
-			logf("room %s %d msgs/s: %v", k.key, rate, err)
-			res.fail(secRoom, k.key, fmt.Sprintf("%d msgs/s: %v\n%s", rate, err, s.log.String()))
+			logf("%sroom %s %d msgs/s: %v", run, k.key, rate, err)
+			res.fail(secRoom, k.key, fmt.Sprintf("%s%d msgs/s: %v\n%s", run, rate, err, s.log.String()))
 			if !s.alive() {
 				return
 			}
@@ -189,13 +198,14 @@ func roomRun(o *options, b *builds, k serverKind, res *results) {
 		}
 		r.roomLoad = load
 		r.disturbed = r.cpu.other > o.maxOther
-		res.room[roomKey{k.key, rate}] = r
+		r.run = rep
+		res.room[roomKey{k.key, rate}] = append(res.room[roomKey{k.key, rate}], r)
 		note := ""
 		if r.disturbed {
 			note = "  DISTURBED by " + orDash(r.cpu.busiest)
 		}
-		logf("room %-5s %5d msgs/s in: %d sent, %.0f deliveries/s while sending, %d of %d delivered after %s drain, lost %d, dup %d, p50 %s p99 %s max %s; server %.2f, load %.2f, other %.2f cores; server PSS %s; %d broken%s%s",
-			k.key, rate, r.sent, r.deliveryRate(), r.received, r.expected, r.drained.Round(time.Millisecond), r.lost, r.dups,
+		logf("%sroom %-8s %5d msgs/s in: %d sent, %.0f deliveries/s while sending, %d of %d delivered after %s drain, lost %d, dup %d, p50 %s p99 %s max %s; server %.2f, load %.2f, other %.2f cores; server PSS %s; %d broken%s%s",
+			run, k.key, rate, r.sent, r.deliveryRate(), r.received, r.expected, r.drained.Round(time.Millisecond), r.lost, r.dups,
 			fmtLongLatency(r.hist.quantile(0.5)), fmtLongLatency(r.hist.quantile(0.99)), fmtLongLatency(time.Duration(r.hist.max)),
 			r.cpu.srv, r.cpu.load, r.cpu.other, fmtKiB(r.pss), r.broken, errNote(r.errs), note)
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,6 +25,10 @@ type serverKind struct {
 	line func(workers int) string
 	// nodeWS: the server needs the ws package (builds.nodeModules).
 	nodeWS bool
+	// script is the imscript rows' script in tests/bench/ (empty for the
+	// other servers); base is the key of the row a baseline row compares
+	// with ("lua" for "lua-base"), empty for the others.
+	script, base string
 }
 
 // builds holds the binaries the bench compiled and where the repo is.
@@ -34,6 +39,7 @@ type builds struct {
 	gnetecho    string
 	goref       string
 	imsprof     string // only with -profile
+	baseline    string // -baseline: an imscript binary built from another commit
 	workers     int
 	env         []string // extra KEY=VALUE for every server (-server-env)
 	nodeModules string   // folder holding node_modules/ws, when a row needs it
@@ -82,10 +88,31 @@ var roomKinds = []serverKind{
 }
 
 func imscriptKind(key, label, script string) serverKind {
-	return serverKind{key: key, label: label,
+	return serverKind{key: key, label: label, script: script,
 		cmd: func(b *builds, port int, prof string) *exec.Cmd { return b.imscriptCmd(script, prof) },
 		line: func(workers int) string {
-			return fmt.Sprintf("go build -o $T/imscript ./cmd/imscript && PORT=$P $T/imscript run --workers %d --no-watch --log-level warn tests/bench/%s", workers, script)
+			return fmt.Sprintf("go build -o $T/imscript ./cmd/imscript && PORT=$P $T/imscript %s", strings.Join(imscriptArgs(workers, "tests/bench/"+script), " "))
+		}}
+}
+
+// baseSuffix makes a baseline row's key from its imscript row's: lua-base.
+const baseSuffix = "-base"
+
+// baselineKind is imscript row k run by the -baseline binary: the same
+// arguments, script (from this tree), workers and environment.
+func baselineKind(k serverKind, binary string) serverKind {
+	name := filepath.Base(binary)
+	label := k.label + " (baseline " + name + ")"
+	if strings.HasSuffix(k.label, ")") {
+		label = strings.TrimSuffix(k.label, ")") + "; baseline " + name + ")"
+	}
+	script := k.script
+	return serverKind{key: k.key + baseSuffix, label: label, script: script, base: k.key,
+		cmd: func(b *builds, port int, _ string) *exec.Cmd {
+			return exec.Command(b.baseline, imscriptArgs(b.workers, filepath.Join(b.root, "tests", "bench", script))...)
+		},
+		line: func(workers int) string {
+			return fmt.Sprintf("PORT=$P %s %s", binary, strings.Join(imscriptArgs(workers, "tests/bench/"+script), " "))
 		}}
 }
 
@@ -132,11 +159,15 @@ func findKind(list []serverKind, key string) (serverKind, bool) {
 
 func (b *builds) imscriptCmd(script string, prof string) *exec.Cmd {
 	path := filepath.Join(b.root, "tests", "bench", script)
-	w := strconv.Itoa(b.workers)
 	if prof != "" {
-		return exec.Command(b.imsprof, "-workers", w, "-cpuprofile", prof, path)
+		return exec.Command(b.imsprof, "-workers", strconv.Itoa(b.workers), "-cpuprofile", prof, path)
 	}
-	return exec.Command(b.imscript, "run", "--workers", w, "--no-watch", "--log-level", "warn", path)
+	return exec.Command(b.imscript, imscriptArgs(b.workers, path)...)
+}
+
+// imscriptArgs are the arguments of every imscript row, new or baseline.
+func imscriptArgs(workers int, script string) []string {
+	return []string{"run", "--workers", strconv.Itoa(workers), "--no-watch", "--log-level", "warn", script}
 }
 
 // build compiles the server binaries into a temp dir.
