@@ -24,7 +24,7 @@ type Config = host.Config
 type Host = host.Host
 
 // Version is the imscript version.
-const Version = host.Version
+const Version = script.Version
 
 // DefaultGCMinHeap is the GC floor `imscript run` uses (Config.GCMinHeap).
 const DefaultGCMinHeap = host.DefaultGCMinHeap

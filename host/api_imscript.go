@@ -39,8 +39,8 @@ func coreExports(inst *Instance) script.Map {
 	}
 }
 
-// Version is the imscript version.
-const Version = "0.1.0"
+// Version is the imscript version (script.Version).
+const Version = script.Version
 
 func apiServer(c script.Call) {
 	m := c.Table(0, "settings")

@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/imscript/imscript/host"
 	"github.com/imscript/imscript/script"
 	"github.com/imscript/imscript/stdlib/internal/opts"
 )
@@ -94,7 +93,7 @@ func do(ctx context.Context, tr *http.Transport, method string, u *url.URL, head
 		}
 	}
 	if req.Header.Get("User-Agent") == "" {
-		req.Header.Set("User-Agent", "imscript/"+host.Version)
+		req.Header.Set("User-Agent", "imscript/"+script.Version)
 	}
 	cl := &http.Client{
 		Transport: tr,

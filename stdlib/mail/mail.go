@@ -14,7 +14,6 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/imscript/imscript/host"
 	"github.com/imscript/imscript/script"
 	"github.com/imscript/imscript/stdlib/internal/opts"
 )
@@ -98,7 +97,7 @@ func send(c script.Call) {
 	// Build the message here (cheap); addresses from the network may be
 	// bad, which is a failed send, not a script error.
 	m := gomail.NewMsg()
-	m.SetUserAgent("imscript/" + host.Version)
+	m.SetUserAgent("imscript/" + script.Version)
 	if err := m.From(from); err != nil {
 		fail(err)
 		return

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/imscript/imscript/host"
 	"github.com/imscript/imscript/script"
 )
 
@@ -67,7 +66,7 @@ func Lookup(h Sharer, name string) *Table {
 }
 
 // LookupAtomic returns the atomic h's scripts declared under name, or nil.
-func LookupAtomic(h *host.Host, name string) *Atomic {
+func LookupAtomic(h Sharer, name string) *Atomic {
 	r := shared(h)
 	r.mu.Lock()
 	defer r.mu.Unlock()
