@@ -2,26 +2,16 @@ package conformance
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/imscript/imscript/script"
+	"github.com/imscript/imscript/script/scripttest"
 
 	"github.com/imscript/imscript/internal/testutil"
-
-	"github.com/imscript/imscript"
-	"github.com/imscript/imscript/host"
 )
-
-// syncBuffer is a bytes.Buffer safe for the host's goroutines and the test.
-type syncBuffer = testutil.SyncBuffer
 
 // outcome is what a script run left behind.
 type outcome struct {
@@ -42,105 +32,41 @@ type runOpts struct {
 	client func(t *testing.T, port int)
 }
 
+// waitLimit bounds a client's exchange with the script.
 const waitLimit = 5 * time.Second
 
-// runScript runs src as case<ext> in a fresh host with one worker and the
-// probe module, waits until it prints opts.until, stops the host and
-// returns what it printed and logged.
+// runScript runs src as case<ext> in a fresh host (scripttest) with one
+// worker and the probe module, waits until it prints opts.until, stops the
+// host and returns what it printed and logged. A script that fails to load
+// is no failure here: the outcome holds the error (runErr). scripttest logs
+// the output when the test fails.
 func runScript(t *testing.T, ext, src string, opts runOpts) outcome {
 	t.Helper()
-	dir := t.TempDir()
-	for name, body := range opts.files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	script := filepath.Join(dir, "case"+ext)
-	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr, logs syncBuffer
-	env := opts.env
-	if env == nil {
-		env = map[string]string{}
-	}
-	h, err := imscript.New(host.Config{
-		Script:  script,
+	h := scripttest.New(t, scripttest.Options{
+		Name:    "case" + ext,
+		Src:     src,
+		Files:   opts.files,
 		Workers: 1,
-		Env:     env,
+		Env:     opts.env,
 		Args:    opts.args,
-		Logger:  slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Stdout:  &stdout,
-		Stderr:  &stderr,
+		Modules: []script.Module{{Name: "probe", Build: probeModule}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.RegisterModule("probe", probeModule)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("\n--- stdout:\n%s--- stderr:\n%s--- log:\n%s", stdout.String(), stderr.String(), logs.String())
-		}
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- h.Run(ctx) }()
 	out := func() outcome {
-		return outcome{stdout: stdout.String(), stderr: stderr.String(), log: logs.String()}
+		return outcome{stdout: h.Stdout(), stderr: h.Stderr(), log: h.Logs()}
 	}
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
-	select {
-	case err := <-errc:
+	if err := h.TryRun(); err != nil {
 		o := out()
 		o.runErr = err
-		if err == nil {
-			o.runErr = errors.New("Run returned nil before the host started")
-		}
 		return o
-	case <-h.Started():
-	case <-deadline.C:
-		t.Fatalf("host did not start within %v\nlog:\n%s", waitLimit, logs.String())
 	}
 	if opts.client != nil {
-		srvs := h.Servers()
-		if len(srvs) == 0 {
-			t.Fatal("the script declared no server for the client")
-		}
-		opts.client(t, srvs[0].Port())
+		opts.client(t, h.Port(0))
 	}
 	if opts.until != "" {
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-	wait:
-		for {
-			if strings.Contains(stdout.String(), opts.until) {
-				break
-			}
-			select {
-			case <-tick.C:
-			case err := <-errc:
-				t.Fatalf("host stopped early: %v\nstdout:\n%s\nlog:\n%s", err, stdout.String(), logs.String())
-			case <-deadline.C:
-				t.Fatalf("script did not print %q within %v\nstdout:\n%s\nstderr:\n%s\nlog:\n%s",
-					opts.until, waitLimit, stdout.String(), stderr.String(), logs.String())
-				break wait
-			}
-		}
+		h.WaitStdout(opts.until)
 	}
-	cancel()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-deadline.C:
-		t.Fatalf("host did not stop within %v", waitLimit)
+	if err := h.Stop(); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 	return out()
 }

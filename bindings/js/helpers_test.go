@@ -1,22 +1,31 @@
-package js
+package js_test
 
 import (
 	"sync"
 	"testing"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/bindings/js"
 	"github.com/imscript/imscript/script"
+	"github.com/imscript/imscript/script/scripttest"
 
 	"github.com/imscript/imscript/internal/testutil"
-	"github.com/imscript/imscript/stdlib"
 )
 
-// run runs src as main.js on workers JS VMs (see testutil.BindingRun).
-var run = testutil.BindingRunner(func() script.Language { return New() }, ".js", func(h *host.Host) {
-	for _, m := range stdlib.Modules() {
-		h.RegisterModule(m.Name, m.Build)
-	}
-}, testModule)
+// run runs src as main.js (plus files beside it) on workers JS VMs with
+// the standard modules and the test module, waits for stdout to hold until
+// (or only for the load when until is ""), stops, and returns stdout and
+// the log (scripttest.Run).
+func run(t *testing.T, workers int, src, until string, files map[string]string) (stdout, logs string) {
+	t.Helper()
+	return scripttest.Run(t, scripttest.Options{
+		Lang:      "js",
+		Src:       src,
+		Files:     files,
+		Workers:   workers,
+		Languages: []script.Language{js.New()},
+		Modules:   []script.Module{{Name: "t", Build: testModule}},
+	}, until)
+}
 
 func writeFiles(t *testing.T, files map[string]string) string { return testutil.WriteFiles(t, files) }
 
@@ -47,7 +56,7 @@ func testModule(inst script.Instance) script.Value {
 		"kept": script.Function(func(c script.Call) { v, _ := kept.Load(c.Instance()); c.ReturnStr(describe(v)) }),
 		// apply calls a script function through the VM and describes the result.
 		"apply": script.Function(func(c script.Call) {
-			v, err := c.(*call).v.Call(c.Func(0, "fn"), c.Arg(1))
+			v, err := js.CallVM(c, c.Func(0, "fn"), c.Arg(1))
 			if err != nil {
 				c.ReturnStr("error: " + err.Error())
 				return

@@ -1,10 +1,11 @@
-package js
+package js_test
 
 import (
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/imscript/imscript/bindings/js"
 	"github.com/imscript/imscript/internal/testutil"
 )
 
@@ -14,7 +15,7 @@ func TestCompileErrorsCarryFileLineAndColumn(t *testing.T) {
 		"bad.js": "const a = 1;\nconst b = = 2;\n",
 		"eof.js": "function f() {\n  return 1;\n",
 	})
-	lang := New()
+	lang := js.New()
 	if lang.Name() != "js" || strings.Join(lang.Extensions(), ",") != ".js,.cjs" {
 		t.Errorf("name %q extensions %v", lang.Name(), lang.Extensions())
 	}

@@ -1,25 +1,32 @@
-package lua
+package lua_test
 
 import (
 	"testing"
 
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/bindings/lua"
 	"github.com/imscript/imscript/script"
+	"github.com/imscript/imscript/script/scripttest"
 
 	"github.com/imscript/imscript/internal/testutil"
-	"github.com/imscript/imscript/stdlib"
 )
 
-// run runs src as main.lua on workers Lua VMs (see testutil.BindingRun).
-var run = testutil.BindingRunner(func() script.Language { return New() }, ".lua", func(h *host.Host) {
-	for _, m := range stdlib.Modules() {
-		h.RegisterModule(m.Name, m.Build)
-	}
-}, testModule)
+// run runs src as main.lua (plus files beside it) on workers Lua VMs with
+// the standard modules and the test module, waits for stdout to hold until
+// (or only for the load when until is ""), stops, and returns stdout and
+// the log (scripttest.Run).
+func run(t *testing.T, workers int, src, until string, files map[string]string) (stdout, logs string) {
+	t.Helper()
+	return scripttest.Run(t, scripttest.Options{
+		Lang:      "lua",
+		Src:       src,
+		Files:     files,
+		Workers:   workers,
+		Languages: []script.Language{lua.New()},
+		Modules:   []script.Module{{Name: "t", Build: testModule}},
+	}, until)
+}
 
 func writeFiles(t *testing.T, files map[string]string) string { return testutil.WriteFiles(t, files) }
-
-func describe(v script.Value) string { return testutil.Describe(v, true) }
 
 // testModule is imscript.t / require("t"): the functions shared with the
 // JS tests (testutil.Module) and those only the Lua tests use.
@@ -45,10 +52,7 @@ func testModule(inst script.Instance) script.Value {
 		"worker": script.Function(func(c script.Call) { c.ReturnInt(int64(c.Instance().WorkerID())) }),
 		// protos counts the required modules compiled for this version.
 		"protos": script.Function(func(c script.Call) {
-			p := c.Instance().Program().(*program)
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			c.ReturnInt(int64(len(p.modules)))
+			c.ReturnInt(int64(lua.CompiledModules(c.Instance().Program())))
 		}),
 	})
 }

@@ -1,4 +1,4 @@
-package lua
+package lua_test
 
 import "testing"
 

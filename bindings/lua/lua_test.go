@@ -1,4 +1,4 @@
-package lua
+package lua_test
 
 import (
 	"os"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imscript/imscript/bindings/lua"
 	"github.com/imscript/imscript/internal/testutil"
 )
 
@@ -16,7 +17,7 @@ func TestCompileErrorsCarryFileAndLine(t *testing.T) {
 		"eof.lua":    "local function f()\n  return 1\n",
 		"binary.lua": "\x1bLua",
 	})
-	lang := New()
+	lang := lua.New()
 	if lang.Name() != "lua" || len(lang.Extensions()) != 1 || lang.Extensions()[0] != ".lua" {
 		t.Errorf("name %q extensions %v", lang.Name(), lang.Extensions())
 	}
@@ -41,10 +42,10 @@ func TestDisplayNameIsRelativeWhenInsideTheWorkingFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := displayName(filepath.Join(wd, "scripts", "x.lua")); got != filepath.Join("scripts", "x.lua") {
+	if got := lua.DisplayName(filepath.Join(wd, "scripts", "x.lua")); got != filepath.Join("scripts", "x.lua") {
 		t.Errorf("inside: %q", got)
 	}
-	if got := displayName("/elsewhere/x.lua"); got != "/elsewhere/x.lua" {
+	if got := lua.DisplayName("/elsewhere/x.lua"); got != "/elsewhere/x.lua" {
 		t.Errorf("outside: %q", got)
 	}
 }
