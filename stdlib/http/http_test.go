@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/imscript/imscript/internal/testutil"
-	"github.com/imscript/imscript/stdlib/internal/scripttest"
+	"github.com/imscript/imscript/script/scripttest"
 )
 
 // peer is the Go HTTP server the scripts talk to.
@@ -143,7 +143,7 @@ done
 			if lang == "js" {
 				src = jsScript
 			}
-			h := scripttest.Start(t, lang, src, map[string]string{"BASE": srv.URL, "TLS": tlsSrv.URL, "CA": ca.CAFile})
+			h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: src, Env: map[string]string{"BASE": srv.URL, "TLS": tlsSrv.URL, "CA": ca.CAFile}})
 			w := want
 			if lang == "js" {
 				w = strings.ReplaceAll(w, " nil ", " null ")
@@ -177,14 +177,48 @@ console.log("done");
 `}
 	for _, lang := range scripttest.Langs {
 		t.Run(lang, func(t *testing.T) {
-			h := scripttest.Start(t, lang, srcs[lang], nil)
-			out := h.Wait("done")
+			h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: srcs[lang]})
+			out := h.WaitStdout("done")
 			testutil.WantAll(t, "out", out,
 				`no url: http.request: option url is required`,
 				`scheme: http.request: option url: "ftp://x/" is not an http:// or https:// URL`,
 				`unknown: http.request: unknown option "retries" (options: body, ca_file, headers, insecure, max_body_size, method, redirects, timeout, url)`,
 				`timeout: http.request: option timeout: want a number, got string`,
 			)
+		})
+	}
+}
+
+// TestRequestEndsWithItsVersion: a reload cancels the requests the old
+// version has in flight (the instance's Context): the server sees its
+// client go within seconds, not at the request's 30 s timeout, and the
+// old version's callback never runs.
+func TestRequestEndsWithItsVersion(t *testing.T) {
+	srcs := map[string]string{
+		"lua": `
+imscript.http.request({ url = imscript.env.URL .. "/block" }, function(res, err) print("v1 settled " .. tostring(err)) end)
+print("v1 sent")
+`,
+		"js": `
+imscript.http.request({ url: imscript.env.URL + "/block" }).then(
+  () => console.log("v1 settled"), (e) => console.log("v1 settled " + e.message));
+console.log("v1 sent");
+`,
+	}
+	v2 := map[string]string{"lua": `print("v2")`, "js": `console.log("v2")`}
+	for _, lang := range scripttest.Langs {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			b := newBlocker(t)
+			h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: srcs[lang], Env: map[string]string{"URL": b.URL}})
+			h.WaitStdout("v1 sent")
+			b.waitArrived(t)
+			h.Reload(v2[lang])
+			h.WaitStdout("v2")
+			b.waitCancelled(t)
+			if out := h.Stdout(); strings.Contains(out, "settled") {
+				t.Errorf("the old version's callback ran after its close:\n%s", out)
+			}
 		})
 	}
 }

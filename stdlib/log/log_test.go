@@ -2,42 +2,22 @@ package log_test
 
 import (
 	"encoding/json"
-	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/imscript/imscript/internal/testutil"
 
 	"github.com/imscript/imscript"
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script/scripttest"
 )
-
-type syncBuffer = testutil.SyncBuffer
 
 // runLogging runs a script on one worker with a JSON logger at level info
 // and returns the records the script logged.
 func runLogging(t *testing.T, name, src string) (records []map[string]any, stdout string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var logs, out syncBuffer
-	h, err := imscript.New(host.Config{
-		Script: path, Workers: 1, Env: map[string]string{},
-		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		Stdout: &out, Stderr: io.Discard,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := testutil.Start(t, h, 10*time.Second, nil).Stop(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	var logs scripttest.Buffer
+	stdout, _ = scripttest.Run(t, scripttest.Options{Name: name, Src: src, Config: func(c *imscript.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}}, "")
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
@@ -47,7 +27,7 @@ func runLogging(t *testing.T, name, src string) (records []map[string]any, stdou
 			records = append(records, rec)
 		}
 	}
-	return records, out.String()
+	return records, stdout
 }
 
 func TestLogFromBothLanguages(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/imscript/imscript/internal/testutil"
-	"github.com/imscript/imscript/stdlib/internal/scripttest"
+	"github.com/imscript/imscript/script/scripttest"
 	"github.com/imscript/imscript/stdlib/mail/mailtest"
 )
 
@@ -93,9 +93,9 @@ func TestSend(t *testing.T) {
 			if lang == "js" {
 				src = jsScript
 			}
-			h := scripttest.Start(t, lang, src, map[string]string{
+			h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: src, Env: map[string]string{
 				"PLAIN": strconv.Itoa(plain.Port), "TLS": strconv.Itoa(secure.Port), "CA": ca.CAFile,
-			})
+			}})
 			want := `plain true nil
 starttls true nil
 badpass nil true
@@ -196,8 +196,8 @@ console.log("done");
 `}
 	for _, lang := range scripttest.Langs {
 		t.Run(lang, func(t *testing.T) {
-			h := scripttest.Start(t, lang, srcs[lang], nil)
-			out := h.Wait("done")
+			h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: srcs[lang]})
+			out := h.WaitStdout("done")
 			testutil.WantAll(t, "out", out,
 				`no host: mail.send: option host is required`,
 				`no to: mail.send: no recipient (set to, cc or bcc)`,

@@ -1,9 +1,6 @@
 package process_test
 
 import (
-	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -11,92 +8,40 @@ import (
 	"time"
 
 	"github.com/imscript/imscript/internal/testutil"
-
-	"github.com/imscript/imscript"
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script/scripttest"
 )
 
-const waitLimit = 15 * time.Second
-
-type syncBuffer = testutil.SyncBuffer
-
-// run is a host running one script in this process.
-type run struct {
-	t      *testing.T
-	h      *host.Host
-	dir    string
-	script string
-	out    syncBuffer
-	logs   syncBuffer
-	host   *testutil.Running
-}
-
-// start writes the files (the first is the main script) into a fresh folder
-// and runs the main script with one worker and env as imscript.env.
-func start(t *testing.T, env map[string]string, main string, files map[string]string) *run {
+// start writes the files (main is the main script) into a fresh folder and
+// runs the main script with one worker and env as imscript.env. Run's error
+// fails the test when the host stops.
+func start(t *testing.T, env map[string]string, main string, files map[string]string) *scripttest.Host {
 	t.Helper()
-	r := &run{t: t, dir: t.TempDir()}
+	others := map[string]string{}
 	for name, body := range files {
-		r.write(name, body)
+		if name != main {
+			others[name] = body
+		}
 	}
-	r.script = filepath.Join(r.dir, main)
-	if env == nil {
-		env = map[string]string{}
-	}
-	h, err := imscript.New(host.Config{
-		Script:  r.script,
-		Workers: 1,
-		Env:     env,
-		Logger:  slog.New(slog.NewTextHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Stdout:  &r.out,
-		Stderr:  &r.out,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.h = h
+	h := scripttest.Start(t, scripttest.Options{Name: main, Src: files[main], Files: others, Env: env})
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("\n--- stdout:\n%s--- log:\n%s", r.out.String(), r.logs.String())
+		if err := h.Stop(); err != nil {
+			t.Errorf("Run: %v", err)
 		}
 	})
-	r.host = testutil.Start(t, h, waitLimit, nil)
-	t.Cleanup(r.stop)
-	return r
+	return h
 }
 
-func (r *run) write(name, body string) {
-	r.t.Helper()
-	p := filepath.Join(r.dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// stop stops the host; Run's error fails the test.
-func (r *run) stop() {
-	if err := r.host.Stop(waitLimit); err != nil {
-		r.t.Errorf("Run: %v", err)
-	}
-}
-
-func (r *run) eventually(what string, cond func() bool) {
-	r.t.Helper()
-	deadline := time.Now().Add(waitLimit)
+// eventually polls cond until it holds, also once the host has stopped
+// (Host.Eventually gives up when the host is not running).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(scripttest.WaitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func (r *run) waitOut(s string) {
-	r.t.Helper()
-	r.eventually("stdout to hold "+strconv.Quote(s), func() bool { return strings.Contains(r.out.String(), s) })
 }
 
 func eachLang(t *testing.T, body func(t *testing.T, lang string)) {
@@ -132,9 +77,9 @@ p.on("exit", (code, sig) => console.log("exit " + code + " " + (sig === null ? "
 			"show.py":      py,
 			"sub/keep":     "",
 		})
-		r.waitOut("exit 0 nil")
-		if want := "out: base yes unset sub ['a b', '42']\n"; !strings.Contains(r.out.String(), want) {
-			t.Fatalf("stdout lacks %q:\n%s", want, r.out.String())
+		r.WaitStdout("exit 0 nil")
+		if want := "out: base yes unset sub ['a b', '42']\n"; !strings.Contains(r.Stdout(), want) {
+			t.Fatalf("stdout lacks %q:\n%s", want, r.Stdout())
 		}
 	})
 }
@@ -174,9 +119,9 @@ p.on("exit", (code) => console.log("exit " + code + " total " + total + " bad " 
 	}
 	eachLang(t, func(t *testing.T, lang string) {
 		r := start(t, nil, "main."+lang, map[string]string{"main." + lang: scripts[lang], "chatty.py": py})
-		r.waitOut("exit ")
-		if want := "exit 0 total " + strconv.Itoa(24<<20) + " bad 0 small true\n"; r.out.String() != want {
-			t.Fatalf("stdout %q, want %q", r.out.String(), want)
+		r.WaitStdout("exit ")
+		if want := "exit 0 total " + strconv.Itoa(24<<20) + " bad 0 small true\n"; r.Stdout() != want {
+			t.Fatalf("stdout %q, want %q", r.Stdout(), want)
 		}
 	})
 }
@@ -219,13 +164,13 @@ console.log("kill " + p.kill("kill"));
 	}
 	eachLang(t, func(t *testing.T, lang string) {
 		r := start(t, nil, "main."+lang, map[string]string{"main." + lang: scripts[lang]})
-		r.waitOut("exit ")
+		r.WaitStdout("exit ")
 		want := "full after 4: stdin buffer full (4194304 bytes waiting for the process to read them)\n" +
 			"close true false\n" +
 			"write after close false\n" +
 			"kill true\n" +
 			"exit nil SIGKILL, kill again false, write false\n"
-		if got := r.out.String(); got != want {
+		if got := r.Stdout(); got != want {
 			t.Fatalf("stdout:\n%s\nwant:\n%s", got, want)
 		}
 	})
@@ -259,11 +204,11 @@ func TestExecUsageErrors(t *testing.T) {
 			src.WriteString("function print(x) { console.log(x) }\n")
 		}
 		r := start(t, nil, "main."+lang, map[string]string{"main." + lang: src.String()})
-		r.waitOut("done")
-		lines := strings.Split(r.out.String(), "\n")
+		r.WaitStdout("done")
+		lines := strings.Split(r.Stdout(), "\n")
 		for i, c := range cases {
 			if i >= len(lines) || !strings.Contains(lines[i], c.want) {
-				t.Errorf("case %d: want %q in the error, got:\n%s", i, c.want, r.out.String())
+				t.Errorf("case %d: want %q in the error, got:\n%s", i, c.want, r.Stdout())
 			}
 		}
 	})
@@ -284,8 +229,8 @@ p.on("stdout", (d) => console.log("VER pids " + p.pid + " " + d.toString().trim(
 `,
 	}
 	pidsRe := regexp.MustCompile(`(v\d) pids (\d+) (\d+)\n`)
-	pids := func(r *run, v string) []int {
-		for _, m := range pidsRe.FindAllStringSubmatch(r.out.String(), -1) {
+	pids := func(r *scripttest.Host, v string) []int {
+		for _, m := range pidsRe.FindAllStringSubmatch(r.Stdout(), -1) {
 			if m[1] == v {
 				a, _ := strconv.Atoi(m[2])
 				b, _ := strconv.Atoi(m[3])
@@ -297,26 +242,25 @@ p.on("stdout", (d) => console.log("VER pids " + p.pid + " " + d.toString().trim(
 	eachLang(t, func(t *testing.T, lang string) {
 		src := func(v string) string { return strings.ReplaceAll(scripts[lang], "VER", v) }
 		r := start(t, nil, "main."+lang, map[string]string{"main." + lang: src("v1")})
-		r.waitOut("v1 pids")
+		r.WaitStdout("v1 pids")
 		v1 := pids(r, "v1")
-		r.write("main."+lang, src("v2"))
-		if err := r.h.ReloadNow("test"); err != nil {
-			t.Fatal(err)
-		}
-		r.waitOut("v2 pids")
+		r.Reload(src("v2"))
+		r.WaitStdout("v2 pids")
 		v2 := pids(r, "v2")
 		// The shell and its background sleep (same process group) are gone.
 		for _, pid := range v1 {
-			r.eventually("v1 process "+strconv.Itoa(pid)+" to be gone", func() bool { return testutil.ProcessGone(pid) })
+			r.Eventually("v1 process "+strconv.Itoa(pid)+" to be gone", func() bool { return testutil.ProcessGone(pid) })
 		}
 		for _, pid := range v2 {
 			if testutil.ProcessGone(pid) {
 				t.Fatalf("v2 process %d is gone before the host stopped", pid)
 			}
 		}
-		r.stop()
+		if err := r.Stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
 		for _, pid := range v2 {
-			r.eventually("v2 process "+strconv.Itoa(pid)+" to be gone", func() bool { return testutil.ProcessGone(pid) })
+			eventually(t, "v2 process "+strconv.Itoa(pid)+" to be gone", func() bool { return testutil.ProcessGone(pid) })
 		}
 	})
 }
@@ -351,12 +295,12 @@ imscript.process.parent.send(p.pid);
 	}
 	eachLang(t, func(t *testing.T, lang string) {
 		r := start(t, nil, "main."+lang, files[lang])
-		r.waitOut("kid exit nil\n")
-		m := regexp.MustCompile(`pid (\d+)\n`).FindStringSubmatch(r.out.String())
+		r.WaitStdout("kid exit nil\n")
+		m := regexp.MustCompile(`pid (\d+)\n`).FindStringSubmatch(r.Stdout())
 		if m == nil {
-			t.Fatalf("no pid:\n%s", r.out.String())
+			t.Fatalf("no pid:\n%s", r.Stdout())
 		}
 		pid, _ := strconv.Atoi(m[1])
-		r.eventually("the kid's process to end", func() bool { return testutil.ProcessGone(pid) })
+		r.Eventually("the kid's process to end", func() bool { return testutil.ProcessGone(pid) })
 	})
 }

@@ -183,7 +183,7 @@ func BenchmarkTable(b *testing.B) {
 					})
 				}
 			}
-			if e := r.errors(); e != "" {
+			if e := r.LogLines(); e != "" {
 				b.Fatalf("the scripts logged errors:\n%s", e)
 			}
 		})

@@ -1,23 +1,14 @@
 package table_test
 
 import (
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/imscript/imscript/script"
-
-	"github.com/imscript/imscript/internal/testutil"
-
 	"github.com/imscript/imscript"
-	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script"
+	"github.com/imscript/imscript/script/scripttest"
 )
-
-type syncBuffer = testutil.SyncBuffer
 
 // entry is a script function a worker handed to Go through
 // imscript.harness.ready(name, fn).
@@ -26,67 +17,42 @@ type entry struct {
 	fn   script.Callback
 }
 
-// running is a host running one script with the harness module.
+// running is a script in a scripttest host with the harness module: its
+// workers hand functions to Go with imscript.harness.ready(name, fn), and
+// call runs them on their worker. imscript.harness.noop does nothing (the
+// floor of a call from a script).
 type running struct {
+	*scripttest.Host
 	tb      testing.TB
-	path    string
-	h       *host.Host
-	stdout  syncBuffer
-	logs    syncBuffer
 	mu      sync.Mutex
 	entries map[string][]entry // by name, one per worker in load order
-	host    *testutil.Running
 }
 
-// start runs src as main.<lang> on workers VMs and waits until the host has
-// started.
+// start runs src as main.<lang> on workers VMs, with the GC floor `imscript
+// run` sets, and waits until the host has started. A reload (Reload) adds
+// the new version's functions after the old ones'.
 func start(tb testing.TB, lang, src string, workers int) *running {
 	tb.Helper()
-	dir := tb.TempDir()
-	path := filepath.Join(dir, "main."+lang)
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	r := &running{tb: tb, path: path, entries: map[string][]entry{}}
-	h, err := imscript.New(host.Config{
-		Script:  path,
-		Workers: workers,
-		Env:     map[string]string{},
-		// As `imscript run` does.
-		GCMinHeap: host.DefaultGCMinHeap,
-		Logger:    slog.New(slog.NewTextHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Stdout:    &r.stdout,
-		Stderr:    &r.stdout,
+	r := &running{tb: tb, entries: map[string][]entry{}}
+	r.Host = scripttest.Start(tb, scripttest.Options{
+		Lang: lang, Src: src, Workers: workers,
+		Modules: []script.Module{{Name: "harness", Build: r.harness}},
+		Config:  func(c *imscript.Config) { c.GCMinHeap = imscript.DefaultGCMinHeap },
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	r.h = h
-	h.RegisterModule("harness", func(inst script.Instance) script.Value {
-		return script.Map{"noop": script.Function(func(c script.Call) {}), "ready": script.Function(func(c script.Call) {
+	return r
+}
+
+// harness builds imscript.harness for one instance.
+func (r *running) harness(inst script.Instance) script.Value {
+	return script.Map{
+		"noop": script.Function(func(c script.Call) {}),
+		"ready": script.Function(func(c script.Call) {
 			name := c.Str(0, "name")
 			fn := c.Func(1, "fn")
 			r.mu.Lock()
 			r.entries[name] = append(r.entries[name], entry{inst, fn})
 			r.mu.Unlock()
-		})}
-	})
-	r.host = testutil.Start(tb, h, 10*time.Second, func() string { return "log:\n" + r.logs.String() })
-	return r
-}
-
-// stop stops the host.
-func (r *running) stop() { _ = r.host.Stop(10 * time.Second) }
-
-// reload rewrites the script with src and reloads it. The new version's
-// functions are appended to the old ones'.
-func (r *running) reload(src string) {
-	r.tb.Helper()
-	if err := os.WriteFile(r.path, []byte(src), 0o644); err != nil {
-		r.tb.Fatal(err)
-	}
-	if err := r.h.ReloadNow("test"); err != nil {
-		r.tb.Fatalf("reload: %v", err)
+		}),
 	}
 }
 
@@ -109,15 +75,4 @@ func (r *running) call(name string, w int, args ...script.Value) script.Value {
 		r.tb.Fatalf("%s on worker %d did not return", name, w)
 		return nil
 	}
-}
-
-// errors is the log's error lines.
-func (r *running) errors() string {
-	var out []string
-	for _, l := range strings.Split(r.logs.String(), "\n") {
-		if strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

@@ -349,13 +349,15 @@ func TestScriptAPI(t *testing.T) {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel()
 			r := start(t, lang, scripts[lang], 1)
-			r.stop()
-			got := r.stdout.String()
-			if got != scriptWant {
-				t.Errorf("stdout:\n%s\nwant:\n%s\nlog:\n%s", got, scriptWant, r.logs.String())
+			if err := r.Stop(); err != nil {
+				t.Errorf("Run: %v", err)
 			}
-			if !strings.Contains(r.logs.String(), "table full") || !strings.Contains(r.logs.String(), "table=users") {
-				t.Errorf("a full table was not logged:\n%s", r.logs.String())
+			got := r.Stdout()
+			if got != scriptWant {
+				t.Errorf("stdout:\n%s\nwant:\n%s\nlog:\n%s", got, scriptWant, r.Logs())
+			}
+			if !strings.Contains(r.Logs(), "table full") || !strings.Contains(r.Logs(), "table=users") {
+				t.Errorf("a full table was not logged:\n%s", r.Logs())
 			}
 		})
 	}
@@ -425,24 +427,24 @@ func TestWorkersShareTablesAcrossReloads(t *testing.T) {
 				}
 			}
 			// Go sees the same table and atomic.
-			if tb, a := table.Lookup(r.h, "hits"), table.LookupAtomic(r.h, "total"); tb == nil || tb.Count() != 16 || a == nil || a.Value() != 2*rounds*per {
+			if tb, a := table.Lookup(r.H, "hits"), table.LookupAtomic(r.H, "total"); tb == nil || tb.Count() != 16 || a == nil || a.Value() != 2*rounds*per {
 				t.Errorf("from Go: table %v, atomic %v", tb, a)
 			}
-			if table.Lookup(r.h, "nope") != nil || table.LookupAtomic(r.h, "nope") != nil {
+			if table.Lookup(r.H, "nope") != nil || table.LookupAtomic(r.H, "nope") != nil {
 				t.Error("Lookup of an undeclared name")
 			}
 			decl := "local VERSION = 2\n"
 			if lang == "js" {
 				decl = "const VERSION = 2;\n"
 			}
-			r.reload(decl + hammerScripts[lang])
+			r.Reload(decl + hammerScripts[lang])
 			want = strings.Replace(want, "version:1", "version:2", 1)
 			for w := 2; w < 4; w++ {
 				if got := fmt.Sprint(r.call("read", w)); got != want {
 					t.Errorf("after the reload, worker %d reads %s, want %s", w-2, got, want)
 				}
 			}
-			if e := r.errors(); e != "" {
+			if e := r.LogLines(); e != "" {
 				t.Errorf("the scripts logged:\n%s", e)
 			}
 		})

@@ -9,7 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/imscript/imscript/internal/testutil"
-	"github.com/imscript/imscript/stdlib/internal/scripttest"
+	"github.com/imscript/imscript/script/scripttest"
 )
 
 // gorillaPeer is a gorilla WebSocket server: it greets with the request's
@@ -143,7 +143,7 @@ done
 			if lang == "js" {
 				src = jsScript
 			}
-			h := scripttest.Start(t, lang, src, map[string]string{"BASE": base})
+			h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: src, Env: map[string]string{"BASE": base}})
 			h.Expect("done", want)
 		})
 	}
@@ -191,7 +191,7 @@ srv.on("start", (srv) => {
 	want := "text welcome abc\ntext server: one\nbinary 7365727665723a2000ff\nclose 4000 later\n"
 	for _, lang := range scripttest.Langs {
 		t.Run(lang, func(t *testing.T) {
-			h := scripttest.Start(t, lang, srcs[lang], nil)
+			h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: srcs[lang]})
 			h.Expect("close 4000 later", want)
 		})
 	}
@@ -223,8 +223,8 @@ console.log("done");
 `}
 	for _, lang := range scripttest.Langs {
 		t.Run(lang, func(t *testing.T) {
-			h := scripttest.Start(t, lang, srcs[lang], nil)
-			out := h.Wait("done")
+			h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: srcs[lang]})
+			out := h.WaitStdout("done")
 			testutil.WantAll(t, "out", out,
 				`url: websocket.connect: option url: "http://x/" is not a ws:// or wss:// URL`,
 				`event: websocket.on: unknown event "data" (open, message, close, error)`,
