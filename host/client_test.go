@@ -3,6 +3,7 @@ package host_test
 import (
 	"bufio"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script/scripttest"
 )
 
 // lineEcho is a Go TCP peer that answers every line with "echo: <line>".
@@ -133,6 +135,23 @@ func TestClientTCPEchoFromMainChunk(t *testing.T) {
 			}
 			r.eventually("the peer to see the close", func() bool { _, ended := peer.counts(); return ended == 1 })
 		})
+	}
+}
+
+// TestClientEngineLogsThroughTheHostLogger: the TCP client engine belongs
+// to the host and logs through Config.Logger (here the test's buffer), not
+// through the process's default logger.
+func TestClientEngineLogsThroughTheHostLogger(t *testing.T) {
+	peer := newLineEcho(t)
+	var global scripttest.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&global, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	defer slog.SetDefault(old)
+	r := startHost(t, "main.lua", clientEchoLua, host.Config{Workers: 1, Env: map[string]string{"PEER": peer.port()}})
+	r.waitStdout("closed false")
+	r.waitLog("component=gnet-client")
+	if strings.Contains(global.String(), "gnet") {
+		t.Errorf("the client engine logged through the default logger:\n%s", global.String())
 	}
 }
 

@@ -4,73 +4,67 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/imscript/imscript/internal/testutil"
-
 	"github.com/imscript/imscript"
 	"github.com/imscript/imscript/host"
+	"github.com/imscript/imscript/script/scripttest"
 )
 
 // waitLimit bounds every wait; tests poll for what they expect and fail
 // only when it has not happened by then.
-const waitLimit = 10 * time.Second
+const waitLimit = scripttest.WaitLimit
 
-type syncBuffer = testutil.SyncBuffer
-
-// running is a host serving a script in this process. It takes a
-// testing.TB so that benchmarks start their hosts the same way as tests.
+// running is a host serving a script in this process (scripttest), with
+// the names these tests use. It takes a testing.TB so that benchmarks start
+// their hosts the same way as tests.
 type running struct {
-	t       testing.TB
-	h       *host.Host
-	dir     string
-	script  string
-	stdout  syncBuffer
-	logs    syncBuffer
-	started *testutil.Running // nil until run
+	*scripttest.Host
+	t      testing.TB
+	h      *host.Host
+	dir    string
+	script string
+	stdout output // what the script printed, stderr included
+	logs   output // what the host logged
 }
 
+// output reads one of a running host's buffers.
+type output func() string
+
+func (o output) String() string { return o() }
+
 // newHost writes src as the script (name's extension picks the language)
-// and creates its host, not yet running.
+// and creates its host, not yet running: two workers and an empty
+// environment unless cfg says otherwise; cfg.Watch and cfg.GCMinHeap are
+// taken too.
 func newHost(t testing.TB, name, src string, cfg host.Config) *running {
 	t.Helper()
-	r := &running{t: t, dir: t.TempDir()}
-	r.script = filepath.Join(r.dir, name)
-	r.write(name, src)
-	cfg.Script = r.script
-	if cfg.Workers == 0 {
-		cfg.Workers = 2
+	workers := cfg.Workers
+	if workers == 0 {
+		workers = 2
 	}
-	if cfg.Env == nil {
-		cfg.Env = map[string]string{}
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(&r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg.Stdout = &r.stdout
-	cfg.Stderr = &r.stdout
-	h, err := imscript.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.h = h
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("\n--- stdout:\n%s--- log:\n%s", r.stdout.String(), r.logs.String())
-		}
+	sh := scripttest.New(t, scripttest.Options{
+		Name:    name,
+		Src:     src,
+		Workers: workers,
+		Env:     cfg.Env,
+		Config: func(c *imscript.Config) {
+			c.Watch = cfg.Watch
+			c.GCMinHeap = cfg.GCMinHeap
+			c.Stderr = c.Stdout
+		},
 	})
-	return r
+	return &running{Host: sh, t: t, h: sh.H, dir: sh.Dir, script: sh.Script, stdout: sh.Stdout, logs: sh.Logs}
 }
 
 // run starts the host and waits until it has started.
 func (r *running) run() *running {
 	r.t.Helper()
-	r.started = testutil.Start(r.t, r.h, waitLimit, nil)
+	r.Host.Run()
 	return r
 }
 
@@ -83,62 +77,43 @@ func startHost(t testing.TB, name, src string, cfg host.Config) *running {
 // stop cancels Run and returns its result.
 func (r *running) stop() error {
 	r.t.Helper()
-	if r.started == nil {
-		return nil
-	}
-	return r.started.Stop(waitLimit)
+	return r.Host.Stop()
 }
 
 // wait waits for Run to return by itself (srv:shutdown(), h.Shutdown()).
 func (r *running) wait() error {
 	r.t.Helper()
-	return r.started.Wait(waitLimit)
+	return r.Host.Wait()
 }
 
 // write writes a file beside the script.
 func (r *running) write(name, src string) {
 	r.t.Helper()
-	p := filepath.Join(r.dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
+	r.Host.Write(name, src)
 }
 
 // port is the bound port of the i-th declared server.
 func (r *running) port(i int) int {
 	r.t.Helper()
-	srvs := r.h.Servers()
-	if i >= len(srvs) {
-		r.t.Fatalf("only %d servers", len(srvs))
-	}
-	return srvs[i].Port()
+	return r.Host.Port(i)
 }
 
 // eventually polls cond until it holds or waitLimit passes.
 func (r *running) eventually(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	r.Host.Eventually(what, cond)
 }
 
 // waitStdout waits until the script has printed s.
 func (r *running) waitStdout(s string) {
 	r.t.Helper()
-	r.eventually("stdout to hold "+strconv.Quote(s), func() bool { return strings.Contains(r.stdout.String(), s) })
+	r.Host.WaitStdout(s)
 }
 
 // waitLog waits until the host has logged s.
 func (r *running) waitLog(s string) {
 	r.t.Helper()
-	r.eventually("the log to hold "+strconv.Quote(s), func() bool { return strings.Contains(r.logs.String(), s) })
+	r.Host.WaitLog(s)
 }
 
 // client is a TCP connection to a test host, with a deadline on every use

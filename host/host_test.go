@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/imscript/imscript/script"
+	"github.com/imscript/imscript/script/scripttest"
 
 	"github.com/imscript/imscript"
 	"github.com/imscript/imscript/host"
@@ -144,7 +145,7 @@ func TestEnvDefaultsToTheProcessEnvironment(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`print(imscript.env.IMSCRIPT_TEST_VAR)`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out scripttest.Buffer
 	cfg := quietConfig(path)
 	cfg.Env, cfg.Workers, cfg.Stdout = nil, 1, &out
 	h, err := imscript.New(cfg)

@@ -2,9 +2,12 @@ package host_test
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/imscript/imscript/host"
 )
@@ -382,4 +385,82 @@ srv:on("shutdown", function() print("shutdown") end)`, host.Config{})
 		t.Fatal(err)
 	}
 	r.waitStdout("shutdown")
+}
+
+// TestReloadThatCannotBindKeepsTheRunningVersion: a new version whose
+// listener cannot bind (its port is taken) is refused like a syntax error:
+// the running version keeps its listener, its connections and its
+// handlers, nothing is reported as reloaded, and the next good version
+// loads. A new server that did bind alongside the one that failed is
+// closed again.
+func TestReloadThatCannotBindKeepsTheRunningVersion(t *testing.T) {
+	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	freePort := func() int { // a port that was free a moment ago
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	port, other := freePort(), freePort()
+	version := func(v string, ports ...int) string {
+		src := ""
+		for i, p := range ports {
+			src += fmt.Sprintf("local s%d = imscript.server{ host = \"127.0.0.1\", port = %d }\n", i, p)
+			src += fmt.Sprintf("s%d:on(\"receive\", function(s, fd, d) s:send(fd, %q .. d) end)\n", i, v+":")
+		}
+		return src
+	}
+	r := startHost(t, "bind.lua", version("v1", port), host.Config{})
+	c := dial(t, port)
+	if got := c.ask("a"); got != "v1:a" {
+		t.Fatalf("v1: %q", got)
+	}
+
+	for _, bad := range []string{
+		version("v2", takenPort),        // moves to a taken port
+		version("v2", port, takenPort),  // keeps its server, adds one on a taken port
+		version("v2", other, takenPort), // one new server binds, the other cannot
+	} {
+		r.write("bind.lua", bad)
+		err := r.h.ReloadNow("test")
+		if err == nil || !strings.Contains(err.Error(), strconv.Itoa(takenPort)) {
+			t.Fatalf("reload onto a taken port: %v, want an error naming port %d", err, takenPort)
+		}
+		if n := r.h.ReloadCount(); n != 0 {
+			t.Fatalf("ReloadCount %d after a failed reload, want 0", n)
+		}
+		if got := c.ask("b"); got != "v1:b" {
+			t.Fatalf("after the failed reload the running version answered %q, want v1:b", got)
+		}
+		if c2 := dial(t, port); c2.ask("c") != "v1:c" {
+			t.Fatal("the running version's listener no longer accepts")
+		}
+		if srvs := r.h.Servers(); len(srvs) != 1 || srvs[0].Port() != port {
+			t.Fatalf("servers after the failed reload: %v", srvs)
+		}
+		if nc, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(other)), time.Second); err == nil {
+			nc.Close()
+			t.Fatalf("the failed version's other new server still listens on %d", other)
+		}
+	}
+	r.waitLog("reload failed, keeping the running version")
+	if strings.Contains(r.logs.String(), "msg=reloaded") {
+		t.Error("a failed reload was logged as reloaded")
+	}
+
+	r.write("bind.lua", version("v3", port))
+	if err := r.h.ReloadNow("test"); err != nil {
+		t.Fatalf("the next good version: %v", err)
+	}
+	if got := c.ask("d"); got != "v3:d" {
+		t.Fatalf("after the good reload: %q, want v3:d", got)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -510,6 +511,56 @@ func TestWSClose(t *testing.T) {
 			}
 			waitOutput(t, s, "close "+gfd+"\n")
 		})
+	})
+}
+
+// TestWSGoingAwayOnSIGTERM: a host that stops says goodbye to its
+// WebSocket clients with a close frame 1001 (going away), lets their close
+// handshakes finish (the script's close handlers run), and still exits
+// promptly when a client never answers.
+func TestWSGoingAwayOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	eachLang(t, func(t *testing.T, lang string) {
+		s := start(t, testScript(lang, "ws"), runOpts{})
+		c, _ := wsDial(t, wsDialer(nil), s.wsURL("/"), nil)
+		gfd, _ := wsFd(t, c)
+		w := dialRawWS(t, s.addr(), "")
+		w.send(t, wsFrame(true, 0, opText, []byte("/fd"), true))
+		rfd, _, _ := strings.Cut(strings.TrimPrefix(string(w.mustFrame(t).payload), "=fd "), " ")
+		mute := dialRawWS(t, s.addr(), "") // never answers the close
+		s.signal(syscall.SIGTERM)
+
+		_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
+		_, msg, err := c.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+			t.Fatalf("gorilla client after SIGTERM: message %q, error %v; want close 1001", msg, err)
+		}
+		f := w.mustFrame(t)
+		if f.op != opClose || len(f.payload) < 2 || binary.BigEndian.Uint16(f.payload) != 1001 {
+			t.Fatalf("raw client after SIGTERM: op %#x payload %q, want close 1001", f.op, f.payload)
+		}
+		w.send(t, wsFrame(true, 0, opClose, closePayload(1001, ""), true))
+		_ = w.SetReadDeadline(time.Now().Add(ioTimeout))
+		if rest, err := io.ReadAll(w.br); isTimeout(err) || len(rest) > 0 {
+			t.Errorf("raw client: after its answer %q %v, want the connection closed", rest, err)
+		}
+		if f := mute.mustFrame(t); f.op != opClose {
+			t.Errorf("mute client: op %#x, want a close frame", f.op)
+		}
+		select {
+		case <-s.done:
+		case <-time.After(waitTimeout):
+			t.Fatalf("still running %v after SIGTERM", waitTimeout)
+		}
+		if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("exit code %d, want 0 (%v)", code, s.err)
+		}
+		for _, fd := range []string{gfd, rfd} {
+			if !strings.Contains(s.stdout.String(), "close "+fd+"\n") {
+				t.Errorf("the close handler did not run for fd %s", fd)
+			}
+		}
 	})
 }
 

@@ -49,13 +49,13 @@ import (
 var gcFloor struct {
 	mu      sync.Mutex
 	floors  map[any]uint64 // running hosts' floors
-	floor   uint64           // max of floors; 0 = off
-	rate    uint64           // the goal the allocation rate asks for (at most gcRateCap × floor)
-	base    int              // GOGC when the first floor started
-	percent int              // the GOGC the floor set last
-	gen     int              // bumped on each start/stop: old sentinels retire
-	busy    bool             // the floor holds (allocation seen within the last quiet second)
-	quit    chan struct{}    // stops the reducer
+	floor   uint64         // max of floors; 0 = off
+	rate    uint64         // the goal the allocation rate asks for (at most gcRateCap × floor)
+	base    int            // GOGC when the first floor started
+	percent int            // the GOGC the floor set last
+	gen     int            // bumped on each start/stop: old sentinels retire
+	busy    bool           // the floor holds (allocation seen within the last quiet second)
+	quit    chan struct{}  // stops the reducer
 }
 
 // gcReducerPeriod is how often the reducer samples the allocation rate;

@@ -2,11 +2,8 @@ package testutil
 
 import (
 	"strconv"
-	"testing"
 
 	"github.com/imscript/imscript/script"
-
-	"github.com/imscript/imscript/host"
 )
 
 // The bindings' tests each register a test module, imscript.t (require("t")),
@@ -14,27 +11,6 @@ import (
 // the same in every language, so that the Lua and JS tests exercise the
 // same Go functions and differ only in their scripts and in the functions
 // that test what one binding alone has.
-
-// BindingRun is the run helper of a binding's tests: it loads main<ext>
-// (src, plus files beside it) on workers VMs of the binding's language with
-// the standard modules and the test module, waits for stdout to hold until
-// (or only for the load when until is ""), stops, and returns stdout and
-// the log.
-type BindingRun func(t *testing.T, workers int, src, until string, files map[string]string) (stdout, logs string)
-
-// BindingRunner returns the BindingRun of a binding: Run on a fresh
-// Language from newLang for every script, with the standard modules
-// registered by register (stdlib.Register, which this package cannot
-// import: the standard modules' own tests import it) and module as "t".
-func BindingRunner(newLang func() script.Language, ext string, register func(*host.Host), module script.ModuleFunc) BindingRun {
-	return func(t *testing.T, workers int, src, until string, files map[string]string) (stdout, logs string) {
-		t.Helper()
-		return Run(t, newLang(), ext, workers, src, until, files, func(h *host.Host) {
-			register(h)
-			h.RegisterModule("t", module)
-		})
-	}
-}
 
 // Module returns the shared test functions with the binding's own (extra)
 // added; an extra function replaces a shared one of the same name.

@@ -1,12 +1,11 @@
-// Package testutil holds what imscript's tests share: a goroutine-safe
-// output buffer, a folder of script files, a canonical rendering of neutral
-// values, an in-process script runner and host starter, a test CA and the
-// Go side of the bindings' test module (module.go). It is for tests only.
+// Package testutil holds what imscript's tests share besides the runner
+// (script/scripttest): a goroutine-safe output buffer, a folder of script
+// files, a canonical rendering of neutral values, a test CA and the Go side
+// of the bindings' test module (module.go). It is for tests only.
 package testutil
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -16,8 +15,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -31,8 +28,6 @@ import (
 	"time"
 
 	"github.com/imscript/imscript/script"
-
-	"github.com/imscript/imscript/host"
 )
 
 // SyncBuffer is a bytes.Buffer safe for the host's goroutines and the test.
@@ -117,48 +112,6 @@ func Describe(v script.Value, tagBytes bool) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// Run loads main<ext> (src, plus files beside it) on workers VMs of lang,
-// calls setup (to register modules), waits until stdout holds until (only
-// for the load when until is ""), stops the host and returns what the
-// scripts printed and what the host logged.
-func Run(t testing.TB, lang script.Language, ext string, workers int, src, until string,
-	files map[string]string, setup func(*host.Host)) (stdout, logs string) {
-	t.Helper()
-	all := map[string]string{"main" + ext: src}
-	for k, v := range files {
-		all[k] = v
-	}
-	dir := WriteFiles(t, all)
-	var out, lg SyncBuffer
-	h, err := host.New(host.Config{
-		Script:    filepath.Join(dir, "main"+ext),
-		Languages: []script.Language{lang},
-		Workers:   workers,
-		Env:       map[string]string{},
-		Logger:    slog.New(slog.NewTextHandler(&lg, nil)),
-		Stdout:    &out,
-		Stderr:    io.Discard,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if setup != nil {
-		setup(h)
-	}
-	r := Start(t, h, 10*time.Second, nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for until != "" && !strings.Contains(out.String(), until) {
-		if time.Now().After(deadline) {
-			t.Fatalf("stdout never held %q:\n%s\nlog:\n%s", until, out.String(), lg.String())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if err := r.Stop(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), lg.String()
-}
-
 // WantAll reports each of wants that text (what the test calls it: "stdout",
 // "log") lacks.
 func WantAll(t testing.TB, what, text string, wants ...string) {
@@ -186,71 +139,6 @@ func ProcessGone(pid int) bool {
 		return stat[i+2] == 'Z' || stat[i+2] == 'X'
 	}
 	return false
-}
-
-// Running is a host running in the test's process (Start).
-type Running struct {
-	tb     testing.TB
-	cancel context.CancelFunc
-	errc   chan error
-	done   bool
-	err    error
-}
-
-// Start runs h and waits until it has started. When Run fails first, or
-// the host has not started within limit, the test fails; more, when not
-// nil, adds what the test has to say then (the log, say).
-func Start(tb testing.TB, h *host.Host, limit time.Duration, more func() string) *Running {
-	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &Running{tb: tb, cancel: cancel, errc: make(chan error, 1)}
-	go func() { r.errc <- h.Run(ctx) }()
-	tb.Cleanup(func() { _ = r.Stop(limit) })
-	extra := ""
-	select {
-	case <-h.Started():
-		return r
-	case err := <-r.errc:
-		r.done, r.err = true, err
-		if more != nil {
-			extra = "\n" + more()
-		}
-		tb.Fatalf("Run: %v%s", err, extra)
-	case <-time.After(limit):
-		if more != nil {
-			extra = "\n" + more()
-		}
-		tb.Fatalf("the host did not start within %v%s", limit, extra)
-	}
-	return r
-}
-
-// Stop stops the host and returns Run's error; a host that does not stop
-// within limit fails the test. Later calls return the same error.
-func (r *Running) Stop(limit time.Duration) error {
-	r.tb.Helper()
-	if r.done {
-		return r.err
-	}
-	r.cancel()
-	return r.Wait(limit)
-}
-
-// Wait waits for Run to return (after Stop, or by itself: srv:shutdown(),
-// h.Shutdown()) and returns its error; it fails the test after limit.
-func (r *Running) Wait(limit time.Duration) error {
-	r.tb.Helper()
-	if r.done {
-		return r.err
-	}
-	select {
-	case r.err = <-r.errc:
-	case <-time.After(limit):
-		r.err = errors.New("the host did not stop")
-		r.tb.Error(r.err)
-	}
-	r.done = true
-	return r.err
 }
 
 // CA is a test certificate authority with one server certificate for

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -277,17 +278,17 @@ func (r *Host) LogLines() string {
 	return strings.Join(out, "\n")
 }
 
-// Eventually polls cond until it holds; the test fails after WaitLimit,
-// or at once when the host stops running.
+// Eventually polls cond until it holds; the test fails after WaitLimit.
 func (r *Host) Eventually(what string, cond func() bool) {
 	r.tb.Helper()
 	deadline := time.Now().Add(WaitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			r.tb.Fatalf("timed out after %v waiting for %s", WaitLimit, what)
-		}
-		if r.ran && r.Stopped() && !cond() {
-			r.tb.Fatalf("the host stopped (%v) while waiting for %s", r.err, what)
+			stopped := ""
+			if r.ran && r.Stopped() {
+				stopped = fmt.Sprintf(" (the host had stopped: %v)", r.err)
+			}
+			r.tb.Fatalf("timed out after %v waiting for %s%s", WaitLimit, what, stopped)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
