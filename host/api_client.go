@@ -15,9 +15,9 @@ import (
 var clientType = &script.Type{
 	Name: "client",
 	Props: map[string]func(o *script.Object) script.Value{
-		"type": func(o *script.Object) script.Value { return o.Data.(*Client).kind },
-		"host": func(o *script.Object) script.Value { return o.Data.(*Client).host },
-		"port": func(o *script.Object) script.Value { return int64(o.Data.(*Client).port) },
+		"type": func(o *script.Object) script.Value { return o.Data.(*client).kind },
+		"host": func(o *script.Object) script.Value { return o.Data.(*client).host },
+		"port": func(o *script.Object) script.Value { return int64(o.Data.(*client).port) },
 	},
 }
 
@@ -41,7 +41,7 @@ func apiClient(c script.Call) {
 	c.Return(cli.obj)
 }
 
-func newClient(inst *Instance, m script.Map) (*Client, error) {
+func newClient(inst *instance, m script.Map) (*client, error) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -69,14 +69,14 @@ func newClient(inst *Instance, m script.Map) (*Client, error) {
 	if _, ok := rest["host"]; !ok {
 		rest["host"] = "127.0.0.1"
 	}
-	st, err := ParseSettings(rest)
+	st, err := parseSettings(rest)
 	if err != nil {
 		return nil, err
 	}
 	if st.Type != "tcp" && st.Type != "udp" {
 		return nil, fmt.Errorf("setting type: %q is not a client type (tcp, udp)", st.Type)
 	}
-	cli := &Client{
+	cli := &client{
 		inst:    inst,
 		kind:    st.Type,
 		host:    st.Host,
@@ -97,12 +97,12 @@ func clientSeconds(s float64) time.Duration {
 	return time.Duration(s * float64(time.Second))
 }
 
-func cliSelf(c script.Call) *Client {
+func cliSelf(c script.Call) *client {
 	o := c.Self()
 	if o == nil {
 		script.Usagef("client method called without a client (use cli:method() in Lua)")
 	}
-	cli := o.Data.(*Client)
+	cli := o.Data.(*client)
 	if cli.inst != instOf(c) {
 		script.Usagef("client: this client belongs to another worker or version of the script")
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // coreExports builds the imscript module's own members for one instance.
-func coreExports(inst *Instance) script.Map {
+func coreExports(inst *instance) script.Map {
 	h := inst.host
 	env := script.Map{}
 	for k, v := range h.env {
@@ -44,7 +44,7 @@ const Version = script.Version
 
 func apiServer(c script.Call) {
 	m := c.Table(0, "settings")
-	st, err := ParseSettings(m)
+	st, err := parseSettings(m)
 	if err != nil {
 		script.Usagef("imscript.server: %v", err)
 	}

@@ -12,44 +12,44 @@ import (
 	"github.com/imscript/imscript/script"
 )
 
-// Request is the req object of a request (and WebSocket open) handler.
+// request is the req object of a request (and WebSocket open) handler.
 // Its fields are computed when the script first reads them, so a handler
 // that reads nothing costs nothing.
-type Request struct {
+type request struct {
 	srv   *Server
-	c     *Conn
+	c     *conn
 	p     *httpRequest
 	cache map[string]script.Value
 }
 
 var requestType = &script.Type{Name: "http_request", Transient: true}
 
-var requestFields = map[string]func(r *Request) script.Value{
-	"method":      func(r *Request) script.Value { return r.p.R.Method },
-	"uri":         func(r *Request) script.Value { return r.p.R.RequestURI },
-	"path":        func(r *Request) script.Value { return r.p.R.URL.Path },
-	"protocol":    func(r *Request) script.Value { return r.p.R.Proto },
-	"fd":          func(r *Request) script.Value { return r.c.id },
-	"server_port": func(r *Request) script.Value { return int64(r.srv.Port()) },
-	"remote_ip": func(r *Request) script.Value {
+var requestFields = map[string]func(r *request) script.Value{
+	"method":      func(r *request) script.Value { return r.p.R.Method },
+	"uri":         func(r *request) script.Value { return r.p.R.RequestURI },
+	"path":        func(r *request) script.Value { return r.p.R.URL.Path },
+	"protocol":    func(r *request) script.Value { return r.p.R.Proto },
+	"fd":          func(r *request) script.Value { return r.c.id },
+	"server_port": func(r *request) script.Value { return int64(r.srv.Port()) },
+	"remote_ip": func(r *request) script.Value {
 		if ip, _, ok := r.c.remoteIPPort(); ok {
 			return ip
 		}
 		return nil
 	},
-	"remote_port": func(r *Request) script.Value {
+	"remote_port": func(r *request) script.Value {
 		if _, port, ok := r.c.remoteIPPort(); ok {
 			return port
 		}
 		return nil
 	},
-	"body": func(r *Request) script.Value {
+	"body": func(r *request) script.Value {
 		if r.p.Body == nil {
 			return []byte{}
 		}
 		return r.p.Body
 	},
-	"header": func(r *Request) script.Value {
+	"header": func(r *request) script.Value {
 		h := make(script.Map, len(r.p.R.Header)+1)
 		for k, vs := range r.p.R.Header {
 			h[strings.ToLower(k)] = strings.Join(vs, ", ")
@@ -59,7 +59,7 @@ var requestFields = map[string]func(r *Request) script.Value{
 		}
 		return h
 	},
-	"query": func(r *Request) script.Value {
+	"query": func(r *request) script.Value {
 		q := script.Map{}
 		for k, vs := range r.p.R.URL.Query() {
 			if len(vs) > 0 {
@@ -68,27 +68,27 @@ var requestFields = map[string]func(r *Request) script.Value{
 		}
 		return q
 	},
-	"cookie": func(r *Request) script.Value {
+	"cookie": func(r *request) script.Value {
 		m := script.Map{}
 		for _, ck := range r.p.R.Cookies() {
 			m[ck.Name] = ck.Value
 		}
 		return m
 	},
-	"post":  func(r *Request) script.Value { return r.form("post") },
-	"files": func(r *Request) script.Value { return r.form("files") },
+	"post":  func(r *request) script.Value { return r.form("post") },
+	"files": func(r *request) script.Value { return r.form("files") },
 }
 
 func init() {
 	requestType.Props = map[string]func(o *script.Object) script.Value{}
 	for name, get := range requestFields {
 		get := get
-		requestType.Props[name] = func(o *script.Object) script.Value { return o.Data.(*Request).field(name, get) }
+		requestType.Props[name] = func(o *script.Object) script.Value { return o.Data.(*request).field(name, get) }
 	}
 }
 
 // field computes a field once per request.
-func (r *Request) field(name string, get func(*Request) script.Value) script.Value {
+func (r *request) field(name string, get func(*request) script.Value) script.Value {
 	if v, ok := r.cache[name]; ok {
 		return v
 	}
@@ -100,7 +100,7 @@ func (r *Request) field(name string, get func(*Request) script.Value) script.Val
 	return v
 }
 
-func (r *Request) form(which string) script.Value {
+func (r *request) form(which string) script.Value {
 	post, files := script.Map{}, script.Map{}
 	if len(r.p.Body) > 0 {
 		if p, f := parseForm(r.p.R, r.p.Body); p != nil {
@@ -121,8 +121,8 @@ func (r *Request) form(which string) script.Value {
 }
 
 // requestObject is the req a handler gets.
-func (s *Server) requestObject(c *Conn, p *httpRequest) *script.Object {
-	return &script.Object{Type: requestType, Data: &Request{srv: s, c: c, p: p}}
+func (s *Server) requestObject(c *conn, p *httpRequest) *script.Object {
+	return &script.Object{Type: requestType, Data: &request{srv: s, c: c, p: p}}
 }
 
 // parseForm reads urlencoded and multipart bodies.

@@ -30,12 +30,12 @@ func init() {
 	}
 }
 
-func resSelf(c script.Call) *Response {
+func resSelf(c script.Call) *response {
 	o := c.Self()
 	if o == nil {
 		script.Usagef("response method called without its response object")
 	}
-	return o.Data.(*Response)
+	return o.Data.(*response)
 }
 
 func resStatus(c script.Call) {

@@ -91,7 +91,7 @@ func srvSend(c script.Call) {
 	s := self(c)
 	fd := c.Int(0, "fd")
 	data := c.Bytes(1, "data")
-	ok, why := s.Send(fd, data)
+	ok, why := s.send(fd, data)
 	if !ok {
 		c.Fail(why)
 		return
@@ -104,7 +104,7 @@ func srvSendTo(c script.Call) {
 	ip := c.Str(0, "ip")
 	port := c.Int(1, "port")
 	data := c.Bytes(2, "data")
-	ok, why := s.SendTo(ip, int(port), data)
+	ok, why := s.sendTo(ip, int(port), data)
 	if !ok {
 		c.Fail(why)
 		return
@@ -130,7 +130,7 @@ func srvExist(c script.Call) {
 
 func srvInfo(c script.Call) {
 	s := self(c)
-	if m := s.Info(c.Int(0, "fd")); m != nil {
+	if m := s.info(c.Int(0, "fd")); m != nil {
 		c.Return(m)
 		return
 	}
@@ -138,7 +138,7 @@ func srvInfo(c script.Call) {
 }
 
 func srvConnections(c script.Call) {
-	ids := self(c).Connections()
+	ids := self(c).connections()
 	l := make(script.List, len(ids))
 	for i, id := range ids {
 		l[i] = id
@@ -146,7 +146,7 @@ func srvConnections(c script.Call) {
 	c.Return(l)
 }
 
-func srvStats(c script.Call) { c.Return(self(c).Stats()) }
+func srvStats(c script.Call) { c.Return(self(c).stats()) }
 
 func srvReload(c script.Call) {
 	self(c).host.Reload("script called reload()")
@@ -179,7 +179,7 @@ func srvPush(c script.Call) {
 	if !binary && !utf8.Valid(data) {
 		script.Usagef("server.push: text frames must be valid UTF-8 (push binary data with \"binary\")")
 	}
-	ok, why := s.Push(fd, data, binary)
+	ok, why := s.push(fd, data, binary)
 	if !ok {
 		c.Fail(why)
 		return
@@ -198,7 +198,7 @@ func srvDisconnect(c script.Call) {
 	if len(reason) > 123 || !utf8.ValidString(reason) {
 		script.Usagef("server.disconnect: reason must be valid UTF-8 of at most 123 bytes")
 	}
-	ok, why := s.Disconnect(fd, int(code), reason)
+	ok, why := s.disconnect(fd, int(code), reason)
 	if !ok {
 		c.Fail(why)
 		return

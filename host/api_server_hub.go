@@ -7,7 +7,7 @@ import "github.com/imscript/imscript/script"
 // host-wide: any server's object reaches every connection (hub.go).
 
 // anyConn finds a live connection of any server (the hub is host-wide).
-func anyConn(c script.Call, i int) *Conn {
+func anyConn(c script.Call, i int) *conn {
 	conn := self(c).host.conns.get(c.Int(i, "fd"))
 	if conn == nil || !conn.Open() {
 		return nil
@@ -61,7 +61,7 @@ func srvUID(c script.Call) {
 	c.Return(self(c).host.hub.uidOf(conn))
 }
 
-func fdList(conns []*Conn) script.List {
+func fdList(conns []*conn) script.List {
 	l := make(script.List, 0, len(conns))
 	for _, conn := range conns {
 		if conn.Open() {
@@ -129,7 +129,7 @@ func srvPublish(c script.Call) {
 	s := self(c)
 	room := argRoom(c, 0)
 	data := c.Bytes(1, "data")
-	var except *Conn
+	var except *conn
 	if c.NArgs() > 2 && c.Arg(2) != nil {
 		except = s.host.conns.get(c.Int(2, "exceptFd"))
 	}

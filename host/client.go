@@ -59,17 +59,17 @@ const (
 	clientClosed
 )
 
-// Client is one imscript.client object. Every field is touched only by
+// client is one imscript.client object. Every field is touched only by
 // the worker of the instance that created it; the connection (link)
 // reports back through Instance.Post.
-type Client struct {
-	inst    *Instance
+type client struct {
+	inst    *instance
 	obj     *script.Object
 	kind    string // "tcp" or "udp"
 	host    string
 	port    int
 	timeout time.Duration
-	st      *Settings
+	st      *settings
 	f       *framing.Framer
 
 	on    [numClientEvents]script.Callback
@@ -82,7 +82,7 @@ type Client struct {
 
 // clientDialers start a client's connection, by client type (client_tcp.go,
 // client_udp.go register theirs).
-var clientDialers = map[string]func(cli *Client, addr string) clientLink{}
+var clientDialers = map[string]func(cli *client, addr string) clientLink{}
 
 // clientLink is one connection of a client (each connect() makes a new
 // one): the transport side, safe to call from the worker.
@@ -97,7 +97,7 @@ type clientLink interface {
 }
 
 // post runs fn on the client's worker if link is still its connection.
-func (cli *Client) post(link clientLink, fn func()) {
+func (cli *client) post(link clientLink, fn func()) {
 	cli.inst.Post(func() {
 		if cli.cur == link {
 			fn()
@@ -106,7 +106,7 @@ func (cli *Client) post(link clientLink, fn func()) {
 }
 
 // fire calls the script's handler for event ev, if it set one.
-func (cli *Client) fire(ev int, args ...script.Value) {
+func (cli *client) fire(ev int, args ...script.Value) {
 	if fn := cli.on[ev]; fn != nil {
 		cli.inst.Call("client "+clientEventNames[ev], fn, append([]script.Value{cli.obj}, args...)...)
 	}
@@ -114,7 +114,7 @@ func (cli *Client) fire(ev int, args ...script.Value) {
 
 // Link reports, each run on the worker through post.
 
-func (cli *Client) connected() {
+func (cli *client) connected() {
 	if cli.state != clientConnecting {
 		return
 	}
@@ -122,26 +122,26 @@ func (cli *Client) connected() {
 	cli.fire(ceConnect)
 }
 
-func (cli *Client) connectFailed(err error) {
+func (cli *client) connectFailed(err error) {
 	cli.state = clientClosed
 	cli.cur = nil
 	cli.disown()
 	cli.fire(ceError, err.Error())
 }
 
-func (cli *Client) received(data []byte) {
+func (cli *client) received(data []byte) {
 	if cli.state == clientConnected {
 		cli.fire(ceReceive, data)
 	}
 }
 
-func (cli *Client) failed(msg string) {
+func (cli *client) failed(msg string) {
 	if cli.state == clientConnected || cli.state == clientClosing {
 		cli.fire(ceError, msg)
 	}
 }
 
-func (cli *Client) closed() {
+func (cli *client) closed() {
 	cli.state = clientClosed
 	cli.cur = nil
 	cli.disown()
@@ -149,7 +149,7 @@ func (cli *Client) closed() {
 }
 
 // disown ends the instance's hold on the client's connection (it ended).
-func (cli *Client) disown() {
+func (cli *client) disown() {
 	if cli.release != nil {
 		cli.release()
 		cli.release = nil
@@ -157,7 +157,7 @@ func (cli *Client) disown() {
 }
 
 // abort closes the client's connection with no further events.
-func (cli *Client) abort() {
+func (cli *client) abort() {
 	if cli.cur != nil {
 		cli.cur.abort()
 		cli.cur = nil

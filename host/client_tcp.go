@@ -71,7 +71,7 @@ func (h *Host) stopClientEngine() {
 // worker and written on the connection's event loop, as for accepted
 // connections.
 type tcpLink struct {
-	cli    *Client
+	cli    *client
 	addr   string
 	cancel context.CancelFunc
 	limit  int
@@ -86,10 +86,10 @@ type tcpLink struct {
 }
 
 func init() {
-	clientDialers["tcp"] = func(cli *Client, addr string) clientLink { return dialTCPClient(cli, addr) }
+	clientDialers["tcp"] = func(cli *client, addr string) clientLink { return dialTCPClient(cli, addr) }
 }
 
-func dialTCPClient(cli *Client, addr string) *tcpLink {
+func dialTCPClient(cli *client, addr string) *tcpLink {
 	ctx, cancel := clientDialContext(context.Background(), cli.timeout)
 	l := &tcpLink{cli: cli, addr: addr, cancel: cancel, limit: cli.st.BufferOutputSize}
 	timeout := cli.timeout

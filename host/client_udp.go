@@ -12,7 +12,7 @@ import (
 // from the peer) with one reader goroutine. Each datagram is one receive
 // event; framing settings do not apply.
 type udpLink struct {
-	cli    *Client
+	cli    *client
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
@@ -22,10 +22,10 @@ type udpLink struct {
 }
 
 func init() {
-	clientDialers["udp"] = func(cli *Client, addr string) clientLink { return dialUDPClient(cli, addr) }
+	clientDialers["udp"] = func(cli *client, addr string) clientLink { return dialUDPClient(cli, addr) }
 }
 
-func dialUDPClient(cli *Client, addr string) *udpLink {
+func dialUDPClient(cli *client, addr string) *udpLink {
 	ctx, cancel := clientDialContext(context.Background(), cli.timeout)
 	l := &udpLink{cli: cli, cancel: cancel}
 	timeout := cli.timeout

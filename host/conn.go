@@ -15,14 +15,14 @@ const (
 	connClosed
 )
 
-// Conn is one accepted connection. Its fd is a host-wide id (not the OS
+// conn is one accepted connection. Its fd is a host-wide id (not the OS
 // descriptor). Output is queued here from any goroutine and written by the
 // transport; the queue is bounded by buffer_output_size.
-type Conn struct {
+type conn struct {
 	id       int64
 	srv      *Server
-	worker   *Worker
-	t        Transport
+	worker   *worker
+	t        transport
 	remote   net.Addr
 	openedAt int64        // unix seconds
 	lastTime atomic.Int64 // unix milliseconds of the last input
@@ -43,17 +43,8 @@ type Conn struct {
 	spare    []byte
 }
 
-// ID is the connection's fd as scripts see it.
-func (c *Conn) ID() int64 { return c.id }
-
-// Server is the server that accepted the connection.
-func (c *Conn) Server() *Server { return c.srv }
-
-// RemoteAddr is the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.remote }
-
 // remoteIPPort splits the peer's address for info() and req.
-func (c *Conn) remoteIPPort() (ip string, port int64, ok bool) {
+func (c *conn) remoteIPPort() (ip string, port int64, ok bool) {
 	if ta, isTCP := c.remote.(*net.TCPAddr); isTCP {
 		return ta.IP.String(), int64(ta.Port), true
 	}
@@ -69,7 +60,7 @@ func (c *Conn) remoteIPPort() (ip string, port int64, ok bool) {
 }
 
 // Open reports whether the connection still accepts output.
-func (c *Conn) Open() bool {
+func (c *conn) Open() bool {
 	c.mu.Lock()
 	ok := c.state == connOpen
 	c.mu.Unlock()
@@ -80,7 +71,7 @@ func (c *Conn) Open() bool {
 // connection is gone or its output queue would pass buffer_output_size (the
 // connection is then closed: a slow reader is cut off, not buffered for).
 // b is copied.
-func (c *Conn) Send(b []byte) (bool, string) {
+func (c *conn) Send(b []byte) (bool, string) {
 	limit := c.srv.settings().BufferOutputSize
 	c.mu.Lock()
 	if c.state != connOpen {
@@ -92,7 +83,7 @@ func (c *Conn) Send(b []byte) (bool, string) {
 		sched := !c.flushing
 		c.flushing = true
 		c.mu.Unlock()
-		c.srv.host.log.Warn("output buffer full, closing connection", "server", c.srv.Addr(), "fd", c.id, "limit", limit)
+		c.srv.host.log.Warn("output buffer full, closing connection", "server", c.srv.addr(), "fd", c.id, "limit", limit)
 		if sched {
 			c.t.Flush(c)
 		}
@@ -114,12 +105,12 @@ func (c *Conn) Send(b []byte) (bool, string) {
 
 // post queues a unit of the connection's input for its worker, through
 // its server (which holds events while a new version is not yet active).
-func (c *Conn) post(u unit, data []byte) {
+func (c *conn) post(u unit, data []byte) {
 	c.srv.post(c.worker, event{u: u, srv: c.srv, conn: c, data: data})
 }
 
 // Close closes the connection after its queued output is written.
-func (c *Conn) Close() bool {
+func (c *conn) Close() bool {
 	c.mu.Lock()
 	if c.state != connOpen {
 		c.mu.Unlock()
@@ -137,7 +128,7 @@ func (c *Conn) Close() bool {
 
 // takeOutput is called by the transport: it returns the pending bytes and
 // whether the connection should be closed once they are written.
-func (c *Conn) takeOutput() (out []byte, closeAfter bool) {
+func (c *conn) takeOutput() (out []byte, closeAfter bool) {
 	c.mu.Lock()
 	out = c.out
 	c.out = nil
@@ -149,7 +140,7 @@ func (c *Conn) takeOutput() (out []byte, closeAfter bool) {
 
 // recycle hands a written output slice back for reuse; large ones are
 // dropped so idle connections hold no memory.
-func (c *Conn) recycle(b []byte) {
+func (c *conn) recycle(b []byte) {
 	if cap(b) == 0 || cap(b) > 64<<10 {
 		return
 	}
@@ -161,7 +152,7 @@ func (c *Conn) recycle(b []byte) {
 }
 
 // markClosing stops further output (the transport is closing it).
-func (c *Conn) markClosing() {
+func (c *conn) markClosing() {
 	c.mu.Lock()
 	if c.state == connOpen {
 		c.state = connClosing
@@ -170,14 +161,14 @@ func (c *Conn) markClosing() {
 }
 
 // closedState reports whether the transport has closed the connection.
-func (c *Conn) closedState() bool {
+func (c *conn) closedState() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state == connClosed
 }
 
 // markClosed records that the transport closed the connection.
-func (c *Conn) markClosed() {
+func (c *conn) markClosed() {
 	c.mu.Lock()
 	c.state = connClosed
 	c.out, c.spare = nil, nil

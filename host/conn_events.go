@@ -11,9 +11,9 @@ import (
 // worker the connection is pinned to, in order with its input.
 
 // newConn makes the state of an accepted connection (transport goroutine).
-func (h *Host) newConn(s *Server, remote net.Addr) *Conn {
+func (h *Host) newConn(s *Server, remote net.Addr) *conn {
 	id := h.nextID.Add(1)
-	c := &Conn{
+	c := &conn{
 		id:       id,
 		srv:      s,
 		worker:   h.workers[id%int64(len(h.workers))],
@@ -26,7 +26,7 @@ func (h *Host) newConn(s *Server, remote net.Addr) *Conn {
 }
 
 // accept publishes a new connection and queues its connect event.
-func (h *Host) accept(c *Conn) {
+func (h *Host) accept(c *conn) {
 	h.conns.put(c)
 	c.srv.connNum.Add(1)
 	c.srv.acceptCount.Add(1)
@@ -34,7 +34,7 @@ func (h *Host) accept(c *Conn) {
 }
 
 // closed is called by a transport when a connection is gone.
-func (h *Host) closed(c *Conn) {
+func (h *Host) closed(c *conn) {
 	c.markClosed()
 	c.srv.connNum.Add(-1)
 	c.srv.closeCount.Add(1)
@@ -44,7 +44,7 @@ func (h *Host) closed(c *Conn) {
 // connectUnit fires connect.
 type connectUnit struct{}
 
-func (connectUnit) run(w *Worker, ev *event) {
+func (connectUnit) run(w *worker, ev *event) {
 	w.fire(ev.srv, hConnect, ev.srv.obj, ev.conn.id)
 }
 
@@ -52,7 +52,7 @@ func (connectUnit) run(w *Worker, ev *event) {
 // takes the connection out of the hub and the fd table.
 type closeUnit struct{}
 
-func (closeUnit) run(w *Worker, ev *event) {
+func (closeUnit) run(w *worker, ev *event) {
 	c := ev.conn
 	c.proto.gone(c)
 	w.fire(ev.srv, hClose, ev.srv.obj, c.id)

@@ -10,22 +10,22 @@ type connTable struct {
 
 type connShard struct {
 	mu sync.RWMutex
-	m  map[int64]*Conn
+	m  map[int64]*conn
 }
 
 func (t *connTable) shard(id int64) *connShard { return &t.shards[uint64(id)%64] }
 
-func (t *connTable) put(c *Conn) {
+func (t *connTable) put(c *conn) {
 	s := t.shard(c.id)
 	s.mu.Lock()
 	if s.m == nil {
-		s.m = make(map[int64]*Conn)
+		s.m = make(map[int64]*conn)
 	}
 	s.m[c.id] = c
 	s.mu.Unlock()
 }
 
-func (t *connTable) get(id int64) *Conn {
+func (t *connTable) get(id int64) *conn {
 	s := t.shard(id)
 	s.mu.RLock()
 	c := s.m[id]
@@ -40,11 +40,11 @@ func (t *connTable) del(id int64) {
 	s.mu.Unlock()
 }
 
-func (t *connTable) each(fn func(*Conn)) {
+func (t *connTable) each(fn func(*conn)) {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.RLock()
-		list := make([]*Conn, 0, len(s.m))
+		list := make([]*conn, 0, len(s.m))
 		for _, c := range s.m {
 			list = append(list, c)
 		}

@@ -17,7 +17,7 @@ type fakeTransport struct {
 	flushes int
 }
 
-func (f *fakeTransport) Flush(*Conn) {
+func (f *fakeTransport) Flush(*conn) {
 	f.mu.Lock()
 	f.flushes++
 	f.mu.Unlock()
@@ -31,7 +31,7 @@ func (f *fakeTransport) count() int {
 
 func testServer(t *testing.T, m script.Map) *Server {
 	t.Helper()
-	st, err := ParseSettings(m)
+	st, err := parseSettings(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,9 +42,9 @@ func testServer(t *testing.T, m script.Map) *Server {
 	return s
 }
 
-func testConn(s *Server, id int64) (*Conn, *fakeTransport) {
+func testConn(s *Server, id int64) (*conn, *fakeTransport) {
 	ft := &fakeTransport{}
-	c := &Conn{id: id, srv: s, t: ft, worker: &Worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	c := &conn{id: id, srv: s, t: ft, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
 	c.proto = s.proto.newConn(s, c)
 	s.host.conns.put(c)
 	return c, ft
@@ -103,7 +103,7 @@ func TestConnSendPastBufferOutputSize(t *testing.T) {
 		t.Errorf("bytes_out %d, want only the 10 accepted", got)
 	}
 	// Through the server API: the same answers.
-	if ok, why := s.Send(1, []byte("x")); ok || why != "connection closed" {
+	if ok, why := s.send(1, []byte("x")); ok || why != "connection closed" {
 		t.Errorf("srv.Send: %v %q", ok, why)
 	}
 }
@@ -183,17 +183,17 @@ func TestServerConnLookup(t *testing.T) {
 	if s.conn(7) != c || s.conn(8) != nil || s.conn(9) != nil {
 		t.Error("Server.conn must find only its own live connections")
 	}
-	if ok, why := s.Send(8, []byte("x")); ok || why != "no such connection" {
+	if ok, why := s.send(8, []byte("x")); ok || why != "no such connection" {
 		t.Errorf("send to another server's fd: %v %q", ok, why)
 	}
-	if got := s.Connections(); len(got) != 1 || got[0] != 7 {
+	if got := s.connections(); len(got) != 1 || got[0] != 7 {
 		t.Errorf("connections %v, want [7]", got)
 	}
 	oc.markClosed()
-	if got := other.Connections(); len(got) != 0 {
+	if got := other.connections(); len(got) != 0 {
 		t.Errorf("a closed connection is listed: %v", got)
 	}
-	info := s.Info(7)
+	info := s.info(7)
 	want := script.Map{"fd": int64(7), "remote_ip": "127.0.0.1", "remote_port": int64(40000), "server_port": int64(0),
 		"connect_time": int64(1700000000), "last_time": int64(1700000005), "worker_id": int64(0), "uid": nil}
 	for k, v := range want {
@@ -201,7 +201,7 @@ func TestServerConnLookup(t *testing.T) {
 			t.Errorf("info[%s] = %#v, want %#v", k, info[k], v)
 		}
 	}
-	if s.Info(8) != nil {
+	if s.info(8) != nil {
 		t.Error("info of another server's fd")
 	}
 }
@@ -216,7 +216,7 @@ func TestConnTable(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 500; i++ {
 				id := int64(g*1000 + i)
-				tab.put(&Conn{id: id, srv: s})
+				tab.put(&conn{id: id, srv: s})
 				if tab.get(id) == nil {
 					t.Errorf("fd %d missing right after put", id)
 				}
@@ -228,7 +228,7 @@ func TestConnTable(t *testing.T) {
 	}
 	wg.Wait()
 	n := 0
-	tab.each(func(c *Conn) {
+	tab.each(func(c *conn) {
 		n++
 		if c.id%2 == 1 {
 			t.Errorf("deleted fd %d still listed", c.id)

@@ -74,12 +74,12 @@ type Host struct {
 	servers map[string]*Server // committed servers by key
 	order   []*Server          // declaration order of the current version
 
-	workers []*Worker // event workers: connections are pinned to these
-	all     []*Worker // event workers, then task workers
+	workers []*worker // event workers: connections are pinned to these
+	all     []*worker // event workers, then task workers
 	tasks   taskPool
 	// watched is every worker the watchdog watches, spawned scripts'
 	// included (copy on write: the watchdog reads it without a lock).
-	watched   atomic.Pointer[[]*Worker]
+	watched   atomic.Pointer[[]*worker]
 	watchedMu sync.Mutex
 	conns     connTable
 	nextID    atomic.Int64
@@ -190,17 +190,14 @@ func (h *Host) Shared(key string, init func() any) any {
 	return v
 }
 
-// Logger is the host's logger.
-func (h *Host) Logger() *slog.Logger { return h.log }
-
 // Script is the absolute path of the main script.
 func (h *Host) Script() string { return h.cfg.Script }
 
-// Stdout is where scripts print.
-func (h *Host) Stdout() io.Writer { return lockedWriter{&h.stdoutMu, h.cfg.Stdout} }
+// stdout is where scripts print.
+func (h *Host) stdout() io.Writer { return lockedWriter{&h.stdoutMu, h.cfg.Stdout} }
 
-// Stderr is where scripts print errors.
-func (h *Host) Stderr() io.Writer { return lockedWriter{&h.stdoutMu, h.cfg.Stderr} }
+// stderr is where scripts print errors.
+func (h *Host) stderr() io.Writer { return lockedWriter{&h.stdoutMu, h.cfg.Stderr} }
 
 type lockedWriter struct {
 	mu *sync.Mutex
@@ -228,11 +225,8 @@ func (h *Host) ReloadCount() int64 { return h.reloadCount.Load() }
 
 func (h *Host) now() int64 { return time.Now().UnixMilli() }
 
-// Conn finds a live connection by fd.
-func (h *Host) Conn(fd int64) *Conn { return h.conns.get(fd) }
-
 // reportError logs a script error and counts it.
-func (h *Host) reportError(msg string, inst *Instance, err error, attrs ...any) {
+func (h *Host) reportError(msg string, inst *instance, err error, attrs ...any) {
 	h.errorCount.Add(1)
 	args := append([]any{"worker", inst.worker.id, "err", err.Error()}, attrs...)
 	h.log.Error(msg, args...)

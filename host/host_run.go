@@ -38,7 +38,7 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	w0 := h.startWorker(0, false)
-	h.workers = []*Worker{w0}
+	h.workers = []*worker{w0}
 	h.all = h.workers
 	first, err := w0.load(att)
 	if err != nil {
@@ -54,7 +54,7 @@ func (h *Host) Run(ctx context.Context) error {
 	for i := 1; i < n; i++ {
 		h.workers = append(h.workers, h.startWorker(i, false))
 	}
-	h.all = append([]*Worker(nil), h.workers...)
+	h.all = append([]*worker(nil), h.workers...)
 	if len(first.decls) > 0 {
 		st := first.declSettings[first.decls[0]]
 		h.tasks.init(st.TaskMaxQueue)
@@ -97,7 +97,7 @@ func (h *Host) Run(ctx context.Context) error {
 
 // startWorker starts worker id (a task worker when task is set) and puts
 // it under the watchdog.
-func (h *Host) startWorker(id int, task bool) *Worker {
+func (h *Host) startWorker(id int, task bool) *worker {
 	w := newWorker(h, id, h.lang)
 	w.task = task
 	h.watchWorker(w)
@@ -108,7 +108,7 @@ func (h *Host) startWorker(id int, task bool) *Worker {
 func (h *Host) describeServers() string {
 	var parts []string
 	for _, s := range h.Servers() {
-		parts = append(parts, s.proto.name+"://"+s.Addr())
+		parts = append(parts, s.proto.name+"://"+s.addr())
 	}
 	return strings.Join(parts, " ")
 }
@@ -167,7 +167,7 @@ func (h *Host) stop() error {
 // and waits, up to wait, for their connections to end: their close events
 // run while the script still runs, as when a client leaves by itself.
 func (h *Host) goingAway(servers []*Server, wait time.Duration) {
-	var closing []*Conn
+	var closing []*conn
 	for _, s := range servers {
 		closing = append(closing, s.goingAway()...)
 	}
@@ -185,7 +185,7 @@ func (h *Host) goingAway(servers []*Server, wait time.Duration) {
 
 func (h *Host) pendingOutput() bool {
 	pending := false
-	h.conns.each(func(c *Conn) {
+	h.conns.each(func(c *conn) {
 		c.mu.Lock()
 		if len(c.out) > 0 {
 			pending = true

@@ -20,8 +20,8 @@ import (
 // With the default memory broker there are no other nodes.
 type hub struct {
 	mu    sync.RWMutex
-	uids  map[string]map[*Conn]struct{} // by uid key
-	rooms map[string]map[*Conn]struct{}
+	uids  map[string]map[*conn]struct{} // by uid key
+	rooms map[string]map[*conn]struct{}
 	b     broker.Broker
 	h     *Host
 }
@@ -34,7 +34,7 @@ type hubConn struct {
 }
 
 // state returns c's hub state, creating it (with the lock held for writing).
-func (m *hub) state(c *Conn) *hubConn {
+func (m *hub) state(c *conn) *hubConn {
 	if c.hub == nil {
 		c.hub = &hubConn{}
 	}
@@ -82,13 +82,13 @@ func (m *hub) brokerErr(what string, ch broker.Channel, err error) {
 }
 
 // add puts c into set[name], creating it; first says the set was empty.
-func add(sets *map[string]map[*Conn]struct{}, name string, c *Conn) (added, first bool) {
+func add(sets *map[string]map[*conn]struct{}, name string, c *conn) (added, first bool) {
 	if *sets == nil {
-		*sets = map[string]map[*Conn]struct{}{}
+		*sets = map[string]map[*conn]struct{}{}
 	}
 	set := (*sets)[name]
 	if set == nil {
-		set = map[*Conn]struct{}{}
+		set = map[*conn]struct{}{}
 		(*sets)[name] = set
 		first = true
 	}
@@ -101,7 +101,7 @@ func add(sets *map[string]map[*Conn]struct{}, name string, c *Conn) (added, firs
 
 // remove takes c out of sets[name]; last says the set is now empty (and
 // gone).
-func remove(sets map[string]map[*Conn]struct{}, name string, c *Conn) (removed, last bool) {
+func remove(sets map[string]map[*conn]struct{}, name string, c *conn) (removed, last bool) {
 	set := sets[name]
 	if _, in := set[c]; !in {
 		return false, false
@@ -116,7 +116,7 @@ func remove(sets map[string]map[*Conn]struct{}, name string, c *Conn) (removed, 
 
 // uidIn reports whether another connection than c of uid key is in room
 // (m.mu held).
-func (m *hub) uidIn(key, room string, c *Conn) bool {
+func (m *hub) uidIn(key, room string, c *conn) bool {
 	for o := range m.rooms[room] {
 		if o != c && o.hub != nil && o.hub.uidKey == key {
 			return true
@@ -125,7 +125,7 @@ func (m *hub) uidIn(key, room string, c *Conn) bool {
 	return false
 }
 
-func (m *hub) bind(c *Conn, uid script.Value, key string) {
+func (m *hub) bind(c *conn, uid script.Value, key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.unbindLocked(c)
@@ -141,13 +141,13 @@ func (m *hub) bind(c *Conn, uid script.Value, key string) {
 	}
 }
 
-func (m *hub) unbind(c *Conn) bool {
+func (m *hub) unbind(c *conn) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.unbindLocked(c)
 }
 
-func (m *hub) unbindLocked(c *Conn) bool {
+func (m *hub) unbindLocked(c *conn) bool {
 	if c.hub == nil || c.hub.uidKey == "" {
 		return false
 	}
@@ -164,7 +164,7 @@ func (m *hub) unbindLocked(c *Conn) bool {
 	return true
 }
 
-func (m *hub) uidOf(c *Conn) script.Value {
+func (m *hub) uidOf(c *conn) script.Value {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if c.hub == nil {
@@ -173,13 +173,13 @@ func (m *hub) uidOf(c *Conn) script.Value {
 	return c.hub.uid
 }
 
-func (m *hub) connsOf(key string) []*Conn {
+func (m *hub) connsOf(key string) []*conn {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return sortedConns(m.uids[key])
 }
 
-func (m *hub) join(c *Conn, room string) bool {
+func (m *hub) join(c *conn, room string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	added, first := add(&m.rooms, room, c)
@@ -198,13 +198,13 @@ func (m *hub) join(c *Conn, room string) bool {
 	return true
 }
 
-func (m *hub) leave(c *Conn, room string) bool {
+func (m *hub) leave(c *conn, room string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.leaveLocked(c, room)
 }
 
-func (m *hub) leaveLocked(c *Conn, room string) bool {
+func (m *hub) leaveLocked(c *conn, room string) bool {
 	removed, last := remove(m.rooms, room, c)
 	if !removed {
 		return false
@@ -226,7 +226,7 @@ func (m *hub) leaveLocked(c *Conn, room string) bool {
 	return true
 }
 
-func (m *hub) roomsOf(c *Conn) []string {
+func (m *hub) roomsOf(c *conn) []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if c.hub == nil {
@@ -235,7 +235,7 @@ func (m *hub) roomsOf(c *Conn) []string {
 	return append([]string(nil), c.hub.rooms...)
 }
 
-func (m *hub) members(room string) []*Conn {
+func (m *hub) members(room string) []*conn {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return sortedConns(m.rooms[room])
@@ -283,7 +283,7 @@ func compactSorted(keys []string) []string {
 }
 
 // drop removes a closed connection from every room and its uid.
-func (m *hub) drop(c *Conn) {
+func (m *hub) drop(c *conn) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c.hub == nil {
@@ -295,8 +295,8 @@ func (m *hub) drop(c *Conn) {
 	}
 }
 
-func sortedConns(set map[*Conn]struct{}) []*Conn {
-	out := make([]*Conn, 0, len(set))
+func sortedConns(set map[*conn]struct{}) []*conn {
+	out := make([]*conn, 0, len(set))
 	for c := range set {
 		out = append(out, c)
 	}

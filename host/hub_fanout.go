@@ -22,7 +22,7 @@ type message struct {
 
 // fanout sends m to each connection but except and returns how many took
 // it.
-func fanout(conns []*Conn, m *message, except *Conn) int {
+func fanout(conns []*conn, m *message, except *conn) int {
 	n := 0
 	for _, c := range conns {
 		if c != except && c.proto.push(c, m) {
@@ -35,7 +35,7 @@ func fanout(conns []*Conn, m *message, except *Conn) int {
 // publish sends data to every local member of room but except, and to the
 // room's members on other nodes. It returns how many local connections
 // took it.
-func (m *hub) publish(room string, data []byte, except *Conn) int {
+func (m *hub) publish(room string, data []byte, except *conn) int {
 	n := fanout(m.members(room), &message{data: data}, except)
 	_, err := m.b.Publish(roomChannel(room), data, broker.PublishOptions{})
 	m.brokerErr("publish", roomChannel(room), err)
@@ -56,7 +56,7 @@ type hubEvents struct{ m *hub }
 
 // Deliver hands a publication of another node to the local members.
 func (e hubEvents) Deliver(ch broker.Channel, p broker.Publication) {
-	var conns []*Conn
+	var conns []*conn
 	switch ch.Kind {
 	case broker.Room:
 		conns = e.m.members(ch.Name)

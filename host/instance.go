@@ -13,17 +13,17 @@ import (
 // handlerSet holds one instance's handlers for one server.
 type handlerSet [numHandlers]script.Callback
 
-// Instance is one version of the script running in one VM on one worker.
+// instance is one version of the script running in one VM on one worker.
 // Everything in it is touched only by its worker's goroutine.
-type Instance struct {
+type instance struct {
 	host   *Host
-	worker *Worker
+	worker *worker
 	att    *attempt
 	vm     script.VM
 
 	handlers     map[*Server]*handlerSet
 	decls        []*Server
-	declSettings map[*Server]*Settings
+	declSettings map[*Server]*settings
 	portZeroRank map[string]int
 
 	timers map[int64]*timer
@@ -36,7 +36,7 @@ type Instance struct {
 	draining bool
 
 	exports script.Map
-	parent  *Parent // the link to the parent, in a spawned script
+	parent  *parentLink // the link to the parent, in a spawned script
 
 	pending []func() // Post before the instance became active
 	closers []func() // AtClose
@@ -47,13 +47,13 @@ type Instance struct {
 	cancel context.CancelFunc
 }
 
-func newInstance(h *Host, w *Worker, att *attempt) *Instance {
-	inst := &Instance{
+func newInstance(h *Host, w *worker, att *attempt) *instance {
+	inst := &instance{
 		host:         h,
 		worker:       w,
 		att:          att,
 		handlers:     map[*Server]*handlerSet{},
-		declSettings: map[*Server]*Settings{},
+		declSettings: map[*Server]*settings{},
 		portZeroRank: map[string]int{},
 		timers:       map[int64]*timer{},
 		owed:         map[debt]struct{}{},
@@ -62,28 +62,25 @@ func newInstance(h *Host, w *Worker, att *attempt) *Instance {
 	return inst
 }
 
-// Host is the host running this instance.
-func (inst *Instance) Host() *Host { return inst.host }
-
 // Shared implements script.Instance (Host.Shared).
-func (inst *Instance) Shared(key string, init func() any) any { return inst.host.Shared(key, init) }
+func (inst *instance) Shared(key string, init func() any) any { return inst.host.Shared(key, init) }
 
 // Logger implements script.Instance.
-func (inst *Instance) Logger() *slog.Logger { return inst.host.log }
+func (inst *instance) Logger() *slog.Logger { return inst.host.log }
 
 // Stdout implements script.Instance.
-func (inst *Instance) Stdout() io.Writer { return inst.host.Stdout() }
+func (inst *instance) Stdout() io.Writer { return inst.host.stdout() }
 
 // Stderr implements script.Instance.
-func (inst *Instance) Stderr() io.Writer { return inst.host.Stderr() }
+func (inst *instance) Stderr() io.Writer { return inst.host.stderr() }
 
 // Context implements script.Instance: it is cancelled when the instance
 // closes.
-func (inst *Instance) Context() context.Context { return inst.ctx }
+func (inst *instance) Context() context.Context { return inst.ctx }
 
 // Own implements script.Instance: r is closed with the instance unless
 // release is called first.
-func (inst *Instance) Own(r io.Closer) (release func()) {
+func (inst *instance) Own(r io.Closer) (release func()) {
 	if inst.owned == nil {
 		inst.owned = map[uint64]io.Closer{}
 	}
@@ -94,7 +91,7 @@ func (inst *Instance) Own(r io.Closer) (release func()) {
 }
 
 // closeOwned closes what the instance owns, in the order it took it.
-func (inst *Instance) closeOwned() {
+func (inst *instance) closeOwned() {
 	for len(inst.owned) > 0 {
 		ids := make([]uint64, 0, len(inst.owned))
 		for id := range inst.owned {
@@ -112,21 +109,18 @@ func (inst *Instance) closeOwned() {
 }
 
 // WorkerID is the id of the worker that owns this instance.
-func (inst *Instance) WorkerID() int { return inst.worker.id }
-
-// VM is the instance's script VM.
-func (inst *Instance) VM() script.VM { return inst.vm }
+func (inst *instance) WorkerID() int { return inst.worker.id }
 
 // ScriptDir is the folder of the main script (relative requires resolve
 // against it).
-func (inst *Instance) ScriptDir() string { return filepath.Dir(inst.att.prog.Path()) }
+func (inst *instance) ScriptDir() string { return filepath.Dir(inst.att.prog.Path()) }
 
 // Program is the compiled version this instance runs.
-func (inst *Instance) Program() script.Program { return inst.att.prog }
+func (inst *instance) Program() script.Program { return inst.att.prog }
 
 // AddDependency records a file the script required, so that saving it
 // reloads the script.
-func (inst *Instance) AddDependency(path string) {
+func (inst *instance) AddDependency(path string) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return
@@ -142,7 +136,7 @@ func (inst *Instance) AddDependency(path string) {
 // instance was replaced by a reload meanwhile, fn is not run; if it is
 // still loading (a module started work from the script's main chunk), fn
 // waits until the instance becomes active.
-func (inst *Instance) Post(fn func()) {
+func (inst *instance) Post(fn func()) {
 	inst.worker.Post(func() {
 		switch {
 		case inst.worker.inst == inst || inst.draining:
@@ -155,7 +149,7 @@ func (inst *Instance) Post(fn func()) {
 
 // runPending runs what was posted while the instance was loading; the
 // worker calls it when the instance becomes active.
-func (inst *Instance) runPending() {
+func (inst *instance) runPending() {
 	for len(inst.pending) > 0 && inst.worker.inst == inst {
 		fn := inst.pending[0]
 		inst.pending = inst.pending[1:]
@@ -167,17 +161,17 @@ func (inst *Instance) runPending() {
 // AtClose registers fn to run on the worker when the instance is closed:
 // replaced by a reload, discarded after a failed load, or stopped with the
 // host. Modules close what the instance opened (clients, sockets) there.
-func (inst *Instance) AtClose(fn func()) { inst.closers = append(inst.closers, fn) }
+func (inst *instance) AtClose(fn func()) { inst.closers = append(inst.closers, fn) }
 
 // Call invokes a script function on this instance's worker with the
 // watchdog armed; errors are logged and counted, never raised.
-func (inst *Instance) Call(what string, fn script.Callback, args ...script.Value) script.Value {
+func (inst *instance) Call(what string, fn script.Callback, args ...script.Value) script.Value {
 	return inst.worker.call(inst, fn, what, args...)
 }
 
 // Exports is the imscript module as this instance sees it: core functions
 // plus every registered module.
-func (inst *Instance) Exports() script.Map {
+func (inst *instance) Exports() script.Map {
 	if inst.exports == nil {
 		m := coreExports(inst)
 		for _, mod := range inst.host.modules {
@@ -190,7 +184,7 @@ func (inst *Instance) Exports() script.Map {
 
 // Module returns a registered module (or "imscript" itself) by name, for
 // require().
-func (inst *Instance) Module(name string) (script.Value, bool) {
+func (inst *instance) Module(name string) (script.Value, bool) {
 	if name == "imscript" {
 		return inst.Exports(), true
 	}
@@ -203,7 +197,7 @@ func (inst *Instance) Module(name string) (script.Value, bool) {
 }
 
 // declareServer records a server declaration of this version.
-func (inst *Instance) declareServer(st *Settings) *Server {
+func (inst *instance) declareServer(st *settings) *Server {
 	h := inst.host
 	rank := 0
 	if st.Port == 0 {
@@ -238,7 +232,7 @@ func (inst *Instance) declareServer(st *Settings) *Server {
 
 // close cancels the instance's timers, answers what it still owes 503 and
 // closes its VM.
-func (inst *Instance) close() {
+func (inst *instance) close() {
 	for d := range inst.owed {
 		d.abandon()
 	}
@@ -259,4 +253,4 @@ func (inst *Instance) close() {
 
 // instOf is the host instance making a call to one of the host's own
 // functions.
-func instOf(c script.Call) *Instance { return c.Instance().(*Instance) }
+func instOf(c script.Call) *instance { return c.Instance().(*instance) }

@@ -30,7 +30,7 @@ type protocol struct {
 	listen func(s *Server) (listener, error)
 	// newConn makes the protocol state of an accepted connection (stream
 	// servers). It runs on the transport's goroutine.
-	newConn func(s *Server, c *Conn) connProto
+	newConn func(s *Server, c *conn) connProto
 }
 
 // stream says whether the type's servers accept connections.
@@ -109,14 +109,14 @@ type connProto interface {
 	// input consumes the complete units (packages, requests, frames)
 	// buffered in in and posts them to the connection's worker. It never
 	// blocks; bytes of an incomplete unit stay buffered.
-	input(c *Conn, in Inbound)
+	input(c *conn, in inbound)
 	// push sends one hub message (publish, sendToUid) in the protocol's
 	// framing; false when the connection takes no such messages (a plain
 	// HTTP connection, a WebSocket before its handshake).
-	push(c *Conn, m *message) bool
+	push(c *conn, m *message) bool
 	// gone runs on the worker when the connection's close event is
 	// handled, before the script's close handler.
-	gone(c *Conn)
+	gone(c *conn)
 }
 
 // unit is one thing that happened, for a worker to handle: a TCP package, an
@@ -124,5 +124,5 @@ type connProto interface {
 // closing, a timer falling due. Protocols define their own; run calls the
 // script's handler.
 type unit interface {
-	run(w *Worker, ev *event)
+	run(w *worker, ev *event)
 }

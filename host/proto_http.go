@@ -22,7 +22,7 @@ func init() {
 		tls:     true,
 		http:    true,
 		alpn:    []string{"http/1.1"},
-		newConn: func(*Server, *Conn) connProto { return &httpConn{} },
+		newConn: func(*Server, *conn) connProto { return &httpConn{} },
 	})
 	registerProtocol(&protocol{
 		name:    "websocket",
@@ -30,7 +30,7 @@ func init() {
 		tls:     true,
 		http:    true,
 		alpn:    []string{"http/1.1"},
-		newConn: func(*Server, *Conn) connProto { return &httpConn{upgrades: true} },
+		newConn: func(*Server, *conn) connProto { return &httpConn{upgrades: true} },
 	})
 }
 
@@ -49,7 +49,7 @@ type httpConn struct {
 
 	// Response ordering: the worker only. A pipelined request's response
 	// waits (buffered) until the responses before it are finished.
-	queue []*Response
+	queue []*response
 }
 
 // httpRequest is one complete request on its way to the worker.
@@ -60,7 +60,7 @@ type httpRequest struct {
 
 // input parses requests; after an upgrade it hands the rest to the
 // WebSocket protocol.
-func (h *httpConn) input(c *Conn, in Inbound) {
+func (h *httpConn) input(c *conn, in inbound) {
 	if ws := h.ws.Load(); ws != nil {
 		ws.input(c, in)
 		return
@@ -120,15 +120,15 @@ func (h *httpConn) input(c *Conn, in Inbound) {
 
 // refuse answers a refused request through the worker (after the
 // responses of the requests before it) and closes the connection.
-func (h *httpConn) refuse(c *Conn, he *httpwire.Error) {
-	c.srv.host.log.Warn("bad http request, closing connection", "server", c.srv.Addr(), "fd", c.id,
+func (h *httpConn) refuse(c *conn, he *httpwire.Error) {
+	c.srv.host.log.Warn("bad http request, closing connection", "server", c.srv.addr(), "fd", c.id,
 		"remote", addrString(c.remote), "status", he.Status, "err", he.Err)
 	c.bad = true
 	c.post(httpRefusal{status: he.Status}, nil)
 }
 
 // push sends a hub message once the connection is a WebSocket.
-func (h *httpConn) push(c *Conn, m *message) bool {
+func (h *httpConn) push(c *conn, m *message) bool {
 	if ws := h.ws.Load(); ws != nil {
 		return ws.push(c, m)
 	}
@@ -136,14 +136,14 @@ func (h *httpConn) push(c *Conn, m *message) bool {
 }
 
 // gone forgets the responses the closed connection was owed.
-func (h *httpConn) gone(*Conn) {
+func (h *httpConn) gone(*conn) {
 	for _, r := range h.queue {
 		r.done()
 	}
 }
 
 // httpOf is c's HTTP state (nil on other servers).
-func httpOf(c *Conn) *httpConn {
+func httpOf(c *conn) *httpConn {
 	h, _ := c.proto.(*httpConn)
 	return h
 }
@@ -151,7 +151,7 @@ func httpOf(c *Conn) *httpConn {
 // run answers one request: a static file, else the request handler, else
 // 404. A handler error before the response started answers 500; so does
 // an async (JS) handler whose promise rejects later.
-func (p *httpRequest) run(w *Worker, ev *event) {
+func (p *httpRequest) run(w *worker, ev *event) {
 	s, c := ev.srv, ev.conn
 	res := newResponse(s, c, p)
 	if s.serveStatic(res, p.R) {
@@ -182,6 +182,6 @@ func (p *httpRequest) run(w *Worker, ev *event) {
 // httpRefusal answers a request the parser refused, in its turn.
 type httpRefusal struct{ status int }
 
-func (r httpRefusal) run(_ *Worker, ev *event) {
+func (r httpRefusal) run(_ *worker, ev *event) {
 	newResponse(ev.srv, ev.conn, nil).fail(r.status)
 }

@@ -23,13 +23,13 @@ import (
 // chunked body; files and document_root. The script's res methods are in
 // api_response.go.
 
-// Response is the res object of a request handler. Its methods run on the
+// response is the res object of a request handler. Its methods run on the
 // connection's worker.
-type Response struct {
-	c     *Conn
+type response struct {
+	c     *conn
 	srv   *Server
 	obj   *script.Object
-	owner *Instance // the instance whose handler owes it (reload_drain.go)
+	owner *instance // the instance whose handler owes it (reload_drain.go)
 
 	head      bool // HEAD request: no body on the wire
 	keepAlive bool
@@ -47,8 +47,8 @@ type Response struct {
 }
 
 // newResponse queues a response slot for request p on its connection.
-func newResponse(s *Server, c *Conn, p *httpRequest) *Response {
-	r := &Response{c: c, srv: s, status: 200, keepAlive: p != nil && p.KeepAlive}
+func newResponse(s *Server, c *conn, p *httpRequest) *response {
+	r := &response{c: c, srv: s, status: 200, keepAlive: p != nil && p.KeepAlive}
 	if p != nil {
 		r.head = p.R.Method == http.MethodHead
 		r.http10 = !p.R.ProtoAtLeast(1, 1)
@@ -60,7 +60,7 @@ func newResponse(s *Server, c *Conn, p *httpRequest) *Response {
 }
 
 // emit writes bytes of this response, or holds them until it heads the line.
-func (r *Response) emit(b []byte) bool {
+func (r *response) emit(b []byte) bool {
 	q := httpOf(r.c)
 	if len(q.queue) > 0 && q.queue[0] == r {
 		ok, _ := r.c.Send(b)
@@ -71,7 +71,7 @@ func (r *Response) emit(b []byte) bool {
 }
 
 // finish marks the response complete and lets the ones behind it out.
-func (r *Response) finish() {
+func (r *response) finish() {
 	r.finished = true
 	r.done()
 	q := httpOf(r.c)
@@ -117,7 +117,7 @@ func httpDate() string {
 
 // headerBytes renders the status line and headers. bodyLen < 0 means a
 // streamed body (chunked on HTTP/1.1).
-func (r *Response) headerBytes(bodyLen int) []byte {
+func (r *response) headerBytes(bodyLen int) []byte {
 	reason := r.reason
 	if reason == "" {
 		reason = http.StatusText(r.status)
@@ -167,7 +167,7 @@ func (r *Response) headerBytes(bodyLen int) []byte {
 }
 
 // end sends body and finishes the response.
-func (r *Response) end(body []byte) bool {
+func (r *response) end(body []byte) bool {
 	if r.finished {
 		return false
 	}
@@ -198,7 +198,7 @@ func (r *Response) end(body []byte) bool {
 // fail ends a response its handler cannot give: status (with its text as
 // the body) when nothing was sent yet, else the end of the streamed body,
 // so that the connection goes on.
-func (r *Response) fail(status int) {
+func (r *response) fail(status int) {
 	switch {
 	case !r.started:
 		r.status = status
@@ -209,7 +209,7 @@ func (r *Response) fail(status int) {
 }
 
 // write streams one piece of the body.
-func (r *Response) write(chunk []byte) bool {
+func (r *response) write(chunk []byte) bool {
 	if r.finished {
 		return false
 	}
@@ -240,7 +240,7 @@ func appendChunk(b, data []byte) []byte {
 	return append(b, '\r', '\n')
 }
 
-func (r *Response) setHeader(name, value string) {
+func (r *response) setHeader(name, value string) {
 	for i := 0; i+1 < len(r.hdr); i += 2 {
 		if strings.EqualFold(r.hdr[i], name) {
 			r.hdr[i+1] = value
@@ -258,7 +258,7 @@ const maxFileSize = 64 << 20
 
 // serveFile answers with a file's content. req (may be nil) enables
 // If-Modified-Since.
-func (r *Response) serveFile(f *os.File, name string, req *http.Request) bool {
+func (r *response) serveFile(f *os.File, name string, req *http.Request) bool {
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() || st.Size() > maxFileSize {
 		return false
@@ -305,7 +305,7 @@ func contentType(name string) string {
 }
 
 // serveStatic answers GET/HEAD requests for files under document_root.
-func (s *Server) serveStatic(r *Response, req *http.Request) bool {
+func (s *Server) serveStatic(r *response, req *http.Request) bool {
 	root := s.cfg.Load().root
 	if root == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
 		return false

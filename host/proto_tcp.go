@@ -14,7 +14,7 @@ func init() {
 		events:  append([]int{hConnect, hReceive, hClose}, commonEvents...),
 		framing: true,
 		tls:     true,
-		newConn: func(*Server, *Conn) connProto { return tcpConn{} },
+		newConn: func(*Server, *conn) connProto { return tcpConn{} },
 	})
 }
 
@@ -23,7 +23,7 @@ func init() {
 type tcpConn struct{}
 
 // input frames the buffered stream and posts each whole package.
-func (tcpConn) input(c *Conn, in Inbound) {
+func (tcpConn) input(c *conn, in inbound) {
 	s := c.srv
 	f := s.framer()
 	for {
@@ -49,22 +49,22 @@ func (tcpConn) input(c *Conn, in Inbound) {
 }
 
 // push writes a hub message as it is: framing is the script's on tcp.
-func (tcpConn) push(c *Conn, m *message) bool {
+func (tcpConn) push(c *conn, m *message) bool {
 	ok, _ := c.Send(m.data)
 	return ok
 }
 
-func (tcpConn) gone(*Conn) {}
+func (tcpConn) gone(*conn) {}
 
 // tcpPackage fires receive with one package.
 type tcpPackage struct{}
 
-func (tcpPackage) run(w *Worker, ev *event) {
+func (tcpPackage) run(w *worker, ev *event) {
 	w.fire(ev.srv, hReceive, ev.srv.obj, ev.conn.id, ev.data)
 }
 
 // newFramer is the framer a server's (or a client's) settings ask for.
-func newFramer(st *Settings) *framing.Framer {
+func newFramer(st *settings) *framing.Framer {
 	c := framing.Config{Max: st.PackageMaxLength}
 	switch {
 	case st.OpenLengthCheck:

@@ -17,7 +17,7 @@ import (
 
 // feed hands data to the connection's protocol in two reads, split at cut,
 // as a transport would, and returns the events the worker got.
-func feed(c *Conn, data []byte, cut int) []event {
+func feed(c *conn, data []byte, cut int) []event {
 	in := &netInbound{}
 	if cut < 0 || cut > len(data) {
 		cut = len(data)
@@ -32,7 +32,7 @@ func feed(c *Conn, data []byte, cut int) []event {
 	return c.worker.q.take(nil)
 }
 
-func protoConn(t *testing.T, m script.Map) *Conn {
+func protoConn(t *testing.T, m script.Map) *conn {
 	s := testServer(t, m)
 	c, _ := testConn(s, 1)
 	return c
@@ -50,7 +50,7 @@ func TestNewFramerFromSettings(t *testing.T) {
 		{script.Map{"open_length_check": true, "package_body_offset": int64(0)}, framing.Length, 4, 0},
 		{script.Map{"open_eof_check": true}, framing.EOF, 0, 0},
 	} {
-		st, err := ParseSettings(tc.m)
+		st, err := parseSettings(tc.m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestNewFramerFromSettings(t *testing.T) {
 			t.Errorf("%v: mode %v size %d body %d, want %v %d %d", tc.m, f.Mode(), f.LengthSize(), f.BodyOffset(), tc.mode, tc.size, tc.body)
 		}
 	}
-	st, _ := ParseSettings(script.Map{"open_eof_split": true})
+	st, _ := parseSettings(script.Map{"open_eof_split": true})
 	if f := newFramer(st); !f.Split() || !bytes.Equal(f.Config().EOF, []byte("\r\n")) {
 		t.Errorf("open_eof_split: split %v eof %q, want true and CRLF", f.Split(), f.Config().EOF)
 	}

@@ -58,7 +58,7 @@ func (l *udpListener) read() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.host.log.Warn("udp read", "server", s.Addr(), "err", err)
+			s.host.log.Warn("udp read", "server", s.addr(), "err", err)
 			continue
 		}
 		if s.host.stopping.Load() {
@@ -78,7 +78,7 @@ func (l *udpListener) read() {
 // datagram fires packet with one datagram and its sender.
 type datagram struct{ from netip.AddrPort }
 
-func (d datagram) run(w *Worker, ev *event) {
+func (d datagram) run(w *worker, ev *event) {
 	addr := script.Map{"address": d.from.Addr().Unmap().String(), "port": int64(d.from.Port())}
 	w.fire(ev.srv, hPacket, ev.srv.obj, ev.data, addr)
 }
@@ -96,8 +96,8 @@ func (l *udpListener) sendTo(ip string, port int, data []byte) (bool, string) {
 	return true, ""
 }
 
-// SendTo sends one datagram from a udp server's socket.
-func (s *Server) SendTo(ip string, port int, data []byte) (bool, string) {
+// sendTo sends one datagram from a udp server's socket.
+func (s *Server) sendTo(ip string, port int, data []byte) (bool, string) {
 	l, ok := s.ln.(*udpListener)
 	if !ok {
 		return false, "not a listening udp server"

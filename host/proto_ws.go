@@ -30,7 +30,7 @@ func (hs *wsHandshake) response() []byte {
 }
 
 // wsAccept validates an upgrade request against the server's settings.
-func wsAccept(st *Settings, r *http.Request) (*wsHandshake, *httpwire.Error) {
+func wsAccept(st *settings, r *http.Request) (*wsHandshake, *httpwire.Error) {
 	refuse := func(status int, err error) (*wsHandshake, *httpwire.Error) {
 		return nil, &httpwire.Error{Status: status, Err: err}
 	}
@@ -89,12 +89,12 @@ type wsConn struct {
 	closeSent atomic.Bool // a close frame went out (from the loop or a worker)
 }
 
-func newWSConn(hs *wsHandshake, st *Settings) *wsConn {
+func newWSConn(hs *wsHandshake, st *settings) *wsConn {
 	return &wsConn{reader: wsframe.Reader{Deflate: hs.deflate, Max: st.PackageMaxLength}, deflate: hs.deflate}
 }
 
 // wsOf is c's WebSocket state, nil before an upgrade or on other servers.
-func wsOf(c *Conn) *wsConn {
+func wsOf(c *conn) *wsConn {
 	if h := httpOf(c); h != nil {
 		return h.ws.Load()
 	}
@@ -103,7 +103,7 @@ func wsOf(c *Conn) *wsConn {
 
 // input parses frames: pings are answered here, a close is answered and
 // closes, messages go to the worker.
-func (ws *wsConn) input(c *Conn, in Inbound) {
+func (ws *wsConn) input(c *conn, in inbound) {
 	s := c.srv
 	ws.reader.Max = s.settings().PackageMaxLength
 	for !c.bad {
@@ -139,7 +139,7 @@ func (ws *wsConn) input(c *Conn, in Inbound) {
 }
 
 // closeReceived answers a close frame and closes the connection.
-func (ws *wsConn) closeReceived(c *Conn, payload []byte) {
+func (ws *wsConn) closeReceived(c *conn, payload []byte) {
 	c.bad = true // nothing after a close frame counts
 	code, perr := wsframe.ParseClose(payload)
 	if perr != nil {
@@ -157,8 +157,8 @@ func (ws *wsConn) closeReceived(c *Conn, payload []byte) {
 }
 
 // fail closes a connection for a protocol error with the right code.
-func (ws *wsConn) fail(c *Conn, code int, reason string) {
-	c.srv.host.log.Warn("websocket protocol error, closing connection", "server", c.srv.Addr(), "fd", c.id,
+func (ws *wsConn) fail(c *conn, code int, reason string) {
+	c.srv.host.log.Warn("websocket protocol error, closing connection", "server", c.srv.addr(), "fd", c.id,
 		"remote", addrString(c.remote), "code", code, "err", reason)
 	c.bad = true
 	if !ws.closeSent.Swap(true) {
@@ -174,7 +174,7 @@ const (
 )
 
 // push sends a hub message as a text (or binary) frame, once open.
-func (ws *wsConn) push(c *Conn, m *message) bool {
+func (ws *wsConn) push(c *conn, m *message) bool {
 	if !ws.open.Load() {
 		return false
 	}
@@ -210,8 +210,8 @@ func wsPlain(m *message, op wsframe.Op) []byte {
 	return m.enc[encWSPlain]
 }
 
-// Push sends one WebSocket message to connection fd of this server.
-func (s *Server) Push(fd int64, data []byte, binary bool) (bool, string) {
+// push sends one WebSocket message to connection fd of this server.
+func (s *Server) push(fd int64, data []byte, binary bool) (bool, string) {
 	c := s.conn(fd)
 	if c == nil {
 		return false, "no such connection"
@@ -227,9 +227,9 @@ func (s *Server) Push(fd int64, data []byte, binary bool) (bool, string) {
 // close frame the server sent before it closes all the same.
 const wsCloseWait = 3 * time.Second
 
-// Disconnect sends a close frame and closes the connection once the peer
+// disconnect sends a close frame and closes the connection once the peer
 // answers (or after wsCloseWait).
-func (s *Server) Disconnect(fd int64, code int, reason string) (bool, string) {
+func (s *Server) disconnect(fd int64, code int, reason string) (bool, string) {
 	c := s.conn(fd)
 	if c == nil {
 		return false, "no such connection"
@@ -242,7 +242,7 @@ func (s *Server) Disconnect(fd int64, code int, reason string) (bool, string) {
 }
 
 // sendClose starts the closing handshake from the server's side.
-func (ws *wsConn) sendClose(c *Conn, code int, reason string) (bool, string) {
+func (ws *wsConn) sendClose(c *conn, code int, reason string) (bool, string) {
 	// Mark the close as sent first: the peer's answer may arrive before
 	// Send returns, and must not be answered with a second close frame.
 	if ws.closeSent.Swap(true) {
@@ -258,9 +258,9 @@ func (ws *wsConn) sendClose(c *Conn, code int, reason string) (bool, string) {
 // goingAway starts the closing handshake (1001, going away) on every open
 // WebSocket connection of the server: the host is stopping. It returns the
 // connections that are closing.
-func (s *Server) goingAway() []*Conn {
-	var closing []*Conn
-	s.host.conns.each(func(c *Conn) {
+func (s *Server) goingAway() []*conn {
+	var closing []*conn
+	s.host.conns.each(func(c *conn) {
 		if c.srv != s {
 			return
 		}
@@ -279,7 +279,7 @@ type wsOpen struct {
 	hs  *wsHandshake
 }
 
-func (o *wsOpen) run(w *Worker, ev *event) {
+func (o *wsOpen) run(w *worker, ev *event) {
 	s, c := ev.srv, ev.conn
 	res := newResponse(s, c, o.req)
 	res.keepAlive = true
@@ -295,6 +295,6 @@ func (o *wsOpen) run(w *Worker, ev *event) {
 }
 
 // run fires message with the frame (api_frame.go).
-func (f *messageFrame) run(w *Worker, ev *event) {
+func (f *messageFrame) run(w *worker, ev *event) {
 	w.fire(ev.srv, hMessage, ev.srv.obj, &script.Object{Type: frameType, Data: f})
 }

@@ -28,8 +28,8 @@ func (h *Host) ReloadNow(why string) error { return h.reload(why) }
 
 // loadOthers loads the program on the other workers (and task workers) in
 // parallel.
-func (h *Host) loadOthers(att *attempt, first *Instance) ([]*Instance, error) {
-	insts := make([]*Instance, len(h.all))
+func (h *Host) loadOthers(att *attempt, first *instance) ([]*instance, error) {
+	insts := make([]*instance, len(h.all))
 	insts[0] = first
 	errs := make([]error, len(h.all))
 	var wg sync.WaitGroup
@@ -67,12 +67,12 @@ func (h *Host) reload(why string) error {
 		return err
 	}
 	att := newAttempt(prog)
-	insts := make([]*Instance, len(h.all))
+	insts := make([]*instance, len(h.all))
 	errs := make([]error, len(h.all))
 	var wg sync.WaitGroup
 	for i, w := range h.all {
 		wg.Add(1)
-		go func(i int, w *Worker) {
+		go func(i int, w *worker) {
 			defer wg.Done()
 			insts[i], errs[i] = w.load(att)
 		}(i, w)
@@ -114,7 +114,7 @@ func firstError(errs []error) error {
 }
 
 // discard closes instances that will not run (their load failed somewhere).
-func (h *Host) discard(insts []*Instance) {
+func (h *Host) discard(insts []*instance) {
 	for i, inst := range insts {
 		if inst != nil {
 			h.all[i].runSync(func() { inst.close() })
@@ -133,7 +133,7 @@ func isClosed(ch chan struct{}) bool {
 
 // activate switches every worker to its new instance, in order with the
 // events already queued.
-func (h *Host) activate(insts []*Instance) {
+func (h *Host) activate(insts []*instance) {
 	var wg sync.WaitGroup
 	for i, w := range h.all {
 		wg.Add(1)

@@ -25,7 +25,7 @@ type commitPlan struct {
 }
 
 // bind opens the listeners first's version adds.
-func (h *Host) bind(first *Instance) (*commitPlan, error) {
+func (h *Host) bind(first *instance) (*commitPlan, error) {
 	p := &commitPlan{}
 	var errs []error
 	for _, s := range first.decls {
@@ -49,7 +49,7 @@ func (h *Host) bind(first *Instance) (*commitPlan, error) {
 
 // apply makes the active version's declarations (the first worker's) the
 // host's servers.
-func (h *Host) apply(att *attempt, first *Instance, p *commitPlan) {
+func (h *Host) apply(att *attempt, first *instance, p *commitPlan) {
 	h.mu.Lock()
 	keep := map[*Server]bool{}
 	for _, s := range p.declared {
@@ -79,7 +79,7 @@ func (h *Host) apply(att *attempt, first *Instance, p *commitPlan) {
 		s.openGate()
 	}
 	for _, s := range removed {
-		h.log.Info("closing server the script no longer declares", "server", s.Addr())
+		h.log.Info("closing server the script no longer declares", "server", s.addr())
 		s.stop(context.Background())
 	}
 }

@@ -18,21 +18,21 @@ import (
 type debt interface {
 	// owedBy records the instance that owes it; the debt tells it (paid)
 	// once it is answered.
-	owedBy(inst *Instance)
+	owedBy(inst *instance)
 	// abandon answers it as best it can without the instance, which is
 	// going away, and settles it (paid).
 	abandon()
 }
 
 // owe records that inst's handler took d and owes it.
-func (inst *Instance) owe(d debt) {
+func (inst *instance) owe(d debt) {
 	d.owedBy(inst)
 	inst.owed[d] = struct{}{}
 }
 
 // paid records that d was answered, or that it no longer can be (its
 // connection closed). A draining instance that owes nothing more closes.
-func (inst *Instance) paid(d debt) {
+func (inst *instance) paid(d debt) {
 	delete(inst.owed, d)
 	if inst.draining && len(inst.owed) == 0 {
 		// Not now: this may run inside the instance's own VM.
@@ -43,7 +43,7 @@ func (inst *Instance) paid(d debt) {
 
 // retire takes old out of service on w: it drains when it owes answers and
 // max_wait_time allows, else it closes at once.
-func (w *Worker) retire(old *Instance, wait time.Duration) {
+func (w *worker) retire(old *instance, wait time.Duration) {
 	if len(old.owed) == 0 || wait <= 0 {
 		old.close()
 		return
@@ -58,28 +58,28 @@ func (w *Worker) retire(old *Instance, wait time.Duration) {
 
 // endDrain closes a draining instance: it owes nothing more, or why says
 // why it is closed all the same.
-func (w *Worker) endDrain(old *Instance, why string) {
+func (w *worker) endDrain(old *instance, why string) {
 	if !old.draining {
 		return
 	}
 	old.draining = false
-	w.draining = slices.DeleteFunc(w.draining, func(i *Instance) bool { return i == old })
+	w.draining = slices.DeleteFunc(w.draining, func(i *instance) bool { return i == old })
 	if n := len(old.owed); n > 0 {
 		w.host.log.Warn("old version closed before it answered its requests in flight: 503", "worker", w.id, "requests", n, "why", why)
 	}
 	old.close()
 }
 
-func (r *Response) owedBy(inst *Instance) { r.owner = inst }
+func (r *response) owedBy(inst *instance) { r.owner = inst }
 
 // abandon answers a response whose instance is going away without it.
-func (r *Response) abandon() {
+func (r *response) abandon() {
 	r.fail(http.StatusServiceUnavailable)
 	r.done()
 }
 
 // done records that r was finished, or that its connection closed.
-func (r *Response) done() {
+func (r *response) done() {
 	if inst := r.owner; inst != nil {
 		r.owner = nil
 		inst.paid(r)

@@ -23,7 +23,7 @@ type Server struct {
 	host  *Host
 	key   string
 	obj   *script.Object
-	decl  *Settings // settings it was opened with (type, host, port)
+	decl  *settings // settings it was opened with (type, host, port)
 	proto *protocol // what decl.Type names (proto.go)
 
 	cfg  atomic.Pointer[serverConfig]
@@ -48,15 +48,15 @@ type Server struct {
 }
 
 type serverConfig struct {
-	s    *Settings
+	s    *settings
 	f    *framing.Framer // tcp: open_length_check / open_eof_check
 	root *os.Root        // http: document_root, opened
 }
 
-func (s *Server) settings() *Settings     { return s.cfg.Load().s }
+func (s *Server) settings() *settings     { return s.cfg.Load().s }
 func (s *Server) framer() *framing.Framer { return s.cfg.Load().f }
 
-func (s *Server) setSettings(st *Settings) {
+func (s *Server) setSettings(st *settings) {
 	cfg := &serverConfig{s: st, f: newFramer(st)}
 	if st.DocumentRoot != "" {
 		dir := st.DocumentRoot
@@ -79,17 +79,14 @@ func (s *Server) Type() string { return s.proto.name }
 // Port is the bound port (the chosen one when the script asked for 0).
 func (s *Server) Port() int { return int(s.port.Load()) }
 
-// Addr is host:port as bound.
-func (s *Server) Addr() string { return joinHostPort(s.decl.Host, s.Port()) }
-
-// Object is the script-visible server object.
-func (s *Server) Object() *script.Object { return s.obj }
+// addr is host:port as bound.
+func (s *Server) addr() string { return joinHostPort(s.decl.Host, s.Port()) }
 
 func joinHostPort(h string, p int) string { return net.JoinHostPort(h, strconv.Itoa(p)) }
 
 // serverKey names a listener across versions: the address, or for port 0 the
 // declaration's rank among port-0 servers of its type.
-func serverKey(st *Settings, rank int) string {
+func serverKey(st *settings, rank int) string {
 	if st.Port == 0 {
 		return fmt.Sprintf("%s://%s:0#%d", st.Type, st.Host, rank)
 	}
@@ -131,7 +128,7 @@ type eventGate struct {
 }
 
 type heldEvent struct {
-	w  *Worker
+	w  *worker
 	ev event
 }
 
@@ -139,7 +136,7 @@ type heldEvent struct {
 // holds it while the server's gate is closed. Every event a transport or
 // protocol makes goes through here, so the events of one connection keep
 // their order.
-func (s *Server) post(w *Worker, ev event) {
+func (s *Server) post(w *worker, ev event) {
 	if g := s.gate.Load(); g != nil {
 		g.mu.Lock()
 		if !g.open {
@@ -180,7 +177,7 @@ func (s *Server) stop(ctx context.Context) {
 	}
 	if s.ln != nil {
 		if err := s.ln.stop(ctx); err != nil {
-			s.host.log.Warn("stopping listener", "server", s.Addr(), "err", err)
+			s.host.log.Warn("stopping listener", "server", s.addr(), "err", err)
 		}
 	}
 	s.listening = false
@@ -216,10 +213,10 @@ func (s *Server) startHeartbeat() {
 			}
 			idle := time.Duration(st.HeartbeatIdleTime * float64(time.Second))
 			now := s.host.now()
-			s.host.conns.each(func(c *Conn) {
+			s.host.conns.each(func(c *conn) {
 				if c.srv == s && time.Duration(now-c.lastTime.Load())*time.Millisecond >= idle {
 					if c.Close() {
-						s.host.log.Debug("heartbeat: closing idle connection", "server", s.Addr(), "fd", c.id)
+						s.host.log.Debug("heartbeat: closing idle connection", "server", s.addr(), "fd", c.id)
 					}
 				}
 			})
@@ -228,7 +225,7 @@ func (s *Server) startHeartbeat() {
 }
 
 // conn finds a live connection of this server.
-func (s *Server) conn(fd int64) *Conn {
+func (s *Server) conn(fd int64) *conn {
 	c := s.host.conns.get(fd)
 	if c == nil || c.srv != s {
 		return nil
@@ -236,8 +233,8 @@ func (s *Server) conn(fd int64) *Conn {
 	return c
 }
 
-// Send writes data to connection fd of this server.
-func (s *Server) Send(fd int64, data []byte) (bool, string) {
+// send writes data to connection fd of this server.
+func (s *Server) send(fd int64, data []byte) (bool, string) {
 	c := s.conn(fd)
 	if c == nil {
 		return false, "no such connection"
@@ -245,8 +242,8 @@ func (s *Server) Send(fd int64, data []byte) (bool, string) {
 	return c.Send(data)
 }
 
-// Info describes a connection as srv:info(fd) does, or returns nil.
-func (s *Server) Info(fd int64) script.Map {
+// info describes a connection as srv:info(fd) does, or returns nil.
+func (s *Server) info(fd int64) script.Map {
 	c := s.conn(fd)
 	if c == nil {
 		return nil
@@ -265,10 +262,10 @@ func (s *Server) Info(fd int64) script.Map {
 	return m
 }
 
-// Connections lists every live fd of this server, across workers.
-func (s *Server) Connections() []int64 {
+// connections lists every live fd of this server, across workers.
+func (s *Server) connections() []int64 {
 	var ids []int64
-	s.host.conns.each(func(c *Conn) {
+	s.host.conns.each(func(c *conn) {
 		if c.srv == s && c.Open() {
 			ids = append(ids, c.id)
 		}
@@ -277,8 +274,8 @@ func (s *Server) Connections() []int64 {
 	return ids
 }
 
-// Stats is srv:stats().
-func (s *Server) Stats() script.Map {
+// stats is srv:stats().
+func (s *Server) stats() script.Map {
 	return script.Map{
 		"start_time":      s.startTime,
 		"connection_num":  s.connNum.Load(),

@@ -10,8 +10,8 @@ import (
 	"github.com/imscript/imscript/script"
 )
 
-// Settings are one server's options, under Swoole's names.
-type Settings struct {
+// settings are one server's options, under Swoole's names.
+type settings struct {
 	Type string // tcp, udp
 	Host string
 	Port int
@@ -85,10 +85,10 @@ func defaultMaxConnection() int {
 	return 10000
 }
 
-// ParseSettings reads a server declaration table. Unknown names and wrong
+// parseSettings reads a server declaration table. Unknown names and wrong
 // types are errors that name the setting.
-func ParseSettings(m script.Map) (*Settings, error) {
-	s := &Settings{
+func parseSettings(m script.Map) (*settings, error) {
+	s := &settings{
 		Type:              "tcp",
 		Host:              "0.0.0.0",
 		MaxConnection:     defaultMaxConnection(),

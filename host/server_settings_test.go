@@ -10,11 +10,11 @@ import (
 )
 
 func TestSettingsDefaults(t *testing.T) {
-	s, err := ParseSettings(script.Map{})
+	s, err := parseSettings(script.Map{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Settings{
+	want := settings{
 		Type:              "tcp",
 		Host:              "0.0.0.0",
 		PackageLengthType: "N",
@@ -39,7 +39,7 @@ func TestSettingsDefaults(t *testing.T) {
 }
 
 func TestSettingsEveryName(t *testing.T) {
-	s, err := ParseSettings(script.Map{
+	s, err := parseSettings(script.Map{
 		"host": "127.0.0.1", "port": int64(9501), "type": "tcp",
 		"worker_num": 3.0, "max_connection": int64(100),
 		"open_length_check": true, "package_length_type": "n",
@@ -51,7 +51,7 @@ func TestSettingsEveryName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Settings{
+	want := settings{
 		Type: "tcp", Host: "127.0.0.1", Port: 9501, WorkerNum: 3, MaxConnection: 100,
 		OpenLengthCheck: true, PackageLengthType: "n", PackageLengthOffset: 2, PackageBodyOffset: 6,
 		PackageEOF: "\r\n", PackageMaxLength: 4096, BufferOutputSize: 8192,
@@ -62,7 +62,7 @@ func TestSettingsEveryName(t *testing.T) {
 		t.Errorf("\n got %+v\nwant %+v", *s, want)
 	}
 
-	s, err = ParseSettings(script.Map{"type": "udp", "open_eof_check": false, "open_eof_split": false, "package_eof": []byte("\n")})
+	s, err = parseSettings(script.Map{"type": "udp", "open_eof_check": false, "open_eof_split": false, "package_eof": []byte("\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestSettingsUnknownNames(t *testing.T) {
 		"ssl_cert_file": `settings ssl_cert_file and ssl_key_file go together`,
 		"document_root": `setting document_root applies to http and websocket servers`,
 	} {
-		_, err := ParseSettings(script.Map{"port": int64(0), name: "x"})
+		_, err := parseSettings(script.Map{"port": int64(0), name: "x"})
 		if err == nil || err.Error() != want {
 			t.Errorf("%s: err = %v, want %q", name, err, want)
 		}
@@ -118,7 +118,7 @@ func TestSettingsErrorsNameTheSetting(t *testing.T) {
 		{"heartbeat_idle_time", "1", "setting heartbeat_idle_time: want a number, got string"},
 		{"max_exec_ms", int64(-1), "setting max_exec_ms: -1 is out of range"},
 	} {
-		_, err := ParseSettings(script.Map{tc.name: tc.val})
+		_, err := parseSettings(script.Map{tc.name: tc.val})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s = %#v: err = %v, want %q", tc.name, tc.val, err, tc.want)
 		}
@@ -127,7 +127,7 @@ func TestSettingsErrorsNameTheSetting(t *testing.T) {
 
 func TestSettingsCombinations(t *testing.T) {
 	// open_eof_split turns on open_eof_check.
-	s, err := ParseSettings(script.Map{"open_eof_split": true})
+	s, err := parseSettings(script.Map{"open_eof_split": true})
 	if err != nil || !s.OpenEOFCheck {
 		t.Errorf("open_eof_split: %+v, %v", s, err)
 	}
@@ -135,7 +135,7 @@ func TestSettingsCombinations(t *testing.T) {
 		{"open_length_check": true, "open_eof_check": true},
 		{"open_length_check": true, "open_eof_split": true},
 	} {
-		if _, err := ParseSettings(m); err == nil || !strings.Contains(err.Error(), "exclude each other") {
+		if _, err := parseSettings(m); err == nil || !strings.Contains(err.Error(), "exclude each other") {
 			t.Errorf("%v: err = %v", m, err)
 		}
 	}
@@ -143,13 +143,13 @@ func TestSettingsCombinations(t *testing.T) {
 		{"type": "udp", "open_length_check": true},
 		{"type": "udp", "open_eof_check": true},
 	} {
-		if _, err := ParseSettings(m); err == nil || !strings.Contains(err.Error(), "framing settings apply to tcp servers") {
+		if _, err := parseSettings(m); err == nil || !strings.Contains(err.Error(), "framing settings apply to tcp servers") {
 			t.Errorf("%v: err = %v", m, err)
 		}
 	}
 	// The default body offset follows the length field.
 	for code, want := range map[string]int{"C": 3, "n": 4, "N": 6} {
-		s, err := ParseSettings(script.Map{"open_length_check": true, "package_length_type": code, "package_length_offset": int64(2)})
+		s, err := parseSettings(script.Map{"open_length_check": true, "package_length_type": code, "package_length_offset": int64(2)})
 		if err != nil || s.PackageBodyOffset != want {
 			t.Errorf("%s at offset 2: body offset %d (%v), want %d", code, s.PackageBodyOffset, err, want)
 		}
@@ -167,7 +167,7 @@ func TestSettingsHeartbeat(t *testing.T) {
 		{script.Map{"heartbeat_check_interval": int64(2)}, 2, 4},
 		{script.Map{"heartbeat_check_interval": 1.0, "heartbeat_idle_time": 7.0}, 1, 7},
 	} {
-		s, err := ParseSettings(tc.m)
+		s, err := parseSettings(tc.m)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,18 +7,18 @@ import "context"
 // (transport_net.go). Datagram servers have their own socket (proto_udp.go).
 // The layers above see only Conn (output) and Inbound (input).
 
-// Transport is one connection's side of a transport.
-type Transport interface {
+// transport is one connection's side of a transport.
+type transport interface {
 	// Flush asks the transport to write the connection's pending output
 	// (Conn.takeOutput). Called from any goroutine, once per batch.
-	Flush(c *Conn)
+	Flush(c *conn)
 }
 
-// Inbound is a connection's received bytes not yet consumed, as its
+// inbound is a connection's received bytes not yet consumed, as its
 // transport buffers them. gnet.Conn implements it; so does the net
 // transport's buffer. Protocol code reads only through it, so it runs
 // unchanged on either transport.
-type Inbound interface {
+type inbound interface {
 	// Peek returns the next n buffered bytes without consuming them
 	// (n < 0: everything buffered).
 	Peek(n int) ([]byte, error)
@@ -36,7 +36,7 @@ type listener interface {
 
 // onData hands a connection's buffered input to its protocol. It runs on
 // the transport's goroutine (the event loop for gnet) and never blocks.
-func (c *Conn) onData(in Inbound) {
+func (c *conn) onData(in inbound) {
 	if c.bad {
 		_, _ = in.Discard(in.InboundBuffered())
 		return
@@ -47,9 +47,9 @@ func (c *Conn) onData(in Inbound) {
 
 // badInput drops the rest of a connection's input and closes it through
 // its worker's queue, so the units already framed still get their replies.
-func (c *Conn) badInput(err error) {
+func (c *conn) badInput(err error) {
 	s := c.srv
-	s.host.log.Warn("bad input, closing connection", "server", s.Addr(), "fd", c.id, "remote", addrString(c.remote), "err", err)
+	s.host.log.Warn("bad input, closing connection", "server", s.addr(), "fd", c.id, "remote", addrString(c.remote), "err", err)
 	c.bad = true
 	c.srv.post(c.worker, event{fn: func() { c.Close() }})
 }

@@ -81,7 +81,7 @@ func (f *loopFlusher) Run(ctx context.Context) error {
 // gnetConn is the gnet transport of one connection.
 type gnetConn struct {
 	gc     gnet.Conn
-	c      *Conn
+	c      *conn
 	f      *loopFlusher
 	closed bool // set on the loop in OnClose
 }
@@ -190,7 +190,7 @@ func (l *gnetListener) OnClose(gc gnet.Conn, err error) gnet.Action {
 }
 
 // Flush implements Transport: the write happens on the connection's loop.
-func (g *gnetConn) Flush(*Conn) { g.f.add(g) }
+func (g *gnetConn) Flush(*conn) { g.f.add(g) }
 
 // Run writes the pending output on the event loop (gnet.Runnable).
 func (g *gnetConn) Run(context.Context) error {
@@ -203,7 +203,7 @@ func (g *gnetConn) Run(context.Context) error {
 		g.c.recycle(out)
 		if limit := g.c.srv.settings().BufferOutputSize; g.gc.OutboundBuffered() > limit {
 			g.c.srv.host.log.Warn("slow reader past buffer_output_size, closing connection",
-				"server", g.c.srv.Addr(), "fd", g.c.id, "buffered", g.gc.OutboundBuffered(), "limit", limit)
+				"server", g.c.srv.addr(), "fd", g.c.id, "buffered", g.gc.OutboundBuffered(), "limit", limit)
 			closeAfter = true
 		}
 	}

@@ -24,7 +24,7 @@ const (
 
 type netConn struct {
 	nc   net.Conn
-	c    *Conn
+	c    *conn
 	wake chan struct{}
 	in   netInbound
 	once sync.Once
@@ -113,7 +113,7 @@ func (s *Server) listenTLS() (listener, error) {
 				if errors.Is(err, net.ErrClosed) {
 					return
 				}
-				s.host.log.Warn("accept", "server", s.Addr(), "err", err)
+				s.host.log.Warn("accept", "server", s.addr(), "err", err)
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
@@ -134,7 +134,7 @@ type netListener struct {
 func (l *netListener) stop(context.Context) error {
 	err := l.ln.Close()
 	<-l.done
-	l.s.host.conns.each(func(c *Conn) {
+	l.s.host.conns.each(func(c *conn) {
 		if nt, ok := c.t.(*netConn); ok && c.srv == l.s {
 			nt.close()
 		}
@@ -153,7 +153,7 @@ func (s *Server) serveTLS(tc *tls.Conn) {
 	}
 	_ = tc.SetDeadline(time.Now().Add(tlsHandshakeTimeout))
 	if err := tc.Handshake(); err != nil {
-		h.log.Debug("tls handshake failed", "server", s.Addr(), "remote", tc.RemoteAddr().String(), "err", err)
+		h.log.Debug("tls handshake failed", "server", s.addr(), "remote", tc.RemoteAddr().String(), "err", err)
 		_ = tc.Close()
 		return
 	}
@@ -205,7 +205,7 @@ func (t *netConn) writer() {
 }
 
 // Flush implements Transport.
-func (t *netConn) Flush(*Conn) {
+func (t *netConn) Flush(*conn) {
 	select {
 	case t.wake <- struct{}{}:
 	default:

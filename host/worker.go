@@ -30,14 +30,14 @@ const (
 
 var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet", "request", "open", "message", "task", "finish"}
 
-// Worker is one goroutine that owns one script VM (the current Instance)
+// worker is one goroutine that owns one script VM (the current Instance)
 // and runs every callback of that VM, one at a time, in queue order.
-type Worker struct {
+type worker struct {
 	id   int
 	host *Host
 	lang script.Language
 	q    *queue
-	inst *Instance
+	inst *instance
 	// until, when set, is the worker's stop condition, checked between
 	// events: a spawned script's worker ends when the child exits or is
 	// killed. Host workers run until stop.
@@ -58,20 +58,17 @@ type Worker struct {
 	taskValue script.Value
 
 	timers   timerQueue  // its instance's imscript.tick / after
-	draining []*Instance // replaced instances still answering requests (drain.go)
+	draining []*instance // replaced instances still answering requests (drain.go)
 
 	quit chan struct{}
 	done chan struct{}
 }
 
-func newWorker(h *Host, id int, lang script.Language) *Worker {
-	return &Worker{id: id, host: h, lang: lang, q: newQueue(), quit: make(chan struct{}), done: make(chan struct{})}
+func newWorker(h *Host, id int, lang script.Language) *worker {
+	return &worker{id: id, host: h, lang: lang, q: newQueue(), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
-// ID is the worker's id (0-based).
-func (w *Worker) ID() int { return w.id }
-
-func (w *Worker) loop() {
+func (w *worker) loop() {
 	defer close(w.done)
 	defer w.timers.stop()
 	var batch []event
@@ -102,13 +99,13 @@ func (w *Worker) loop() {
 }
 
 // stopped is the worker's stop condition (false for host workers).
-func (w *Worker) stopped() bool { return w.until != nil && w.until() }
+func (w *worker) stopped() bool { return w.until != nil && w.until() }
 
 // Post queues fn to run on the worker goroutine.
-func (w *Worker) Post(fn func()) { w.q.post(event{fn: fn}) }
+func (w *worker) Post(fn func()) { w.q.post(event{fn: fn}) }
 
 // runSync runs fn on the worker goroutine and waits for it.
-func (w *Worker) runSync(fn func()) {
+func (w *worker) runSync(fn func()) {
 	select {
 	case <-w.done:
 		return
@@ -125,7 +122,7 @@ func (w *Worker) runSync(fn func()) {
 	}
 }
 
-func (w *Worker) stop() {
+func (w *worker) stop() {
 	w.runSync(func() {
 		if w.inst != nil {
 			w.inst.close()
@@ -143,7 +140,7 @@ func (w *Worker) stop() {
 // load creates a fresh VM on this worker and runs the program's main chunk
 // in it (loadHere, on the worker's goroutine). The instance is not active
 // until swap.
-func (w *Worker) load(att *attempt) (inst *Instance, err error) {
+func (w *worker) load(att *attempt) (inst *instance, err error) {
 	ran := false
 	w.runSync(func() {
 		ran = true
@@ -158,7 +155,7 @@ func (w *Worker) load(att *attempt) (inst *Instance, err error) {
 // loadHere is load on the worker's goroutine: prep, when set, readies the
 // instance before its VM is made. The main chunk runs with the watchdog
 // armed; on an error the instance is closed and nil.
-func (w *Worker) loadHere(att *attempt, prep func(*Instance)) (*Instance, error) {
+func (w *worker) loadHere(att *attempt, prep func(*instance)) (*instance, error) {
 	inst := newInstance(w.host, w, att)
 	if prep != nil {
 		prep(inst)
@@ -187,7 +184,7 @@ func (w *Worker) loadHere(att *attempt, prep func(*Instance)) (*Instance, error)
 
 // swap makes inst the worker's running version (nil: none), firing
 // workerStop on the old one and workerStart on the new one.
-func (w *Worker) swap(inst *Instance) {
+func (w *worker) swap(inst *instance) {
 	if old := w.inst; old != nil {
 		for _, s := range old.decls {
 			w.fire(s, hWorkerStop, s.obj, int64(w.id))
@@ -215,19 +212,19 @@ func (w *Worker) swap(inst *Instance) {
 }
 
 // fire calls the current instance's handler of server s, if any.
-func (w *Worker) fire(s *Server, slot int, args ...script.Value) {
+func (w *worker) fire(s *Server, slot int, args ...script.Value) {
 	w.fireOK(s, slot, args...)
 }
 
 // fireOK is fire that says whether a handler ran without error (false
 // also when there is no handler).
-func (w *Worker) fireOK(s *Server, slot int, args ...script.Value) (ran, ok bool) {
+func (w *worker) fireOK(s *Server, slot int, args ...script.Value) (ran, ok bool) {
 	ran, _, err := w.fireValue(s, slot, args...)
 	return ran, ran && err == nil
 }
 
 // fireValue runs a handler and returns its result.
-func (w *Worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool, v script.Value, err error) {
+func (w *worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool, v script.Value, err error) {
 	inst := w.inst
 	if inst == nil {
 		return false, nil, nil
@@ -241,7 +238,7 @@ func (w *Worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool,
 }
 
 // handle runs one event of the worker's queue.
-func (w *Worker) handle(ev *event) {
+func (w *worker) handle(ev *event) {
 	if ev.fn != nil {
 		ev.fn()
 		return
@@ -249,14 +246,14 @@ func (w *Worker) handle(ev *event) {
 	ev.u.run(w, ev)
 }
 
-func (w *Worker) enterHandler(vm script.VM) {
+func (w *worker) enterHandler(vm script.VM) {
 	w.imu.Lock()
 	w.busy.Add(1)
 	w.running = vm
 	w.imu.Unlock()
 }
 
-func (w *Worker) leaveHandler(vm script.VM) (interrupted bool) {
+func (w *worker) leaveHandler(vm script.VM) (interrupted bool) {
 	w.imu.Lock()
 	w.busy.Add(1)
 	w.running = nil
@@ -271,13 +268,13 @@ func (w *Worker) leaveHandler(vm script.VM) (interrupted bool) {
 
 // call runs one script callback with the watchdog armed. Script errors are
 // logged with their file:line and counted; the worker goes on.
-func (w *Worker) call(inst *Instance, fn script.Callback, what string, args ...script.Value) script.Value {
+func (w *worker) call(inst *instance, fn script.Callback, what string, args ...script.Value) script.Value {
 	v, _ := w.callErr(inst, fn, what, args...)
 	return v
 }
 
 // callErr is call that also returns the (already reported) error.
-func (w *Worker) callErr(inst *Instance, fn script.Callback, what string, args ...script.Value) (script.Value, error) {
+func (w *worker) callErr(inst *instance, fn script.Callback, what string, args ...script.Value) (script.Value, error) {
 	if inst.vm == nil {
 		return nil, errors.New("no vm")
 	}

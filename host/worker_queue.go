@@ -9,7 +9,7 @@ type event struct {
 	fn   func() // when set, the event is this call
 	u    unit   // else what happened
 	srv  *Server
-	conn *Conn
+	conn *conn
 	data []byte // the unit's bytes (a TCP package, a datagram)
 }
 

@@ -60,7 +60,7 @@ func TestQueueConcurrentProducers(t *testing.T) {
 		go func(p int) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				q.post(event{data: []byte{byte(p)}, conn: &Conn{id: int64(i)}})
+				q.post(event{data: []byte{byte(p)}, conn: &conn{id: int64(i)}})
 			}
 		}(p)
 	}

@@ -33,16 +33,16 @@ const (
 
 var spawnIDs atomic.Int64
 
-// Child is a spawned script as its parent sees it (script.Child). Its
+// child is a spawned script as its parent sees it (script.child). Its
 // methods are called on the parent's worker (Kill from anywhere).
-type Child struct {
+type child struct {
 	id     int64
 	path   string
 	host   *Host
-	parent *Instance
-	w      *Worker
+	parent *instance
+	w      *worker
 	arg    script.Value
-	side   *Parent
+	side   *parentLink
 
 	killed   atomic.Bool
 	gone     atomic.Bool
@@ -62,17 +62,17 @@ type Child struct {
 	release   func() // ends the parent instance's ownership (Own)
 }
 
-// Parent is the link a spawned script has to its parent (script.Parent).
+// parentLink is the link a spawned script has to its parent (script.parentLink).
 // Its methods are called on the child's worker.
-type Parent struct {
-	c         *Child
+type parentLink struct {
+	c         *child
 	onMessage func(script.Value)
 }
 
 // Spawn implements script.Instance: the script is compiled at once, so a
 // missing file or a syntax error (with file:line) is the returned error;
 // its main chunk then runs on the child's worker.
-func (inst *Instance) Spawn(path string, arg script.Value) (script.Child, error) {
+func (inst *instance) Spawn(path string, arg script.Value) (script.Child, error) {
 	h := inst.host
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(inst.ScriptDir(), path)
@@ -97,8 +97,8 @@ func (inst *Instance) Spawn(path string, arg script.Value) (script.Child, error)
 		return nil, err
 	}
 	id := spawnIDs.Add(1)
-	c := &Child{id: id, path: path, host: h, parent: inst, arg: argCopy, code: int64(0), done: make(chan struct{})}
-	c.side = &Parent{c: c}
+	c := &child{id: id, path: path, host: h, parent: inst, arg: argCopy, code: int64(0), done: make(chan struct{})}
+	c.side = &parentLink{c: c}
 	c.w = newWorker(h, -int(id), lang)
 	c.w.until = c.stopping
 	inst.AddDependency(path)
@@ -125,7 +125,7 @@ func (h *Host) languageOf(path string) script.Language {
 }
 
 // Parent implements script.Instance.
-func (inst *Instance) Parent() script.Parent {
+func (inst *instance) Parent() script.Parent {
 	if inst.parent != nil {
 		return inst.parent
 	}
@@ -133,9 +133,9 @@ func (inst *Instance) Parent() script.Parent {
 }
 
 // start loads the child's script: the first event on its worker.
-func (c *Child) start(prog script.Program) {
+func (c *child) start(prog script.Program) {
 	w := c.w
-	inst, err := w.loadHere(newAttempt(prog), func(inst *Instance) {
+	inst, err := w.loadHere(newAttempt(prog), func(inst *instance) {
 		inst.parent = c.side
 		inst.Exports()["script"] = prog.Path()
 	})
@@ -160,20 +160,20 @@ func (c *Child) start(prog script.Program) {
 
 // ID implements script.Child: the child's host-unique id (its worker id
 // is -ID).
-func (c *Child) ID() int64 { return c.id }
+func (c *child) ID() int64 { return c.id }
 
 // OnMessage implements script.Child.
-func (c *Child) OnMessage(fn func(script.Value)) { c.onMessage = fn }
+func (c *child) OnMessage(fn func(script.Value)) { c.onMessage = fn }
 
 // OnExit implements script.Child: fn runs on the parent's worker once the
 // child has ended, after every message it sent. code is the child's exit
 // code (0 by default, 1 when its script failed to load) or nil when it
 // was killed.
-func (c *Child) OnExit(fn func(code script.Value)) { c.onExit = fn }
+func (c *child) OnExit(fn func(code script.Value)) { c.onExit = fn }
 
 // Send implements script.Child: a deep copy of v goes to the child's
 // message handler.
-func (c *Child) Send(v script.Value) error {
+func (c *child) Send(v script.Value) error {
 	cp, size, err := script.Copy(v)
 	if err != nil {
 		return err
@@ -198,7 +198,7 @@ func (c *Child) Send(v script.Value) error {
 
 // Kill implements script.Child: a handler the child is running is
 // interrupted, and nothing more runs in it. Safe from any goroutine.
-func (c *Child) Kill() bool {
+func (c *child) Kill() bool {
 	if c.gone.Load() || c.killed.Swap(true) {
 		return false
 	}
@@ -209,7 +209,7 @@ func (c *Child) Kill() bool {
 
 // Close kills the child and waits (up to spawnKillWait) for it to wind
 // down: its parent instance is closing (io.Closer, for Instance.Own).
-func (c *Child) Close() error {
+func (c *child) Close() error {
 	c.Kill()
 	select {
 	case <-c.done:
@@ -220,17 +220,17 @@ func (c *Child) Close() error {
 }
 
 // Arg implements script.Parent.
-func (p *Parent) Arg() script.Value { return p.c.arg }
+func (p *parentLink) Arg() script.Value { return p.c.arg }
 
 // ID implements script.Parent.
-func (p *Parent) ID() int64 { return p.c.id }
+func (p *parentLink) ID() int64 { return p.c.id }
 
 // OnMessage implements script.Parent.
-func (p *Parent) OnMessage(fn func(script.Value)) { p.onMessage = fn }
+func (p *parentLink) OnMessage(fn func(script.Value)) { p.onMessage = fn }
 
 // Send implements script.Parent: a deep copy of v goes to the parent's
 // message handler for this child.
-func (p *Parent) Send(v script.Value) error {
+func (p *parentLink) Send(v script.Value) error {
 	c := p.c
 	cp, size, err := script.Copy(v)
 	if err != nil {
@@ -253,7 +253,7 @@ func (p *Parent) Send(v script.Value) error {
 
 // Exit implements script.Parent: the child ends once the running callback
 // returns.
-func (p *Parent) Exit(code script.Value) {
+func (p *parentLink) Exit(code script.Value) {
 	c := p.c
 	if !c.exiting {
 		c.exiting = true
@@ -262,12 +262,12 @@ func (p *Parent) Exit(code script.Value) {
 }
 
 // stopping is the child worker's stop condition (its goroutine).
-func (c *Child) stopping() bool { return c.exiting || c.killed.Load() }
+func (c *child) stopping() bool { return c.exiting || c.killed.Load() }
 
 // finish runs on the child's goroutine once its worker's loop has ended:
 // the instance closes, no more sends, and the exit event goes to the
 // parent after every message the child sent.
-func (c *Child) finish() {
+func (c *child) finish() {
 	w := c.w
 	if w.inst != nil {
 		w.swap(nil)

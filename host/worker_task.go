@@ -31,7 +31,7 @@ type task struct {
 	id   int64
 	srv  *Server
 	data script.Value
-	from *Worker
+	from *worker
 	cb   script.Callback // the submitter's callback, or nil: finish event
 	wait chan taskResult // taskwait: the blocked submitter
 }
@@ -59,7 +59,7 @@ func (h *Host) submitTask(t *task) (int64, error) {
 }
 
 // runTask runs one task on a task worker and sends its result back.
-func (w *Worker) runTask(t *task) {
+func (w *worker) runTask(t *task) {
 	w.curTask, w.taskDone, w.taskValue = t, false, nil
 	ran, v, err := w.fireValue(t.srv, hTask, t.srv.obj, t.id, int64(t.from.id), t.data)
 	done := w.taskDone
@@ -87,7 +87,7 @@ func (w *Worker) runTask(t *task) {
 
 // taskResult sends a task's result (or error) back to the worker that
 // asked.
-func (w *Worker) taskResult(t *task, v script.Value, err error) {
+func (w *worker) taskResult(t *task, v script.Value, err error) {
 	if err == nil {
 		v, _, err = script.Copy(v)
 	} else if msg, _, cut := strings.Cut(err.Error(), "\n"); cut {

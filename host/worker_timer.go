@@ -17,7 +17,7 @@ var timerIDs atomic.Int64
 // on the instance's worker goroutine.
 type timer struct {
 	id       int64
-	inst     *Instance
+	inst     *instance
 	fn       script.Callback
 	args     []script.Value
 	interval time.Duration
@@ -35,7 +35,7 @@ type timer struct {
 // timer would not, since each fires on a goroutine of its own and those
 // reach the worker's queue in any order. All but fire run on the worker.
 type timerQueue struct {
-	w      *Worker
+	w      *worker
 	heap   timerHeap
 	seq    uint64
 	rt     *time.Timer
@@ -119,7 +119,7 @@ func (q *timerQueue) fire() {
 // timerUnit is the worker's wake-up for its due timers.
 type timerUnit struct{}
 
-func (timerUnit) run(w *Worker, _ *event) { w.timerQueue().run() }
+func (timerUnit) run(w *worker, _ *event) { w.timerQueue().run() }
 
 // run calls, on the worker, every timer due by now, in order. A tick is
 // queued again before its callback runs (so that the callback can clear
@@ -148,7 +148,7 @@ func (q *timerQueue) stop() {
 // AddTimer starts a timer on this instance's worker: after d (repeating every
 // d when repeat). fn is called with args, or with the timer id when args is
 // nil. It returns the timer id.
-func (inst *Instance) AddTimer(d time.Duration, repeat bool, fn script.Callback, args []script.Value) int64 {
+func (inst *instance) AddTimer(d time.Duration, repeat bool, fn script.Callback, args []script.Value) int64 {
 	if d < time.Millisecond && repeat {
 		d = time.Millisecond
 	}
@@ -161,7 +161,7 @@ func (inst *Instance) AddTimer(d time.Duration, repeat bool, fn script.Callback,
 }
 
 // ClearTimer cancels a timer of this instance.
-func (inst *Instance) ClearTimer(id int64) bool {
+func (inst *instance) ClearTimer(id int64) bool {
 	t, ok := inst.timers[id]
 	if !ok {
 		return false
@@ -174,7 +174,7 @@ func (inst *Instance) ClearTimer(id int64) bool {
 
 // startTimers queues the timers inst made while it loaded, in the order it
 // made them, counting their time from now.
-func (inst *Instance) startTimers() {
+func (inst *instance) startTimers() {
 	ts := make([]*timer, 0, len(inst.timers))
 	for _, t := range inst.timers {
 		ts = append(ts, t)
@@ -187,7 +187,7 @@ func (inst *Instance) startTimers() {
 }
 
 // stopTimers cancels every timer of inst.
-func (inst *Instance) stopTimers() {
+func (inst *instance) stopTimers() {
 	for id, t := range inst.timers {
 		t.cancelled = true
 		inst.worker.timerQueue().remove(t)
@@ -196,7 +196,7 @@ func (inst *Instance) stopTimers() {
 }
 
 // timerQueue is w's timer queue.
-func (w *Worker) timerQueue() *timerQueue {
+func (w *worker) timerQueue() *timerQueue {
 	if w.timers.w == nil {
 		w.timers.w = w
 	}
@@ -205,7 +205,7 @@ func (w *Worker) timerQueue() *timerQueue {
 
 // runTimer calls a timer that fell due, if its instance still runs (or
 // drains after a reload).
-func (w *Worker) runTimer(t *timer) {
+func (w *worker) runTimer(t *timer) {
 	inst := t.inst
 	if t.cancelled || inst == nil || inst != w.inst && !inst.draining {
 		return

@@ -16,7 +16,7 @@ import (
 const watchdogPeriod = 20 * time.Millisecond
 
 // watchWorker adds w to the workers the watchdog watches.
-func (h *Host) watchWorker(w *Worker) {
+func (h *Host) watchWorker(w *worker) {
 	h.watchedMu.Lock()
 	defer h.watchedMu.Unlock()
 	list := append(slices.Clone(h.watchedWorkers()), w)
@@ -24,15 +24,15 @@ func (h *Host) watchWorker(w *Worker) {
 }
 
 // unwatchWorker removes w (a spawned script's worker that ended).
-func (h *Host) unwatchWorker(w *Worker) {
+func (h *Host) unwatchWorker(w *worker) {
 	h.watchedMu.Lock()
 	defer h.watchedMu.Unlock()
-	list := slices.DeleteFunc(slices.Clone(h.watchedWorkers()), func(x *Worker) bool { return x == w })
+	list := slices.DeleteFunc(slices.Clone(h.watchedWorkers()), func(x *worker) bool { return x == w })
 	h.watched.Store(&list)
 }
 
 // watchedWorkers is every worker the watchdog watches (read-only).
-func (h *Host) watchedWorkers() []*Worker {
+func (h *Host) watchedWorkers() []*worker {
 	if p := h.watched.Load(); p != nil {
 		return *p
 	}
@@ -58,7 +58,7 @@ func (h *Host) watchdog(quit chan struct{}) {
 
 // check interrupts w's handler when it has run longer than limit
 // (watchdog goroutine only).
-func (w *Worker) check(now time.Time, limit time.Duration) {
+func (w *worker) check(now time.Time, limit time.Duration) {
 	seq := w.busy.Load()
 	if seq%2 == 0 || seq != w.wdSeq {
 		w.wdSeq, w.wdSince = seq, now
@@ -77,7 +77,7 @@ func (w *Worker) check(now time.Time, limit time.Duration) {
 
 // interrupt stops the handler w is running, if any (a spawned script
 // killed by its parent). Safe from any goroutine.
-func (w *Worker) interrupt(reason string) {
+func (w *worker) interrupt(reason string) {
 	w.imu.Lock()
 	if w.running != nil {
 		w.running.Interrupt(reason)
