@@ -11,7 +11,6 @@ import (
 	"github.com/imscript/imscript/script"
 
 	"github.com/imscript/imscript"
-	"github.com/imscript/imscript/host"
 )
 
 // greeter is a module written in Go. Every script VM gets its own copy:
@@ -53,7 +52,7 @@ console.log(imscript.greeter.hello("JavaScript, via imscript"));
 			panic(err)
 		}
 		var out bytes.Buffer
-		h, err := imscript.New(host.Config{
+		h, err := imscript.New(imscript.Config{
 			Script:  path,
 			Workers: 1,
 			Stdout:  &out, // what the script prints

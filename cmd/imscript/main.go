@@ -18,7 +18,6 @@ import (
 	"syscall"
 
 	"github.com/imscript/imscript"
-	"github.com/imscript/imscript/host"
 )
 
 const usage = `imscript — network scripting host for Lua and JavaScript
@@ -49,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "version", "-v", "--version":
-		fmt.Fprintf(stdout, "imscript %s\n", host.Version)
+		fmt.Fprintf(stdout, "imscript %s\n", imscript.Version)
 		return 0
 	case "check":
 		return check(args[1:], stdout, stderr)
@@ -84,8 +83,8 @@ func runFlags(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&opts.noWatch, "no-watch", false, "do not reload when the script changes (SIGHUP still reloads)")
-	opts.gcMinHeap = host.DefaultGCMinHeap >> 20
-	fs.Func("gc-min-heap", fmt.Sprintf("MiB: while busy, let the Go heap grow to this before collecting (0: the runtime's GOGC alone; default %d)", host.DefaultGCMinHeap>>20), func(v string) error {
+	opts.gcMinHeap = imscript.DefaultGCMinHeap >> 20
+	fs.Func("gc-min-heap", fmt.Sprintf("MiB: while busy, let the Go heap grow to this before collecting (0: the runtime's GOGC alone; default %d)", imscript.DefaultGCMinHeap>>20), func(v string) error {
 		n, err := strconv.ParseUint(strings.TrimSuffix(strings.ToLower(v), "mib"), 10, 32)
 		if err != nil {
 			return fmt.Errorf("want a number of MiB, like 64")
@@ -136,7 +135,7 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	slog.SetDefault(logger)
-	h, err := imscript.New(host.Config{
+	h, err := imscript.New(imscript.Config{
 		Script:    file,
 		Workers:   opts.workers,
 		Args:      scriptArgs,
