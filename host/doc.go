@@ -5,7 +5,7 @@
 // fan-out, behind package broker), and hot reload.
 //
 // Bindings and modules never import it: they are written against package
-// script, which *Instance implements. Files are named by room, so that a
+// script, whose Instance the host's instance implements. Files are named by room, so that a
 // listing reads like the data flow: host_* (config, start, stop),
 // reload_*, worker_*, instance*, server_*, conn_*, transport_*, proto_*
 // (one protocol each), hub_*, client_* and api_<object> (the script-visible

@@ -11,7 +11,7 @@ import (
 // protocol: the events its servers fire, how they listen, what settings
 // apply, and the state and code that run on each of their connections. Each
 // is one set of proto_<name>*.go files that registers itself here; the core
-// (Conn, the worker's events, Worker) knows no protocol. Adding a protocol
+// (conn, the worker's events, worker) knows no protocol. Adding a protocol
 // is one new file set and one registerProtocol call.
 
 // protocol is one server type.

@@ -11,7 +11,7 @@ import (
 	"github.com/imscript/imscript/script"
 )
 
-// The protocols as a transport drives them: bytes in through Conn.onData,
+// The protocols as a transport drives them: bytes in through conn.onData,
 // units out to the worker's queue. The parsers themselves are tested and
 // fuzzed in host/internal/wire.
 

@@ -36,7 +36,7 @@ type settings struct {
 
 	MaxExecMs int
 	// MaxWaitTime is how long (seconds) a replaced version may go on
-	// answering its requests in flight after a reload (drain.go).
+	// answering its requests in flight after a reload (reload_drain.go).
 	MaxWaitTime float64
 
 	HTTPMaxHeaderSize     int

@@ -5,12 +5,12 @@ import "context"
 // Transports carry connections' bytes. There are two: the gnet event loops
 // (plain TCP, transport_gnet.go) and, for TLS, the standard net package
 // (transport_net.go). Datagram servers have their own socket (proto_udp.go).
-// The layers above see only Conn (output) and Inbound (input).
+// The layers above see only conn (output) and inbound (input).
 
 // transport is one connection's side of a transport.
 type transport interface {
 	// Flush asks the transport to write the connection's pending output
-	// (Conn.takeOutput). Called from any goroutine, once per batch.
+	// (conn.takeOutput). Called from any goroutine, once per batch.
 	Flush(c *conn)
 }
 

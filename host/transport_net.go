@@ -14,7 +14,7 @@ import (
 
 // The net transport carries TLS listeners (gnet has no TLS): a reader and a
 // writer goroutine per connection, feeding the same protocol code through
-// Inbound and draining the same Conn output queue as the gnet transport.
+// inbound and draining the same conn output queue as the gnet transport.
 
 const (
 	tlsHandshakeTimeout = 10 * time.Second

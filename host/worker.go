@@ -30,7 +30,7 @@ const (
 
 var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet", "request", "open", "message", "task", "finish"}
 
-// worker is one goroutine that owns one script VM (the current Instance)
+// worker is one goroutine that owns one script VM (the current instance)
 // and runs every callback of that VM, one at a time, in queue order.
 type worker struct {
 	id   int
@@ -58,7 +58,7 @@ type worker struct {
 	taskValue script.Value
 
 	timers   timerQueue  // its instance's imscript.tick / after
-	draining []*instance // replaced instances still answering requests (drain.go)
+	draining []*instance // replaced instances still answering requests (reload_drain.go)
 
 	quit chan struct{}
 	done chan struct{}

@@ -101,7 +101,7 @@ func serve(t *testing.T, c *conn, r *Reader, buf []byte) []byte {
 	return buf
 }
 
-// refState and refData are host/ws.go's wsData, wsMessage and
+// refState and refData are the host's wsData, wsMessage and
 // wsCloseReceived as they were before this package, with the connection
 // replaced by a conn: the reference the fuzzer holds Reader to.
 type refState struct {
