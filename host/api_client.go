@@ -98,11 +98,7 @@ func clientSeconds(s float64) time.Duration {
 }
 
 func cliSelf(c script.Call) *client {
-	o := c.Self()
-	if o == nil {
-		script.Usagef("client method called without a client (use cli:method() in Lua)")
-	}
-	cli := o.Data.(*client)
+	cli := script.Receiver[*client](c, "client method called without a client (use cli:method() in Lua)")
 	if cli.inst != instOf(c) {
 		script.Usagef("client: this client belongs to another worker or version of the script")
 	}

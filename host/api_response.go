@@ -31,11 +31,7 @@ func init() {
 }
 
 func resSelf(c script.Call) *response {
-	o := c.Self()
-	if o == nil {
-		script.Usagef("response method called without its response object")
-	}
-	return o.Data.(*response)
+	return script.Receiver[*response](c, "response method called without its response object")
 }
 
 func resStatus(c script.Call) {

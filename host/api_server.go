@@ -58,11 +58,7 @@ func init() {
 }
 
 func self(c script.Call) *Server {
-	o := c.Self()
-	if o == nil {
-		script.Usagef("server method called without a server (use srv:method() in Lua)")
-	}
-	return o.Data.(*Server)
+	return script.Receiver[*Server](c, "server method called without a server (use srv:method() in Lua)")
 }
 
 func srvOn(c script.Call) {

@@ -212,15 +212,25 @@ func wsPlain(m *message, op wsframe.Op) []byte {
 
 // push sends one WebSocket message to connection fd of this server.
 func (s *Server) push(fd int64, data []byte, binary bool) (bool, string) {
+	c, ws, why := s.openWS(fd)
+	if ws == nil {
+		return false, why
+	}
+	return c.Send(ws.frameFor(&message{data: data, binary: binary}))
+}
+
+// openWS finds connection fd of this server as an open WebSocket, or says
+// why it is not one.
+func (s *Server) openWS(fd int64) (*conn, *wsConn, string) {
 	c := s.conn(fd)
 	if c == nil {
-		return false, "no such connection"
+		return nil, nil, "no such connection"
 	}
 	ws := wsOf(c)
 	if ws == nil || !ws.open.Load() {
-		return false, "not a websocket connection"
+		return nil, nil, "not a websocket connection"
 	}
-	return c.Send(ws.frameFor(&message{data: data, binary: binary}))
+	return c, ws, ""
 }
 
 // wsCloseWait is how long a connection waits for the peer's answer to a
@@ -230,13 +240,9 @@ const wsCloseWait = 3 * time.Second
 // disconnect sends a close frame and closes the connection once the peer
 // answers (or after wsCloseWait).
 func (s *Server) disconnect(fd int64, code int, reason string) (bool, string) {
-	c := s.conn(fd)
-	if c == nil {
-		return false, "no such connection"
-	}
-	ws := wsOf(c)
-	if ws == nil || !ws.open.Load() {
-		return false, "not a websocket connection"
+	c, ws, why := s.openWS(fd)
+	if ws == nil {
+		return false, why
 	}
 	return ws.sendClose(c, code, reason)
 }

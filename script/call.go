@@ -115,3 +115,18 @@ func Seconds(s float64) time.Duration {
 	}
 	return time.Duration(s * float64(time.Second))
 }
+
+// Receiver returns the receiver of a method call (Call.Self) as a T. A call
+// without one, or with an object of another type (Lua's obj.method() for
+// obj:method()), raises misuse as a usage error.
+func Receiver[T any](c Call, misuse string) T {
+	o := c.Self()
+	if o == nil {
+		Usagef("%s", misuse)
+	}
+	v, ok := o.Data.(T)
+	if !ok {
+		Usagef("%s", misuse)
+	}
+	return v
+}

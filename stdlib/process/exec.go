@@ -315,11 +315,7 @@ func (p *proc) shutdown() {
 }
 
 func procSelf(c script.Call) *proc {
-	o := c.Self()
-	if o == nil {
-		script.Usagef("process method called without its object (use p:method() in Lua)")
-	}
-	return o.Data.(*proc)
+	return script.Receiver[*proc](c, "process method called without its object (use p:method() in Lua)")
 }
 
 func procWrite(c script.Call) {

@@ -70,11 +70,7 @@ func apiSpawn(c script.Call) {
 }
 
 func childSelf(c script.Call) *childObj {
-	o := c.Self()
-	if o == nil {
-		script.Usagef("child method called without its object (use child:method() in Lua)")
-	}
-	return o.Data.(*childObj)
+	return script.Receiver[*childObj](c, "child method called without its object (use child:method() in Lua)")
 }
 
 func childSend(c script.Call) {
@@ -134,11 +130,7 @@ var parentType = &script.Type{
 }
 
 func parentSelf(c script.Call) *parentObj {
-	o := c.Self()
-	if o == nil {
-		script.Usagef("parent method called without its object (use imscript.process.parent:method() in Lua)")
-	}
-	return o.Data.(*parentObj)
+	return script.Receiver[*parentObj](c, "parent method called without its object (use imscript.process.parent:method() in Lua)")
 }
 
 func parentSend(c script.Call) {

@@ -187,11 +187,7 @@ func dialError(raw string, timeout time.Duration, resp *http.Response, err error
 }
 
 func self(c script.Call) *Client {
-	o := c.Self()
-	if o == nil {
-		script.Usagef("websocket client method called without a client (use ws:method() in Lua)")
-	}
-	cl := o.Data.(*Client)
+	cl := script.Receiver[*Client](c, "websocket client method called without a client (use ws:method() in Lua)")
 	if cl.inst != c.Instance() {
 		script.Usagef("websocket: this client belongs to another worker or version of the script")
 	}
