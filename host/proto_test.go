@@ -2,7 +2,6 @@ package host
 
 import (
 	"bytes"
-	"encoding/binary"
 	"testing"
 	"unicode/utf8"
 
@@ -79,26 +78,6 @@ func TestTCPUnits(t *testing.T) {
 	}
 }
 
-// maskedFrame builds one client frame.
-func maskedFrame(b0 byte, payload []byte) []byte {
-	key := [4]byte{1, 2, 3, 4}
-	var out []byte
-	switch n := len(payload); {
-	case n < 126:
-		out = []byte{b0, 0x80 | byte(n)}
-	case n < 1<<16:
-		out = []byte{b0, 0x80 | 126, byte(n >> 8), byte(n)}
-	default:
-		out = []byte{b0, 0x80 | 127}
-		out = binary.BigEndian.AppendUint64(out, uint64(n))
-	}
-	out = append(out, key[:]...)
-	for i, c := range payload {
-		out = append(out, c^key[i%4])
-	}
-	return out
-}
-
 const upgrade = "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
 
 // FuzzServerInput drives a websocket server's connection (HTTP requests,
@@ -110,9 +89,9 @@ func FuzzServerInput(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 5)
 	f.Add([]byte("POST /x?a=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /2 HTTP/1.1\r\n\r\n"), 30)
 	f.Add([]byte("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\n"), 40)
-	f.Add(append([]byte(upgrade), maskedFrame(0x81, []byte("hello"))...), 120)
-	f.Add(append([]byte(upgrade), append(maskedFrame(0x01, []byte("he")), maskedFrame(0x80, []byte("llo"))...)...), 140)
-	f.Add(append([]byte(upgrade), maskedFrame(0x81, []byte{0xff})...), 10)
+	f.Add(append([]byte(upgrade), wsframe.MaskedFrame(0x81, []byte("hello"), [4]byte{1, 2, 3, 4})...), 120)
+	f.Add(append([]byte(upgrade), append(wsframe.MaskedFrame(0x01, []byte("he"), [4]byte{1, 2, 3, 4}), wsframe.MaskedFrame(0x80, []byte("llo"), [4]byte{1, 2, 3, 4})...)...), 140)
+	f.Add(append([]byte(upgrade), wsframe.MaskedFrame(0x81, []byte{0xff}, [4]byte{1, 2, 3, 4})...), 10)
 	f.Add([]byte("\r\n\r\nBAD\r\n\r\n"), 0)
 	f.Fuzz(func(t *testing.T, data []byte, cut int) {
 		c := protoConn(t, script.Map{"type": "websocket", "package_max_length": int64(1 << 16), "http_max_header_size": int64(4096)})

@@ -176,30 +176,3 @@ func TestSettingsHeartbeat(t *testing.T) {
 		}
 	}
 }
-
-func TestTypeName(t *testing.T) {
-	for want, v := range map[string]script.Value{
-		"nil": nil, "boolean": true, "number": 1.5, "string": "s", "bytes": []byte("b"),
-		"list": script.List{}, "table": script.Map{}, "object": &script.Object{}, "function": script.Function(func(script.Call) {}),
-	} {
-		if got := script.TypeName(v); got != want {
-			t.Errorf("script.TypeName(%#v) = %q, want %q", v, got, want)
-		}
-	}
-	if got := script.TypeName(int64(3)); got != "number" {
-		t.Errorf("script.TypeName(int64) = %q", got)
-	}
-}
-
-func TestMillis(t *testing.T) {
-	for _, tc := range []struct {
-		ms   float64
-		want string
-	}{
-		{1, "1ms"}, {1.5, "1.5ms"}, {0, "0s"}, {-5, "0s"}, {math.NaN(), "0s"}, {2500, "2.5s"},
-	} {
-		if got := script.Millis(tc.ms).String(); got != tc.want {
-			t.Errorf("script.Millis(%v) = %s, want %s", tc.ms, got, tc.want)
-		}
-	}
-}

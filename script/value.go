@@ -89,5 +89,10 @@ func copyValue(v Value, depth int) (Value, int, error) {
 		}
 		return out, size, nil
 	}
-	return nil, 0, fmt.Errorf("a %s cannot cross to another VM (nil, booleans, numbers, strings, bytes, lists and maps only)", TypeName(v))
+	name := TypeName(v)
+	article := "a"
+	if strings.ContainsRune("aeiou", rune(name[0])) {
+		article = "an"
+	}
+	return nil, 0, fmt.Errorf("%s %s cannot cross to another VM (nil, booleans, numbers, strings, bytes, lists and maps only)", article, name)
 }

@@ -184,14 +184,7 @@ func (r *Host) stopQuietly() error {
 		return r.err
 	}
 	r.cancel()
-	select {
-	case r.err = <-r.errc:
-	case <-time.After(WaitLimit):
-		r.err = errors.New("the host did not stop")
-		r.tb.Error(r.err)
-	}
-	r.done = true
-	return r.err
+	return r.wait()
 }
 
 // Wait waits for Run to return by itself (srv:shutdown(), H.Shutdown())
@@ -201,6 +194,10 @@ func (r *Host) Wait() error {
 	if !r.ran || r.done {
 		return r.err
 	}
+	return r.wait()
+}
+
+func (r *Host) wait() error {
 	select {
 	case r.err = <-r.errc:
 	case <-time.After(WaitLimit):

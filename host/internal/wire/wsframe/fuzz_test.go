@@ -272,12 +272,12 @@ func refValidCloseCode(code ws.StatusCode) bool {
 func refFrame(op ws.OpCode, payload []byte, rsv1 bool) []byte { return wsFrame(op, payload, rsv1) }
 
 func FuzzWebSocketFrames(f *testing.F) {
-	f.Add(maskedFrame(0x81, []byte("hello")), true, 3)
-	f.Add(append(append(maskedFrame(0x01, []byte("he")), maskedFrame(0x89, []byte("p"))...), maskedFrame(0x80, []byte("llo"))...), false, 9)
-	f.Add(maskedFrame(0x82, bytes.Repeat([]byte{0xff}, 300)), false, 100)
-	f.Add(maskedFrame(0x88, []byte{0x03, 0xe8, 'o', 'k'}), false, 0)
+	f.Add(MaskedFrame(0x81, []byte("hello"), [4]byte{1, 2, 3, 4}), true, 3)
+	f.Add(append(append(MaskedFrame(0x01, []byte("he"), [4]byte{1, 2, 3, 4}), MaskedFrame(0x89, []byte("p"), [4]byte{1, 2, 3, 4})...), MaskedFrame(0x80, []byte("llo"), [4]byte{1, 2, 3, 4})...), false, 9)
+	f.Add(MaskedFrame(0x82, bytes.Repeat([]byte{0xff}, 300), [4]byte{1, 2, 3, 4}), false, 100)
+	f.Add(MaskedFrame(0x88, []byte{0x03, 0xe8, 'o', 'k'}, [4]byte{1, 2, 3, 4}), false, 0)
 	f.Add([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}, false, 2)
-	f.Add(maskedFrame(0xc1, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}), true, 4)
+	f.Add(MaskedFrame(0xc1, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, [4]byte{1, 2, 3, 4}), true, 4)
 	f.Fuzz(func(t *testing.T, data []byte, deflate bool, cut int) {
 		const max = 1 << 16
 		if cut < 0 || cut > len(data) {
@@ -313,24 +313,4 @@ func FuzzWebSocketFrames(f *testing.F) {
 				c.events, c.bytesIn, c.done, ref.events, ref.bytesIn, ref.done)
 		}
 	})
-}
-
-// maskedFrame builds one client frame (host/fuzz_test.go's seed builder).
-func maskedFrame(b0 byte, payload []byte) []byte {
-	key := [4]byte{1, 2, 3, 4}
-	var out []byte
-	switch n := len(payload); {
-	case n < 126:
-		out = []byte{b0, 0x80 | byte(n)}
-	case n < 1<<16:
-		out = []byte{b0, 0x80 | 126, byte(n >> 8), byte(n)}
-	default:
-		out = []byte{b0, 0x80 | 127}
-		out = binary.BigEndian.AppendUint64(out, uint64(n))
-	}
-	out = append(out, key[:]...)
-	for i, c := range payload {
-		out = append(out, c^key[i%4])
-	}
-	return out
 }

@@ -419,3 +419,24 @@ func AppendFrame(dst []byte, op Op, payload []byte, rsv1 bool) []byte {
 func Encode(op Op, payload []byte, rsv1 bool) []byte {
 	return AppendFrame(make([]byte, 0, EncodedLen(len(payload))), op, payload, rsv1)
 }
+
+// MaskedFrame returns one client frame: first byte b0 (FIN, RSV and
+// opcode), the payload masked with key, as a client sends it (and as tests
+// feed a Reader).
+func MaskedFrame(b0 byte, payload []byte, key [4]byte) []byte {
+	out := make([]byte, 0, 14+len(payload))
+	switch n := len(payload); {
+	case n < 126:
+		out = append(out, b0, 0x80|byte(n))
+	case n < 1<<16:
+		out = append(out, b0, 0x80|126, byte(n>>8), byte(n))
+	default:
+		out = append(out, b0, 0x80|127)
+		out = binary.BigEndian.AppendUint64(out, uint64(n))
+	}
+	out = append(out, key[:]...)
+	for i, c := range payload {
+		out = append(out, c^key[i%4])
+	}
+	return out
+}

@@ -13,26 +13,6 @@ import (
 
 var testMask = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
-// clientFrame builds one masked client frame with first byte b0 (FIN, RSV
-// and opcode).
-func clientFrame(b0 byte, payload []byte) []byte {
-	var out []byte
-	switch n := len(payload); {
-	case n < 126:
-		out = []byte{b0, 0x80 | byte(n)}
-	case n < 1<<16:
-		out = []byte{b0, 0x80 | 126, byte(n >> 8), byte(n)}
-	default:
-		out = []byte{b0, 0x80 | 127}
-		out = binary.BigEndian.AppendUint64(out, uint64(n))
-	}
-	out = append(out, testMask[:]...)
-	for i, c := range payload {
-		out = append(out, c^testMask[i%4])
-	}
-	return out
-}
-
 func cat(frames ...[]byte) []byte { return bytes.Join(frames, nil) }
 
 // describe renders one Next result for comparison.
@@ -93,37 +73,37 @@ func TestReaderAccepts(t *testing.T) {
 		in      []byte
 		want    []string
 	}{
-		{"text", false, 0, clientFrame(0x81, []byte("hello")), []string{`message text "hello"`}},
-		{"empty text", false, 0, clientFrame(0x81, nil), []string{`message text ""`}},
-		{"binary 2-byte length", false, 0, clientFrame(0x82, mid), []string{fmt.Sprintf("message binary %q", mid)}},
-		{"binary 8-byte length", false, 1 << 17, clientFrame(0x82, big), []string{fmt.Sprintf("message binary %q", big)}},
+		{"text", false, 0, MaskedFrame(0x81, []byte("hello"), testMask), []string{`message text "hello"`}},
+		{"empty text", false, 0, MaskedFrame(0x81, nil, testMask), []string{`message text ""`}},
+		{"binary 2-byte length", false, 0, MaskedFrame(0x82, mid, testMask), []string{fmt.Sprintf("message binary %q", mid)}},
+		{"binary 8-byte length", false, 1 << 17, MaskedFrame(0x82, big, testMask), []string{fmt.Sprintf("message binary %q", big)}},
 		{"non-minimal length", false, 0, cat([]byte{0x82, 0x80 | 126, 0, 3}, testMask[:], []byte{1 ^ 0x37, 2 ^ 0xfa, 3 ^ 0x21}), []string{`message binary "\x01\x02\x03"`}},
-		{"ping", false, 0, clientFrame(0x89, []byte("p")), []string{`ping ping "p"`}},
-		{"ping 125", false, 0, clientFrame(0x89, bytes.Repeat([]byte("x"), 125)), []string{fmt.Sprintf("ping ping %q", strings.Repeat("x", 125))}},
-		{"pong", false, 0, clientFrame(0x8a, nil), []string{`pong pong ""`}},
-		{"close", false, 0, cat(clientFrame(0x88, []byte{0x03, 0xe8, 'o', 'k'}), clientFrame(0x81, []byte("after"))), []string{`close close "\x03\xe8ok"`}},
-		{"close empty", false, 0, clientFrame(0x88, nil), []string{`close close ""`}},
+		{"ping", false, 0, MaskedFrame(0x89, []byte("p"), testMask), []string{`ping ping "p"`}},
+		{"ping 125", false, 0, MaskedFrame(0x89, bytes.Repeat([]byte("x"), 125), testMask), []string{fmt.Sprintf("ping ping %q", strings.Repeat("x", 125))}},
+		{"pong", false, 0, MaskedFrame(0x8a, nil, testMask), []string{`pong pong ""`}},
+		{"close", false, 0, cat(MaskedFrame(0x88, []byte{0x03, 0xe8, 'o', 'k'}, testMask), MaskedFrame(0x81, []byte("after"), testMask)), []string{`close close "\x03\xe8ok"`}},
+		{"close empty", false, 0, MaskedFrame(0x88, nil, testMask), []string{`close close ""`}},
 		{"fragments with ping", false, 0,
-			cat(clientFrame(0x01, []byte("he")), clientFrame(0x89, []byte("p")), clientFrame(0x00, nil), clientFrame(0x80, []byte("llo"))),
+			cat(MaskedFrame(0x01, []byte("he"), testMask), MaskedFrame(0x89, []byte("p"), testMask), MaskedFrame(0x00, nil, testMask), MaskedFrame(0x80, []byte("llo"), testMask)),
 			[]string{"fragment", `ping ping "p"`, "fragment", `message text "hello"`}},
 		{"binary fragments", false, 0,
-			cat(clientFrame(0x02, []byte{1}), clientFrame(0x00, []byte{2}), clientFrame(0x80, []byte{3})),
+			cat(MaskedFrame(0x02, []byte{1}, testMask), MaskedFrame(0x00, []byte{2}, testMask), MaskedFrame(0x80, []byte{3}, testMask)),
 			[]string{"fragment", "fragment", `message binary "\x01\x02\x03"`}},
 		{"utf-8 split across fragments", false, 0,
-			cat(clientFrame(0x01, euro[:1]), clientFrame(0x00, euro[1:2]), clientFrame(0x80, euro[2:])),
+			cat(MaskedFrame(0x01, euro[:1], testMask), MaskedFrame(0x00, euro[1:2], testMask), MaskedFrame(0x80, euro[2:], testMask)),
 			[]string{"fragment", "fragment", `message text "€"`}},
 		{"messages back to back", false, 0,
-			cat(clientFrame(0x81, []byte("a")), clientFrame(0x8a, nil), clientFrame(0x82, []byte("b"))),
+			cat(MaskedFrame(0x81, []byte("a"), testMask), MaskedFrame(0x8a, nil, testMask), MaskedFrame(0x82, []byte("b"), testMask)),
 			[]string{`message text "a"`, `pong pong ""`, `message binary "b"`}},
-		{"compressed", true, 0, clientFrame(0xc1, helloDeflated), []string{`message text "Hello"`}},
+		{"compressed", true, 0, MaskedFrame(0xc1, helloDeflated, testMask), []string{`message text "Hello"`}},
 		{"compressed fragments", true, 0,
-			cat(clientFrame(0x41, helloDeflated[:3]), clientFrame(0x89, nil), clientFrame(0x80, helloDeflated[3:])),
+			cat(MaskedFrame(0x41, helloDeflated[:3], testMask), MaskedFrame(0x89, nil, testMask), MaskedFrame(0x80, helloDeflated[3:], testMask)),
 			[]string{"fragment", `ping ping ""`, `message text "Hello"`}},
-		{"uncompressed with deflate on", true, 0, clientFrame(0x81, []byte("plain")), []string{`message text "plain"`}},
-		{"exactly max", false, 5, clientFrame(0x82, []byte("12345")), []string{`message binary "12345"`}},
-		{"fragments exactly max", false, 5, cat(clientFrame(0x02, []byte("12")), clientFrame(0x80, []byte("345"))), []string{"fragment", `message binary "12345"`}},
-		{"inflated exactly max", true, 100, clientFrame(0xc1, mustDeflate(t, a100)), []string{fmt.Sprintf("message text %q", a100)}},
-		{"control frames ignore max", false, 1, clientFrame(0x89, []byte("ping!")), []string{`ping ping "ping!"`}},
+		{"uncompressed with deflate on", true, 0, MaskedFrame(0x81, []byte("plain"), testMask), []string{`message text "plain"`}},
+		{"exactly max", false, 5, MaskedFrame(0x82, []byte("12345"), testMask), []string{`message binary "12345"`}},
+		{"fragments exactly max", false, 5, cat(MaskedFrame(0x02, []byte("12"), testMask), MaskedFrame(0x80, []byte("345"), testMask)), []string{"fragment", `message binary "12345"`}},
+		{"inflated exactly max", true, 100, MaskedFrame(0xc1, mustDeflate(t, a100), testMask), []string{fmt.Sprintf("message text %q", a100)}},
+		{"control frames ignore max", false, 1, MaskedFrame(0x89, []byte("ping!"), testMask), []string{`ping ping "ping!"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			max := tc.max
@@ -156,37 +136,37 @@ func TestReaderRejects(t *testing.T) {
 	}{
 		{"unmasked", false, 0, []byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}, nil, 1002, "unmasked client frame", false},
 		{"unmasked, header only", false, 0, []byte{0x81, 0x05}, nil, 1002, "unmasked client frame", false},
-		{"rsv2", false, 0, clientFrame(0xa1, []byte("x")), nil, 1002, "reserved bits set", false},
-		{"rsv3", true, 0, clientFrame(0x91, []byte("x")), nil, 1002, "reserved bits set", false},
-		{"rsv1 without deflate", false, 0, clientFrame(0xc1, helloDeflated), nil, 1002, "reserved bits set", false},
-		{"rsv1 on control", true, 0, clientFrame(0xc9, nil), nil, 1002, "reserved bits set", false},
-		{"rsv1 on continuation", true, 0, cat(clientFrame(0x41, helloDeflated[:3]), clientFrame(0xc0, helloDeflated[3:])), []string{"fragment"}, 1002, "reserved bits set", false},
-		{"fragmented ping", false, 0, clientFrame(0x09, nil), nil, 1002, "fragmented or oversized control frame", false},
-		{"fragmented close", false, 0, clientFrame(0x08, nil), nil, 1002, "fragmented or oversized control frame", false},
-		{"ping 126", false, 0, clientFrame(0x89, make([]byte, 126)), nil, 1002, "fragmented or oversized control frame", false},
+		{"rsv2", false, 0, MaskedFrame(0xa1, []byte("x"), testMask), nil, 1002, "reserved bits set", false},
+		{"rsv3", true, 0, MaskedFrame(0x91, []byte("x"), testMask), nil, 1002, "reserved bits set", false},
+		{"rsv1 without deflate", false, 0, MaskedFrame(0xc1, helloDeflated, testMask), nil, 1002, "reserved bits set", false},
+		{"rsv1 on control", true, 0, MaskedFrame(0xc9, nil, testMask), nil, 1002, "reserved bits set", false},
+		{"rsv1 on continuation", true, 0, cat(MaskedFrame(0x41, helloDeflated[:3], testMask), MaskedFrame(0xc0, helloDeflated[3:], testMask)), []string{"fragment"}, 1002, "reserved bits set", false},
+		{"fragmented ping", false, 0, MaskedFrame(0x09, nil, testMask), nil, 1002, "fragmented or oversized control frame", false},
+		{"fragmented close", false, 0, MaskedFrame(0x08, nil, testMask), nil, 1002, "fragmented or oversized control frame", false},
+		{"ping 126", false, 0, MaskedFrame(0x89, make([]byte, 126), testMask), nil, 1002, "fragmented or oversized control frame", false},
 		{"oversized control, header only", false, 0, []byte{0x8a, 0x80 | 126, 0, 126}, nil, 1002, "fragmented or oversized control frame", false},
-		{"over max", false, 4, clientFrame(0x82, []byte("12345")), nil, 1009, "message over package_max_length 4", false},
+		{"over max", false, 4, MaskedFrame(0x82, []byte("12345"), testMask), nil, 1009, "message over package_max_length 4", false},
 		{"over max, header only", false, 1 << 16, huge, nil, 1009, "message over package_max_length 65536", false},
-		{"fragments over max", false, 4, cat(clientFrame(0x02, []byte("12")), clientFrame(0x80, []byte("345"))), []string{"fragment"}, 1009, "message over package_max_length 4", false},
-		{"bad compressed data", true, 0, clientFrame(0xc1, []byte{0xff, 0xff, 0xff}), nil, 1002, "bad compressed data", true},
-		{"inflated over max", true, 99, clientFrame(0xc1, mustDeflate(t, a100)), nil, 1009, "inflated message over package_max_length", true},
-		{"invalid utf-8", false, 0, clientFrame(0x81, badUTF8), nil, 1007, "text message is not valid UTF-8", true},
-		{"invalid utf-8 in fragments", false, 0, cat(clientFrame(0x01, []byte("ok")), clientFrame(0x80, badUTF8)), []string{"fragment"}, 1007, "text message is not valid UTF-8", true},
-		{"truncated utf-8 at the end", false, 0, cat(clientFrame(0x01, []byte("€")[:2]), clientFrame(0x80, nil)), []string{"fragment"}, 1007, "text message is not valid UTF-8", true},
-		{"invalid utf-8 inflated", true, 0, clientFrame(0xc1, mustDeflate(t, badUTF8)), nil, 1007, "text message is not valid UTF-8", true},
-		{"continuation without message", false, 0, clientFrame(0x80, []byte("x")), nil, 1002, "continuation without a message", true},
-		{"continuation after a message", false, 0, cat(clientFrame(0x81, []byte("a")), clientFrame(0x00, []byte("x"))), []string{`message text "a"`}, 1002, "continuation without a message", true},
-		{"new message inside fragmented", false, 0, cat(clientFrame(0x01, []byte("a")), clientFrame(0x82, []byte("b"))), []string{"fragment"}, 1002, "new message inside a fragmented one", true},
-		{"new fragmented message inside fragmented", false, 0, cat(clientFrame(0x02, []byte("a")), clientFrame(0x01, []byte("b"))), []string{"fragment"}, 1002, "new message inside a fragmented one", true},
+		{"fragments over max", false, 4, cat(MaskedFrame(0x02, []byte("12"), testMask), MaskedFrame(0x80, []byte("345"), testMask)), []string{"fragment"}, 1009, "message over package_max_length 4", false},
+		{"bad compressed data", true, 0, MaskedFrame(0xc1, []byte{0xff, 0xff, 0xff}, testMask), nil, 1002, "bad compressed data", true},
+		{"inflated over max", true, 99, MaskedFrame(0xc1, mustDeflate(t, a100), testMask), nil, 1009, "inflated message over package_max_length", true},
+		{"invalid utf-8", false, 0, MaskedFrame(0x81, badUTF8, testMask), nil, 1007, "text message is not valid UTF-8", true},
+		{"invalid utf-8 in fragments", false, 0, cat(MaskedFrame(0x01, []byte("ok"), testMask), MaskedFrame(0x80, badUTF8, testMask)), []string{"fragment"}, 1007, "text message is not valid UTF-8", true},
+		{"truncated utf-8 at the end", false, 0, cat(MaskedFrame(0x01, []byte("€")[:2], testMask), MaskedFrame(0x80, nil, testMask)), []string{"fragment"}, 1007, "text message is not valid UTF-8", true},
+		{"invalid utf-8 inflated", true, 0, MaskedFrame(0xc1, mustDeflate(t, badUTF8), testMask), nil, 1007, "text message is not valid UTF-8", true},
+		{"continuation without message", false, 0, MaskedFrame(0x80, []byte("x"), testMask), nil, 1002, "continuation without a message", true},
+		{"continuation after a message", false, 0, cat(MaskedFrame(0x81, []byte("a"), testMask), MaskedFrame(0x00, []byte("x"), testMask)), []string{`message text "a"`}, 1002, "continuation without a message", true},
+		{"new message inside fragmented", false, 0, cat(MaskedFrame(0x01, []byte("a"), testMask), MaskedFrame(0x82, []byte("b"), testMask)), []string{"fragment"}, 1002, "new message inside a fragmented one", true},
+		{"new fragmented message inside fragmented", false, 0, cat(MaskedFrame(0x02, []byte("a"), testMask), MaskedFrame(0x01, []byte("b"), testMask)), []string{"fragment"}, 1002, "new message inside a fragmented one", true},
 		{"bad frame length", false, 0, []byte{0x82, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 0}, nil, 1002, "bad frame length", false},
 		{"bad frame length before mask check", false, 0, []byte{0x82, 127, 0xff, 0, 0, 0, 0, 0, 0, 0}, nil, 1002, "bad frame length", false},
-		{"reserved opcode 3", false, 0, clientFrame(0x83, nil), nil, 1002, "reserved opcode 3", false},
-		{"reserved opcode 7", false, 0, clientFrame(0x87, nil), nil, 1002, "reserved opcode 7", false},
-		{"reserved opcode 11", false, 0, clientFrame(0x8b, nil), nil, 1002, "reserved opcode 11", false},
-		{"reserved opcode 15", false, 0, clientFrame(0x8f, nil), nil, 1002, "reserved opcode 15", false},
+		{"reserved opcode 3", false, 0, MaskedFrame(0x83, nil, testMask), nil, 1002, "reserved opcode 3", false},
+		{"reserved opcode 7", false, 0, MaskedFrame(0x87, nil, testMask), nil, 1002, "reserved opcode 7", false},
+		{"reserved opcode 11", false, 0, MaskedFrame(0x8b, nil, testMask), nil, 1002, "reserved opcode 11", false},
+		{"reserved opcode 15", false, 0, MaskedFrame(0x8f, nil, testMask), nil, 1002, "reserved opcode 15", false},
 		// Checks come in today's order: the size of a continuation is
 		// checked (from its header) before whether there is a message.
-		{"max before continuation check", false, 4, clientFrame(0x80, []byte("12345")), nil, 1009, "message over package_max_length 4", false},
+		{"max before continuation check", false, 4, MaskedFrame(0x80, []byte("12345"), testMask), nil, 1009, "message over package_max_length 4", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			max := tc.max
@@ -231,12 +211,12 @@ func TestReaderRejects(t *testing.T) {
 // enough for header errors.
 func TestReaderNeedsMore(t *testing.T) {
 	for _, frame := range [][]byte{
-		clientFrame(0x81, []byte("hello")),
-		clientFrame(0x82, make([]byte, 300)),
-		clientFrame(0x82, make([]byte, 70000)),
-		clientFrame(0x89, []byte("p")),
-		clientFrame(0x88, []byte{3, 0xe8}),
-		clientFrame(0xc1, helloDeflated),
+		MaskedFrame(0x81, []byte("hello"), testMask),
+		MaskedFrame(0x82, make([]byte, 300), testMask),
+		MaskedFrame(0x82, make([]byte, 70000), testMask),
+		MaskedFrame(0x89, []byte("p"), testMask),
+		MaskedFrame(0x88, []byte{3, 0xe8}, testMask),
+		MaskedFrame(0xc1, helloDeflated, testMask),
 		// Unmasked with an extended length: not refused before the length
 		// has arrived.
 		{0x81, 126, 0, 200},
@@ -264,7 +244,7 @@ func TestReaderNeedsMore(t *testing.T) {
 
 // Data is the caller's: fresh, not a view of the buffer.
 func TestReaderDataOwned(t *testing.T) {
-	buf := cat(clientFrame(0x82, []byte("abc")), clientFrame(0x89, []byte("p")), clientFrame(0x88, []byte{3, 0xe8}))
+	buf := cat(MaskedFrame(0x82, []byte("abc"), testMask), MaskedFrame(0x89, []byte("p"), testMask), MaskedFrame(0x88, []byte{3, 0xe8}, testMask))
 	r := &Reader{Max: 100}
 	var frames []Frame
 	for len(buf) > 0 {
@@ -285,12 +265,12 @@ func TestReaderDataOwned(t *testing.T) {
 
 func TestReaderMaxChanges(t *testing.T) {
 	r := &Reader{Max: 10}
-	buf := clientFrame(0x02, []byte("12345"))
+	buf := MaskedFrame(0x02, []byte("12345"), testMask)
 	if _, n, err := r.Next(buf); n != len(buf) || err != nil {
 		t.Fatal(n, err)
 	}
 	r.Max = 6 // a reload lowered package_max_length mid-message
-	_, _, err := r.Next(clientFrame(0x80, []byte("67")))
+	_, _, err := r.Next(MaskedFrame(0x80, []byte("67"), testMask))
 	var pe *ProtocolError
 	if !errors.As(err, &pe) || pe.Code != CloseTooBig || pe.Reason != "message over package_max_length 6" {
 		t.Fatalf("err = %v", err)
@@ -405,7 +385,7 @@ func TestEncode(t *testing.T) {
 	}
 	// Encoded frames parse back (as a client would, masked).
 	r := &Reader{Max: 1 << 17}
-	f, _, err := r.Next(clientFrame(Encode(OpBinary, []byte("xyz"), false)[0], []byte("xyz")))
+	f, _, err := r.Next(MaskedFrame(Encode(OpBinary, []byte("xyz"), false)[0], []byte("xyz"), testMask))
 	if err != nil || string(f.Data) != "xyz" {
 		t.Fatal(f, err)
 	}
@@ -520,7 +500,7 @@ func TestDeflateRoundTrip(t *testing.T) {
 		}
 		// Through a client frame, as a server receives it.
 		r := &Reader{Deflate: true, Max: max(len(msg), len(z))}
-		f, n, err := r.Next(clientFrame(0xc1, z))
+		f, n, err := r.Next(MaskedFrame(0xc1, z, testMask))
 		if err != nil || n == 0 || f.Kind != Message || f.Op != OpText || !bytes.Equal(f.Data, msg) {
 			t.Fatalf("%d bytes through Reader: %s, %d", len(msg), describe(f, err), n)
 		}
@@ -554,10 +534,10 @@ func BenchmarkReaderNext(b *testing.B) {
 		deflate bool
 		frame   []byte
 	}{
-		{"text_16", false, clientFrame(0x81, []byte("hello, websocket"))},
-		{"binary_4k", false, clientFrame(0x82, bytes.Repeat([]byte{7}, 4096))},
-		{"fragmented_3x1k", false, cat(clientFrame(0x02, make([]byte, 1024)), clientFrame(0x00, make([]byte, 1024)), clientFrame(0x80, make([]byte, 1024)))},
-		{"deflate_4k", true, clientFrame(0xc1, mustDeflate(b, bytes.Repeat([]byte("compress me "), 342)))},
+		{"text_16", false, MaskedFrame(0x81, []byte("hello, websocket"), testMask)},
+		{"binary_4k", false, MaskedFrame(0x82, bytes.Repeat([]byte{7}, 4096), testMask)},
+		{"fragmented_3x1k", false, cat(MaskedFrame(0x02, make([]byte, 1024), testMask), MaskedFrame(0x00, make([]byte, 1024), testMask), MaskedFrame(0x80, make([]byte, 1024), testMask))},
+		{"deflate_4k", true, MaskedFrame(0xc1, mustDeflate(b, bytes.Repeat([]byte("compress me "), 342)), testMask)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			r := &Reader{Deflate: bc.deflate, Max: 1 << 16}
