@@ -1,6 +1,7 @@
 package script
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -129,4 +130,29 @@ func Receiver[T any](c Call, misuse string) T {
 		Usagef("%s", misuse)
 	}
 	return v
+}
+
+// CodedError is a routine failure that carries a machine-readable code: a
+// SQLSTATE, a MySQL error number, a Redis error kind. A module settles an
+// asynchronous call with it (Call.Async); Lua gets nil, the message and the
+// code (a callback: fn(nil, message, code)), JS a rejected Promise whose
+// Error has the code as err.code.
+type CodedError struct {
+	Msg  string
+	Code Value // a string or a number
+	Err  error // the cause, if any
+}
+
+func (e *CodedError) Error() string { return e.Msg }
+
+// Unwrap returns the cause.
+func (e *CodedError) Unwrap() error { return e.Err }
+
+// ErrorCode is err's code when it is (or wraps) a *CodedError, else nil.
+func ErrorCode(err error) Value {
+	var ce *CodedError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return nil
 }

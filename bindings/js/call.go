@@ -272,7 +272,11 @@ func (c *call) Async(int) func(script.Value, error) {
 				// the promise's reactions when the call returns.
 				settle := func(goja.FunctionCall) goja.Value {
 					if err != nil {
-						_ = reject(rt.NewGoError(err))
+						e := rt.NewGoError(err)
+						if code := script.ErrorCode(err); code != nil {
+							_ = e.Set("code", v.toJS(code, 0))
+						}
+						_ = reject(e)
 					} else {
 						_ = resolve(v.toJS(res, 0))
 					}

@@ -267,7 +267,7 @@ func (c *call) Async(cbArg int) func(script.Value, error) {
 			}
 			inst.Post(func() {
 				if err != nil {
-					inst.Call("callback", cb, nil, err.Error())
+					inst.Call("callback", cb, nil, err.Error(), script.ErrorCode(err))
 				} else {
 					inst.Call("callback", cb, res)
 				}
