@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"io"
 	"runtime"
 	"sort"
 	"strings"
@@ -159,6 +160,7 @@ func (h *Host) stop() error {
 	defer cancel()
 	h.stopServers(ctx)
 	h.stopWorkers()
+	h.closeShared()
 	h.log.Info("stopped")
 	return nil
 }
@@ -218,6 +220,20 @@ func (h *Host) stopWorkers() {
 	for _, w := range h.all {
 		w.stop()
 	}
+}
+
+// closeShared closes the host-wide values modules kept (Shared) that are
+// io.Closers: database pools, Redis clients. They outlive reloads, not the
+// host.
+func (h *Host) closeShared() {
+	h.shared.Range(func(key, v any) bool {
+		if c, ok := v.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				h.log.Warn("closing a shared module value", "key", key, "err", err)
+			}
+		}
+		return true
+	})
 }
 
 // closeBroker leaves the cluster (the memory broker: forgets everything).

@@ -70,7 +70,8 @@ type Instance interface {
 
 	// Shared returns the host-wide value stored under key, creating it
 	// with init on first use. Modules keep state here that every worker
-	// (and task worker) shares and that survives reloads.
+	// (and task worker) shares and that survives reloads; a value that is
+	// an io.Closer is closed when the host stops.
 	Shared(key string, init func() any) any
 	// Logger is the host's logger.
 	Logger() *slog.Logger

@@ -33,3 +33,8 @@ type Callback interface {
 	// Instance is the script instance that owns the function.
 	Instance() Instance
 }
+
+// Null is the value of a SQL NULL, a JSON null or a nil Redis reply where a
+// key must stay in its table: Lua sees one userdata per VM (imscript.sql.null,
+// printed "null"), JS sees null.
+var Null = &Object{Type: &Type{Name: "null"}}

@@ -29,6 +29,11 @@ func (v *vm) toJS(val script.Value, depth int) goja.Value {
 	switch x := val.(type) {
 	case nil:
 		return goja.Null()
+	case *script.Object:
+		if x == script.Null {
+			return goja.Null()
+		}
+		return v.object(x)
 	case bool:
 		return rt.ToValue(x)
 	case int64:
@@ -56,8 +61,6 @@ func (v *vm) toJS(val script.Value, depth int) goja.Value {
 			_ = o.Set(k, v.toJS(e, depth+1))
 		}
 		return o
-	case *script.Object:
-		return v.object(x)
 	case script.Function:
 		return rt.ToValue(v.function(x, false))
 	case *callback:
