@@ -4,6 +4,7 @@ package host
 // registered modules are added beside them (Instance.Exports).
 
 import (
+	"math"
 	"time"
 
 	"github.com/imscript/imscript/script"
@@ -28,6 +29,7 @@ func coreExports(inst *instance) script.Map {
 		"clear":     script.Function(apiClear),
 		"shutdown":  script.Function(func(c script.Call) { instOf(c).host.Shutdown(); c.ReturnBool(true) }),
 		"now":       script.Function(func(c script.Call) { c.ReturnFloat(float64(time.Now().UnixMicro()) / 1000) }),
+		"sleep":     script.Function(apiSleep),
 		"env":       env,
 		"args":      args,
 		"worker_id": int64(inst.worker.id),
@@ -59,6 +61,17 @@ func apiTimer(c script.Call, name string, repeat bool) {
 		script.Usagef("imscript.%s: ms must be positive", name)
 	}
 	c.ReturnInt(instOf(c).AddTimer(script.Millis(ms), repeat, fn, nil))
+}
+
+// apiSleep is imscript.sleep(seconds [, fn]): a Lua handler suspends for
+// that long, JS gets a Promise, and with fn the callback runs after it.
+func apiSleep(c script.Call) {
+	sec := c.Float(0, "seconds")
+	if sec < 0 || math.IsNaN(sec) || math.IsInf(sec, 0) {
+		script.Usagef("imscript.sleep: seconds must be a number >= 0, got %v", sec)
+	}
+	settle := c.Async(1)
+	time.AfterFunc(script.Seconds(sec), func() { settle(nil, nil) })
 }
 
 func apiClear(c script.Call) {

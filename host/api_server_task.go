@@ -42,8 +42,10 @@ func timeoutArg(c script.Call, i int) time.Duration {
 	return time.Duration(sec * float64(time.Second))
 }
 
-// srvTaskWait blocks the calling worker until the task's result arrives
-// or the timeout passes (the wait counts toward max_exec_ms).
+// srvTaskWait waits until the task's result arrives or the timeout
+// passes. A Lua handler suspends meanwhile (the worker goes on); elsewhere
+// (JS, Lua's main chunk) the calling worker blocks, and the wait counts
+// toward max_exec_ms.
 func srvTaskWait(c script.Call) {
 	s := self(c)
 	data := taskData(c, 0)
@@ -53,22 +55,39 @@ func srvTaskWait(c script.Call) {
 		script.Usagef("server.taskwait: not available in a task worker (it could wait for itself)")
 	}
 	t := &task{srv: s, data: data, from: inst.worker, wait: make(chan taskResult, 1)}
+	suspends := c.Suspends()
+	var settle func(script.Value, error)
+	if suspends {
+		settle = c.Async(c.NArgs())
+	}
 	if _, err := s.host.submitTask(t); err != nil {
+		if suspends {
+			settle(nil, err)
+		} else {
+			c.Fail(err.Error())
+		}
+		return
+	}
+	wait := func() (script.Value, error) {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case r := <-t.wait:
+			return r.v, r.err
+		case <-timer.C:
+			return nil, fmt.Errorf("task %d timed out after %v", t.id, d)
+		}
+	}
+	if suspends {
+		go func() { settle(wait()) }()
+		return
+	}
+	v, err := wait()
+	if err != nil {
 		c.Fail(err.Error())
 		return
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case r := <-t.wait:
-		if r.err != nil {
-			c.Fail(r.err.Error())
-			return
-		}
-		c.Return(r.v)
-	case <-timer.C:
-		c.Fail(fmt.Sprintf("task %d timed out after %v", t.id, d))
-	}
+	c.Return(v)
 }
 
 // srvTaskWaitMulti runs several tasks at once and waits for all of them up
@@ -86,6 +105,10 @@ func srvTaskWaitMulti(c script.Call) {
 	if inst.worker.task {
 		script.Usagef("server.taskWaitMulti: not available in a task worker")
 	}
+	var settle func(script.Value, error)
+	if c.Suspends() {
+		settle = c.Async(c.NArgs())
+	}
 	waits := make([]chan taskResult, len(list))
 	for i, e := range list {
 		v, _, err := script.Copy(e)
@@ -97,24 +120,30 @@ func srvTaskWaitMulti(c script.Call) {
 			waits[i] = t.wait
 		}
 	}
-	out := make(script.List, len(list))
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for i, ch := range waits {
-		if ch == nil {
-			continue
-		}
-		select {
-		case r := <-ch:
-			if r.err == nil {
-				out[i] = r.v
+	collect := func() script.List {
+		out := make(script.List, len(list))
+		deadline := time.NewTimer(d)
+		defer deadline.Stop()
+		for i, ch := range waits {
+			if ch == nil {
+				continue
 			}
-		case <-deadline.C:
-			c.Return(out)
-			return
+			select {
+			case r := <-ch:
+				if r.err == nil {
+					out[i] = r.v
+				}
+			case <-deadline.C:
+				return out
+			}
 		}
+		return out
 	}
-	c.Return(out)
+	if settle != nil {
+		go func() { settle(collect(), nil) }()
+		return
+	}
+	c.Return(collect())
 }
 
 // srvFinish sets the result of the task being run (in a task handler).

@@ -36,6 +36,12 @@ type conn struct {
 	// until the connection is bound or joins a room (hub.go).
 	hub *hubConn
 
+	// The worker's only: handlers of this connection in flight (suspended
+	// or with a pending promise) and the events waiting for them
+	// (worker_order.go).
+	waits int
+	held  []event
+
 	mu       sync.Mutex
 	state    connState
 	flushing bool

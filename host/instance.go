@@ -34,6 +34,13 @@ type instance struct {
 	// (reload_drain.go).
 	owed     map[debt]struct{}
 	draining bool
+	closing  bool // close has begun: nothing suspends any more
+
+	// parked are the strands suspended in this instance's handlers;
+	// promised counts, per connection, the pending promises of its
+	// handlers that hold the connection's later events (worker_order.go).
+	parked   map[*strand]struct{}
+	promised map[*conn]int
 
 	exports script.Map
 	parent  *parentLink // the link to the parent, in a spawned script
@@ -57,6 +64,8 @@ func newInstance(h *Host, w *worker, att *attempt) *instance {
 		portZeroRank: map[string]int{},
 		timers:       map[int64]*timer{},
 		owed:         map[debt]struct{}{},
+		parked:       map[*strand]struct{}{},
+		promised:     map[*conn]int{},
 	}
 	inst.ctx, inst.cancel = context.WithCancel(context.Background())
 	return inst
@@ -233,6 +242,9 @@ func (inst *instance) declareServer(st *settings) *Server {
 // close cancels the instance's timers, answers what it still owes 503 and
 // closes its VM.
 func (inst *instance) close() {
+	inst.closing = true
+	inst.abandonParked()
+	inst.releasePromised()
 	for d := range inst.owed {
 		d.abandon()
 	}

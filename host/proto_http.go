@@ -165,10 +165,9 @@ func (p *httpRequest) run(w *worker, ev *event) {
 		return
 	}
 	if pend, ok := v.(script.Pending); ok && err == nil {
-		inst := w.inst
+		// fireValue reported a rejection; the response is owed still.
 		pend.Then(func(_ script.Value, err error) {
 			if err != nil {
-				w.host.reportError("handler error", inst, err, "handler", handlerNames[hRequest])
 				res.fail(http.StatusInternalServerError)
 			}
 		})

@@ -8,7 +8,8 @@ import (
 
 // A reload does not cut off the requests in flight. When a worker switches
 // to the new version while the old one still owes answers (an HTTP
-// response a handler finishes from a timer, a callback or after an await),
+// response a handler finishes from a timer, a callback or after an await)
+// or has handlers suspended (worker_strand.go),
 // the old instance drains, as Swoole's reload_async: it keeps its VM, its
 // timers and its callbacks, and answers what it owes, while every new event
 // goes to the new version. It is closed once it owes nothing, or after
@@ -31,10 +32,20 @@ func (inst *instance) owe(d debt) {
 }
 
 // paid records that d was answered, or that it no longer can be (its
-// connection closed). A draining instance that owes nothing more closes.
+// connection closed).
 func (inst *instance) paid(d debt) {
 	delete(inst.owed, d)
-	if inst.draining && len(inst.owed) == 0 {
+	inst.settledOne()
+}
+
+// owes counts what the instance still has to finish: answers it owes and
+// handlers suspended in it.
+func (inst *instance) owes() int { return len(inst.owed) + len(inst.parked) }
+
+// settledOne notes that something the instance owed is done: a draining
+// instance that owes nothing more closes.
+func (inst *instance) settledOne() {
+	if inst.draining && inst.owes() == 0 {
 		// Not now: this may run inside the instance's own VM.
 		w := inst.worker
 		w.Post(func() { w.endDrain(inst, "") })
@@ -44,14 +55,14 @@ func (inst *instance) paid(d debt) {
 // retire takes old out of service on w: it drains when it owes answers and
 // max_wait_time allows, else it closes at once.
 func (w *worker) retire(old *instance, wait time.Duration) {
-	if len(old.owed) == 0 || wait <= 0 {
+	if old.owes() == 0 || wait <= 0 {
 		old.close()
 		return
 	}
 	old.draining = true
 	w.draining = append(w.draining, old)
 	w.host.log.Info("old version drains its requests in flight", "worker", w.id,
-		"requests", len(old.owed), "max_wait_time", wait.Seconds())
+		"requests", len(old.owed), "suspended", len(old.parked), "max_wait_time", wait.Seconds())
 	grace := time.AfterFunc(wait, func() { w.Post(func() { w.endDrain(old, "it did not answer within max_wait_time") }) })
 	old.AtClose(func() { grace.Stop() })
 }
@@ -64,8 +75,9 @@ func (w *worker) endDrain(old *instance, why string) {
 	}
 	old.draining = false
 	w.draining = slices.DeleteFunc(w.draining, func(i *instance) bool { return i == old })
-	if n := len(old.owed); n > 0 {
-		w.host.log.Warn("old version closed before it answered its requests in flight: 503", "worker", w.id, "requests", n, "why", why)
+	if n := old.owes(); n > 0 {
+		w.host.log.Warn("old version closed before it answered its requests in flight: 503", "worker", w.id,
+			"requests", len(old.owed), "suspended", len(old.parked), "why", why)
 	}
 	old.close()
 }

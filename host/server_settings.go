@@ -50,6 +50,10 @@ type settings struct {
 
 	TaskWorkerNum int
 	TaskMaxQueue  int
+
+	// Ordered (default true) makes a connection's events wait while one
+	// of its handlers is suspended or its promise pending (worker_order.go).
+	Ordered bool
 }
 
 const (
@@ -75,6 +79,7 @@ var settingNames = map[string]bool{
 	"websocket_origins": true, "websocket_subprotocols": true, "websocket_compression": true,
 	"ssl_cert_file": true, "ssl_key_file": true,
 	"task_worker_num": true, "task_max_queue": true,
+	"ordered": true,
 }
 
 func defaultMaxConnection() int {
@@ -103,6 +108,7 @@ func parseSettings(m script.Map) (*settings, error) {
 		HTTPMaxHeaderSize:    defaultHTTPMaxHeader,
 		WebsocketCompression: true,
 		TaskMaxQueue:         defaultTaskMaxQueue,
+		Ordered:              true,
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -188,6 +194,8 @@ func parseSettings(m script.Map) (*settings, error) {
 			s.TaskWorkerNum, err = settingInt(k, v, 0, 1024)
 		case "task_max_queue":
 			s.TaskMaxQueue, err = settingInt(k, v, 1, 1<<24)
+		case "ordered":
+			s.Ordered, err = settingBool(k, v)
 		}
 		if err != nil {
 			return nil, err

@@ -29,6 +29,7 @@ func TestSettingsDefaults(t *testing.T) {
 		HTTPMaxHeaderSize:    16 << 10,
 		WebsocketCompression: true,
 		TaskMaxQueue:         4096,
+		Ordered:              true,
 	}
 	if !reflect.DeepEqual(*s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *s, want)
@@ -46,7 +47,7 @@ func TestSettingsEveryName(t *testing.T) {
 		"package_length_offset": int64(2), "package_body_offset": int64(6),
 		"package_max_length": int64(4096), "buffer_output_size": 8192.0,
 		"heartbeat_check_interval": 0.5, "heartbeat_idle_time": int64(3),
-		"max_exec_ms": int64(0), "max_wait_time": 0.25,
+		"max_exec_ms": int64(0), "max_wait_time": 0.25, "ordered": false,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,16 @@ type worker struct {
 	timers   timerQueue  // its instance's imscript.tick / after
 	draining []*instance // replaced instances still answering requests (reload_drain.go)
 
+	// Strands (worker_strand.go): cur runs now; rest is the loop's batch
+	// after the event being handled; released are connections whose
+	// waiting events may run (handle).
+	cur      *strand
+	rest     []event
+	released []*conn
+	// exit, when set, runs on the worker once its loop has ended (a
+	// spawned script's worker tells its parent).
+	exit func()
+
 	quit chan struct{}
 	done chan struct{}
 }
@@ -68,34 +78,19 @@ func newWorker(h *Host, id int, lang script.Language) *worker {
 	return &worker{id: id, host: h, lang: lang, q: newQueue(), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
+// loop runs the worker: it serves the inbox until the worker stops, then
+// winds it down. A strand that takes the loop over from a suspended handler
+// (worker_strand.go) runs loop too; the strand that was resumed and is done
+// leaves it without winding anything down.
 func (w *worker) loop() {
-	defer close(w.done)
-	defer w.timers.stop()
-	var batch []event
-	var tasks chan *task
-	if w.task {
-		tasks = w.host.tasks.ch
+	if !w.serve() {
+		return
 	}
-	for !w.stopped() {
-		batch = w.q.take(batch)
-		if len(batch) == 0 {
-			select {
-			case <-w.q.wake:
-			case t := <-tasks:
-				w.runTask(t)
-			case <-w.quit:
-				return
-			}
-			continue
-		}
-		for i := range batch {
-			if w.stopped() {
-				return
-			}
-			w.handle(&batch[i])
-			batch[i] = event{}
-		}
+	w.timers.stop()
+	if w.exit != nil {
+		w.exit()
 	}
+	close(w.done)
 }
 
 // stopped is the worker's stop condition (false for host workers).
@@ -234,16 +229,38 @@ func (w *worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool,
 		return false, nil, nil
 	}
 	v, err = w.callErr(inst, hs[slot], handlerNames[slot], args...)
+	if pend, ok := v.(script.Pending); ok && err == nil {
+		w.awaitPromise(inst, pend, handlerNames[slot])
+	}
 	return true, v, err
 }
 
-// handle runs one event of the worker's queue.
+// handle runs one event of the worker's queue. The events of an ordered
+// connection wait while one of its handlers is suspended (Lua) or its
+// promise is pending (JS): they run, in order, once it is done.
 func (w *worker) handle(ev *event) {
 	if ev.fn != nil {
 		ev.fn()
+	} else if c := ev.conn; c != nil && c.waits > 0 {
+		w.hold(c, ev)
 		return
+	} else {
+		w.run(ev)
 	}
+	w.runReleased()
+}
+
+// run handles one unit with the connection it belongs to noted on the
+// strand, so that a handler that suspends makes the connection wait.
+func (w *worker) run(ev *event) {
+	s := w.cur
+	prev, prevHeld := s.conn, s.held
+	s.conn, s.held = ev.conn, false
 	ev.u.run(w, ev)
+	if s.held {
+		w.unwait(s.conn)
+	}
+	s.conn, s.held = prev, prevHeld
 }
 
 func (w *worker) enterHandler(vm script.VM) {

@@ -57,3 +57,21 @@ func (q *queue) len() int {
 	q.mu.Unlock()
 	return n
 }
+
+// prepend puts events back at the front of the inbox, in their order: the
+// rest of a batch whose handling strand suspended (worker_strand.go).
+func (q *queue) prepend(evs []event) {
+	if len(evs) == 0 {
+		return
+	}
+	q.mu.Lock()
+	items := make([]event, 0, len(evs)+len(q.items))
+	items = append(items, evs...)
+	items = append(items, q.items...)
+	q.items = items
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}

@@ -104,11 +104,9 @@ func (inst *instance) Spawn(path string, arg script.Value) (script.Child, error)
 	inst.AddDependency(path)
 	c.release = inst.Own(c)
 	h.watchWorker(c.w)
+	c.w.exit = c.finish
 	c.w.Post(func() { c.start(prog) })
-	go func() {
-		c.w.loop()
-		c.finish()
-	}()
+	go c.w.loop()
 	return c, nil
 }
 
@@ -264,7 +262,7 @@ func (p *parentLink) Exit(code script.Value) {
 // stopping is the child worker's stop condition (its goroutine).
 func (c *child) stopping() bool { return c.exiting || c.killed.Load() }
 
-// finish runs on the child's goroutine once its worker's loop has ended:
+// finish runs on the child's worker once its loop has ended (worker.exit):
 // the instance closes, no more sends, and the exit event goes to the
 // parent after every message the child sent.
 func (c *child) finish() {

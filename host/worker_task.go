@@ -73,13 +73,7 @@ func (w *worker) runTask(t *task) {
 	if pend, ok := v.(script.Pending); ok && err == nil && !done {
 		// An async (JS) handler: its promise's value is the result. The
 		// task worker goes on with other tasks meanwhile.
-		inst := w.inst
-		pend.Then(func(v script.Value, err error) {
-			if err != nil {
-				w.host.reportError("handler error", inst, err, "handler", handlerNames[hTask])
-			}
-			w.taskResult(t, v, err)
-		})
+		pend.Then(func(v script.Value, err error) { w.taskResult(t, v, err) }) // fireValue reported a rejection
 		return
 	}
 	w.taskResult(t, v, err)

@@ -121,21 +121,29 @@ type timerUnit struct{}
 
 func (timerUnit) run(w *worker, _ *event) { w.timerQueue().run() }
 
-// run calls, on the worker, every timer due by now, in order. A tick is
-// queued again before its callback runs (so that the callback can clear
-// it), due an interval after now; timers made by the callbacks fall due
-// after now too, so they run on a later turn, as in Node.
+// run calls, on the worker, the first timer due by now; when another one
+// is due too, it runs in an event of its own (so that a callback that
+// suspends does not hold up the others). A tick is queued again before its
+// callback runs (so that the callback can clear it), due an interval after
+// now; timers made by the callbacks fall due after now too, so they run on
+// a later turn, as in Node.
 func (q *timerQueue) run() {
 	q.posted.Store(false)
 	now := time.Now()
-	for len(q.heap) > 0 && !q.heap[0].due.After(now) {
-		t := heap.Pop(&q.heap).(*timer)
-		if t.repeat {
-			q.add(t, now)
-		}
-		q.w.runTimer(t)
+	if len(q.heap) == 0 || q.heap[0].due.After(now) {
+		q.arm(now)
+		return
 	}
-	q.arm(time.Now())
+	t := heap.Pop(&q.heap).(*timer)
+	if t.repeat {
+		q.add(t, now)
+	}
+	if len(q.heap) > 0 && !q.heap[0].due.After(now) {
+		q.fire()
+	} else {
+		q.arm(time.Now())
+	}
+	q.w.runTimer(t)
 }
 
 // stop stops the runtime timer, for good: the worker is going away.

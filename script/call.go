@@ -68,11 +68,20 @@ type Call interface {
 	Fail(reason string)
 
 	// Async makes the call asynchronous. JS: the call returns a Promise.
-	// Lua: argument cbArg, if given, is a callback fn(result, err). The
+	// Lua: argument cbArg, if it is a function, is a callback fn(result,
+	// err [, code]); without one the handler suspends until the call is
+	// settled and gets result, or nil, the error and its code (the main
+	// chunk cannot wait: it raises, saying to pass a callback). The
 	// returned settle function may be called once, from any goroutine; the
 	// result reaches the script on its worker, in order with its other
-	// events. A failure with no Lua callback is logged.
+	// events.
 	Async(cbArg int) (settle func(result Value, err error))
+	// Suspends reports whether Async without a callback would suspend the
+	// calling handler until the result is ready (Lua, in a handler) rather
+	// than return a Promise (JS) or raise (the main chunk). A function that
+	// blocks in JS (taskwait) waits without blocking the worker where it
+	// can.
+	Suspends() bool
 }
 
 // UsageError is raised (panicked) by API functions for misuse: wrong

@@ -52,6 +52,18 @@ type Instance interface {
 	// (an outgoing request) ends with the version that asked for it.
 	Context() context.Context
 
+	// Suspend parks the running handler until resume is called (once, from
+	// any goroutine): start gets resume and starts the work. The worker
+	// runs its other events meanwhile; when resume is called, the handler
+	// goes on, on the worker, in order with its events, and Suspend
+	// returns nil — or an error when the instance closed first. A
+	// connection's later events wait meanwhile (unless its server has
+	// ordered = false). Only a binding whose VM can wait in the middle of
+	// a call uses it (Lua); CanSuspend says whether it would work here: not
+	// in the main chunk, nor in an instance that is closing.
+	Suspend(start func(resume func())) error
+	CanSuspend() bool
+
 	// AddTimer starts a timer on the instance's worker: after d, repeating
 	// every d when repeat. fn is called with args, or with the timer id
 	// when args is nil. It returns the timer id.

@@ -258,6 +258,10 @@ func (c *call) ReturnFields(names []string, vals []script.Value) {
 	c.ret = o
 }
 
+// Suspends implements script.Call: JS never suspends; Async returns a
+// Promise.
+func (c *call) Suspends() bool { return false }
+
 func (c *call) Async(int) func(script.Value, error) {
 	v := c.v
 	rt := v.rt

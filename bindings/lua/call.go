@@ -16,6 +16,7 @@ type call struct {
 	self *script.Object
 	nret int
 	name string
+	wait *waiter // set by Async without a callback: the call suspends (suspend.go)
 }
 
 // invoke runs a host Function for a Lua call. Calls are reused from a small
@@ -26,7 +27,7 @@ func (v *vm) invoke(L *lua.LState, fn script.Function, method bool) (nret int) {
 	}
 	c := v.calls[v.depth]
 	v.depth++
-	c.L, c.base, c.self, c.nret = L, 1, nil, 0
+	c.L, c.base, c.self, c.nret, c.wait = L, 1, nil, 0, nil
 	if method {
 		ud, ok := L.Get(1).(*lua.LUserData)
 		var o *script.Object
@@ -51,6 +52,10 @@ func (v *vm) invoke(L *lua.LState, fn script.Function, method bool) (nret int) {
 		}
 	}()
 	fn(c)
+	if w := c.wait; w != nil {
+		c.wait = nil
+		return v.finishWait(c, w)
+	}
 	return c.nret
 }
 
@@ -246,12 +251,22 @@ func (c *call) Fail(reason string) {
 	c.nret += 2
 }
 
+// Suspends implements script.Call.
+func (c *call) Suspends() bool {
+	_, isFn := c.get(c.NArgs()).(*lua.LFunction) // no callback can follow the arguments
+	return !isFn && c.v.inst.CanSuspend()
+}
+
+// Async implements script.Call: with a callback at cbArg, the result goes
+// to fn(result, err [, code]) on the worker; without one, the handler
+// suspends until it is settled (suspend.go).
 func (c *call) Async(cbArg int) func(script.Value, error) {
 	var cb script.Callback
 	switch f := c.get(cbArg).(type) {
 	case *lua.LFunction:
 		cb = &callback{vm: c.v, fn: f}
 	case *lua.LNilType:
+		return c.suspending()
 	default:
 		c.bad(cbArg, "callback", "function")
 	}
@@ -259,12 +274,6 @@ func (c *call) Async(cbArg int) func(script.Value, error) {
 	var once sync.Once
 	return func(res script.Value, err error) {
 		once.Do(func() {
-			if cb == nil {
-				if err != nil {
-					inst.Logger().Warn("asynchronous call failed and no callback was given", "worker", inst.WorkerID(), "err", err)
-				}
-				return
-			}
 			inst.Post(func() {
 				if err != nil {
 					inst.Call("callback", cb, nil, err.Error(), script.ErrorCode(err))

@@ -104,6 +104,16 @@ type vm struct {
 	calls []*call
 	depth int
 
+	// States that run handlers (suspend.go): the main state, and threads
+	// made when a suspended handler holds the main state. cur runs now
+	// (nil between handlers); idle are free; mainFree says the main state
+	// is not held by a suspended handler.
+	cur      *lua.LState
+	idle     []*lua.LState
+	mainFree bool
+	tmpl     *lua.LState // makes the threads: small stacks that grow
+	ctx      context.Context
+
 	ctxMu  sync.Mutex
 	cancel context.CancelFunc
 	reason string
@@ -115,10 +125,11 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	// grow to 1M slots, so table.concat / unpack of big tables work.
 	L := lua.NewState(lua.Options{RegistrySize: lua.RegistrySize, RegistryMaxSize: 1 << 20, RegistryGrowStep: 1024})
 	v := &vm{
-		L:       L,
-		inst:    inst,
-		objects: map[*script.Object]*lua.LUserData{},
-		metas:   map[*script.Type]*lua.LTable{},
+		L:        L,
+		inst:     inst,
+		objects:  map[*script.Object]*lua.LUserData{},
+		metas:    map[*script.Type]*lua.LTable{},
+		mainFree: true,
 	}
 	v.ClearInterrupt()
 	exports := v.toLua(inst.Exports(), 0)
@@ -231,33 +242,50 @@ func (v *vm) Run(p script.Program) error {
 	v.prog = lp
 	fn := v.L.NewFunctionFromProto(lp.proto)
 	v.L.Push(fn)
-	return v.pcall(0, 0)
+	v.cur = v.L
+	defer func() { v.cur = nil }()
+	return v.pcall(v.L, 0, 0)
 }
 
-// Call implements script.VM.
+// Call implements script.VM: fn runs on a state of its own (the main
+// state, or a thread when a suspended handler holds it) or, called back
+// from inside a handler, on that handler's state.
 func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error) {
 	lc, ok := cb.(*callback)
 	if !ok || lc.vm != v {
 		return nil, errors.New("lua: callback belongs to another VM")
 	}
-	L := v.L
+	outer := v.cur
+	L := outer
+	if L == nil {
+		L = v.takeState()
+		v.cur = L
+	}
 	L.Push(lc.fn)
 	for _, a := range args {
 		L.Push(v.toLua(a, 0))
 	}
-	if err := v.pcall(len(args), 1); err != nil {
+	err := v.pcall(L, len(args), 1)
+	var ret lua.LValue = lua.LNil
+	if err == nil {
+		ret = L.Get(-1)
+		L.Pop(1)
+	}
+	if outer == nil {
+		v.cur = nil
+		v.giveState(L)
+	}
+	if err != nil {
 		return nil, err
 	}
-	ret := L.Get(-1)
-	L.Pop(1)
 	if ret == lua.LNil {
 		return nil, nil
 	}
 	return v.fromLua(ret, 0)
 }
 
-func (v *vm) pcall(nargs, nret int) error {
-	err := v.L.PCall(nargs, nret, nil)
+func (v *vm) pcall(L *lua.LState, nargs, nret int) error {
+	err := L.PCall(nargs, nret, nil)
 	if err == nil {
 		return nil
 	}
@@ -297,7 +325,11 @@ func (v *vm) ClearInterrupt() {
 	v.cancel = cancel
 	v.reason = ""
 	v.ctxMu.Unlock()
+	v.ctx = ctx
 	v.L.SetContext(ctx)
+	if v.cur != nil {
+		v.cur.SetContext(ctx)
+	}
 }
 
 // Close implements script.VM.

@@ -171,6 +171,9 @@ func (c *fakeCall) Fail(reason string) {
 	c.Return(false, reason)
 }
 
+// Suspends implements script.Call: the fake never suspends.
+func (c *fakeCall) Suspends() bool { return false }
+
 // Async settles into the Result (Await); a callback argument, when given,
 // is called through the instance's queue as the Lua binding does.
 func (c *fakeCall) Async(cbArg int) func(script.Value, error) {

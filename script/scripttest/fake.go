@@ -213,6 +213,14 @@ func (i *Instance) Timers() int {
 	return len(i.timers)
 }
 
+// CanSuspend implements script.Instance: the fake runs no handlers.
+func (i *Instance) CanSuspend() bool { return false }
+
+// Suspend implements script.Instance: it refuses (no handler runs).
+func (i *Instance) Suspend(func(resume func())) error {
+	return errors.New("scripttest.Instance: no handler to suspend (use scripttest.Start)")
+}
+
 func (i *Instance) Spawn(path string, arg script.Value) (script.Child, error) {
 	return nil, errors.New("scripttest.Instance: spawn needs a host (use scripttest.Start)")
 }

@@ -1,0 +1,100 @@
+package host
+
+import "github.com/imscript/imscript/script"
+
+// The events of one connection run in order: while a handler of a
+// connection is suspended (a Lua handler waiting in an asynchronous call)
+// or the promise its handler returned is pending (JS), the connection's
+// later events wait in its held list, and run once it is done — as a
+// token-first WebSocket protocol or a framed request/reply forwarder
+// expects. A server with ordered = false lets them interleave, as Node and
+// Swoole do. Other connections are never held up.
+
+// maxHeld bounds the events one connection may have waiting; past it the
+// connection is closed (a peer that floods a connection whose handler
+// waits).
+const maxHeld = 1 << 16
+
+// hold keeps ev until c's handler in flight is done.
+func (w *worker) hold(c *conn, ev *event) {
+	if len(c.held) >= maxHeld {
+		if _, closing := ev.u.(closeUnit); !closing {
+			if c.Close() {
+				w.host.log.Warn("events waiting for a suspended handler past the limit, closing connection",
+					"server", c.srv.addr(), "fd", c.id, "waiting", len(c.held))
+			}
+			return
+		}
+	}
+	c.held = append(c.held, *ev)
+}
+
+// unwait ends one wait of c's: when none is left, its held events run.
+func (w *worker) unwait(c *conn) {
+	c.waits--
+	if c.waits == 0 && len(c.held) > 0 {
+		w.released = append(w.released, c)
+	}
+}
+
+// runReleased runs the held events of connections that stopped waiting,
+// in order, until one waits again.
+func (w *worker) runReleased() {
+	for len(w.released) > 0 {
+		c := w.released[0]
+		w.released = w.released[1:]
+		for c.waits == 0 && len(c.held) > 0 {
+			ev := c.held[0]
+			c.held[0] = event{}
+			c.held = c.held[1:]
+			if len(c.held) == 0 {
+				c.held = nil
+			}
+			w.run(&ev)
+		}
+	}
+	w.released = nil
+}
+
+// awaitPromise takes over a handler's pending promise (JS): it reports a
+// rejection with the handler's name and, for an ordered connection's
+// event, makes the connection wait until the promise settles. Callers that
+// want the value too (a request answered, a task's result) add their own
+// Then.
+func (w *worker) awaitPromise(inst *instance, pend script.Pending, what string) {
+	s := w.cur
+	c := s.conn
+	if c != nil && !c.srv.settings().Ordered {
+		c = nil
+	}
+	if c != nil {
+		c.waits++
+		inst.promised[c]++
+	}
+	pend.Then(func(_ script.Value, err error) {
+		if err != nil {
+			w.host.reportError("handler error", inst, err, "handler", what)
+		}
+		if c != nil && inst.promised[c] > 0 {
+			inst.promised[c]--
+			if inst.promised[c] == 0 {
+				delete(inst.promised, c)
+			}
+			w.unwait(c)
+			w.runReleased()
+		}
+	})
+}
+
+// releasePromised lets the connections waiting for inst's promises go:
+// inst closes, so those promises will not settle.
+func (inst *instance) releasePromised() {
+	w := inst.worker
+	for c, n := range inst.promised {
+		for ; n > 0; n-- {
+			w.unwait(c)
+		}
+		delete(inst.promised, c)
+	}
+	w.runReleased()
+}
