@@ -2,11 +2,13 @@ package host_test
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/imscript/imscript/host"
 	"github.com/imscript/imscript/script/scripttest"
 )
@@ -292,5 +294,112 @@ end)
 	}
 	if got := c.line(); !strings.HasPrefix(got, "v3 nil the script version was closed") {
 		t.Fatalf("a handler suspended past max_wait_time: %q", got)
+	}
+}
+
+var sleepScripts = map[string]string{
+	"lua": `
+local srv = imscript.server{ host = "127.0.0.1", port = 0, open_eof_split = true, package_eof = "\n" }
+srv:on("receive", function(s, fd, data)
+  local n = tonumber(data:match("rtt (%d+)"))
+  local out = {}
+  for i = 1, n do
+    local t0 = imscript.now()
+    imscript.sleep(0)
+    out[i] = string.format("%.4f", imscript.now() - t0)
+  end
+  s:send(fd, "rtt " .. table.concat(out, ",") .. "\n")
+end)
+`,
+	"js": `
+const srv = imscript.server({ host: "127.0.0.1", port: 0, open_eof_split: true, package_eof: "\n" });
+srv.on("receive", async (s, fd, data) => {
+  const n = Number(/rtt (\d+)/.exec(data.toString())[1]);
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = imscript.now();
+    await imscript.sleep(0);
+    out.push((imscript.now() - t0).toFixed(4));
+  }
+  s.send(fd, "rtt " + out.join(",") + "\n");
+});
+`,
+}
+
+// BenchmarkSuspendRoundTrip measures imscript.sleep(0) from a handler and
+// back, as the script sees it: a Lua handler suspends and is resumed, a JS
+// one awaits the promise. Reported: median and p99 per round trip.
+func BenchmarkSuspendRoundTrip(b *testing.B) {
+	for _, lang := range []string{"lua", "js"} {
+		b.Run(lang, func(b *testing.B) {
+			t := &testing.T{}
+			r := startHost(t, "sleep."+lang, sleepScripts[lang], host.Config{Workers: 1})
+			defer r.stop()
+			c := dial(t, r.port(0))
+			b.ResetTimer()
+			got := c.ask("rtt " + strconv.Itoa(b.N))
+			b.StopTimer()
+			var times []float64
+			for _, f := range strings.Split(strings.TrimPrefix(got, "rtt "), ",") {
+				ms, err := strconv.ParseFloat(f, 64)
+				if err != nil {
+					b.Fatalf("reply %q", got)
+				}
+				times = append(times, ms*1000)
+			}
+			reportTimes(b, times)
+		})
+	}
+}
+
+var tokenFirst = map[string]string{
+	"lua": `
+local srv = imscript.server{ host = "127.0.0.1", port = 0, type = "websocket" }
+local authed = {}
+srv:on("message", function(s, f)
+  if f.data:sub(1, 6) == "token " then
+    imscript.sleep(0.1) -- checking the token takes a while
+    authed[f.fd] = true
+    s:push(f.fd, "welcome")
+  else
+    s:push(f.fd, f.data .. " " .. (authed[f.fd] and "authed" or "refused"))
+  end
+end)
+`,
+	"js": `
+const srv = imscript.server({ host: "127.0.0.1", port: 0, type: "websocket" });
+const authed = {};
+srv.on("message", async (s, f) => {
+  if (f.data.startsWith("token ")) {
+    await imscript.sleep(0.1); // checking the token takes a while
+    authed[f.fd] = true;
+    s.push(f.fd, "welcome");
+  } else {
+    s.push(f.fd, f.data + " " + (authed[f.fd] ? "authed" : "refused"));
+  }
+});
+`,
+}
+
+// TestTokenFirstWebSocket: a client that sends its token and, at once, its
+// first message finds the message handled after the token check (the
+// protocol a new user's chat used).
+func TestTokenFirstWebSocket(t *testing.T) {
+	for _, lang := range scripttest.Langs {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			r := startHost(t, "token."+lang, tokenFirst[lang], host.Config{Workers: 2})
+			url := "ws://127.0.0.1:" + strconv.Itoa(r.port(0)) + "/"
+			c, _, err := websocket.DefaultDialer.Dial(url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			h := &hubClient{t: t, c: c}
+			h.send("token secret")
+			h.send("hello")
+			h.expect("welcome")
+			h.expect("hello authed")
+		})
 	}
 }
