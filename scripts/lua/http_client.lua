@@ -9,12 +9,16 @@ if imscript.worker_id ~= 0 then return end
 
 local url = imscript.args[1] or imscript.env.URL or "http://127.0.0.1:9505/"
 
-imscript.http.request({
-    method = "GET",
-    url = url,
-    headers = { Accept = "text/html, text/plain;q=0.9, */*;q=0.5" },
-    timeout = 10,
-}, function(res, err)
+-- The main chunk cannot wait for a result; a handler can: this timer's
+-- callback suspends in the request until the answer is in (the worker runs
+-- other events meanwhile), as a request in an OpenResty handler does.
+imscript.after(0, function()
+    local res, err = imscript.http.request({
+        method = "GET",
+        url = url,
+        headers = { Accept = "text/html, text/plain;q=0.9, */*;q=0.5" },
+        timeout = 10,
+    })
     if not res then
         print("request failed: " .. err)
     else
