@@ -5,11 +5,14 @@ package stdlib
 
 import (
 	"github.com/imscript/imscript/script"
+	"github.com/imscript/imscript/stdlib/dns"
+	"github.com/imscript/imscript/stdlib/fs"
 	"github.com/imscript/imscript/stdlib/http"
 	"github.com/imscript/imscript/stdlib/json"
 	"github.com/imscript/imscript/stdlib/log"
 	"github.com/imscript/imscript/stdlib/mail"
 	"github.com/imscript/imscript/stdlib/process"
+	"github.com/imscript/imscript/stdlib/redis"
 	"github.com/imscript/imscript/stdlib/table"
 	"github.com/imscript/imscript/stdlib/websocket"
 )
@@ -23,6 +26,9 @@ func Modules() []script.Module {
 		{Name: "http", Build: http.Module},
 		{Name: "websocket", Build: websocket.Module},
 		{Name: "mail", Build: mail.Module},
+		{Name: "redis", Build: redis.Module},
+		{Name: "fs", Build: fs.Module},
+		{Name: "dns", Build: dns.Module},
 	}
 	return append(mods, table.Modules()...)
 }
