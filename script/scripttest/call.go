@@ -190,7 +190,7 @@ func (c *fakeCall) Async(cbArg int) func(script.Value, error) {
 		if cb != nil {
 			inst.Post(func() {
 				if err != nil {
-					inst.Call("callback", cb, nil, err.Error())
+					inst.Call("callback", cb, nil, err.Error(), script.ErrorCode(err))
 				} else {
 					inst.Call("callback", cb, v)
 				}

@@ -72,7 +72,7 @@ func TestFakeInstanceAsyncOwnAndClose(t *testing.T) {
 	if _, err := r.Await(time.Second); err == nil || err.Error() != "late" {
 		t.Fatalf("Await = %v", err)
 	}
-	if !inst.Next(time.Second) || len(got) != 2 || got[1] != "late" {
+	if !inst.Next(time.Second) || len(got) != 3 || got[1] != "late" || got[2] != nil {
 		t.Fatalf("the callback got %v", got)
 	}
 	closed := 0
