@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -16,10 +17,16 @@ import (
 // Its fields are computed when the script first reads them, so a handler
 // that reads nothing costs nothing.
 type request struct {
-	srv   *Server
-	c     *conn
-	p     *httpRequest
-	cache map[string]script.Value
+	srv    *Server
+	c      *conn
+	p      *httpRequest
+	res    *response  // the response of a request handler (nil for open)
+	params script.Map // the route's parameters (nil: none)
+	cache  map[string]script.Value
+
+	json    script.Value // req:json()'s result, once decoded
+	jsonErr error
+	jsonRan bool
 }
 
 var requestType = &script.Type{Name: "http_request", Transient: true}
@@ -77,9 +84,16 @@ var requestFields = map[string]func(r *request) script.Value{
 	},
 	"post":  func(r *request) script.Value { return r.form("post") },
 	"files": func(r *request) script.Value { return r.form("files") },
+	"params": func(r *request) script.Value {
+		if r.params == nil {
+			return script.Map{}
+		}
+		return r.params
+	},
 }
 
 func init() {
+	requestType.Methods = map[string]script.Function{"json": reqJSON}
 	requestType.Props = map[string]func(o *script.Object) script.Value{}
 	for name, get := range requestFields {
 		get := get
@@ -118,6 +132,30 @@ func (r *request) form(which string) script.Value {
 		return post
 	}
 	return files
+}
+
+// reqJSON is req:json(): the body decoded as JSON (as imscript.json.decode
+// does). A body that is not JSON (an empty one included) is the client's
+// fault: the request is answered 400 with {"error": "bad JSON body: ..."}
+// (when the response has not started) and the call raises an error with
+// that message, so the handler stops there unless it catches it.
+func reqJSON(c script.Call) {
+	r := script.Receiver[*request](c, "request method called without its request object (use req:json() in Lua)")
+	if !r.jsonRan {
+		r.jsonRan = true
+		r.json, r.jsonErr = decodeJSONBody(r.p.Body)
+	}
+	if r.jsonErr != nil {
+		msg := "bad JSON body: " + r.jsonErr.Error()
+		if res := r.res; res != nil && !res.started {
+			res.status, res.reason = http.StatusBadRequest, ""
+			res.setHeader("Content-Type", jsonContentType)
+			body, _ := json.Marshal(map[string]string{"error": msg})
+			res.end(body)
+		}
+		script.Usagef("%s", msg)
+	}
+	c.Return(r.json)
 }
 
 // requestObject is the req a handler gets.

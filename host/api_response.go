@@ -13,7 +13,10 @@ import (
 )
 
 // res, the response object of a request handler: status, header, cookie,
-// write, send/end, sendfile, redirect. Each runs on the connection's worker.
+// json, write, send/end, sendfile, redirect. Each runs on the connection's
+// worker. status, header and cookie return res, so calls chain
+// (res:status(404):json{...}); once the response has started they change
+// nothing, and say so in the log (a warning) rather than by their result.
 
 var responseType = &script.Type{Name: "http_response", Transient: true}
 
@@ -22,6 +25,7 @@ func init() {
 		"status":   resStatus,
 		"header":   resHeader,
 		"cookie":   resCookie,
+		"json":     resJSON,
 		"write":    resWrite,
 		"send":     resSend,
 		"end":      resSend,
@@ -34,22 +38,38 @@ func resSelf(c script.Call) *response {
 	return script.Receiver[*response](c, "response method called without its response object")
 }
 
+// chain ends status, header and cookie: it returns res, and logs what
+// could not be done.
+func (r *response) chain(c script.Call, method, failure string) {
+	if failure != "" {
+		r.srv.host.log.Warn("res."+method+" ignored: "+failure, "worker", instOf(c).WorkerID(),
+			"server", r.srv.addr(), "fd", r.c.id)
+	}
+	c.Return(r.obj)
+}
+
+// statusArg reads argument i, named name, as a status code.
+func statusArg(c script.Call, i int, name, what string) int {
+	code := c.Int(i, name)
+	if code < 100 || code > 999 {
+		script.Usagef("%s: code %d is not an HTTP status", what, code)
+	}
+	return int(code)
+}
+
 func resStatus(c script.Call) {
 	r := resSelf(c)
-	code := c.Int(0, "code")
-	if code < 100 || code > 999 {
-		script.Usagef("res.status: code %d is not an HTTP status", code)
-	}
+	code := statusArg(c, 0, "code", "res.status")
 	reason := c.OptStr(1, "reason", "")
 	if strings.ContainsAny(reason, "\r\n") {
 		script.Usagef("res.status: reason must not contain CR or LF")
 	}
 	if r.started {
-		c.Fail("response already started")
+		r.chain(c, "status", "response already started")
 		return
 	}
-	r.status, r.reason = int(code), reason
-	c.ReturnBool(true)
+	r.status, r.reason = code, reason
+	r.chain(c, "status", "")
 }
 
 func resHeader(c script.Call) {
@@ -66,11 +86,11 @@ func resHeader(c script.Call) {
 		script.Usagef("res.header: %s is set by the server", name)
 	}
 	if r.started {
-		c.Fail("response already started")
+		r.chain(c, "header", "response already started")
 		return
 	}
 	r.setHeader(name, value)
-	c.ReturnBool(true)
+	r.chain(c, "header", "")
 }
 
 func resCookie(c script.Call) {
@@ -116,10 +136,47 @@ func resCookie(c script.Call) {
 		script.Usagef("res.cookie: %v", err)
 	}
 	if r.started {
-		c.Fail("response already started")
+		r.chain(c, "cookie", "response already started")
 		return
 	}
 	r.cookies = append(r.cookies, ck.String())
+	r.chain(c, "cookie", "")
+}
+
+// resJSON is res:json(value [, status]): value encoded as JSON (as
+// imscript.json.encode does) as the whole body, with Content-Type
+// application/json (unless the script set one); it finishes the response
+// and returns true, or false (Lua: and the reason) as send does, and also
+// when a streamed body has already started.
+func resJSON(c script.Call) {
+	r := resSelf(c)
+	v := c.Arg(0)
+	code := 0
+	if c.NArgs() > 1 && c.Arg(1) != nil {
+		code = statusArg(c, 1, "status", "res.json")
+	}
+	body, err := encodeJSON(v)
+	if err != nil {
+		script.Usagef("res.json: %v", err)
+	}
+	switch {
+	case r.finished:
+		c.Fail("response already finished")
+		return
+	case r.started:
+		c.Fail("response already started")
+		return
+	}
+	if code != 0 {
+		r.status, r.reason = code, ""
+	}
+	if !r.hasCT {
+		r.setHeader("Content-Type", jsonContentType)
+	}
+	if !r.end(body) {
+		c.Fail("connection closed")
+		return
+	}
 	c.ReturnBool(true)
 }
 

@@ -10,7 +10,7 @@ import (
 // srv, the server object: its events (on) and its connection methods (send,
 // close, info, ...) and WebSocket ones (push, disconnect, isEstablished).
 // The hub's methods (bind, join, publish, ...) are in api_server_hub.go,
-// the tasks' in api_server_task.go.
+// the tasks' in api_server_task.go, route in api_server_route.go.
 
 var serverType = &script.Type{
 	Name: "server",
@@ -24,6 +24,7 @@ var serverType = &script.Type{
 func init() {
 	serverType.Methods = map[string]script.Function{
 		"on":          srvOn,
+		"route":       srvRoute,
 		"send":        srvSend,
 		"sendto":      srvSendTo,
 		"close":       srvClose,

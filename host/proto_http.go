@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"github.com/imscript/imscript/host/internal/wire/httpwire"
@@ -148,20 +149,22 @@ func httpOf(c *conn) *httpConn {
 	return h
 }
 
-// run answers one request: a static file, else the request handler, else
-// 404. A handler error before the response started answers 500; so does
-// an async (JS) handler whose promise rejects later.
+// run answers one request: a static file, else the route that takes it
+// (api_server_route.go), else the request handler, else 404 (405 when routes
+// match the path for other methods only). A handler error before the
+// response started answers 500; so does an async (JS) handler whose
+// promise rejects later.
 func (p *httpRequest) run(w *worker, ev *event) {
 	s, c := ev.srv, ev.conn
 	res := newResponse(s, c, p)
 	if s.serveStatic(res, p.R) {
 		return
 	}
-	w.inst.owe(res)
-	ran, v, err := w.fireValue(s, hRequest, s.requestObject(c, p), res.obj)
+	inst := w.inst
+	inst.owe(res)
+	req := &request{srv: s, c: c, p: p, res: res}
+	ran, _, v, err := p.dispatch(w, inst, req)
 	if !ran {
-		res.status = http.StatusNotFound
-		res.end([]byte("404 Not Found\n"))
 		return
 	}
 	if pend, ok := v.(script.Pending); ok && err == nil {
@@ -176,6 +179,33 @@ func (p *httpRequest) run(w *worker, ev *event) {
 	if err != nil {
 		res.fail(http.StatusInternalServerError)
 	}
+}
+
+// dispatch calls the handler that takes the request: its route, else the
+// request handler. what names it in the log. When no handler ran, dispatch
+// has answered: 405 (with Allow) when routes match the path for other
+// methods, else 404.
+func (p *httpRequest) dispatch(w *worker, inst *instance, req *request) (ran bool, what string, v script.Value, err error) {
+	s, res := req.srv, req.res
+	reqObj := &script.Object{Type: requestType, Data: req}
+	if rt := routerOf(inst, s); rt != nil {
+		r, params, allow := rt.match(p.R.Method, p.R.URL.EscapedPath())
+		switch {
+		case r != nil:
+			req.params = params
+			v, err = w.callHandler(inst, r.fn, r.what, reqObj, res.obj)
+			return true, r.what, v, err
+		case len(allow) > 0:
+			res.setHeader("Allow", strings.Join(allow, ", "))
+			res.fail(http.StatusMethodNotAllowed)
+			return false, "", nil, nil
+		}
+	}
+	ran, v, err = w.fireValue(s, hRequest, reqObj, res.obj)
+	if !ran {
+		res.fail(http.StatusNotFound)
+	}
+	return ran, handlerNames[hRequest], v, err
 }
 
 // httpRefusal answers a request the parser refused, in its turn.

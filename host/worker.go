@@ -228,11 +228,18 @@ func (w *worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool,
 	if hs == nil || hs[slot] == nil {
 		return false, nil, nil
 	}
-	v, err = w.callErr(inst, hs[slot], handlerNames[slot], args...)
-	if pend, ok := v.(script.Pending); ok && err == nil {
-		w.awaitPromise(inst, pend, handlerNames[slot])
-	}
+	v, err = w.callHandler(inst, hs[slot], handlerNames[slot], args...)
 	return true, v, err
+}
+
+// callHandler runs the handler of an event (fireValue, a route): a promise
+// it returns is taken over (awaitPromise).
+func (w *worker) callHandler(inst *instance, fn script.Callback, what string, args ...script.Value) (script.Value, error) {
+	v, err := w.callErr(inst, fn, what, args...)
+	if pend, ok := v.(script.Pending); ok && err == nil {
+		w.awaitPromise(inst, pend, what)
+	}
+	return v, err
 }
 
 // handle runs one event of the worker's queue. The events of an ordered

@@ -1209,3 +1209,293 @@ func TestHTTPLimits(t *testing.T) {
 		}
 	})
 }
+
+// ---- routes ----
+
+// startRoutes runs the routes helper script: its http server and, on the
+// second address, its websocket server.
+func startRoutes(t *testing.T, lang string) (s *server, wsAddr string) {
+	t.Helper()
+	wsPort := strconv.Itoa(freePort(t))
+	s = start(t, testScript(lang, "routes"), runOpts{env: map[string]string{"WSPORT": wsPort}})
+	return s, net.JoinHostPort("127.0.0.1", wsPort)
+}
+
+// jsonBody decodes a JSON response body into a map.
+func jsonBody(t *testing.T, resp *http.Response, body []byte) map[string]any {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		t.Errorf("%s %s: Content-Type %q, want application/json; charset=utf-8", resp.Request.Method, resp.Request.URL, ct)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("%s %s: not a JSON object: %v: %q", resp.Request.Method, resp.Request.URL, err, abbrev(body))
+	}
+	return m
+}
+
+// wantJSON fails unless the JSON body is want (compared as decoded values).
+func wantJSON(t *testing.T, resp *http.Response, body []byte, want string) {
+	t.Helper()
+	got := jsonBody(t, resp, body)
+	var w map[string]any
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatal(err)
+	}
+	gb, _ := json.Marshal(got)
+	wb, _ := json.Marshal(w)
+	if string(gb) != string(wb) {
+		t.Errorf("%s %s: body %s, want %s", resp.Request.Method, resp.Request.URL, gb, wb)
+	}
+}
+
+// TestHTTPRoutes: srv:route with :params and a trailing *, the precedence
+// of literal segments, 405 with Allow, HEAD on GET routes, the request
+// handler for what no route takes, req:json() with good and bad bodies,
+// res:json() with a status, chained status/header/cookie, an erroring
+// route, async (JS) routes, and routes on a websocket server.
+func TestHTTPRoutes(t *testing.T) {
+	t.Parallel()
+	eachLang(t, func(t *testing.T, lang string) {
+		s, wsAddr := startRoutes(t, lang)
+		c := hcClient(t, false)
+		get := func(path string) (*http.Response, []byte) { return hcGet(t, c, s.url(path)) }
+		post := func(path, body string) (*http.Response, []byte) {
+			req := hcRequest(t, "POST", s.url(path), strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			return hcDo(t, c, req)
+		}
+
+		t.Run("params", func(t *testing.T) {
+			resp, body := get("/users/42")
+			wantStatus(t, resp, body, 200)
+			wantJSON(t, resp, body, `{"route":"user","id":"42"}`)
+			// URL-decoded; an escaped "/" stays inside its segment; "+" is a "+" in a path.
+			for path, id := range map[string]string{"/users/caf%C3%A9%20x": "café x", "/users/a%2Fb": "a/b", "/users/a+b": "a+b"} {
+				resp, body = get(path)
+				wantStatus(t, resp, body, 200)
+				if got := jsonBody(t, resp, body)["id"]; got != id {
+					t.Errorf("%s: id %q, want %q", path, got, id)
+				}
+			}
+			resp, body = get("/notes/7/tags/go")
+			wantStatus(t, resp, body, 200)
+			wantJSON(t, resp, body, `{"id":"7","tag":"go"}`)
+		})
+
+		t.Run("precedence", func(t *testing.T) {
+			// Literal segments beat parameters, which beat "*", whatever
+			// the order of declaration.
+			for path, want := range map[string]string{
+				"/users/new":      `{"route":"new"}`,
+				"/files/a.txt":    `{"route":"name","name":"a.txt"}`,
+				"/files/a/b%20c/": `{"route":"rest","rest":"a/b c/"}`,
+				"/files/":         `{"route":"rest","rest":""}`,
+			} {
+				resp, body := get(path)
+				wantStatus(t, resp, body, 200)
+				wantJSON(t, resp, body, want)
+			}
+		})
+
+		t.Run("fallback-to-request-handler", func(t *testing.T) {
+			// No route takes these: the request handler does, with empty params.
+			for _, path := range []string{"/nothing", "/files", "/users/", "/users/1/x", "/notes/7/tags"} {
+				resp, body := get(path)
+				wantStatus(t, resp, body, 404)
+				wantField(t, path, string(body), "fallback "+path+" params=0")
+			}
+			resp, body := get("/")
+			wantStatus(t, resp, body, 200)
+			wantField(t, "/", string(body), "root")
+		})
+
+		t.Run("methods-405", func(t *testing.T) {
+			for _, m := range []string{"GET", "POST", "PUT", "PATCH", "OPTIONS"} {
+				resp, body := hcDo(t, c, hcRequest(t, m, s.url("/any"), nil))
+				wantStatus(t, resp, body, 200)
+				wantJSON(t, resp, body, `{"method":"`+m+`"}`)
+			}
+			resp, body := hcDo(t, c, hcRequest(t, "DELETE", s.url("/users/1"), nil))
+			wantStatus(t, resp, body, 204)
+			for _, tc := range []struct{ method, path, allow string }{
+				{"POST", "/users/1", "DELETE, GET, HEAD"},
+				{"PUT", "/users/new", "DELETE, GET, HEAD"},
+				{"DELETE", "/notes/1/tags/x", "GET, HEAD"},
+				{"POST", "/files/a/b", "GET, HEAD"},
+			} {
+				resp, body := hcDo(t, c, hcRequest(t, tc.method, s.url(tc.path), strings.NewReader("x")))
+				wantStatus(t, resp, body, 405)
+				wantField(t, tc.method+" "+tc.path+" Allow", resp.Header.Get("Allow"), tc.allow)
+				wantField(t, tc.method+" "+tc.path+" body", string(body), "405 Method Not Allowed\n")
+			}
+		})
+
+		t.Run("head-on-get-route", func(t *testing.T) {
+			rc := dialRaw(t, s.addr())
+			rc.send(t, "HEAD /head HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, body := rc.readResponse(t, "HEAD")
+			if resp.StatusCode != 200 || len(body) != 0 {
+				t.Errorf("HEAD /head: %q with %d body bytes", resp.Status, len(body))
+			}
+			wantField(t, "X-Head", resp.Header.Get("X-Head"), "yes")
+			wantField(t, "Content-Length", resp.Header.Get("Content-Length"), "12")
+			// No body bytes went out: the next response on the connection is whole.
+			rc.send(t, "GET /head HTTP/1.1\r\nHost: x\r\n\r\n")
+			if _, body := rc.readResponse(t, "GET"); string(body) != "body for get" {
+				t.Errorf("GET /head after the HEAD: %q", body)
+			}
+		})
+
+		t.Run("req-json", func(t *testing.T) {
+			resp, body := post("/notes", `{"title":"hi","n":3}`)
+			wantStatus(t, resp, body, 201)
+			wantJSON(t, resp, body, `{"title":"hi","n":3,"id":42}`)
+			wantField(t, "X-Id", resp.Header.Get("X-Id"), "42")
+			wantField(t, "Set-Cookie", resp.Header.Get("Set-Cookie"), "last=42; Path=/")
+
+			// Numbers, strings, booleans, lists, objects; null is nil in
+			// Lua (the key goes), null in JS.
+			resp, body = post("/echo", ` {"i": 42, "f": 1.5, "s": "x\u00e9", "b": true, "n": null, "l": [1, 2, {"k": "v"}], "o": {}} `)
+			wantStatus(t, resp, body, 200)
+			got := jsonBody(t, resp, body)
+			if v, ok := got["n"]; ok && v != nil {
+				t.Errorf("null came back as %v", v)
+			}
+			delete(got, "n")
+			gb, _ := json.Marshal(got)
+			wantField(t, "echo", string(gb), `{"b":true,"f":1.5,"i":42,"l":[1,2,{"k":"v"}],"o":{},"s":"xé"}`)
+			if !strings.Contains(string(body), `"i":42,`) {
+				t.Errorf("an integral number is not encoded as an integer: %s", body)
+			}
+
+			deep := strings.Repeat("[", 150) + strings.Repeat("]", 150)
+			for _, tc := range []struct{ body, err string }{
+				{"", "bad JSON body: empty body"},
+				{"  \n", "bad JSON body: empty body"},
+				{"{bad", "bad JSON body: invalid character 'b' looking for beginning of object key string"},
+				{`{"a":1} x`, "bad JSON body: trailing data after the JSON value"},
+				{`[1,2`, "bad JSON body: unexpected EOF"},
+				{deep, "bad JSON body: nested deeper than 100 levels"},
+			} {
+				resp, body := post("/notes", tc.body)
+				wantStatus(t, resp, body, 400)
+				wantJSON(t, resp, body, `{"error":`+strconv.Quote(tc.err)+`}`)
+			}
+			// The handler stopped at req:json(): its error is in the log.
+			waitLog(t, s, "bad JSON body: empty body", "route POST /notes")
+		})
+
+		t.Run("req-json-caught", func(t *testing.T) {
+			resp, body := post("/safe", "nope")
+			wantStatus(t, resp, body, 400)
+			if e, _ := jsonBody(t, resp, body)["error"].(string); !strings.HasPrefix(e, "bad JSON body: invalid character") {
+				t.Errorf("error %q", e)
+			}
+			waitOutput(t, s, "safe caught: ")
+			if line := lineWith(s.stdout.String(), "safe caught: "); !strings.Contains(line, "bad JSON body: invalid character 'o' in literal null") {
+				t.Errorf("the script caught %q", line)
+			}
+			waitOutput(t, s, "safe json after the 400: false\n")
+			resp, body = post("/safe", `{}`)
+			wantStatus(t, resp, body, 200)
+			wantJSON(t, resp, body, `{"ok":true}`)
+		})
+
+		t.Run("res-json-status", func(t *testing.T) {
+			resp, body := get("/created")
+			wantStatus(t, resp, body, 201)
+			wantJSON(t, resp, body, `{"created":true}`)
+			waitOutput(t, s, "created json: true\n")
+			// A Content-Type the script set stays.
+			resp, body = get("/problem")
+			wantStatus(t, resp, body, 422)
+			wantField(t, "Content-Type", resp.Header.Get("Content-Type"), "application/problem+json")
+			wantField(t, "body", string(body), `{"title":"nope"}`)
+			// What JSON cannot hold is misuse: it raises, and the host answers 500.
+			resp, body = get("/unencodable")
+			wantStatus(t, resp, body, 500)
+			waitLog(t, s, "res.json: cannot encode a function", "route GET /unencodable")
+		})
+
+		t.Run("chaining", func(t *testing.T) {
+			rc := dialRaw(t, s.addr())
+			rc.send(t, "GET /chain HTTP/1.1\r\nHost: x\r\n\r\n")
+			line, h := rc.readHead(t)
+			wantField(t, "status line", line, "HTTP/1.1 202 Accepted Here")
+			wantField(t, "X-A", h.Get("X-A"), "1")
+			wantField(t, "X-B", h.Get("X-B"), "2")
+			wantField(t, "Set-Cookie", h.Get("Set-Cookie"), "c=v")
+			wantField(t, "Content-Type", h.Get("Content-Type"), "application/json; charset=utf-8")
+			n, _ := strconv.Atoi(h.Get("Content-Length"))
+			wantField(t, "body", string(rc.readFull(t, n)), `{"chained":true}`)
+
+			// Once the response is finished they still return res (a
+			// warning in the log says what was ignored).
+			resp, body := get("/late")
+			wantStatus(t, resp, body, 200)
+			wantField(t, "/late", string(body), "done")
+			kind := map[string]string{"lua": "userdata", "js": "object"}[lang]
+			waitOutput(t, s, "late chain: "+kind+" false\n")
+			waitLog(t, s, "res.status ignored: response already started")
+			waitLog(t, s, "res.header ignored: response already started")
+		})
+
+		t.Run("route-error-500", func(t *testing.T) {
+			resp, body := get("/error")
+			wantStatus(t, resp, body, 500)
+			waitLog(t, s, "route boom", "route GET /error")
+			resp, body = get("/users/after")
+			wantStatus(t, resp, body, 200)
+		})
+
+		t.Run("async-routes", func(t *testing.T) {
+			if lang != "js" {
+				t.Skip("JS only: Lua handlers have no promises")
+			}
+			resp, body := get("/async/9")
+			wantStatus(t, resp, body, 200)
+			wantJSON(t, resp, body, `{"id":"9"}`)
+			resp, body = post("/async-notes", `{"a":1}`)
+			wantStatus(t, resp, body, 201)
+			wantJSON(t, resp, body, `{"a":1}`)
+			resp, body = post("/async-notes", `{"a":`)
+			wantStatus(t, resp, body, 400)
+			wantJSON(t, resp, body, `{"error":"bad JSON body: unexpected EOF"}`)
+			resp, body = get("/async-error")
+			wantStatus(t, resp, body, 500)
+			waitLog(t, s, "async route boom", "route GET /async-error")
+		})
+
+		t.Run("websocket-server", func(t *testing.T) {
+			url := "http://" + wsAddr
+			resp, body := hcGet(t, c, url+"/hello/bob")
+			wantStatus(t, resp, body, 200)
+			wantJSON(t, resp, body, `{"hello":"bob"}`)
+			resp, body = hcGet(t, c, url+"/nothing") // no request handler: 404
+			wantStatus(t, resp, body, 404)
+			wantField(t, "/nothing", string(body), "404 Not Found\n")
+			resp, body = hcDo(t, c, hcRequest(t, "POST", url+"/hello/x", nil))
+			wantStatus(t, resp, body, 405)
+			wantField(t, "Allow", resp.Header.Get("Allow"), "GET, HEAD")
+		})
+
+		t.Run("bad-patterns", func(t *testing.T) {
+			for _, tc := range []struct{ pattern, msg string }{
+				{"users", `starts with "/"`},
+				{"/a/*/b", `"*" may only be the last segment`},
+				{"/:id/x/:id", "parameter :id appears twice"},
+				{"/x/:", "parameter names are letters, digits and _"},
+				{"/files/*.txt", `"*" may only be a whole last segment`},
+			} {
+				line := lineWith(s.stdout.String(), "bad pattern "+tc.pattern+": ")
+				if !strings.Contains(line, ": false") || !strings.Contains(line, tc.msg) {
+					t.Errorf("pattern %q: %q, want an error with %q", tc.pattern, line, tc.msg)
+				}
+			}
+			if line := lineWith(s.stdout.String(), "bad method: "); !strings.Contains(line, `"GE T" is not an HTTP method`) {
+				t.Errorf("bad method: %q", line)
+			}
+		})
+	})
+}

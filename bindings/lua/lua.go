@@ -135,6 +135,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	exports := v.toLua(inst.Exports(), 0)
 	L.SetGlobal("imscript", exports)
 	L.SetGlobal("print", L.NewFunction(v.print))
+	installStrPack(L) // string.pack/unpack/packsize, table.unpack (strpack.go)
 	preload := L.GetField(L.GetField(L.Get(lua.EnvironIndex), "package"), "preload")
 	if pt, ok := preload.(*lua.LTable); ok {
 		pt.RawSetString("imscript", L.NewFunction(func(L *lua.LState) int {
