@@ -152,6 +152,10 @@ func reqJSON(c script.Call) {
 			res.setHeader("Content-Type", jsonContentType)
 			body, _ := json.Marshal(map[string]string{"error": msg})
 			res.end(body)
+			// The client has its answer: the handler stopping here is
+			// not a script error (worker.callErr logs it at debug).
+			instOf(c).worker.answered = msg
+			res.refused = msg
 		}
 		script.Usagef("%s", msg)
 	}

@@ -163,7 +163,11 @@ func (p *httpRequest) run(w *worker, ev *event) {
 	inst := w.inst
 	inst.owe(res)
 	req := &request{srv: s, c: c, p: p, res: res}
+	st := w.cur
+	prev := st.res
+	st.res = res
 	ran, _, v, err := p.dispatch(w, inst, req)
+	st.res = prev
 	if !ran {
 		return
 	}

@@ -30,6 +30,10 @@ type response struct {
 	srv   *Server
 	obj   *script.Object
 	owner *instance // the instance whose handler owes it (reload_drain.go)
+	// refused is the error req:json() raised after answering 400 itself:
+	// the handler's failure with it is the client's mistake (logged at
+	// debug).
+	refused string
 
 	head      bool // HEAD request: no body on the wire
 	keepAlive bool

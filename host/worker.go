@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,10 @@ type worker struct {
 	cur      *strand
 	rest     []event
 	released []*conn
+	// answered is the message of an error a handler raised after it had
+	// answered its request itself (req:json() on a bad body, 400): a
+	// client's mistake, logged at debug, not a script error.
+	answered string
 	// exit, when set, runs on the worker once its loop has ended (a
 	// spawned script's worker tells its parent).
 	exit func()
@@ -306,7 +311,13 @@ func (w *worker) callErr(inst *instance, fn script.Callback, what string, args .
 	w.enterHandler(vm)
 	v, err := vm.Call(fn, args...)
 	intr := w.leaveHandler(vm)
+	answered := w.answered
+	w.answered = ""
 	if err != nil {
+		if answered != "" && !intr && strings.Contains(err.Error(), answered) {
+			w.host.log.Debug("handler stopped: its request was answered 400", "worker", w.id, "handler", what, "err", answered)
+			return v, err
+		}
 		if intr {
 			w.host.reportError("handler interrupted: it ran longer than max_exec_ms", inst, err,
 				"handler", what, "max_exec_ms", w.host.maxExecMs.Load())

@@ -1,6 +1,10 @@
 package host
 
-import "github.com/imscript/imscript/script"
+import (
+	"strings"
+
+	"github.com/imscript/imscript/script"
+)
 
 // The events of one connection run in order: while a handler of a
 // connection is suspended (a Lua handler waiting in an asynchronous call)
@@ -71,8 +75,13 @@ func (w *worker) awaitPromise(inst *instance, pend script.Pending, what string) 
 		c.waits++
 		inst.promised[c]++
 	}
+	res := s.res
 	pend.Then(func(_ script.Value, err error) {
-		if err != nil {
+		switch {
+		case err == nil:
+		case res != nil && res.refused != "" && strings.Contains(err.Error(), res.refused):
+			w.host.log.Debug("handler stopped: its request was answered 400", "worker", w.id, "handler", what, "err", res.refused)
+		default:
 			w.host.reportError("handler error", inst, err, "handler", what)
 		}
 		if c != nil && inst.promised[c] > 0 {

@@ -27,6 +27,7 @@ type strand struct {
 	wake chan error    // parked: closed (nil) or sent an error to go on
 	inst *instance     // parked in a handler of this instance
 	conn *conn         // the connection whose event it handles (ordering)
+	res  *response     // the HTTP response its handler owes, if any
 	held bool          // it made conn's later events wait
 }
 
