@@ -13,6 +13,7 @@ import (
 	"github.com/imscript/imscript/stdlib/mail"
 	"github.com/imscript/imscript/stdlib/process"
 	"github.com/imscript/imscript/stdlib/redis"
+	"github.com/imscript/imscript/stdlib/sql"
 	"github.com/imscript/imscript/stdlib/table"
 	"github.com/imscript/imscript/stdlib/websocket"
 )
@@ -29,6 +30,7 @@ func Modules() []script.Module {
 		{Name: "redis", Build: redis.Module},
 		{Name: "fs", Build: fs.Module},
 		{Name: "dns", Build: dns.Module},
+		{Name: "sql", Build: sql.Module},
 	}
 	return append(mods, table.Modules()...)
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 )
@@ -68,5 +69,32 @@ func WaitPort(t testing.TB, port int, limit time.Duration) {
 			t.Fatalf("nothing listens on port %d after %v: %v", port, limit, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The servers below are shared by the tests of one test binary: started on
+// first use, stopped by StopAll (call it from TestMain after m.Run).
+
+var (
+	sharedMu sync.Mutex
+	stops    []func()
+)
+
+// atStopAll registers fn (stopping a shared server) for StopAll.
+func atStopAll(fn func()) {
+	sharedMu.Lock()
+	stops = append(stops, fn)
+	sharedMu.Unlock()
+}
+
+// StopAll stops every shared server (Postgres, MariaDB) and removes its
+// folder. Call it from TestMain once m.Run has returned.
+func StopAll() {
+	sharedMu.Lock()
+	fns := stops
+	stops = nil
+	sharedMu.Unlock()
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i]()
 	}
 }
