@@ -178,6 +178,11 @@ func (inst *instance) Call(what string, fn script.Callback, args ...script.Value
 	return inst.worker.call(inst, fn, what, args...)
 }
 
+// CallErr implements script.Instance: Call with the error.
+func (inst *instance) CallErr(what string, fn script.Callback, args ...script.Value) (script.Value, error) {
+	return inst.worker.callErr(inst, fn, what, args...)
+}
+
 // Exports is the imscript module as this instance sees it: core functions
 // plus every registered module.
 func (inst *instance) Exports() script.Map {

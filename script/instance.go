@@ -40,6 +40,9 @@ type Instance interface {
 	// armed; errors are logged (with the script's stack) and counted,
 	// never raised. what names the handler in the log.
 	Call(what string, fn Callback, args ...Value) Value
+	// CallErr is Call that also returns the error (already logged), for a
+	// module that must know the function failed (a transaction rolls back).
+	CallErr(what string, fn Callback, args ...Value) (Value, error)
 	// AtClose registers fn to run on the worker when the instance closes:
 	// replaced by a reload (once it has drained), discarded after a failed
 	// load, or stopped with the host.

@@ -137,6 +137,16 @@ func (i *Instance) Call(what string, fn script.Callback, args ...script.Value) s
 	return f.fn(args...)
 }
 
+// CallErr is Call with the error: a panic in the Go callback is returned.
+func (i *Instance) CallErr(what string, fn script.Callback, args ...script.Value) (v script.Value, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("%v", p)
+		}
+	}()
+	return i.Call(what, fn, args...), nil
+}
+
 func (i *Instance) AtClose(fn func()) { i.mu.Lock(); i.closers = append(i.closers, fn); i.mu.Unlock() }
 
 func (i *Instance) Own(r io.Closer) (release func()) {

@@ -16,19 +16,6 @@ import (
 
 // The module's functions on a fake instance: no host, no VM.
 
-// errInstance is the fake instance with CallErr: a Go callback that
-// panics "raised", as a script function would.
-type errInstance struct{ *scripttest.Instance }
-
-func (e errInstance) CallErr(what string, fn script.Callback, args ...script.Value) (v script.Value, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			v, err = nil, fmt.Errorf("%v", p)
-		}
-	}()
-	return e.Instance.Call(what, fn, args...), nil
-}
-
 // fixture is imscript.sql on a fake instance.
 type fixture struct {
 	t    *testing.T
@@ -36,13 +23,11 @@ type fixture struct {
 	mod  script.Map
 }
 
-func newFixture(t *testing.T, withCallErr bool) *fixture {
+// newFixture makes the module on a fake instance (whose CallErr turns a
+// Go callback's panic into the error a raising script function gives).
+func newFixture(t *testing.T) *fixture {
 	inst := scripttest.NewInstance(t)
-	var as script.Instance = inst
-	if withCallErr {
-		as = errInstance{inst}
-	}
-	return &fixture{t: t, inst: inst, mod: imsql.Module(as).(script.Map)}
+	return &fixture{t: t, inst: inst, mod: imsql.Module(inst).(script.Map)}
 }
 
 func (f *fixture) open(args ...script.Value) *scripttest.Result {
@@ -96,7 +81,7 @@ func (f *fixture) must(r *scripttest.Result) script.Value {
 }
 
 func TestOpenUsage(t *testing.T) {
-	f := newFixture(t, false)
+	f := newFixture(t)
 	for _, tc := range []struct {
 		args []script.Value
 		want string
@@ -122,7 +107,7 @@ func TestOpenUsage(t *testing.T) {
 }
 
 func TestQueriesThroughInvoke(t *testing.T) {
-	f := newFixture(t, false)
+	f := newFixture(t)
 	db := f.db("sqlite:test.db")
 	f.must(f.call(db, "exec", "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, f REAL, s TEXT, b BLOB, n TEXT, u TEXT)"))
 	bad := string([]byte{0xff, 0x00, 0xfe})
@@ -167,7 +152,7 @@ func TestQueriesThroughInvoke(t *testing.T) {
 // (another timeout too); other pool options another. The instance's end
 // closes its handles, not the pool.
 func TestHandlesShareOnePool(t *testing.T) {
-	f := newFixture(t, false)
+	f := newFixture(t)
 	f.db("sqlite:a.db")
 	f.open("sqlite:a.db", script.Map{"timeout": int64(1)})
 	f.open("sqlite:./a.db")
@@ -190,7 +175,7 @@ func TestHandlesShareOnePool(t *testing.T) {
 }
 
 func TestTransactionsThroughInvoke(t *testing.T) {
-	f := newFixture(t, true)
+	f := newFixture(t)
 	db := f.db("sqlite:tx.db")
 	f.must(f.call(db, "exec", "CREATE TABLE t (id INTEGER PRIMARY KEY)"))
 	count := func() int64 {

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imscript/imscript/script"
 	"github.com/imscript/imscript/script/scripttest"
 )
 
@@ -115,34 +114,10 @@ func TestTransactions(t *testing.T) {
 	})
 }
 
-// hasCallErr says whether the host can tell that a script function raised
-// (an Instance with CallErr): without it, a transaction cannot see fn
-// raise.
-func hasCallErr(t *testing.T) bool {
-	t.Helper()
-	found := make(chan bool, 1)
-	probe := script.Module{Name: "probe", Build: func(inst script.Instance) script.Value {
-		_, ok := inst.(interface {
-			CallErr(string, script.Callback, ...script.Value) (script.Value, error)
-		})
-		select {
-		case found <- ok:
-		default:
-		}
-		return script.Map{}
-	}}
-	scripttest.Run(t, scripttest.Options{Lang: "lua", Src: `local _ = imscript.probe`, Modules: []script.Module{probe}}, "")
-	return <-found
-}
-
 // TestTransactionRollsBackWhenFnRaises: fn raising at once (Lua, or a JS
-// function that is not async) rolls back what its statements did. It
-// needs the host to report the raise (Instance.CallErr); until then it
-// skips, and such a transaction commits (tx.go says so).
+// function that is not async) rolls back what its statements did (the
+// host reports the raise through Instance.CallErr).
 func TestTransactionRollsBackWhenFnRaises(t *testing.T) {
-	if !hasCallErr(t) {
-		t.Skip("the host's Instance has no CallErr: a transaction cannot see fn raise (see tx.go)")
-	}
 	srcs := map[string]string{
 		"lua": luaPrelude + `
 local db = sql.open("sqlite:data/raise.db")

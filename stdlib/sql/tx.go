@@ -32,11 +32,8 @@ import (
 //     statement's error (its code kept) or fn's;
 //  5. later calls of tx fail with "the transaction has ended".
 //
-// A raise is seen only when the host reports it: Instance.Call logs and
-// swallows a script function's error, so fn raising (Lua; JS outside an
-// async function) is detected only through an Instance that also has
-// CallErr (errCaller). Without it such a raise is logged as a handler
-// error and the transaction commits what its statements did.
+// fn runs through Instance.CallErr, so a raise (Lua; JS outside an async
+// function) is seen, logged as a handler error, and rolls back.
 //
 // There is no limit on the whole transaction: a JS promise that never
 // settles keeps its connection until the script version ends (the
@@ -45,17 +42,8 @@ import (
 // (sqlite::memory:) a handle call waits for the connection the
 // transaction holds, until its timeout.
 
-// errCaller is an Instance that can call a script function and report
-// whether it raised (the error is still reported as Call does).
-type errCaller interface {
-	CallErr(what string, fn script.Callback, args ...script.Value) (script.Value, error)
-}
-
 func callErr(inst script.Instance, what string, fn script.Callback, args ...script.Value) (script.Value, error) {
-	if ec, ok := inst.(errCaller); ok {
-		return ec.CallErr(what, fn, args...)
-	}
-	return inst.Call(what, fn, args...), nil
+	return inst.CallErr(what, fn, args...)
 }
 
 var txType = &script.Type{Name: "sql.tx", Methods: map[string]script.Function{
