@@ -39,9 +39,11 @@ var kept sync.Map
 func testModule(inst script.Instance) script.Value {
 	return testutil.Module(script.Map{
 		"give": testutil.Give(map[string]func() script.Value{
-			"bytes": func() script.Value { return []byte("abc") },
-			"big":   func() script.Value { return float64(1 << 53) },
-			"half":  func() script.Value { return 2.5 },
+			"bytes":    func() script.Value { return []byte("abc") },
+			"big":      func() script.Value { return float64(1 << 53) },
+			"half":     func() script.Value { return 2.5 },
+			"int64":    func() script.Value { return int64(1<<53 + 1) },
+			"int64min": func() script.Value { return int64(-1 << 63) },
 		}),
 		// opt returns its optional arguments (or their defaults) described
 		// as one list, since a JS function returns a single value.

@@ -6,6 +6,7 @@ package js
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -137,6 +138,7 @@ var (
 	typePromise = reflect.TypeOf((*goja.Promise)(nil))
 	typeInt     = reflect.TypeOf(int64(0))
 	typeFloat   = reflect.TypeOf(float64(0))
+	typeBigInt  = reflect.TypeOf((*big.Int)(nil))
 	typeBool    = reflect.TypeOf(true)
 	typeBytes   = reflect.TypeOf([]byte(nil))
 	typeAB      = reflect.TypeOf(goja.ArrayBuffer{})

@@ -324,3 +324,19 @@ done
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}
 }
+
+// TestInt64BeyondNumbers: 64-bit integers a JS number cannot hold exactly
+// cross as BigInts, both ways; smaller ones stay numbers.
+func TestInt64BeyondNumbers(t *testing.T) {
+	src := `
+const big = imscript.t.give("int64"), low = imscript.t.give("int64min");
+console.log(typeof big, String(big), String(low), typeof imscript.t.give("int"));
+console.log(imscript.t.describe(9007199254740993n), imscript.t.describe(2n ** 70n), imscript.t.describe(12n));
+console.log("done");
+`
+	out, _ := run(t, 1, src, "done", nil)
+	want := "bigint 9007199254740993 -9223372036854775808 number\n9007199254740993 \"1180591620717411303424\" 12\ndone\n"
+	if out != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	}
+}

@@ -2,6 +2,7 @@ package js
 
 import (
 	"math"
+	"math/big"
 	"reflect"
 	"sort"
 
@@ -37,6 +38,9 @@ func (v *vm) toJS(val script.Value, depth int) goja.Value {
 	case bool:
 		return rt.ToValue(x)
 	case int64:
+		if x > maxSafe || x < -maxSafe {
+			return rt.ToValue(big.NewInt(x)) // a BigInt: exact, where a number would round
+		}
 		return rt.ToValue(x)
 	case int:
 		return rt.ToValue(int64(x))
@@ -72,6 +76,10 @@ func (v *vm) toJS(val script.Value, depth int) goja.Value {
 	return goja.Undefined()
 }
 
+// maxSafe is the largest integer a JS number holds exactly (2^53 - 1):
+// 64-bit integers beyond it cross as BigInts.
+const maxSafe = 1<<53 - 1
+
 func (v *vm) fromJS(jv goja.Value, depth int) script.Value {
 	if depth > maxDepth {
 		script.Usagef("object nested deeper than %d levels (a cycle?)", maxDepth)
@@ -88,6 +96,13 @@ func (v *vm) fromJS(jv goja.Value, depth int) script.Value {
 		return jv.ToFloat()
 	case typeBool:
 		return jv.ToBoolean()
+	case typeBigInt:
+		if b, ok := jv.Export().(*big.Int); ok {
+			if b.IsInt64() {
+				return b.Int64()
+			}
+			return b.String()
+		}
 	}
 	o, ok := jv.(*goja.Object)
 	if !ok {

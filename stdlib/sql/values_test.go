@@ -152,14 +152,12 @@ func TestValues(t *testing.T) {
 		src := map[string]string{"lua": luaValues, "js": jsValues}[lang]
 		h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: src, Env: d.env(t, lang), Files: files})
 		// Lua numbers are float64: an int64 beyond 2^53 reads as the
-		// nearest one (printed exactly by %.0f). JS reads them so too
-		// today: bindings/js turns an int64 beyond 2^53 into a float (goja
-		// has BigInt; the binding does not use it), and String() prints
-		// the shortest digits. CAST(... AS TEXT) is exact in both.
+		// nearest one (printed exactly by %.0f). JS gets it exact, as a
+		// BigInt. CAST(... AS TEXT) is exact in both.
 		int64s := "int64 9223372036854775808 9007199254740992 -9223372036854775808 true\nstored 9007199254740992\nas string 9223372036854775808\n"
 		null := "nil"
 		if lang == "js" {
-			int64s = "int64 9223372036854776000 9007199254740992 -9223372036854776000 true\nstored 9007199254740992\nas string 9223372036854776000\n"
+			int64s = "int64 9223372036854775807 9007199254740993 -9223372036854775808 false\nstored 9007199254740993\nas string 9223372036854775807\n"
 			null = "null"
 		}
 		int64s += "as text 9223372036854775807\n"
