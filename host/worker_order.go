@@ -89,8 +89,7 @@ func (w *worker) awaitPromise(inst *instance, pend script.Pending, what string) 
 			if inst.promised[c] == 0 {
 				delete(inst.promised, c)
 			}
-			w.unwait(c)
-			w.runReleased()
+			w.unwait(c) // its held events run after this event (handle)
 		}
 	})
 }
@@ -105,5 +104,4 @@ func (inst *instance) releasePromised() {
 		}
 		delete(inst.promised, c)
 	}
-	w.runReleased()
 }
