@@ -1,13 +1,15 @@
-// Command bench is imscript's benchmark: TCP echo, HTTP hello, WebSocket
-// echo and room broadcast throughput and latency of the imscript Lua and
-// JS scripts against Node.js (net, http, ws) and Go ceilings (bare gnet,
-// net/http, gorilla/websocket), plus each server's memory with 10,000 idle
-// TCP or WebSocket connections. Servers run as separate processes, one at a
+// Command bench is imscript's benchmark: TCP echo, HTTP hello, HTTP GETs
+// that each do one SQLite or Redis read, WebSocket echo and room broadcast
+// throughput and latency of the imscript Lua and JS scripts against
+// Node.js (net, http with better-sqlite3 and ioredis, ws) and Go ceilings
+// or references (bare gnet, net/http with database/sql and go-redis,
+// gorilla/websocket), plus each server's memory with 10,000 idle TCP or
+// WebSocket connections. Servers run as separate processes, one at a
 // time; the load generators run in this process (the HTTP rows use wrk,
 // a separate process, when it is installed). It writes a markdown
 // table to stdout and to a file.
 //
-//	go run ./tests/bench                       # everything, about 6 minutes
+//	go run ./tests/bench                       # everything, about 9 minutes
 //	go run ./tests/bench -bench http,ws -rows lua,node -repeat 1
 //	go run ./tests/bench -rows lua,gnet -depths 16 -repeat 1 -bench tcp
 //	go run ./tests/bench -profile /tmp/prof    # CPU and heap profiles of the Go servers
@@ -37,16 +39,27 @@ import (
 const (
 	secTCP    = "tcp"
 	secHTTP   = "http"
+	secSQLite = "sqlite"
+	secRedis  = "redis"
 	secWS     = "ws"
 	secRoom   = "room"
 	secTCPMem = "tcpmem"
 	secWSMem  = "wsmem"
 )
 
-var allSections = []string{secTCP, secHTTP, secWS, secRoom, secTCPMem, secWSMem}
+var allSections = []string{secTCP, secHTTP, secSQLite, secRedis, secWS, secRoom, secTCPMem, secWSMem}
+
+// httpSection reports whether sec's rows are HTTP GETs under the HTTP
+// load generator (-http-load): hello, and the data sections.
+func httpSection(sec string) bool { return sec == secHTTP || sec == secSQLite || sec == secRedis }
+
+// dataSection reports whether sec is a data section (one database call
+// per request).
+func dataSection(sec string) bool { return sec == secSQLite || sec == secRedis }
 
 // kinds lists the servers a section can run: kindsOf's, and with
-// -baseline a baseline row (lua-base, js-base) for each imscript row.
+// -baseline a baseline row (lua-base, js-base) for each imscript row that
+// an older binary can run (not for those with noBase).
 func (o *options) kinds(sec string) []serverKind {
 	ks := kindsOf(sec)
 	if o.baseline == "" {
@@ -54,11 +67,26 @@ func (o *options) kinds(sec string) []serverKind {
 	}
 	out := slices.Clone(ks)
 	for _, k := range ks {
-		if k.script != "" {
+		if k.script != "" && k.noBase == "" {
 			out = append(out, baselineKind(k, o.baseline))
 		}
 	}
 	return out
+}
+
+// noBaseline lists the selected imscript rows of sec that get no baseline
+// row under -baseline, with why.
+func (o *options) noBaseline(sec string) []serverKind {
+	if o.baseline == "" {
+		return nil
+	}
+	var ks []serverKind
+	for _, k := range o.selected(sec) {
+		if k.noBase != "" {
+			ks = append(ks, k)
+		}
+	}
+	return ks
 }
 
 // kindsOf lists the servers a section can run without -baseline.
@@ -68,6 +96,10 @@ func kindsOf(sec string) []serverKind {
 		return tcpKinds
 	case secHTTP:
 		return httpKinds
+	case secSQLite:
+		return sqliteKinds
+	case secRedis:
+		return redisKinds
 	case secWS, secWSMem:
 		return wsKinds
 	case secRoom:
@@ -95,7 +127,8 @@ type options struct {
 	maxOther   float64
 	retries    int
 	retryPause time.Duration
-	wsDir      string
+	nodeDir    string
+	pool       int
 	httpLoad   string // after parseFlags: "wrk" or "go"
 	wrkPath    string // with -http-load wrk
 	wrkVersion string
@@ -134,17 +167,18 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("bench", onError)
 	var rows, depths, sections, rates string
-	fs.StringVar(&sections, "bench", strings.Join(allSections, ","), "sections to run (comma-separated): tcp (TCP echo), http (HTTP hello), ws (WebSocket echo), room (WebSocket room broadcast), tcpmem and wsmem (memory with -idle idle TCP / WebSocket connections)")
-	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per row and run (tcp, http, ws)")
-	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measured row (tcp, http, ws)")
-	fs.IntVar(&o.repeat, "repeat", 3, "runs of every tcp, http and ws row; the table shows the median")
+	fs.StringVar(&sections, "bench", strings.Join(allSections, ","), "sections to run (comma-separated): tcp (TCP echo), http (HTTP hello), sqlite (HTTP GET doing one SQLite point SELECT), redis (HTTP GET doing one Redis GET), ws (WebSocket echo), room (WebSocket room broadcast), tcpmem and wsmem (memory with -idle idle TCP / WebSocket connections)")
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per row and run (tcp, http, sqlite, redis, ws)")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measured row (tcp, http, sqlite, redis, ws)")
+	fs.IntVar(&o.repeat, "repeat", 3, "runs of every tcp, http, sqlite, redis and ws row; the table shows the median")
 	fs.StringVar(&rows, "rows", defaultRows, "servers to run: gnet (bare gnet echo), go (net/http, gorilla/websocket), lua, js, node, and with -baseline lua-base, js-base (comma-separated); a section runs those it has; the default adds lua-base and js-base when -baseline is set")
 	fs.StringVar(&o.baseline, "baseline", "", "an imscript binary built from another commit (go build -o /tmp/imscript-old ./cmd/imscript): adds rows lua-base and js-base, run by it exactly as the lua and js rows are, measured alternately with them, and new/baseline ratio tables")
 	fs.StringVar(&depths, "depths", "1,16", "tcp: pipeline depths (comma-separated)")
-	fs.IntVar(&o.conns, "conns", 100, "connections per tcp, http and ws row")
+	fs.IntVar(&o.conns, "conns", 100, "connections per tcp, http, sqlite, redis and ws row")
 	fs.IntVar(&o.size, "size", 64, "tcp and ws echo message size in bytes")
 	fs.IntVar(&o.threads, "threads", 2, "load generator threads (epoll loops; wrk -t for the http rows)")
-	fs.StringVar(&o.httpLoad, "http-load", loadAuto, "http load generator: wrk (needs wrk on PATH: apt-get install wrk), go (the bench's own epoll generator), or auto (wrk when on PATH, else go)")
+	fs.StringVar(&o.httpLoad, "http-load", loadAuto, "load generator of the http, sqlite and redis rows: wrk (needs wrk on PATH: apt-get install wrk), go (the bench's own epoll generator), or auto (wrk when on PATH, else go)")
+	fs.IntVar(&o.pool, "pool", 4, "sqlite and redis: database connections per server at most (database/sql MaxOpenConns, imscript.sql max_open, go-redis PoolSize, imscript.redis pool_size; better-sqlite3 and ioredis have one)")
 	fs.IntVar(&o.idle, "idle", 10000, "idle connections for the memory tables (0: skip them)")
 	fs.DurationVar(&o.settle, "settle", time.Second, "memory tables: wait before each reading")
 	fs.IntVar(&o.workers, "workers", 2, "imscript worker VMs (--workers)")
@@ -153,7 +187,8 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	fs.Float64Var(&o.maxOther, "max-other", 0.35, "a run during which other work (other programs, softirq) took more cores than this is disturbed: retried, then flagged")
 	fs.IntVar(&o.retries, "retries", 2, "retries of a disturbed run")
 	fs.DurationVar(&o.retryPause, "retry-pause", 3*time.Second, "pause before retrying a disturbed run")
-	fs.StringVar(&o.wsDir, "ws-dir", "", "folder for Node's ws package (npm install --prefix); reused when it holds one (default: a fresh install in the bench's temp dir)")
+	fs.StringVar(&o.nodeDir, "node-dir", "", "folder for Node's packages (ws, better-sqlite3, ioredis: npm install --prefix DIR/NAME); each reused when it is there and loads (default: a fresh install in the bench's temp dir)")
+	fs.StringVar(&o.nodeDir, "ws-dir", "", "the same as -node-dir (its old name)")
 	fs.IntVar(&o.roomClients, "room-clients", 1000, "room: WebSocket clients, all in one room")
 	fs.IntVar(&o.roomSenders, "room-senders", 10, "room: clients that send")
 	fs.StringVar(&rates, "room-rates", "100,1000", "room: messages per second in, all senders together, one row each; the first is the target row, the others stress rows")
@@ -171,8 +206,9 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	})
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./tests/bench [flags]   (from the repository root)\n\n"+
-			"TCP echo, HTTP hello, WebSocket echo and room broadcast throughput/latency and idle-connection\n"+
-			"memory of the imscript Lua and JS scripts, Node.js and Go ceilings; writes a markdown table.\n\nflags:\n")
+			"TCP echo, HTTP hello, HTTP GETs doing one SQLite or Redis read, WebSocket echo and room broadcast\n"+
+			"throughput/latency and idle-connection memory of the imscript Lua and JS scripts, Node.js and Go\n"+
+			"ceilings and references; writes a markdown table.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -226,8 +262,8 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 			o.roomRates = append(o.roomRates, n)
 		}
 	}
-	if o.repeat < 1 || o.roomRepeat < 1 || o.conns < 1 || o.size < 1 {
-		return nil, errors.New("-repeat, -room-repeat, -conns and -size must be at least 1")
+	if o.repeat < 1 || o.roomRepeat < 1 || o.conns < 1 || o.size < 1 || o.pool < 1 {
+		return nil, errors.New("-repeat, -room-repeat, -conns, -size and -pool must be at least 1")
 	}
 	if o.size > 60<<10 {
 		return nil, errors.New("-size: at most 60 KiB")
@@ -250,21 +286,22 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 
 // runResult is one measured row of one run.
 type runResult struct {
-	rate      float64
-	p50, p99  time.Duration
-	srvCPU    float64 // cores
-	loadCPU   float64 // cores used by this process (the load generator)
-	otherCPU  float64 // cores busy outside server and load generator: softirq, other processes
-	idleCPU   float64 // cores idle
-	sysPerMsg float64 // server read+write family syscalls per message
-	csPerMsg  float64 // server context switches per message
-	broken    int
-	errs      []string
-	fails     []string // failures the load generator counted (wrk: status ≥ 400, socket errors)
-	failShort []string // the same, short, for the table
-	busiest   string   // other processes that used CPU in the window
-	disturbed bool     // otherCPU above -max-other even after the retries
-	rep       int      // which -repeat run
+	rate       float64
+	p50, p99   time.Duration
+	srvCPU     float64 // cores
+	loadCPU    float64 // cores used by this process (the load generator)
+	otherCPU   float64 // cores busy outside server, its backend and load generator: softirq, other processes
+	backendCPU float64 // cores of the server's backend (redis-server)
+	idleCPU    float64 // cores idle
+	sysPerMsg  float64 // server read+write family syscalls per message
+	csPerMsg   float64 // server context switches per message
+	broken     int
+	errs       []string
+	fails      []string // failures the load generator counted (wrk: status ≥ 400, socket errors)
+	failShort  []string // the same, short, for the table
+	busiest    string   // other processes that used CPU in the window
+	disturbed  bool     // otherCPU above -max-other even after the retries
+	rep        int      // which -repeat run
 }
 
 // rowKey names a throughput row: section, server, and (tcp) depth.
@@ -435,23 +472,10 @@ func run() error {
 	defer os.RemoveAll(b.dir)
 	res := &results{tput: map[rowKey][]runResult{}, room: map[roomKey][]*roomResult{}, mem: map[memKey]memResult{}, rowErrs: map[string][]string{}}
 
-	needWS := false
-	for _, sec := range o.sections {
-		for _, k := range o.selected(sec) {
-			needWS = needWS || k.nodeWS
-		}
+	if err := installNodePackages(o, b); err != nil {
+		return err
 	}
-	if needWS {
-		b.nodeModules = o.wsDir
-		if b.nodeModules == "" {
-			b.nodeModules = filepath.Join(b.dir, "node-ws")
-		}
-		logf("installing Node's ws package into %s", b.nodeModules)
-		if b.wsVersion, err = installWS(b.nodeModules); err != nil {
-			return err
-		}
-		env.wsVer = b.wsVersion
-	}
+	env.npm = b.npmVersions
 
 	// The throughput sections run repeat by repeat, every selected row once
 	// per repeat (fresh server each), in -rows order with a baseline row
@@ -467,9 +491,19 @@ func run() error {
 			}
 		}
 	}
-	for _, sec := range []string{secHTTP, secWS} {
-		if !o.has(sec) {
+	for _, sec := range []string{secHTTP, secSQLite, secRedis, secWS} {
+		if !o.has(sec) || len(o.selected(sec)) == 0 {
 			continue
+		}
+		var stop func()
+		if dataSection(sec) {
+			if stop, err = setupData(o, b, sec, &env); err != nil {
+				logf("%s: %v", sec, err)
+				for _, k := range o.selected(sec) {
+					res.fail(sec, k.key, "the section's data: "+err.Error())
+				}
+				continue
+			}
 		}
 		for rep := 1; rep <= o.repeat; rep++ {
 			for _, k := range o.selected(sec) {
@@ -478,6 +512,9 @@ func run() error {
 					res.fail(sec, k.key, fmt.Sprintf("run %d: %v", rep, err))
 				}
 			}
+		}
+		if stop != nil {
+			stop()
 		}
 	}
 	// Every repeat runs each selected server in turn (a baseline row right
@@ -637,6 +674,7 @@ func measureRow(o *options, s *server, depth int, prof string) (runResult, error
 // the start of a measured window.
 type cpuWindow struct {
 	s0   procSample
+	b0   procSample // the server's backend (redis-server), when it has one
 	l0   time.Duration
 	m0   machineCPU
 	p0   procTimes
@@ -650,6 +688,9 @@ func openWindow(s *server, prof bool) *cpuWindow {
 		s.signal(syscall.SIGUSR1)
 	}
 	w := &cpuWindow{p0: scanProcs(), pid: s.pid, prof: prof, srv: s}
+	if s.backend != 0 {
+		w.b0 = sampleProc(s.backend)
+	}
 	w.s0, w.l0, w.m0 = sampleProc(s.pid), selfCPU(), sampleMachine()
 	return w
 }
@@ -658,6 +699,7 @@ func openWindow(s *server, prof bool) *cpuWindow {
 type cpuUse struct {
 	wall                   time.Duration
 	srv, load, other, idle float64 // cores
+	backend                float64 // cores of the server's backend (redis-server)
 	syscalls, ctxSwitches  int64   // the server's
 	busiest                string
 }
@@ -670,6 +712,10 @@ func (w *cpuWindow) close(stopProf bool) cpuUse { return w.closeExt(stopProf, 0)
 // extCPU plus this process's own (which only waited for it).
 func (w *cpuWindow) closeExt(stopProf bool, extCPU time.Duration) cpuUse {
 	s1, l1, m1 := sampleProc(w.pid), selfCPU(), sampleMachine()
+	var b1 procSample
+	if w.srv.backend != 0 {
+		b1 = sampleProc(w.srv.backend)
+	}
 	p1 := scanProcs()
 	if w.prof && stopProf {
 		w.srv.signal(syscall.SIGUSR2)
@@ -679,10 +725,13 @@ func (w *cpuWindow) closeExt(stopProf bool, extCPU time.Duration) cpuUse {
 	u.srv = (s1.cpu - w.s0.cpu).Seconds() / sec
 	u.load = (l1 - w.l0 + extCPU).Seconds() / sec
 	u.idle = (m1.idle - w.m0.idle).Seconds() / sec
-	u.other = max(0, (m1.busy-w.m0.busy).Seconds()/sec-u.srv-u.load)
+	if w.srv.backend != 0 {
+		u.backend = max(0, (b1.cpu-w.b0.cpu).Seconds()/sec)
+	}
+	u.other = max(0, (m1.busy-w.m0.busy).Seconds()/sec-u.srv-u.load-u.backend)
 	u.syscalls = (s1.syscr - w.s0.syscr) + (s1.syscw - w.s0.syscw)
 	u.ctxSwitches = s1.ctxSwitches - w.s0.ctxSwitches
-	u.busiest = busiestOthers(w.p0, p1, u.wall, os.Getpid(), w.pid)
+	u.busiest = busiestOthers(w.p0, p1, u.wall, os.Getpid(), w.pid, w.srv.backend)
 	return u
 }
 
@@ -699,16 +748,17 @@ func measureLoad(o *options, s *server, prof string, load func(onMeasure, onDone
 		return runResult{}, errServerDied
 	}
 	r := runResult{
-		rate:     res.rate(),
-		p50:      res.hist.quantile(0.50),
-		p99:      res.hist.quantile(0.99),
-		srvCPU:   u.srv,
-		loadCPU:  u.load,
-		idleCPU:  u.idle,
-		otherCPU: u.other,
-		broken:   res.brokenCn,
-		errs:     res.errs,
-		busiest:  u.busiest,
+		rate:       res.rate(),
+		p50:        res.hist.quantile(0.50),
+		p99:        res.hist.quantile(0.99),
+		srvCPU:     u.srv,
+		loadCPU:    u.load,
+		idleCPU:    u.idle,
+		otherCPU:   u.other,
+		backendCPU: u.backend,
+		broken:     res.brokenCn,
+		errs:       res.errs,
+		busiest:    u.busiest,
 	}
 	if res.msgs > 0 {
 		r.sysPerMsg = float64(u.syscalls) / float64(res.msgs)
@@ -757,7 +807,8 @@ type machine struct {
 	nodeVer string
 	commit  string
 	nofile  uint64
-	wsVer   string
+	npm     map[string]string // Node package → version installed
+	redis   string            // redis-server's version (the redis section)
 }
 
 func describeMachine(root string, nofile uint64) machine {

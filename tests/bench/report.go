@@ -23,8 +23,16 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 	p("Command: `go run ./tests/bench%s` (from the repository root)  \n", argString(os.Args[1:]))
 	p("Date: %s; the run took %s  \n", time.Now().Format("2006-01-02 15:04 MST"), took.Round(time.Second))
 	p("Machine: %d CPUs (%s), Linux %s, %s, Node.js %s", m.cpus, orDash(m.cpu), orDash(m.kernel), orDash(m.goVer), orDash(m.nodeVer))
-	if m.wsVer != "" {
-		p(" with ws %s", m.wsVer)
+	if len(m.npm) > 0 {
+		var pkgs []string
+		for name, v := range m.npm {
+			pkgs = append(pkgs, name+" "+v)
+		}
+		sort.Strings(pkgs)
+		p(" with %s", strings.Join(pkgs, ", "))
+	}
+	if m.redis != "" {
+		p(", redis-server %s", m.redis)
 	}
 	p(", RLIMIT_NOFILE %d  \n", m.nofile)
 	if m.commit != "" {
@@ -33,12 +41,13 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 	if o.baseline != "" {
 		p("Baseline (rows *-base): `%s`, built from %s  \n", o.baseline, o.baseRev)
 	}
-	inBench := slices.ContainsFunc(o.sections, func(sec string) bool { return sec != secHTTP })
+	inBench := slices.ContainsFunc(o.sections, func(sec string) bool { return !httpSection(sec) })
+	anyHTTP := slices.ContainsFunc(o.sections, httpSection)
 	switch {
-	case o.has(secHTTP) && o.httpLoad == loadWrk && inBench:
-		p("The load generators (%d epoll threads in the bench process; for the HTTP hello table, %s with %d threads, as its own process) share those cores with the server under test.\n\n",
+	case anyHTTP && o.httpLoad == loadWrk && inBench:
+		p("The load generators (%d epoll threads in the bench process; for the HTTP tables, %s with %d threads, as its own process) share those cores with the server under test.\n\n",
 			o.threads, wrkName(o), max(1, min(o.threads, o.conns)))
-	case o.has(secHTTP) && o.httpLoad == loadWrk:
+	case anyHTTP && o.httpLoad == loadWrk:
 		p("The load generator (%s with %d threads, as its own process) shares those cores with the server under test.\n\n", wrkName(o), max(1, min(o.threads, o.conns)))
 	default:
 		p("The load generator (%d epoll threads in the bench process) shares those cores with the server under test.\n\n", o.threads)
@@ -73,8 +82,12 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		baselineTable(&b, o, results, secTCP, o.depths)
 	}
 
-	for _, sec := range []string{secHTTP, secWS} {
+	for _, sec := range []string{secHTTP, secSQLite, secRedis, secWS} {
 		if !o.has(sec) {
+			continue
+		}
+		if dataSection(sec) {
+			dataReport(&b, o, res, sec)
 			continue
 		}
 		unit := "req/s"
@@ -88,7 +101,7 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 					"statuses ≥ 400 and socket errors (none in a clean run) are listed under each run and in Problems. "+
 					"Each run is %s, on a fresh server: req/s is wrk's Requests/sec (completed responses over its run time, which includes opening the connections), "+
 					"p50/p99 its --latency percentiles (from a request's write to its response's completion; a request over wrk's 2 s timeout is a timeout error, not a latency). ",
-					o.conns, wrkLoadLine(o))
+					o.conns, wrkLoadLine(o, secHTTP))
 			} else {
 				p("%d keep-alive connections, each with one request outstanding (as wrk): `GET / HTTP/1.1`, answered 200 with the body \"hello world\" "+
 					"(Content-Type text/plain, Content-Length). The load generator parses every response (status, Content-Length, body). "+
@@ -158,20 +171,23 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 	targets(&b, o, res)
 
 	p("\n## How each server runs\n\n")
-	p("$T is the bench's temp dir, $P a free port, $W the folder the bench installs Node's ws package into; the servers listen on 127.0.0.1.\n\n")
-	for _, sec := range []string{secTCP, secHTTP, secWS, secRoom} {
+	p("$T is the bench's temp dir, $P a free port, $W the folder the bench installs Node's packages into (-node-dir), a folder per package; the servers listen on 127.0.0.1.\n\n")
+	for _, sec := range []string{secTCP, secHTTP, secSQLite, secRedis, secWS, secRoom} {
 		used := o.has(sec) || (sec == secTCP && o.has(secTCPMem)) || (sec == secWS && o.has(secWSMem))
 		if !used {
 			continue
 		}
-		title := map[string]string{secTCP: "TCP echo (every byte back unchanged)", secHTTP: "HTTP hello", secWS: "WebSocket echo (every message back unchanged)", secRoom: "Room broadcast (every message to every client)"}[sec]
+		title := map[string]string{secTCP: "TCP echo (every byte back unchanged)", secHTTP: "HTTP hello",
+			secSQLite: fmt.Sprintf("SQLite (GET /user?id=N; every server with BENCH_SQLITE=$T/bench.db BENCH_POOL=%d in its environment)", o.pool),
+			secRedis:  fmt.Sprintf("Redis (GET /get?k=bench:N; every server with BENCH_REDIS=redis://127.0.0.1:$R/0 BENCH_POOL=%d in its environment, $R the port of `redis-server --port $R --bind 127.0.0.1 --save \"\" --appendonly no`, started by the bench for the section)", o.pool),
+			secWS:     "WebSocket echo (every message back unchanged)", secRoom: "Room broadcast (every message to every client)"}[sec]
 		p("%s:\n\n", title)
 		for _, k := range o.selected(sec) {
 			p("- %s: `%s`\n", k.label, k.line(o.workers))
 		}
-		if sec == secHTTP && o.has(secHTTP) {
+		if httpSection(sec) && o.has(sec) {
 			if o.httpLoad == loadWrk {
-				p("\nLoad (%s): %s\n", wrkName(o), wrkLoadLine(o))
+				p("\nLoad (%s): %s\n", wrkName(o), wrkLoadLine(o, sec))
 			} else {
 				p("\nLoad: the bench's Go load generator (`-http-load go`), in the bench process.\n")
 			}
@@ -199,19 +215,27 @@ func cpuTable(b *strings.Builder, o *options, results map[rowKey][]runResult, se
 		p("Over the measured window: server CPU from /proc/PID/stat, its syscalls from /proc/PID/io (syscr+syscw: the read and write families, not epoll_wait or futex), " +
 			"context switches summed over the server's threads; \"other\" is machine-wide busy CPU (/proc/stat) charged to neither process: " +
 			"mostly loopback softirq work, or other programs on the machine (a large value means the run was disturbed).\n\n")
-	} else if sec == secHTTP && o.httpLoad == loadWrk {
+	} else if httpSection(sec) && o.httpLoad == loadWrk {
 		p("As for the TCP echo, over the window from just before the measured wrk process starts to just after it exits; per message = per request/reply. " +
 			"The load generator CPU is wrk's own (user+system from its rusage, all its threads) plus the bench process's, which only waits for wrk.\n\n")
 	} else {
 		p("As for the TCP echo; per message = per request/reply.\n\n")
 	}
+	backendCol := sec == secRedis
+	if backendCol {
+		p("redis-server's CPU (from its /proc/PID/stat over the same window) is its own column, counted neither as the server's nor as other.\n\n")
+	}
 	depthCol := sec == secTCP
+	backendHead, backendSep := "", ""
+	if backendCol {
+		backendHead, backendSep = " redis-server CPU (cores) | redis-server CPU per msg |", "---:|---:|"
+	}
 	if depthCol {
 		p("| server | depth | server CPU (cores) | server CPU per msg | load generator CPU (cores) | other / idle CPU (cores) | server read+write syscalls per msg | server context switches per msg |\n")
 		p("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	} else {
-		p("| server | server CPU (cores) | server CPU per msg | load generator CPU (cores) | other / idle CPU (cores) | server read+write syscalls per msg | server context switches per msg |\n")
-		p("|---|---:|---:|---:|---:|---:|---:|\n")
+		p("| server | server CPU (cores) | server CPU per msg |%s load generator CPU (cores) | other / idle CPU (cores) | server read+write syscalls per msg | server context switches per msg |\n", backendHead)
+		p("|---|---:|---:|%s---:|---:|---:|---:|\n", backendSep)
 	}
 	for _, k := range o.selected(sec) {
 		for _, d := range depths {
@@ -229,7 +253,12 @@ func cpuTable(b *strings.Builder, o *options, results map[rowKey][]runResult, se
 			if depthCol {
 				p(" | %d", d)
 			}
-			p(" | %.2f | %s | %.2f | %.2f / %.2f | %.3f | %.3f |\n", cpu, perMsg,
+			p(" | %.2f | %s", cpu, perMsg)
+			if backendCol {
+				bcpu := medianOf(runs, func(r runResult) float64 { return r.backendCPU })
+				p(" | %.2f | %s", bcpu, fmtCPUPerOp(cpuPerOp(bcpu, rate)))
+			}
+			p(" | %.2f | %.2f / %.2f | %.3f | %.3f |\n",
 				medianOf(runs, func(r runResult) float64 { return r.loadCPU }),
 				medianOf(runs, func(r runResult) float64 { return r.otherCPU }),
 				medianOf(runs, func(r runResult) float64 { return r.idleCPU }),
@@ -413,7 +442,7 @@ func baselineTable(b *strings.Builder, o *options, results map[rowKey][]runResul
 	}
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	unit, op := "msgs/s", "msg"
-	if sec == secHTTP {
+	if httpSection(sec) {
 		unit, op = "req/s", "request"
 	}
 	p("\n### New / baseline\n\n")
@@ -665,6 +694,25 @@ func targets(b *strings.Builder, o *options, res *results) {
 			}
 		}
 	}
+	if o.has(secSQLite) || o.has(secRedis) {
+		p("\n## Targets of the data modules (SQLite and Redis, \"Must reach\")\n\n")
+		p("| target | measured | result |\n|---|---|---|\n")
+		other := map[string]string{"go": "Go", "node": "Node"}
+		for _, t := range dataTargets {
+			if !o.has(t.sec) {
+				continue
+			}
+			lua, okL := rate(rowKey{t.sec, "lua", 1})
+			ref, okR := rate(rowKey{t.sec, t.other, 1})
+			failed := ""
+			if hasFails(results[rowKey{t.sec, "lua", 1}]) {
+				failed = "; the Lua runs had failed requests, see Problems"
+			}
+			target(t.name, okL && okR, missing(t.sec, "lua", t.other),
+				fmt.Sprintf("Lua %s vs %s %s req/s (%.2f×; load: %s%s)", fmtRate(lua), other[t.other], fmtRate(ref), lua/ref, httpLoadShort(o), failed),
+				lua >= t.factor*ref && failed == "")
+		}
+	}
 	var noisy []string
 	for k, runs := range results {
 		if allDisturbed(runs) {
@@ -687,7 +735,7 @@ func problems(b *strings.Builder, o *options, res *results) {
 			}
 		}
 	}
-	for _, sec := range []string{secTCP, secHTTP, secWS} {
+	for _, sec := range []string{secTCP, secHTTP, secSQLite, secRedis, secWS} {
 		depths := []int{1}
 		if sec == secTCP {
 			depths = o.depths
@@ -906,7 +954,7 @@ func argString(args []string) string {
 	var b strings.Builder
 	for _, a := range args {
 		b.WriteByte(' ')
-		if strings.ContainsAny(a, " \t'\"$`\\") {
+		if a == "" || strings.ContainsAny(a, " \t'\"$`\\") {
 			b.WriteString("'" + strings.ReplaceAll(a, "'", `'\''`) + "'")
 		} else {
 			b.WriteString(a)

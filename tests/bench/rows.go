@@ -38,9 +38,18 @@ func rrRun(o *options, b *builds, sec string, k serverKind, rep int, results map
 	for attempt := 0; ; attempt++ {
 		var r runResult
 		var err error
-		if sec == secHTTP && o.httpLoad == loadWrk {
-			r, err = measureWrk(o, s, prof)
-		} else {
+		switch {
+		case httpSection(sec) && o.httpLoad == loadWrk:
+			r, err = measureWrk(o, s, prof, workOf(sec, filepath.Join(b.dir, wrkScriptName)))
+		case dataSection(sec):
+			// The Go generator checks every reply, but only cheaply (the
+			// row's email, or the value), so check the first ones whole.
+			if err = workOf(sec, "").check(s.addr); err != nil {
+				err = fmt.Errorf("the server's replies are wrong, not measuring: %w", err)
+				break
+			}
+			fallthrough
+		default:
 			r, err = measureLoad(o, s, prof, func(onMeasure, onDone func()) (*loadResult, error) {
 				return runRR(rrSpecFor(o, sec, s, onMeasure, onDone))
 			})
@@ -55,12 +64,19 @@ func rrRun(o *options, b *builds, sec string, k serverKind, rep int, results map
 		if r.disturbed {
 			note = "  DISTURBED by " + orDash(r.busiest)
 		}
-		unit := map[string]string{secHTTP: "req/s", secWS: "msgs/s"}[sec]
+		unit := "req/s"
+		if sec == secWS {
+			unit = "msgs/s"
+		}
 		if len(r.fails) > 0 {
 			note = "  FAILURES: " + strings.Join(r.fails, "; ") + note
 		}
-		logf("run %d %-4s %-8s %9.0f %s  p50 %-8s p99 %-8s server %.2f, load %.2f, other %.2f, idle %.2f cores, %.2f rd/wr syscalls/msg%s%s",
-			rep, sec, k.key, r.rate, unit, r.p50, r.p99, r.srvCPU, r.loadCPU, r.otherCPU, r.idleCPU, r.sysPerMsg, brokenNote(r), note)
+		backend := ""
+		if s.backend != 0 {
+			backend = fmt.Sprintf(", redis-server %.2f", r.backendCPU)
+		}
+		logf("run %d %-6s %-8s %9.0f %s  p50 %-8s p99 %-8s server %.2f%s, load %.2f, other %.2f, idle %.2f cores, %.2f rd/wr syscalls/msg%s%s",
+			rep, sec, k.key, r.rate, unit, r.p50, r.p99, r.srvCPU, backend, r.loadCPU, r.otherCPU, r.idleCPU, r.sysPerMsg, brokenNote(r), note)
 		if r.disturbed && attempt < o.retries {
 			time.Sleep(o.retryPause)
 			continue
@@ -71,7 +87,8 @@ func rrRun(o *options, b *builds, sec string, k serverKind, rep int, results map
 	}
 }
 
-// rrSpecFor is the load of an http (hello) or ws (echo) row.
+// rrSpecFor is the load of an http (hello), sqlite, redis or ws (echo)
+// row.
 func rrSpecFor(o *options, sec string, s *server, onMeasure, onDone func()) rrSpec {
 	spec := rrSpec{conns: o.conns, threads: o.threads, warmup: o.warmup, duration: o.duration,
 		dialer: 8, onMeasure: onMeasure, onDone: onDone}
@@ -85,6 +102,21 @@ func rrSpecFor(o *options, sec string, s *server, onMeasure, onDone func()) rrSp
 				return nil, err
 			}
 			return &rrConn{fd: fd, out: req, want: []byte("hello world"), in: make([]byte, 4096)}, nil
+		}
+	case secSQLite, secRedis:
+		cyc := dataCycle(sec, s.addr.String())
+		spec.parse = parseHTTPReply
+		if sec == secSQLite {
+			spec.parse = parseHTTPHolding
+		}
+		spec.dial = func(i int) (*rrConn, error) {
+			fd, err := dialRaw(s.addr)
+			if err != nil {
+				return nil, err
+			}
+			c := &rrConn{fd: fd, cyc: cyc, t: i, j: -1, in: make([]byte, 4096)}
+			c.advance()
+			return c, nil
 		}
 	case secWS:
 		spec.parse = parseWSEcho

@@ -25,6 +25,42 @@ type rrConn struct {
 	in   []byte // read buffer
 	got  int    // bytes in in
 	t0   int64  // when the outstanding request was written
+	// cyc, when set, is the requests the connection sends in turn (the
+	// data rows): its j-th is for id getOrder(j, t, n).
+	cyc  *reqCycle
+	t, j int
+}
+
+// reqCycle is a data row's requests and replies, by id - 1: the request
+// for that id and what its reply's body must be (redis) or hold (sqlite).
+type reqCycle struct {
+	outs, wants [][]byte
+}
+
+// advance makes the connection's next request current.
+func (c *rrConn) advance() {
+	c.j++
+	id := getOrder(c.j, c.t, len(c.cyc.outs))
+	c.out, c.want = c.cyc.outs[id-1], c.cyc.wants[id-1]
+}
+
+// dataCycle prepares a data section's requests for the Go generator: the
+// same paths as the wrk script, with the Go generator's headers.
+func dataCycle(sec, host string) *reqCycle {
+	n, prefix := sqliteRows, userPath
+	if sec == secRedis {
+		n, prefix = redisKeys, redisPath
+	}
+	cyc := &reqCycle{outs: make([][]byte, n), wants: make([][]byte, n)}
+	for id := 1; id <= n; id++ {
+		cyc.outs[id-1] = httpGet(prefix+strconv.Itoa(id), host)
+		if sec == secRedis {
+			cyc.wants[id-1] = []byte(redisVal(id))
+		} else {
+			cyc.wants[id-1] = []byte(strconv.Quote(userOf(id).Email))
+		}
+	}
+	return cyc
 }
 
 // replyParser reports how many bytes at the start of b form one whole,
@@ -127,6 +163,9 @@ func (l *loadThread) reply(c *rrConn, ph int32) {
 		l.msgs++
 		l.hist.record(nanotime()-c.t0, 1)
 	}
+	if c.cyc != nil {
+		c.advance()
+	}
 	l.send(c)
 }
 
@@ -142,47 +181,76 @@ func clip(b []byte, n int) []byte {
 var crlfcrlf = []byte("\r\n\r\n")
 
 // httpRequest is the hello row's request: a keep-alive GET.
-func httpRequest(host string) []byte {
-	return []byte("GET / HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: imscript-bench\r\nAccept: */*\r\n\r\n")
+func httpRequest(host string) []byte { return httpGet("/", host) }
+
+// httpGet is the Go generator's keep-alive GET of path.
+func httpGet(path, host string) []byte {
+	return []byte("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: imscript-bench\r\nAccept: */*\r\n\r\n")
 }
 
 // parseHTTPReply accepts one "200" response with a Content-Length body
 // equal to c.want, on a connection the server keeps open.
 func parseHTTPReply(c *rrConn, b []byte) (int, error) {
+	total, _, body, err := splitHTTPReply(b)
+	if err != nil || total == 0 {
+		return 0, err
+	}
+	if !bytes.Equal(body, c.want) {
+		return 0, fmt.Errorf("body %q, want %q", clip(body, 80), c.want)
+	}
+	return total, nil
+}
+
+// parseHTTPHolding accepts one "200" response with a Content-Length body
+// that holds c.want (the sqlite rows: the row's unique email, quoted,
+// whatever the JSON encoder's key order and spacing).
+func parseHTTPHolding(c *rrConn, b []byte) (int, error) {
+	total, _, body, err := splitHTTPReply(b)
+	if err != nil || total == 0 {
+		return 0, err
+	}
+	if !bytes.Contains(body, c.want) {
+		return 0, fmt.Errorf("body %q does not hold %q", clip(body, 120), c.want)
+	}
+	return total, nil
+}
+
+// splitHTTPReply finds one "200" response with a Content-Length body at
+// the start of b, on a connection the server keeps open: its length
+// (0 when more bytes are needed), its head (status line and headers,
+// each line ending with CRLF) and its body.
+func splitHTTPReply(b []byte) (total int, head, body []byte, err error) {
 	end := bytes.Index(b, crlfcrlf)
 	if end < 0 {
 		if len(b) > 64<<10 {
-			return 0, errors.New("response header over 64 KiB")
+			return 0, nil, nil, errors.New("response header over 64 KiB")
 		}
-		return 0, nil
+		return 0, nil, nil, nil
 	}
-	head := b[:end+2]
+	head = b[:end+2]
 	if !bytes.HasPrefix(head, []byte("HTTP/1.1 200")) {
 		line, _, _ := bytes.Cut(head, []byte("\r\n"))
-		return 0, fmt.Errorf("status line %q", line)
+		return 0, nil, nil, fmt.Errorf("status line %q", line)
 	}
 	v, ok := headerValue(head, "content-length")
 	if !ok {
 		if te, ok := headerValue(head, "transfer-encoding"); ok {
-			return 0, fmt.Errorf("response without Content-Length (Transfer-Encoding %q)", te)
+			return 0, nil, nil, fmt.Errorf("response without Content-Length (Transfer-Encoding %q)", te)
 		}
-		return 0, errors.New("response without Content-Length")
+		return 0, nil, nil, errors.New("response without Content-Length")
 	}
 	size, err := strconv.Atoi(string(v))
 	if err != nil || size < 0 {
-		return 0, fmt.Errorf("Content-Length %q", v)
+		return 0, nil, nil, fmt.Errorf("Content-Length %q", v)
 	}
 	if cv, ok := headerValue(head, "connection"); ok && equalFoldLower(cv, "close") {
-		return 0, errors.New("the server closes the connection (Connection: close)")
+		return 0, nil, nil, errors.New("the server closes the connection (Connection: close)")
 	}
-	total := end + 4 + size
+	total = end + 4 + size
 	if len(b) < total {
-		return 0, nil
+		return 0, nil, nil, nil
 	}
-	if body := b[end+4 : total]; !bytes.Equal(body, c.want) {
-		return 0, fmt.Errorf("body %q, want %q", clip(body, 80), c.want)
-	}
-	return total, nil
+	return total, head, b[end+4 : total], nil
 }
 
 // WebSocket echo

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,13 +24,35 @@ type serverKind struct {
 	cmd   func(b *builds, port int, profPrefix string) *exec.Cmd
 	// line shows how the server is started, for the report.
 	line func(workers int) string
-	// nodeWS: the server needs the ws package (builds.nodeModules).
-	nodeWS bool
+	// npm lists the Node packages the server needs (in builds.nodeDir).
+	npm []npmPkg
 	// script is the imscript rows' script in tests/bench/ (empty for the
 	// other servers); base is the key of the row a baseline row compares
 	// with ("lua" for "lua-base"), empty for the others.
 	script, base string
+	// noBase, for an imscript row, names the module its script needs that
+	// an older binary may lack: -baseline adds no baseline row for it.
+	noBase string
 }
+
+// npmPkg is a Node package a server needs: npm installs spec into
+// builds.nodeDir/name (a folder per package, so that installing one never
+// prunes another).
+type npmPkg struct {
+	name, spec string
+	// slow says how long the install may take, for the log.
+	slow string
+}
+
+var (
+	npmWS = npmPkg{name: "ws", spec: "ws@8"}
+	// better-sqlite3 13 needs Node 22 (and crashes on Node 20); 12 is the
+	// last for Node 20. Without a prebuilt binary for the machine, npm
+	// compiles its native addon (SQLite included) with node-gyp.
+	npmBetterSQLite = npmPkg{name: "better-sqlite3", spec: "better-sqlite3@12", slow: " (compiles its native addon when no prebuilt one can be fetched: about 2 minutes)"}
+	// ioredis 6 is the latest and runs on Node 20 (engines: node >= 20).
+	npmIORedis = npmPkg{name: "ioredis", spec: "ioredis@6"}
+)
 
 // builds holds the binaries the bench compiled and where the repo is.
 type builds struct {
@@ -42,8 +65,14 @@ type builds struct {
 	baseline    string // -baseline: an imscript binary built from another commit
 	workers     int
 	env         []string // extra KEY=VALUE for every server (-server-env)
-	nodeModules string   // folder holding node_modules/ws, when a row needs it
-	wsVersion   string   // the ws package's version
+	nodeDir     string   // folder holding a folder per Node package (npmPkg), when a row needs one
+	npmVersions map[string]string
+	npmErrs     map[string]error // packages that did not install
+	// dataEnv is the running data section's environment for every server
+	// (BENCH_SQLITE or BENCH_REDIS, BENCH_POOL); backend the pid of the
+	// process the servers talk to (redis-server), or 0.
+	dataEnv []string
+	backend int
 }
 
 // The servers of each section. Keys: gnet and go are the Go ceilings or
@@ -73,18 +102,42 @@ var httpKinds = []serverKind{
 	nodeKind("node", "Node.js http", "node_http.js", ""),
 }
 
+// The data sections' servers: every one reads the same data with the same
+// pool size (-pool; better-sqlite3 and ioredis have one connection).
+var sqliteKinds = []serverKind{
+	gorefKind("go", "Go net/http + database/sql + modernc.org/sqlite", "sqlite"),
+	newModuleKind(imscriptKind("lua", "imscript Lua (imscript.sql)", "http_sqlite.lua"), "imscript.sql"),
+	newModuleKind(imscriptKind("js", "imscript JS (imscript.sql)", "http_sqlite.js"), "imscript.sql"),
+	nodeKind("node", "Node.js http + better-sqlite3", "node_sqlite.js", "", npmBetterSQLite),
+}
+
+var redisKinds = []serverKind{
+	gorefKind("go", "Go net/http + go-redis v9", "redis"),
+	newModuleKind(imscriptKind("lua", "imscript Lua (imscript.redis)", "http_redis.lua"), "imscript.redis"),
+	newModuleKind(imscriptKind("js", "imscript JS (imscript.redis)", "http_redis.js"), "imscript.redis"),
+	nodeKind("node", "Node.js http + ioredis", "node_redis.js", "", npmIORedis),
+}
+
+// newModuleKind marks an imscript row whose script uses a module an older
+// binary may not have: -baseline adds no baseline row for it (whatever
+// the binary: the bench does not ask it which modules it has).
+func newModuleKind(k serverKind, module string) serverKind {
+	k.noBase = module
+	return k
+}
+
 var wsKinds = []serverKind{
 	gorefKind("go", "Go gorilla/websocket (reference)", "ws"),
 	imscriptKind("lua", "imscript Lua", "ws_echo.lua"),
 	imscriptKind("js", "imscript JS", "ws_echo.js"),
-	nodeKind("node", "Node.js ws", "node_ws.js", "echo"),
+	nodeKind("node", "Node.js ws", "node_ws.js", "echo", npmWS),
 }
 
 var roomKinds = []serverKind{
 	gorefKind("go", "Go gorilla/websocket (reference)", "room"),
 	imscriptKind("lua", "imscript Lua (publish)", "ws_room.lua"),
 	imscriptKind("js", "imscript JS (publish)", "ws_room.js"),
-	nodeKind("node", "Node.js ws (broadcast loop)", "node_ws.js", "room"),
+	nodeKind("node", "Node.js ws (broadcast loop)", "node_ws.js", "room", npmWS),
 }
 
 func imscriptKind(key, label, script string) serverKind {
@@ -129,22 +182,38 @@ func gorefKind(key, label, mode string) serverKind {
 		}}
 }
 
-// nodeKind runs a Node.js script; mode set means it is node_ws.js (MODE=mode,
-// with the ws package on NODE_PATH).
-func nodeKind(key, label, script, mode string) serverKind {
-	return serverKind{key: key, label: label, nodeWS: mode != "",
+// nodeKind runs a Node.js script (MODE=mode when mode is set: node_ws.js),
+// with the packages pkgs on NODE_PATH.
+func nodeKind(key, label, script, mode string, pkgs ...npmPkg) serverKind {
+	return serverKind{key: key, label: label, npm: pkgs,
 		cmd: func(b *builds, port int, _ string) *exec.Cmd {
 			cmd := exec.Command("node", filepath.Join(b.root, "tests", "bench", script))
 			if mode != "" {
-				cmd.Env = []string{"MODE=" + mode, "NODE_PATH=" + filepath.Join(b.nodeModules, "node_modules")}
+				cmd.Env = append(cmd.Env, "MODE="+mode)
+			}
+			if len(pkgs) > 0 {
+				var dirs []string
+				for _, p := range pkgs {
+					dirs = append(dirs, filepath.Join(b.nodeDir, p.name, "node_modules"))
+				}
+				cmd.Env = append(cmd.Env, "NODE_PATH="+strings.Join(dirs, string(os.PathListSeparator)))
 			}
 			return cmd
 		},
 		line: func(int) string {
-			if mode != "" {
-				return "npm install --no-save --prefix $W ws@8 && NODE_PATH=$W/node_modules MODE=" + mode + " PORT=$P node tests/bench/" + script
+			var install, paths []string
+			for _, p := range pkgs {
+				install = append(install, fmt.Sprintf("npm install --no-save --prefix $W/%s %s && ", p.name, p.spec))
+				paths = append(paths, "$W/"+p.name+"/node_modules")
 			}
-			return "PORT=$P node tests/bench/" + script
+			env := ""
+			if len(paths) > 0 {
+				env = "NODE_PATH=" + strings.Join(paths, ":") + " "
+			}
+			if mode != "" {
+				env += "MODE=" + mode + " "
+			}
+			return strings.Join(install, "") + env + "PORT=$P node tests/bench/" + script
 		}}
 }
 
@@ -198,13 +267,16 @@ func build(root string, workers int, profile bool) (*builds, error) {
 
 // server is one running server process.
 type server struct {
-	kind   serverKind
-	cmd    *exec.Cmd
-	pid    int
-	addr   netip.AddrPort
-	log    *tailBuffer
-	exited chan struct{}
-	err    error
+	kind serverKind
+	cmd  *exec.Cmd
+	pid  int
+	// backend is the pid of the process the server talks to (the redis
+	// section's redis-server), whose CPU the windows count apart; 0: none.
+	backend int
+	addr    netip.AddrPort
+	log     *tailBuffer
+	exited  chan struct{}
+	err     error
 }
 
 func freePort() (int, error) {
@@ -219,6 +291,11 @@ func freePort() (int, error) {
 // startServer starts a server of kind k on a free port and waits until it
 // accepts connections.
 func startServer(k serverKind, b *builds, profPrefix string, env ...string) (*server, error) {
+	for _, p := range k.npm {
+		if err := b.npmErrs[p.name]; err != nil {
+			return nil, fmt.Errorf("%s needs Node's %s, which did not install: %w", k.key, p.spec, err)
+		}
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -226,13 +303,13 @@ func startServer(k serverKind, b *builds, profPrefix string, env ...string) (*se
 	cmd := k.cmd(b, port, profPrefix)
 	cmd.Dir = b.root
 	own := cmd.Env
-	cmd.Env = append(append(append(append(os.Environ(), own...), b.env...), env...), "PORT="+strconv.Itoa(port))
+	cmd.Env = append(append(append(append(append(os.Environ(), own...), b.dataEnv...), b.env...), env...), "PORT="+strconv.Itoa(port))
 	lb := &tailBuffer{max: 8 << 10}
 	cmd.Stdout, cmd.Stderr = lb, lb
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", k.key, err)
 	}
-	s := &server{kind: k, cmd: cmd, pid: cmd.Process.Pid, log: lb, exited: make(chan struct{}),
+	s := &server{kind: k, cmd: cmd, pid: cmd.Process.Pid, backend: b.backend, log: lb, exited: make(chan struct{}),
 		addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port))}
 	go func() {
 		s.err = cmd.Wait()
@@ -319,29 +396,98 @@ func (t *tailBuffer) String() string {
 
 var errServerDied = errors.New("server exited during the run")
 
-// installWS makes Node's ws package available in dir (dir/node_modules/ws):
-// it installs ws@8 there with npm unless it is already there, and returns
-// the installed version.
-func installWS(dir string) (string, error) {
-	pkg := filepath.Join(dir, "node_modules", "ws", "package.json")
-	if _, err := os.Stat(pkg); err != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", err
-		}
-		cmd := exec.Command("npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", dir, "ws@8")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("npm install ws@8: %v\n%s", err, out)
+// installNodePackages installs the Node packages the selected rows need
+// into -node-dir (default: the bench's temp dir), each into a folder of
+// its own. A package that does not install fails only the rows that need
+// it (startServer reports why).
+func installNodePackages(o *options, b *builds) error {
+	var need []npmPkg
+	for _, sec := range o.sections {
+		for _, k := range o.selected(sec) {
+			for _, p := range k.npm {
+				if !slices.Contains(need, p) {
+					need = append(need, p)
+				}
+			}
 		}
 	}
-	b, err := os.ReadFile(pkg)
+	if len(need) == 0 {
+		return nil
+	}
+	b.nodeDir = o.nodeDir
+	if b.nodeDir == "" {
+		b.nodeDir = filepath.Join(b.dir, "node")
+	}
+	var err error
+	if b.nodeDir, err = filepath.Abs(b.nodeDir); err != nil {
+		return err
+	}
+	b.npmVersions, b.npmErrs = map[string]string{}, map[string]error{}
+	for _, p := range need {
+		v, err := installNPM(b.nodeDir, p)
+		if err != nil {
+			logf("%v", err)
+			b.npmErrs[p.name] = err
+			continue
+		}
+		b.npmVersions[p.name] = v
+	}
+	return nil
+}
+
+// installNPM makes package pkg available in dir/pkg.name (its
+// node_modules/pkg.name): it installs pkg.spec there with npm unless it is
+// already there and loads, and returns the installed version. A folder
+// per package: npm install --no-save prunes what the folder's package.json
+// does not list, so one folder for all would lose the others.
+func installNPM(dir string, pkg npmPkg) (string, error) {
+	prefix := filepath.Join(dir, pkg.name)
+	meta := filepath.Join(prefix, "node_modules", pkg.name, "package.json")
+	if _, err := os.Stat(meta); err == nil {
+		err := nodeRequire(prefix, pkg.name)
+		if err == nil {
+			return npmVersion(meta)
+		}
+		// A native addon built for another Node.js, or a broken install.
+		logf("%s in %s does not load (%v): installing it again", pkg.name, prefix, firstLine(err.Error()))
+		if err := os.RemoveAll(prefix); err != nil {
+			return "", err
+		}
+	}
+	if err := os.MkdirAll(prefix, 0o755); err != nil {
+		return "", err
+	}
+	logf("installing Node's %s into %s%s", pkg.spec, prefix, pkg.slow)
+	cmd := exec.Command("npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", prefix, pkg.spec)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("npm install %s: %v\n%s", pkg.spec, err, out)
+	}
+	if err := nodeRequire(prefix, pkg.name); err != nil {
+		return "", fmt.Errorf("npm installed %s into %s, but node cannot load it: %w", pkg.spec, prefix, err)
+	}
+	return npmVersion(meta)
+}
+
+// nodeRequire checks that node loads package name from prefix/node_modules.
+func nodeRequire(prefix, name string) error {
+	cmd := exec.Command("node", "-e", "require(process.argv[1])", name)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(prefix, "node_modules"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func npmVersion(meta string) (string, error) {
+	b, err := os.ReadFile(meta)
 	if err != nil {
 		return "", err
 	}
-	var meta struct {
+	var m struct {
 		Version string `json:"version"`
 	}
-	if err := json.Unmarshal(b, &meta); err != nil {
-		return "", fmt.Errorf("%s: %w", pkg, err)
+	if err := json.Unmarshal(b, &m); err != nil {
+		return "", fmt.Errorf("%s: %w", meta, err)
 	}
-	return meta.Version, nil
+	return m.Version, nil
 }

@@ -10,14 +10,15 @@ import (
 	"net/netip"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// The HTTP hello rows run under wrk when it is installed (-http-load): the
-// load generator the issue names. wrk runs as its own process, so its CPU
+// The HTTP rows (hello, and the sqlite and redis GETs) run under wrk when
+// it is installed (-http-load): the load generator the issue names. wrk runs as its own process, so its CPU
 // comes from its rusage, not from the bench's.
 
 // HTTP load generators (-http-load).
@@ -45,7 +46,7 @@ func resolveHTTPLoad(o *options) error {
 	default:
 		return fmt.Errorf("-http-load: want auto, wrk or go, got %q", o.httpLoad)
 	}
-	if o.httpLoad != loadWrk || !o.has(secHTTP) {
+	if o.httpLoad != loadWrk || !slices.ContainsFunc(o.sections, httpSection) {
 		return nil
 	}
 	// wrk's -d takes a whole number of seconds (or minutes, hours).
@@ -78,24 +79,61 @@ func wrkVersion(path string) string {
 	return f[1]
 }
 
+// httpWork is what an HTTP section's load asks for and how the bench
+// checks the replies before a run.
+type httpWork struct {
+	// script is the wrk script (-s) and args its arguments (after --);
+	// no script: wrk's own request, GET /.
+	script string
+	args   []string
+	// check sends the load's request (or a few of them) and checks the
+	// replies, before every run.
+	check func(addr netip.AddrPort) error
+}
+
+// workOf is section sec's load: GET / for hello; for the data sections
+// GET /user?id=N or /get?k=bench:N, N going through every row or key
+// (the wrk script wrkGetScript, written to script).
+func workOf(sec, script string) httpWork {
+	switch sec {
+	case secSQLite:
+		return httpWork{script: script, args: []string{userPath, strconv.Itoa(sqliteRows)}, check: func(a netip.AddrPort) error {
+			return checkGets(a, userPath, checkIDs(sqliteRows), checkUserReply)
+		}}
+	case secRedis:
+		return httpWork{script: script, args: []string{redisPath, strconv.Itoa(redisKeys)}, check: func(a netip.AddrPort) error {
+			return checkGets(a, redisPath, checkIDs(redisKeys), checkRedisReply)
+		}}
+	}
+	return httpWork{check: checkHello}
+}
+
 // wrkArgs is the command line of one wrk run.
-func wrkArgs(o *options, url string, d time.Duration, latency bool) []string {
+func wrkArgs(o *options, url string, d time.Duration, latency bool, w httpWork) []string {
 	args := []string{"-t" + strconv.Itoa(max(1, min(o.threads, o.conns))), "-c" + strconv.Itoa(o.conns), "-d" + strconv.Itoa(int(d/time.Second)) + "s"}
 	if latency {
 		args = append(args, "--latency")
 	}
-	return append(args, url)
+	if w.script != "" {
+		args = append(args, "-s", w.script)
+	}
+	args = append(args, url)
+	if len(w.args) > 0 {
+		args = append(append(args, "--"), w.args...)
+	}
+	return args
 }
 
-// wrkLoadLine describes the HTTP load generator for the report, with $P
-// for the port.
-func wrkLoadLine(o *options) string {
+// wrkLoadLine describes section sec's load for the report, with $P for
+// the port and $T for the bench's temp dir.
+func wrkLoadLine(o *options, sec string) string {
 	url := "http://127.0.0.1:$P/"
-	measure := "wrk " + strings.Join(wrkArgs(o, url, o.duration, true), " ")
+	w := workOf(sec, "$T/"+wrkScriptName)
+	measure := "wrk " + strings.Join(wrkArgs(o, url, o.duration, true, w), " ")
 	if o.warmup <= 0 {
 		return "`" + measure + "`"
 	}
-	return "`wrk " + strings.Join(wrkArgs(o, url, o.warmup, false), " ") + "` (warm-up), then `" + measure + "`"
+	return "`wrk " + strings.Join(wrkArgs(o, url, o.warmup, false, w), " ") + "` (warm-up), then `" + measure + "`"
 }
 
 // wrkOutput is what wrk printed about one run.
@@ -212,10 +250,10 @@ func (w wrkOutput) failures() (short, long []string) {
 }
 
 // runWrk runs wrk once and returns its output and its CPU time.
-func runWrk(o *options, url string, d time.Duration, latency bool) (string, time.Duration, error) {
+func runWrk(o *options, url string, d time.Duration, latency bool, w httpWork) (string, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, o.wrkPath, wrkArgs(o, url, d, latency)...)
+	cmd := exec.CommandContext(ctx, o.wrkPath, wrkArgs(o, url, d, latency, w)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -232,9 +270,7 @@ func runWrk(o *options, url string, d time.Duration, latency bool) (string, time
 }
 
 // wrkRequest is the request wrk sends for a URL without a script.
-func wrkRequest(host string) []byte {
-	return []byte("GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n")
-}
+func wrkRequest(host string) []byte { return wrkGet("/", host) }
 
 // checkHello sends wrk's request twice on one connection and checks both
 // replies as the Go load generator checks every reply (status 200,
@@ -276,27 +312,27 @@ func checkHello(addr netip.AddrPort) error {
 	return nil
 }
 
-// measureWrk measures one HTTP hello run with wrk against a running
-// server: check the replies, warm up, then the measured wrk run, with the
-// CPU window around the measured wrk process.
-func measureWrk(o *options, s *server, prof string) (runResult, error) {
+// measureWrk measures one HTTP run (hello, or a data section's GETs)
+// with wrk against a running server: check the replies, warm up, then the
+// measured wrk run, with the CPU window around the measured wrk process.
+func measureWrk(o *options, s *server, prof string, work httpWork) (runResult, error) {
 	url := "http://" + s.addr.String() + "/"
-	if err := checkHello(s.addr); err != nil {
+	if err := work.check(s.addr); err != nil {
 		return runResult{}, fmt.Errorf("the server's reply to wrk's request is wrong, not running wrk: %w", err)
 	}
 	if o.warmup > 0 {
-		out, _, err := runWrk(o, url, o.warmup, false)
+		out, _, err := runWrk(o, url, o.warmup, false, work)
 		if err != nil {
 			return runResult{}, fmt.Errorf("warm-up: %w", err)
 		}
 		if w, err := parseWrk(out); err == nil {
 			if _, long := w.failures(); len(long) > 0 {
-				logf("http warm-up: %s", strings.Join(long, "; "))
+				logf("%s warm-up: %s", s.kind.key, strings.Join(long, "; "))
 			}
 		}
 	}
 	w := openWindow(s, prof != "")
-	out, wrkCPU, err := runWrk(o, url, o.duration, true)
+	out, wrkCPU, err := runWrk(o, url, o.duration, true, work)
 	u := w.closeExt(true, wrkCPU)
 	if err != nil {
 		return runResult{}, err
@@ -315,14 +351,15 @@ func measureWrk(o *options, s *server, prof string) (runResult, error) {
 		return runResult{}, fmt.Errorf("wrk completed no request\n%s", out)
 	}
 	r := runResult{
-		rate:     wo.reqPerSec,
-		p50:      wo.p50,
-		p99:      wo.p99,
-		srvCPU:   u.srv,
-		loadCPU:  u.load,
-		idleCPU:  u.idle,
-		otherCPU: u.other,
-		busiest:  u.busiest,
+		rate:       wo.reqPerSec,
+		p50:        wo.p50,
+		p99:        wo.p99,
+		srvCPU:     u.srv,
+		loadCPU:    u.load,
+		idleCPU:    u.idle,
+		otherCPU:   u.other,
+		backendCPU: u.backend,
+		busiest:    u.busiest,
 	}
 	r.failShort, r.fails = wo.failures()
 	r.sysPerMsg = float64(u.syscalls) / float64(wo.requests)

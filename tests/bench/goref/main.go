@@ -1,12 +1,16 @@
-// Command goref is the bench's Go reference for the HTTP and WebSocket
-// rows: a net/http "hello world" server (the HTTP ceiling), a
-// gorilla/websocket echo server, or a gorilla/websocket room broadcast
-// (every message to every client), each the plain idiomatic way (a
-// goroutine per connection).
+// Command goref is the bench's Go reference for the HTTP, WebSocket and
+// data rows: a net/http "hello world" server (the HTTP ceiling), a
+// gorilla/websocket echo server, a gorilla/websocket room broadcast (every
+// message to every client), or net/http answering GET /user?id=N from
+// SQLite (database/sql + modernc.org/sqlite) and GET /get?k=KEY from Redis
+// (go-redis v9), each the plain idiomatic way (a goroutine per
+// connection).
 //
 //	PORT=9501 goref -mode http [-cpuprofile PREFIX]
 //	PORT=9501 goref -mode ws   [-cpuprofile PREFIX]
 //	PORT=9501 goref -mode room [-cpuprofile PREFIX]
+//	PORT=9501 BENCH_SQLITE=/tmp/bench.db BENCH_POOL=4 goref -mode sqlite [-cpuprofile PREFIX]
+//	PORT=9501 BENCH_REDIS=redis://127.0.0.1:6379/0 BENCH_POOL=4 goref -mode redis [-cpuprofile PREFIX]
 //
 // With -cpuprofile, SIGUSR1 starts a CPU profile and SIGUSR2 writes it (see
 // tests/bench/internal/sigprof); the flags, signals, open-file limit and
@@ -106,7 +110,7 @@ func roomHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 func main() {
-	mode := flag.String("mode", "http", "http (hello world), ws (gorilla/websocket echo) or room (gorilla/websocket broadcast)")
+	mode := flag.String("mode", "http", "http (hello world), ws (gorilla/websocket echo), room (gorilla/websocket broadcast), sqlite (GET /user?id=N from BENCH_SQLITE) or redis (GET /get?k=KEY from BENCH_REDIS)")
 	port := refserver.Start()
 	var h http.HandlerFunc
 	switch *mode {
@@ -116,6 +120,10 @@ func main() {
 		h = echoHandler
 	case "room":
 		h = roomHandler
+	case "sqlite":
+		h = sqliteHandler(pool())
+	case "redis":
+		h = redisHandler(pool())
 	default:
 		log.Fatalf("goref: unknown -mode %q", *mode)
 	}
