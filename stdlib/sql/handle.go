@@ -66,6 +66,23 @@ type queryer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// pooled runs statements on the pool, prepared once per SQL text.
+type pooled struct{ p *pool }
+
+func (q pooled) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.p.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.p.db.QueryContext(ctx, query, args...)
+}
+
+func (q pooled) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.p.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.p.db.ExecContext(ctx, query, args...)
+}
+
 // statement is one call's SQL and parameters, read on the worker.
 type statement struct {
 	op    op
@@ -98,7 +115,7 @@ func (h *handle) call(c script.Call, o op) {
 		return
 	}
 	ctx, p, timeout := h.inst.Context(), h.pool, h.timeout
-	go func() { settle(run(ctx, p, p.db, timeout, st)) }()
+	go func() { settle(run(ctx, p, pooled{p}, timeout, st)) }()
 }
 
 // usable says why the handle cannot run a call, if it cannot.

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -36,6 +37,49 @@ type pool struct {
 	driver flavor
 	shown  string // the DSN without its password
 	err    error  // set when the pool could not be made (a bad DSN option)
+
+	// stmts are prepared statements by SQL text, so that a query a script
+	// runs again is parsed once (database/sql prepares it again on each
+	// connection as needed); at most maxStmts are kept.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+}
+
+// maxStmts bounds a pool's prepared statements (a script that builds SQL
+// text per call would otherwise fill it).
+const maxStmts = 256
+
+// stmt returns the prepared statement of query, preparing it on first
+// use; nil (run it unprepared) once the cache is full or when preparing
+// fails (the statement's own error comes from running it). Only SQLite's
+// are kept: pgx caches its statements itself (and knows when a schema
+// change makes one stale), and MySQL re-prepares on the server.
+func (p *pool) stmt(ctx context.Context, query string) *sql.Stmt {
+	if p.driver != sqliteDB {
+		return nil
+	}
+	p.stmtMu.Lock()
+	st := p.stmts[query]
+	full := len(p.stmts) >= maxStmts
+	p.stmtMu.Unlock()
+	if st != nil || full {
+		return st
+	}
+	st, err := p.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	p.stmtMu.Lock()
+	defer p.stmtMu.Unlock()
+	if old := p.stmts[query]; old != nil {
+		st.Close()
+		return old
+	}
+	if p.stmts == nil {
+		p.stmts = map[string]*sql.Stmt{}
+	}
+	p.stmts[query] = st
+	return st
 }
 
 func registry(inst script.Instance) *pools {
