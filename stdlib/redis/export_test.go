@@ -13,3 +13,14 @@ import (
 func PoolOf(h *script.Object) io.Closer { return h.Data.(*handle).pool }
 
 func OptionsOf(h *script.Object) *goredis.Options { return h.Data.(*handle).pool.opt }
+
+// Pipelines is how many pipelines the handle's pool has sent for calls.
+func Pipelines(h *script.Object) int {
+	b := h.Data.(*handle).pool.batch
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sent
+}

@@ -155,3 +155,49 @@ func TestInvokeEndsWithInstance(t *testing.T) {
 		t.Errorf("RPUSH q = %s: the BLPOP took it after all", got)
 	}
 }
+
+// TestInvokeAutoPipeline: calls made while the pool's connections are busy
+// go out together in one pipeline, each settled with its own reply in the
+// order made; a failing command in the middle fails only its own call.
+func TestInvokeAutoPipeline(t *testing.T) {
+	srv := testserver.Redis(t)
+	inst := scripttest.NewInstance(t)
+	h := open(t, inst, srv.URL, script.Map{"pool_size": int64(1), "min_idle": int64(0)})
+	call := method(h, "call")
+	if _, err := inst.Invoke(call, h, "SET", "s", "text").Await(scripttest.WaitLimit); err != nil {
+		t.Fatal(err)
+	}
+	// Another pool pauses the server, so the first of the calls below
+	// waits on the one connection while the others queue behind it.
+	other := open(t, inst, srv.URL, script.Map{"pool_size": int64(2)})
+	if _, err := inst.Invoke(method(other, "call"), other, "CLIENT", "PAUSE", int64(300), "ALL").Await(scripttest.WaitLimit); err != nil {
+		t.Fatal(err)
+	}
+	before := imredis.Pipelines(h)
+	const n = 200
+	results := make([]*scripttest.Result, n)
+	for i := range results {
+		if i == n/2 {
+			results[i] = inst.Invoke(call, h, "INCR", "s") // not an integer
+			continue
+		}
+		results[i] = inst.Invoke(call, h, "INCR", "n")
+	}
+	want := int64(1)
+	for i, r := range results {
+		v, err := r.Await(scripttest.WaitLimit)
+		if i == n/2 {
+			if script.ErrorCode(err) != "ERR" || v != nil {
+				t.Errorf("INCR on a string in the middle of a pipeline = %v, %v", v, err)
+			}
+			continue
+		}
+		if err != nil || v != want {
+			t.Fatalf("call %d = %v, %v; want %d", i, v, err, want)
+		}
+		want++
+	}
+	if sent := imredis.Pipelines(h) - before; sent > 3 {
+		t.Errorf("%d calls made while the connection was busy went out in %d pipelines, want at most 3", n, sent)
+	}
+}

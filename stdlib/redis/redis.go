@@ -48,6 +48,7 @@ type pool struct {
 
 	mu      sync.Mutex
 	client  *goredis.Client
+	batch   *batcher        // automatic pipelining of calls (batch.go)
 	control *goredis.Client // one connection for CLIENT UNBLOCK
 	closed  bool
 }
@@ -60,6 +61,7 @@ func (p *pool) get() (*goredis.Client, error) {
 	}
 	if p.client == nil {
 		p.client = goredis.NewClient(p.opt)
+		p.batch = &batcher{client: p.client, max: max(p.opt.PoolSize, 1)}
 	}
 	return p.client, nil
 }
@@ -253,6 +255,14 @@ func call(c script.Call) {
 	client, err := h.pool.get()
 	if err != nil {
 		settle(nil, failure(ctx, what, err, 0))
+		return
+	}
+	if _, blocking := blockFor(cmd); !blocking {
+		q := &queued{ctx: ctx, what: what, args: cmd.args, timeout: h.timeout, settle: settle}
+		if h.timeout > 0 {
+			q.deadline = time.Now().Add(h.timeout)
+		}
+		h.pool.batch.submit(q)
 		return
 	}
 	go func() { settle(h.do(ctx, client, what, cmd)) }()
