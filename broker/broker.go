@@ -71,6 +71,12 @@ type Position struct {
 type PublishOptions struct {
 	HistorySize int           // publications kept in the channel's history; 0: no history (Seq 0, nothing stored)
 	HistoryTTL  time.Duration // how long a publication stays in history; 0: until pushed out by HistorySize
+	// Stamp, when set, makes the bytes stored and sent: the broker calls it
+	// with the seq and time it gives the publication (seq 0 without
+	// history) and uses its result as the publication's Data. It may be
+	// called more than once for one Publish (a broker that retries with
+	// another seq); it must be cheap and must not call the broker.
+	Stamp func(seq uint64, ms int64, data []byte) []byte
 }
 
 // HistoryQuery selects publications from a channel's history.

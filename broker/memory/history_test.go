@@ -207,3 +207,31 @@ func TestHistoryBusWide(t *testing.T) {
 		}
 	}
 }
+
+// Stamp makes the bytes kept and delivered from the seq and time the
+// publication gets, with history and without.
+func TestHistoryStamp(t *testing.T) {
+	bus := NewBus()
+	n, _ := started(t, bus, "n")
+	o, rec := started(t, bus, "o")
+	stamp := func(seq uint64, ms int64, data []byte) []byte {
+		return fmt.Appendf(nil, "%s#%d@%t", data, seq, ms > 0)
+	}
+	must(t, o.Subscribe(lobby))
+	p := publish(t, n, lobby, "a", broker.PublishOptions{HistorySize: 10, Stamp: stamp})
+	if string(p.Data) != "a#1@true" {
+		t.Fatalf("publication data %q", p.Data)
+	}
+	got, _, err := n.History(lobby, broker.HistoryQuery{})
+	must(t, err)
+	if len(got) != 1 || string(got[0].Data) != "a#1@true" {
+		t.Fatalf("history %v", got)
+	}
+	p = publish(t, n, lobby, "b", broker.PublishOptions{Stamp: stamp})
+	if string(p.Data) != "b#0@true" {
+		t.Fatalf("publication without history: data %q", p.Data)
+	}
+	if d := rec.datas(); !slices.Equal(d, []string{"a#1@true", "b#0@true"}) {
+		t.Fatalf("delivered %q", d)
+	}
+}

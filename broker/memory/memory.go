@@ -209,6 +209,9 @@ func (b *Broker) Publish(ch broker.Channel, data []byte, opts broker.PublishOpti
 	}
 	if opts.HistorySize <= 0 {
 		p := broker.Publication{Data: data, Time: time.Now().UnixMilli(), Node: b.name}
+		if opts.Stamp != nil {
+			p.Data = opts.Stamp(0, p.Time, data)
+		}
 		if b.others.Load() == 0 {
 			return p, nil
 		}
@@ -231,6 +234,9 @@ func (b *Broker) Publish(ch broker.Channel, data []byte, opts broker.PublishOpti
 	now := time.Now()
 	c.seq++
 	p := broker.Publication{Data: data, Seq: c.seq, Time: now.UnixMilli(), Node: b.name}
+	if opts.Stamp != nil {
+		p.Data = opts.Stamp(p.Seq, p.Time, data)
+	}
 	c.record(p, now.Sub(b.bus.start), opts)
 	if c.subscribedBesides(b) {
 		c.push(event{from: b, pub: p})
