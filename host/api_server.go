@@ -50,6 +50,8 @@ func init() {
 		"members":   srvMembers,
 		"presence":  srvPresence,
 		"publish":   srvPublish,
+		"history":   srvHistory,
+		"position":  srvPosition,
 
 		"task":          srvTask,
 		"taskwait":      srvTaskWait,

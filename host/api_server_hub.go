@@ -1,6 +1,9 @@
 package host
 
-import "github.com/imscript/imscript/script"
+import (
+	"github.com/imscript/imscript/broker"
+	"github.com/imscript/imscript/script"
+)
 
 // The server's hub methods: uids (bind, unbind, uid, fds, sendToUid) and
 // rooms (join, leave, rooms, members, presence, publish). The hub is
@@ -32,15 +35,55 @@ func argRoom(c script.Call, i int) string {
 	return room
 }
 
+// argRecover reads the { since =, epoch = } of join and bind.
+func argRecover(c script.Call, i int) *recoverOpts {
+	opts := c.OptTable(i, "options")
+	if opts == nil {
+		return nil
+	}
+	rec := &recoverOpts{}
+	given := false
+	for k, v := range opts {
+		if v == nil {
+			continue // JS: { epoch: undefined }
+		}
+		switch k {
+		case "since":
+			n, ok := wholeNumber(v)
+			if !ok || n < 0 {
+				script.Usagef("bad argument #%d (options): since: a seq (a whole number >= 0) expected, got %s", i+1, script.TypeName(v))
+			}
+			rec.since, given = uint64(n), true
+		case "epoch":
+			e, ok := v.(string)
+			if !ok {
+				script.Usagef("bad argument #%d (options): epoch: a string expected, got %s", i+1, script.TypeName(v))
+			}
+			rec.epoch = e
+		default:
+			script.Usagef("bad argument #%d (options): unknown option %q (since, epoch)", i+1, k)
+		}
+	}
+	if !given {
+		return nil
+	}
+	return rec
+}
+
 func srvBind(c script.Call) {
 	conn := anyConn(c, 0)
 	uid, key := argUID(c, 1)
+	rec := argRecover(c, 2)
 	if conn == nil {
 		c.Fail("no such connection")
 		return
 	}
-	self(c).host.hub.bind(conn, uid, key)
-	c.ReturnBool(true)
+	res := self(c).host.hub.bind(conn, uid, key, rec)
+	if c.NArgs() < 3 {
+		c.ReturnBool(true)
+		return
+	}
+	c.Return(res.value())
 }
 
 func srvUnbind(c script.Call) {
@@ -76,24 +119,51 @@ func srvFds(c script.Call) {
 	c.Return(fdList(self(c).host.hub.connsOf(key)))
 }
 
+// argPayload reads the data of publish and sendToUid: bytes as they are,
+// or a table JSON-encoded (seq and ts are added to it).
+func argPayload(c script.Call, i int) (data []byte, stamped bool) {
+	switch v := c.Arg(i).(type) {
+	case script.Map, script.List:
+		data, stamped, err := encodePayload(v)
+		if err != nil {
+			script.Usagef("bad argument #%d (data): %v", i+1, err)
+		}
+		return data, stamped
+	}
+	return c.Bytes(i, "data"), false
+}
+
+// returnPublished returns how many local connections took a publication
+// and, with history, its seq (Lua: a second value).
+func returnPublished(c script.Call, n int, p broker.Publication, err error) {
+	if err != nil {
+		c.Fail("history: " + err.Error())
+		return
+	}
+	c.Return(int64(n), int64(p.Seq))
+}
+
 func srvSendToUID(c script.Call) {
 	_, key := argUID(c, 0)
-	data := c.Bytes(1, "data")
-	c.ReturnInt(int64(self(c).host.hub.sendToUID(key, data)))
+	data, stamped := argPayload(c, 1)
+	n, p, err := self(c).host.hub.sendToUID(key, data, stamped)
+	returnPublished(c, n, p, err)
 }
 
 func srvJoin(c script.Call) {
 	conn := anyConn(c, 0)
 	room := argRoom(c, 1)
+	rec := argRecover(c, 2)
 	if conn == nil {
 		c.Fail("no such connection")
 		return
 	}
-	if !self(c).host.hub.join(conn, room) {
+	res, ok := self(c).host.hub.join(conn, room, rec)
+	if !ok {
 		c.Fail("already in the room")
 		return
 	}
-	c.ReturnBool(true)
+	c.Return(res.value())
 }
 
 func srvLeave(c script.Call) {
@@ -128,10 +198,79 @@ func srvPresence(c script.Call) {
 func srvPublish(c script.Call) {
 	s := self(c)
 	room := argRoom(c, 0)
-	data := c.Bytes(1, "data")
+	data, stamped := argPayload(c, 1)
 	var except *conn
 	if c.NArgs() > 2 && c.Arg(2) != nil {
 		except = s.host.conns.get(c.Int(2, "exceptFd"))
 	}
-	c.ReturnInt(int64(s.host.hub.publish(room, data, except)))
+	n, p, err := s.host.hub.publish(room, data, stamped, except)
+	returnPublished(c, n, p, err)
+}
+
+// srvHistory is srv:history(room [, {since =, before =, limit = 50}]):
+// the publications kept, oldest first, as {seq, ts, data}, and the
+// room's {seq, epoch} (Lua: a second value; JS: srv.position(room)).
+func srvHistory(c script.Call) {
+	room := argRoom(c, 0)
+	q := broker.HistoryQuery{Limit: 50}
+	for k, v := range c.OptTable(1, "options") {
+		if v == nil {
+			continue
+		}
+		n, ok := wholeNumber(v)
+		if !ok || n < 0 {
+			script.Usagef("bad argument #2 (options): %s: a whole number >= 0 expected, got %s", k, script.TypeName(v))
+		}
+		switch k {
+		case "since":
+			q.Since = uint64(n)
+		case "before":
+			q.Before = uint64(n)
+		case "limit":
+			q.Limit = int(min(n, 10000))
+		default:
+			script.Usagef("bad argument #2 (options): unknown option %q (since, before, limit)", k)
+		}
+	}
+	if q.Limit == 0 {
+		q.Limit = 50
+	}
+	pubs, pos, err := self(c).host.hub.history(room, q)
+	if err != nil {
+		c.Fail("history: " + err.Error())
+		return
+	}
+	l := make(script.List, len(pubs))
+	for i, p := range pubs {
+		l[i] = script.Map{"seq": int64(p.Seq), "ts": p.Time, "data": string(p.Data)}
+	}
+	c.Return(l, positionValue(pos))
+}
+
+func positionValue(pos broker.Position) script.Value {
+	return script.Map{"seq": int64(pos.Seq), "epoch": pos.Epoch}
+}
+
+// srvPosition is srv:position(room) → {seq, epoch}: where the room's
+// history stands.
+func srvPosition(c script.Call) {
+	_, pos, err := self(c).host.hub.history(argRoom(c, 0), broker.HistoryQuery{Since: ^uint64(0)})
+	if err != nil {
+		c.Fail("history: " + err.Error())
+		return
+	}
+	c.Return(positionValue(pos))
+}
+
+// wholeNumber reads an option that must be a whole number.
+func wholeNumber(v script.Value) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case float64:
+		if x == float64(int64(x)) {
+			return int64(x), true
+		}
+	}
+	return 0, false
 }

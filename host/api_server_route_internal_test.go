@@ -167,7 +167,7 @@ func TestJSONBodies(t *testing.T) {
 		t.Errorf("100 levels: %v", err)
 	}
 
-	emptyArray := &script.Object{Type: &script.Type{Name: "json.empty_array"}}
+	emptyArray := script.JSONEmptyArray
 	for _, tc := range []struct {
 		v    script.Value
 		want string

@@ -89,7 +89,9 @@ type Host struct {
 	reloadCount atomic.Int64
 	errorCount  atomic.Int64
 	maxExecMs   atomic.Int64
-	maxWait     atomic.Int64 // max_wait_time, as a time.Duration
+	maxWait     atomic.Int64                 // max_wait_time, as a time.Duration
+	chans       atomic.Pointer[chanSettings] // history_size, ... (hub_history.go)
+	recovered   atomic.Int64                 // publications given by recoveries
 	deps        atomic.Pointer[[]string]
 
 	shared sync.Map // Shared: host-wide module state, kept across reloads

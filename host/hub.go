@@ -19,11 +19,23 @@ import (
 // what other nodes publish to its local members, and keeps presence there.
 // With the default memory broker there are no other nodes.
 type hub struct {
-	mu    sync.RWMutex
-	uids  map[string]map[*conn]struct{} // by uid key
-	rooms map[string]map[*conn]struct{}
+	mu sync.RWMutex
+	// uids (by uid key) and rooms hold each member with the seq up to
+	// which it has been given the channel's history (hub_history.go): a
+	// publication with a seq at or below it is not delivered to it again.
+	uids  map[string]map[*conn]uint64
+	rooms map[string]map[*conn]uint64
 	b     broker.Broker
 	h     *Host
+	// locks serialise what happens to one channel on this node (a
+	// publication and its local fan-out, a join with its recovery, a
+	// delivery from another node): a member sees a channel's publications
+	// in seq order, a recovery before any live message. One lock per
+	// channel in use, not a fixed set shared by hashing: two nodes on one
+	// memory bus deliver to each other while holding their own channel's
+	// lock, which is safe only if no other channel shares it.
+	lmu   sync.Mutex
+	locks map[broker.Channel]*chanLock
 }
 
 // hubConn is a connection's hub state (guarded by hub.mu).
@@ -82,26 +94,26 @@ func (m *hub) brokerErr(what string, ch broker.Channel, err error) {
 }
 
 // add puts c into set[name], creating it; first says the set was empty.
-func add(sets *map[string]map[*conn]struct{}, name string, c *conn) (added, first bool) {
+func add(sets *map[string]map[*conn]uint64, name string, c *conn) (added, first bool) {
 	if *sets == nil {
-		*sets = map[string]map[*conn]struct{}{}
+		*sets = map[string]map[*conn]uint64{}
 	}
 	set := (*sets)[name]
 	if set == nil {
-		set = map[*conn]struct{}{}
+		set = map[*conn]uint64{}
 		(*sets)[name] = set
 		first = true
 	}
 	if _, in := set[c]; in {
 		return false, false
 	}
-	set[c] = struct{}{}
+	set[c] = 0
 	return true, first
 }
 
 // remove takes c out of sets[name]; last says the set is now empty (and
 // gone).
-func remove(sets map[string]map[*conn]struct{}, name string, c *conn) (removed, last bool) {
+func remove(sets map[string]map[*conn]uint64, name string, c *conn) (removed, last bool) {
 	set := sets[name]
 	if _, in := set[c]; !in {
 		return false, false
@@ -125,20 +137,32 @@ func (m *hub) uidIn(key, room string, c *conn) bool {
 	return false
 }
 
-func (m *hub) bind(c *conn, uid script.Value, key string) {
+// bind attaches uid to c; with rec it first gives c what the uid's
+// personal channel kept after rec.since (hub_history.go).
+func (m *hub) bind(c *conn, uid script.Value, key string, rec *recoverOpts) joinResult {
+	ch := uidChannel(key)
+	defer m.unlock(ch, m.lock(ch))
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.unbindLocked(c)
 	st := m.state(c)
 	st.uid, st.uidKey = uid, key
 	if _, first := add(&m.uids, key, c); first {
-		m.brokerErr("subscribe", uidChannel(key), m.b.Subscribe(uidChannel(key)))
+		m.brokerErr("subscribe", ch, m.b.Subscribe(ch))
 	}
 	for _, room := range st.rooms {
 		if !m.uidIn(key, room, c) {
 			m.brokerErr("add presence", roomChannel(room), m.b.AddPresence(roomChannel(room), key))
+			m.presenceEvent(room, uid, true)
 		}
 	}
+	m.mu.Unlock()
+	return m.recover(c, ch, rec, func(upTo uint64) {
+		if set := m.uids[key]; set != nil {
+			if _, in := set[c]; in {
+				set[c] = upTo
+			}
+		}
+	})
 }
 
 func (m *hub) unbind(c *conn) bool {
@@ -158,6 +182,7 @@ func (m *hub) unbindLocked(c *conn) bool {
 	for _, room := range c.hub.rooms {
 		if !m.uidIn(key, room, c) {
 			m.brokerErr("remove presence", roomChannel(room), m.b.RemovePresence(roomChannel(room), key))
+			m.presenceEvent(room, c.hub.uid, false)
 		}
 	}
 	c.hub.uid, c.hub.uidKey = nil, ""
@@ -179,23 +204,35 @@ func (m *hub) connsOf(key string) []*conn {
 	return sortedConns(m.uids[key])
 }
 
-func (m *hub) join(c *conn, room string) bool {
+// join puts c into room; with rec it first gives c what the room's
+// history kept after rec.since (hub_history.go). ok is false when c was
+// in the room already.
+func (m *hub) join(c *conn, room string, rec *recoverOpts) (res joinResult, ok bool) {
+	ch := roomChannel(room)
+	defer m.unlock(ch, m.lock(ch))
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	added, first := add(&m.rooms, room, c)
 	if !added {
-		return false
+		m.mu.Unlock()
+		return res, false
 	}
 	st := m.state(c)
 	st.rooms = append(st.rooms, room)
-	ch := roomChannel(room)
 	if first {
 		m.brokerErr("subscribe", ch, m.b.Subscribe(ch))
 	}
 	if st.uidKey != "" && !m.uidIn(st.uidKey, room, c) {
 		m.brokerErr("add presence", ch, m.b.AddPresence(ch, st.uidKey))
+		m.presenceEvent(room, st.uid, true)
 	}
-	return true
+	m.mu.Unlock()
+	return m.recover(c, ch, rec, func(upTo uint64) {
+		if set := m.rooms[room]; set != nil {
+			if _, in := set[c]; in {
+				set[c] = upTo
+			}
+		}
+	}), true
 }
 
 func (m *hub) leave(c *conn, room string) bool {
@@ -219,6 +256,7 @@ func (m *hub) leaveLocked(c *conn, room string) bool {
 	ch := roomChannel(room)
 	if st.uidKey != "" && !m.uidIn(st.uidKey, room, c) {
 		m.brokerErr("remove presence", ch, m.b.RemovePresence(ch, st.uidKey))
+		m.presenceEvent(room, st.uid, false)
 	}
 	if last {
 		m.brokerErr("unsubscribe", ch, m.b.Unsubscribe(ch))
@@ -295,7 +333,7 @@ func (m *hub) drop(c *conn) {
 	}
 }
 
-func sortedConns(set map[*conn]struct{}) []*conn {
+func sortedConns(set map[*conn]uint64) []*conn {
 	out := make([]*conn, 0, len(set))
 	for c := range set {
 		out = append(out, c)

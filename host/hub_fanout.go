@@ -34,38 +34,44 @@ func fanout(conns []*conn, m *message, except *conn) int {
 
 // publish sends data to every local member of room but except, and to the
 // room's members on other nodes. It returns how many local connections
-// took it.
-func (m *hub) publish(room string, data []byte, except *conn) int {
-	n := fanout(m.members(room), &message{data: data}, except)
-	_, err := m.b.Publish(roomChannel(room), data, broker.PublishOptions{})
-	m.brokerErr("publish", roomChannel(room), err)
-	return n
+// took it and the publication (its seq with history).
+func (m *hub) publish(room string, data []byte, stamped bool, except *conn) (int, broker.Publication, error) {
+	return m.publishTo(roomChannel(room), data, stamped, except, func() map[*conn]uint64 { return m.rooms[room] })
 }
 
 // sendToUID sends data to every connection of the uid, here and on other
-// nodes. It returns how many local connections took it.
-func (m *hub) sendToUID(key string, data []byte) int {
-	n := fanout(m.connsOf(key), &message{data: data}, nil)
-	_, err := m.b.Publish(uidChannel(key), data, broker.PublishOptions{})
-	m.brokerErr("publish", uidChannel(key), err)
-	return n
+// nodes, and keeps it in the uid's personal channel with history. It
+// returns how many local connections took it.
+func (m *hub) sendToUID(key string, data []byte, stamped bool) (int, broker.Publication, error) {
+	return m.publishTo(uidChannel(key), data, stamped, nil, func() map[*conn]uint64 { return m.uids[key] })
 }
 
 // hubEvents is the hub as the broker's Handler.
 type hubEvents struct{ m *hub }
 
-// Deliver hands a publication of another node to the local members.
+// Deliver hands a publication of another node to the local members that
+// do not have it yet (a join's recovery may have given it already).
 func (e hubEvents) Deliver(ch broker.Channel, p broker.Publication) {
+	m := e.m
+	defer m.unlock(ch, m.lock(ch))
+	m.mu.RLock()
 	var conns []*conn
 	switch ch.Kind {
 	case broker.Room:
-		conns = e.m.members(ch.Name)
+		conns = targets(m.rooms[ch.Name], p.Seq)
 	case broker.User:
-		conns = e.m.connsOf(ch.Name)
+		conns = targets(m.uids[ch.Name], p.Seq)
 	}
+	m.mu.RUnlock()
 	fanout(conns, &message{data: p.Data}, nil)
 }
 
-// PresenceChanged: presence is read from the broker when asked; nothing
-// fires on a change yet.
-func (hubEvents) PresenceChanged(broker.Channel, string, bool) {}
+// PresenceChanged: a uid came or went through another node.
+func (e hubEvents) PresenceChanged(ch broker.Channel, uid string, present bool) {
+	if ch.Kind != broker.Room {
+		return
+	}
+	e.m.mu.RLock()
+	defer e.m.mu.RUnlock()
+	e.m.presenceEvent(ch.Name, uidValue(uid), present)
+}

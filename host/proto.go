@@ -100,7 +100,7 @@ func lookupProtocol(name string) (*protocol, error) {
 }
 
 // commonEvents fire on every server type.
-var commonEvents = []int{hStart, hShutdown, hWorkerStart, hWorkerStop, hTask, hFinish}
+var commonEvents = []int{hStart, hShutdown, hWorkerStart, hWorkerStop, hTask, hFinish, hPresence}
 
 // connProto is a protocol's state for one connection. Its input runs on
 // the connection's transport goroutine (a gnet loop, or the TLS reader);

@@ -72,6 +72,11 @@ func (h *Host) apply(att *attempt, first *instance, p *commitPlan) {
 		h.servers[s.key] = s
 	}
 	h.order = p.declared
+	decl := make([]*settings, len(p.declared))
+	for i, s := range p.declared {
+		decl[i] = first.declSettings[s]
+	}
+	h.applyChanSettings(decl)
 	h.mu.Unlock()
 	deps := att.dependencies()
 	h.deps.Store(&deps)

@@ -54,6 +54,13 @@ type settings struct {
 	// Ordered (default true) makes a connection's events wait while one
 	// of its handlers is suspended or its promise pending (worker_order.go).
 	Ordered bool
+
+	// Chan holds history_size, history_ttl, recovery_max and
+	// presence_events: host-wide, from the first server that sets each
+	// (hub_history.go).
+	Chan chanSettings
+	// given holds the names the declaration set.
+	given map[string]bool
 }
 
 const (
@@ -79,7 +86,8 @@ var settingNames = map[string]bool{
 	"websocket_origins": true, "websocket_subprotocols": true, "websocket_compression": true,
 	"ssl_cert_file": true, "ssl_key_file": true,
 	"task_worker_num": true, "task_max_queue": true,
-	"ordered": true,
+	"ordered":      true,
+	"history_size": true, "history_ttl": true, "recovery_max": true, "presence_events": true,
 }
 
 func defaultMaxConnection() int {
@@ -109,6 +117,8 @@ func parseSettings(m script.Map) (*settings, error) {
 		WebsocketCompression: true,
 		TaskMaxQueue:         defaultTaskMaxQueue,
 		Ordered:              true,
+		Chan:                 defaultChanSettings,
+		given:                map[string]bool{},
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -196,7 +206,18 @@ func parseSettings(m script.Map) (*settings, error) {
 			s.TaskMaxQueue, err = settingInt(k, v, 1, 1<<24)
 		case "ordered":
 			s.Ordered, err = settingBool(k, v)
+		case "history_size":
+			s.Chan.HistorySize, err = settingInt(k, v, 0, 1<<20)
+		case "history_ttl":
+			var ttl float64
+			ttl, err = settingFloat(k, v)
+			s.Chan.HistoryTTL = script.Seconds(ttl)
+		case "recovery_max":
+			s.Chan.RecoveryMax, err = settingInt(k, v, 1, 1<<20)
+		case "presence_events":
+			s.Chan.PresenceEvents, err = settingBool(k, v)
 		}
+		s.given[k] = true
 		if err != nil {
 			return nil, err
 		}

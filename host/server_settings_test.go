@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imscript/imscript/script"
 )
@@ -30,6 +31,8 @@ func TestSettingsDefaults(t *testing.T) {
 		WebsocketCompression: true,
 		TaskMaxQueue:         4096,
 		Ordered:              true,
+		Chan:                 chanSettings{RecoveryMax: 300},
+		given:                map[string]bool{},
 	}
 	if !reflect.DeepEqual(*s, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", *s, want)
@@ -48,6 +51,7 @@ func TestSettingsEveryName(t *testing.T) {
 		"package_max_length": int64(4096), "buffer_output_size": 8192.0,
 		"heartbeat_check_interval": 0.5, "heartbeat_idle_time": int64(3),
 		"max_exec_ms": int64(0), "max_wait_time": 0.25, "ordered": false,
+		"history_size": int64(100), "history_ttl": 60.5, "recovery_max": int64(50), "presence_events": true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +62,9 @@ func TestSettingsEveryName(t *testing.T) {
 		PackageEOF: "\r\n", PackageMaxLength: 4096, BufferOutputSize: 8192,
 		HeartbeatCheckInterval: 0.5, HeartbeatIdleTime: 3, MaxExecMs: 0, MaxWaitTime: 0.25,
 		HTTPMaxHeaderSize: 16 << 10, WebsocketCompression: true, TaskMaxQueue: 4096,
+		Chan: chanSettings{HistorySize: 100, HistoryTTL: 60500 * time.Millisecond, RecoveryMax: 50, PresenceEvents: true},
 	}
+	s.given = nil
 	if !reflect.DeepEqual(*s, want) {
 		t.Errorf("\n got %+v\nwant %+v", *s, want)
 	}

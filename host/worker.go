@@ -26,10 +26,11 @@ const (
 	hMessage
 	hTask
 	hFinish
+	hPresence
 	numHandlers
 )
 
-var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet", "request", "open", "message", "task", "finish"}
+var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet", "request", "open", "message", "task", "finish", "presence"}
 
 // worker is one goroutine that owns one script VM (the current instance)
 // and runs every callback of that VM, one at a time, in queue order.

@@ -71,7 +71,7 @@ func TestUnmarshal(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		`{bad`: "invalid character",
-		`1 2`:  "trailing data after JSON value",
+		`1 2`:  "trailing data after the JSON value",
 		``:     "EOF",
 		`[1,]`: "invalid character",
 	} {

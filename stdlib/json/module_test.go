@@ -73,7 +73,7 @@ func TestDecodeThroughInvoke(t *testing.T) {
 		t.Errorf("round trip: %+v", back)
 	}
 	// Bad JSON is a routine failure (false, and the reason), not misuse.
-	for in, want := range map[string]string{`{bad`: "json.decode: invalid character", `1 2`: "json.decode: trailing data after JSON value"} {
+	for in, want := range map[string]string{`{bad`: "json.decode: invalid character", `1 2`: "json.decode: trailing data after the JSON value"} {
 		r := inst.Invoke(decode, nil, in)
 		if r.Usage != "" || !strings.HasPrefix(r.Failed, want) || len(r.Values) != 2 || r.Values[0] != false || r.Values[1] != r.Failed {
 			t.Errorf("decode(%s) = %+v, want a failure %q", in, r, want)
