@@ -146,8 +146,45 @@ func returnPublished(c script.Call, n int, p broker.Publication, err error) {
 func srvSendToUID(c script.Call) {
 	_, key := argUID(c, 0)
 	data, stamped := argPayload(c, 1)
-	n, p, err := self(c).host.hub.sendToUID(key, data, stamped)
+	o := argPubOpts(c, 2, false)
+	o.stamped = stamped
+	n, p, err := self(c).host.hub.sendToUID(key, data, o)
 	returnPublished(c, n, p, err)
+}
+
+// argPubOpts reads the last argument of publish / sendToUid: exceptFd, or
+// { except = fd, history = false }.
+func argPubOpts(c script.Call, i int, except bool) pubOpts {
+	var o pubOpts
+	switch v := c.Arg(i).(type) {
+	case nil:
+	case script.Map:
+		for k, x := range v {
+			switch {
+			case x == nil:
+			case k == "except" && except:
+				fd, ok := wholeNumber(x)
+				if !ok {
+					script.Usagef("bad argument #%d (options): except: an fd expected, got %s", i+1, script.TypeName(x))
+				}
+				o.except = self(c).host.conns.get(fd)
+			case k == "history":
+				keep, ok := x.(bool)
+				if !ok {
+					script.Usagef("bad argument #%d (options): history: a boolean expected, got %s", i+1, script.TypeName(x))
+				}
+				o.noHistory = !keep
+			default:
+				script.Usagef("bad argument #%d (options): unknown option %q", i+1, k)
+			}
+		}
+	default:
+		if !except {
+			script.Usagef("bad argument #%d (options): a table expected, got %s", i+1, script.TypeName(v))
+		}
+		o.except = self(c).host.conns.get(c.Int(i, "exceptFd"))
+	}
+	return o
 }
 
 func srvJoin(c script.Call) {
@@ -199,11 +236,9 @@ func srvPublish(c script.Call) {
 	s := self(c)
 	room := argRoom(c, 0)
 	data, stamped := argPayload(c, 1)
-	var except *conn
-	if c.NArgs() > 2 && c.Arg(2) != nil {
-		except = s.host.conns.get(c.Int(2, "exceptFd"))
-	}
-	n, p, err := s.host.hub.publish(room, data, stamped, except)
+	o := argPubOpts(c, 2, true)
+	o.stamped = stamped
+	n, p, err := s.host.hub.publish(room, data, o)
 	returnPublished(c, n, p, err)
 }
 

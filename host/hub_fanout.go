@@ -35,15 +35,15 @@ func fanout(conns []*conn, m *message, except *conn) int {
 // publish sends data to every local member of room but except, and to the
 // room's members on other nodes. It returns how many local connections
 // took it and the publication (its seq with history).
-func (m *hub) publish(room string, data []byte, stamped bool, except *conn) (int, broker.Publication, error) {
-	return m.publishTo(roomChannel(room), data, stamped, except, func() map[*conn]uint64 { return m.rooms[room] })
+func (m *hub) publish(room string, data []byte, o pubOpts) (int, broker.Publication, error) {
+	return m.publishTo(roomChannel(room), data, o, func() map[*conn]uint64 { return m.rooms[room] })
 }
 
 // sendToUID sends data to every connection of the uid, here and on other
 // nodes, and keeps it in the uid's personal channel with history. It
 // returns how many local connections took it.
-func (m *hub) sendToUID(key string, data []byte, stamped bool) (int, broker.Publication, error) {
-	return m.publishTo(uidChannel(key), data, stamped, nil, func() map[*conn]uint64 { return m.uids[key] })
+func (m *hub) sendToUID(key string, data []byte, o pubOpts) (int, broker.Publication, error) {
+	return m.publishTo(uidChannel(key), data, o, func() map[*conn]uint64 { return m.uids[key] })
 }
 
 // hubEvents is the hub as the broker's Handler.

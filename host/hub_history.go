@@ -175,9 +175,12 @@ func (m *hub) recover(c *conn, ch broker.Channel, rec *recoverOpts, setUpTo func
 
 // publishOptions are the broker options of a publication: the history
 // settings and, for a table payload, the stamp that adds seq and ts.
-func (m *hub) publishOptions(stamped []byte) broker.PublishOptions {
+func (m *hub) publishOptions(stamped []byte, keep bool) broker.PublishOptions {
 	cs := m.h.chanSettings()
-	opts := broker.PublishOptions{HistorySize: cs.HistorySize, HistoryTTL: cs.HistoryTTL}
+	var opts broker.PublishOptions
+	if keep {
+		opts = broker.PublishOptions{HistorySize: cs.HistorySize, HistoryTTL: cs.HistoryTTL}
+	}
 	if stamped != nil {
 		opts.Stamp = stampJSON
 	}
@@ -237,17 +240,25 @@ func targets(set map[*conn]uint64, seq uint64) []*conn {
 	return out
 }
 
+// pubOpts say how one publication goes out.
+type pubOpts struct {
+	stamped   bool  // data is a JSON object to stamp with seq and ts
+	except    *conn // the member that does not get it
+	noHistory bool  // not kept even with history on (typing notices)
+}
+
 // publishTo publishes data on ch (stamped when it is a JSON object) and
 // fans it out to the local members of set(): with history, the broker
 // gives it its seq first, and a failure to store it is the caller's
 // error (nothing is delivered); without, a broker failure is logged and
 // the local members still get it.
-func (m *hub) publishTo(ch broker.Channel, data []byte, stamped bool, except *conn, set func() map[*conn]uint64) (int, broker.Publication, error) {
+func (m *hub) publishTo(ch broker.Channel, data []byte, o pubOpts, set func() map[*conn]uint64) (int, broker.Publication, error) {
 	var obj []byte
+	stamped, except := o.stamped, o.except
 	if stamped {
 		obj = data
 	}
-	opts := m.publishOptions(obj)
+	opts := m.publishOptions(obj, !o.noHistory)
 	defer m.unlock(ch, m.lock(ch))
 	p, err := m.b.Publish(ch, data, opts)
 	if err != nil {

@@ -47,6 +47,8 @@ srv:on("message", function(s, f)
   if cmd == "pub" then
     local n, seq = s:publish(a, b)
     s:push(f.fd, "pubd " .. n .. " " .. seq)
+  elseif cmd == "pubn" then
+    s:publish(a, b, { history = false })
   elseif cmd == "pubt" then
     s:publish(a, { text = b, seq = "ignored" })
   elseif cmd == "dmt" then
@@ -89,6 +91,8 @@ srv.on("message", (s, f) => {
   if (cmd === "pub") {
     const n = s.publish(a, b);
     s.push(f.fd, "pubd " + n + " " + s.position(a).seq);
+  } else if (cmd === "pubn") {
+    s.publish(a, b, { history: false });
   } else if (cmd === "pubt") {
     s.publish(a, { text: b, seq: "ignored" });
   } else if (cmd === "dmt") {
@@ -197,6 +201,10 @@ func TestHistorySeqAndPaging(t *testing.T) {
 			}
 			if got := a.read(); got != "pubd 1 4" {
 				t.Fatalf("publish returned %q, want 1 connection, seq 4", got)
+			}
+			a.send("pubn r typing") // not kept: the history below ends at 4
+			if got := a.read(); got != "typing" {
+				t.Fatalf("a publication without history arrived as %q", got)
 			}
 			for _, tc := range []struct{ q, want string }{
 				{"0 0 2", "hist 3,4 4 " + epoch},   // the newest 2
