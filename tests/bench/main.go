@@ -45,9 +45,10 @@ const (
 	secRoom   = "room"
 	secTCPMem = "tcpmem"
 	secWSMem  = "wsmem"
+	secStorm  = "storm"
 )
 
-var allSections = []string{secTCP, secHTTP, secSQLite, secRedis, secWS, secRoom, secTCPMem, secWSMem}
+var allSections = []string{secTCP, secHTTP, secSQLite, secRedis, secWS, secRoom, secStorm, secTCPMem, secWSMem}
 
 // httpSection reports whether sec's rows are HTTP GETs under the HTTP
 // load generator (-http-load): hello, and the data sections.
@@ -100,10 +101,14 @@ func kindsOf(sec string) []serverKind {
 		return sqliteKinds
 	case secRedis:
 		return redisKinds
-	case secWS, secWSMem:
+	case secWS:
 		return wsKinds
+	case secWSMem:
+		return wsMemKinds
 	case secRoom:
 		return roomKinds
+	case secStorm:
+		return stormKinds
 	}
 	return nil
 }
@@ -143,6 +148,9 @@ type options struct {
 	stressDur    time.Duration
 	roomWarmup   time.Duration
 	roomDrain    time.Duration
+	stormClients int
+	stormMissed  int
+	stormTurns   int
 }
 
 func (o *options) has(sec string) bool { return slices.Contains(o.sections, sec) }
@@ -196,6 +204,9 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	fs.DurationVar(&o.roomDuration, "room-duration", 10*time.Second, "room: measured sending time of the first rate")
 	fs.DurationVar(&o.stressDur, "stress-duration", 5*time.Second, "room: measured sending time of the other rates")
 	fs.DurationVar(&o.roomWarmup, "room-warmup", time.Second, "room: warm-up sending before each measured row")
+	fs.IntVar(&o.stormClients, "storm-clients", 1000, "storm: clients that reconnect at once")
+	fs.IntVar(&o.stormMissed, "storm-missed", 100, "storm: messages each client missed (at most the history kept, "+roomHistory+")")
+	fs.IntVar(&o.stormTurns, "storm-turns", 3, "storm: turns of plain reconnects and recovering reconnects on one server")
 	fs.DurationVar(&o.roomDrain, "room-drain", 5*time.Second, "room: longest wait for late deliveries after the sending stops")
 	fs.Func("server-env", "add KEY=VALUE to the servers' environment, e.g. GOMAXPROCS=4 (repeatable)", func(v string) error {
 		if !strings.Contains(v, "=") {
@@ -317,6 +328,7 @@ type memKey struct{ sec, key string }
 // results is everything one run measured.
 type results struct {
 	tput    map[rowKey][]runResult
+	storm   map[string]*stormResult // by row key
 	room    map[roomKey][]*roomResult // one per -room-repeat run that succeeded
 	mem     map[memKey]memResult
 	rowErrs map[string][]string // "section/key" -> problems
@@ -429,6 +441,12 @@ func (o *options) selected(sec string) []serverKind {
 		if k, ok := findKind(o.kinds(sec), key); ok {
 			ks = append(ks, k)
 		}
+		// lua and js also select their history rows (lua-hmem, lua-hdisk)
+		for _, k := range o.kinds(sec) {
+			if strings.HasPrefix(k.key, key+"-h") && !slices.Contains(o.rows, k.key) {
+				ks = append(ks, k)
+			}
+		}
 	}
 	return ks
 }
@@ -470,7 +488,7 @@ func run() error {
 	b.env = o.serverEnv
 	b.baseline = o.baseline
 	defer os.RemoveAll(b.dir)
-	res := &results{tput: map[rowKey][]runResult{}, room: map[roomKey][]*roomResult{}, mem: map[memKey]memResult{}, rowErrs: map[string][]string{}}
+	res := &results{tput: map[rowKey][]runResult{}, room: map[roomKey][]*roomResult{}, storm: map[string]*stormResult{}, mem: map[memKey]memResult{}, rowErrs: map[string][]string{}}
 
 	if err := installNodePackages(o, b); err != nil {
 		return err
@@ -524,6 +542,11 @@ func run() error {
 			for _, k := range o.selected(secRoom) {
 				roomRun(o, b, k, rep, res)
 			}
+		}
+	}
+	if o.has(secStorm) {
+		for _, k := range o.selected(secStorm) {
+			stormRun(o, b, k, res)
 		}
 	}
 	for _, sec := range []string{secTCPMem, secWSMem} {

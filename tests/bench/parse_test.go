@@ -297,7 +297,7 @@ func TestRowSelection(t *testing.T) {
 		secTCP:  {"lua", "lua-base", "js", "js-base", "node", "gnet"},
 		secHTTP: {"lua", "lua-base", "js", "js-base", "node", "gnet"},
 		secWS:   {"lua", "lua-base", "js", "js-base", "node"},
-		secRoom: {"lua", "lua-base", "js", "js-base", "node"},
+		secRoom: {"lua", "lua-hmem", "lua-hdisk", "lua-base", "js", "js-hmem", "js-hdisk", "js-base", "node"},
 	} {
 		var keys []string
 		for _, k := range o.selected(sec) {

@@ -168,6 +168,10 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		}
 	}
 
+	if o.has(secStorm) {
+		stormReport(p, o, res)
+	}
+
 	targets(&b, o, res)
 
 	p("\n## How each server runs\n\n")
@@ -691,6 +695,57 @@ func targets(b *strings.Builder, o *options, res *results) {
 				mr, ok := res.mem[memKey{secWSMem, key}]
 				target(fmt.Sprintf("≤ 2 KiB server PSS per idle WebSocket connection at %s connections (imscript %s)", fmtInt(o.idle), lang[key]),
 					ok && o.idle >= 10000, fewIdle(ok, missing(secWSMem, key), mr), fmt.Sprintf("%.2f KiB", mr.pssPerConn()), mr.pssPerConn() <= 2)
+			}
+		}
+	}
+	if o.has(secRoom) || o.has(secStorm) || o.has(secWSMem) {
+		p("\n## Targets of history and recovery (\"Must reach\")\n\n")
+		p("| target | measured | result |\n|---|---|---|\n")
+		for _, key := range []string{"lua", "js"} {
+			if !o.has(secRoom) || len(o.roomRates) == 0 {
+				break
+			}
+			if _, ok := findKind(o.selected(secRoom), key+"-hdisk"); ok {
+				rt := o.roomRates[0]
+				off, okOff := roomOf(res, key, rt)
+				disk, okDisk := roomOf(res, key+"-hdisk", rt)
+				target(fmt.Sprintf("Broadcast with history on disk, %s clients × %s msgs/s in (imscript %s): 0 lost, p99 ≤ 1.5× the history-off p99", fmtInt(o.roomClients), fmtInt(rt), lang[key]),
+					okOff && okDisk, missing(secRoom, key, key+"-hdisk"),
+					fmt.Sprintf("lost %s; p99 %s vs %s history off (%.2f×)", fmtInt(int(disk.lost)), fmtLongLatency(disk.p99), fmtLongLatency(off.p99), float64(disk.p99)/float64(off.p99)),
+					disk.lost == 0 && disk.received == disk.expected && disk.sent > 0 && float64(disk.p99) <= 1.5*float64(off.p99))
+			}
+			if _, ok := findKind(o.selected(secRoom), key+"-hmem"); ok && slices.Contains(o.roomRates, 1000) {
+				mem, okMem := roomOf(res, key+"-hmem", 1000)
+				target(fmt.Sprintf("Broadcast at 1,000 msgs/s in, history in memory (imscript %s): 0 lost", lang[key]),
+					okMem, missing(secRoom, key+"-hmem"),
+					fmt.Sprintf("lost %s of %s, p99 %s", fmtInt(int(mem.lost)), fmtInt(int(mem.expected)), fmtLongLatency(mem.p99)),
+					mem.lost == 0 && mem.received == mem.expected && mem.sent > 0)
+			}
+		}
+		if o.has(secStorm) {
+			for _, k := range o.selected(secStorm) {
+				r, ok := res.storm[k.key]
+				why := ""
+				if !ok {
+					why = "the run failed"
+				}
+				var pl, rc time.Duration
+				if ok {
+					pl, rc = medianDur(r.plain), medianDur(r.recover)
+				}
+				target(fmt.Sprintf("Recovery storm, %s (%s clients, %d missed each): every client exact, done within 2× plain reconnects", k.label, fmtInt(o.stormClients), o.stormMissed),
+					ok, why, fmt.Sprintf("%s of %s exact; recover %s vs plain %s (%.2f×)", fmtInt(r.safeExact()), fmtInt(r.safeClients()), rc.Round(time.Millisecond), pl.Round(time.Millisecond), float64(rc)/float64(max(pl, 1))),
+					ok && r.exact == r.clients && rc <= 2*pl)
+			}
+		}
+		if o.has(secWSMem) {
+			for _, key := range []string{"lua", "js"} {
+				mr, ok := res.mem[memKey{secWSMem, key + "-hmem"}]
+				if _, sel := findKind(o.selected(secWSMem), key+"-hmem"); !sel {
+					continue
+				}
+				target(fmt.Sprintf("≤ 2 KiB server PSS per idle WebSocket connection, a member of a room with history, at %s connections (imscript %s)", fmtInt(o.idle), lang[key]),
+					ok && o.idle >= 10000, fewIdle(ok, missing(secWSMem, key+"-hmem"), mr), fmt.Sprintf("%.2f KiB", mr.pssPerConn()), mr.pssPerConn() <= 2)
 			}
 		}
 	}

@@ -137,7 +137,44 @@ var roomKinds = []serverKind{
 	gorefKind("go", "Go gorilla/websocket (reference)", "room"),
 	imscriptKind("lua", "imscript Lua (publish)", "ws_room.lua"),
 	imscriptKind("js", "imscript JS (publish)", "ws_room.js"),
+	historyKind("lua-hmem", "imscript Lua (publish, history in memory)", "ws_room.lua", false),
+	historyKind("lua-hdisk", "imscript Lua (publish, history on disk)", "ws_room.lua", true),
+	historyKind("js-hmem", "imscript JS (publish, history in memory)", "ws_room.js", false),
+	historyKind("js-hdisk", "imscript JS (publish, history on disk)", "ws_room.js", true),
 	nodeKind("node", "Node.js ws (broadcast loop)", "node_ws.js", "room", npmWS),
+}
+
+// wsMemKinds are the WebSocket echo servers and the room server with
+// history in memory, each connection a member of its room.
+var wsMemKinds = append(append([]serverKind(nil), wsKinds...),
+	historyKind("lua-hmem", "imscript Lua (a room with history in memory)", "ws_room.lua", false),
+	historyKind("js-hmem", "imscript JS (a room with history in memory)", "ws_room.js", false))
+
+// roomHistory is how many messages the history rows keep.
+const roomHistory = "100"
+
+// historyKind is imscript row script with the room's history on: in
+// memory, or on disk (--data, a fresh folder per server process).
+func historyKind(key, label, script string, disk bool) serverKind {
+	return serverKind{key: key, label: label, script: script, noBase: "history_size",
+		cmd: func(b *builds, port int, prof string) *exec.Cmd {
+			cmd := b.imscriptCmd(script, prof)
+			cmd.Env = append(cmd.Env, "HISTORY="+roomHistory)
+			if disk && prof == "" {
+				dir := filepath.Join(b.dir, "data-"+strconv.Itoa(port))
+				_ = os.RemoveAll(dir)
+				cmd.Args = append([]string{cmd.Args[0], cmd.Args[1], "--data", dir}, cmd.Args[2:]...)
+			}
+			return cmd
+		},
+		line: func(workers int) string {
+			data := ""
+			if disk {
+				data = "--data $T/data-$P "
+			}
+			args := imscriptArgs(workers, "tests/bench/"+script)
+			return fmt.Sprintf("go build -o $T/imscript ./cmd/imscript && PORT=$P HISTORY=%s $T/imscript %s %s%s", roomHistory, args[0], data, strings.Join(args[1:], " "))
+		}}
 }
 
 func imscriptKind(key, label, script string) serverKind {

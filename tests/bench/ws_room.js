@@ -1,16 +1,29 @@
 // Bench room broadcast (tests/bench): every connection joins one room when
 // it opens; every message is published to the whole room (the sender too),
 // the fan-out done by the host in Go.
+// HISTORY=100 keeps the room's last 100 messages (in memory, or on disk
+// with --data DIR).
 //   PORT=9501 imscript run --workers 2 --no-watch tests/bench/ws_room.js
 const srv = imscript.server({
   host: "127.0.0.1",
   port: Number(imscript.env.PORT || 9501),
   type: "websocket",
   worker_num: 2,
+  history_size: Number(imscript.env.HISTORY || 0),
 });
 
+// With ?ack=1 the join is answered "joined SEQ EPOCH RECOVERED", and with
+// &since=SEQ&epoch=E it first recovers what the connection missed (the
+// recovery storm).
 srv.on("open", (srv, req) => {
-  srv.join(req.fd, "room");
+  const q = req.query;
+  if (!q.ack) {
+    srv.join(req.fd, "room");
+    return;
+  }
+  const rec = q.since !== undefined ? { since: Number(q.since), epoch: q.epoch } : undefined;
+  const r = srv.join(req.fd, "room", rec);
+  srv.push(req.fd, "joined " + r.seq + " " + r.epoch + " " + r.recovered);
 });
 
 srv.on("message", (srv, frame) => {
