@@ -328,7 +328,7 @@ type memKey struct{ sec, key string }
 // results is everything one run measured.
 type results struct {
 	tput    map[rowKey][]runResult
-	storm   map[string]*stormResult // by row key
+	storm   map[string]*stormResult   // by row key
 	room    map[roomKey][]*roomResult // one per -room-repeat run that succeeded
 	mem     map[memKey]memResult
 	rowErrs map[string][]string // "section/key" -> problems
