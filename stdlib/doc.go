@@ -5,6 +5,7 @@ package stdlib
 
 import (
 	"github.com/imscript/imscript/script"
+	"github.com/imscript/imscript/stdlib/crypto"
 	"github.com/imscript/imscript/stdlib/dns"
 	"github.com/imscript/imscript/stdlib/fs"
 	"github.com/imscript/imscript/stdlib/http"
@@ -31,6 +32,7 @@ func Modules() []script.Module {
 		{Name: "fs", Build: fs.Module},
 		{Name: "dns", Build: dns.Module},
 		{Name: "sql", Build: sql.Module},
+		{Name: "crypto", Build: crypto.Module},
 	}
 	return append(mods, table.Modules()...)
 }
