@@ -10,6 +10,7 @@ import (
 	"github.com/imscript/imscript/stdlib/fs"
 	"github.com/imscript/imscript/stdlib/http"
 	"github.com/imscript/imscript/stdlib/json"
+	"github.com/imscript/imscript/stdlib/jwt"
 	"github.com/imscript/imscript/stdlib/log"
 	"github.com/imscript/imscript/stdlib/mail"
 	"github.com/imscript/imscript/stdlib/process"
@@ -32,6 +33,7 @@ func Modules() []script.Module {
 		{Name: "fs", Build: fs.Module},
 		{Name: "dns", Build: dns.Module},
 		{Name: "sql", Build: sql.Module},
+		{Name: "jwt", Build: jwt.Module},
 		{Name: "crypto", Build: crypto.Module},
 	}
 	return append(mods, table.Modules()...)
