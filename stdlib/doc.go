@@ -5,10 +5,12 @@ package stdlib
 
 import (
 	"github.com/imscript/imscript/script"
+	"github.com/imscript/imscript/stdlib/crypto"
 	"github.com/imscript/imscript/stdlib/dns"
 	"github.com/imscript/imscript/stdlib/fs"
 	"github.com/imscript/imscript/stdlib/http"
 	"github.com/imscript/imscript/stdlib/json"
+	"github.com/imscript/imscript/stdlib/jwt"
 	"github.com/imscript/imscript/stdlib/log"
 	"github.com/imscript/imscript/stdlib/mail"
 	"github.com/imscript/imscript/stdlib/process"
@@ -31,6 +33,8 @@ func Modules() []script.Module {
 		{Name: "fs", Build: fs.Module},
 		{Name: "dns", Build: dns.Module},
 		{Name: "sql", Build: sql.Module},
+		{Name: "jwt", Build: jwt.Module},
+		{Name: "crypto", Build: crypto.Module},
 	}
 	return append(mods, table.Modules()...)
 }

@@ -1,6 +1,8 @@
 // Package js exposes the imscript host API to JavaScript scripts through
-// goja, with Node-style require(), Buffer, console and timers. It marshals
-// neutral host values once, generically: no host method is written here.
+// goja, with Node-style require(), Buffer, console, timers and
+// require("crypto"), and the web platform's TextEncoder, TextDecoder,
+// atob, btoa and crypto (web.go). It marshals neutral host values once,
+// generically: no host method is written here.
 package js
 
 import (
@@ -117,6 +119,11 @@ type vm struct {
 	// mods caches what require() returned for registered modules, so
 	// require("x") === require("x") === imscript.x, as in Node and Lua.
 	mods map[string]goja.Value
+	// webcrypto is the global crypto (web.js), isView ArrayBuffer.isView;
+	// webDone says web.js has run (web.go).
+	webDone   bool
+	webcrypto *goja.Object
+	isView    goja.Callable
 	// iterProtoObj is %IteratorPrototype%, for host iterators.
 	iterProtoObj *goja.Object
 	// lastThis and lastHost remember the last method receiver.
@@ -190,7 +197,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	v.mods = map[string]goja.Value{"imscript": exports}
 	if eo, ok := exports.(*goja.Object); ok {
 		for _, k := range eo.Keys() {
-			if _, isMod := inst.Module(k); isMod {
+			if _, isMod := inst.Module(k); isMod && nodeBuiltins[k] == nil {
 				v.mods[k] = eo.Get(k)
 			}
 		}
@@ -198,6 +205,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	_ = rt.Set("require", v.require)
 	v.installConsole()
 	v.installTimers()
+	v.installWeb()
 	if eo, ok := exports.(*goja.Object); ok {
 		v.installProcess(eo)
 	}
@@ -206,11 +214,15 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	return v, nil
 }
 
-// require serves registered modules ("imscript", "json", ...) and files
+// require serves registered modules ("imscript", "json", ...), the Node
+// core modules of nodeBuiltins ("crypto", "node:crypto") and files
 // relative to the calling script (Node's resolution).
 func (v *vm) require(call goja.FunctionCall) goja.Value {
 	name := call.Argument(0).String()
 	if mod, ok := v.mods[name]; ok {
+		return mod
+	}
+	if mod := v.builtin(name); mod != nil {
 		return mod
 	}
 	if mod, ok := v.inst.Module(name); ok {
