@@ -123,6 +123,7 @@ func TestImportRuleCatches(t *testing.T) {
 		{"bindings/lua", module + "/host", true},
 		{"script/scripttest", module + "/host", true},
 		{"broker/memory", module + "/host", true},
+		{"broker/nats", module + "/host", true},
 		{"internal/testutil", module + "/host", true},
 		{"script", module + "/stdlib", true},
 		{".", module + "/host", false},

@@ -5,6 +5,7 @@ package host
 
 import (
 	"math"
+	"path/filepath"
 	"time"
 
 	"github.com/imscript/imscript/script"
@@ -37,6 +38,7 @@ func coreExports(inst *instance) script.Map {
 		// (document_root, data files) wherever imscript was started.
 		"script":     h.cfg.Script,
 		"script_dir": inst.ScriptDir(),
+		"data_dir":   dataDir(h.cfg.DataDir),
 		"version":    Version,
 	}
 }
@@ -76,4 +78,15 @@ func apiSleep(c script.Call) {
 
 func apiClear(c script.Call) {
 	c.ReturnBool(instOf(c).ClearTimer(c.Int(0, "id")))
+}
+
+// dataDir is imscript.data_dir: the absolute --data folder, or nil.
+func dataDir(dir string) script.Value {
+	if dir == "" {
+		return nil
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
 }

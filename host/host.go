@@ -51,6 +51,10 @@ type Config struct {
 	// Node names this host among others sharing a broker; empty means the
 	// machine's host name.
 	Node string
+	// DataDir is the folder the host keeps its data in (`imscript run
+	// --data`), given to scripts as imscript.data_dir for their own files
+	// (a database beside the history); empty: none (nil in scripts).
+	DataDir string
 }
 
 // DefaultGCMinHeap is the GC floor `imscript run` uses.

@@ -166,6 +166,7 @@ type runOpts struct {
 	env     map[string]string // added to the environment (PORT is set by start)
 	watch   bool              // watch the script for changes (default: --no-watch)
 	workers int               // --workers (default 2)
+	args    []string          // more options before the script (--data DIR)
 }
 
 // server is one running `imscript run` process.
@@ -206,7 +207,7 @@ func tryStart(t *testing.T, script string, o runOpts) (s *server, retry bool) {
 	if !o.watch {
 		args = append(args, "--no-watch")
 	}
-	args = append(args, script)
+	args = append(append(args, o.args...), script)
 	s = &server{
 		t:      t,
 		script: script,

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/imscript/imscript"
+	natsbroker "github.com/imscript/imscript/broker/nats"
 )
 
 const usage = `imscript — network scripting host for Lua and JavaScript
@@ -72,6 +73,8 @@ type runOpts struct {
 	logFormat string
 	noWatch   bool
 	gcMinHeap uint64 // MiB
+	node      string
+	dataDir   string
 }
 
 var opts runOpts
@@ -83,6 +86,8 @@ func runFlags(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&opts.noWatch, "no-watch", false, "do not reload when the script changes (SIGHUP still reloads)")
+	fs.StringVar(&opts.node, "node", "", "this node's name (default: the host name)")
+	fs.StringVar(&opts.dataDir, "data", "", "keep channel history on disk in `DIR` (an embedded NATS JetStream store); without it history lives in memory")
 	opts.gcMinHeap = imscript.DefaultGCMinHeap >> 20
 	fs.Func("gc-min-heap", fmt.Sprintf("MiB: while busy, let the Go heap grow to this before collecting (0: the runtime's GOGC alone; default %d)", imscript.DefaultGCMinHeap>>20), func(v string) error {
 		n, err := strconv.ParseUint(strings.TrimSuffix(strings.ToLower(v), "mib"), 10, 32)
@@ -135,7 +140,7 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	slog.SetDefault(logger)
-	h, err := imscript.New(imscript.Config{
+	cfg := imscript.Config{
 		Script:    file,
 		Workers:   opts.workers,
 		Args:      scriptArgs,
@@ -144,7 +149,21 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		Stdout:    stdout,
 		Stderr:    stderr,
 		GCMinHeap: opts.gcMinHeap << 20,
-	})
+		Node:      nodeName(opts.node),
+	}
+	if opts.dataDir != "" {
+		// History on disk: the NATS broker on an embedded server. The host
+		// closes it when it stops; this Close covers a host that never ran.
+		b, err := natsbroker.Open(natsbroker.Config{Node: cfg.Node, DataDir: opts.dataDir, Logger: logger})
+		if err != nil {
+			fmt.Fprintln(stderr, "imscript run: --data:", err)
+			return 1
+		}
+		defer b.Close()
+		cfg.Broker = b
+		cfg.DataDir = opts.dataDir
+	}
+	h, err := imscript.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "imscript run:", err)
 		return 1
@@ -168,6 +187,17 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// nodeName is --node, else the host name, else "n1".
+func nodeName(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		return name
+	}
+	return "n1"
 }
 
 func check(args []string, stdout, stderr io.Writer) int {

@@ -1,0 +1,243 @@
+package nats
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/imscript/imscript/broker"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxChans bounds the channels whose publication state is cached when no
+// publication is using them; beyond it a state is dropped when its last
+// user leaves (the next publication reads the channel's last message again).
+const maxChans = 1 << 16
+
+// chanState is what a node knows of a channel's history stream: the stream
+// sequence and seq of its last message (when loaded) and that message's
+// time. mu serialises the node's publications with history to the channel.
+type chanState struct {
+	refs int // publications using it; guarded by Broker.mu
+
+	mu     sync.Mutex
+	subj   string
+	loaded bool
+	stream uint64 // stream sequence of the last message, 0 when none
+	seq    uint64 // its seq
+	time   int64  // its time: a publication's time is never before it
+
+	// hint is the newest message of the channel another node told of (its
+	// live publication carries its stream sequence): a publication that
+	// lost the channel's next seq to that node retries at once, without
+	// reading the stream.
+	hint atomic.Pointer[lastMsg]
+}
+
+type lastMsg struct {
+	stream, seq uint64
+	time        int64
+}
+
+// learn records that another node stored seq at stream sequence stream.
+func (st *chanState) learn(stream, seq uint64, t int64) {
+	h := &lastMsg{stream, seq, t}
+	for {
+		old := st.hint.Load()
+		if old != nil && old.stream >= stream {
+			return
+		}
+		if st.hint.CompareAndSwap(old, h) {
+			return
+		}
+	}
+}
+
+// useHint takes the hint when it is newer than what st knows; with st.mu
+// held. The stream still checks it: a publication expects its stream
+// sequence.
+func (st *chanState) useHint() {
+	if h := st.hint.Load(); h != nil && (!st.loaded || h.stream > st.stream) {
+		st.stream, st.seq, st.time, st.loaded = h.stream, h.seq, max(st.time, h.time), true
+	}
+}
+
+// acquire returns ch's state, made if need be, for one publication.
+func (b *Broker) acquire(ch broker.Channel) *chanState {
+	b.mu.Lock()
+	st := b.chans[ch]
+	if st == nil {
+		st = &chanState{subj: histSubject(ch)}
+		b.chans[ch] = st
+	}
+	st.refs++
+	b.mu.Unlock()
+	return st
+}
+
+// release ends a publication's use of ch's state.
+func (b *Broker) release(ch broker.Channel, st *chanState) {
+	b.mu.Lock()
+	if st.refs--; st.refs == 0 && len(b.chans) > maxChans {
+		delete(b.chans, ch)
+	}
+	b.mu.Unlock()
+}
+
+// load reads the channel's last message into st; with st.mu held.
+func (b *Broker) load(st *chanState) error {
+	e, err := b.last(st.subj)
+	switch {
+	case errors.Is(err, errNotFound):
+		st.stream, st.seq, st.time = 0, 0, 0
+	case err != nil:
+		return err
+	default:
+		st.stream, st.seq, st.time = e.stream, e.pub.Seq, e.pub.Time
+	}
+	st.loaded = true
+	return nil
+}
+
+// conflict reports whether err is JetStream refusing a publication because
+// the subject's last message is no longer the one expected, and that
+// message's stream sequence when the error tells it (0 when not).
+func conflict(err error) (uint64, bool) {
+	var je jetstream.JetStreamError
+	if !errors.As(err, &je) || je.APIError() == nil {
+		return 0, false
+	}
+	ae := je.APIError()
+	switch ae.ErrorCode {
+	case jetstream.JSErrCodeStreamWrongLastSequence:
+		// "wrong last sequence: 212"
+		_, n, _ := strings.Cut(ae.Description, ": ")
+		last, _ := strconv.ParseUint(strings.TrimSpace(n), 10, 64)
+		return last, true
+	case jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+		return 0, true
+	}
+	return 0, false
+}
+
+// Publish implements broker.Broker. With history it stores the publication
+// first (the seq is the channel's last + 1, stored only if the channel's
+// last message is still the one this node knows of; see the package
+// comment), then sends it to the other nodes, all under the channel's
+// lock, so this node's publications of a channel go out in seq order.
+func (b *Broker) Publish(ch broker.Channel, data []byte, opts broker.PublishOptions) (broker.Publication, error) {
+	if b.closed.Load() {
+		return broker.Publication{}, broker.ErrClosed
+	}
+	if !ch.Valid() {
+		return broker.Publication{}, badChannel(ch)
+	}
+	if opts.HistorySize <= 0 {
+		p := broker.Publication{Data: data, Time: b.now().UnixMilli(), Node: b.node}
+		if opts.Stamp != nil {
+			p.Data = opts.Stamp(0, p.Time, data)
+		}
+		if err := b.sendLive(ch, p, 0); err != nil {
+			return broker.Publication{}, b.fail("publishing to", ch, err)
+		}
+		return p, nil
+	}
+	if err := b.ensureLimit(opts.HistorySize); err != nil {
+		return broker.Publication{}, b.fail("publishing to", ch, err)
+	}
+	st := b.acquire(ch)
+	defer b.release(ch, st)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	p, err := b.store(st, data, opts)
+	if err != nil {
+		return broker.Publication{}, b.fail("publishing to", ch, err)
+	}
+	if err := b.sendLive(ch, p, st.stream); err != nil {
+		return broker.Publication{}, b.fail("publishing to", ch, err)
+	}
+	return p, nil
+}
+
+// store appends data to st's channel with the next seq; with st.mu held.
+func (b *Broker) store(st *chanState, data []byte, opts broker.PublishOptions) (broker.Publication, error) {
+	ttl := int64(0)
+	if opts.HistoryTTL > 0 { // whole milliseconds, rounded up
+		ttl = int64((opts.HistoryTTL + time.Millisecond - 1) / time.Millisecond)
+	}
+	deadline := time.Now().Add(b.timeout)
+	for conflicts := 0; ; {
+		st.useHint()
+		if !st.loaded {
+			if err := b.load(st); err != nil {
+				return broker.Publication{}, err
+			}
+		}
+		p := broker.Publication{Data: data, Seq: st.seq + 1, Time: max(b.now().UnixMilli(), st.time), Node: b.node}
+		if opts.Stamp != nil { // again on every attempt: the seq may differ
+			p.Data = opts.Stamp(p.Seq, p.Time, data)
+		}
+		m := &natsgo.Msg{Subject: st.subj, Data: appendEnvelope(nil, p, opts.HistorySize, ttl), Header: natsgo.Header{
+			hdrSeq:  {strconv.FormatUint(p.Seq, 10)},
+			hdrTime: {strconv.FormatInt(p.Time, 10)},
+			hdrNode: {b.node},
+			hdrSize: {strconv.Itoa(opts.HistorySize)},
+			hdrTTL:  {strconv.FormatInt(ttl, 10)},
+		}}
+		ctx, cancel := b.ctx()
+		ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(st.stream))
+		cancel()
+		if err == nil {
+			st.stream, st.seq, st.time = ack.Sequence, p.Seq, p.Time
+			return p, nil
+		}
+		st.loaded = false // another writer got there first, or the outcome is unknown
+		last, ok := conflict(err)
+		if !ok || time.Now().After(deadline) {
+			return broker.Publication{}, err
+		}
+		b.conflicts.Add(1)
+		if h := st.hint.Load(); last != 0 && h != nil && h.stream == last {
+			continue // the hint is the message that beat us: retry at once
+		}
+		// Read the channel's last message again; after a few losses in a
+		// row, first wait a little (random, growing), so that writers
+		// racing for one channel spread out.
+		if conflicts++; conflicts > 2 {
+			time.Sleep(rand.N(time.Duration(min(conflicts, 50)) * 100 * time.Microsecond))
+		}
+	}
+}
+
+// sendLive sends p to the other nodes subscribed to ch (none when the
+// server has no other client).
+func (b *Broker) sendLive(ch broker.Channel, p broker.Publication, stream uint64) error {
+	if b.alone.Load() {
+		return nil
+	}
+	h := natsgo.Header{
+		hdrNode: {p.Node},
+		hdrTime: {strconv.FormatInt(p.Time, 10)},
+	}
+	if p.Seq > 0 {
+		h[hdrSeq] = []string{strconv.FormatUint(p.Seq, 10)}
+		h[hdrStream] = []string{strconv.FormatUint(stream, 10)}
+	}
+	return b.nc.PublishMsg(&natsgo.Msg{Subject: liveSubject(ch), Data: p.Data, Header: h})
+}
+
+// learn passes on what another node's live publication tells of ch's
+// history stream, when this node has ch's state.
+func (b *Broker) learn(ch broker.Channel, stream, seq uint64, t int64) {
+	b.mu.Lock()
+	st := b.chans[ch]
+	b.mu.Unlock()
+	if st != nil {
+		st.learn(stream, seq, t)
+	}
+}
