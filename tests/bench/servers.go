@@ -147,6 +147,7 @@ var roomKinds = []serverKind{
 // wsMemKinds are the WebSocket echo servers and the room server with
 // history in memory, each connection a member of its room.
 var wsMemKinds = append(append([]serverKind(nil), wsKinds...),
+	imscriptKind("lua-room", "imscript Lua (a room without history)", "ws_room.lua"),
 	historyKind("lua-hmem", "imscript Lua (a room with history in memory)", "ws_room.lua", false),
 	historyKind("js-hmem", "imscript JS (a room with history in memory)", "ws_room.js", false))
 
