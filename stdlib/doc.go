@@ -9,6 +9,7 @@ import (
 	"github.com/imscript/imscript/stdlib/fs"
 	"github.com/imscript/imscript/stdlib/http"
 	"github.com/imscript/imscript/stdlib/json"
+	"github.com/imscript/imscript/stdlib/limit"
 	"github.com/imscript/imscript/stdlib/log"
 	"github.com/imscript/imscript/stdlib/mail"
 	"github.com/imscript/imscript/stdlib/process"
@@ -31,6 +32,7 @@ func Modules() []script.Module {
 		{Name: "fs", Build: fs.Module},
 		{Name: "dns", Build: dns.Module},
 		{Name: "sql", Build: sql.Module},
+		{Name: "limit", Build: limit.Module},
 	}
 	return append(mods, table.Modules()...)
 }
