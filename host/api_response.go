@@ -68,7 +68,7 @@ func resStatus(c script.Call) {
 		r.chain(c, "status", "response already started")
 		return
 	}
-	r.status, r.reason = code, reason
+	r.status, r.reason, r.statusSet = code, reason, true
 	r.chain(c, "status", "")
 }
 

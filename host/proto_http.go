@@ -27,7 +27,7 @@ func init() {
 	})
 	registerProtocol(&protocol{
 		name:    "websocket",
-		events:  append(httpEvents, hOpen, hMessage),
+		events:  append(httpEvents, hHandshake, hOpen, hMessage),
 		tls:     true,
 		http:    true,
 		alpn:    []string{"http/1.1"},

@@ -39,15 +39,16 @@ type response struct {
 	keepAlive bool
 	http10    bool
 
-	status   int
-	reason   string
-	hdr      []string // name, value pairs as the script set them
-	cookies  []string
-	hasCT    bool
-	started  bool
-	chunked  bool
-	finished bool
-	buf      []byte // output held until this response heads the line
+	status    int
+	reason    string
+	statusSet bool     // the script called res:status (a WebSocket handshake refuses)
+	hdr       []string // name, value pairs as the script set them
+	cookies   []string
+	hasCT     bool
+	started   bool
+	chunked   bool
+	finished  bool
+	buf       []byte // output held until this response heads the line
 }
 
 // newResponse queues a response slot for request p on its connection.

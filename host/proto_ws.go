@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -25,8 +26,43 @@ type wsHandshake struct {
 	deflate  bool
 }
 
-func (hs *wsHandshake) response() []byte {
-	return wsframe.HandshakeResponse(hs.accept, hs.protocol, hs.deflate)
+// response is the 101, with the headers and cookies res holds (a
+// handshake handler's) after the server's own; those the handshake itself
+// owns are left out, with a warning.
+func (hs *wsHandshake) response(h *Host, res *response) []byte {
+	b := wsframe.HandshakeResponse(hs.accept, hs.protocol, hs.deflate)
+	if len(res.hdr) == 0 && len(res.cookies) == 0 {
+		return b
+	}
+	b = b[:len(b)-2] // before the blank line
+	for i := 0; i+1 < len(res.hdr); i += 2 {
+		name := res.hdr[i]
+		if wsOwnHeader(name) {
+			h.log.Warn("res.header ignored in an accepted websocket handshake: the server sets "+name,
+				"server", res.srv.addr(), "fd", res.c.id)
+			continue
+		}
+		b = append(b, name...)
+		b = append(b, ": "...)
+		b = append(b, res.hdr[i+1]...)
+		b = append(b, "\r\n"...)
+	}
+	for _, ck := range res.cookies {
+		b = append(b, "Set-Cookie: "...)
+		b = append(b, ck...)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// wsOwnHeader says whether a header belongs to the 101 itself.
+func wsOwnHeader(name string) bool {
+	for _, h := range []string{"Upgrade", "Connection", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"} {
+		if strings.EqualFold(name, h) {
+			return true
+		}
+	}
+	return false
 }
 
 // wsAccept validates an upgrade request against the server's settings.
@@ -86,6 +122,7 @@ type wsConn struct {
 	deflate bool           // permessage-deflate, fixed at the handshake
 
 	open      atomic.Bool // the 101 went out (worker): isEstablished, push
+	refused   atomic.Bool // the handshake handler refused it (worker): input is dropped
 	closeSent atomic.Bool // a close frame went out (from the loop or a worker)
 }
 
@@ -105,6 +142,10 @@ func wsOf(c *conn) *wsConn {
 // closes, messages go to the worker.
 func (ws *wsConn) input(c *conn, in inbound) {
 	s := c.srv
+	if ws.refused.Load() {
+		_, _ = in.Discard(in.InboundBuffered())
+		return
+	}
 	ws.reader.Max = s.settings().PackageMaxLength
 	for !c.bad {
 		buf, _ := in.Peek(-1)
@@ -127,8 +168,17 @@ func (ws *wsConn) input(c *conn, in inbound) {
 		}
 		switch f.Kind {
 		case wsframe.Ping:
-			c.Send(wsframe.Encode(wsframe.OpPong, f.Data, false))
+			// A client waits for the 101 before it sends (RFC 6455 4.1):
+			// a pong must not go out ahead of it (or of a refusal).
+			if ws.open.Load() {
+				c.Send(wsframe.Encode(wsframe.OpPong, f.Data, false))
+			}
 		case wsframe.Close:
+			if !ws.open.Load() {
+				c.bad = true
+				c.Close() // no close frame ahead of the handshake's answer
+				return
+			}
 			ws.closeReceived(c, f.Data)
 			return
 		case wsframe.Message:
@@ -279,7 +329,9 @@ func (s *Server) goingAway() []*conn {
 	return closing
 }
 
-// wsOpen completes a handshake on the worker and fires open.
+// wsOpen completes a handshake on the worker: the handshake handler, when
+// the script has one, says whether the upgrade happens; then the 101 goes
+// out and open fires.
 type wsOpen struct {
 	req *httpRequest
 	hs  *wsHandshake
@@ -288,9 +340,106 @@ type wsOpen struct {
 func (o *wsOpen) run(w *worker, ev *event) {
 	s, c := ev.srv, ev.conn
 	res := newResponse(s, c, o.req)
+	if inst := w.inst; inst != nil {
+		if hs := inst.handlers[s]; hs != nil && hs[hHandshake] != nil {
+			o.handshake(w, inst, hs[hHandshake], s, c, res)
+			return
+		}
+	}
+	o.accept(w, s, c, res)
+}
+
+// handshake runs the script's handshake(req, res) before the upgrade. It
+// may suspend (Lua) or return a promise (JS): the connection's later
+// events (frames a client sent too early, its close) wait for the verdict
+// whatever the server's ordered setting says, since nothing may run on a
+// connection the script has not accepted.
+func (o *wsOpen) handshake(w *worker, inst *instance, fn script.Callback, s *Server, c *conn, res *response) {
+	// The connection carries frames from here on (the loop parses them
+	// already): a refusal's answer closes it.
+	res.keepAlive = false
+	inst.owe(res)
+	st := w.cur
+	took := !st.held
+	if took {
+		// While it runs (and while a Lua handler is suspended in it).
+		st.held = true
+		c.waits++
+	}
+	prev := st.res
+	st.res = res
+	req := &script.Object{Type: requestType, Data: &request{srv: s, c: c, p: o.req, res: res}}
+	v, err := w.callErr(inst, fn, handlerNames[hHandshake], req, res.obj)
+	st.res = prev
+	pend, pending := v.(script.Pending)
+	pending = pending && err == nil
+	if pending {
+		w.holdPromise(inst, pend, handlerNames[hHandshake], c, func(v script.Value, err error) {
+			// In the promise job: the verdict runs as c's next event,
+			// before the events it held.
+			c.held = slices.Insert(c.held, 0, event{u: &wsVerdict{open: o, res: res, v: v, err: err}, srv: s, conn: c})
+		})
+	}
+	if took {
+		// From here on open (and its suspending) waits as ordered says;
+		// what was held runs after this event.
+		st.held = false
+		w.unwait(c)
+	}
+	if !pending {
+		o.decide(w, s, c, res, v, err)
+	}
+}
+
+// wsVerdict is a handshake whose promise settled, as the connection's
+// next event.
+type wsVerdict struct {
+	open *wsOpen
+	res  *response
+	v    script.Value
+	err  error
+}
+
+func (u *wsVerdict) run(w *worker, ev *event) { u.open.decide(w, ev.srv, ev.conn, u.res, u.v, u.err) }
+
+// decide upgrades or answers after the handshake handler: an error is a
+// 500; returning false refuses (403 unless res:status set another code);
+// so does answering (res:send, res:json, ...) or setting a status; else
+// the upgrade happens, with the headers and cookies the handler set.
+func (o *wsOpen) decide(w *worker, s *Server, c *conn, res *response, v script.Value, err error) {
+	refuse := func(status int) {
+		if ws := wsOf(c); ws != nil {
+			ws.refused.Store(true)
+		}
+		if status < 200 {
+			status = http.StatusForbidden
+		}
+		res.fail(status) // the script's answer when it gave one
+	}
+	switch {
+	case res.finished: // answered by the script (or abandoned: 503)
+		refuse(res.status)
+	case err != nil:
+		refuse(http.StatusInternalServerError)
+	case v == false:
+		if res.statusSet {
+			refuse(res.status)
+		} else {
+			refuse(http.StatusForbidden)
+		}
+	case res.started || res.statusSet:
+		refuse(res.status)
+	default:
+		o.accept(w, s, c, res)
+	}
+}
+
+// accept sends the 101 (with the headers and cookies a handshake handler
+// set) and fires open.
+func (o *wsOpen) accept(w *worker, s *Server, c *conn, res *response) {
 	res.keepAlive = true
 	res.started = true
-	if !res.emit(o.hs.response()) {
+	if !res.emit(o.hs.response(w.host, res)) {
 		return
 	}
 	res.finish()
@@ -300,7 +449,12 @@ func (o *wsOpen) run(w *worker, ev *event) {
 	w.fire(s, hOpen, s.obj, s.requestObject(c, o.req))
 }
 
-// run fires message with the frame (api_frame.go).
+// run fires message with the frame (api_frame.go): only once the
+// connection is open (a frame sent before the 101, on a connection its
+// handshake refused, is dropped).
 func (f *messageFrame) run(w *worker, ev *event) {
+	if ws := wsOf(ev.conn); ws == nil || !ws.open.Load() {
+		return
+	}
 	w.fire(ev.srv, hMessage, ev.srv.obj, &script.Object{Type: frameType, Data: f})
 }

@@ -22,6 +22,7 @@ const (
 	hClose
 	hPacket
 	hRequest
+	hHandshake
 	hOpen
 	hMessage
 	hTask
@@ -30,7 +31,7 @@ const (
 	numHandlers
 )
 
-var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet", "request", "open", "message", "task", "finish", "presence"}
+var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "workerStop", "connect", "receive", "close", "packet", "request", "handshake", "open", "message", "task", "finish", "presence"}
 
 // worker is one goroutine that owns one script VM (the current instance)
 // and runs every callback of that VM, one at a time, in queue order.

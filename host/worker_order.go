@@ -66,17 +66,25 @@ func (w *worker) runReleased() {
 // want the value too (a request answered, a task's result) add their own
 // Then.
 func (w *worker) awaitPromise(inst *instance, pend script.Pending, what string) {
-	s := w.cur
-	c := s.conn
+	c := w.cur.conn
 	if c != nil && !c.srv.settings().Ordered {
 		c = nil
 	}
+	w.holdPromise(inst, pend, what, c, nil)
+}
+
+// holdPromise is awaitPromise with the connection that waits given (nil:
+// none): c's later events wait until the promise settles. settled, when
+// set, runs in the promise job with its outcome, after the rejection is
+// reported and before c's held events are let go — unless the instance
+// closed meanwhile and let them go already (releasePromised).
+func (w *worker) holdPromise(inst *instance, pend script.Pending, what string, c *conn, settled func(script.Value, error)) {
 	if c != nil {
 		c.waits++
 		inst.promised[c]++
 	}
-	res := s.res
-	pend.Then(func(_ script.Value, err error) {
+	res := w.cur.res
+	pend.Then(func(v script.Value, err error) {
 		switch {
 		case err == nil:
 		case res != nil && res.refused != "" && strings.Contains(err.Error(), res.refused):
@@ -84,7 +92,11 @@ func (w *worker) awaitPromise(inst *instance, pend script.Pending, what string) 
 		default:
 			w.host.reportError("handler error", inst, err, "handler", what)
 		}
-		if c != nil && inst.promised[c] > 0 {
+		holding := c != nil && inst.promised[c] > 0
+		if settled != nil && (c == nil || holding) {
+			settled(v, err)
+		}
+		if holding {
 			inst.promised[c]--
 			if inst.promised[c] == 0 {
 				delete(inst.promised, c)

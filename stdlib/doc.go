@@ -11,6 +11,7 @@ import (
 	"github.com/imscript/imscript/stdlib/http"
 	"github.com/imscript/imscript/stdlib/json"
 	"github.com/imscript/imscript/stdlib/jwt"
+	"github.com/imscript/imscript/stdlib/limit"
 	"github.com/imscript/imscript/stdlib/log"
 	"github.com/imscript/imscript/stdlib/mail"
 	"github.com/imscript/imscript/stdlib/process"
@@ -35,6 +36,7 @@ func Modules() []script.Module {
 		{Name: "sql", Build: sql.Module},
 		{Name: "jwt", Build: jwt.Module},
 		{Name: "crypto", Build: crypto.Module},
+		{Name: "limit", Build: limit.Module},
 	}
 	return append(mods, table.Modules()...)
 }
