@@ -315,6 +315,9 @@ func (ws *wsConn) sendClose(c *conn, code int, reason string) (bool, string) {
 // WebSocket connection of the server: the host is stopping. It returns the
 // connections that are closing.
 func (s *Server) goingAway() []*conn {
+	// A handshake completing now, its 101 sent but not yet marked open,
+	// sees the flag and says going away itself (wsOpen.accept).
+	s.wsGoingAway.Store(true)
 	var closing []*conn
 	s.host.conns.each(func(c *conn) {
 		if c.srv != s {
@@ -445,6 +448,9 @@ func (o *wsOpen) accept(w *worker, s *Server, c *conn, res *response) {
 	res.finish()
 	if ws := wsOf(c); ws != nil {
 		ws.open.Store(true)
+		if s.wsGoingAway.Load() { // the host is stopping and its goingAway may have missed this one
+			ws.sendClose(c, wsframe.CloseGoingAway, "server shutting down")
+		}
 	}
 	w.fire(s, hOpen, s.obj, s.requestObject(c, o.req))
 }

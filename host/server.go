@@ -31,8 +31,11 @@ type Server struct {
 
 	listening bool
 	closing   atomic.Bool
-	ln        listener
-	hbStop    chan struct{}
+	// wsGoingAway is set when the host, stopping, sends every open
+	// WebSocket connection its 1001 (proto_ws.go).
+	wsGoingAway atomic.Bool
+	ln          listener
+	hbStop      chan struct{}
 	// gate holds the events of a listener opened before its version is
 	// active (a reload binds new listeners first): see post.
 	gate atomic.Pointer[eventGate]
