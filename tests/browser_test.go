@@ -122,12 +122,17 @@ func (tb *chatTab) fail(format string, args ...any) {
 
 // Predicates on the chat page's DOM (scripts/web/chat/index.html).
 const (
-	jsOnline = `document.getElementById("status").dataset.state === "online"`
-	jsLobby  = `!!document.querySelector('#rooms li.active[data-room="lobby"]:not(.not-joined)')`
+	jsOnline   = `document.getElementById("status").dataset.state === "online"`
+	jsLobby    = `!!document.querySelector('#rooms li.active[data-room="lobby"]:not(.not-joined)')`
+	jsAuthForm = `!document.getElementById("auth").hidden`
 )
 
 func jsMember(nick string) string {
-	return `!!document.querySelector('#members li[data-nick=` + strconv.Quote(nick) + `]')`
+	return `!!document.querySelector('#members li.online[data-nick=` + strconv.Quote(nick) + `]')`
+}
+
+func jsOffline(nick string) string {
+	return `!!document.querySelector('#members li.offline[data-nick=` + strconv.Quote(nick) + `]')`
 }
 
 func jsMessage(from, text string) string {
@@ -135,26 +140,78 @@ func jsMessage(from, text string) string {
 		`.some((e) => e.textContent === ` + strconv.Quote(text) + `)`
 }
 
-// login opens the chat page, logs in as nick by typing it and pressing
-// Enter, and waits until the tab is online in #lobby.
-func (tb *chatTab) login(url, nick string) {
+func jsNotice(text string) string {
+	return `[...document.querySelectorAll("#messages .notice")].some((e) => e.textContent.includes(` + strconv.Quote(text) + `))`
+}
+
+// jsBadge: the unread badge of a room ("#name") or conversation ("@name") shows n.
+func jsBadge(key string, n int) string {
+	sel := `#rooms li[data-room=` + strconv.Quote(key[1:]) + `] .badge`
+	if key[0] == '@' {
+		sel = `#dms li[data-dm=` + strconv.Quote(key[1:]) + `] .badge`
+	}
+	return `(document.querySelector('` + sel + `') || {}).textContent === "` + strconv.Itoa(n) + `"`
+}
+
+func jsNoBadge(key string) string {
+	sel := `#rooms li[data-room=` + strconv.Quote(key[1:]) + `] .badge`
+	if key[0] == '@' {
+		sel = `#dms li[data-dm=` + strconv.Quote(key[1:]) + `] .badge`
+	}
+	return `!document.querySelector('` + sel + `')`
+}
+
+const (
+	jsNavOpen     = `document.getElementById("sidebar").getBoundingClientRect().left === 0`
+	jsNavClosed   = `document.getElementById("sidebar").getBoundingClientRect().right <= 0`
+	jsMembersOpen = `(() => { const r = document.getElementById("members-panel").getBoundingClientRect(); return r.right === window.innerWidth && r.width > 200; })()`
+)
+
+// openNav opens the rooms drawer (phone layout) and waits until it has
+// slid in.
+func (tb *chatTab) openNav() {
+	tb.t.Helper()
+	tb.click("open the rooms drawer", "#open-nav")
+	tb.until("the rooms drawer open", jsNavOpen)
+}
+
+// eval runs a JavaScript expression in the page.
+func (tb *chatTab) eval(what, expr string) {
+	tb.t.Helper()
+	if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[any](expr)); err != nil {
+		tb.fail("%s: %s: %v", tb.name, what, err)
+	}
+}
+
+// open opens the chat page at the given viewport and waits until it shows
+// the log-in form or is online.
+func (tb *chatTab) open(url string, w, h int64) {
 	tb.t.Helper()
 	tb.do("open "+url,
-		chromedp.EmulateViewport(1280, 800),
+		chromedp.EmulateViewport(w, h),
 		chromedp.Navigate(url),
-		chromedp.WaitVisible(chromedp.CSS("#login-nick")),
 	)
-	// Another tab may have prefilled the field (chromedp's SetValue refuses
-	// an empty value, so clear it in the page).
-	if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`(document.getElementById("login-nick").value = "", true)`)); err != nil {
-		tb.fail("clear the nickname field: %v", err)
+	tb.until("the log-in form or the chat", jsAuthForm+` || `+jsOnline)
+}
+
+// auth fills the log-in form (register: the "Create account" tab) and
+// presses Enter; it waits until the tab is online in #lobby.
+func (tb *chatTab) auth(register bool, user, pw string) {
+	tb.t.Helper()
+	tb.until("the log-in form", jsAuthForm)
+	tab := "#tab-login"
+	if register {
+		tab = "#tab-register"
 	}
-	tb.do("log in as "+nick,
-		chromedp.SendKeys(chromedp.CSS("#login-nick"), nick+"\r"),
-		chromedp.WaitNotVisible(chromedp.CSS("#login")),
+	tb.eval("clear the form", `(document.getElementById("auth-user").value = "", document.getElementById("auth-pass").value = "", true)`)
+	tb.do("log in as "+user,
+		chromedp.Click(chromedp.CSS(tab)),
+		chromedp.SendKeys(chromedp.CSS("#auth-user"), user),
+		chromedp.SendKeys(chromedp.CSS("#auth-pass"), pw+"\r"),
 	)
-	tb.until(nick+" online", jsOnline)
-	tb.until(nick+" in #lobby", jsLobby)
+	tb.until(user+" logged in", `document.getElementById("auth").hidden`)
+	tb.until(user+" online", jsOnline)
+	tb.until(user+" in #lobby", jsLobby)
 }
 
 // say types text into the message box and presses Enter.
@@ -165,77 +222,185 @@ func (tb *chatTab) say(text string) {
 		chromedp.SendKeys(chromedp.CSS("#input"), text+"\r"))
 }
 
-func (tb *chatTab) screenshot(path string) {
+// click clicks the element sel once it is visible (in the page, in one
+// step: a list that is re-rendered meanwhile cannot make it miss).
+func (tb *chatTab) click(what, sel string) {
+	tb.t.Helper()
+	tb.do(what, chromedp.WaitVisible(chromedp.CSS(sel)))
+	tb.until(what, `(() => { const e = document.querySelector(`+strconv.Quote(sel)+`); if (!e) return false; e.click(); return true; })()`)
+}
+
+// screenshot saves the viewport as dir/name.png and, for a look after the
+// run, a copy in /tmp/chat-shots.
+func (tb *chatTab) screenshot(dir, name string) {
 	tb.t.Helper()
 	png, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		tb.fail("screenshot: %v", err)
 	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		tb.t.Fatal(err)
+	for _, d := range []string{dir, "/tmp/chat-shots"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			tb.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, name+".png"), png, 0o644); err != nil {
+			tb.t.Fatal(err)
+		}
 	}
-	tb.t.Logf("screenshot: %s", path)
+	tb.t.Logf("screenshot: %s", filepath.Join(dir, name+".png"))
 }
 
-// TestChatBrowser: the chat page in two tabs of a headless Chromium, logged
-// in as alice and bob, exchanges room messages both ways and a private
-// message, survives a server restart (both tabs reconnect, log in again and
-// re-join), and leaves a screenshot of each tab in tests/artifacts/.
+// TestChatBrowser: the chat page in a headless Chromium, two users in two
+// browser contexts (their own cookies): both register through the form,
+// talk in #lobby, see an unread badge for a room they are not looking at;
+// a reload shows the history; bob logs out, alice sends him a private
+// message, bob logs in again and finds it with its badge, opens it and
+// alice sees "Seen" (and the typing notice); a flood gets the rate-limit
+// error on the page; after a server restart (same --data) both reconnect
+// and recover; after one that lost the history the page says it reloaded. Screenshots at
+// 1280x800 and 390x844 (with the drawers open) go to tests/artifacts/ and
+// /tmp/chat-shots/.
 func TestChatBrowser(t *testing.T) {
 	t.Parallel()
 	chrome := needChromium(t)
 	artifacts := filepath.Join(repoRoot, "tests", "artifacts")
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	eachLang(t, func(t *testing.T, lang string) {
-		s := start(t, example(lang, "chat"), runOpts{workers: 2})
+		data := t.TempDir()
+		s := startChat(t, lang, nil, "--data", data)
 		url := "http://" + s.addr() + "/"
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 		defer cancel()
+		shot := func(tb *chatTab, name string) { tb.screenshot(artifacts, "chat-"+lang+"-"+name) }
 
 		var tabs []*chatTab
 		alice := newTab(t, startBrowser(t, ctx, chrome), "alice", &tabs)
-		alice.login(url, "alice")
-		bobCtx, cancelBob := chromedp.NewContext(alice.ctx) // a second tab, same browser
+		alice.open(url, 1280, 800)
+		shot(alice, "login-1280")
+		alice.auth(true, "alice", "alice-password")
+		// bob: a browser context of his own (other cookies), as another browser.
+		bobCtx, cancelBob := chromedp.NewContext(alice.ctx, chromedp.WithNewBrowserContext())
 		defer cancelBob()
 		bob := newTab(t, bobCtx, "bob", &tabs)
-		bob.login(url, "bob")
+		bob.open(url, 1280, 800)
+		bob.auth(true, "bob", "bob-password")
 		alice.until("bob in alice's member list", jsMember("bob"))
 		bob.until("alice in bob's member list", jsMember("alice"))
-		alice.until("the notice that bob joined",
-			`[...document.querySelectorAll("#messages .notice")].some((e) => e.textContent.startsWith("bob joined"))`)
 
 		hello := "Hi bob! This message went through imscript (" + lang + ")."
 		alice.say(hello)
 		bob.until("alice's message", jsMessage("alice", hello))
 		alice.until("alice's own message", jsMessage("alice", hello))
-		reply := "Hello alice, got it. Rooms, presence and heartbeats all work."
+		reply := "Hello alice, got it. History, receipts and typing all work."
 		bob.say(reply)
 		alice.until("bob's reply", jsMessage("bob", reply))
-		bob.say("/msg alice psst, this one is private")
-		alice.until("the private conversation with bob in the sidebar",
-			`!!document.querySelector('#dms li[data-dm="bob"] .badge')`)
-		bob.do("back to #lobby", chromedp.Click(chromedp.CSS(`#rooms li[data-room="lobby"]`)))
-		alice.say("See you in #dev later.")
-		bob.until("alice's last message", jsMessage("alice", "See you in #dev later."))
 
-		alice.screenshot(filepath.Join(artifacts, "chat-"+lang+"-alice.png"))
-		bob.screenshot(filepath.Join(artifacts, "chat-"+lang+"-bob.png"))
+		// alice looks at #dev: new messages in #lobby show as a badge.
+		alice.say("/join dev")
+		alice.until("alice in #dev", `!!document.querySelector('#rooms li.active[data-room="dev"]')`)
+		bob.say("Are you still around?")
+		bob.say("I will be in #lobby.")
+		alice.until("the unread badge of #lobby", jsBadge("#lobby", 2))
+		alice.until("the tab title", `document.title.startsWith("(2)")`)
+		alice.click("back to #lobby", `#rooms li[data-room="lobby"]`)
+		alice.until("the badge gone", jsNoBadge("#lobby"))
+		alice.until("bob's messages", jsMessage("bob", "I will be in #lobby."))
 
-		// Restart the server on the same port: both tabs go offline,
-		// reconnect with backoff, log in again and re-join #lobby.
+		// A reload shows the history.
+		bob.do("reload", chromedp.Reload())
+		bob.until("bob online after the reload", jsOnline)
+		bob.until("the history after the reload", jsMessage("alice", hello)+` && `+jsMessage("bob", "I will be in #lobby."))
+		bob.until("no unread after the reload", jsNoBadge("#lobby"))
+		shot(bob, "lobby-1280")
+
+		// bob logs out; alice writes to him; he finds it at his next login.
+		bob.click("log out", "#logout")
+		bob.until("the log-in form after logging out", jsAuthForm)
+		alice.until("bob offline in the member list", jsOffline("bob"))
+		alice.click("open a conversation with bob", `#members li[data-nick="bob"]`)
+		alice.until("the conversation with bob", `document.getElementById("conv-title").textContent === "@bob"`)
+		pm := "Psst, bob: this waited for you while you were away."
+		alice.say(pm)
+		alice.until("alice's private message", jsMessage("alice", pm))
+		alice.click("back to #lobby", `#rooms li[data-room="lobby"]`)
+		bob.auth(false, "bob", "bob-password")
+		bob.until("alice's conversation with an unread badge", jsBadge("@alice", 1))
+		bob.until("the total on the title", `document.title.startsWith("(1)")`)
+		alice.click("the conversation with bob", `#dms li[data-dm="bob"]`)
+		bob.click("open the conversation", `#dms li[data-dm="alice"]`)
+		bob.until("the private message", jsMessage("alice", pm))
+		bob.until("the badge gone", jsNoBadge("@alice"))
+		alice.until(`"Seen" under alice's message`, `!!document.querySelector("#messages .seen")`)
+		bob.do("type without sending", chromedp.SendKeys(chromedp.CSS("#input"), "Thanks, I am b"))
+		alice.until("bob is typing", `document.getElementById("typing").textContent.includes("bob is typing")`)
+		shot(alice, "seen-1280")
+		bob.do("finish the message", chromedp.SendKeys(chromedp.CSS("#input"), "ack!\r"))
+		alice.until("bob's answer", jsMessage("bob", "Thanks, I am back!"))
+		shot(bob, "dm-1280")
+
+		// Too fast: the page shows the rate-limit error.
+		alice.click("back to #lobby", `#rooms li[data-room="lobby"]`)
+		alice.eval("send 15 messages at once", `(() => {
+			const f = document.getElementById("send-form"), i = document.getElementById("input");
+			for (let k = 0; k < 15; k++) { i.value = "flood " + k; f.requestSubmit(); }
+			return true;
+		})()`)
+		alice.until("the rate-limit error", jsNotice("Slow down"))
+
+		// The phone layout: no horizontal scrolling, the drawers reach the
+		// rooms, the conversations and the members.
+		bob.do("phone size", chromedp.EmulateViewport(390, 844))
+		bob.until("the sidebar hidden", jsNavClosed)
+		bob.openNav()
+		bob.click("#lobby in the drawer", `#rooms li[data-room="lobby"]`)
+		bob.until("the drawer closed on choosing", jsNavClosed)
+		bob.until("#lobby on the phone", jsMessage("alice", hello))
+		bob.until("no horizontal scrolling", `document.documentElement.scrollWidth <= 390 && document.body.scrollWidth <= 390`)
+		shot(bob, "lobby-390")
+		bob.openNav()
+		shot(bob, "drawer-390")
+		bob.click("a conversation in the drawer", `#dms li[data-dm="alice"]`)
+		bob.until("the drawer closed", jsNavClosed)
+		bob.until("the conversation on the phone", jsMessage("alice", pm))
+		bob.until("no horizontal scrolling", `document.documentElement.scrollWidth <= 390`)
+		shot(bob, "dm-390")
+		bob.click("open the members drawer", "#open-members")
+		bob.until("the members drawer open", jsMembersOpen)
+		shot(bob, "members-390")
+		bob.click("close the drawer", "#backdrop")
+		bob.openNav()
+		bob.click("log out", "#logout")
+		bob.until("the log-in form", jsAuthForm)
+		shot(bob, "login-390")
+		bob.auth(false, "bob", "bob-password")
+
+		// Restart the server on the same port with the same --data: both
+		// tabs reconnect on their own and recover (no reload, no duplicate).
 		port := s.port
 		s.kill()
 		alice.until("the lost connection", `!(`+jsOnline+`)`)
-		start(t, example(lang, "chat"), runOpts{workers: 2, env: map[string]string{"PORT": strconv.Itoa(port)}})
+		s = startChat(t, lang, map[string]string{"PORT": strconv.Itoa(port)}, "--data", data)
 		alice.until("alice back online", jsOnline)
 		bob.until("bob back online", jsOnline)
+		alice.click("back to #lobby", `#rooms li[data-room="lobby"]`)
 		alice.until("bob back in the member list", jsMember("bob"))
-		bob.until("alice back in the member list", jsMember("alice"))
 		back := "Still here after the restart."
+		bob.click("back to #lobby", `#rooms li[data-room="lobby"]`)
 		bob.say(back)
 		alice.until("bob's message after the restart", jsMessage("bob", back))
-		alice.screenshot(filepath.Join(artifacts, "chat-"+lang+"-alice-reconnected.png"))
+		alice.until("the history kept, once", `[...document.querySelectorAll("#messages .msg .text")].filter((e) => e.textContent === `+strconv.Quote(hello)+`).length === 1`)
+		alice.until("no reload notice", `!(`+jsNotice("reloaded")+`)`)
+		alice.until("no unread conversation after the restart", jsNoBadge("@bob"))
+		shot(alice, "recovered-1280")
+
+		// Once more without --data (history in memory, accounts in the same
+		// database): the rooms' history is gone, and the page says so.
+		s.kill()
+		alice.until("the lost connection", `!(`+jsOnline+`)`)
+		startChat(t, lang, map[string]string{"PORT": strconv.Itoa(port), "CHAT_DATA": data})
+		alice.until("alice back online", jsOnline)
+		alice.until("the reload notice", jsNotice("history no longer reaches back — reloaded"))
+		bob.until("bob back online", jsOnline)
+		bob.say("And after a restart that lost the history.")
+		alice.until("bob's message after the second restart", jsMessage("bob", "And after a restart that lost the history."))
+		shot(alice, "reloaded-1280")
 	})
 }
