@@ -255,7 +255,8 @@ func (tb *chatTab) screenshot(dir, name string) {
 // a reload shows the history; bob logs out, alice sends him a private
 // message, bob logs in again and finds it with its badge, opens it and
 // alice sees "Seen" (and the typing notice); a flood gets the rate-limit
-// error on the page; after a server restart (same --data) both reconnect
+// error on the page; a fresh page shows the last 50 and "load older" the
+// rest; after a server restart (same --data) both reconnect
 // and recover; after one that lost the history the page says it reloaded. Screenshots at
 // 1280x800 and 390x844 (with the drawers open) go to tests/artifacts/ and
 // /tmp/chat-shots/.
@@ -265,7 +266,16 @@ func TestChatBrowser(t *testing.T) {
 	artifacts := filepath.Join(repoRoot, "tests", "artifacts")
 	eachLang(t, func(t *testing.T, lang string) {
 		data := t.TempDir()
-		s := startChat(t, lang, nil, "--data", data)
+		// A burst of 60: the flood below fills more than a page, and still
+		// gets refused at the end.
+		env := func(kv ...string) map[string]string {
+			m := map[string]string{"CHAT_MSG_BURST": "60"}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[kv[i]] = kv[i+1]
+			}
+			return m
+		}
+		s := startChat(t, lang, env(), "--data", data)
 		url := "http://" + s.addr() + "/"
 		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 		defer cancel()
@@ -338,12 +348,23 @@ func TestChatBrowser(t *testing.T) {
 
 		// Too fast: the page shows the rate-limit error.
 		alice.click("back to #lobby", `#rooms li[data-room="lobby"]`)
-		alice.eval("send 15 messages at once", `(() => {
+		alice.eval("send 80 messages at once", `(() => {
 			const f = document.getElementById("send-form"), i = document.getElementById("input");
-			for (let k = 0; k < 15; k++) { i.value = "flood " + k; f.requestSubmit(); }
+			for (let k = 0; k < 80; k++) { i.value = "flood " + k; f.requestSubmit(); }
 			return true;
 		})()`)
 		alice.until("the rate-limit error", jsNotice("Slow down"))
+
+		// A fresh page shows the last 50 messages; "load older" the rest.
+		bob.do("reload", chromedp.Reload())
+		bob.until("bob online after the reload", jsOnline)
+		bob.click("#lobby", `#rooms li[data-room="lobby"]`)
+		bob.until("the last messages", jsMessage("alice", "flood 59"))
+		bob.until("50 messages", `document.querySelectorAll("#messages .msg").length === 50`)
+		bob.until("older ones not loaded", `!(`+jsMessage("alice", hello)+`)`)
+		bob.click("load older", "#load-older")
+		bob.until("the older messages", jsMessage("alice", hello)+` && document.querySelectorAll("#messages .msg").length > 60`)
+		bob.until("the beginning of the room", `!document.getElementById("load-older") && !!document.querySelector("#messages .start")`)
 
 		// The phone layout: no horizontal scrolling, the drawers reach the
 		// rooms, the conversations and the members.
@@ -377,7 +398,7 @@ func TestChatBrowser(t *testing.T) {
 		port := s.port
 		s.kill()
 		alice.until("the lost connection", `!(`+jsOnline+`)`)
-		s = startChat(t, lang, map[string]string{"PORT": strconv.Itoa(port)}, "--data", data)
+		s = startChat(t, lang, env("PORT", strconv.Itoa(port)), "--data", data)
 		alice.until("alice back online", jsOnline)
 		bob.until("bob back online", jsOnline)
 		alice.click("back to #lobby", `#rooms li[data-room="lobby"]`)
@@ -395,7 +416,7 @@ func TestChatBrowser(t *testing.T) {
 		// database): the rooms' history is gone, and the page says so.
 		s.kill()
 		alice.until("the lost connection", `!(`+jsOnline+`)`)
-		startChat(t, lang, map[string]string{"PORT": strconv.Itoa(port), "CHAT_DATA": data})
+		startChat(t, lang, env("PORT", strconv.Itoa(port), "CHAT_DATA", data))
 		alice.until("alice back online", jsOnline)
 		alice.until("the reload notice", jsNotice("history no longer reaches back — reloaded"))
 		bob.until("bob back online", jsOnline)
