@@ -193,9 +193,12 @@ type chatClient struct {
 
 // dialWS opens a WebSocket with the session cookie; it returns the HTTP
 // status of a refused handshake.
-func dialWS(s *server, cookie string) (*websocket.Conn, int, string, error) {
+func dialWS(s *server, cookie string, header ...string) (*websocket.Conn, int, string, error) {
 	d := websocket.Dialer{HandshakeTimeout: ioTimeout}
 	h := http.Header{}
+	for i := 0; i+1 < len(header); i += 2 {
+		h.Set(header[i], header[i+1])
+	}
 	if cookie != "" {
 		h.Set("Cookie", "chat_session="+cookie)
 	}
@@ -721,8 +724,8 @@ func chatSecret(t *testing.T, dir string) []byte {
 
 // TestChatHandshakeAuth: the WebSocket upgrade is refused with HTTP 401
 // without a session, with a forged token (another key, alg none, a changed
-// claim) and with an expired one (signed with the server's own key); a
-// valid session upgrades.
+// claim) and with an expired one (signed with the server's own key), and
+// with 403 from a page of another origin; a valid session upgrades.
 func TestChatHandshakeAuth(t *testing.T) {
 	t.Parallel()
 	eachLang(t, func(t *testing.T, lang string) {
@@ -755,6 +758,15 @@ func TestChatHandshakeAuth(t *testing.T) {
 				t.Errorf("%s: handshake answered %d %q, want 401 {error: unauthorized, message: ...%s...}", tc.name, status, body, tc.why)
 			}
 		}
+		// A page of another site (or another port) may not use the cookie.
+		if _, status, body, err := dialWS(s, alice.cookie, "Origin", "http://evil.example"); err == nil || status != 403 || !strings.Contains(body, "forbidden") {
+			t.Errorf("handshake from another origin = %d %q, want 403 forbidden", status, body)
+		}
+		conn, status, _, err := dialWS(s, alice.cookie, "Origin", "http://"+s.addr())
+		if err != nil {
+			t.Fatalf("handshake from the chat's own page = %d: %v", status, err)
+		}
+		conn.Close()
 		// A token signed with the right key for a session that exists works.
 		c := dialChat(t, s, alice)
 		c.send(map[string]any{"type": "ping", "t": 1})

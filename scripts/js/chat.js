@@ -18,7 +18,8 @@
 // for an unknown user and a wrong password —, 409 taken, 422, 429
 // rate_limited: login and register attempts per IP).
 // WebSocket (any path): the handshake is refused with 401 without a valid
-// session cookie. Then one JSON object per text frame, with a "type":
+// session cookie (403 for a page of another origin). Then one JSON object
+// per text frame, with a "type":
 //   client -> server
 //     hello {inbox?:{since, epoch}}   -> binds the connection to its user (recovering
 //                                        the personal channel after since) -> welcome
@@ -530,8 +531,15 @@ srv.on("start", (srv) => {
   console.log("chat server on http://127.0.0.1:" + srv.port + "/" + (DATA ? " (data in " + DATA + ")" : " (data in memory)"));
 });
 
-// The upgrade needs a valid session cookie.
+// The upgrade needs a page of this server (a browser sends its Origin)
+// and a valid session cookie.
 srv.on("handshake", async (req, res) => {
+  const origin = req.header.origin, host = req.header.host || "";
+  if (origin !== undefined && origin !== null && origin !== "http://" + host && origin !== "https://" + host) {
+    res.status(403).header("Content-Type", "application/json; charset=utf-8");
+    res.send(JSON.stringify({ error: "forbidden", message: "this page may not open a chat connection" }));
+    return false;
+  }
   const s = await session(req, true);
   if (!s.user) {
     res.status(401).header("Content-Type", "application/json; charset=utf-8");

@@ -18,7 +18,8 @@
 -- for an unknown user and a wrong password —, 409 taken, 422, 429
 -- rate_limited: login and register attempts per IP).
 -- WebSocket (any path): the handshake is refused with 401 without a valid
--- session cookie. Then one JSON object per text frame, with a "type":
+-- session cookie (403 for a page of another origin). Then one JSON object
+-- per text frame, with a "type":
 --   client -> server
 --     hello {inbox?={since, epoch}}   -> binds the connection to its user (recovering
 --                                        the personal channel after since) -> welcome
@@ -615,8 +616,15 @@ srv:on("start", function(srv)
     print("chat server on http://127.0.0.1:" .. srv.port .. "/" .. (DATA and (" (data in " .. DATA .. ")") or " (data in memory)"))
 end)
 
--- The upgrade needs a valid session cookie.
+-- The upgrade needs a page of this server (a browser sends its Origin)
+-- and a valid session cookie.
 srv:on("handshake", function(req, res)
+    local origin, host = req.header.origin, req.header.host or ""
+    if origin and origin ~= "http://" .. host and origin ~= "https://" .. host then
+        res:status(403):header("Content-Type", "application/json; charset=utf-8")
+        res:send(json.encode{ error = "forbidden", message = "this page may not open a chat connection" })
+        return false
+    end
     local s, why = session(req, true)
     if not s then
         res:status(401):header("Content-Type", "application/json; charset=utf-8")
