@@ -167,12 +167,16 @@ type Broker interface {
 
 	// AddPresence records that this node has at least one connection of uid
 	// in ch (called on the first one). Idempotent per node: presence is a
-	// set of nodes per (ch, uid), not a count of calls.
-	AddPresence(ch Channel, uid string) error
+	// set of nodes per (ch, uid), not a count of calls. first reports that
+	// uid was not present in ch through any node before (the cluster-wide
+	// "join"); when two nodes add the same uid at once a broker may report
+	// first to both of them, never to neither.
+	AddPresence(ch Channel, uid string) (first bool, err error)
 
 	// RemovePresence records that this node's last connection of uid left
-	// ch. Removing what is not there is not an error.
-	RemovePresence(ch Channel, uid string) error
+	// ch. Removing what is not there is not an error. last reports that
+	// uid is now present in ch through no node (the cluster-wide "leave").
+	RemovePresence(ch Channel, uid string) (last bool, err error)
 
 	// Presence returns the distinct uids present in ch through any node,
 	// sorted.

@@ -126,6 +126,28 @@ func remove(sets map[string]map[*conn]uint64, name string, c *conn) (removed, la
 	return true, false
 }
 
+// addPresence records that this node's first connection of uid entered
+// room and fires the presence event when it is the uid's first anywhere
+// (m.mu held). A broker that fails is logged and counted as first, so
+// that a single node still tells its script.
+func (m *hub) addPresence(room, key string, uid script.Value) {
+	first, err := m.b.AddPresence(roomChannel(room), key)
+	m.brokerErr("add presence", roomChannel(room), err)
+	if first || err != nil {
+		m.presenceEvent(room, uid, true)
+	}
+}
+
+// removePresence is addPresence's other half: the last connection of uid
+// on this node left room.
+func (m *hub) removePresence(room, key string, uid script.Value) {
+	last, err := m.b.RemovePresence(roomChannel(room), key)
+	m.brokerErr("remove presence", roomChannel(room), err)
+	if last || err != nil {
+		m.presenceEvent(room, uid, false)
+	}
+}
+
 // uidIn reports whether another connection than c of uid key is in room
 // (m.mu held).
 func (m *hub) uidIn(key, room string, c *conn) bool {
@@ -151,8 +173,7 @@ func (m *hub) bind(c *conn, uid script.Value, key string, rec *recoverOpts) join
 	}
 	for _, room := range st.rooms {
 		if !m.uidIn(key, room, c) {
-			m.brokerErr("add presence", roomChannel(room), m.b.AddPresence(roomChannel(room), key))
-			m.presenceEvent(room, uid, true)
+			m.addPresence(room, key, uid)
 		}
 	}
 	m.mu.Unlock()
@@ -181,8 +202,7 @@ func (m *hub) unbindLocked(c *conn) bool {
 	}
 	for _, room := range c.hub.rooms {
 		if !m.uidIn(key, room, c) {
-			m.brokerErr("remove presence", roomChannel(room), m.b.RemovePresence(roomChannel(room), key))
-			m.presenceEvent(room, c.hub.uid, false)
+			m.removePresence(room, key, c.hub.uid)
 		}
 	}
 	c.hub.uid, c.hub.uidKey = nil, ""
@@ -222,8 +242,7 @@ func (m *hub) join(c *conn, room string, rec *recoverOpts) (res joinResult, ok b
 		m.brokerErr("subscribe", ch, m.b.Subscribe(ch))
 	}
 	if st.uidKey != "" && !m.uidIn(st.uidKey, room, c) {
-		m.brokerErr("add presence", ch, m.b.AddPresence(ch, st.uidKey))
-		m.presenceEvent(room, st.uid, true)
+		m.addPresence(room, st.uidKey, st.uid)
 	}
 	m.mu.Unlock()
 	return m.recover(c, ch, rec, func(upTo uint64) {
@@ -255,8 +274,7 @@ func (m *hub) leaveLocked(c *conn, room string) bool {
 	}
 	ch := roomChannel(room)
 	if st.uidKey != "" && !m.uidIn(st.uidKey, room, c) {
-		m.brokerErr("remove presence", ch, m.b.RemovePresence(ch, st.uidKey))
-		m.presenceEvent(room, st.uid, false)
+		m.removePresence(room, st.uidKey, st.uid)
 	}
 	if last {
 		m.brokerErr("unsubscribe", ch, m.b.Unsubscribe(ch))

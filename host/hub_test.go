@@ -32,6 +32,7 @@ srv:on("message", function(s, f)
   if cmd == "pub" then s:publish("lobby", a)
   elseif cmd == "touid" then s:sendToUid(a, b)
   elseif cmd == "presence" then s:push(f.fd, "presence " .. table.concat(s:presence("lobby"), ","))
+  elseif cmd == "stats" then local st = s:stats(); s:push(f.fd, "stats " .. st.node .. " " .. st.cluster_nodes)
   end
 end)
 `,
@@ -47,6 +48,7 @@ srv.on("message", (s, f) => {
   if (cmd === "pub") s.publish("lobby", a);
   else if (cmd === "touid") s.sendToUid(a, rest.join(" "));
   else if (cmd === "presence") s.push(f.fd, "presence " + s.presence("lobby").join(","));
+  else if (cmd === "stats") { const st = s.stats(); s.push(f.fd, "stats " + st.node + " " + st.cluster_nodes); }
 });
 `,
 }
@@ -124,6 +126,9 @@ func TestHubAcrossNodesOfOneBus(t *testing.T) {
 			bob.send("touid ann from bob")
 			ann.expect("from bob")
 
+			if got := ann.ask("stats", "stats "); got != "stats n1 2" {
+				t.Fatalf("stats on n1: %q, want node n1 of 2", got)
+			}
 			if got := ann.ask("presence", "presence "); got != "presence ann,bob,carl" {
 				t.Fatalf("presence on n1: %q, want ann,bob,carl", got)
 			}
@@ -137,6 +142,9 @@ func TestHubAcrossNodesOfOneBus(t *testing.T) {
 			}
 			if got := ann.ask("presence", "presence "); got != "presence ann" {
 				t.Fatalf("presence after n2 stopped: %q, want ann", got)
+			}
+			if got := ann.ask("stats", "stats "); got != "stats n1 1" {
+				t.Fatalf("stats on n1 after n2 stopped: %q, want node n1 of 1", got)
 			}
 		})
 	}

@@ -280,18 +280,38 @@ func (s *Server) connections() []int64 {
 // stats is srv:stats().
 func (s *Server) stats() script.Map {
 	return script.Map{
-		"start_time":      s.startTime,
-		"connection_num":  s.connNum.Load(),
-		"accept_count":    s.acceptCount.Load(),
-		"close_count":     s.closeCount.Load(),
-		"reject_count":    s.rejectCount.Load(),
-		"request_count":   s.requestNum.Load(),
-		"bytes_in":        s.bytesIn.Load(),
-		"bytes_out":       s.bytesOut.Load(),
-		"worker_num":      int64(len(s.host.workers)),
-		"task_queue_num":  int64(len(s.host.tasks.ch)),
-		"task_worker_num": int64(len(s.host.all) - len(s.host.workers)),
-		"reload_count":    s.host.reloadCount.Load(),
-		"error_count":     s.host.errorCount.Load(),
+		"start_time":        s.startTime,
+		"connection_num":    s.connNum.Load(),
+		"accept_count":      s.acceptCount.Load(),
+		"close_count":       s.closeCount.Load(),
+		"reject_count":      s.rejectCount.Load(),
+		"request_count":     s.requestNum.Load(),
+		"bytes_in":          s.bytesIn.Load(),
+		"bytes_out":         s.bytesOut.Load(),
+		"worker_num":        int64(len(s.host.workers)),
+		"task_queue_num":    int64(len(s.host.tasks.ch)),
+		"task_worker_num":   int64(len(s.host.all) - len(s.host.workers)),
+		"reload_count":      s.host.reloadCount.Load(),
+		"error_count":       s.host.errorCount.Load(),
+		"node":              s.host.cfg.Node,
+		"cluster_nodes":     int64(s.host.clusterNodes()),
+		"history_recovered": s.host.recovered.Load(),
 	}
+}
+
+// clusterLister is a broker that knows the nodes it shares channels with.
+type clusterLister interface {
+	// Nodes lists the names of the nodes that are up, this one included.
+	Nodes() []string
+}
+
+// clusterNodes is how many nodes the broker sees up, this one included (1
+// for a broker that cannot tell).
+func (h *Host) clusterNodes() int {
+	if l, ok := h.hub.b.(clusterLister); ok {
+		if n := len(l.Nodes()); n > 0 {
+			return n
+		}
+	}
+	return 1
 }

@@ -109,3 +109,6 @@ type nop struct{}
 
 func (nop) Deliver(broker.Channel, broker.Publication)   {}
 func (nop) PresenceChanged(broker.Channel, string, bool) {}
+
+// ok drops the first result of AddPresence / RemovePresence.
+func ok(_ bool, err error) error { return err }

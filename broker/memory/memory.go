@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -332,4 +333,16 @@ func (n *Broker) delivered() {
 		default:
 		}
 	}
+}
+
+// Nodes lists the names of the bus's open nodes, sorted.
+func (b *Broker) Nodes() []string {
+	b.bus.mu.RLock()
+	defer b.bus.mu.RUnlock()
+	out := make([]string, 0, len(b.bus.nodes))
+	for name := range b.bus.nodes {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
 }

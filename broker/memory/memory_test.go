@@ -123,11 +123,11 @@ func TestInvalid(t *testing.T) {
 		if _, _, err := n.History(ch, broker.HistoryQuery{}); err == nil {
 			t.Errorf("History(%v) succeeded", ch)
 		}
-		if err := n.AddPresence(ch, "u"); err == nil {
+		if _, err := n.AddPresence(ch, "u"); err == nil {
 			t.Errorf("AddPresence(%v) succeeded", ch)
 		}
 	}
-	if err := n.AddPresence(lobby, ""); err == nil {
+	if _, err := n.AddPresence(lobby, ""); err == nil {
 		t.Error("AddPresence with an empty uid succeeded")
 	}
 }
@@ -311,9 +311,9 @@ func TestChurn(t *testing.T) {
 				case 1:
 					err = n.Unsubscribe(ch)
 				case 2:
-					err = n.AddPresence(ch, fmt.Sprint("u", j%3))
+					_, err = n.AddPresence(ch, fmt.Sprint("u", j%3))
 				case 3:
-					err = n.RemovePresence(ch, fmt.Sprint("u", j%3))
+					_, err = n.RemovePresence(ch, fmt.Sprint("u", j%3))
 				case 4:
 					_, _, err = n.History(ch, broker.HistoryQuery{Limit: 3})
 				case 5:
@@ -374,10 +374,10 @@ func TestClose(t *testing.T) {
 	a, _ := started(t, bus, "a")
 	b, rb := started(t, bus, "b")
 	must(t, b.Subscribe(lobby))
-	must(t, b.AddPresence(lobby, "bob"))
+	must(t, ok(b.AddPresence(lobby, "bob")))
 	must(t, a.Subscribe(lobby))
-	must(t, a.AddPresence(lobby, "ann"))
-	must(t, b.AddPresence(lobby, "ann"))
+	must(t, ok(a.AddPresence(lobby, "ann")))
+	must(t, ok(b.AddPresence(lobby, "ann")))
 	must(t, b.Close())
 
 	if err := b.Close(); !errors.Is(err, broker.ErrClosed) {
@@ -387,8 +387,8 @@ func TestClose(t *testing.T) {
 		"Start":          b.Start(&recorder{}),
 		"Subscribe":      b.Subscribe(lobby),
 		"Unsubscribe":    b.Unsubscribe(lobby),
-		"AddPresence":    b.AddPresence(lobby, "x"),
-		"RemovePresence": b.RemovePresence(lobby, "x"),
+		"AddPresence":    ok(b.AddPresence(lobby, "x")),
+		"RemovePresence": ok(b.RemovePresence(lobby, "x")),
 	} {
 		if !errors.Is(err, broker.ErrClosed) {
 			t.Errorf("%s after Close: %v", name, err)
@@ -422,7 +422,7 @@ func TestClosePresenceChanged(t *testing.T) {
 	a, ra := started(t, bus, "a")
 	b, _ := started(t, bus, "b")
 	must(t, a.Subscribe(lobby))
-	must(t, b.AddPresence(lobby, "bob"))
+	must(t, ok(b.AddPresence(lobby, "bob")))
 	must(t, b.Close())
 	want := []change{{lobby, "bob", true}, {lobby, "bob", false}}
 	if got := ra.gotChanges(); !slices.Equal(got, want) {

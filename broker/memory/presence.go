@@ -11,18 +11,18 @@ var errUID = errors.New("memory: empty uid")
 
 // AddPresence implements broker.Broker. When uid was present through no
 // node before, the other nodes subscribed to ch get PresenceChanged(true).
-func (b *Broker) AddPresence(ch broker.Channel, uid string) error {
+func (b *Broker) AddPresence(ch broker.Channel, uid string) (bool, error) {
 	if !ch.Valid() {
-		return badChannel(ch)
+		return false, badChannel(ch)
 	}
 	if uid == "" {
-		return errUID
+		return false, errUID
 	}
 	bus := b.bus
 	bus.mu.Lock()
 	if b.closed.Load() {
 		bus.mu.Unlock()
-		return broker.ErrClosed
+		return false, broker.ErrClosed
 	}
 	m := bus.pres[ch]
 	if m == nil {
@@ -32,11 +32,12 @@ func (b *Broker) AddPresence(ch broker.Channel, uid string) error {
 	nodes := m[uid]
 	if slices.Contains(nodes, b) {
 		bus.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	m[uid] = append(nodes, b)
 	var c *channel
-	if len(nodes) == 0 {
+	first := len(nodes) == 0
+	if first {
 		c = bus.eventLocked(ch, uid, true, b)
 	}
 	bus.mu.Unlock()
@@ -44,26 +45,28 @@ func (b *Broker) AddPresence(ch broker.Channel, uid string) error {
 		c.mu.Lock()
 		c.drain()
 	}
-	return nil
+	return first, nil
 }
 
 // RemovePresence implements broker.Broker. When uid is then present through
 // no node, the other nodes subscribed to ch get PresenceChanged(false).
-func (b *Broker) RemovePresence(ch broker.Channel, uid string) error {
+func (b *Broker) RemovePresence(ch broker.Channel, uid string) (bool, error) {
 	if !ch.Valid() {
-		return badChannel(ch)
+		return false, badChannel(ch)
 	}
 	if uid == "" {
-		return errUID
+		return false, errUID
 	}
 	bus := b.bus
 	bus.mu.Lock()
 	if b.closed.Load() {
 		bus.mu.Unlock()
-		return broker.ErrClosed
+		return false, broker.ErrClosed
 	}
 	var c *channel
+	last := false
 	if m := bus.pres[ch]; m != nil && bus.removePresenceLocked(ch, m, uid, m[uid], b) {
+		last = true
 		c = bus.eventLocked(ch, uid, false, b)
 	}
 	bus.mu.Unlock()
@@ -71,7 +74,7 @@ func (b *Broker) RemovePresence(ch broker.Channel, uid string) error {
 		c.mu.Lock()
 		c.drain()
 	}
-	return nil
+	return last, nil
 }
 
 // Presence implements broker.Broker.

@@ -27,24 +27,24 @@ func TestPresenceRefcount(t *testing.T) {
 	if got := presence(t, c, lobby); len(got) != 0 {
 		t.Fatalf("empty room: %q", got)
 	}
-	must(t, a.AddPresence(lobby, "u"))
-	must(t, a.AddPresence(lobby, "u")) // idempotent per node
-	must(t, b.AddPresence(lobby, "u"))
-	must(t, b.AddPresence(lobby, "v"))
-	must(t, a.AddPresence(other, "w")) // another channel
+	must(t, ok(a.AddPresence(lobby, "u")))
+	must(t, ok(a.AddPresence(lobby, "u"))) // idempotent per node
+	must(t, ok(b.AddPresence(lobby, "u")))
+	must(t, ok(b.AddPresence(lobby, "v")))
+	must(t, ok(a.AddPresence(other, "w"))) // another channel
 	if got := presence(t, c, lobby); !slices.Equal(got, []string{"u", "v"}) {
 		t.Fatalf("presence %q", got)
 	}
-	must(t, a.RemovePresence(lobby, "u")) // b still has u
+	must(t, ok(a.RemovePresence(lobby, "u"))) // b still has u
 	if got := presence(t, a, lobby); !slices.Equal(got, []string{"u", "v"}) {
 		t.Fatalf("after a removed u: %q", got)
 	}
-	must(t, a.RemovePresence(lobby, "u")) // not there: no-op
-	must(t, c.RemovePresence(lobby, "u")) // c never had it: no-op
+	must(t, ok(a.RemovePresence(lobby, "u"))) // not there: no-op
+	must(t, ok(c.RemovePresence(lobby, "u"))) // c never had it: no-op
 	if got := presence(t, a, lobby); !slices.Equal(got, []string{"u", "v"}) {
 		t.Fatalf("after no-op removes: %q", got)
 	}
-	must(t, b.RemovePresence(lobby, "u"))
+	must(t, ok(b.RemovePresence(lobby, "u")))
 	if got := presence(t, a, lobby); !slices.Equal(got, []string{"v"}) {
 		t.Fatalf("after b removed u: %q", got)
 	}
@@ -73,9 +73,9 @@ func TestPresenceChangedSubscribedOnly(t *testing.T) {
 	b, rb := started(t, bus, "b")
 	_, rc := started(t, bus, "c")
 	must(t, b.Subscribe(lobby))
-	must(t, a.AddPresence(lobby, "u"))
+	must(t, ok(a.AddPresence(lobby, "u")))
 	must(t, b.Unsubscribe(lobby))
-	must(t, a.RemovePresence(lobby, "u"))
+	must(t, ok(a.RemovePresence(lobby, "u")))
 	if got := rb.gotChanges(); !slices.Equal(got, []change{{lobby, "u", true}}) {
 		t.Errorf("b got %v", got)
 	}
@@ -107,9 +107,9 @@ func TestPresenceInOrderWithPublications(t *testing.T) {
 		},
 	}))
 	must(t, b.Subscribe(lobby))
-	must(t, a.AddPresence(lobby, "u"))
+	must(t, ok(a.AddPresence(lobby, "u")))
 	publish(t, a, lobby, "hello", broker.PublishOptions{})
-	must(t, a.RemovePresence(lobby, "u"))
+	must(t, ok(a.RemovePresence(lobby, "u")))
 	if want := []string{"utrue", "hello", "ufalse"}; !slices.Equal(log, want) {
 		t.Errorf("b got %q, want %q", log, want)
 	}
@@ -135,11 +135,11 @@ func TestPresenceConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for j := range rounds {
 				uid := uids[(i+j)%len(uids)]
-				if err := n.AddPresence(lobby, uid); err != nil {
+				if _, err := n.AddPresence(lobby, uid); err != nil {
 					t.Error(err)
 				}
 				if j%3 != 0 { // leave some present
-					if err := n.RemovePresence(lobby, uid); err != nil {
+					if _, err := n.RemovePresence(lobby, uid); err != nil {
 						t.Error(err)
 					}
 				}
@@ -164,7 +164,7 @@ func TestPresenceConcurrent(t *testing.T) {
 	// remove everything: presence empties and the observer ends with all absent
 	for _, n := range ns {
 		for _, uid := range uids {
-			must(t, n.RemovePresence(lobby, uid))
+			must(t, ok(n.RemovePresence(lobby, uid)))
 		}
 	}
 	if got := presence(t, obs, lobby); len(got) != 0 {
@@ -188,4 +188,31 @@ type handlerFuncs struct {
 func (h handlerFuncs) Deliver(ch broker.Channel, p broker.Publication) { h.deliver(ch, p) }
 func (h handlerFuncs) PresenceChanged(ch broker.Channel, uid string, present bool) {
 	h.presence(ch, uid, present)
+}
+
+// AddPresence and RemovePresence say when a uid's presence in a channel
+// begins and ends across all nodes.
+func TestPresenceFirstLast(t *testing.T) {
+	bus := NewBus()
+	a, _ := started(t, bus, "a")
+	b, _ := started(t, bus, "b")
+	step := func(what string, got bool, err error, want bool) {
+		t.Helper()
+		must(t, err)
+		if got != want {
+			t.Errorf("%s: %v, want %v", what, got, want)
+		}
+	}
+	first, err := a.AddPresence(lobby, "u")
+	step("a adds u", first, err, true)
+	first, err = a.AddPresence(lobby, "u")
+	step("a adds u again", first, err, false)
+	first, err = b.AddPresence(lobby, "u")
+	step("b adds u", first, err, false)
+	last, err := a.RemovePresence(lobby, "u")
+	step("a removes u", last, err, false)
+	last, err = a.RemovePresence(lobby, "u")
+	step("a removes u again", last, err, false)
+	last, err = b.RemovePresence(lobby, "u")
+	step("b removes u", last, err, true)
 }

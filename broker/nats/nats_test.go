@@ -156,14 +156,14 @@ func TestInvalid(t *testing.T) {
 		if _, _, err := n.History(ch, broker.HistoryQuery{}); err == nil {
 			t.Errorf("History(%v) succeeded", ch)
 		}
-		if err := n.AddPresence(ch, "u"); err == nil {
+		if _, err := n.AddPresence(ch, "u"); err == nil {
 			t.Errorf("AddPresence(%v) succeeded", ch)
 		}
 		if _, err := n.Presence(ch); err == nil {
 			t.Errorf("Presence(%v) succeeded", ch)
 		}
 	}
-	if err := n.AddPresence(lobby, ""); err == nil {
+	if _, err := n.AddPresence(lobby, ""); err == nil {
 		t.Error("AddPresence with an empty uid succeeded")
 	}
 }
@@ -354,7 +354,7 @@ func TestClose(t *testing.T) {
 	rb := &recorder{}
 	must(t, b.Start(rb))
 	must(t, b.Subscribe(lobby))
-	must(t, b.AddPresence(lobby, "bob"))
+	must(t, ok(b.AddPresence(lobby, "bob")))
 	must(t, b.Close())
 
 	if err := b.Close(); !errors.Is(err, broker.ErrClosed) {
@@ -364,8 +364,8 @@ func TestClose(t *testing.T) {
 		"Start":          b.Start(&recorder{}),
 		"Subscribe":      b.Subscribe(lobby),
 		"Unsubscribe":    b.Unsubscribe(lobby),
-		"AddPresence":    b.AddPresence(lobby, "x"),
-		"RemovePresence": b.RemovePresence(lobby, "x"),
+		"AddPresence":    ok(b.AddPresence(lobby, "x")),
+		"RemovePresence": ok(b.RemovePresence(lobby, "x")),
 	} {
 		if !errors.Is(err, broker.ErrClosed) {
 			t.Errorf("%s after Close: %v", name, err)
@@ -496,7 +496,7 @@ func TestCloseConcurrentCalls(t *testing.T) {
 				case 2:
 					err = n.Subscribe(other)
 				default:
-					err = n.AddPresence(lobby, "u")
+					_, err = n.AddPresence(lobby, "u")
 				}
 				if errors.Is(err, broker.ErrClosed) {
 					return
@@ -525,15 +525,15 @@ func TestPresenceLocal(t *testing.T) {
 	if got := presence(lobby); len(got) != 0 {
 		t.Fatalf("empty room: %q", got)
 	}
-	must(t, n.AddPresence(lobby, "v"))
-	must(t, n.AddPresence(lobby, "u"))
-	must(t, n.AddPresence(lobby, "u")) // idempotent
-	must(t, n.AddPresence(other, "w"))
+	must(t, ok(n.AddPresence(lobby, "v")))
+	must(t, ok(n.AddPresence(lobby, "u")))
+	must(t, ok(n.AddPresence(lobby, "u"))) // idempotent
+	must(t, ok(n.AddPresence(other, "w")))
 	if got := presence(lobby); !slices.Equal(got, []string{"u", "v"}) {
 		t.Fatalf("presence %q", got)
 	}
-	must(t, n.RemovePresence(lobby, "u"))
-	must(t, n.RemovePresence(lobby, "u")) // not there: no-op
+	must(t, ok(n.RemovePresence(lobby, "u")))
+	must(t, ok(n.RemovePresence(lobby, "u"))) // not there: no-op
 	if got := presence(lobby); !slices.Equal(got, []string{"v"}) {
 		t.Fatalf("after removing u: %q", got)
 	}

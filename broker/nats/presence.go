@@ -15,17 +15,17 @@ import (
 var errUID = errors.New("nats broker: empty uid")
 
 // AddPresence implements broker.Broker.
-func (b *Broker) AddPresence(ch broker.Channel, uid string) error {
+func (b *Broker) AddPresence(ch broker.Channel, uid string) (bool, error) {
 	if err := b.presenceArgs(ch, uid); err != nil {
-		return err
+		return false, err
 	}
 	return b.pres.AddPresence(ch, uid)
 }
 
 // RemovePresence implements broker.Broker.
-func (b *Broker) RemovePresence(ch broker.Channel, uid string) error {
+func (b *Broker) RemovePresence(ch broker.Channel, uid string) (bool, error) {
 	if err := b.presenceArgs(ch, uid); err != nil {
-		return err
+		return false, err
 	}
 	return b.pres.RemovePresence(ch, uid)
 }
