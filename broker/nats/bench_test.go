@@ -106,9 +106,17 @@ func benchHistory(b *testing.B, n *Broker, q broker.HistoryQuery, want int) {
 	b.ReportMetric(float64(n.gets.Load()-gets)/float64(b.N), "gets/op")
 }
 
+// benchAloneAttached runs q on n alone (no other client of its server:
+// nobody else can write), then with another node attached (it may).
+func benchAloneAttached(b *testing.B, n *Broker, q broker.HistoryQuery, want int) {
+	b.Run("alone", func(b *testing.B) { benchHistory(b, n, q, want) })
+	attach(b, n, "o")
+	b.Run("attached", func(b *testing.B) { benchHistory(b, n, q, want) })
+}
+
 // "Last 50" of a room with 10,000 kept: srv:history(room).
 func BenchmarkHistoryLast50(b *testing.B) {
-	benchHistory(b, filled(b, 0), broker.HistoryQuery{Limit: 50}, 50)
+	benchAloneAttached(b, filled(b, 0), broker.HistoryQuery{Limit: 50}, 50)
 }
 
 // The same with 30,000 publications of 50 other rooms interleaved.
@@ -118,11 +126,11 @@ func BenchmarkHistoryLast50Interleaved(b *testing.B) {
 
 // A recovery of the last 100 of 10,000 (limit recovery_max's default 300).
 func BenchmarkHistoryRecover100(b *testing.B) {
-	benchHistory(b, filled(b, 0), broker.HistoryQuery{Since: 9900, Limit: 300}, 100)
+	benchAloneAttached(b, filled(b, 0), broker.HistoryQuery{Since: 9900, Limit: 301}, 100)
 }
 
 func BenchmarkHistoryRecover100Interleaved(b *testing.B) {
-	benchHistory(b, filled(b, 30000), broker.HistoryQuery{Since: 9900, Limit: 300}, 100)
+	benchHistory(b, filled(b, 30000), broker.HistoryQuery{Since: 9900, Limit: 301}, 100)
 }
 
 // A recovery of 100 from the middle of 10,000: the stream search.
@@ -132,5 +140,5 @@ func BenchmarkHistoryRecoverMiddleInterleaved(b *testing.B) {
 
 // The position alone (a join without since).
 func BenchmarkHistoryPosition(b *testing.B) {
-	benchHistory(b, filled(b, 0), broker.HistoryQuery{Since: ^uint64(0)}, 0)
+	benchAloneAttached(b, filled(b, 0), broker.HistoryQuery{Since: ^uint64(0)}, 0)
 }
