@@ -95,10 +95,14 @@ func filled(b *testing.B, others int) *Broker {
 }
 
 func benchHistory(b *testing.B, n *Broker, q broker.HistoryQuery, want int) {
+	benchHistoryCached(b, n, q, want, n.cache != nil)
+}
+
+func benchHistoryCached(b *testing.B, n *Broker, q broker.HistoryQuery, want int, cached bool) {
 	gets := n.gets.Load()
 	b.ReportAllocs()
 	for b.Loop() {
-		got, _, err := n.History(lobby, q)
+		got, _, err := n.history(lobby, q, cached)
 		if err != nil || len(got) != want {
 			b.Fatalf("%d entries, %v", len(got), err)
 		}
@@ -107,11 +111,40 @@ func benchHistory(b *testing.B, n *Broker, q broker.HistoryQuery, want int) {
 }
 
 // benchAloneAttached runs q on n alone (no other client of its server:
-// nobody else can write), then with another node attached (it may).
+// nobody else can write), then with another node attached (it may), each
+// with the history cache and without (every read from the stream).
 func benchAloneAttached(b *testing.B, n *Broker, q broker.HistoryQuery, want int) {
-	b.Run("alone", func(b *testing.B) { benchHistory(b, n, q, want) })
+	b.Run("alone", func(b *testing.B) { benchHistoryCached(b, n, q, want, true) })
+	b.Run("alone-uncached", func(b *testing.B) { benchHistoryCached(b, n, q, want, false) })
 	attach(b, n, "o")
-	b.Run("attached", func(b *testing.B) { benchHistory(b, n, q, want) })
+	b.Run("attached", func(b *testing.B) { benchHistoryCached(b, n, q, want, true) })
+	b.Run("attached-uncached", func(b *testing.B) { benchHistoryCached(b, n, q, want, false) })
+}
+
+// A recovery of 100 on a node just restarted: the first of a room reads
+// the stream and fills the cache, the others are answered from it (the
+// recovery storm after a restart: 1,000 clients of a room reconnecting).
+func BenchmarkHistoryRecover100Restarted(b *testing.B) {
+	dir := b.TempDir()
+	n := open(b, dir, "n")
+	opts := broker.PublishOptions{HistorySize: 10000}
+	for i := range 10000 {
+		if _, err := n.Publish(lobby, fmt.Appendf(nil, `{"n":%d}`, i), opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(b, n.Close())
+	n = open(b, dir, "n")
+	q := broker.HistoryQuery{Since: 9900, Limit: 301}
+	gets := n.gets.Load()
+	b.ReportAllocs()
+	for b.Loop() {
+		got, _, err := n.History(lobby, q)
+		if err != nil || len(got) != 100 {
+			b.Fatalf("%d entries, %v", len(got), err)
+		}
+	}
+	b.ReportMetric(float64(n.gets.Load()-gets)/float64(b.N), "gets/op")
 }
 
 // "Last 50" of a room with 10,000 kept: srv:history(room).
