@@ -29,9 +29,12 @@ func (b *Broker) History(ch broker.Channel, q broker.HistoryQuery) ([]broker.Pub
 	if !ch.Valid() {
 		return nil, broker.Position{}, badChannel(ch)
 	}
+	if err := b.waitReady(); err != nil {
+		return nil, broker.Position{}, b.fail("reading the history of", ch, err)
+	}
 	pos := broker.Position{Epoch: b.epoch}
 	subj := histSubject(ch)
-	last, err := b.last(subj)
+	last, err := b.lastForRead(subj)
 	if errors.Is(err, errNotFound) {
 		return nil, pos, nil
 	}

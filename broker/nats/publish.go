@@ -145,6 +145,7 @@ func (b *Broker) Publish(ch broker.Channel, data []byte, opts broker.PublishOpti
 		if err := b.sendLive(ch, p, 0); err != nil {
 			return broker.Publication{}, b.fail("publishing to", ch, err)
 		}
+		b.publishes.Add(1)
 		return p, nil
 	}
 	if err := b.ensureLimit(opts.HistorySize); err != nil {
@@ -161,6 +162,7 @@ func (b *Broker) Publish(ch broker.Channel, data []byte, opts broker.PublishOpti
 	if err := b.sendLive(ch, p, st.stream); err != nil {
 		return broker.Publication{}, b.fail("publishing to", ch, err)
 	}
+	b.publishes.Add(1)
 	return p, nil
 }
 
@@ -190,7 +192,7 @@ func (b *Broker) store(st *chanState, data []byte, opts broker.PublishOptions) (
 			hdrTTL:  {strconv.FormatInt(ttl, 10)},
 		}}
 		ctx, cancel := b.ctx()
-		ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(st.stream))
+		ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(st.stream), retryNoResponders, retryWait)
 		cancel()
 		if err == nil {
 			st.stream, st.seq, st.time = ack.Sequence, p.Seq, p.Time
