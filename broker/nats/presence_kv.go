@@ -457,10 +457,27 @@ func (kv *kvPresence) run() {
 			case <-t.C:
 				kv.beat()
 			case <-kv.resync:
+				kv.restore()
+				kv.beat()
 				kv.resyncViews()
 			}
 		}
 	})
+}
+
+// restore makes the bucket again and marks every key of this node to be
+// written unconditionally by the next refresh: after a NATS restart the
+// bucket (memory storage) may be gone, and with it the keys.
+func (kv *kvPresence) restore() {
+	if err := kv.ensureBucket(kv.b.timeout); err != nil {
+		kv.b.log.Warn("nats broker: presence bucket", "err", err)
+		return
+	}
+	kv.mu.Lock()
+	for _, m := range kv.mine {
+		m.rev = 0
+	}
+	kv.mu.Unlock()
 }
 
 func (kv *kvPresence) resyncSoon() {
@@ -504,6 +521,9 @@ func (kv *kvPresence) beat() {
 	if _, err := kv.write(presPrefix+"node."+kv.nodeTok, []byte(kv.inst+" "+b.node), false); err != nil && !b.closed.Load() {
 		b.errors.Add(1)
 		b.log.Warn("nats broker: presence heartbeat failed", "err", err)
+		if errors.Is(err, natsgo.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) {
+			kv.restore() // the bucket is gone (a NATS restart loses memory storage)
+		}
 	}
 	kv.refresh()
 	kv.listNodes()
