@@ -528,8 +528,13 @@ func TestClusterFormsLate(t *testing.T) {
 	if _, _, err := b.History(lobby, broker.HistoryQuery{}); !errors.Is(err, errNotReady) {
 		t.Fatalf("History before the cluster formed: %v", err)
 	}
-	if _, err := b.AddPresence(lobby, "u"); !errors.Is(err, errNotReady) {
-		t.Fatalf("AddPresence before the cluster formed: %v", err)
+	// presence is kept, and written once the cluster has formed
+	must(t, b.Subscribe(lobby))
+	if f, err := b.AddPresence(lobby, "u"); err != nil || !f {
+		t.Fatalf("AddPresence before the cluster formed: %v, %v", f, err)
+	}
+	if uids, err := b.Presence(lobby); err != nil || !slices.Equal(uids, []string{"u"}) {
+		t.Fatalf("Presence before the cluster formed: %v, %v", uids, err)
 	}
 	time.Sleep(time.Second)
 	c.start(1)
@@ -544,5 +549,12 @@ func TestClusterFormsLate(t *testing.T) {
 	}
 	if got := c.nodes[0].Stats().Replicas; got != 3 {
 		t.Fatalf("replicas %d", got)
+	}
+	waitFor(t, "n3 to see u", func() bool {
+		uids, err := c.nodes[2].Presence(lobby)
+		return err == nil && slices.Equal(uids, []string{"u"})
+	})
+	if f, err := c.nodes[2].AddPresence(lobby, "u"); err != nil || f {
+		t.Fatalf("n3's AddPresence of u = %v, %v", f, err)
 	}
 }

@@ -20,9 +20,6 @@ func (b *Broker) AddPresence(ch broker.Channel, uid string) (bool, error) {
 	if b.kv == nil {
 		return b.pres.AddPresence(ch, uid)
 	}
-	if err := b.waitReady(); err != nil {
-		return false, b.fail("adding presence to", ch, err)
-	}
 	first, err := b.kv.add(ch, uid)
 	if err != nil {
 		return first, b.fail("adding presence to", ch, err)
@@ -37,9 +34,6 @@ func (b *Broker) RemovePresence(ch broker.Channel, uid string) (bool, error) {
 	}
 	if b.kv == nil {
 		return b.pres.RemovePresence(ch, uid)
-	}
-	if err := b.waitReady(); err != nil {
-		return false, b.fail("removing presence from", ch, err)
 	}
 	last, err := b.kv.remove(ch, uid)
 	if err != nil {
@@ -58,9 +52,6 @@ func (b *Broker) Presence(ch broker.Channel) ([]string, error) {
 	}
 	if b.kv == nil {
 		return b.pres.Presence(ch)
-	}
-	if err := b.waitReady(); err != nil {
-		return nil, b.fail("reading the presence of", ch, err)
 	}
 	uids, err := b.kv.list(ch)
 	if err != nil {

@@ -211,6 +211,14 @@ func (kv *kvPresence) add(ch broker.Channel, uid string) (bool, error) {
 		return false, nil
 	}
 	subj := kv.subject(k)
+	if !kv.b.isReady() {
+		// The cluster is forming: the hub must not wait for it (it calls
+		// with its lock held). The key is written by the first heartbeat.
+		kv.mu.Lock()
+		kv.mine[k] = &mine{subj: subj}
+		kv.mu.Unlock()
+		return true, nil
+	}
 	rev, err := kv.write(subj, presenceValue(0, uid), false)
 	if err != nil {
 		return false, err
@@ -248,6 +256,9 @@ func (kv *kvPresence) remove(ch broker.Channel, uid string) (bool, error) {
 	if m == nil {
 		return false, nil
 	}
+	if !kv.b.isReady() {
+		return true, nil // never written (see add)
+	}
 	rev, err := kv.write(m.subj, nil, true)
 	if err != nil {
 		return false, err // the key stays until its TTL
@@ -270,9 +281,12 @@ func (kv *kvPresence) remove(ch broker.Channel, uid string) (bool, error) {
 // nodes, and this node's own (which it knows better than a copy that may
 // not hold its newest write yet).
 func (kv *kvPresence) list(ch broker.Channel) ([]string, error) {
-	recs, err := kv.read(presPrefix+chanKey(ch)+".*.*", "", 0)
-	if err != nil {
-		return nil, err
+	recs := map[string]record{}
+	if kv.b.isReady() { // else: this node's own, while the cluster forms
+		var err error
+		if recs, err = kv.read(presPrefix+chanKey(ch)+".*.*", "", 0); err != nil {
+			return nil, err
+		}
 	}
 	suffix := "." + kv.nodeTok
 	var out []string
@@ -447,6 +461,16 @@ func (kv *kvPresence) run() {
 	b := kv.b
 	kv.cleanStale()
 	kv.beat()
+	// The views made while the cluster formed.
+	kv.mu.Lock()
+	views := make([]*view, 0, len(kv.views))
+	for _, v := range kv.views {
+		views = append(views, v)
+	}
+	kv.mu.Unlock()
+	for _, v := range views {
+		_ = kv.load(v)
+	}
 	b.bg.Go(func() {
 		t := time.NewTicker(kv.ttl / 3)
 		defer t.Stop()
@@ -590,6 +614,9 @@ func (kv *kvPresence) refresh() {
 				switch {
 				case err == nil:
 					cur.rev = rev
+					if cur.since == 0 { // added while the cluster formed
+						cur.since = rev
+					}
 				case isWrongLast(err):
 					// The key is gone (it expired while this node could
 					// not renew it): write it again at once.
@@ -740,9 +767,6 @@ type vkey struct {
 // watch starts ch's view (Subscribe): subscribe to its notes, then read its
 // keys. It tells the handler nothing.
 func (kv *kvPresence) watch(ch broker.Channel) error {
-	if err := kv.b.waitReady(); err != nil {
-		return err
-	}
 	v := &view{ch: ch, keys: map[string]*vkey{}, live: map[string]int{}}
 	prefix := presNotes + chanKey(ch) + "."
 	sub, err := kv.b.nc.Subscribe(prefix+">", func(m *natsgo.Msg) {
@@ -761,7 +785,15 @@ func (kv *kvPresence) watch(ch broker.Channel) error {
 	if err := kv.b.nc.FlushTimeout(kv.b.timeout); err != nil {
 		return err
 	}
-	recs, err := kv.read(presPrefix+chanKey(ch)+".*.*", "", 0)
+	if !kv.b.isReady() {
+		return nil // the cluster is forming: run loads the view
+	}
+	return kv.load(v)
+}
+
+// load reads v's keys into it, telling the handler nothing.
+func (kv *kvPresence) load(v *view) error {
+	recs, err := kv.read(presPrefix+chanKey(v.ch)+".*.*", "", 0)
 	if err != nil {
 		return err
 	}
