@@ -21,11 +21,10 @@ func newBenchCluster(b *testing.B, replicas int) *cluster {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { n.Close() })
-		c.recs[i] = &presRecorder{}
-		must(b, n.Start(c.recs[i]))
+		must(b, n.Start(nop{}))
 		c.nodes[i] = n
 	}
-	c.waitReady()
+	c.waitReady(b)
 	return c
 }
 
@@ -83,8 +82,8 @@ func BenchmarkClusterDeliveryLatency(b *testing.B) {
 		must(b, n.Start(h))
 		c.nodes[i] = n
 	}
-	c.waitReady()
-	c.subscribe(lobby)
+	c.waitReady(b)
+	c.subscribe(b, lobby)
 	n := c.nodes[0]
 	buf := make([]byte, 8)
 	sent := 0

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ type cluster struct {
 	dirs  []string
 	nodes []*Broker
 	recs  []*presRecorder
+	fwd   []*forward
 }
 
 func newClusterSpec(t testing.TB, n int) *cluster {
@@ -45,6 +47,7 @@ func newClusterSpec(t testing.TB, n int) *cluster {
 	}
 	c.nodes = make([]*Broker, n)
 	c.recs = make([]*presRecorder, n)
+	c.fwd = make([]*forward, n)
 	return c
 }
 
@@ -54,7 +57,7 @@ func newCluster(t testing.TB, n int) *cluster {
 	for i := range n {
 		c.start(i)
 	}
-	c.waitReady()
+	c.waitReady(t)
 	return c
 }
 
@@ -75,9 +78,28 @@ func (c *cluster) start(i int) *Broker {
 	}
 	c.t.Cleanup(func() { b.Close() })
 	c.recs[i] = &presRecorder{}
-	must(c.t, b.Start(c.recs[i]))
+	c.fwd[i] = &forward{}
+	c.fwd[i].to.Store(c.recs[i])
+	must(c.t, b.Start(c.fwd[i]))
 	c.nodes[i] = b
 	return b
+}
+
+// fresh gives every node a new recorder (subtests sharing a cluster).
+func (c *cluster) fresh() []*presRecorder {
+	for i := range c.nodes {
+		c.recs[i] = &presRecorder{}
+		c.fwd[i].to.Store(c.recs[i])
+	}
+	return c.recs
+}
+
+// forward passes what a node gets on to its current recorder.
+type forward struct{ to atomic.Pointer[presRecorder] }
+
+func (f *forward) Deliver(ch broker.Channel, p broker.Publication) { f.to.Load().Deliver(ch, p) }
+func (f *forward) PresenceChanged(ch broker.Channel, uid string, present bool) {
+	f.to.Load().PresenceChanged(ch, uid, present)
 }
 
 func (c *cluster) live() []*Broker {
@@ -92,14 +114,14 @@ func (c *cluster) live() []*Broker {
 
 // waitReady waits until every live node has the stream and sees every live
 // node.
-func (c *cluster) waitReady() {
-	c.t.Helper()
+func (c *cluster) waitReady(t testing.TB) {
+	t.Helper()
 	live := c.live()
 	deadline := time.Now().Add(60 * time.Second)
 	for _, b := range live {
 		for !b.isReady() || len(b.Nodes()) != len(live) {
 			if time.Now().After(deadline) {
-				c.t.Fatalf("%s: ready %v, nodes %v", b.Node(), b.isReady(), b.Nodes())
+				t.Fatalf("%s: ready %v, nodes %v", b.Node(), b.isReady(), b.Nodes())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -109,21 +131,21 @@ func (c *cluster) waitReady() {
 // subscribe subscribes every live node to ch and waits until each node's
 // server knows of the others' interest (a subscription reaches the other
 // servers over the routes a moment after Subscribe returns).
-func (c *cluster) subscribe(ch broker.Channel) {
-	c.t.Helper()
+func (c *cluster) subscribe(t testing.TB, ch broker.Channel) {
+	t.Helper()
 	live := c.live()
 	for _, b := range live {
-		must(c.t, b.Subscribe(ch))
+		must(t, b.Subscribe(ch))
 	}
-	c.waitInterest(liveSubject(ch), len(live))
+	c.waitInterest(t, liveSubject(ch), len(live))
 }
 
 // waitInterest waits until every live node's server routes subj to n
 // subscribers (its own and the other nodes').
-func (c *cluster) waitInterest(subj string, n int) {
-	c.t.Helper()
+func (c *cluster) waitInterest(t testing.TB, subj string, n int) {
+	t.Helper()
 	for _, b := range c.live() {
-		waitFor(c.t, b.Node()+" to know the interest in "+subj, func() bool {
+		waitFor(t, b.Node()+" to know the interest in "+subj, func() bool {
 			return b.srv.GlobalAccount().Interest(subj) >= n
 		})
 	}
@@ -178,12 +200,24 @@ func TestClusterConfig(t *testing.T) {
 	}
 }
 
+// One three-node cluster for the tests that leave it as it was (a cluster
+// takes seconds to form: JetStream elects its meta leader), each on
+// channels of its own.
+func TestCluster(t *testing.T) {
+	c := newCluster(t, 3)
+	t.Run("Delivery", func(t *testing.T) { testClusterDelivery(t, c) })
+	t.Run("Contiguous", func(t *testing.T) { testClusterContiguous(t, c) })
+	t.Run("HistoryRead", func(t *testing.T) { testClusterHistoryRead(t, c) })
+	t.Run("Presence", func(t *testing.T) { testClusterPresence(t, c) })
+}
+
 // Three nodes: a publication reaches every other subscribed node once, in
 // order, never its own; a uid's personal channel likewise.
-func TestClusterDelivery(t *testing.T) {
-	c := newCluster(t, 3)
-	c.subscribe(lobby)
-	c.subscribe(alice)
+func testClusterDelivery(t *testing.T, c *cluster) {
+	c.fresh()
+	lobby := broker.Channel{Kind: broker.Room, Name: "delivery"}
+	c.subscribe(t, lobby)
+	c.subscribe(t, alice)
 	const each = 50
 	for i, b := range c.nodes {
 		for j := range each {
@@ -239,8 +273,8 @@ func TestClusterDelivery(t *testing.T) {
 
 // Publishers on all three nodes at once: every seq once, 1..N, and every
 // node's History holds them all, right after the last publication.
-func TestClusterContiguous(t *testing.T) {
-	c := newCluster(t, 3)
+func testClusterContiguous(t *testing.T, c *cluster) {
+	lobby := broker.Channel{Kind: broker.Room, Name: "contiguous"}
 	const perNode, each = 2, 60
 	opts := broker.PublishOptions{HistorySize: 1000}
 	var mu sync.Mutex
@@ -286,8 +320,8 @@ func TestClusterContiguous(t *testing.T) {
 
 // History written on one node is read on the others at once: the reads
 // follow the leader, never a copy that lags.
-func TestClusterHistoryRead(t *testing.T) {
-	c := newCluster(t, 3)
+func testClusterHistoryRead(t *testing.T, c *cluster) {
+	lobby := broker.Channel{Kind: broker.Room, Name: "historyread"}
 	opts := broker.PublishOptions{HistorySize: 500}
 	for i := range 200 {
 		p := publish(t, c.nodes[0], lobby, fmt.Sprint(i), opts)
@@ -314,9 +348,9 @@ func TestClusterHistoryRead(t *testing.T) {
 
 // Presence across nodes: first and last cluster-wide, PresenceChanged on
 // the other subscribed nodes, never on the node whose call caused it.
-func TestClusterPresence(t *testing.T) {
-	c := newCluster(t, 3)
-	c.subscribe(lobby)
+func testClusterPresence(t *testing.T, c *cluster) {
+	c.fresh()
+	c.subscribe(t, lobby)
 	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
 	r1, r2, r3 := c.recs[0], c.recs[1], c.recs[2]
 	first := func(b *Broker, uid string) bool {
@@ -416,7 +450,7 @@ func TestClusterPresence(t *testing.T) {
 // traffic between the two goes on; the node rejoins when restarted.
 func TestClusterNodeDies(t *testing.T) {
 	c := newCluster(t, 3)
-	c.subscribe(lobby)
+	c.subscribe(t, lobby)
 	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
 	opts := broker.PublishOptions{HistorySize: 100}
 	for i := range 10 {
@@ -463,9 +497,9 @@ func TestClusterNodeDies(t *testing.T) {
 
 	// n3 comes back: it catches up and takes part again
 	n3 = c.start(2)
-	c.waitReady()
+	c.waitReady(t)
 	must(t, n3.Subscribe(lobby))
-	c.waitInterest(liveSubject(lobby), 3)
+	c.waitInterest(t, liveSubject(lobby), 3)
 	hist, _, err = n3.History(lobby, broker.HistoryQuery{})
 	must(t, err)
 	if !slices.Equal(seqs(hist), rng(1, 20)) {
@@ -485,7 +519,7 @@ func TestClusterNodeDies(t *testing.T) {
 // leave long before the TTL.
 func TestClusterCloseLeaves(t *testing.T) {
 	c := newCluster(t, 3)
-	c.subscribe(lobby)
+	c.subscribe(t, lobby)
 	_, err := c.nodes[2].AddPresence(lobby, "q")
 	must(t, err)
 	_, err = c.nodes[1].AddPresence(lobby, "both")
@@ -540,7 +574,7 @@ func TestClusterFormsLate(t *testing.T) {
 	c.start(1)
 	time.Sleep(time.Second)
 	c.start(2)
-	c.waitReady()
+	c.waitReady(t)
 	for i, n := range c.nodes {
 		p, err := n.Publish(lobby, []byte("x"), broker.PublishOptions{HistorySize: 10})
 		if err != nil || p.Seq != uint64(i+1) {

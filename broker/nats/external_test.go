@@ -2,6 +2,7 @@ package nats
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -81,7 +82,7 @@ func TestExternal(t *testing.T) {
 	nodes := make([]*Broker, 3)
 	recs := make([]*presRecorder, 3)
 	for i := range nodes {
-		b, err := Open(Config{Node: fmt.Sprint("e", i+1), URLs: []string{url}, PresenceTTL: testTTL, Logger: quiet()})
+		b, err := Open(Config{Node: fmt.Sprint("e", i+1), URLs: []string{url}, PresenceTTL: testTTL, Logger: testLogger(t, fmt.Sprint("e", i+1))})
 		must(t, err)
 		t.Cleanup(func() { b.Close() })
 		recs[i] = &presRecorder{}
@@ -196,9 +197,18 @@ func TestExternal(t *testing.T) {
 	must(t, err)
 	waitFor(t, "e1 to see y", func() bool { return recs[0].hasChange("+y@lobby") })
 	start := time.Now()
+	t.Log("closing e2")
 	must(t, e2.Close())
+	t.Log("closed e2", time.Since(start))
 	waitFor(t, "e1 to see y leave", func() bool { return recs[0].hasChange("-y@lobby") })
 	if took := time.Since(start); took > testTTL/2 {
 		t.Fatalf("y left %s after Close", took)
 	}
+}
+
+func testLogger(t testing.TB, name string) *slog.Logger {
+	if os.Getenv("IMSCRIPT_TEST_LOG") == "" {
+		return quiet()
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("n", name)
 }

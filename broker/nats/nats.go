@@ -182,6 +182,8 @@ type Broker struct {
 	ready       chan struct{} // closed when the stream (and bucket) are there
 	setupErr    atomic.Pointer[error]
 	stop        chan struct{} // closed by Close: background work ends
+	stopCtx     context.Context
+	stopCancel  context.CancelFunc // cancels stopCtx, with stop
 	bg          sync.WaitGroup
 
 	kv *kvPresence // cluster-wide presence; nil for one node
@@ -327,6 +329,7 @@ func newBroker(cfg Config, nc *natsgo.Conn, srv *server.Server) (*Broker, error)
 	if err := b.setup(b.timeout); err != nil {
 		b.closed.Store(true)
 		close(b.stop)
+		b.stopCancel()
 		return nil, err
 	}
 	close(b.ready)
@@ -356,6 +359,7 @@ func makeBroker(cfg Config, nc *natsgo.Conn, srv *server.Server, mode string) *B
 	if b.timeout <= 0 {
 		b.timeout = 5 * time.Second
 	}
+	b.stopCtx, b.stopCancel = context.WithCancel(context.Background())
 	if mode == modeSingle {
 		b.pres = memory.New(cfg.Node)
 	} else {
@@ -504,6 +508,7 @@ func (b *Broker) beginClose() bool {
 	b.dmu.Unlock()
 	b.inflight.Wait()
 	close(b.stop)
+	b.stopCancel()
 	b.bg.Wait()
 	if b.kv != nil {
 		b.kv.stopWatches()

@@ -142,7 +142,7 @@ func newKVPresence(b *Broker, ttl time.Duration) *kvPresence {
 
 // ensureBucket makes the bucket, or brings its config to this node's.
 func (kv *kvPresence) ensureBucket(wait time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(kv.b.stopCtx, wait)
 	defer cancel()
 	_, err := kv.b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:         presenceBucket,
@@ -183,15 +183,21 @@ func parsePresenceValue(v []byte) (since uint64, uid string, ok bool) {
 	return since, string(v[1+n:]), true
 }
 
-// write stores one presence message; del writes a delete.
+// write stores one presence message; del writes a delete. A write that
+// finds no bucket (a leader election) is sent again until the timeout or
+// Close.
 func (kv *kvPresence) write(subj string, value []byte, del bool, opts ...jetstream.PublishOpt) (uint64, error) {
+	return kv.writeOpts(subj, value, del, append(opts, retryNoResponders, retryWait)...)
+}
+
+func (kv *kvPresence) writeOpts(subj string, value []byte, del bool, opts ...jetstream.PublishOpt) (uint64, error) {
 	m := &natsgo.Msg{Subject: subj, Data: value, Header: natsgo.Header{}}
 	if del {
 		m.Header.Set(hdrKVOp, "DEL")
 	}
-	ctx, cancel := kv.b.ctx()
+	ctx, cancel := context.WithTimeout(kv.b.stopCtx, kv.b.timeout)
 	defer cancel()
-	ack, err := kv.b.js.PublishMsg(ctx, m, append(opts, jetstream.WithMsgTTL(kv.ttl), retryNoResponders, retryWait)...)
+	ack, err := kv.b.js.PublishMsg(ctx, m, append(opts, jetstream.WithMsgTTL(kv.ttl))...)
 	if err != nil {
 		return 0, err
 	}
@@ -360,6 +366,9 @@ func (kv *kvPresence) read(filter, barrier string, rev uint64) (map[string]recor
 	// on a server going away gets no answer, and the next may find another.
 	part := max(kv.b.timeout/5, 250*time.Millisecond)
 	for wait := 100 * time.Microsecond; ; wait = min(2*wait, 10*time.Millisecond) {
+		if kv.b.closed.Load() {
+			return nil, errClosedNow
+		}
 		end := time.Now().Add(part)
 		if end.After(deadline) {
 			end = deadline
@@ -424,6 +433,8 @@ func (kv *kvPresence) readOnce(filter string, deadline time.Time) (map[string]re
 			case m = <-replies:
 			case <-timeout.C:
 				return nil, natsgo.ErrTimeout
+			case <-kv.b.stop:
+				return nil, errClosedNow
 			}
 			switch status(m) {
 			case "":
@@ -461,16 +472,6 @@ func (kv *kvPresence) run() {
 	b := kv.b
 	kv.cleanStale()
 	kv.beat()
-	// The views made while the cluster formed.
-	kv.mu.Lock()
-	views := make([]*view, 0, len(kv.views))
-	for _, v := range kv.views {
-		views = append(views, v)
-	}
-	kv.mu.Unlock()
-	for _, v := range views {
-		_ = kv.load(v)
-	}
 	b.bg.Go(func() {
 		t := time.NewTicker(kv.ttl / 3)
 		defer t.Stop()
@@ -542,7 +543,8 @@ func (kv *kvPresence) cleanStale() {
 // beat is one heartbeat.
 func (kv *kvPresence) beat() {
 	b := kv.b
-	if _, err := kv.write(presPrefix+"node."+kv.nodeTok, []byte(kv.inst+" "+b.node), false); err != nil && !b.closed.Load() {
+	// Not retried: no bucket at all is what restore is for.
+	if _, err := kv.writeOpts(presPrefix+"node."+kv.nodeTok, []byte(kv.inst+" "+b.node), false); err != nil && !b.closed.Load() {
 		b.errors.Add(1)
 		b.log.Warn("nats broker: presence heartbeat failed", "err", err)
 		if errors.Is(err, natsgo.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) {
@@ -551,6 +553,7 @@ func (kv *kvPresence) beat() {
 	}
 	kv.refresh()
 	kv.listNodes()
+	kv.loadViews()
 	if b.mode == modeCluster {
 		b.peers() // remembers the peers seen, so that Stats lists one that went down
 	}
@@ -608,6 +611,8 @@ func (kv *kvPresence) refresh() {
 			case err = <-j.ack.Err():
 			case <-timeout:
 				err = natsgo.ErrTimeout
+			case <-b.stop:
+				return // Close deletes the keys anyway
 			}
 			kv.mu.Lock()
 			if cur := kv.mine[j.k]; cur != nil && cur.rev == j.m.rev {
@@ -718,6 +723,7 @@ func (kv *kvPresence) leave() error {
 	if !b.isReady() {
 		return nil
 	}
+	b.log.Debug("nats broker: deleting this node's presence", "keys", len(subjs))
 	subjs = append(subjs, presPrefix+"node."+kv.nodeTok)
 	var futures []jetstream.PubAckFuture
 	for _, s := range subjs {
@@ -752,9 +758,15 @@ type view struct {
 	ch  broker.Channel
 	sub *natsgo.Subscription
 
-	mu   sync.Mutex
-	keys map[string]*vkey // by "<uid>.<node>" tokens
-	live map[string]int   // uid → its live keys
+	// telling is held from working out a change to telling the handler
+	// (not v.mu: the handler may call back into the broker), so that the
+	// changes of a uid reach it in the order they were worked out.
+	telling sync.Mutex
+
+	mu     sync.Mutex
+	loaded bool             // its keys were read (else the next heartbeat reads them)
+	keys   map[string]*vkey // by "<uid>.<node>" tokens
+	live   map[string]int   // uid → its live keys
 }
 
 type vkey struct {
@@ -798,7 +810,28 @@ func (kv *kvPresence) load(v *view) error {
 		return err
 	}
 	kv.applyAll(v, recs, false)
+	v.mu.Lock()
+	v.loaded = true
+	v.mu.Unlock()
 	return nil
+}
+
+// loadViews loads the views not loaded yet: made while the cluster formed,
+// or whose first read failed.
+func (kv *kvPresence) loadViews() {
+	kv.mu.Lock()
+	var views []*view
+	for _, v := range kv.views {
+		v.mu.Lock()
+		if !v.loaded {
+			views = append(views, v)
+		}
+		v.mu.Unlock()
+	}
+	kv.mu.Unlock()
+	for _, v := range views {
+		_ = kv.load(v)
+	}
 }
 
 // unwatch ends ch's view (Unsubscribe).
@@ -852,6 +885,8 @@ func (kv *kvPresence) note(v *view, key string, m *natsgo.Msg) {
 		}
 		r.val, r.uid = since, uid
 	}
+	v.telling.Lock()
+	defer v.telling.Unlock()
 	v.mu.Lock()
 	ev, changed := kv.apply(v, key, r, time.Now())
 	v.mu.Unlock()
@@ -863,6 +898,10 @@ func (kv *kvPresence) note(v *view, key string, m *natsgo.Msg) {
 // applyAll applies what a read found (presence subjects) to v; with tell,
 // the changes go to the handler.
 func (kv *kvPresence) applyAll(v *view, recs map[string]record, tell bool) {
+	if tell {
+		v.telling.Lock()
+		defer v.telling.Unlock()
+	}
 	prefix := presPrefix + chanKey(v.ch) + "."
 	suffix := "." + kv.nodeTok
 	now := time.Now()
@@ -983,6 +1022,7 @@ func (kv *kvPresence) sweep(now time.Time) {
 	kv.mu.Unlock()
 	for _, v := range views {
 		var evs []event
+		v.telling.Lock()
 		v.mu.Lock()
 		for key, k := range v.keys {
 			if now.Before(k.until) {
@@ -1000,6 +1040,7 @@ func (kv *kvPresence) sweep(now time.Time) {
 		}
 		v.mu.Unlock()
 		kv.tell(v.ch, evs)
+		v.telling.Unlock()
 	}
 }
 
@@ -1020,6 +1061,7 @@ func (kv *kvPresence) resyncViews() {
 		// Keys the view has live and the read does not: gone.
 		prefix := presPrefix + chanKey(v.ch) + "."
 		var evs []event
+		v.telling.Lock()
 		v.mu.Lock()
 		for key, k := range v.keys {
 			if _, ok := recs[prefix+key]; !ok && k.live {
@@ -1031,6 +1073,7 @@ func (kv *kvPresence) resyncViews() {
 		}
 		v.mu.Unlock()
 		kv.tell(v.ch, evs)
+		v.telling.Unlock()
 		kv.applyAll(v, recs, true)
 	}
 }

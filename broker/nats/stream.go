@@ -48,7 +48,7 @@ func streamConfig(epoch string, replicas int) jetstream.StreamConfig {
 func (b *Broker) ensureStream(wait time.Duration) error {
 	b.streamMu.Lock()
 	defer b.streamMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(b.stopCtx, wait)
 	defer cancel()
 	s, err := b.js.Stream(ctx, streamName)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
