@@ -222,6 +222,11 @@ func (b *Broker) store(ch broker.Channel, st *chanState, data []byte, opts broke
 		b.conflicts.Add(1)
 		if h := st.hint.Load(); last != 0 && h != nil && h.stream == last {
 			continue // the hint is the message that beat us: retry at once
+		} else if h != nil {
+			// A hint that is not the channel's last is stale: taken again
+			// (st.loaded is false now) it would make every retry expect it
+			// and lose, until the deadline. Read the last message instead.
+			st.hint.CompareAndSwap(h, nil)
 		}
 		// Read the channel's last message again; after a few losses in a
 		// row, first wait a little (random, growing), so that writers

@@ -1,0 +1,263 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Three imscript processes form a cluster with embedded NATS on loopback;
+// WebSocket clients on each see one chat: room messages, messages to a uid
+// with tabs on two nodes, presence and its events, history recovered on
+// another node, one contiguous seq with publishers on all three, and a
+// node killed with SIGKILL and started again.
+
+const clusterPresenceTTL = "3s"
+
+type clusterNode struct {
+	name, data, route string
+	peers             string
+	lang              string
+	s                 *server
+}
+
+func (n *clusterNode) start(t *testing.T) {
+	t.Helper()
+	n.s = start(t, testScript(n.lang, "cluster"), runOpts{args: []string{
+		"--node", n.name, "--data", n.data, "--cluster", n.route, "--peers", n.peers, "--presence-ttl", clusterPresenceTTL,
+	}})
+}
+
+func startCluster(t *testing.T, lang string) []*clusterNode {
+	t.Helper()
+	nodes := make([]*clusterNode, 3)
+	var routes []string
+	for i := range nodes {
+		nodes[i] = &clusterNode{name: "n" + strconv.Itoa(i+1), data: t.TempDir(), lang: lang,
+			route: "127.0.0.1:" + strconv.Itoa(freePort(t))}
+		routes = append(routes, nodes[i].route)
+	}
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		n.peers = strings.Join(routes, ",")
+		wg.Add(1)
+		go func() { defer wg.Done(); n.start(t) }()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	return nodes
+}
+
+// cc is a WebSocket client of one node.
+type cc struct {
+	t    *testing.T
+	c    *websocket.Conn
+	join map[string][]string // room → seq, epoch, recovered of its join
+	pre  []string            // what came before "ready" that is not a join answer
+}
+
+func ccDial(t *testing.T, n *clusterNode, q url.Values) *cc {
+	t.Helper()
+	u := "ws://" + n.s.addr() + "/?" + q.Encode()
+	c, resp, err := websocket.DefaultDialer.Dial(u, http.Header{})
+	if err != nil {
+		t.Fatalf("dial %s: %v (%v)", u, err, resp)
+	}
+	t.Cleanup(func() { c.Close() })
+	x := &cc{t: t, c: c, join: map[string][]string{}}
+	for {
+		m := x.read()
+		if m == "ready" {
+			return x
+		}
+		if f := strings.Fields(m); len(f) == 5 && f[0] == "joined" {
+			x.join[f[1]] = f[2:]
+			continue
+		}
+		x.pre = append(x.pre, m)
+	}
+}
+
+func (x *cc) send(s string) {
+	x.t.Helper()
+	if err := x.c.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+		x.t.Fatal(err)
+	}
+}
+
+func (x *cc) read() string {
+	x.t.Helper()
+	_ = x.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, m, err := x.c.ReadMessage()
+	if err != nil {
+		x.t.Fatalf("read: %v", err)
+	}
+	return string(m)
+}
+
+type stampedMsg struct {
+	Seq  uint64 `json:"seq"`
+	Text string `json:"text"`
+}
+
+// msg reads the next stamped message.
+func (x *cc) msg() stampedMsg {
+	x.t.Helper()
+	for {
+		m := x.read()
+		var s stampedMsg
+		if json.Unmarshal([]byte(m), &s) == nil && s.Text != "" {
+			return s
+		}
+	}
+}
+
+// until reads up to the first message with prefix.
+func (x *cc) until(prefix string) string {
+	x.t.Helper()
+	for {
+		if m := x.read(); strings.HasPrefix(m, prefix) {
+			return m
+		}
+	}
+}
+
+// quiet asserts nothing more arrives for d (no message twice).
+func (x *cc) quiet(d time.Duration) {
+	x.t.Helper()
+	_ = x.c.SetReadDeadline(time.Now().Add(d))
+	if _, m, err := x.c.ReadMessage(); err == nil {
+		x.t.Fatalf("unexpected %q", m)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three processes with embedded NATS")
+	}
+	eachLang(t, func(t *testing.T, lang string) {
+		nodes := startCluster(t, lang)
+		n1, n2, n3 := nodes[0], nodes[1], nodes[2]
+
+		// stats() knows the node and the cluster
+		st := ccDial(t, n2, url.Values{})
+		st.send("stats")
+		waitFor(t, 30*time.Second, "three nodes in stats", func() bool {
+			st.send("stats")
+			return st.until("stats ") == "stats n2 3"
+		})
+
+		// a room publication reaches the members on every node, once
+		a := ccDial(t, n1, url.Values{"uid": {"ann"}, "rooms": {"r"}})
+		b := ccDial(t, n2, url.Values{"uid": {"bob"}, "rooms": {"r"}})
+		c := ccDial(t, n3, url.Values{"uid": {"cat"}, "rooms": {"r,events"}})
+		waitFor(t, 30*time.Second, "presence of the three on n3", func() bool {
+			c.send("presence r")
+			return c.until("presence ") == "presence ann,bob,cat"
+		})
+		a.send("pub r hello")
+		for _, x := range []*cc{a, b, c} {
+			if m := x.msg(); m.Text != "hello" || m.Seq != 1 {
+				t.Fatalf("got %+v, want hello with seq 1", m)
+			}
+		}
+		b.quiet(300 * time.Millisecond)
+
+		// a uid with tabs on two nodes gets a message sent on the third
+		a2 := ccDial(t, n2, url.Values{"uid": {"ann"}})
+		c.send("dm ann psst")
+		if m := a.msg(); m.Text != "psst" {
+			t.Fatalf("ann's tab on n1 got %+v", m)
+		}
+		if m := a2.msg(); m.Text != "psst" {
+			t.Fatalf("ann's tab on n2 got %+v", m)
+		}
+
+		// presence events across nodes: dan's first connection on n1 and
+		// his last leaving are told on n3, once each
+		d1 := ccDial(t, n1, url.Values{"uid": {"dan"}, "rooms": {"r"}})
+		if got := c.until("presence r dan"); got != "presence r dan join" {
+			t.Fatalf("on n3: %q", got)
+		}
+		d2 := ccDial(t, n2, url.Values{"uid": {"dan"}, "rooms": {"r"}})
+		d1.c.Close()
+		d2.c.Close()
+		if got := c.until("presence r dan"); got != "presence r dan leave" {
+			t.Fatalf("on n3 after dan's two tabs closed: %q", got)
+		}
+
+		// one contiguous seq with publishers on all three nodes, and what a
+		// client missed recovered on another node
+		epoch := b.join["r"][1]
+		b.c.Close()
+		var wg sync.WaitGroup
+		const each = 50
+		for i, n := range nodes {
+			p := ccDial(t, n, url.Values{})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range each {
+					p.send(fmt.Sprintf("pub r p%d-%d", i, j))
+				}
+			}()
+		}
+		wg.Wait()
+		var seqs []uint64
+		for range 3 * each {
+			seqs = append(seqs, a.msg().Seq)
+		}
+		slices.Sort(seqs)
+		for i, s := range seqs {
+			if s != uint64(i+2) {
+				t.Fatalf("seqs on n1 %v: want 2..%d, each once", seqs, 3*each+1)
+			}
+		}
+		back := ccDial(t, n3, url.Values{"rooms": {"r"}, "since": {"1"}, "epoch": {epoch}})
+		if j := back.join["r"]; j[0] != strconv.Itoa(3*each+1) || j[1] != epoch || j[2] != "true" || len(back.pre) != 3*each {
+			t.Fatalf("recovery on n3: join %v after %d messages, want %d recovered", j, len(back.pre), 3*each)
+		}
+
+		// kill -9 of n3: n1 and n2 go on, history stays writable, cat
+		// leaves presence within the TTL; n3 comes back and serves again
+		b = ccDial(t, n2, url.Values{"uid": {"bob"}, "rooms": {"r,events"}})
+		n3.s.kill()
+		if got := b.until("presence r cat"); got != "presence r cat leave" {
+			t.Fatalf("on n2 after n3 died: %q", got)
+		}
+		for i := range 20 {
+			a.send("pub r after" + strconv.Itoa(i))
+		}
+		last := uint64(0)
+		for i := range 20 {
+			m := b.msg()
+			if m.Text != "after"+strconv.Itoa(i) || (last != 0 && m.Seq != last+1) {
+				t.Fatalf("on n2 with n3 dead: %+v after seq %d", m, last)
+			}
+			last = m.Seq
+		}
+		for range 20 { // the publisher's own copies
+			a.msg()
+		}
+		n3.start(t)
+		c = ccDial(t, n3, url.Values{"rooms": {"r"}, "since": {strconv.FormatUint(last-20, 10)}, "epoch": {epoch}})
+		if j := c.join["r"]; j[2] != "true" || len(c.pre) != 20 {
+			t.Fatalf("n3 restarted: join %v after %d, want the 20 recovered", j, len(c.pre))
+		}
+		c.send("pub r back")
+		if m := a.msg(); m.Text != "back" || m.Seq != last+1 {
+			t.Fatalf("n1 got %+v from the restarted n3, want seq %d", m, last+1)
+		}
+	})
+}

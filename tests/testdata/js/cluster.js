@@ -1,0 +1,29 @@
+// A node of a cluster (tests/cluster_test.go): WebSocket clients bind a uid,
+// join rooms (recovering with since/epoch), publish, send to uids, ask for
+// presence; presence events go to this node's members of "events".
+const srv = imscript.server({ host: "127.0.0.1", port: Number(imscript.env.PORT), type: "websocket",
+  worker_num: 2, history_size: 1000, presence_events: true });
+srv.on("open", (s, req) => {
+  const q = req.query;
+  const rec = q.since !== undefined ? { since: Number(q.since), epoch: q.epoch } : undefined;
+  if (q.uid !== undefined) s.bind(req.fd, q.uid);
+  for (const room of (q.rooms || "").split(",").filter((r) => r !== "")) {
+    const r = s.join(req.fd, room, rec);
+    s.push(req.fd, "joined " + room + " " + r.seq + " " + r.epoch + " " + (r.recovered === undefined ? "nil" : r.recovered));
+  }
+  s.push(req.fd, "ready");
+});
+srv.on("presence", (s, room, uid, what) => {
+  for (const fd of s.members("events")) s.push(fd, "presence " + room + " " + uid + " " + what);
+});
+srv.on("message", (s, f) => {
+  const m = /^(\S+) ?(\S*) ?(.*)$/.exec(f.data);
+  const [cmd, a, b] = [m[1], m[2], m[3]];
+  if (cmd === "pub") s.publish(a, { text: b });
+  else if (cmd === "dm") s.sendToUid(a, { text: b });
+  else if (cmd === "presence") s.push(f.fd, "presence " + s.presence(a).join(","));
+  else if (cmd === "stats") {
+    const st = s.stats();
+    s.push(f.fd, "stats " + st.node + " " + st.cluster_nodes);
+  }
+});
