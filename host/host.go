@@ -170,6 +170,7 @@ func New(cfg Config) (*Host, error) {
 		}
 	}
 	h.hub.h = h
+	h.hub.pres.m = &h.hub
 	h.hub.b = cfg.Broker
 	if h.hub.b == nil {
 		h.hub.b = memory.New(h.cfg.Node)

@@ -36,6 +36,9 @@ type hub struct {
 	// lock, which is safe only if no other channel shares it.
 	lmu   sync.Mutex
 	locks map[broker.Channel]*chanLock
+	// pres takes presence changes to the broker in order, off the hub's
+	// lock (hub_presence.go).
+	pres presenceQueue
 }
 
 // hubConn is a connection's hub state (guarded by hub.mu).
@@ -131,21 +134,13 @@ func remove(sets map[string]map[*conn]uint64, name string, c *conn) (removed, la
 // (m.mu held). A broker that fails is logged and counted as first, so
 // that a single node still tells its script.
 func (m *hub) addPresence(room, key string, uid script.Value) {
-	first, err := m.b.AddPresence(roomChannel(room), key)
-	m.brokerErr("add presence", roomChannel(room), err)
-	if first || err != nil {
-		m.presenceEvent(room, uid, true)
-	}
+	m.pres.push(presenceOp{room: room, key: key, uid: uid, add: true})
 }
 
 // removePresence is addPresence's other half: the last connection of uid
 // on this node left room.
 func (m *hub) removePresence(room, key string, uid script.Value) {
-	last, err := m.b.RemovePresence(roomChannel(room), key)
-	m.brokerErr("remove presence", roomChannel(room), err)
-	if last || err != nil {
-		m.presenceEvent(room, uid, false)
-	}
+	m.pres.push(presenceOp{room: room, key: key, uid: uid})
 }
 
 // uidIn reports whether another connection than c of uid key is in room
@@ -307,16 +302,23 @@ func (m *hub) presence(room string) script.List {
 	for c := range m.rooms[room] {
 		if k := c.hub.uidKey; k != "" {
 			local[k] = c.hub.uid
-			if err != nil {
-				keys = append(keys, k)
-			}
+			// this node's own are present even before the broker has
+			// been told (hub_presence.go), or when it failed
+			keys = append(keys, k)
 		}
 	}
 	m.mu.RUnlock()
-	if err != nil {
-		sort.Strings(keys)
-		keys = compactSorted(keys)
+	if gone := m.pres.leaving(room); len(gone) > 0 {
+		kept := keys[:0]
+		for _, k := range keys {
+			if _, here := local[k]; here || !gone[k] {
+				kept = append(kept, k)
+			}
+		}
+		keys = kept
 	}
+	sort.Strings(keys)
+	keys = compactSorted(keys)
 	out := make(script.List, len(keys))
 	for i, k := range keys {
 		if v, ok := local[k]; ok {

@@ -287,9 +287,10 @@ func (m *hub) history(room string, q broker.HistoryQuery) ([]broker.Publication,
 	return m.b.History(roomChannel(room), q)
 }
 
-// presenceEvent fires the presence event of uid in room (m.mu held, so
-// the events of one room are posted in the order they happened), on the
-// room's worker, when presence_events is on.
+// presenceEvent fires the presence event of uid in room on the room's
+// worker, when presence_events is on. This node's changes come from the
+// presence queue's goroutine, in the order they happened
+// (hub_presence.go); other nodes' from the broker, in theirs.
 func (m *hub) presenceEvent(room string, uid script.Value, joined bool) {
 	if !m.h.chanSettings().PresenceEvents || len(m.h.workers) == 0 {
 		return
