@@ -376,7 +376,12 @@ func makeBroker(cfg Config, nc *natsgo.Conn, srv *server.Server, mode string) *B
 	if b.timeout <= 0 {
 		b.timeout = 5 * time.Second
 	}
+	// The history cache serves one node's server (also with other clients
+	// attached to it); with several copies of the stream (a cluster,
+	// external NATS) its answers were seen to miss entries the leader
+	// holds, so there History always reads the stream.
 	switch {
+	case mode != modeSingle:
 	case cfg.CacheBytes == 0:
 		b.cache = newHistCache(defaultCacheBytes, cachePerChan)
 	case cfg.CacheBytes > 0:
