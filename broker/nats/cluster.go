@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	natsgo "github.com/nats-io/nats.go"
 )
 
 // An embedded cluster: every node runs a nats-server with JetStream whose
@@ -153,19 +152,8 @@ func openCluster(cfg Config) (*Broker, error) {
 	if len(cfg.Peers) == 0 {
 		return nil, errors.New("nats broker: a cluster node needs its peers (every node's route address)")
 	}
-	lock, err := lockDir(cfg.DataDir)
+	lock, srv, nc, err := embed(cfg)
 	if err != nil {
-		return nil, err
-	}
-	srv, err := startServer(cfg)
-	if err != nil {
-		unlock(lock)
-		return nil, err
-	}
-	nc, err := connect(cfg, natsgo.InProcessServer(srv))
-	if err != nil {
-		shutdown(srv)
-		unlock(lock)
 		return nil, err
 	}
 	size := clusterSize(cfg)

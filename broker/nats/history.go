@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/bits"
+	"time"
 
 	"github.com/imscript/imscript/broker"
 )
@@ -71,6 +72,14 @@ func (b *Broker) history(ch broker.Channel, q broker.HistoryQuery, cached bool) 
 		}
 	}
 	es, run, err := b.read(subj, q, last)
+	// With several copies a batch read may be answered by a copy that
+	// does not hold the newest entries yet (the last message came from
+	// the leader): read again, briefly, until the run reaches the end the
+	// query selects.
+	for try := 1; err == nil && b.leaderReads.Load() && !b.complete(es, q, last) && try <= 40; try++ {
+		time.Sleep(time.Duration(try) * time.Millisecond)
+		es, run, err = b.read(subj, q, last)
+	}
 	if err != nil {
 		return nil, broker.Position{}, b.fail("reading the history of", ch, err)
 	}
@@ -340,4 +349,23 @@ func interpolate(s0, r0, s1, r1, t uint64) uint64 {
 	hi, lo := bits.Mul64(t-r0, s1-s0)
 	q, _ := bits.Div64(hi, lo, r1-r0) // t-r0 < r1-r0: q < s1-s0 fits
 	return s0 + q
+}
+
+// complete reports whether es ends where q's window of the channel (last
+// being its last message) ends: the window's last seq, or, for a forward
+// read with a limit, the limit-th seq. Expired entries leave only the
+// head, so the end stays the check.
+func (b *Broker) complete(es []entry, q broker.HistoryQuery, last entry) bool {
+	w := b.window(q, metaOf(last))
+	if w.none {
+		return true
+	}
+	end := w.hi
+	if w.limit > 0 && !w.newest && w.hi-w.lo+1 > w.limit {
+		end = w.lo + w.limit - 1
+	}
+	if len(es) == 0 {
+		return w.cutoff != math.MinInt64 // with a TTL everything may have expired
+	}
+	return es[len(es)-1].pub.Seq == end
 }

@@ -274,19 +274,8 @@ func Open(cfg Config) (*Broker, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("nats broker: no data directory")
 	}
-	lock, err := lockDir(cfg.DataDir)
+	lock, srv, nc, err := embed(cfg)
 	if err != nil {
-		return nil, err
-	}
-	srv, err := startServer(cfg)
-	if err != nil {
-		unlock(lock)
-		return nil, err
-	}
-	nc, err := connect(cfg, natsgo.InProcessServer(srv))
-	if err != nil {
-		shutdown(srv)
-		unlock(lock)
 		return nil, err
 	}
 	b, err := newBroker(cfg, nc, srv)
@@ -300,6 +289,27 @@ func Open(cfg Config) (*Broker, error) {
 	b.alone.Store(true)
 	b.log.Info("nats broker: one node", "node", b.node, "store", cfg.DataDir)
 	return b, nil
+}
+
+// embed locks cfg.DataDir, starts the embedded server and connects to it
+// in process.
+func embed(cfg Config) (*os.File, *server.Server, *natsgo.Conn, error) {
+	lock, err := lockDir(cfg.DataDir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	srv, err := startServer(cfg)
+	if err != nil {
+		unlock(lock)
+		return nil, nil, nil, err
+	}
+	nc, err := connect(cfg, natsgo.InProcessServer(srv))
+	if err != nil {
+		shutdown(srv)
+		unlock(lock)
+		return nil, nil, nil, err
+	}
+	return lock, srv, nc, nil
 }
 
 func unlock(f *os.File) {
@@ -377,9 +387,9 @@ func makeBroker(cfg Config, nc *natsgo.Conn, srv *server.Server, mode string) *B
 		b.timeout = 5 * time.Second
 	}
 	// The history cache serves one node's server (also with other clients
-	// attached to it); with several copies of the stream (a cluster,
-	// external NATS) its answers were seen to miss entries the leader
-	// holds, so there History always reads the stream.
+	// attached to it). With several copies of the stream (a cluster,
+	// external NATS) History reads the stream: the cache's validation by
+	// the leader's last message is untested there.
 	switch {
 	case mode != modeSingle:
 	case cfg.CacheBytes == 0:
