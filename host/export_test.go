@@ -10,3 +10,8 @@ func RouterCount() int {
 	})
 	return n
 }
+
+// SetMaxExecMs sets the watchdog's limit (max_exec_ms; 0: off) before the
+// script runs: for tests whose main chunk does much work on a machine of
+// unknown speed (the race detector, other load).
+func SetMaxExecMs(h *Host, ms int64) { h.maxExecMs.Store(ms) }
