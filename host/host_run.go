@@ -238,7 +238,7 @@ func (h *Host) closeShared() {
 
 // closeBroker leaves the cluster (the memory broker: forgets everything).
 func (h *Host) closeBroker() {
-	h.hub.pres.flush()
+	h.hub.pres.flush(5 * time.Second)
 	if err := h.hub.b.Close(); err != nil {
 		h.log.Warn("closing the broker", "err", err)
 	}

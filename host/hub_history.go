@@ -232,7 +232,7 @@ func stampJSON(seq uint64, ms int64, obj []byte) []byte {
 	return append(out, obj[1:]...)
 }
 
-// members returns the connections of set that have not been given seq
+// targets returns the connections of set that have not been given seq
 // yet (all of them for a publication without history), m.mu held.
 func targets(set map[*conn]uint64, seq uint64) []*conn {
 	out := make([]*conn, 0, len(set))

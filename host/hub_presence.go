@@ -2,6 +2,7 @@ package host
 
 import (
 	"sync"
+	"time"
 
 	"github.com/imscript/imscript/script"
 )
@@ -26,8 +27,7 @@ type presenceOp struct {
 type presenceQueue struct {
 	mu      sync.Mutex
 	ops     []presenceOp
-	running bool
-	idle    *sync.Cond // signalled when the queue is empty and no change is under way
+	running bool // a goroutine is giving the queue to the broker
 	m       *hub
 }
 
@@ -49,9 +49,6 @@ func (q *presenceQueue) run() {
 		q.mu.Lock()
 		if len(q.ops) == 0 {
 			q.running = false
-			if q.idle != nil {
-				q.idle.Broadcast()
-			}
 			q.mu.Unlock()
 			return
 		}
@@ -94,14 +91,18 @@ func (q *presenceQueue) leaving(room string) map[string]bool {
 }
 
 // flush waits until every queued change has been given to the broker
-// (before the broker closes).
-func (q *presenceQueue) flush() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.idle == nil {
-		q.idle = sync.NewCond(&q.mu)
-	}
-	for q.running {
-		q.idle.Wait()
+// (before the broker closes), or for d at most: a broker that does not
+// answer must not hold the host's shutdown (its Close ends this node's
+// presence anyway).
+func (q *presenceQueue) flush(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for {
+		q.mu.Lock()
+		running := q.running
+		q.mu.Unlock()
+		if !running || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
