@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"strconv"
@@ -200,9 +201,23 @@ func (b *Broker) store(ch broker.Channel, st *chanState, data []byte, opts broke
 			hdrSize: {strconv.Itoa(opts.HistorySize)},
 			hdrTTL:  {strconv.FormatInt(ttl, 10)},
 		}}
-		ctx, cancel := b.ctx()
-		ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(st.stream), retryNoResponders, retryWait)
-		cancel()
+		// An attempt that gets no answer (the stream's leader died and
+		// another is being elected) is sent again with the same message
+		// id until the deadline: if the first one was stored after all,
+		// the stream answers the repeat as a duplicate with the first
+		// one's ack, so a publication is stored once either way.
+		id := b.node + "." + st.subj + "." + strconv.FormatUint(p.Seq, 10)
+		var ack *jetstream.PubAck
+		var err error
+		for {
+			left := time.Until(deadline)
+			ctx, cancel := context.WithTimeout(context.Background(), max(min(left, b.timeout/5), time.Millisecond))
+			ack, err = b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(st.stream), jetstream.WithMsgID(id), retryNoResponders, retryWait)
+			cancel()
+			if err == nil || answered(err) || time.Now().After(deadline) || b.closed.Load() {
+				break
+			}
+		}
 		if err == nil {
 			st.stream, st.seq, st.time = ack.Sequence, p.Seq, p.Time
 			if b.cache != nil {
