@@ -34,7 +34,7 @@ func clusterReport(b *strings.Builder, o *options, res *results) {
 		n := o.nodesOf(k)
 		cr, ok := res.cluster[k.key]
 		if !ok {
-			p("| %s | %d | %s | failed | — | — | — | — | — | — | — | — | — | — | — | — |\n", k.label, n, fmtInt(o.clusterRate))
+			p("| %s | %d | %s | failed | — | — | — | — | — | — | — | — | — | — | — | — |\n", clusterLabel(k, res), n, fmtInt(o.clusterRate))
 			continue
 		}
 		r := cr.main
@@ -50,7 +50,7 @@ func clusterReport(b *strings.Builder, o *options, res *results) {
 		if k.cluster.centrifugo {
 			backCPU, backRSS = fmt.Sprintf("%.2f", r.cpu.backend), fmtKiB(cr.backendRSS)
 		}
-		p("| %s | %d | %s | %s%s | %s / %s | %s | %s | %s | %s | %.2f | %s | %.2f | %.2f / %.2f | %s | %s | %s |\n", k.label, n, fmtInt(o.clusterRate),
+		p("| %s | %d | %s | %s%s | %s / %s | %s | %s | %s | %s | %.2f | %s | %.2f | %.2f / %.2f | %s | %s | %s |\n", clusterLabel(k, res), n, fmtInt(o.clusterRate),
 			fmtRate(r.deliveryRate()), mark, fmtInt(int(r.received)), fmtInt(int(r.expected)), lost,
 			fmtLongLatency(r.hist.quantile(0.5)), fmtLongLatency(r.hist.quantile(0.99)), fmtLongLatency(time.Duration(r.hist.max)),
 			r.cpu.srv, backCPU, r.cpu.load, r.cpu.other, r.cpu.idle, fmtKiB(r.rss), fmtKiB(r.pss), backRSS)
@@ -71,7 +71,7 @@ func clusterReport(b *strings.Builder, o *options, res *results) {
 		}
 		cr, ok := res.cluster[k.key]
 		if !ok || cr.low == nil {
-			p("| %s | %d | failed | — | — | — | — | — | — | — | — | — |\n", k.label, n)
+			p("| %s | %d | failed | — | — | — | — | — | — | — | — | — |\n", clusterLabel(k, res), n)
 			continue
 		}
 		l := cr.low
@@ -83,7 +83,7 @@ func clusterReport(b *strings.Builder, o *options, res *results) {
 		if in := l.inNode.quantile(0.99); in > 0 {
 			ratio = fmt.Sprintf("%.2f×", float64(l.crossNode.quantile(0.99))/float64(in))
 		}
-		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", k.label, n,
+		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", clusterLabel(k, res), n,
 			fmtInt(int(l.inNode.total)), fmtLongLatency(l.inNode.quantile(0.5)), fmtLongLatency(l.inNode.quantile(0.99)),
 			fmtInt(int(l.crossNode.total)), fmtLongLatency(l.crossNode.quantile(0.5)), fmtLongLatency(l.crossNode.quantile(0.99)),
 			ratio, fmtLongLatency(time.Duration(l.crossNode.max)), lost, cr.lowCPU.srv)
@@ -91,6 +91,16 @@ func clusterReport(b *strings.Builder, o *options, res *results) {
 	if res.centErr != "" {
 		p("\nThe Centrifugo row did not run: %s\n", firstLine(res.centErr))
 	}
+}
+
+// clusterLabel is row k's label; Centrifugo's names the version its
+// binary was built from (a -centrifugo binary may be another).
+func clusterLabel(k serverKind, res *results) string {
+	if k.cluster != nil && k.cluster.centrifugo && res.centVersion != "" {
+		v := res.centVersion[strings.LastIndexByte(res.centVersion, ' ')+1:]
+		return "Centrifugo " + v + " + nats-server (NATS broker)"
+	}
+	return k.label
 }
 
 // senderList names the sending clients: client i·clients/senders, on node
