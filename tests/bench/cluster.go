@@ -73,8 +73,9 @@ func clusterImscript(key, rowOf, label, script string, single bool) serverKind {
 		}}
 }
 
-// clusterResult is one cluster row.
+// clusterResult is one run of a cluster row.
 type clusterResult struct {
+	run   int // which -cluster-repeat run
 	nodes int
 	main  *roomResult // the main load; pss and rss summed over the nodes
 	// backend: Centrifugo's nats-server, its memory after the main load
@@ -375,14 +376,18 @@ func (w *groupWindow) close() cpuUse {
 
 // clusterRun runs one cluster row: its processes, the main load, and on
 // rows of several nodes the low load.
-func clusterRun(o *options, b *builds, k serverKind, res *results) {
+func clusterRun(o *options, b *builds, k serverKind, rep int, res *results) {
 	n := o.nodesOf(k)
-	logf("cluster %s: starting %d node(s)", k.key, n)
+	run := ""
+	if o.clusterRepeat > 1 {
+		run = fmt.Sprintf("run %d: ", rep)
+	}
+	logf("cluster %s: %sstarting %d node(s)", k.key, run, n)
 	start := time.Now()
 	g, err := startGroup(o, b, k)
 	if err != nil {
-		logf("cluster %s: %v", k.key, err)
-		res.fail(secCluster, k.key, err.Error())
+		logf("cluster %s: %s%v", k.key, run, err)
+		res.fail(secCluster, k.key, run+err.Error())
 		return
 	}
 	defer g.stop()
@@ -391,8 +396,8 @@ func clusterRun(o *options, b *builds, k serverKind, res *results) {
 	if k.cluster.centrifugo {
 		proto = roomCentrifugo
 	}
-	cr := &clusterResult{nodes: n}
-	r := &roomResult{rate: o.clusterRate, clients: o.clusterClients}
+	cr := &clusterResult{nodes: n, run: rep}
+	r := &roomResult{rate: o.clusterRate, clients: o.clusterClients, run: rep}
 	var w *groupWindow
 	spec := roomSpec{addrs: g.addrs, proto: proto, clients: o.clusterClients, senders: o.clusterSenders, threads: o.threads,
 		size: o.size, rate: float64(o.clusterRate), warmup: o.roomWarmup, duration: o.clusterDuration, drain: o.roomDrain,
@@ -420,14 +425,14 @@ func clusterRun(o *options, b *builds, k serverKind, res *results) {
 		}
 	}
 	if err != nil {
-		logf("cluster %s %d msgs/s: %v", k.key, o.clusterRate, err)
-		res.fail(secCluster, k.key, fmt.Sprintf("%d msgs/s: %v\n%s", o.clusterRate, err, g.logs()))
+		logf("cluster %s %s%d msgs/s: %v", k.key, run, o.clusterRate, err)
+		res.fail(secCluster, k.key, fmt.Sprintf("%s%d msgs/s: %v\n%s", run, o.clusterRate, err, g.logs()))
 		return
 	}
 	r.roomLoad = load
 	r.disturbed = r.cpu.other > o.maxOther
 	cr.main = r
-	res.cluster[k.key] = cr
+	res.cluster[k.key] = append(res.cluster[k.key], cr)
 	note := ""
 	if r.disturbed {
 		note = "  DISTURBED by " + orDash(r.cpu.busiest)
@@ -436,8 +441,8 @@ func clusterRun(o *options, b *builds, k serverKind, res *results) {
 	if g.backend != nil {
 		backend = fmt.Sprintf(", nats-server %.2f", r.cpu.backend)
 	}
-	logf("cluster %-11s %d node(s), %d msgs/s in: all joined after %s, %d sent, %.0f deliveries/s, %d of %d delivered after %s drain, lost %d, dup %d, p50 %s p99 %s max %s; servers %.2f%s, load %.2f, other %.2f cores; RSS %s; %d broken%s%s",
-		k.key, n, o.clusterRate, load.joinedIn.Round(time.Millisecond), r.sent, r.deliveryRate(), r.received, r.expected, r.drained.Round(time.Millisecond), r.lost, r.dups,
+	logf("cluster %-11s %s%d node(s), %d msgs/s in: all joined after %s, %d sent, %.0f deliveries/s, %d of %d delivered after %s drain, lost %d, dup %d, p50 %s p99 %s max %s; servers %.2f%s, load %.2f, other %.2f cores; RSS %s; %d broken%s%s",
+		k.key, run, n, o.clusterRate, load.joinedIn.Round(time.Millisecond), r.sent, r.deliveryRate(), r.received, r.expected, r.drained.Round(time.Millisecond), r.lost, r.dups,
 		fmtLongLatency(r.hist.quantile(0.5)), fmtLongLatency(r.hist.quantile(0.99)), fmtLongLatency(time.Duration(r.hist.max)),
 		r.cpu.srv, backend, r.cpu.load, r.cpu.other, fmtKiB(r.rss), r.broken, errNote(r.errs), note)
 	if n < 2 {
@@ -456,14 +461,14 @@ func clusterRun(o *options, b *builds, k serverKind, res *results) {
 		}
 	}
 	if err != nil {
-		logf("cluster %s low load: %v", k.key, err)
+		logf("cluster %s %slow load: %v", k.key, run, err)
 		cr.lowErr = err.Error()
-		res.fail(secCluster, k.key, fmt.Sprintf("low load, %d msgs/s: %v\n%s", o.clusterLowRate, err, g.logs()))
+		res.fail(secCluster, k.key, fmt.Sprintf("%slow load, %d msgs/s: %v\n%s", run, o.clusterLowRate, err, g.logs()))
 		return
 	}
 	cr.low = low
-	logf("cluster %-11s low load, %d clients, %d msgs/s in: %d sent, lost %d, dup %d; in-node p50 %s p99 %s (%d); cross-node p50 %s p99 %s (%d)%s",
-		k.key, o.clusterLowClients, o.clusterLowRate, low.sent, low.lost, low.dups,
+	logf("cluster %-11s %slow load, %d clients, %d msgs/s in: %d sent, lost %d, dup %d; in-node p50 %s p99 %s (%d); cross-node p50 %s p99 %s (%d)%s",
+		k.key, run, o.clusterLowClients, o.clusterLowRate, low.sent, low.lost, low.dups,
 		fmtLongLatency(low.inNode.quantile(0.5)), fmtLongLatency(low.inNode.quantile(0.99)), low.inNode.total,
 		fmtLongLatency(low.crossNode.quantile(0.5)), fmtLongLatency(low.crossNode.quantile(0.99)), low.crossNode.total, errNote(low.errs))
 }

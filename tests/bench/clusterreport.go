@@ -28,16 +28,19 @@ func clusterReport(b *strings.Builder, o *options, res *results) {
 		fmtInt(o.clusterClients), o.clusterNodes, o.clusterSenders, senderList(o.clusterClients, o.clusterSenders), fmtInt(o.clusterRate), fmtRate(float64(o.clusterRate*o.clusterClients)),
 		o.clusterNodes, o.clusterNodes, orDash(resVersion(res, "centrifugo")), orDash(resVersion(res, "nats")),
 		o.clusterJoin, o.roomWarmup, o.clusterDuration, o.roomDrain, hist, o.threads)
+	if o.clusterRepeat > 1 {
+		p("Every row ran %d times (-cluster-repeat; each time on fresh processes), the rows taking turns; each cell is the median over the runs (of the undisturbed ones when there are some), "+
+			"except lost and delivered / expected, from the run that lost the most, and max latency, the largest of all runs; the same for the low-load table (its ratio the median of each run's own).\n\n", o.clusterRepeat)
+	}
 	p("| server | nodes | msgs/s in | deliveries/s achieved | delivered / expected | lost | p50 latency | p99 latency | max latency | server CPU, nodes summed (cores) | nats-server CPU (cores) | load generator CPU (cores) | other / idle CPU (cores) | server RSS, summed | server PSS, summed | nats-server RSS |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, k := range o.selected(secCluster) {
 		n := o.nodesOf(k)
-		cr, ok := res.cluster[k.key]
+		r, ok := clusterMain(res, k.key)
 		if !ok {
 			p("| %s | %d | %s | failed | — | — | — | — | — | — | — | — | — | — | — | — |\n", clusterLabel(k, res), n, fmtInt(o.clusterRate))
 			continue
 		}
-		r := cr.main
 		mark := ""
 		if r.disturbed {
 			mark = "*"
@@ -48,12 +51,16 @@ func clusterReport(b *strings.Builder, o *options, res *results) {
 		}
 		backCPU, backRSS := "—", "—"
 		if k.cluster.centrifugo {
-			backCPU, backRSS = fmt.Sprintf("%.2f", r.cpu.backend), fmtKiB(cr.backendRSS)
+			var rss []float64
+			for _, cr := range res.cluster[k.key] {
+				rss = append(rss, float64(cr.backendRSS))
+			}
+			backCPU, backRSS = fmt.Sprintf("%.2f", r.backend), fmtKiB(int64(median(rss)))
 		}
 		p("| %s | %d | %s | %s%s | %s / %s | %s | %s | %s | %s | %.2f | %s | %.2f | %.2f / %.2f | %s | %s | %s |\n", clusterLabel(k, res), n, fmtInt(o.clusterRate),
-			fmtRate(r.deliveryRate()), mark, fmtInt(int(r.received)), fmtInt(int(r.expected)), lost,
-			fmtLongLatency(r.hist.quantile(0.5)), fmtLongLatency(r.hist.quantile(0.99)), fmtLongLatency(time.Duration(r.hist.max)),
-			r.cpu.srv, backCPU, r.cpu.load, r.cpu.other, r.cpu.idle, fmtKiB(r.rss), fmtKiB(r.pss), backRSS)
+			fmtRate(r.rate), mark, fmtInt(int(r.received)), fmtInt(int(r.expected)), lost,
+			fmtLongLatency(r.p50), fmtLongLatency(r.p99), fmtLongLatency(r.maxLat),
+			r.srv, backCPU, r.load, r.other, r.idle, fmtKiB(r.rss), fmtKiB(r.pss), backRSS)
 	}
 	p("\nA row marked * was disturbed (other work took more than %.2f cores while sending); rows are not retried.\n", o.maxOther)
 
@@ -69,28 +76,78 @@ func clusterReport(b *strings.Builder, o *options, res *results) {
 		if n < 2 {
 			continue
 		}
-		cr, ok := res.cluster[k.key]
-		if !ok || cr.low == nil {
+		l, ok := clusterLow(res, k.key)
+		if !ok {
 			p("| %s | %d | failed | — | — | — | — | — | — | — | — | — |\n", clusterLabel(k, res), n)
 			continue
 		}
-		l := cr.low
 		lost := fmtInt(int(l.lost))
 		if l.lost > 0 {
 			lost = "**" + lost + "**"
 		}
-		ratio := "—"
-		if in := l.inNode.quantile(0.99); in > 0 {
-			ratio = fmt.Sprintf("%.2f×", float64(l.crossNode.quantile(0.99))/float64(in))
-		}
-		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n", clusterLabel(k, res), n,
-			fmtInt(int(l.inNode.total)), fmtLongLatency(l.inNode.quantile(0.5)), fmtLongLatency(l.inNode.quantile(0.99)),
-			fmtInt(int(l.crossNode.total)), fmtLongLatency(l.crossNode.quantile(0.5)), fmtLongLatency(l.crossNode.quantile(0.99)),
-			ratio, fmtLongLatency(time.Duration(l.crossNode.max)), lost, cr.lowCPU.srv)
+		p("| %s | %d | %s | %s | %s | %s | %s | %s | %.2f× | %s | %s | %.2f |\n", clusterLabel(k, res), n,
+			fmtInt(int(l.inN)), fmtLongLatency(l.inP50), fmtLongLatency(l.inP99),
+			fmtInt(int(l.crossN)), fmtLongLatency(l.crossP50), fmtLongLatency(l.crossP99),
+			l.ratio, fmtLongLatency(l.crossMax), lost, l.cpu)
 	}
 	if res.centErr != "" {
 		p("\nThe Centrifugo row did not run: %s\n", firstLine(res.centErr))
 	}
+}
+
+// clusterMain summarizes the main load of a cluster row over its runs, as
+// the room section summarizes its -room-repeat runs.
+func clusterMain(res *results, key string) (roomSummary, bool) {
+	var runs []*roomResult
+	for _, cr := range res.cluster[key] {
+		runs = append(runs, cr.main)
+	}
+	return summarizeRoom(runs)
+}
+
+// lowSummary is a cluster row's low load over its runs: medians of the
+// runs' deliveries, percentiles, p99 ratio (cross ÷ in, each run's own)
+// and CPU; the most any run lost; the largest cross-node latency.
+type lowSummary struct {
+	runs               int
+	inN, crossN        float64
+	inP50, inP99       time.Duration
+	crossP50, crossP99 time.Duration
+	crossMax           time.Duration
+	ratio              float64
+	lost               uint64
+	cpu                float64
+}
+
+func clusterLow(res *results, key string) (lowSummary, bool) {
+	var s lowSummary
+	var inN, crossN, inP50, inP99, crossP50, crossP99, ratio, cpu []float64
+	for _, cr := range res.cluster[key] {
+		l := cr.low
+		if l == nil {
+			continue
+		}
+		s.runs++
+		in, cross := l.inNode.quantile(0.99), l.crossNode.quantile(0.99)
+		inN = append(inN, float64(l.inNode.total))
+		crossN = append(crossN, float64(l.crossNode.total))
+		inP50 = append(inP50, float64(l.inNode.quantile(0.5)))
+		inP99 = append(inP99, float64(in))
+		crossP50 = append(crossP50, float64(l.crossNode.quantile(0.5)))
+		crossP99 = append(crossP99, float64(cross))
+		ratio = append(ratio, float64(cross)/float64(max(in, 1)))
+		cpu = append(cpu, cr.lowCPU.srv)
+		s.lost = max(s.lost, l.lost)
+		s.crossMax = max(s.crossMax, time.Duration(l.crossNode.max))
+	}
+	if s.runs == 0 {
+		return s, false
+	}
+	s.inN, s.crossN = median(inN), median(crossN)
+	s.inP50, s.inP99 = time.Duration(median(inP50)), time.Duration(median(inP99))
+	s.crossP50, s.crossP99 = time.Duration(median(crossP50)), time.Duration(median(crossP99))
+	s.ratio, s.cpu = median(ratio), median(cpu)
+	return s, true
 }
 
 // clusterLabel is row k's label; Centrifugo's names the version its
@@ -126,13 +183,13 @@ func clusterTargets(p func(string, ...any), target func(name string, ok bool, wh
 	p("\n## Targets of clustering (\"Must reach\")\n\n")
 	p("| target | measured | result |\n|---|---|---|\n")
 	lang := map[string]string{"lua": "Lua", "js": "JS"}
-	cent, okC := res.cluster["centrifugo"]
+	cent, okC := clusterMain(res, "centrifugo")
 	for _, key := range []string{"lua", "js"} {
 		if _, sel := findKind(o.selected(secCluster), key+"-cluster"); !sel {
 			continue
 		}
-		cl, okCl := res.cluster[key+"-cluster"]
-		one, okOne := res.cluster[key+"-single"]
+		c, okCl := clusterMain(res, key+"-cluster")
+		s, okOne := clusterMain(res, key+"-single")
 		name := fmt.Sprintf("%d nodes, %s clients, %s msgs/s in (imscript %s): 0 lost, p99 ≤ 2× the one-node p99 of the same run, and below Centrifugo ×%d with its NATS broker in the same run",
 			o.clusterNodes, fmtInt(o.clusterClients), fmtInt(o.clusterRate), lang[key], o.clusterNodes)
 		_, selOne := findKind(o.selected(secCluster), key+"-single")
@@ -155,21 +212,19 @@ func clusterTargets(p func(string, ...any), target func(name string, ok bool, wh
 			target(name, false, why, "", false)
 			continue
 		}
-		c, s, ce := cl.main, one.main, cent.main
-		cp, sp, centP := c.hist.quantile(0.99), s.hist.quantile(0.99), ce.hist.quantile(0.99)
-		target(name, true, "", fmt.Sprintf("lost %s of %s; p99 %s vs one node %s (%.2f×) and Centrifugo %s (%.2f×)",
-			fmtInt(int(c.lost)), fmtInt(int(c.expected)), fmtLongLatency(cp), fmtLongLatency(sp), float64(cp)/float64(max(sp, 1)),
-			fmtLongLatency(centP), float64(cp)/float64(max(centP, 1))),
-			c.lost == 0 && c.received == c.expected && c.sent > 0 && cp <= 2*sp && cp < centP)
+		target(name, true, "", fmt.Sprintf("lost %s of %s; p99 %s vs one node %s (%.2f×) and Centrifugo %s (%.2f×)%s",
+			fmtInt(int(c.lost)), fmtInt(int(c.expected)), fmtLongLatency(c.p99), fmtLongLatency(s.p99), float64(c.p99)/float64(max(s.p99, 1)),
+			fmtLongLatency(cent.p99), float64(c.p99)/float64(max(cent.p99, 1)), repeatNote(o)),
+			c.lost == 0 && c.received == c.expected && c.sent > 0 && c.p99 <= 2*s.p99 && c.p99 < cent.p99)
 	}
 	for _, key := range []string{"lua", "js"} {
 		if _, sel := findKind(o.selected(secCluster), key+"-cluster"); !sel {
 			continue
 		}
-		cl, ok := res.cluster[key+"-cluster"]
+		l, ok := clusterLow(res, key+"-cluster")
 		name := fmt.Sprintf("Cross-node p99 latency at low load (%s msgs/s, %s clients over %d nodes) ≤ 2× in-node p99, same run (imscript %s)",
 			fmtInt(o.clusterLowRate), fmtInt(o.clusterLowClients), o.clusterNodes, lang[key])
-		if !ok || cl.low == nil {
+		if !ok {
 			why := missing(secCluster, key+"-cluster")
 			if why == "" {
 				why = "no result (see Problems)"
@@ -177,41 +232,49 @@ func clusterTargets(p func(string, ...any), target func(name string, ok bool, wh
 			target(name, false, why, "", false)
 			continue
 		}
-		l := cl.low
-		in, cross := l.inNode.quantile(0.99), l.crossNode.quantile(0.99)
-		target(name, in > 0 && cross > 0, "no in-node or cross-node deliveries", fmt.Sprintf("cross-node p99 %s vs in-node %s (%.2f×); lost %s",
-			fmtLongLatency(cross), fmtLongLatency(in), float64(cross)/float64(max(in, 1)), fmtInt(int(l.lost))),
-			cross <= 2*in)
+		target(name, l.inP99 > 0 && l.crossP99 > 0, "no in-node or cross-node deliveries", fmt.Sprintf("cross-node p99 %s vs in-node %s (%.2f×); lost %s%s",
+			fmtLongLatency(l.crossP99), fmtLongLatency(l.inP99), l.ratio, fmtInt(int(l.lost)), repeatNote(o)),
+			l.ratio <= 2)
 	}
+}
+
+// repeatNote says that a target's figures are medians of several runs.
+func repeatNote(o *options) string {
+	if o.clusterRepeat < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (medians of %d runs; lost the most of any)", o.clusterRepeat)
 }
 
 // clusterProblems adds the cluster rows' problems to lines.
 func clusterProblems(lines *[]string, o *options, res *results) {
 	for _, k := range o.selected(secCluster) {
-		cr, ok := res.cluster[k.key]
-		if !ok {
-			continue
-		}
-		for _, l := range []struct {
-			what string
-			r    *roomLoad
-			cpu  cpuUse
-		}{{"main load", cr.main.roomLoad, cr.main.cpu}, {"low load", cr.low, cr.lowCPU}} {
-			if l.r == nil {
-				continue
+		for _, cr := range res.cluster[k.key] {
+			run := ""
+			if o.clusterRepeat > 1 {
+				run = fmt.Sprintf(" run %d", cr.run)
 			}
-			where := fmt.Sprintf("cluster %s %s", k.key, l.what)
-			if l.r.broken > 0 || len(l.r.errs) > 0 {
-				*lines = append(*lines, fmt.Sprintf("- %s: %d connections broke (%s)", where, l.r.broken, strings.Join(l.r.errs, "; ")))
-			}
-			if l.r.dups > 0 {
-				*lines = append(*lines, fmt.Sprintf("- %s: %d duplicate deliveries", where, l.r.dups))
-			}
-			if l.r.lagging > 50*time.Millisecond {
-				*lines = append(*lines, fmt.Sprintf("- %s: the sender fell up to %s behind its schedule", where, l.r.lagging.Round(time.Millisecond)))
-			}
-			if l.cpu.other > o.maxOther {
-				*lines = append(*lines, fmt.Sprintf("- %s: disturbed, %.2f cores of other work (busiest other processes: %s)", where, l.cpu.other, orDash(l.cpu.busiest)))
+			for _, l := range []struct {
+				what string
+				r    *roomLoad
+				cpu  cpuUse
+			}{{"main load", cr.main.roomLoad, cr.main.cpu}, {"low load", cr.low, cr.lowCPU}} {
+				if l.r == nil {
+					continue
+				}
+				where := fmt.Sprintf("cluster %s%s %s", k.key, run, l.what)
+				if l.r.broken > 0 || len(l.r.errs) > 0 {
+					*lines = append(*lines, fmt.Sprintf("- %s: %d connections broke (%s)", where, l.r.broken, strings.Join(l.r.errs, "; ")))
+				}
+				if l.r.dups > 0 {
+					*lines = append(*lines, fmt.Sprintf("- %s: %d duplicate deliveries", where, l.r.dups))
+				}
+				if l.r.lagging > 50*time.Millisecond {
+					*lines = append(*lines, fmt.Sprintf("- %s: the sender fell up to %s behind its schedule", where, l.r.lagging.Round(time.Millisecond)))
+				}
+				if l.cpu.other > o.maxOther {
+					*lines = append(*lines, fmt.Sprintf("- %s: disturbed, %.2f cores of other work (busiest other processes: %s)", where, l.cpu.other, orDash(l.cpu.busiest)))
+				}
 			}
 		}
 	}

@@ -169,6 +169,7 @@ type options struct {
 	clusterLowDur     time.Duration
 	clusterJoin       time.Duration
 	clusterHistory    int
+	clusterRepeat     int
 	centrifugo        string
 	natsServer        string
 }
@@ -237,6 +238,7 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	fs.DurationVar(&o.clusterLowDur, "cluster-low-duration", 20*time.Second, "cluster: measured sending time of the low load")
 	fs.DurationVar(&o.clusterJoin, "cluster-join-wait", time.Minute, "cluster: longest wait for the nodes to listen and for a probe to reach every client cluster-wide")
 	fs.IntVar(&o.clusterHistory, "cluster-history", 0, "cluster: HISTORY of the imscript rows, one node (with --data) and cluster alike (0: no history; Centrifugo's NATS broker keeps none)")
+	fs.IntVar(&o.clusterRepeat, "cluster-repeat", 1, "cluster: runs of every row (each on fresh processes), the rows taking turns; the tables show medians (lost: the largest)")
 	fs.StringVar(&o.centrifugo, "centrifugo", "", "cluster: a Centrifugo v6 binary (default: go install "+centrifugoModule+"@"+centrifugoWant+" into the bench's temp dir; the row is skipped when that fails)")
 	fs.StringVar(&o.natsServer, "nats-server", "", "cluster: a nats-server binary for Centrifugo's broker (default: go install "+natsServerModule+"@"+natsServerWant+" into the bench's temp dir)")
 	fs.DurationVar(&o.roomDrain, "room-drain", 5*time.Second, "room: longest wait for late deliveries after the sending stops")
@@ -317,8 +319,8 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	if o.clusterNodes < 2 || o.clusterNodes > 9 {
 		return nil, errors.New("-cluster-nodes: 2 to 9")
 	}
-	if o.clusterClients < o.clusterNodes || o.clusterLowClients < o.clusterNodes || o.clusterSenders < 1 || o.clusterRate < 1 || o.clusterLowRate < 1 || o.clusterHistory < 0 {
-		return nil, errors.New("-cluster-clients and -cluster-low-clients must be at least -cluster-nodes, -cluster-senders, -cluster-rate and -cluster-low-rate at least 1, -cluster-history not negative")
+	if o.clusterClients < o.clusterNodes || o.clusterLowClients < o.clusterNodes || o.clusterSenders < 1 || o.clusterRate < 1 || o.clusterLowRate < 1 || o.clusterHistory < 0 || o.clusterRepeat < 1 {
+		return nil, errors.New("-cluster-clients and -cluster-low-clients must be at least -cluster-nodes, -cluster-senders, -cluster-rate, -cluster-low-rate and -cluster-repeat at least 1, -cluster-history not negative")
 	}
 	for _, d := range o.depths {
 		// A batch must fit the socket buffers: the load generator writes a
@@ -366,9 +368,9 @@ type memKey struct{ sec, key string }
 // results is everything one run measured.
 type results struct {
 	tput    map[rowKey][]runResult
-	storm   map[string]*stormResult   // by row key
-	room    map[roomKey][]*roomResult // one per -room-repeat run that succeeded
-	cluster map[string]*clusterResult // by row key
+	storm   map[string]*stormResult     // by row key
+	room    map[roomKey][]*roomResult   // one per -room-repeat run that succeeded
+	cluster map[string][]*clusterResult // by row key, one per -cluster-repeat run whose main load succeeded
 	// the cluster section's Centrifugo row: the binaries' versions, or why
 	// it did not run
 	centVersion, natsVersion, centErr string
@@ -534,7 +536,7 @@ func run() error {
 	b.env = o.serverEnv
 	b.baseline = o.baseline
 	defer os.RemoveAll(b.dir)
-	res := &results{tput: map[rowKey][]runResult{}, room: map[roomKey][]*roomResult{}, cluster: map[string]*clusterResult{}, storm: map[string]*stormResult{}, mem: map[memKey]memResult{}, rowErrs: map[string][]string{}}
+	res := &results{tput: map[rowKey][]runResult{}, room: map[roomKey][]*roomResult{}, cluster: map[string][]*clusterResult{}, storm: map[string]*stormResult{}, mem: map[memKey]memResult{}, rowErrs: map[string][]string{}}
 
 	if err := installNodePackages(o, b); err != nil {
 		return err
@@ -601,8 +603,10 @@ func run() error {
 		if b.centErr != nil {
 			res.centErr = b.centErr.Error()
 		}
-		for _, k := range o.selected(secCluster) {
-			clusterRun(o, b, k, res)
+		for rep := 1; rep <= o.clusterRepeat; rep++ {
+			for _, k := range o.selected(secCluster) {
+				clusterRun(o, b, k, rep, res)
+			}
 		}
 	}
 	for _, sec := range []string{secTCPMem, secWSMem} {

@@ -289,7 +289,8 @@ type roomSummary struct {
 	lost                   uint64  // the most any run lost
 	p50, p99, maxLat       time.Duration
 	srv, load, other, idle float64 // cores
-	pss                    int64
+	backend                float64 // cores of the backend (the cluster section's nats-server)
+	pss, rss               int64
 	disturbed              bool // every run was disturbed
 }
 
@@ -322,6 +323,8 @@ func summarizeRoom(runs []*roomResult) (roomSummary, bool) {
 	sum.other = med(func(r *roomResult) float64 { return r.cpu.other })
 	sum.idle = med(func(r *roomResult) float64 { return r.cpu.idle })
 	sum.pss = int64(med(func(r *roomResult) float64 { return float64(r.pss) }))
+	sum.rss = int64(med(func(r *roomResult) float64 { return float64(r.rss) }))
+	sum.backend = med(func(r *roomResult) float64 { return r.cpu.backend })
 	worst := runs[0]
 	for _, r := range runs {
 		sum.maxLat = max(sum.maxLat, time.Duration(r.hist.max))
