@@ -13,6 +13,7 @@
 //	go run ./tests/bench -bench http,ws -rows lua,node -repeat 1
 //	go run ./tests/bench -rows lua,gnet -depths 16 -repeat 1 -bench tcp
 //	go run ./tests/bench -profile /tmp/prof    # CPU and heap profiles of the Go servers
+//	go run ./tests/bench -bench cluster        # room broadcast over 3 nodes vs 1, and Centrifugo (opt-in)
 //
 // See tests/bench/README.md for what each number means.
 package main
