@@ -53,7 +53,7 @@ const (
 var allSections = []string{secTCP, secHTTP, secSQLite, secRedis, secWS, secRoom, secStorm, secCluster, secTCPMem, secWSMem}
 
 // defaultSections is -bench's default: every section but cluster (opt-in:
-// it runs about 3 minutes, and builds Centrifugo the first time).
+// it runs about 2 minutes, and builds Centrifugo the first time).
 var defaultSections = slices.DeleteFunc(slices.Clone(allSections), func(s string) bool { return s == secCluster })
 
 // httpSection reports whether sec's rows are HTTP GETs under the HTTP
@@ -197,7 +197,7 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("bench", onError)
 	var rows, depths, sections, rates string
-	fs.StringVar(&sections, "bench", strings.Join(defaultSections, ","), "sections to run (comma-separated): tcp (TCP echo), http (HTTP hello), sqlite (HTTP GET doing one SQLite point SELECT), redis (HTTP GET doing one Redis GET), ws (WebSocket echo), room (WebSocket room broadcast), storm (recovery storm), cluster (room broadcast over -cluster-nodes nodes vs one node, cross-node vs in-node latency, and Centrifugo v6 with its NATS broker; opt-in, not in the default list: about 3 minutes, plus building Centrifugo the first time), tcpmem and wsmem (memory with -idle idle TCP / WebSocket connections)")
+	fs.StringVar(&sections, "bench", strings.Join(defaultSections, ","), "sections to run (comma-separated): tcp (TCP echo), http (HTTP hello), sqlite (HTTP GET doing one SQLite point SELECT), redis (HTTP GET doing one Redis GET), ws (WebSocket echo), room (WebSocket room broadcast), storm (recovery storm), cluster (room broadcast over -cluster-nodes nodes vs one node, cross-node vs in-node latency, and Centrifugo v6 with its NATS broker; opt-in, not in the default list: about 2 minutes, plus building Centrifugo the first time), tcpmem and wsmem (memory with -idle idle TCP / WebSocket connections)")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per row and run (tcp, http, sqlite, redis, ws)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measured row (tcp, http, sqlite, redis, ws)")
 	fs.IntVar(&o.repeat, "repeat", 3, "runs of every tcp, http, sqlite, redis and ws row; the table shows the median")
