@@ -83,7 +83,7 @@ func srvBind(c script.Call) {
 		c.ReturnBool(true)
 		return
 	}
-	c.Return(res.value())
+	res.returnTo(c)
 }
 
 func srvUnbind(c script.Call) {
@@ -200,7 +200,7 @@ func srvJoin(c script.Call) {
 		c.Fail("already in the room")
 		return
 	}
-	c.Return(res.value())
+	res.returnTo(c)
 }
 
 func srvLeave(c script.Call) {

@@ -47,6 +47,10 @@ type conn struct {
 	flushing bool
 	out      []byte
 	spare    []byte
+	// wrote is set after the first write: its buffer (a handshake's answer,
+	// a greeting) is not kept, so a connection that then goes idle holds
+	// none; from the second write on the buffer is reused.
+	wrote bool
 }
 
 // remoteIPPort splits the peer's address for info() and req.
@@ -151,9 +155,10 @@ func (c *conn) recycle(b []byte) {
 		return
 	}
 	c.mu.Lock()
-	if c.spare == nil && c.state == connOpen {
+	if c.spare == nil && c.state == connOpen && c.wrote {
 		c.spare = b[:0]
 	}
+	c.wrote = true
 	c.mu.Unlock()
 }
 

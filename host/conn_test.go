@@ -127,6 +127,17 @@ func TestConnBoundCountsQueuedBytesOnly(t *testing.T) {
 func TestConnRecycle(t *testing.T) {
 	s := testServer(t, script.Map{})
 	c, _ := testConn(s, 1)
+	// The first write's slice (a handshake's answer) is not kept: a
+	// connection that goes idle after it holds no buffer.
+	c.Send([]byte("101"))
+	first, _ := c.takeOutput()
+	c.recycle(first)
+	c.mu.Lock()
+	spare := c.spare
+	c.mu.Unlock()
+	if spare != nil {
+		t.Error("the first write's slice was kept")
+	}
 	c.Send([]byte("abc"))
 	out, _ := c.takeOutput()
 	c.recycle(out)
@@ -139,7 +150,7 @@ func TestConnRecycle(t *testing.T) {
 	big := make([]byte, 0, 128<<10)
 	c.recycle(big)
 	c.mu.Lock()
-	spare := c.spare
+	spare = c.spare
 	c.mu.Unlock()
 	if spare != nil {
 		t.Error("a 128 KiB slice was kept for reuse")

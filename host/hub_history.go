@@ -116,12 +116,16 @@ type joinResult struct {
 	err       error // reading history failed (logged; the join stands)
 }
 
-func (r joinResult) value() script.Value {
-	m := script.Map{"seq": int64(r.pos.Seq), "epoch": r.pos.Epoch}
+var joinFields = []string{"seq", "epoch", "recovered"}
+
+// returnTo returns the result as {seq, epoch [, recovered]}, built as a
+// record (no Map: a join is made by every connection that opens).
+func (r joinResult) returnTo(c script.Call) {
+	var rec script.Value
 	if r.asked {
-		m["recovered"] = r.recovered
+		rec = r.recovered
 	}
-	return m
+	c.ReturnFields(joinFields, []script.Value{int64(r.pos.Seq), r.pos.Epoch, rec})
 }
 
 // recover runs with ch's lock held, c already a member: it reads ch's

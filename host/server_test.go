@@ -58,9 +58,18 @@ func TestTCPEchoAndServerMethods(t *testing.T) {
 	if !info.Fd || !info.Port || !info.Worker || !info.Exist || info.IP != "127.0.0.1" || len(info.Conns) != 1 {
 		t.Errorf("info: %+v", info)
 	}
-	var stats map[string]float64
-	if err := json.Unmarshal([]byte(c.ask("stats")), &stats); err != nil {
+	var all map[string]any
+	if err := json.Unmarshal([]byte(c.ask("stats")), &all); err != nil {
 		t.Fatal(err)
+	}
+	stats := map[string]float64{}
+	for k, v := range all {
+		if f, ok := v.(float64); ok {
+			stats[k] = f
+		}
+	}
+	if all["node"] == "" || all["node"] == nil || stats["cluster_nodes"] != 1 {
+		t.Errorf("stats: node %v, cluster_nodes %v, want a name and 1", all["node"], stats["cluster_nodes"])
 	}
 	for k, want := range map[string]float64{"connection_num": 1, "accept_count": 1, "close_count": 0, "worker_num": 2, "reload_count": 0} {
 		if got, ok := stats[k]; !ok || got != want {

@@ -95,11 +95,52 @@ func filled(b *testing.B, others int) *Broker {
 }
 
 func benchHistory(b *testing.B, n *Broker, q broker.HistoryQuery, want int) {
+	benchHistoryCached(b, n, q, want, n.cache != nil)
+}
+
+func benchHistoryCached(b *testing.B, n *Broker, q broker.HistoryQuery, want int, cached bool) {
+	gets := n.gets.Load()
+	b.ReportAllocs()
+	for b.Loop() {
+		got, _, err := n.history(lobby, q, cached)
+		if err != nil || len(got) != want {
+			b.Fatalf("%d entries, %v", len(got), err)
+		}
+	}
+	b.ReportMetric(float64(n.gets.Load()-gets)/float64(b.N), "gets/op")
+}
+
+// benchAloneAttached runs q on n alone (no other client of its server:
+// nobody else can write), then with another node attached (it may), each
+// with the history cache and without (every read from the stream).
+func benchAloneAttached(b *testing.B, n *Broker, q broker.HistoryQuery, want int) {
+	b.Run("alone", func(b *testing.B) { benchHistoryCached(b, n, q, want, true) })
+	b.Run("alone-uncached", func(b *testing.B) { benchHistoryCached(b, n, q, want, false) })
+	attach(b, n, "o")
+	b.Run("attached", func(b *testing.B) { benchHistoryCached(b, n, q, want, true) })
+	b.Run("attached-uncached", func(b *testing.B) { benchHistoryCached(b, n, q, want, false) })
+}
+
+// A recovery of 100 on a node just restarted: the first of a room reads
+// the stream and fills the cache, the others are answered from it (the
+// recovery storm after a restart: 1,000 clients of a room reconnecting).
+func BenchmarkHistoryRecover100Restarted(b *testing.B) {
+	dir := b.TempDir()
+	n := open(b, dir, "n")
+	opts := broker.PublishOptions{HistorySize: 10000}
+	for i := range 10000 {
+		if _, err := n.Publish(lobby, fmt.Appendf(nil, `{"n":%d}`, i), opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	must(b, n.Close())
+	n = open(b, dir, "n")
+	q := broker.HistoryQuery{Since: 9900, Limit: 301}
 	gets := n.gets.Load()
 	b.ReportAllocs()
 	for b.Loop() {
 		got, _, err := n.History(lobby, q)
-		if err != nil || len(got) != want {
+		if err != nil || len(got) != 100 {
 			b.Fatalf("%d entries, %v", len(got), err)
 		}
 	}
@@ -108,7 +149,7 @@ func benchHistory(b *testing.B, n *Broker, q broker.HistoryQuery, want int) {
 
 // "Last 50" of a room with 10,000 kept: srv:history(room).
 func BenchmarkHistoryLast50(b *testing.B) {
-	benchHistory(b, filled(b, 0), broker.HistoryQuery{Limit: 50}, 50)
+	benchAloneAttached(b, filled(b, 0), broker.HistoryQuery{Limit: 50}, 50)
 }
 
 // The same with 30,000 publications of 50 other rooms interleaved.
@@ -118,11 +159,11 @@ func BenchmarkHistoryLast50Interleaved(b *testing.B) {
 
 // A recovery of the last 100 of 10,000 (limit recovery_max's default 300).
 func BenchmarkHistoryRecover100(b *testing.B) {
-	benchHistory(b, filled(b, 0), broker.HistoryQuery{Since: 9900, Limit: 300}, 100)
+	benchAloneAttached(b, filled(b, 0), broker.HistoryQuery{Since: 9900, Limit: 301}, 100)
 }
 
 func BenchmarkHistoryRecover100Interleaved(b *testing.B) {
-	benchHistory(b, filled(b, 30000), broker.HistoryQuery{Since: 9900, Limit: 300}, 100)
+	benchHistory(b, filled(b, 30000), broker.HistoryQuery{Since: 9900, Limit: 301}, 100)
 }
 
 // A recovery of 100 from the middle of 10,000: the stream search.
@@ -132,5 +173,5 @@ func BenchmarkHistoryRecoverMiddleInterleaved(b *testing.B) {
 
 // The position alone (a join without since).
 func BenchmarkHistoryPosition(b *testing.B) {
-	benchHistory(b, filled(b, 0), broker.HistoryQuery{Since: ^uint64(0)}, 0)
+	benchAloneAttached(b, filled(b, 0), broker.HistoryQuery{Since: ^uint64(0)}, 0)
 }

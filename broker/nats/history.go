@@ -8,11 +8,13 @@ import (
 	"github.com/imscript/imscript/broker"
 )
 
-// History implements broker.Broker. It reads the channel's last message
-// (its position, and the HistorySize and HistoryTTL it was published
-// with), then the run q selects of the newest HistorySize seqs, without the
-// entries older than the TTL (head first, as broker/memory: the entries
-// kept stay a contiguous run ending with the last).
+// History implements broker.Broker. It answers from the history cache
+// when the cache proves it holds what q selects (cache.go); otherwise it
+// reads the channel's last message (its position, and the HistorySize and
+// HistoryTTL it was published with), then the run q selects of the newest
+// HistorySize seqs, without the entries older than the TTL (head first, as
+// broker/memory: the entries kept stay a contiguous run ending with the
+// last).
 //
 // A channel's messages are a contiguous run of seqs at increasing stream
 // sequences, interleaved with other channels'. The stream sequence of seq
@@ -23,6 +25,11 @@ import (
 // requests when the channel dominates its part of the stream, and a
 // logarithmic number of one-message probes more when it does not.
 func (b *Broker) History(ch broker.Channel, q broker.HistoryQuery) ([]broker.Publication, broker.Position, error) {
+	return b.history(ch, q, b.cache != nil)
+}
+
+// history is History, with the cache or without (tests compare the two).
+func (b *Broker) history(ch broker.Channel, q broker.HistoryQuery, cached bool) ([]broker.Publication, broker.Position, error) {
 	if b.closed.Load() {
 		return nil, broker.Position{}, broker.ErrClosed
 	}
@@ -30,54 +37,113 @@ func (b *Broker) History(ch broker.Channel, q broker.HistoryQuery) ([]broker.Pub
 		return nil, broker.Position{}, badChannel(ch)
 	}
 	pos := broker.Position{Epoch: b.epoch}
+	var cc *chanCache
+	if cached {
+		var doubt bool
+		cc, doubt = b.cache.get(ch)
+		if b.alone.Load() && !doubt {
+			if got, seq, ok := b.fromCache(cc, q, nil); ok {
+				b.cacheHits.Add(1)
+				pos.Seq = seq
+				return got, pos, nil
+			}
+		}
+	}
 	subj := histSubject(ch)
 	last, err := b.last(subj)
 	if errors.Is(err, errNotFound) {
+		if cc != nil {
+			b.cache.filled(cc, nil, lastMeta{})
+		}
 		return nil, pos, nil
 	}
 	if err != nil {
 		return nil, broker.Position{}, b.fail("reading the history of", ch, err)
 	}
 	pos.Seq = last.pub.Seq
-	if q.Since >= last.pub.Seq {
-		return nil, pos, nil
+	if cc != nil {
+		if got, _, ok := b.fromCache(cc, q, &last); ok {
+			b.cacheHits.Add(1)
+			return got, pos, nil
+		}
+	}
+	es, run, err := b.read(subj, q, last)
+	if err != nil {
+		return nil, broker.Position{}, b.fail("reading the history of", ch, err)
+	}
+	if cc != nil {
+		if len(run) == 0 || run[len(run)-1].pub.Seq != last.pub.Seq {
+			run = []entry{last}
+		}
+		b.cache.filled(cc, run, metaOf(last))
+	}
+	return pubs(es), pos, nil
+}
+
+// window is what a query selects of a channel's history, its last message
+// being m: the seqs lo..hi, less the entries at or before cutoff at its
+// head, the first limit of them (0: all) unless newest, when lo..hi is
+// already the newest limit; none when that is nothing whatever is kept.
+type window struct {
+	lo, hi uint64
+	cutoff int64 // entries at or before it have expired
+	limit  uint64
+	newest bool
+	none   bool
+}
+
+func (b *Broker) window(q broker.HistoryQuery, m lastMeta) window {
+	if q.Since >= m.seq {
+		return window{none: true}
 	}
 	first := uint64(1) // the oldest seq HistorySize keeps
-	if last.pub.Seq > uint64(last.size) {
-		first = last.pub.Seq - uint64(last.size) + 1
+	if m.seq > uint64(m.size) {
+		first = m.seq - uint64(m.size) + 1
 	}
-	lo, hi := max(q.Since+1, first), last.pub.Seq
+	w := window{lo: max(q.Since+1, first), hi: m.seq, cutoff: math.MinInt64, limit: uint64(max(q.Limit, 0))}
 	if q.Before > 0 {
-		if q.Before <= lo {
-			return nil, pos, nil
+		if q.Before <= w.lo {
+			return window{none: true}
 		}
-		hi = min(hi, q.Before-1)
+		w.hi = min(w.hi, q.Before-1)
 	}
-	cutoff := int64(math.MinInt64) // entries at or before it have expired
-	if last.ttl > 0 {
-		cutoff = b.now().UnixMilli() - last.ttl.Milliseconds()
-		if last.pub.Time <= cutoff { // the newest has expired: so has every other
-			return nil, pos, nil
+	if m.ttl > 0 {
+		w.cutoff = b.now().UnixMilli() - m.ttl.Milliseconds()
+		if m.time <= w.cutoff { // the newest has expired: so has every other
+			return window{none: true}
 		}
 	}
-	limit := uint64(max(q.Limit, 0))
-	if limit > 0 && hi-lo+1 > limit && q.Since == 0 {
-		lo = hi - limit + 1 // the newest limit; those before lo are older still
-		es, err := b.readRange(subj, lo, hi, last)
+	if w.limit > 0 && w.hi-w.lo+1 > w.limit && q.Since == 0 {
+		w.lo = w.hi - w.limit + 1 // the newest limit; those before lo are older still
+		w.newest = true
+	}
+	return w
+}
+
+// read reads what q selects of subj's history from the stream, last being
+// its last message: the entries, and run, the contiguous run of entries
+// read that they are the end of, expired ones included (for the cache).
+func (b *Broker) read(subj string, q broker.HistoryQuery, last entry) (es, run []entry, err error) {
+	w := b.window(q, metaOf(last))
+	if w.none {
+		return nil, nil, nil
+	}
+	if w.newest {
+		run, err := b.readRange(subj, w.lo, w.hi, last)
 		if err != nil {
-			return nil, broker.Position{}, b.fail("reading the history of", ch, err)
+			return nil, nil, err
 		}
-		return pubs(dropExpired(es, cutoff)), pos, nil
+		return dropExpired(run, w.cutoff), run, nil
 	}
 	// Forwards from lo: the oldest limit of the entries kept. When expired
 	// entries are dropped the window moves on, so read on in chunks, each
 	// from just after the last entry read.
 	var out []entry
 	var prev *entry
-	for from := lo; from <= hi; {
-		to := hi
-		if limit > 0 {
-			to = min(hi, from+(limit-uint64(len(out)))-1)
+	for from := w.lo; from <= w.hi; {
+		to := w.hi
+		if w.limit > 0 {
+			to = min(w.hi, from+(w.limit-uint64(len(out)))-1)
 		}
 		var es []entry
 		if prev != nil && prev.stream != 0 && prev.pub.Seq == from-1 {
@@ -86,24 +152,28 @@ func (b *Broker) History(ch broker.Channel, q broker.HistoryQuery) ([]broker.Pub
 			es, err = b.readRange(subj, from, to, last)
 		}
 		if err != nil {
-			return nil, broker.Position{}, b.fail("reading the history of", ch, err)
+			return nil, nil, err
 		}
 		if len(es) > 0 {
 			prev = &es[len(es)-1]
 		}
+		if len(run) > 0 && len(es) > 0 && es[0].pub.Seq != run[len(run)-1].pub.Seq+1 {
+			run = run[:0]
+		}
+		run = append(run, es...)
 		if len(out) > 0 && len(es) > 0 && es[0].pub.Seq != out[len(out)-1].pub.Seq+1 {
 			out = out[:0] // pushed out while we read: start again from what is kept
 		}
 		if len(out) == 0 {
-			es = dropExpired(es, cutoff)
+			es = dropExpired(es, w.cutoff)
 		}
 		out = append(out, es...)
-		if limit > 0 && uint64(len(out)) >= limit {
+		if w.limit > 0 && uint64(len(out)) >= w.limit {
 			break
 		}
 		from = to + 1
 	}
-	return pubs(out), pos, nil
+	return out, run, nil
 }
 
 func pubs(es []entry) []broker.Publication {

@@ -70,8 +70,14 @@ func (b *Broker) deliver(ch broker.Channel, m *natsgo.Msg) {
 	}
 	seq, _ := headerUint(m, hdrSeq)
 	t, _ := headerUint(m, hdrTime)
+	p := broker.Publication{Data: m.Data, Seq: seq, Time: int64(t), Node: node}
 	if stream, ok := headerUint(m, hdrStream); ok && seq > 0 {
-		b.learn(ch, stream, seq, int64(t))
+		lm := lastMeta{seq: seq, stream: stream, time: p.Time}
+		if size, ok := headerUint(m, hdrSize); ok { // else (an older node) the cache cannot take it
+			ttl, _ := headerUint(m, hdrTTL)
+			lm.size, lm.ttl = storedSize(int(min(size, 1<<31-1))), storedTTL(int64(min(ttl, 1<<63-1)))
+		}
+		b.learn(ch, p, lm)
 	}
 	hr := b.h.Load()
 	if hr == nil {
@@ -87,5 +93,5 @@ func (b *Broker) deliver(ch broker.Channel, m *natsgo.Msg) {
 	b.inflight.Add(1)
 	b.dmu.RUnlock()
 	defer b.inflight.Done()
-	hr.h.Deliver(ch, broker.Publication{Data: m.Data, Seq: seq, Time: int64(t), Node: node})
+	hr.h.Deliver(ch, p)
 }

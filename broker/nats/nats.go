@@ -42,6 +42,15 @@
 // must start if the channel had the stream to itself; when other channels'
 // messages are in between, a search by probes first (history.go).
 //
+// Each channel's most recent publications (at most 1,024 and its
+// HistorySize; Config.CacheBytes in all) are also kept in memory, from the
+// node's own stores, other nodes' live publications and History's reads
+// (cache.go). History answers from there when that provably gives what a
+// read would: at once when the node is alone on its server (nobody else
+// can store, so the node knows every channel's last message), else after
+// reading the channel's last message and finding it is the cache's. A
+// recovery or a "last N" is then no request, or one.
+//
 // The epoch is the stream's: a random string in its config metadata
 // (imscript_epoch), made when the stream is created. Every channel has it;
 // it changes only if the stream is lost (the store deleted), and then every
@@ -108,6 +117,11 @@ type Config struct {
 	// StartTimeout bounds how long Open waits for the embedded server
 	// (JetStream recovers its store first); 0 means 60 s.
 	StartTimeout time.Duration
+	// CacheBytes bounds the memory of the history cache (each channel's
+	// most recent publications, at most 1,024 and its HistorySize, so
+	// that a recovery or a "last N" needs no read from the stream); 0
+	// means 64 MiB, a negative value turns the cache off.
+	CacheBytes int64
 }
 
 // Broker is a node on NATS; it implements broker.Broker.
@@ -140,9 +154,12 @@ type Broker struct {
 
 	pres *memory.Broker // node-local presence until the cluster step
 
+	cache *histCache // recent history per channel (cache.go); nil when off
+
 	gets      atomic.Int64 // direct get requests made (tests count them)
 	dropped   atomic.Int64 // live messages dropped before Start or after Close
 	conflicts atomic.Int64 // publications that lost the channel's next seq to another writer
+	cacheHits atomic.Int64 // History calls answered from the cache
 }
 
 type handlerRef struct{ h broker.Handler }
@@ -251,6 +268,12 @@ func newBroker(cfg Config, nc *natsgo.Conn, srv *server.Server) (*Broker, error)
 	if b.timeout <= 0 {
 		b.timeout = 5 * time.Second
 	}
+	switch {
+	case cfg.CacheBytes == 0:
+		b.cache = newHistCache(defaultCacheBytes, cachePerChan)
+	case cfg.CacheBytes > 0:
+		b.cache = newHistCache(cfg.CacheBytes, cachePerChan)
+	}
 	if err := b.ensureStream(); err != nil {
 		return nil, err
 	}
@@ -330,5 +353,8 @@ func (b *Broker) Close() error {
 	}
 	unlock(b.lock)
 	_ = b.pres.Close()
+	if b.cache != nil {
+		b.cache.clear()
+	}
 	return errors.Join(errs...)
 }

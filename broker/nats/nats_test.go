@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -484,6 +485,7 @@ func TestCloseConcurrentCalls(t *testing.T) {
 	n := open(t, t.TempDir(), "n")
 	must(t, n.Start(nop{}))
 	var wg sync.WaitGroup
+	var calls atomic.Int64
 	for g := range 4 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -505,10 +507,11 @@ func TestCloseConcurrentCalls(t *testing.T) {
 					t.Error(err)
 					return
 				}
+				calls.Add(1)
 			}
 		})
 	}
-	waitFor(t, "some calls", func() bool { return n.gets.Load() > 20 })
+	waitFor(t, "some calls", func() bool { return calls.Load() > 40 })
 	must(t, n.Close())
 	wg.Wait()
 }

@@ -142,7 +142,7 @@ func (b *Broker) Publish(ch broker.Channel, data []byte, opts broker.PublishOpti
 		if opts.Stamp != nil {
 			p.Data = opts.Stamp(0, p.Time, data)
 		}
-		if err := b.sendLive(ch, p, 0); err != nil {
+		if err := b.sendLive(ch, p, 0, 0, 0); err != nil {
 			return broker.Publication{}, b.fail("publishing to", ch, err)
 		}
 		return p, nil
@@ -154,22 +154,31 @@ func (b *Broker) Publish(ch broker.Channel, data []byte, opts broker.PublishOpti
 	defer b.release(ch, st)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	p, err := b.store(st, data, opts)
+	p, err := b.store(ch, st, data, opts)
 	if err != nil {
 		return broker.Publication{}, b.fail("publishing to", ch, err)
 	}
-	if err := b.sendLive(ch, p, st.stream); err != nil {
+	if err := b.sendLive(ch, p, st.stream, opts.HistorySize, ttlMillis(opts.HistoryTTL)); err != nil {
 		return broker.Publication{}, b.fail("publishing to", ch, err)
 	}
 	return p, nil
 }
 
-// store appends data to st's channel with the next seq; with st.mu held.
-func (b *Broker) store(st *chanState, data []byte, opts broker.PublishOptions) (broker.Publication, error) {
-	ttl := int64(0)
-	if opts.HistoryTTL > 0 { // whole milliseconds, rounded up
-		ttl = int64((opts.HistoryTTL + time.Millisecond - 1) / time.Millisecond)
+// ttlMillis is a HistoryTTL as stored: whole milliseconds, rounded up (0:
+// none).
+func ttlMillis(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
 	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// store appends data to ch's channel (st) with the next seq, and gives it
+// to the history cache; with st.mu held. A failure whose outcome is unknown
+// (no answer from the stream: it may still be stored) puts ch in doubt for
+// the cache.
+func (b *Broker) store(ch broker.Channel, st *chanState, data []byte, opts broker.PublishOptions) (broker.Publication, error) {
+	ttl := ttlMillis(opts.HistoryTTL)
 	deadline := time.Now().Add(b.timeout)
 	for conflicts := 0; ; {
 		st.useHint()
@@ -194,11 +203,18 @@ func (b *Broker) store(st *chanState, data []byte, opts broker.PublishOptions) (
 		cancel()
 		if err == nil {
 			st.stream, st.seq, st.time = ack.Sequence, p.Seq, p.Time
+			if b.cache != nil {
+				b.cache.stored(ch, storedPub(p), lastMeta{seq: p.Seq, stream: ack.Sequence, time: storedPub(p).Time,
+					size: storedSize(opts.HistorySize), ttl: storedTTL(ttl)})
+			}
 			return p, nil
 		}
 		st.loaded = false // another writer got there first, or the outcome is unknown
 		last, ok := conflict(err)
 		if !ok || time.Now().After(deadline) {
+			if b.cache != nil && !answered(err) {
+				b.cache.doubtful(ch)
+			}
 			return broker.Publication{}, err
 		}
 		b.conflicts.Add(1)
@@ -214,9 +230,33 @@ func (b *Broker) store(st *chanState, data []byte, opts broker.PublishOptions) (
 	}
 }
 
+// answered reports whether err is the stream's answer to a publication
+// (which was then not stored), not a failure to hear one.
+func answered(err error) bool {
+	var je jetstream.JetStreamError
+	return errors.As(err, &je) && je.APIError() != nil
+}
+
+// storedPub is p as a read gives it back (the envelope keeps no time
+// before 1970).
+func storedPub(p broker.Publication) broker.Publication {
+	p.Time = max(p.Time, 0)
+	return p
+}
+
+// storedSize and storedTTL are a HistorySize and a HistoryTTL in ms as a
+// read gives them back (see parseEnvelope).
+func storedSize(size int) int { return min(max(size, 1), 1<<31-1) }
+
+func storedTTL(ms int64) time.Duration {
+	return time.Duration(min(uint64(max(ms, 0)), uint64(1<<63-1)/uint64(time.Millisecond))) * time.Millisecond
+}
+
 // sendLive sends p to the other nodes subscribed to ch (none when the
-// server has no other client).
-func (b *Broker) sendLive(ch broker.Channel, p broker.Publication, stream uint64) error {
+// server has no other client). A publication with history tells its
+// stream sequence and the HistorySize and HistoryTTL (ms) it was stored
+// with, so that the other nodes' history caches can take it.
+func (b *Broker) sendLive(ch broker.Channel, p broker.Publication, stream uint64, size int, ttl int64) error {
 	if b.alone.Load() {
 		return nil
 	}
@@ -227,17 +267,23 @@ func (b *Broker) sendLive(ch broker.Channel, p broker.Publication, stream uint64
 	if p.Seq > 0 {
 		h[hdrSeq] = []string{strconv.FormatUint(p.Seq, 10)}
 		h[hdrStream] = []string{strconv.FormatUint(stream, 10)}
+		h[hdrSize] = []string{strconv.Itoa(size)}
+		h[hdrTTL] = []string{strconv.FormatInt(ttl, 10)}
 	}
 	return b.nc.PublishMsg(&natsgo.Msg{Subject: liveSubject(ch), Data: p.Data, Header: h})
 }
 
-// learn passes on what another node's live publication tells of ch's
-// history stream, when this node has ch's state.
-func (b *Broker) learn(ch broker.Channel, stream, seq uint64, t int64) {
+// learn passes on what another node's live publication p tells of ch's
+// history stream (m: where and how it was stored): to ch's publication
+// state, when this node has it, and to the history cache.
+func (b *Broker) learn(ch broker.Channel, p broker.Publication, m lastMeta) {
 	b.mu.Lock()
 	st := b.chans[ch]
 	b.mu.Unlock()
 	if st != nil {
-		st.learn(stream, seq, t)
+		st.learn(m.stream, m.seq, m.time)
+	}
+	if b.cache != nil {
+		b.cache.learned(ch, p, m)
 	}
 }

@@ -21,10 +21,10 @@ import (
 // (recover). Every recovering client is checked whole.
 
 var stormKinds = []serverKind{
-	historyKind("lua-hmem", "imscript Lua (history in memory)", "ws_room.lua", false),
-	historyKind("lua-hdisk", "imscript Lua (history on disk)", "ws_room.lua", true),
-	historyKind("js-hmem", "imscript JS (history in memory)", "ws_room.js", false),
-	historyKind("js-hdisk", "imscript JS (history on disk)", "ws_room.js", true),
+	historyKind("lua-hmem", "imscript Lua (history in memory)", "ws_storm.lua", false),
+	historyKind("lua-hdisk", "imscript Lua (history on disk)", "ws_storm.lua", true),
+	historyKind("js-hmem", "imscript JS (history in memory)", "ws_storm.js", false),
+	historyKind("js-hdisk", "imscript JS (history on disk)", "ws_storm.js", true),
 }
 
 // stormResult is one server's storm: the times of each turn.

@@ -12,18 +12,8 @@ const srv = imscript.server({
   history_size: Number(imscript.env.HISTORY || 0),
 });
 
-// With ?ack=1 the join is answered "joined SEQ EPOCH RECOVERED", and with
-// &since=SEQ&epoch=E it first recovers what the connection missed (the
-// recovery storm).
 srv.on("open", (srv, req) => {
-  const q = req.query;
-  if (!q.ack) {
-    srv.join(req.fd, "room");
-    return;
-  }
-  const rec = q.since !== undefined ? { since: Number(q.since), epoch: q.epoch } : undefined;
-  const r = srv.join(req.fd, "room", rec);
-  srv.push(req.fd, "joined " + r.seq + " " + r.epoch + " " + r.recovered);
+  srv.join(req.fd, "room");
 });
 
 srv.on("message", (srv, frame) => {

@@ -12,19 +12,8 @@ local srv = imscript.server{
     history_size = tonumber(imscript.env.HISTORY or "0"),
 }
 
--- With ?ack=1 the join is answered "joined SEQ EPOCH RECOVERED", and with
--- &since=SEQ&epoch=E it first recovers what the connection missed (the
--- recovery storm).
 srv:on("open", function(srv, req)
-    local q = req.query
-    if not q.ack then
-        srv:join(req.fd, "room")
-        return
-    end
-    local rec = nil
-    if q.since then rec = { since = tonumber(q.since), epoch = q.epoch } end
-    local r = srv:join(req.fd, "room", rec)
-    srv:push(req.fd, "joined " .. r.seq .. " " .. r.epoch .. " " .. tostring(r.recovered))
+    srv:join(req.fd, "room")
 end)
 
 srv:on("message", function(srv, frame)
