@@ -88,8 +88,12 @@ func (b *Broker) request(subject string, req []byte) (entry, error) {
 	}
 }
 
-// last returns the last message of subj (errNotFound when it has none).
+// last returns the last message of subj (errNotFound when it has none);
+// from the stream's leader when it has more than one copy (leader.go).
 func (b *Broker) last(subj string) (entry, error) {
+	if b.leaderReads.Load() {
+		return b.leaderLast(subj)
+	}
 	return b.request(directGet+"."+subj, nil)
 }
 

@@ -36,6 +36,9 @@ func (b *Broker) history(ch broker.Channel, q broker.HistoryQuery, cached bool) 
 	if !ch.Valid() {
 		return nil, broker.Position{}, badChannel(ch)
 	}
+	if err := b.waitReady(); err != nil {
+		return nil, broker.Position{}, b.fail("reading the history of", ch, err)
+	}
 	pos := broker.Position{Epoch: b.epoch}
 	var cc *chanCache
 	if cached {
@@ -50,7 +53,7 @@ func (b *Broker) history(ch broker.Channel, q broker.HistoryQuery, cached bool) 
 		}
 	}
 	subj := histSubject(ch)
-	last, err := b.last(subj)
+	last, err := b.lastForRead(subj)
 	if errors.Is(err, errNotFound) {
 		if cc != nil {
 			b.cache.filled(cc, nil, lastMeta{})

@@ -28,6 +28,7 @@ func (b *Broker) Subscribe(ch broker.Channel) error {
 		b.mu.Unlock()
 		return b.fail("subscribing to", ch, err)
 	}
+	_ = sub.SetPendingLimits(pendingMsgs, pendingBytes)
 	b.subs[ch] = sub
 	b.mu.Unlock()
 	if b.alone.Load() {
@@ -35,6 +36,11 @@ func (b *Broker) Subscribe(ch broker.Channel) error {
 	}
 	if err := b.nc.FlushTimeout(b.timeout); err != nil {
 		return b.fail("subscribing to", ch, err)
+	}
+	if b.kv != nil {
+		if err := b.kv.watch(ch); err != nil { // presence changes (presence_kv.go)
+			return b.fail("watching the presence of", ch, err)
+		}
 	}
 	return nil
 }
@@ -55,6 +61,9 @@ func (b *Broker) Unsubscribe(ch broker.Channel) error {
 		return nil
 	}
 	delete(b.subs, ch)
+	if b.kv != nil {
+		b.kv.unwatch(ch)
+	}
 	if err := sub.Unsubscribe(); err != nil {
 		return b.fail("unsubscribing from", ch, err)
 	}
@@ -93,5 +102,6 @@ func (b *Broker) deliver(ch broker.Channel, m *natsgo.Msg) {
 	b.inflight.Add(1)
 	b.dmu.RUnlock()
 	defer b.inflight.Done()
+	b.deliveries.Add(1)
 	hr.h.Deliver(ch, p)
 }

@@ -6,11 +6,9 @@ import (
 	"github.com/imscript/imscript/broker"
 )
 
-// Presence is node-local for now: a broker/memory node of its own keeps
-// the set of uids per channel (idempotent per node, as the contract says),
-// and there is no other node to tell. The cluster step keeps presence in a
-// JetStream KV bucket, one key per (channel, uid, node) with a TTL, and
-// sends PresenceChanged from its watcher.
+// Presence: one node keeps it to itself (a broker/memory node of its own:
+// idempotent per node, as the contract says, and there is no other node to
+// tell); a cluster keeps it in a key-value bucket (presence_kv.go).
 
 var errUID = errors.New("nats broker: empty uid")
 
@@ -19,7 +17,14 @@ func (b *Broker) AddPresence(ch broker.Channel, uid string) (bool, error) {
 	if err := b.presenceArgs(ch, uid); err != nil {
 		return false, err
 	}
-	return b.pres.AddPresence(ch, uid)
+	if b.kv == nil {
+		return b.pres.AddPresence(ch, uid)
+	}
+	first, err := b.kv.add(ch, uid)
+	if err != nil {
+		return first, b.fail("adding presence to", ch, err)
+	}
+	return first, nil
 }
 
 // RemovePresence implements broker.Broker.
@@ -27,7 +32,14 @@ func (b *Broker) RemovePresence(ch broker.Channel, uid string) (bool, error) {
 	if err := b.presenceArgs(ch, uid); err != nil {
 		return false, err
 	}
-	return b.pres.RemovePresence(ch, uid)
+	if b.kv == nil {
+		return b.pres.RemovePresence(ch, uid)
+	}
+	last, err := b.kv.remove(ch, uid)
+	if err != nil {
+		return last, b.fail("removing presence from", ch, err)
+	}
+	return last, nil
 }
 
 // Presence implements broker.Broker.
@@ -38,7 +50,14 @@ func (b *Broker) Presence(ch broker.Channel) ([]string, error) {
 	if !ch.Valid() {
 		return nil, badChannel(ch)
 	}
-	return b.pres.Presence(ch)
+	if b.kv == nil {
+		return b.pres.Presence(ch)
+	}
+	uids, err := b.kv.list(ch)
+	if err != nil {
+		return nil, b.fail("reading the presence of", ch, err)
+	}
+	return uids, nil
 }
 
 func (b *Broker) presenceArgs(ch broker.Channel, uid string) error {

@@ -145,6 +145,7 @@ func (b *Broker) Publish(ch broker.Channel, data []byte, opts broker.PublishOpti
 		if err := b.sendLive(ch, p, 0, 0, 0); err != nil {
 			return broker.Publication{}, b.fail("publishing to", ch, err)
 		}
+		b.publishes.Add(1)
 		return p, nil
 	}
 	if err := b.ensureLimit(opts.HistorySize); err != nil {
@@ -161,6 +162,7 @@ func (b *Broker) Publish(ch broker.Channel, data []byte, opts broker.PublishOpti
 	if err := b.sendLive(ch, p, st.stream, opts.HistorySize, ttlMillis(opts.HistoryTTL)); err != nil {
 		return broker.Publication{}, b.fail("publishing to", ch, err)
 	}
+	b.publishes.Add(1)
 	return p, nil
 }
 
@@ -199,7 +201,7 @@ func (b *Broker) store(ch broker.Channel, st *chanState, data []byte, opts broke
 			hdrTTL:  {strconv.FormatInt(ttl, 10)},
 		}}
 		ctx, cancel := b.ctx()
-		ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(st.stream))
+		ack, err := b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(st.stream), retryNoResponders, retryWait)
 		cancel()
 		if err == nil {
 			st.stream, st.seq, st.time = ack.Sequence, p.Seq, p.Time

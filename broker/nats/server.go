@@ -4,19 +4,29 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// clusterName is the embedded servers' cluster name: every node of one
+// imscript cluster has it, and a route from a server with another name is
+// refused.
+const clusterName = "imscript"
+
 // serverOptions are the embedded server's options for cfg. One node listens
-// on nothing: the broker's connection is in-process. (The cluster step
-// listens for clients on a loopback port and for routes on ClusterAddr,
-// because a server with DontListen starts no routes; that is a change here
-// only.)
-func serverOptions(cfg Config) *server.Options {
-	return &server.Options{
+// on nothing: the broker's connection is in-process. A cluster node listens
+// for routes on ClusterAddr and routes to every peer (itself among them: a
+// route to itself is dropped by the server, and the list then gives the
+// JetStream meta group its expected size, the number of peers). It also
+// listens for clients on a loopback port (ClientPort, else a free one),
+// because a server with DontListen starts no routes; the broker's own
+// connection stays in-process.
+func serverOptions(cfg Config) (*server.Options, error) {
+	opts := &server.Options{
 		ServerName: "imscript-" + cfg.Node,
 		JetStream:  true,
 		StoreDir:   filepath.Join(cfg.DataDir, "nats"),
@@ -25,12 +35,47 @@ func serverOptions(cfg Config) *server.Options {
 		// The host's buffers bound a message; let NATS take what they do.
 		MaxPayload: 8 << 20,
 	}
+	if cfg.ClusterAddr == "" {
+		return opts, nil
+	}
+	host, port, err := splitHostPort(cfg.ClusterAddr)
+	if err != nil {
+		return nil, fmt.Errorf("nats broker: cluster address: %w", err)
+	}
+	opts.DontListen = false
+	opts.Host = "127.0.0.1"
+	opts.Port = server.RANDOM_PORT
+	if cfg.ClientPort > 0 {
+		opts.Port = cfg.ClientPort
+	}
+	opts.Cluster = server.ClusterOpts{
+		Name: clusterName,
+		Host: host,
+		Port: port,
+		// The client port is loopback: no client of another node can use
+		// it, so it is not told to clients.
+		NoAdvertise: true,
+		// A configured route is retried for ever; back off while a peer
+		// is down.
+		ConnectBackoff: true,
+	}
+	for _, p := range routePeers(cfg) {
+		u, err := url.Parse("nats-route://" + p)
+		if err != nil {
+			return nil, fmt.Errorf("nats broker: peer %q: %w", p, err)
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	return opts, nil
 }
 
 // startServer starts the embedded server and waits until it serves (its
 // JetStream store recovered).
 func startServer(cfg Config) (*server.Server, error) {
-	opts := serverOptions(cfg)
+	opts, err := serverOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("nats broker: embedded server: %w", err)
@@ -66,6 +111,9 @@ func (serverLogger) Noticef(string, ...any) {}
 func (serverLogger) Debugf(string, ...any)  {}
 func (serverLogger) Tracef(string, ...any)  {}
 func (l serverLogger) Warnf(format string, v ...any) {
+	if strings.HasPrefix(format, "Metalayer blocking snapshot") {
+		return // every snapshot of the meta group: routine, not a warning
+	}
 	l.log.Warn(fmt.Sprintf(format, v...))
 }
 func (l serverLogger) Errorf(format string, v ...any) {

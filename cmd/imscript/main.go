@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/imscript/imscript"
 	natsbroker "github.com/imscript/imscript/broker/nats"
@@ -75,6 +76,14 @@ type runOpts struct {
 	gcMinHeap uint64 // MiB
 	node      string
 	dataDir   string
+
+	cluster     string        // --cluster HOST:PORT: this node's route listener
+	peers       string        // --peers A,B,C
+	natsURLs    string        // --nats URL[,URL]
+	natsCreds   string        // --nats-creds FILE
+	natsPort    int           // --nats-port: the embedded server's loopback client port
+	replicas    int           // --history-replicas
+	presenceTTL time.Duration // --presence-ttl
 }
 
 var opts runOpts
@@ -88,6 +97,13 @@ func runFlags(out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&opts.noWatch, "no-watch", false, "do not reload when the script changes (SIGHUP still reloads)")
 	fs.StringVar(&opts.node, "node", "", "this node's name (default: the host name)")
 	fs.StringVar(&opts.dataDir, "data", "", "keep channel history on disk in `DIR` (an embedded NATS JetStream store); without it history lives in memory")
+	fs.StringVar(&opts.cluster, "cluster", "", "run as a node of an embedded NATS cluster, listening for routes on `HOST:PORT` (needs --peers and --data)")
+	fs.StringVar(&opts.peers, "peers", "", "the route addresses of every cluster node, this one may be among them: `A,B,C` (give every node the same list)")
+	fs.StringVar(&opts.natsURLs, "nats", "", "use an existing NATS deployment with JetStream (nats-server 2.11+) at `URL[,URL]` instead of an embedded server; user:password may be in a URL")
+	fs.StringVar(&opts.natsCreds, "nats-creds", "", "NATS credentials `FILE` for --nats (default $IMSCRIPT_NATS_CREDS)")
+	fs.IntVar(&opts.natsPort, "nats-port", 0, "the loopback client `PORT` of a cluster node's embedded NATS server (0: a free one)")
+	fs.IntVar(&opts.replicas, "history-replicas", 0, "copies of history and presence (0: 3 with three nodes or more, else 1; with --nats, 3 if the NATS cluster can place them)")
+	fs.DurationVar(&opts.presenceTTL, "presence-ttl", 30*time.Second, "in a cluster, how long a dead node's users stay present")
 	opts.gcMinHeap = imscript.DefaultGCMinHeap >> 20
 	fs.Func("gc-min-heap", fmt.Sprintf("MiB: while busy, let the Go heap grow to this before collecting (0: the runtime's GOGC alone; default %d)", imscript.DefaultGCMinHeap>>20), func(v string) error {
 		n, err := strconv.ParseUint(strings.TrimSuffix(strings.ToLower(v), "mib"), 10, 32)
@@ -151,18 +167,25 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		GCMinHeap: opts.gcMinHeap << 20,
 		Node:      nodeName(opts.node),
 	}
-	if opts.dataDir != "" {
-		// History on disk: the NATS broker on an embedded server. The host
-		// closes it when it stops; this Close covers a host that never ran.
-		b, err := natsbroker.Open(natsbroker.Config{Node: cfg.Node, DataDir: opts.dataDir, Logger: logger})
+	bcfg, mode, err := brokerConfig(cfg.Node, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "imscript run:", err)
+		return 2
+	}
+	if mode != "" {
+		// The NATS broker: history on disk, or a cluster. The host closes
+		// it when it stops; this Close covers a host that never ran.
+		b, err := natsbroker.Open(bcfg)
 		if err != nil {
-			fmt.Fprintln(stderr, "imscript run: --data:", err)
+			fmt.Fprintf(stderr, "imscript run: %s: %v\n", mode, err)
 			return 1
 		}
 		defer b.Close()
 		cfg.Broker = b
-		cfg.DataDir = opts.dataDir
+	} else {
+		logger.Info("one node: history and presence in memory (--data keeps history on disk; --cluster or --nats run several nodes)")
 	}
+	cfg.DataDir = opts.dataDir
 	h, err := imscript.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "imscript run:", err)
@@ -187,6 +210,63 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// brokerConfig is the NATS broker's config from the flags; mode names the
+// flags that ask for it ("" when none does: the memory broker).
+func brokerConfig(node string, logger *slog.Logger) (natsbroker.Config, string, error) {
+	cfg := natsbroker.Config{
+		Node:            node,
+		DataDir:         opts.dataDir,
+		Logger:          logger,
+		PresenceTTL:     opts.presenceTTL,
+		HistoryReplicas: opts.replicas,
+		ClientPort:      opts.natsPort,
+	}
+	if opts.presenceTTL < time.Second {
+		return cfg, "", fmt.Errorf("--presence-ttl %s: want 1s or more", opts.presenceTTL)
+	}
+	if opts.replicas < 0 || opts.replicas > 5 {
+		return cfg, "", fmt.Errorf("--history-replicas %d: want 0 to 5", opts.replicas)
+	}
+	switch {
+	case opts.natsURLs != "":
+		if opts.cluster != "" || opts.peers != "" {
+			return cfg, "", errors.New("--nats and --cluster/--peers exclude each other")
+		}
+		cfg.URLs = splitList(opts.natsURLs)
+		cfg.Credentials = opts.natsCreds
+		if cfg.Credentials == "" {
+			cfg.Credentials = os.Getenv("IMSCRIPT_NATS_CREDS")
+		}
+		cfg.DataDir = "" // nothing embedded; --data stays the host's data_dir
+		return cfg, "--nats", nil
+	case opts.cluster != "" || opts.peers != "":
+		if opts.cluster == "" || opts.peers == "" {
+			return cfg, "", errors.New("--cluster and --peers go together")
+		}
+		if opts.dataDir == "" {
+			return cfg, "", errors.New("--cluster needs --data DIR (the node's JetStream store)")
+		}
+		cfg.ClusterAddr = opts.cluster
+		cfg.Peers = splitList(opts.peers)
+		return cfg, "--cluster", nil
+	case opts.natsCreds != "":
+		return cfg, "", errors.New("--nats-creds without --nats")
+	case opts.dataDir != "":
+		return cfg, "--data", nil
+	}
+	return cfg, "", nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // nodeName is --node, else the host name, else "n1".
