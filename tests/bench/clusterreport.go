@@ -212,9 +212,22 @@ func clusterTargets(p func(string, ...any), target func(name string, ok bool, wh
 			target(name, false, why, "", false)
 			continue
 		}
-		target(name, true, "", fmt.Sprintf("lost %s of %s; p99 %s vs one node %s (%.2f×) and Centrifugo %s (%.2f×)%s",
+		var noisy []string
+		for _, d := range []struct {
+			key string
+			s   roomSummary
+		}{{key + "-cluster", c}, {key + "-single", s}, {"centrifugo", cent}} {
+			if d.s.disturbed {
+				noisy = append(noisy, d.key)
+			}
+		}
+		disturbed := ""
+		if len(noisy) > 0 {
+			disturbed = "; disturbed by other work (*): " + strings.Join(noisy, ", ")
+		}
+		target(name, true, "", fmt.Sprintf("lost %s of %s; p99 %s vs one node %s (%.2f×) and Centrifugo %s (%.2f×)%s%s",
 			fmtInt(int(c.lost)), fmtInt(int(c.expected)), fmtLongLatency(c.p99), fmtLongLatency(s.p99), float64(c.p99)/float64(max(s.p99, 1)),
-			fmtLongLatency(cent.p99), float64(c.p99)/float64(max(cent.p99, 1)), repeatNote(o)),
+			fmtLongLatency(cent.p99), float64(c.p99)/float64(max(cent.p99, 1)), repeatNote(o), disturbed),
 			c.lost == 0 && c.received == c.expected && c.sent > 0 && c.p99 <= 2*s.p99 && c.p99 < cent.p99)
 	}
 	for _, key := range []string{"lua", "js"} {
