@@ -30,7 +30,7 @@ func clusterReport(b *strings.Builder, o *options, res *results) {
 		o.clusterJoin, o.roomWarmup, o.clusterDuration, o.roomDrain, hist, o.threads)
 	if o.clusterRepeat > 1 {
 		p("Every row ran %d times (-cluster-repeat; each time on fresh processes), the rows taking turns; each cell is the median over the runs (of the undisturbed ones when there are some), "+
-			"except lost and delivered / expected, from the run that lost the most, and max latency, the largest of all runs; the same for the low-load table (its ratio the median of each run's own).\n\n", o.clusterRepeat)
+			"except lost and delivered / expected, from the run that lost the most, and max latency, the largest of all runs; the same for the low-load table (its ratio the median of each run's own; a run disturbed when other work took more than -max-other while it sent).\n\n", o.clusterRepeat)
 	}
 	p("| server | nodes | msgs/s in | deliveries/s achieved | delivered / expected | lost | p50 latency | p99 latency | max latency | server CPU, nodes summed (cores) | nats-server CPU (cores) | load generator CPU (cores) | other / idle CPU (cores) | server RSS, summed | server PSS, summed | nats-server RSS |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -76,20 +76,25 @@ func clusterReport(b *strings.Builder, o *options, res *results) {
 		if n < 2 {
 			continue
 		}
-		l, ok := clusterLow(res, k.key)
+		l, ok := clusterLow(o, res, k.key)
 		if !ok {
 			p("| %s | %d | failed | — | — | — | — | — | — | — | — | — |\n", clusterLabel(k, res), n)
 			continue
+		}
+		mark := ""
+		if l.disturbed {
+			mark = "*"
 		}
 		lost := fmtInt(int(l.lost))
 		if l.lost > 0 {
 			lost = "**" + lost + "**"
 		}
-		p("| %s | %d | %s | %s | %s | %s | %s | %s | %.2f× | %s | %s | %.2f |\n", clusterLabel(k, res), n,
-			fmtInt(int(l.inN)), fmtLongLatency(l.inP50), fmtLongLatency(l.inP99),
+		p("| %s | %d | %s%s | %s | %s | %s | %s | %s | %.2f× | %s | %s | %.2f |\n", clusterLabel(k, res), n,
+			fmtInt(int(l.inN)), mark, fmtLongLatency(l.inP50), fmtLongLatency(l.inP99),
 			fmtInt(int(l.crossN)), fmtLongLatency(l.crossP50), fmtLongLatency(l.crossP99),
 			l.ratio, fmtLongLatency(l.crossMax), lost, l.cpu)
 	}
+	p("\nA row marked * was disturbed in every run (other work took more than %.2f cores while sending).\n", o.maxOther)
 	if res.centErr != "" {
 		p("\nThe Centrifugo row did not run: %s\n", firstLine(res.centErr))
 	}
@@ -106,10 +111,12 @@ func clusterMain(res *results, key string) (roomSummary, bool) {
 }
 
 // lowSummary is a cluster row's low load over its runs: medians of the
-// runs' deliveries, percentiles, p99 ratio (cross ÷ in, each run's own)
-// and CPU; the most any run lost; the largest cross-node latency.
+// undisturbed runs' (of all when every run was disturbed) deliveries,
+// percentiles, p99 ratio (cross ÷ in, each run's own) and CPU; the most
+// any run lost; the largest cross-node latency.
 type lowSummary struct {
 	runs               int
+	disturbed          bool // every run was
 	inN, crossN        float64
 	inP50, inP99       time.Duration
 	crossP50, crossP99 time.Duration
@@ -119,14 +126,26 @@ type lowSummary struct {
 	cpu                float64
 }
 
-func clusterLow(res *results, key string) (lowSummary, bool) {
+func clusterLow(o *options, res *results, key string) (lowSummary, bool) {
 	var s lowSummary
-	var inN, crossN, inP50, inP99, crossP50, crossP99, ratio, cpu []float64
+	var all, use []*clusterResult
 	for _, cr := range res.cluster[key] {
-		l := cr.low
-		if l == nil {
+		if cr.low == nil {
 			continue
 		}
+		all = append(all, cr)
+		if cr.lowCPU.other <= o.maxOther {
+			use = append(use, cr)
+		}
+		s.lost = max(s.lost, cr.low.lost)
+		s.crossMax = max(s.crossMax, time.Duration(cr.low.crossNode.max))
+	}
+	if len(use) == 0 {
+		use, s.disturbed = all, true
+	}
+	var inN, crossN, inP50, inP99, crossP50, crossP99, ratio, cpu []float64
+	for _, cr := range use {
+		l := cr.low
 		s.runs++
 		in, cross := l.inNode.quantile(0.99), l.crossNode.quantile(0.99)
 		inN = append(inN, float64(l.inNode.total))
@@ -137,8 +156,6 @@ func clusterLow(res *results, key string) (lowSummary, bool) {
 		crossP99 = append(crossP99, float64(cross))
 		ratio = append(ratio, float64(cross)/float64(max(in, 1)))
 		cpu = append(cpu, cr.lowCPU.srv)
-		s.lost = max(s.lost, l.lost)
-		s.crossMax = max(s.crossMax, time.Duration(l.crossNode.max))
 	}
 	if s.runs == 0 {
 		return s, false
@@ -234,7 +251,7 @@ func clusterTargets(p func(string, ...any), target func(name string, ok bool, wh
 		if _, sel := findKind(o.selected(secCluster), key+"-cluster"); !sel {
 			continue
 		}
-		l, ok := clusterLow(res, key+"-cluster")
+		l, ok := clusterLow(o, res, key+"-cluster")
 		name := fmt.Sprintf("Cross-node p99 latency at low load (%s msgs/s, %s clients over %d nodes) ≤ 2× in-node p99, same run (imscript %s)",
 			fmtInt(o.clusterLowRate), fmtInt(o.clusterLowClients), o.clusterNodes, lang[key])
 		if !ok {
