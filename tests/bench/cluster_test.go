@@ -229,3 +229,28 @@ func TestClusterSelection(t *testing.T) {
 		t.Errorf("senders %s", got)
 	}
 }
+
+func TestClusterSummaries(t *testing.T) {
+	o, err := parseArgs([]string{"-bench", "cluster"}, flag.ContinueOnError)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(ms int64, other float64, lost uint64) *clusterResult {
+		h := func(d int64) *logHist {
+			var l logHist
+			l.record(d * int64(time.Millisecond))
+			return &l
+		}
+		main := &roomResult{roomLoad: &roomLoad{hist: h(ms), sent: 1, expected: 10, received: 10 - lost, lost: lost}, cpu: cpuUse{other: other}, disturbed: other > o.maxOther}
+		return &clusterResult{main: main, low: &roomLoad{inNode: h(ms), crossNode: h(2 * ms), hist: h(ms), lost: lost}, lowCPU: cpuUse{other: other}}
+	}
+	res := &results{cluster: map[string][]*clusterResult{"lua-cluster": {mk(10, 0, 0), mk(500, 1, 3), mk(20, 0, 0)}}}
+	m, ok := clusterMain(res, "lua-cluster")
+	if !ok || m.lost != 3 || m.p99 < 14*time.Millisecond || m.p99 > 16*time.Millisecond || m.disturbed {
+		t.Errorf("main %+v", m)
+	}
+	l, ok := clusterLow(o, res, "lua-cluster")
+	if !ok || l.runs != 2 || l.lost != 3 || l.ratio < 1.9 || l.ratio > 2.1 || l.crossMax != time.Second || l.disturbed {
+		t.Errorf("low %+v", l)
+	}
+}
