@@ -63,7 +63,7 @@ func TestDataSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(o.rows, ","); got != "gnet,go,lua,lua-base,js,js-base,node" {
+	if got := strings.Join(o.rows, ","); got != "gnet,go,lua,lua-base,js,js-base,node,centrifugo" {
 		t.Errorf("rows %s", got)
 	}
 	if got := keysOf(o.selected(secHTTP)); !slices.Equal(got, []string{"gnet", "go", "lua", "lua-base", "js", "js-base", "node"}) {

@@ -13,6 +13,7 @@
 //	go run ./tests/bench -bench http,ws -rows lua,node -repeat 1
 //	go run ./tests/bench -rows lua,gnet -depths 16 -repeat 1 -bench tcp
 //	go run ./tests/bench -profile /tmp/prof    # CPU and heap profiles of the Go servers
+//	go run ./tests/bench -bench cluster        # room broadcast over 3 nodes vs 1, and Centrifugo (opt-in)
 //
 // See tests/bench/README.md for what each number means.
 package main
@@ -37,18 +38,23 @@ import (
 
 // The sections of a run, in the order they run; -bench selects them.
 const (
-	secTCP    = "tcp"
-	secHTTP   = "http"
-	secSQLite = "sqlite"
-	secRedis  = "redis"
-	secWS     = "ws"
-	secRoom   = "room"
-	secTCPMem = "tcpmem"
-	secWSMem  = "wsmem"
-	secStorm  = "storm"
+	secTCP     = "tcp"
+	secHTTP    = "http"
+	secSQLite  = "sqlite"
+	secRedis   = "redis"
+	secWS      = "ws"
+	secRoom    = "room"
+	secTCPMem  = "tcpmem"
+	secWSMem   = "wsmem"
+	secStorm   = "storm"
+	secCluster = "cluster"
 )
 
-var allSections = []string{secTCP, secHTTP, secSQLite, secRedis, secWS, secRoom, secStorm, secTCPMem, secWSMem}
+var allSections = []string{secTCP, secHTTP, secSQLite, secRedis, secWS, secRoom, secStorm, secCluster, secTCPMem, secWSMem}
+
+// defaultSections is -bench's default: every section but cluster (opt-in:
+// it runs about 2 minutes, and builds Centrifugo the first time).
+var defaultSections = slices.DeleteFunc(slices.Clone(allSections), func(s string) bool { return s == secCluster })
 
 // httpSection reports whether sec's rows are HTTP GETs under the HTTP
 // load generator (-http-load): hello, and the data sections.
@@ -109,6 +115,8 @@ func kindsOf(sec string) []serverKind {
 		return roomKinds
 	case secStorm:
 		return stormKinds
+	case secCluster:
+		return clusterKinds
 	}
 	return nil
 }
@@ -151,6 +159,20 @@ type options struct {
 	stormClients int
 	stormMissed  int
 	stormTurns   int
+
+	clusterNodes      int
+	clusterClients    int
+	clusterSenders    int
+	clusterRate       int
+	clusterDuration   time.Duration
+	clusterLowClients int
+	clusterLowRate    int
+	clusterLowDur     time.Duration
+	clusterJoin       time.Duration
+	clusterHistory    int
+	clusterRepeat     int
+	centrifugo        string
+	natsServer        string
 }
 
 func (o *options) has(sec string) bool { return slices.Contains(o.sections, sec) }
@@ -164,7 +186,7 @@ func main() {
 
 // defaultRows is -rows' default; with -baseline it also takes the
 // baseline rows.
-const defaultRows = "gnet,go,lua,js,node"
+const defaultRows = "gnet,go,lua,js,node,centrifugo"
 
 func parseFlags() (*options, error) {
 	return parseArgs(os.Args[1:], flag.ExitOnError)
@@ -175,11 +197,11 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("bench", onError)
 	var rows, depths, sections, rates string
-	fs.StringVar(&sections, "bench", strings.Join(allSections, ","), "sections to run (comma-separated): tcp (TCP echo), http (HTTP hello), sqlite (HTTP GET doing one SQLite point SELECT), redis (HTTP GET doing one Redis GET), ws (WebSocket echo), room (WebSocket room broadcast), tcpmem and wsmem (memory with -idle idle TCP / WebSocket connections)")
+	fs.StringVar(&sections, "bench", strings.Join(defaultSections, ","), "sections to run (comma-separated): tcp (TCP echo), http (HTTP hello), sqlite (HTTP GET doing one SQLite point SELECT), redis (HTTP GET doing one Redis GET), ws (WebSocket echo), room (WebSocket room broadcast), storm (recovery storm), cluster (room broadcast over -cluster-nodes nodes vs one node, cross-node vs in-node latency, and Centrifugo v6 with its NATS broker; opt-in, not in the default list: about 2 minutes, plus building Centrifugo the first time), tcpmem and wsmem (memory with -idle idle TCP / WebSocket connections)")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per row and run (tcp, http, sqlite, redis, ws)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measured row (tcp, http, sqlite, redis, ws)")
 	fs.IntVar(&o.repeat, "repeat", 3, "runs of every tcp, http, sqlite, redis and ws row; the table shows the median")
-	fs.StringVar(&rows, "rows", defaultRows, "servers to run: gnet (bare gnet echo), go (net/http, gorilla/websocket), lua, js, node, and with -baseline lua-base, js-base (comma-separated); a section runs those it has; the default adds lua-base and js-base when -baseline is set")
+	fs.StringVar(&rows, "rows", defaultRows, "servers to run: gnet (bare gnet echo), go (net/http, gorilla/websocket), lua, js, node, centrifugo (the cluster section), and with -baseline lua-base, js-base (comma-separated); a section runs those it has; the default adds lua-base and js-base when -baseline is set")
 	fs.StringVar(&o.baseline, "baseline", "", "an imscript binary built from another commit (go build -o /tmp/imscript-old ./cmd/imscript): adds rows lua-base and js-base, run by it exactly as the lua and js rows are, measured alternately with them, and new/baseline ratio tables")
 	fs.StringVar(&depths, "depths", "1,16", "tcp: pipeline depths (comma-separated)")
 	fs.IntVar(&o.conns, "conns", 100, "connections per tcp, http, sqlite, redis and ws row")
@@ -207,6 +229,19 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	fs.IntVar(&o.stormClients, "storm-clients", 1000, "storm: clients that reconnect at once")
 	fs.IntVar(&o.stormMissed, "storm-missed", 100, "storm: messages each client missed (at most the history kept, "+roomHistory+")")
 	fs.IntVar(&o.stormTurns, "storm-turns", 3, "storm: turns of plain reconnects and recovering reconnects on one server")
+	fs.IntVar(&o.clusterNodes, "cluster-nodes", 3, "cluster: nodes of the cluster rows (imscript and Centrifugo), 2 to 9")
+	fs.IntVar(&o.clusterClients, "cluster-clients", 1000, "cluster: WebSocket clients of the main load, client i on node i % nodes")
+	fs.IntVar(&o.clusterSenders, "cluster-senders", 10, "cluster: clients that send (spread over the nodes), main and low load")
+	fs.IntVar(&o.clusterRate, "cluster-rate", 100, "cluster: messages per second in of the main load")
+	fs.DurationVar(&o.clusterDuration, "cluster-duration", 10*time.Second, "cluster: measured sending time of the main load (after -room-warmup)")
+	fs.IntVar(&o.clusterLowClients, "cluster-low-clients", 100, "cluster: clients of the low load (cross-node vs in-node latency)")
+	fs.IntVar(&o.clusterLowRate, "cluster-low-rate", 10, "cluster: messages per second in of the low load")
+	fs.DurationVar(&o.clusterLowDur, "cluster-low-duration", 20*time.Second, "cluster: measured sending time of the low load")
+	fs.DurationVar(&o.clusterJoin, "cluster-join-wait", time.Minute, "cluster: longest wait for the nodes to listen and for a probe to reach every client cluster-wide")
+	fs.IntVar(&o.clusterHistory, "cluster-history", 0, "cluster: HISTORY of the imscript rows, one node (with --data) and cluster alike (0: no history; Centrifugo's NATS broker keeps none)")
+	fs.IntVar(&o.clusterRepeat, "cluster-repeat", 1, "cluster: runs of every row (each on fresh processes), the rows taking turns; the tables show medians (lost: the largest)")
+	fs.StringVar(&o.centrifugo, "centrifugo", "", "cluster: a Centrifugo v6 binary (default: go install "+centrifugoModule+"@"+centrifugoWant+" into the bench's temp dir; the row is skipped when that fails)")
+	fs.StringVar(&o.natsServer, "nats-server", "", "cluster: a nats-server binary for Centrifugo's broker (default: go install "+natsServerModule+"@"+natsServerWant+" into the bench's temp dir)")
 	fs.DurationVar(&o.roomDrain, "room-drain", 5*time.Second, "room: longest wait for late deliveries after the sending stops")
 	fs.Func("server-env", "add KEY=VALUE to the servers' environment, e.g. GOMAXPROCS=4 (repeatable)", func(v string) error {
 		if !strings.Contains(v, "=") {
@@ -282,6 +317,12 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	if o.roomClients < 1 || o.roomSenders < 1 {
 		return nil, errors.New("-room-clients and -room-senders must be at least 1")
 	}
+	if o.clusterNodes < 2 || o.clusterNodes > 9 {
+		return nil, errors.New("-cluster-nodes: 2 to 9")
+	}
+	if o.clusterClients < o.clusterNodes || o.clusterLowClients < o.clusterNodes || o.clusterSenders < 1 || o.clusterRate < 1 || o.clusterLowRate < 1 || o.clusterHistory < 0 || o.clusterRepeat < 1 {
+		return nil, errors.New("-cluster-clients and -cluster-low-clients must be at least -cluster-nodes, -cluster-senders, -cluster-rate, -cluster-low-rate and -cluster-repeat at least 1, -cluster-history not negative")
+	}
 	for _, d := range o.depths {
 		// A batch must fit the socket buffers: the load generator writes a
 		// whole batch before it reads anything.
@@ -328,10 +369,14 @@ type memKey struct{ sec, key string }
 // results is everything one run measured.
 type results struct {
 	tput    map[rowKey][]runResult
-	storm   map[string]*stormResult   // by row key
-	room    map[roomKey][]*roomResult // one per -room-repeat run that succeeded
-	mem     map[memKey]memResult
-	rowErrs map[string][]string // "section/key" -> problems
+	storm   map[string]*stormResult     // by row key
+	room    map[roomKey][]*roomResult   // one per -room-repeat run that succeeded
+	cluster map[string][]*clusterResult // by row key, one per -cluster-repeat run whose main load succeeded
+	// the cluster section's Centrifugo row: the binaries' versions, or why
+	// it did not run
+	centVersion, natsVersion, centErr string
+	mem                               map[memKey]memResult
+	rowErrs                           map[string][]string // "section/key" -> problems
 }
 
 func (r *results) fail(sec, key, msg string) {
@@ -360,7 +405,7 @@ func selectRows(o *options, rows string, rowsSet bool) ([]string, error) {
 			return nil, fmt.Errorf("-rows: %s is a baseline row: it needs -baseline PATH", r)
 		}
 		if !known {
-			want := "gnet, go, lua, js, node"
+			want := "gnet, go, lua, js, node, centrifugo"
 			if o.baseline != "" {
 				want += ", lua-base, js-base"
 			}
@@ -442,8 +487,9 @@ func (o *options) selected(sec string) []serverKind {
 			ks = append(ks, k)
 		}
 		// lua and js also select their history rows (lua-hmem, lua-hdisk)
+		// and the rows that name them in rowOf (the cluster section's)
 		for _, k := range o.kinds(sec) {
-			if strings.HasPrefix(k.key, key+"-h") && !slices.Contains(o.rows, k.key) {
+			if (strings.HasPrefix(k.key, key+"-h") || k.rowOf == key) && k.key != key && !slices.Contains(o.rows, k.key) {
 				ks = append(ks, k)
 			}
 		}
@@ -471,6 +517,9 @@ func run() error {
 	if o.has(secRoom) && uint64(o.roomClients)+512 > limit {
 		return fmt.Errorf("-room-clients %d needs more descriptors than RLIMIT_NOFILE allows (%d)", o.roomClients, limit)
 	}
+	if o.has(secCluster) && uint64(o.clusterClients)+512 > limit {
+		return fmt.Errorf("-cluster-clients %d needs more descriptors than RLIMIT_NOFILE allows (%d)", o.clusterClients, limit)
+	}
 	if o.profile != "" {
 		if o.profile, err = filepath.Abs(o.profile); err != nil {
 			return err
@@ -488,7 +537,7 @@ func run() error {
 	b.env = o.serverEnv
 	b.baseline = o.baseline
 	defer os.RemoveAll(b.dir)
-	res := &results{tput: map[rowKey][]runResult{}, room: map[roomKey][]*roomResult{}, storm: map[string]*stormResult{}, mem: map[memKey]memResult{}, rowErrs: map[string][]string{}}
+	res := &results{tput: map[rowKey][]runResult{}, room: map[roomKey][]*roomResult{}, cluster: map[string][]*clusterResult{}, storm: map[string]*stormResult{}, mem: map[memKey]memResult{}, rowErrs: map[string][]string{}}
 
 	if err := installNodePackages(o, b); err != nil {
 		return err
@@ -547,6 +596,18 @@ func run() error {
 	if o.has(secStorm) {
 		for _, k := range o.selected(secStorm) {
 			stormRun(o, b, k, res)
+		}
+	}
+	if o.has(secCluster) {
+		prepareCentrifugo(o, b)
+		res.centVersion, res.natsVersion = b.centVersion, b.natsVersion
+		if b.centErr != nil {
+			res.centErr = b.centErr.Error()
+		}
+		for rep := 1; rep <= o.clusterRepeat; rep++ {
+			for _, k := range o.selected(secCluster) {
+				clusterRun(o, b, k, rep, res)
+			}
 		}
 	}
 	for _, sec := range []string{secTCPMem, secWSMem} {

@@ -172,11 +172,15 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		stormReport(p, o, res)
 	}
 
+	if o.has(secCluster) {
+		clusterReport(&b, o, res)
+	}
+
 	targets(&b, o, res)
 
 	p("\n## How each server runs\n\n")
 	p("$T is the bench's temp dir, $P a free port, $W the folder the bench installs Node's packages into (-node-dir), a folder per package; the servers listen on 127.0.0.1.\n\n")
-	for _, sec := range []string{secTCP, secHTTP, secSQLite, secRedis, secWS, secRoom} {
+	for _, sec := range []string{secTCP, secHTTP, secSQLite, secRedis, secWS, secRoom, secCluster} {
 		used := o.has(sec) || (sec == secTCP && o.has(secTCPMem)) || (sec == secWS && o.has(secWSMem))
 		if !used {
 			continue
@@ -184,7 +188,8 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		title := map[string]string{secTCP: "TCP echo (every byte back unchanged)", secHTTP: "HTTP hello",
 			secSQLite: fmt.Sprintf("SQLite (GET /user?id=N; every server with BENCH_SQLITE=$T/bench.db BENCH_POOL=%d in its environment)", o.pool),
 			secRedis:  fmt.Sprintf("Redis (GET /get?k=bench:N; every server with BENCH_REDIS=redis://127.0.0.1:$R/0 BENCH_POOL=%d in its environment, $R the port of `redis-server --port $R --bind 127.0.0.1 --save \"\" --appendonly no`, started by the bench for the section)", o.pool),
-			secWS:     "WebSocket echo (every message back unchanged)", secRoom: "Room broadcast (every message to every client)"}[sec]
+			secWS:     "WebSocket echo (every message back unchanged)", secRoom: "Room broadcast (every message to every client)",
+			secCluster: fmt.Sprintf("Cluster (room broadcast over %d nodes; $P_i the port of node i, $R_i its route port, $N nats-server's port, $H -cluster-history (%d); $DATA is `--data $T/cluster-KEY` when $H > 0, else nothing)", o.clusterNodes, o.clusterHistory)}[sec]
 		p("%s:\n\n", title)
 		for _, k := range o.selected(sec) {
 			p("- %s: `%s`\n", k.label, k.line(o.workers))
@@ -284,7 +289,8 @@ type roomSummary struct {
 	lost                   uint64  // the most any run lost
 	p50, p99, maxLat       time.Duration
 	srv, load, other, idle float64 // cores
-	pss                    int64
+	backend                float64 // cores of the backend (the cluster section's nats-server)
+	pss, rss               int64
 	disturbed              bool // every run was disturbed
 }
 
@@ -317,6 +323,8 @@ func summarizeRoom(runs []*roomResult) (roomSummary, bool) {
 	sum.other = med(func(r *roomResult) float64 { return r.cpu.other })
 	sum.idle = med(func(r *roomResult) float64 { return r.cpu.idle })
 	sum.pss = int64(med(func(r *roomResult) float64 { return float64(r.pss) }))
+	sum.rss = int64(med(func(r *roomResult) float64 { return float64(r.rss) }))
+	sum.backend = med(func(r *roomResult) float64 { return r.cpu.backend })
 	worst := runs[0]
 	for _, r := range runs {
 		sum.maxLat = max(sum.maxLat, time.Duration(r.hist.max))
@@ -768,6 +776,9 @@ func targets(b *strings.Builder, o *options, res *results) {
 				lua >= t.factor*ref && failed == "")
 		}
 	}
+	if o.has(secCluster) {
+		clusterTargets(p, target, missing, o, res)
+	}
 	var noisy []string
 	for k, runs := range results {
 		if allDisturbed(runs) {
@@ -822,6 +833,7 @@ func problems(b *strings.Builder, o *options, res *results) {
 			}
 		}
 	}
+	clusterProblems(&lines, o, res)
 	if len(lines) > 0 {
 		fmt.Fprintf(b, "\n## Problems in this run\n\n%s\n", strings.Join(lines, "\n"))
 	}

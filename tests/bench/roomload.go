@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,13 +24,36 @@ import (
 //
 // Payload, ASCII: kind byte ('P' probe, 'W' warm-up, 'M' measured), 8 hex
 // digits of sequence number, 16 hex digits of send time (ns since the
-// bench's clock base), '.' padding up to the message size.
+// bench's clock base), the sending client's node (one decimal digit: the
+// index of its address in roomSpec.addrs), '.' padding up to the message
+// size.
+//
+// The clients may be spread over several servers (the nodes of a
+// cluster): client i connects to addrs[i % len(addrs)], so a client's node
+// is known, and with split the latency of every delivery is also counted
+// apart by whether the receiving client is on the sender's node.
+//
+// Two protocols: raw (the message is the frame's whole payload, as the
+// bench's own room servers send it) and Centrifugo's JSON protocol
+// (roomCentrifugo): a client connects and subscribes to the channel
+// "room" with commands, a sender publishes with a command whose data is
+// the payload as a JSON string, and a delivery is a push whose pub.data
+// holds it.
 
-const roomHeader = 1 + 8 + 16
+const roomHeader = 1 + 8 + 16 + 1
+
+// roomProto is the clients' protocol.
+type roomProto int
+
+const (
+	roomRaw        roomProto = iota // the payload is the whole text frame
+	roomCentrifugo                  // Centrifugo's JSON protocol over /connection/websocket
+)
 
 // roomSpec is one broadcast row.
 type roomSpec struct {
-	addr     netip.AddrPort
+	addrs    []netip.AddrPort // client i connects to addrs[i%len(addrs)]
+	proto    roomProto
 	clients  int
 	senders  int
 	threads  int
@@ -37,6 +62,12 @@ type roomSpec struct {
 	warmup   time.Duration
 	duration time.Duration
 	drain    time.Duration // longest wait for late deliveries after sending stops
+	// joinWait is how long the probes may take to reach every client (0:
+	// about 11 s, one probe a second).
+	joinWait time.Duration
+	// split also counts each delivery's latency by whether the receiving
+	// client is on the sender's node (roomLoad.inNode, crossNode).
+	split bool
 	// onMeasure runs when the measured sending starts; onSent when it ends;
 	// onDone when the drain is over.
 	onMeasure, onSent, onDone func()
@@ -52,16 +83,34 @@ type roomLoad struct {
 	drained    time.Duration // how long the drain took
 	lost, dups uint64
 	hist       *logHist
-	broken     int
-	errs       []string
-	lagging    time.Duration // how far the sender fell behind its schedule
+	// with roomSpec.split: the deliveries to clients on the sender's node,
+	// and to clients on other nodes
+	inNode, crossNode *logHist
+	broken            int
+	errs              []string
+	lagging           time.Duration // how far the sender fell behind its schedule
+	joinedIn          time.Duration // from the first probe until one reached every client
 }
 
 type roomConn struct {
-	fd  int // -1 once the connection broke
-	key [4]byte
-	in  []byte
-	got int
+	fd   int // -1 once the connection broke
+	key  [4]byte
+	node int // index of its server in roomSpec.addrs
+	in   []byte
+	got  int
+	// wmu serialises writes: the sender's, and the reader's answers to
+	// Centrifugo's pings.
+	wmu sync.Mutex
+}
+
+// write writes b whole on the connection, under its write lock.
+func (c *roomConn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.fd < 0 {
+		return errors.New("the connection broke")
+	}
+	return writeFull(c.fd, b)
 }
 
 // roomReader is one epoll thread reading its share of the connections.
@@ -70,11 +119,15 @@ type roomReader struct {
 	conns    []*roomConn
 	stop     *atomic.Bool
 	counts   []uint32 // measured deliveries per sequence number
-	probes   *[64]atomic.Int32
+	probes   *[maxProbes]atomic.Int32
 	received atomic.Uint64 // measured deliveries so far
 	frames   atomic.Uint64 // frames of any kind so far
 	hist     logHist
 	size     int
+	proto    roomProto
+	split    bool
+	inNode   logHist // with split
+	cross    logHist
 }
 
 // runRoom connects the clients, waits until all of them are in the room
@@ -92,18 +145,21 @@ func runRoom(spec roomSpec) (*roomLoad, error) {
 			}
 		}
 	}()
-	if err := dialRoom(spec.addr, conns, 16); err != nil {
+	if len(spec.addrs) == 0 || len(spec.addrs) > 10 {
+		return nil, fmt.Errorf("%d server addresses: want 1 to 10", len(spec.addrs))
+	}
+	if err := dialRoom(spec.addrs, spec.proto, conns, 16); err != nil {
 		return nil, err
 	}
 	maxSeq := int(spec.rate*spec.duration.Seconds()*1.1) + 16
 	var stop atomic.Bool
-	var probes [64]atomic.Int32
+	var probes [maxProbes]atomic.Int32
 	threads := max(1, min(spec.threads, spec.clients))
 	readers := make([]*roomReader, threads)
 	var wg sync.WaitGroup
 	for t := range readers {
 		r := &roomReader{poller: poller{rst: true}, conns: share(conns, t, threads), stop: &stop,
-			counts: make([]uint32, maxSeq), probes: &probes, size: spec.size}
+			counts: make([]uint32, maxSeq), probes: &probes, size: spec.size, proto: spec.proto, split: spec.split}
 		readers[t] = r
 		wg.Go(r.run)
 	}
@@ -115,11 +171,18 @@ func runRoom(spec roomSpec) (*roomLoad, error) {
 	for i := range senders {
 		senders[i] = conns[i*spec.clients/len(senders)]
 	}
-	s := &roomSender{size: spec.size, buf: make([]byte, 0, spec.size+14)}
+	s := &roomSender{size: spec.size, proto: spec.proto, buf: make([]byte, 0, spec.size+64)}
 
 	// Every client must be in the room before the count starts: the server
-	// may run the join after the handshake's answer.
+	// may run the join after the handshake's answer, and in a cluster the
+	// other nodes learn of a node's members after a while. A probe a
+	// second, until one reaches every client or joinWait is over.
+	joinWait := spec.joinWait
+	if joinWait <= 0 {
+		joinWait = 11 * time.Second
+	}
 	joined := false
+	probeStart := time.Now()
 	for id := 0; id < len(probes) && !joined; id++ {
 		if err := s.send(senders[0], 'P', uint32(id)); err != nil {
 			return nil, fmt.Errorf("probe: %w", err)
@@ -132,15 +195,16 @@ func runRoom(spec roomSpec) (*roomLoad, error) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if !joined && id >= 10 {
-			return nil, fmt.Errorf("after %d probes the last reached %d of %d clients (%s)", id+1, probes[id].Load(), spec.clients, orDash(readerErrs(readers)))
+		if !joined && time.Since(probeStart) >= joinWait {
+			return nil, fmt.Errorf("after %d probes in %s the last reached %d of %d clients (%s)", id+1, time.Since(probeStart).Round(time.Millisecond),
+				probes[id].Load(), spec.clients, orDash(readerErrs(readers)))
 		}
 	}
 	if !joined {
 		return nil, errors.New("no probe reached every client")
 	}
 
-	res := &roomLoad{}
+	res := &roomLoad{joinedIn: time.Since(probeStart)}
 	if spec.warmup > 0 {
 		if _, err := s.pace(senders, spec.rate, spec.warmup, 'W', 1<<31); err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
@@ -190,9 +254,16 @@ func runRoom(spec roomSpec) (*roomLoad, error) {
 	wg.Wait()
 
 	res.hist = &logHist{}
+	if spec.split {
+		res.inNode, res.crossNode = &logHist{}, &logHist{}
+	}
 	total := make([]uint32, maxSeq)
 	for _, r := range readers {
 		res.hist.merge(&r.hist)
+		if spec.split {
+			res.inNode.merge(&r.inNode)
+			res.crossNode.merge(&r.cross)
+		}
 		for i, n := range r.counts {
 			total[i] += n
 		}
@@ -219,30 +290,68 @@ func readerErrs(rs []*roomReader) string {
 	return firstN(all, 3)
 }
 
-// dialRoom opens and upgrades every connection, par at a time.
-func dialRoom(addr netip.AddrPort, conns []*roomConn, par int) error {
+// maxProbes bounds the probes of one row (one a second).
+const maxProbes = 256
+
+// centPath is where Centrifugo serves WebSocket clients.
+const centPath = "/connection/websocket"
+
+// dialRoom opens and upgrades every connection, par at a time: client i
+// to addrs[i%len(addrs)]. With Centrifugo's protocol each client then
+// sends its connect and subscribe commands (their replies are read with
+// everything else).
+func dialRoom(addrs []netip.AddrPort, proto roomProto, conns []*roomConn, par int) error {
+	path, bufSize := "/", 16<<10
+	if proto == roomCentrifugo {
+		// Centrifugo writes several replies and pushes in one frame when
+		// they queue up.
+		path, bufSize = centPath, 64<<10
+	}
 	return dialAll(len(conns), par, func(i int) error {
-		fd, rest, err := wsDial(addr, 10*time.Second)
+		node := i % len(addrs)
+		fd, rest, err := wsDialPath(addrs[node], path, 10*time.Second)
 		if err == nil && len(rest) > 0 {
 			_ = unix.Close(fd)
 			err = fmt.Errorf("%d bytes before the first message: %q", len(rest), clip(rest, 40))
 		}
 		if err != nil {
-			return fmt.Errorf("client %d: %w", i, err)
+			return fmt.Errorf("client %d (node %d): %w", i, node, err)
 		}
-		c := &roomConn{fd: fd, in: make([]byte, 16<<10)}
+		c := &roomConn{fd: fd, node: node, in: make([]byte, bufSize)}
 		c.key = [4]byte{byte(i), byte(i >> 8), 0x5A, 0xC3}
 		conns[i] = c
+		if proto == roomCentrifugo {
+			if err := c.write(appendMasked(nil, opText, []byte(centConnect), c.key)); err != nil {
+				return fmt.Errorf("client %d: connect command: %w", i, err)
+			}
+			if err := c.write(appendMasked(nil, opText, []byte(centSubscribe), c.key)); err != nil {
+				return fmt.Errorf("client %d: subscribe command: %w", i, err)
+			}
+		}
 		return nil
 	})
 }
 
+// Centrifugo's commands (JSON protocol): connect without a token (the
+// bench's config allows anonymous clients), subscribe to "room", and the
+// head and tail of a publication to it around the payload, a JSON string.
+// Commands 1 and 2 are every client's; a publication's id is 3 and up.
+const (
+	centConnect     = `{"id":1,"connect":{}}`
+	centSubscribe   = `{"id":2,"subscribe":{"channel":"room"}}`
+	centPublishHead = `,"publish":{"channel":"room","data":"`
+	centPublishTail = `"}}`
+)
+
 // roomSender writes the messages of one row, paced, from one goroutine.
 type roomSender struct {
-	size int
-	buf  []byte
-	pay  []byte
-	sent int // measured messages written
+	size  int
+	proto roomProto
+	buf   []byte
+	pay   []byte
+	cmd   []byte // Centrifugo: the publish command around the payload
+	id    uint64 // Centrifugo: the last command id used
+	sent  int    // measured messages written
 }
 
 // send writes one message of kind k with sequence number seq on c.
@@ -259,9 +368,19 @@ func (s *roomSender) send(c *roomConn, k byte, seq uint32) error {
 	p := s.pay
 	p[0] = k
 	hex8(p[1:9], uint64(seq))
+	p[25] = byte('0' + c.node)
 	hex16(p[9:25], uint64(nanotime()))
+	if s.proto == roomCentrifugo {
+		if s.id < 2 {
+			s.id = 2
+		}
+		s.id++
+		s.cmd = append(strconv.AppendUint(append(s.cmd[:0], `{"id":`...), s.id, 10), centPublishHead...)
+		s.cmd = append(append(s.cmd, p...), centPublishTail...)
+		p = s.cmd
+	}
 	s.buf = appendMasked(s.buf[:0], opText, p, c.key)
-	return writeFull(c.fd, s.buf)
+	return c.write(s.buf)
 }
 
 // pace sends messages of kind k at rate per second, round-robin over the
@@ -386,11 +505,13 @@ func (r *roomReader) run() {
 				continue
 			}
 			c.got += m
-			k, delivered, nf, err := r.parseFrames(c.in[:c.got])
+			k, delivered, nf, err := r.parseFrames(c, c.in[:c.got])
 			got += delivered
 			frames += nf
 			if err != nil {
+				c.wmu.Lock() // not while the sender writes on it
 				r.fail(&c.fd, "frame", err)
+				c.wmu.Unlock()
 				continue
 			}
 			c.got = copy(c.in, c.in[k:c.got])
@@ -404,10 +525,10 @@ func (r *roomReader) run() {
 	}
 }
 
-// parseFrames handles the whole frames at the start of b and reports how many
-// bytes they took, how many measured deliveries they held and how many
-// frames there were.
-func (r *roomReader) parseFrames(b []byte) (at int, delivered, nf uint64, err error) {
+// parseFrames handles the whole frames at the start of b (read from c)
+// and reports how many bytes they took, how many measured deliveries they
+// held and how many frames there were.
+func (r *roomReader) parseFrames(c *roomConn, b []byte) (at int, delivered, nf uint64, err error) {
 	now := nanotime()
 	for {
 		f, n, err := parseServerFrame(b[at:])
@@ -427,29 +548,112 @@ func (r *roomReader) parseFrames(b []byte) (at int, delivered, nf uint64, err er
 			return at, delivered, nf, errors.New(closeReason(f.payload))
 		case f.opcode != opText || !f.fin:
 			return at, delivered, nf, fmt.Errorf("frame opcode %#x fin %v, want final text frames", f.opcode, f.fin)
-		case len(f.payload) != r.size:
-			return at, delivered, nf, fmt.Errorf("message of %d bytes, want %d: %q", len(f.payload), r.size, clip(f.payload, 40))
 		}
-		seq, ok1 := unhex(f.payload[1:9])
-		ts, ok2 := unhex(f.payload[9:25])
-		if !ok1 || !ok2 {
-			return at, delivered, nf, fmt.Errorf("message %q is not the bench's", clip(f.payload, 40))
-		}
-		switch f.payload[0] {
-		case 'M':
-			if seq >= uint64(len(r.counts)) {
-				return at, delivered, nf, fmt.Errorf("sequence number %d out of range", seq)
+		if r.proto == roomCentrifugo {
+			d, err := r.centFrame(c, f.payload, now)
+			delivered += d
+			if err != nil {
+				return at, delivered, nf, err
 			}
-			r.counts[seq]++
-			r.hist.record(now - int64(ts))
+			continue
+		}
+		d, err := r.deliver(c, f.payload, now)
+		if err != nil {
+			return at, delivered, nf, err
+		}
+		if d {
 			delivered++
-		case 'P':
-			if seq < uint64(len(r.probes)) {
-				r.probes[seq].Add(1)
-			}
-		case 'W':
-		default:
-			return at, delivered, nf, fmt.Errorf("message kind %q", f.payload[0])
 		}
 	}
+}
+
+// deliver counts one message p that reached client c at now, and reports
+// whether it was a measured one.
+func (r *roomReader) deliver(c *roomConn, p []byte, now int64) (bool, error) {
+	if len(p) != r.size {
+		return false, fmt.Errorf("message of %d bytes, want %d: %q", len(p), r.size, clip(p, 40))
+	}
+	seq, ok1 := unhex(p[1:9])
+	ts, ok2 := unhex(p[9:25])
+	if !ok1 || !ok2 {
+		return false, fmt.Errorf("message %q is not the bench's", clip(p, 40))
+	}
+	switch p[0] {
+	case 'M':
+		if seq >= uint64(len(r.counts)) {
+			return false, fmt.Errorf("sequence number %d out of range", seq)
+		}
+		r.counts[seq]++
+		lat := now - int64(ts)
+		r.hist.record(lat)
+		if r.split {
+			if int(p[25])-'0' == c.node {
+				r.inNode.record(lat)
+			} else {
+				r.cross.record(lat)
+			}
+		}
+		return true, nil
+	case 'P':
+		if seq < uint64(len(r.probes)) {
+			r.probes[seq].Add(1)
+		}
+	case 'W':
+	default:
+		return false, fmt.Errorf("message kind %q", p[0])
+	}
+	return false, nil
+}
+
+var (
+	centPing     = []byte("{}")
+	centPushHead = []byte(`{"push":`)
+	centPubData  = []byte(`"pub":{"data":"`)
+	centError    = []byte(`"error":`)
+)
+
+// centFrame handles one text frame from Centrifugo: newline-separated
+// replies and pushes. A ping (an empty object) is answered with a pong;
+// a publication's data is the bench's message, as a JSON string; an
+// error reply (to connect, subscribe or publish) or a disconnect push
+// breaks the connection; other replies and pushes are ignored.
+func (r *roomReader) centFrame(c *roomConn, b []byte, now int64) (delivered uint64, err error) {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		switch {
+		case len(line) == 0:
+		case bytes.Equal(line, centPing):
+			if err := c.write(appendMasked(nil, opText, centPing, c.key)); err != nil {
+				return delivered, fmt.Errorf("pong: %w", err)
+			}
+		case bytes.HasPrefix(line, centPushHead):
+			i := bytes.Index(line, centPubData)
+			if i < 0 {
+				if bytes.Contains(line, []byte(`"disconnect"`)) {
+					return delivered, fmt.Errorf("Centrifugo disconnected the client: %s", clip(line, 120))
+				}
+				continue // join, leave, ...
+			}
+			p := line[i+len(centPubData):]
+			j := bytes.IndexByte(p, '"')
+			if j < 0 {
+				return delivered, fmt.Errorf("publication without a string data: %q", clip(line, 80))
+			}
+			d, err := r.deliver(c, p[:j], now)
+			if err != nil {
+				return delivered, err
+			}
+			if d {
+				delivered++
+			}
+		case bytes.Contains(line, centError):
+			return delivered, fmt.Errorf("Centrifugo answered %s", clip(line, 120))
+		}
+	}
+	return delivered, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -203,7 +204,7 @@ func roomRun(o *options, b *builds, k serverKind, rep int, res *results) {
 		}
 		r := &roomResult{rate: rate, clients: o.roomClients}
 		var w *cpuWindow
-		spec := roomSpec{addr: s.addr, clients: o.roomClients, senders: o.roomSenders, threads: o.threads,
+		spec := roomSpec{addrs: []netip.AddrPort{s.addr}, clients: o.roomClients, senders: o.roomSenders, threads: o.threads,
 			size: o.size, rate: float64(rate), warmup: warm, duration: d, drain: o.roomDrain,
 			onMeasure: func() { w = openWindow(s, prof != "") },
 			onSent:    func() { r.cpu = w.close(false) },

@@ -33,6 +33,11 @@ type serverKind struct {
 	// noBase, for an imscript row, names the module its script needs that
 	// an older binary may lack: -baseline adds no baseline row for it.
 	noBase string
+	// rowOf is the -rows key that also selects this row (the cluster
+	// section's lua-single and lua-cluster are selected by lua).
+	rowOf string
+	// cluster says how a cluster section row runs (cmd is nil there).
+	cluster *clusterKind
 }
 
 // npmPkg is a Node package a server needs: npm installs spec into
@@ -73,6 +78,11 @@ type builds struct {
 	// process the servers talk to (redis-server), or 0.
 	dataEnv []string
 	backend int
+	// the cluster section's Centrifugo row: its binaries and their
+	// versions (from their build info), or why there are none
+	centrifugo, natsServer   string
+	centVersion, natsVersion string
+	centErr                  error
 }
 
 // The servers of each section. Keys: gnet and go are the Go ceilings or
@@ -342,18 +352,51 @@ func startServer(k serverKind, b *builds, profPrefix string, env ...string) (*se
 	cmd.Dir = b.root
 	own := cmd.Env
 	cmd.Env = append(append(append(append(append(os.Environ(), own...), b.dataEnv...), b.env...), env...), "PORT="+strconv.Itoa(port))
+	s, err := launch(k.key, cmd, port)
+	if err != nil {
+		return nil, err
+	}
+	s.kind, s.backend = k, b.backend
+	return s, nil
+}
+
+// launch starts cmd, a server that is to listen on 127.0.0.1:port, and
+// waits until it accepts connections (30 s at most). name names it in
+// errors.
+func launch(name string, cmd *exec.Cmd, port int) (*server, error) {
+	s, err := spawn(name, cmd, port)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitListen(name, 30*time.Second); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// spawn starts cmd, a server that is to listen on 127.0.0.1:port, and does
+// not wait for it (waitListen does).
+func spawn(name string, cmd *exec.Cmd, port int) (*server, error) {
 	lb := &tailBuffer{max: 8 << 10}
 	cmd.Stdout, cmd.Stderr = lb, lb
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", k.key, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	s := &server{kind: k, cmd: cmd, pid: cmd.Process.Pid, backend: b.backend, log: lb, exited: make(chan struct{}),
+	s := &server{cmd: cmd, pid: cmd.Process.Pid, log: lb, exited: make(chan struct{}),
 		addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port))}
 	go func() {
 		s.err = cmd.Wait()
 		close(s.exited)
 	}()
-	deadline := time.Now().Add(30 * time.Second)
+	return s, nil
+}
+
+// waitListen waits until the spawned server accepts connections; when it
+// exits first, or does not listen within limit, it is stopped and the
+// error holds the end of its output.
+func (s *server) waitListen(name string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	port := s.addr.Port()
 	for {
 		c, err := net.DialTimeout("tcp", s.addr.String(), time.Second)
 		if err == nil {
@@ -362,19 +405,19 @@ func startServer(k serverKind, b *builds, profPrefix string, env ...string) (*se
 			// the server's listen: then the server exits with an error.
 			select {
 			case <-s.exited:
-				return nil, fmt.Errorf("%s exited after start (%v), port %d taken by another program?\n%s", k.key, s.err, port, lb.String())
+				return fmt.Errorf("%s exited after start (%v), port %d taken by another program?\n%s", name, s.err, port, s.log.String())
 			case <-time.After(100 * time.Millisecond):
 			}
-			return s, nil
+			return nil
 		}
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("%s exited before listening (%v):\n%s", k.key, s.err, lb.String())
+			return fmt.Errorf("%s exited before listening (%v):\n%s", name, s.err, s.log.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("%s did not listen on %s within 30s:\n%s", k.key, s.addr, lb.String())
+			return fmt.Errorf("%s did not listen on %s within %s:\n%s", name, s.addr, limit, s.log.String())
 		}
 	}
 }

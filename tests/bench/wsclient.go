@@ -48,6 +48,11 @@ func dialBlocking(addr netip.AddrPort, timeout time.Duration) (int, error) {
 // descriptor, non-blocking, and any bytes the server sent after its 101
 // response.
 func wsDial(addr netip.AddrPort, timeout time.Duration) (int, []byte, error) {
+	return wsDialPath(addr, "/", timeout)
+}
+
+// wsDialPath is wsDial at another path.
+func wsDialPath(addr netip.AddrPort, path string, timeout time.Duration) (int, []byte, error) {
 	fd, err := dialBlocking(addr, timeout)
 	if err != nil {
 		return -1, nil, err
@@ -56,7 +61,7 @@ func wsDial(addr netip.AddrPort, timeout time.Duration) (int, []byte, error) {
 		_ = unix.Close(fd)
 		return -1, nil, err
 	}
-	req := "GET / HTTP/1.1\r\nHost: " + addr.String() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr.String() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: " + wsKey + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	if err := writeAll(fd, []byte(req)); err != nil {
 		return fail(fmt.Errorf("handshake write: %w", err))
