@@ -170,8 +170,13 @@ func (ws *wsConn) input(c *conn, in inbound) {
 		case wsframe.Ping:
 			// A client waits for the 101 before it sends (RFC 6455 4.1):
 			// a pong must not go out ahead of it (or of a refusal).
+			// A ping read before the worker marked the connection open
+			// (the 101 may be out already: clients ping at once) is
+			// answered by the worker after the handshake's event.
 			if ws.open.Load() {
 				c.Send(wsframe.Encode(wsframe.OpPong, f.Data, false))
+			} else {
+				c.post(&earlyPing{data: append([]byte(nil), f.Data...)}, nil)
 			}
 		case wsframe.Close:
 			if !ws.open.Load() {
@@ -463,4 +468,15 @@ func (f *messageFrame) run(w *worker, ev *event) {
 		return
 	}
 	w.fire(ev.srv, hMessage, ev.srv.obj, &script.Object{Type: frameType, Data: f})
+}
+
+// earlyPing is a ping read before the connection was marked open: the
+// worker answers it after wsOpen (the connection's earlier event) has
+// sent the 101, or drops it when the handshake was refused.
+type earlyPing struct{ data []byte }
+
+func (p *earlyPing) run(w *worker, ev *event) {
+	if ws := wsOf(ev.conn); ws != nil && ws.open.Load() {
+		ev.conn.Send(wsframe.Encode(wsframe.OpPong, p.data, false))
+	}
 }
