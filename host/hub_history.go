@@ -67,7 +67,8 @@ func (h *Host) applyChanSettings(decl []*settings) {
 	h.chans.Store(&cs)
 }
 
-var lockSeed = maphash.MakeSeed()
+// roomSeed spreads rooms over the workers that fire their presence events.
+var roomSeed = maphash.MakeSeed()
 
 // chanLock is a channel's lock while someone holds or waits for it.
 type chanLock struct {
@@ -113,7 +114,6 @@ type joinResult struct {
 	pos       broker.Position
 	asked     bool // since was given
 	recovered bool
-	err       error // reading history failed (logged; the join stands)
 }
 
 var joinFields = []string{"seq", "epoch", "recovered"}
@@ -146,8 +146,7 @@ func (m *hub) recover(c *conn, ch broker.Channel, rec *recoverOpts, setUpTo func
 	}
 	pubs, pos, err := m.b.History(ch, q)
 	if err != nil {
-		m.brokerErr("history", ch, err)
-		res.err = err
+		m.brokerErr("history", ch, err) // the join stands, not recovered
 		return res
 	}
 	res.pos = pos
@@ -296,7 +295,7 @@ func (m *hub) presenceEvent(room string, uid script.Value, joined bool) {
 		return
 	}
 	var hh maphash.Hash
-	hh.SetSeed(lockSeed)
+	hh.SetSeed(roomSeed)
 	hh.WriteString(room)
 	w := m.h.workers[hh.Sum64()%uint64(len(m.h.workers))]
 	what := "leave"
