@@ -112,6 +112,7 @@ type kvPresence struct {
 
 	mu    sync.Mutex
 	mine  map[pkey]*mine
+	busy  map[pkey]bool // an AddPresence / RemovePresence of it is under way
 	views map[broker.Channel]*view
 
 	nodes  atomic.Pointer[[]string]
@@ -133,6 +134,7 @@ func newKVPresence(b *Broker, ttl time.Duration) *kvPresence {
 		inst:    hex.EncodeToString(id[:]),
 		seed:    maphash.MakeSeed(),
 		mine:    map[pkey]*mine{},
+		busy:    map[pkey]bool{},
 		views:   map[broker.Channel]*view{},
 		resync:  make(chan struct{}, 1),
 	}
@@ -216,6 +218,7 @@ func (kv *kvPresence) add(ch broker.Channel, uid string) (bool, error) {
 	if had {
 		return false, nil
 	}
+	defer kv.during(k)()
 	subj := kv.subject(k)
 	if !kv.b.isReady() {
 		// The cluster is forming: the hub must not wait for it (it calls
@@ -249,12 +252,28 @@ func (kv *kvPresence) add(ch broker.Channel, uid string) (bool, error) {
 	return first, nil
 }
 
+// during marks k busy until the returned func is called: a note of another
+// node's write of k's uid that arrives while this node's call works out
+// first / last is the call's to tell (the hub tells it from first / last),
+// not the view's as well.
+func (kv *kvPresence) during(k pkey) func() {
+	kv.mu.Lock()
+	kv.busy[k] = true
+	kv.mu.Unlock()
+	return func() {
+		kv.mu.Lock()
+		delete(kv.busy, k)
+		kv.mu.Unlock()
+	}
+}
+
 // remove implements RemovePresence.
 func (kv *kvPresence) remove(ch broker.Channel, uid string) (bool, error) {
 	k := pkey{ch, uid}
 	l := kv.op(k)
 	l.Lock()
 	defer l.Unlock()
+	defer kv.during(k)()
 	kv.mu.Lock()
 	m := kv.mine[k]
 	delete(kv.mine, k)

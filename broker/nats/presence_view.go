@@ -120,12 +120,14 @@ type event struct {
 	present bool
 }
 
-// mineHas reports whether this node has uid in ch.
+// mineHas reports whether this node has uid in ch, or is adding or
+// removing it.
 func (kv *kvPresence) mineHas(ch broker.Channel, uid string) bool {
+	k := pkey{ch, uid}
 	kv.mu.Lock()
 	defer kv.mu.Unlock()
-	_, ok := kv.mine[pkey{ch, uid}]
-	return ok
+	_, ok := kv.mine[k]
+	return ok || kv.busy[k]
 }
 
 // note applies a republished write of one of ch's keys ("<uid>.<node>").
