@@ -92,12 +92,22 @@ var requestFields = map[string]func(r *request) script.Value{
 	},
 }
 
+// builtFields make a table each: computed once per request and kept, so
+// that req.header is the same table on every read. The other fields are
+// read from the request as they are, without a cache (a cache map per
+// request was most of what a WebSocket open handler reading req.fd
+// allocated).
+var builtFields = map[string]bool{"header": true, "query": true, "cookie": true, "post": true, "files": true, "params": true}
+
 func init() {
 	requestType.Methods = map[string]script.Function{"json": reqJSON}
 	requestType.Props = map[string]func(o *script.Object) script.Value{}
 	for name, get := range requestFields {
-		get := get
-		requestType.Props[name] = func(o *script.Object) script.Value { return o.Data.(*request).field(name, get) }
+		if builtFields[name] {
+			requestType.Props[name] = func(o *script.Object) script.Value { return o.Data.(*request).field(name, get) }
+		} else {
+			requestType.Props[name] = func(o *script.Object) script.Value { return get(o.Data.(*request)) }
+		}
 	}
 }
 
