@@ -7,8 +7,11 @@
 // from document_root; scripts/lua/chat.lua is the same server in Lua.
 // Storage: accounts, sessions, room memberships, read pointers and private
 // messages in SQLite (DATA/chat.db, DATA = the --data folder, or CHAT_DATA;
-// without either, an in-memory database); room history and each user's
-// personal channel in the host's channel history (on disk with --data).
+// without either, an in-memory database; CHAT_DB=sqlite:PATH names the
+// database file instead, so that the nodes of a cluster on one machine
+// share their accounts); room history and each user's personal channel in
+// the host's channel history (on disk with --data, cluster-wide in a
+// cluster).
 //
 // HTTP (JSON): POST /api/register {user, password}, POST /api/login
 // {user, password} -> {user} and an HttpOnly SameSite=Lax cookie holding
@@ -71,7 +74,7 @@ const srv = imscript.server({
   presence_events: true,
 });
 
-const db = imscript.sql.open(DATA ? "sqlite:" + DATA + "/chat.db" : "sqlite::memory:");
+const db = imscript.sql.open(env.CHAT_DB || (DATA ? "sqlite:" + DATA + "/chat.db" : "sqlite::memory:"));
 const msgLimit = imscript.limit("chat_msg", { rate: MSG_RATE, burst: MSG_BURST });
 const loginLimit = imscript.limit("chat_login", { rate: LOGINS_PER_MIN / 60, burst: LOGINS_PER_MIN });
 const typingLimit = imscript.limit("chat_typing", { rate: 2, burst: 4 });
@@ -269,6 +272,12 @@ const push = (fd, msg) => srv.push(fd, JSON.stringify(msg));
 
 const fail = (fd, req, code, message) => push(fd, { type: "error", code, message, request: req });
 
+// Whether a user is online, on any node: each connection of a user is in
+// the user's own room "~name" (not a valid room name for a client), and
+// presence is cluster-wide (srv.fds is this node's connections only).
+const onlineRoom = (user) => "~" + user;
+const online = (user) => srv.presence(onlineRoom(user)).length > 0;
+
 const byUser = (a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0);
 
 // members: the room's members (online ones from presence, offline ones
@@ -318,7 +327,7 @@ async function conversations(user) {
       ORDER BY p.id DESC LIMIT 100`, user);
   return rows.map((r) => ({
     with: r.other,
-    online: srv.fds(r.other).length > 0,
+    online: online(r.other),
     unread: int(r.unread),
     seen: int(r.seen),
     last: { id: int(r.id), from: r.sender, to: r.sender === user ? r.other : user, text: r.text, ts: int(r.ts) },
@@ -342,6 +351,7 @@ const handlers = {
     if (srv.uid(fd) != null) return fail(fd, "hello", "logged_in", "already logged in");
     await setup();
     const pos = srv.bind(fd, user, recoverOpts(m.inbox) || {});
+    srv.join(fd, onlineRoom(user));
     push(fd, {
       type: "welcome",
       user,
@@ -580,8 +590,12 @@ srv.on("message", async (srv, frame) => {
 });
 
 // presence_events: a user's first connection entered / last one left a room.
+// Every node with members of the room gets the event (in a cluster too):
+// each tells its own members, so that every tab hears it once.
 srv.on("presence", (srv, room, uid, what) => {
-  srv.publish(room, { type: "presence", room, user: uid, online: what === "join" }, { history: false });
+  if (room.startsWith("~")) return; // a user's own room (online)
+  const msg = JSON.stringify({ type: "presence", room, user: uid, online: what === "join" });
+  for (const fd of srv.members(room)) srv.push(fd, msg);
 });
 
 srv.on("close", (srv, fd) => {

@@ -7,8 +7,11 @@
 -- from document_root; scripts/js/chat.js is the same server in JavaScript.
 -- Storage: accounts, sessions, room memberships, read pointers and private
 -- messages in SQLite (DATA/chat.db, DATA = the --data folder, or CHAT_DATA;
--- without either, an in-memory database); room history and each user's
--- personal channel in the host's channel history (on disk with --data).
+-- without either, an in-memory database; CHAT_DB=sqlite:PATH names the
+-- database file instead, so that the nodes of a cluster on one machine
+-- share their accounts); room history and each user's personal channel in
+-- the host's channel history (on disk with --data, cluster-wide in a
+-- cluster).
 --
 -- HTTP (JSON): POST /api/register {user, password}, POST /api/login
 -- {user, password} -> {user} and an HttpOnly SameSite=Lax cookie holding
@@ -72,7 +75,7 @@ local srv = imscript.server{
     presence_events = true,
 }
 
-local db = imscript.sql.open(DATA and ("sqlite:" .. DATA .. "/chat.db") or "sqlite::memory:")
+local db = imscript.sql.open(env.CHAT_DB or (DATA and ("sqlite:" .. DATA .. "/chat.db")) or "sqlite::memory:")
 local msg_limit = imscript.limit("chat_msg", { rate = MSG_RATE, burst = MSG_BURST })
 local login_limit = imscript.limit("chat_login", { rate = LOGINS_PER_MIN / 60, burst = LOGINS_PER_MIN })
 local typing_limit = imscript.limit("chat_typing", { rate = 2, burst = 4 })
@@ -315,6 +318,12 @@ local function fail(fd, req, code, message)
     push(fd, { type = "error", code = code, message = message, request = req })
 end
 
+-- Whether a user is online, on any node: each connection of a user is in
+-- the user's own room "~name" (not a valid room name for a client), and
+-- presence is cluster-wide (srv:fds is this node's connections only).
+local function online_room(user) return "~" .. user end
+local function online(user) return #srv:presence(online_room(user)) > 0 end
+
 -- members: the room's members (online ones from presence, offline ones
 -- from the memberships kept in the database), sorted by name.
 local function members(room)
@@ -379,7 +388,7 @@ local function conversations(user)
         local to = r.sender == user and r.other or user
         out[i] = {
             with = r.other,
-            online = #srv:fds(r.other) > 0,
+            online = online(r.other),
             unread = r.unread,
             seen = r.seen,
             last = { id = r.id, from = r.sender, to = to, text = r.text, ts = r.ts },
@@ -410,6 +419,7 @@ function handlers.hello(fd, m, user)
     if srv:uid(fd) ~= nil then return fail(fd, "hello", "logged_in", "already logged in") end
     setup()
     local pos = srv:bind(fd, user, recover_opts(m.inbox) or {})
+    srv:join(fd, online_room(user))
     push(fd, {
         type = "welcome",
         user = user,
@@ -661,8 +671,12 @@ srv:on("message", function(srv, frame)
 end)
 
 -- presence_events: a user's first connection entered / last one left a room.
+-- Every node with members of the room gets the event (in a cluster too):
+-- each tells its own members, so that every tab hears it once.
 srv:on("presence", function(srv, room, uid, what)
-    srv:publish(room, { type = "presence", room = room, user = uid, online = what == "join" }, { history = false })
+    if room:sub(1, 1) == "~" then return end -- a user's own room (online)
+    local msg = json.encode({ type = "presence", room = room, user = uid, online = what == "join" })
+    for _, fd in ipairs(srv:members(room)) do srv:push(fd, msg) end
 end)
 
 srv:on("close", function(srv, fd)

@@ -249,7 +249,7 @@
         read: 0, // this user has read up to this id
         readSent: 0,
         last: null,
-        online: false,
+        online: anyRoomHasOnline(user),
         typing: 0, // until (ms)
       };
       st.dms.set(user, d);
