@@ -111,6 +111,15 @@ type Handler interface {
 	PresenceChanged(ch Channel, uid string, present bool)
 }
 
+// Remote is implemented by a broker whose calls wait on other processes
+// (a NATS cluster, an external NATS): Remote reports whether they do. A
+// script's handler that can suspend waits for such a call without holding
+// its worker, so a slow or partitioned NATS stalls only the handlers that
+// asked it something, not every connection of the worker.
+type Remote interface {
+	Remote() bool
+}
+
 // Broker carries what the hub shares with other nodes: publications of the
 // channels a node has local interest in, history streams, and presence.
 //

@@ -1,6 +1,8 @@
 package host
 
 import (
+	"fmt"
+
 	"github.com/imscript/imscript/broker"
 	"github.com/imscript/imscript/script"
 )
@@ -135,12 +137,37 @@ func argPayload(c script.Call, i int) (data []byte, stamped bool) {
 
 // returnPublished returns how many local connections took a publication
 // and, with history, its seq (Lua: a second value).
-func returnPublished(c script.Call, n int, p broker.Publication, err error) {
+// published is what publish and sendToUid return: count, seq, or false
+// and the reason.
+func published(n int, p broker.Publication, err error) script.Results {
 	if err != nil {
-		c.Fail("history: " + err.Error())
+		return script.Results{false, "history: " + err.Error()}
+	}
+	return script.Results{int64(n), int64(p.Seq)}
+}
+
+// offWorker returns what run returns. With a broker on other processes (a
+// cluster, an external NATS) and a handler that can suspend (Lua), run
+// goes to a goroutine of its own and the handler waits for it without
+// holding the worker: while NATS is slow or partitioned (a stream's
+// leader being elected takes seconds) the worker goes on with its other
+// connections, and only the handlers that asked wait. Otherwise run runs
+// here. The arguments are read before: run must not touch c.
+func offWorker(c script.Call, m *hub, what string, run func() script.Results) {
+	if !m.remote || !c.Suspends() {
+		c.Return(run()...)
 		return
 	}
-	c.Return(int64(n), int64(p.Seq))
+	settle := c.Async(c.NArgs())
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				m.h.log.Error("hub: "+what+" panicked", "panic", r)
+				settle(script.Results{false, fmt.Sprintf("%s: %v", what, r)}, nil)
+			}
+		}()
+		settle(run(), nil)
+	}()
 }
 
 func srvSendToUID(c script.Call) {
@@ -148,8 +175,8 @@ func srvSendToUID(c script.Call) {
 	data, stamped := argPayload(c, 1)
 	o := argPubOpts(c, 2, false)
 	o.stamped = stamped
-	n, p, err := self(c).host.hub.sendToUID(key, data, o)
-	returnPublished(c, n, p, err)
+	m := &self(c).host.hub
+	offWorker(c, m, "sendToUid", func() script.Results { return published(m.sendToUID(key, data, o)) })
 }
 
 // argPubOpts reads the last argument of publish / sendToUid: exceptFd, or
@@ -229,7 +256,8 @@ func srvMembers(c script.Call) {
 }
 
 func srvPresence(c script.Call) {
-	c.Return(self(c).host.hub.presence(argRoom(c, 0)))
+	m, room := &self(c).host.hub, argRoom(c, 0)
+	offWorker(c, m, "presence", func() script.Results { return script.Results{m.presence(room)} })
 }
 
 func srvPublish(c script.Call) {
@@ -238,8 +266,8 @@ func srvPublish(c script.Call) {
 	data, stamped := argPayload(c, 1)
 	o := argPubOpts(c, 2, true)
 	o.stamped = stamped
-	n, p, err := s.host.hub.publish(room, data, o)
-	returnPublished(c, n, p, err)
+	m := &s.host.hub
+	offWorker(c, m, "publish", func() script.Results { return published(m.publish(room, data, o)) })
 }
 
 // srvHistory is srv:history(room [, {since =, before =, limit = 50}]):
@@ -270,16 +298,18 @@ func srvHistory(c script.Call) {
 	if q.Limit == 0 {
 		q.Limit = 50
 	}
-	pubs, pos, err := self(c).host.hub.history(room, q)
-	if err != nil {
-		c.Fail("history: " + err.Error())
-		return
-	}
-	l := make(script.List, len(pubs))
-	for i, p := range pubs {
-		l[i] = script.Map{"seq": int64(p.Seq), "ts": p.Time, "data": string(p.Data)}
-	}
-	c.Return(l, positionValue(pos))
+	m := &self(c).host.hub
+	offWorker(c, m, "history", func() script.Results {
+		pubs, pos, err := m.history(room, q)
+		if err != nil {
+			return script.Results{false, "history: " + err.Error()}
+		}
+		l := make(script.List, len(pubs))
+		for i, p := range pubs {
+			l[i] = script.Map{"seq": int64(p.Seq), "ts": p.Time, "data": string(p.Data)}
+		}
+		return script.Results{l, positionValue(pos)}
+	})
 }
 
 func positionValue(pos broker.Position) script.Value {
@@ -289,12 +319,14 @@ func positionValue(pos broker.Position) script.Value {
 // srvPosition is srv:position(room) → {seq, epoch}: where the room's
 // history stands.
 func srvPosition(c script.Call) {
-	_, pos, err := self(c).host.hub.history(argRoom(c, 0), broker.HistoryQuery{Since: ^uint64(0)})
-	if err != nil {
-		c.Fail("history: " + err.Error())
-		return
-	}
-	c.Return(positionValue(pos))
+	m, room := &self(c).host.hub, argRoom(c, 0)
+	offWorker(c, m, "position", func() script.Results {
+		_, pos, err := m.history(room, broker.HistoryQuery{Since: ^uint64(0)})
+		if err != nil {
+			return script.Results{false, "history: " + err.Error()}
+		}
+		return script.Results{positionValue(pos)}
+	})
 }
 
 // wholeNumber reads an option that must be a whole number.

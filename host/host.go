@@ -175,6 +175,9 @@ func New(cfg Config) (*Host, error) {
 	if h.hub.b == nil {
 		h.hub.b = memory.New(h.cfg.Node)
 	}
+	if r, ok := h.hub.b.(broker.Remote); ok {
+		h.hub.remote = r.Remote()
+	}
 	h.maxExecMs.Store(defaultMaxExecMs)
 	h.maxWait.Store(int64(defaultMaxWaitTime * float64(time.Second)))
 	return h, nil

@@ -39,6 +39,10 @@ type hub struct {
 	// pres takes presence changes to the broker in order, off the hub's
 	// lock (hub_presence.go).
 	pres presenceQueue
+	// remote: the broker's calls wait on other processes (broker.Remote),
+	// so a script's call that waits for one does not hold its worker
+	// where the handler can suspend (offWorker).
+	remote bool
 }
 
 // hubConn is a connection's hub state (guarded by hub.mu).

@@ -17,6 +17,12 @@ type List = []Value
 // Map is a neutral record (Lua table with string keys, JS object).
 type Map = map[string]Value
 
+// Results are several results of an asynchronous call, for Async's
+// settle function only: a suspended Lua handler gets each as a value of
+// its own (as from Return), a Lua callback gets them as its first
+// arguments, a JS Promise resolves with the first.
+type Results []Value
+
 // TypeName names a neutral value's type for error messages.
 func TypeName(v Value) string {
 	switch v.(type) {

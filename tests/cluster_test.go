@@ -261,3 +261,90 @@ func TestCluster(t *testing.T) {
 		}
 	})
 }
+
+// A cluster that lost its quorum (two of three nodes killed): a publication
+// with history gets no answer, and says so after the broker's timeout.
+// In Lua the handler that published waits without holding its worker:
+// another connection of the same worker is answered meanwhile. In JS a
+// handler cannot suspend: the worker waits for the answer (docs/deploy.md),
+// then serves the others.
+func TestClusterNoQuorum(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three processes with embedded NATS")
+	}
+	eachLang(t, func(t *testing.T, lang string) {
+		nodes := startCluster(t, lang)
+		n1 := nodes[0]
+		p := ccDial(t, n1, url.Values{"rooms": {"r"}})
+		waitFor(t, 30*time.Second, "three nodes in stats", func() bool {
+			p.send("stats")
+			return p.until("stats ") == "stats n1 3"
+		})
+		waitFor(t, 60*time.Second, "a publication stored by the three nodes", func() bool {
+			p.send("pubr r first")
+			return p.until("published ") == "published 1"
+		})
+		p.send("who")
+		worker := p.until("who ")
+		var q *cc
+		for range 8 { // connections go to the workers in turn
+			x := ccDial(t, n1, url.Values{})
+			x.send("who")
+			if x.until("who ") == worker {
+				q = x
+				break
+			}
+		}
+		if q == nil {
+			t.Fatalf("no second connection on %s", worker)
+		}
+		nodes[1].s.kill()
+		nodes[2].s.kill()
+
+		answers := make(chan string, 1)
+		p.send("pubr r second")
+		go func() {
+			for {
+				_ = p.c.SetReadDeadline(time.Now().Add(60 * time.Second))
+				_, m, err := p.c.ReadMessage()
+				if err != nil {
+					answers <- "read: " + err.Error()
+					return
+				}
+				if s := string(m); strings.HasPrefix(s, "published ") {
+					answers <- s
+					return
+				}
+			}
+		}()
+		q.send("echo z")
+		echo := q.until("echo ")
+		var got string
+		select {
+		case got = <-answers:
+		default:
+		}
+		switch lang {
+		case "lua":
+			if got != "" {
+				t.Fatalf("the publication was answered (%q) before the other connection's echo: the worker waited for NATS", got)
+			}
+			got = <-answers
+			if !strings.HasPrefix(got, "published false history: ") || !strings.Contains(got, "no answer from NATS") {
+				t.Fatalf("the publication without a quorum: %q", got)
+			}
+		case "js":
+			// Both answers go out together once the worker is free: their
+			// order between two sockets is not the worker's.
+			if got == "" {
+				got = <-answers
+			}
+			if got != "published false" {
+				t.Fatalf("JS: the publication without a quorum: %q", got)
+			}
+		}
+		if echo != "echo z" {
+			t.Fatalf("echo: %q", echo)
+		}
+	})
+}

@@ -282,6 +282,12 @@ func (c *call) Async(int) func(script.Value, error) {
 						}
 						_ = reject(e)
 					} else {
+						if rs, ok := res.(script.Results); ok {
+							res = nil
+							if len(rs) > 0 {
+								res = rs[0]
+							}
+						}
 						_ = resolve(v.toJS(res, 0))
 					}
 					return goja.Undefined()

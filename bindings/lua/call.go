@@ -277,6 +277,8 @@ func (c *call) Async(cbArg int) func(script.Value, error) {
 			inst.Post(func() {
 				if err != nil {
 					inst.Call("callback", cb, nil, err.Error(), script.ErrorCode(err))
+				} else if rs, ok := res.(script.Results); ok {
+					inst.Call("callback", cb, rs...)
 				} else {
 					inst.Call("callback", cb, res)
 				}

@@ -152,6 +152,12 @@ func (v *vm) finishWait(c *call, w *waiter) int {
 		}
 		return 2
 	}
+	if rs, ok := w.res.(script.Results); ok {
+		for _, r := range rs {
+			L.Push(v.toLua(r, 0))
+		}
+		return len(rs)
+	}
 	L.Push(v.toLua(w.res, 0))
 	return 1
 }

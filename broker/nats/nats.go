@@ -570,3 +570,8 @@ func (b *Broker) kill() {
 	}
 	unlock(b.lock)
 }
+
+// Remote implements broker.Remote: a cluster node's or an external NATS's
+// calls wait on other processes; a single node's embedded server answers
+// in process.
+func (b *Broker) Remote() bool { return b.mode != modeSingle }

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -214,9 +215,23 @@ func (b *Broker) store(ch broker.Channel, st *chanState, data []byte, opts broke
 			ctx, cancel := context.WithTimeout(context.Background(), max(min(left, b.timeout/5), time.Millisecond))
 			ack, err = b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(st.stream), jetstream.WithMsgID(id), retryNoResponders, retryWait)
 			cancel()
-			if err == nil || answered(err) || time.Now().After(deadline) || b.closed.Load() {
+			if err == nil || time.Now().After(deadline) || b.closed.Load() {
 				break
 			}
+			if inProcess(err) {
+				// The stream has the first try and no outcome for it
+				// yet (it waits for a quorum): ask again a little later.
+				time.Sleep(min(time.Until(deadline), b.timeout/50))
+				continue
+			}
+			if answered(err) {
+				break
+			}
+		}
+		if err != nil && inProcess(err) {
+			// Out of time with the outcome still unknown: as if no answer
+			// came (it may be stored yet).
+			err = fmt.Errorf("%w (the stream holds the publication without an outcome: %v)", context.DeadlineExceeded, err)
 		}
 		if err == nil {
 			st.stream, st.seq, st.time = ack.Sequence, p.Seq, p.Time
@@ -250,6 +265,18 @@ func (b *Broker) store(ch broker.Channel, st *chanState, data []byte, opts broke
 			time.Sleep(rand.N(time.Duration(min(conflicts, 50)) * 100 * time.Microsecond))
 		}
 	}
+}
+
+// errDupInProcess is the stream's answer to a message id it holds a
+// publication of without an outcome yet (nats-server's
+// JSStreamDuplicateMessageConflict).
+const errDupInProcess = 10158
+
+// inProcess reports whether err says that an earlier try of the same
+// publication is still being stored: its outcome is not known yet.
+func inProcess(err error) bool {
+	var je jetstream.JetStreamError
+	return errors.As(err, &je) && je.APIError() != nil && je.APIError().ErrorCode == errDupInProcess
 }
 
 // answered reports whether err is the stream's answer to a publication

@@ -20,6 +20,9 @@ srv.on("message", (s, f) => {
   const m = /^(\S+) ?(\S*) ?(.*)$/.exec(f.data);
   const [cmd, a, b] = [m[1], m[2], m[3]];
   if (cmd === "pub") s.publish(a, { text: b });
+  else if (cmd === "pubr") s.push(f.fd, "published " + s.publish(a, { text: b })); // and what it returned
+  else if (cmd === "who") s.push(f.fd, "who " + imscript.worker_id);
+  else if (cmd === "echo") s.push(f.fd, "echo " + a);
   else if (cmd === "dm") s.sendToUid(a, { text: b });
   else if (cmd === "presence") s.push(f.fd, "presence " + s.presence(a).join(","));
   else if (cmd === "stats") {

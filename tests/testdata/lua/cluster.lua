@@ -21,6 +21,13 @@ srv:on("message", function(s, f)
   local cmd, a, b = f.data:match("^(%S+) ?(%S*) ?(.*)$")
   if cmd == "pub" then
     s:publish(a, { text = b })
+  elseif cmd == "pubr" then -- publish and say what it returned
+    local n, why = s:publish(a, { text = b })
+    s:push(f.fd, "published " .. tostring(n) .. (n == false and (" " .. why) or ""))
+  elseif cmd == "who" then
+    s:push(f.fd, "who " .. imscript.worker_id)
+  elseif cmd == "echo" then
+    s:push(f.fd, "echo " .. a)
   elseif cmd == "dm" then
     s:sendToUid(a, { text = b })
   elseif cmd == "presence" then
