@@ -148,5 +148,3 @@ interface NodeCrypto {
 
 /** A module beside the script (Node's resolution). */
 declare function require(name: string): any;
-declare var module: { exports: any };
-declare var exports: any;
