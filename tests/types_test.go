@@ -79,7 +79,11 @@ func misspell(t *testing.T, dir, src, old, new string) string {
 	if !strings.Contains(string(b), old) {
 		t.Fatalf("%s has no %q", src, old)
 	}
-	p := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))+"_"+new+filepath.Ext(src))
+	sub, err := os.MkdirTemp(dir, "misspelled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(sub, filepath.Base(src))
 	if err := os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +113,7 @@ func TestTypesTypeScript(t *testing.T) {
 		{"scripts/js/echo.js", "srv.send(", "srv.sned(", "Property 'sned' does not exist on type 'Server'"},
 		{"scripts/js/timer.js", "imscript.tick(", "imscript.tcik(", "Property 'tcik' does not exist on type 'Imscript'"},
 		{"scripts/js/chat.js", `type: "websocket",`, `type: "websocket", worker_nm: 2,`, "'worker_nm' does not exist in type 'ServerSettings'"},
+		{"scripts/js/echo.js", `srv.on("receive"`, `srv.on("recieve"`, "No overload matches this call"},
 	} {
 		bad := misspell(t, dir, c.src, c.old, c.new)
 		code, out := run(t, repoRoot, tsc, append(flags, dts, bad)...)
