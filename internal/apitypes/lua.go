@@ -39,17 +39,13 @@ func luaType(t *typ) string {
 	case kLit:
 		return t.name
 	case kList:
-		e := luaType(t.elems[0])
-		if t.elems[0].kind == kUnion || t.elems[0].kind == kFunc {
-			e = "(" + e + ")"
-		}
-		return e + "[]"
+		return luaGroup(luaType(t.elems[0])) + "[]"
 	case kOpt:
 		e := luaType(t.elems[0])
-		if t.elems[0].kind == kUnion || t.elems[0].kind == kFunc {
-			e = "(" + e + ")"
+		if e == "nil" || e == "any" {
+			return e
 		}
-		return e + "?"
+		return luaGroup(e) + "?"
 	case kUnion:
 		var parts []string
 		for _, e := range t.elems {
@@ -82,6 +78,14 @@ func luaType(t *typ) string {
 		return s
 	}
 	return "any"
+}
+
+// luaGroup parenthesizes a union or a function type before a suffix.
+func luaGroup(e string) string {
+	if strings.Contains(e, "|") || strings.HasPrefix(e, "fun(") {
+		return "(" + e + ")"
+	}
+	return e
 }
 
 func luaParams(ps []param) string {
