@@ -14,21 +14,33 @@ import (
 
 var clientType = &script.Type{
 	Name: "client",
+	Doc:  "A tcp or udp client made with imscript.client.",
 	Props: map[string]func(o *script.Object) script.Value{
 		"type": func(o *script.Object) script.Value { return o.Data.(*client).kind },
 		"host": func(o *script.Object) script.Value { return o.Data.(*client).host },
 		"port": func(o *script.Object) script.Value { return int64(o.Data.(*client).port) },
 	},
+	Fields: map[string]script.Field{
+		"type": {Type: `"tcp"|"udp"`, Doc: "The client type."},
+		"host": {Type: "string", Doc: "The host it connects to."},
+		"port": {Type: "integer", Doc: "The port it connects to."},
+	},
+	Events: []script.Event{
+		{Name: "connect", Args: "cli: Client", Doc: "Connected."},
+		{Name: "receive", Args: "cli: Client, data: bytes", Doc: "Data (one package with framing settings) arrived."},
+		{Name: "error", Args: "cli: Client, err: string", Doc: "Connecting failed or the connection broke."},
+		{Name: "close", Args: "cli: Client", Doc: "The connection closed."},
+	},
 }
 
 func init() {
-	clientType.Methods = map[string]script.Function{
-		"on":          cliOn,
-		"connect":     cliConnect,
-		"send":        cliSend,
-		"close":       cliClose,
-		"isConnected": cliIsConnected,
-	}
+	clientType.Define(map[string]script.Method{
+		"on":          {Fn: cliOn, Args: "event: string, handler: function", Doc: "Sets the handler of an event."},
+		"connect":     {Fn: cliConnect, Args: "host?: string, port?: integer, timeout?: number", Returns: "boolean, string?", Doc: "Starts connecting (the connect or error event tells how it went)."},
+		"send":        {Fn: cliSend, Args: "data: string|bytes", Returns: "boolean, string?", Doc: "Sends data."},
+		"close":       {Fn: cliClose, Returns: "boolean, string?", Doc: "Closes the connection."},
+		"isConnected": {Fn: cliIsConnected, Returns: "boolean", Doc: "Whether it is connected."},
+	})
 }
 
 // apiClient is imscript.client{...}.

@@ -17,7 +17,14 @@ type messageFrame struct {
 // frameType is the frame's script type: read-only fields fd, data,
 // opcode ("text" or "binary") and finish (true: messages arrive whole),
 // iterable like a table.
-var frameType = &script.Type{Name: "websocket_frame", Transient: true}
+var frameType = &script.Type{Name: "websocket_frame", Transient: true,
+	Doc: "A WebSocket message.",
+	Fields: map[string]script.Field{
+		"data":   {Type: "string|bytes", Doc: "The payload: a string for text, bytes for binary."},
+		"fd":     {Type: "integer", Doc: "The connection."},
+		"finish": {Type: "boolean", Doc: "Always true: messages arrive whole."},
+		"opcode": {Type: `"text"|"binary"`, Doc: "The message type."},
+	}}
 
 var frameFields = []string{"data", "fd", "finish", "opcode"}
 

@@ -11,6 +11,18 @@ import (
 	"github.com/imscript/imscript/script"
 )
 
+// coreFuncs are the imscript module's own functions.
+var coreFuncs = map[string]script.Method{
+	"server":   {Fn: apiServer, Args: "settings: ServerSettings", Returns: "Server", Doc: "Declares a server; it listens once the script has loaded."},
+	"client":   {Fn: apiClient, Args: "settings: ClientSettings", Returns: "Client", Doc: "Makes a tcp or udp client."},
+	"tick":     {Fn: func(c script.Call) { apiTimer(c, "tick", true) }, Args: "ms: number, fn: fun(id: integer)", Returns: "integer", Doc: "Calls fn every ms milliseconds; returns the timer id."},
+	"after":    {Fn: func(c script.Call) { apiTimer(c, "after", false) }, Args: "ms: number, fn: fun(id: integer)", Returns: "integer", Doc: "Calls fn once after ms milliseconds; returns the timer id."},
+	"clear":    {Fn: apiClear, Args: "id: integer", Returns: "boolean", Doc: "Cancels a timer."},
+	"shutdown": {Fn: func(c script.Call) { instOf(c).host.Shutdown(); c.ReturnBool(true) }, Returns: "boolean", Doc: "Stops the host (as SIGTERM)."},
+	"now":      {Fn: func(c script.Call) { c.ReturnFloat(float64(time.Now().UnixMicro()) / 1000) }, Returns: "number", Doc: "The time in milliseconds since 1970 (with fractions)."},
+	"sleep":    {Fn: apiSleep, Args: "seconds: number", Returns: "async nil", Doc: "Waits (a Lua handler suspends; JS gets a Promise)."},
+}
+
 // coreExports builds the imscript module's own members for one instance.
 func coreExports(inst *instance) script.Map {
 	h := inst.host
@@ -22,24 +34,36 @@ func coreExports(inst *instance) script.Map {
 	for _, a := range h.cfg.Args {
 		args = append(args, a)
 	}
-	return script.Map{
-		"server":    script.Function(apiServer),
-		"client":    script.Function(apiClient),
-		"tick":      script.Function(func(c script.Call) { apiTimer(c, "tick", true) }),
-		"after":     script.Function(func(c script.Call) { apiTimer(c, "after", false) }),
-		"clear":     script.Function(apiClear),
-		"shutdown":  script.Function(func(c script.Call) { instOf(c).host.Shutdown(); c.ReturnBool(true) }),
-		"now":       script.Function(func(c script.Call) { c.ReturnFloat(float64(time.Now().UnixMicro()) / 1000) }),
-		"sleep":     script.Function(apiSleep),
-		"env":       env,
-		"args":      args,
-		"worker_id": int64(inst.worker.id),
-		// The main script's path and folder, for paths beside the script
-		// (document_root, data files) wherever imscript was started.
-		"script":     h.cfg.Script,
-		"script_dir": inst.ScriptDir(),
-		"data_dir":   dataDir(h.cfg.DataDir),
-		"version":    Version,
+	m := script.Funcs(coreFuncs)
+	m["env"] = env
+	m["args"] = args
+	m["worker_id"] = int64(inst.worker.id)
+	// The main script's path and folder, for paths beside the script
+	// (document_root, data files) wherever imscript was started.
+	m["script"] = h.cfg.Script
+	m["script_dir"] = inst.ScriptDir()
+	m["data_dir"] = dataDir(h.cfg.DataDir)
+	m["version"] = Version
+	return m
+}
+
+// API describes the imscript module's own members and the objects they
+// hand out, for editors (`imscript types`).
+func API() *script.API {
+	return &script.API{
+		Doc:   "The imscript module: servers, clients, timers and the standard modules.",
+		Funcs: coreFuncs,
+		Fields: map[string]script.Field{
+			"env":        {Type: "{[string]: string}", Doc: "The environment."},
+			"args":       {Type: "string[]", Doc: "The arguments after -- on the command line."},
+			"worker_id":  {Type: "integer", Doc: "The worker running this VM (negative in a spawned script)."},
+			"script":     {Type: "string", Doc: "The main script's path."},
+			"script_dir": {Type: "string", Doc: "The main script's folder."},
+			"data_dir?":  {Type: "string", Doc: "The --data folder (absolute), or nil."},
+			"version":    {Type: "string", Doc: "The imscript version."},
+		},
+		Types:   []*script.Type{serverType, clientType, requestType, responseType, frameType},
+		Records: apiRecords,
 	}
 }
 

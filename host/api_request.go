@@ -29,7 +29,25 @@ type request struct {
 	jsonRan bool
 }
 
-var requestType = &script.Type{Name: "http_request", Transient: true}
+var requestType = &script.Type{Name: "http_request", Transient: true,
+	Doc: "An HTTP request (and a WebSocket's upgrade request); fields are read-only.",
+	Fields: map[string]script.Field{
+		"method":      {Type: "string", Doc: `"GET", "POST", ...`},
+		"uri":         {Type: "string", Doc: "The request target as sent (path and query)."},
+		"path":        {Type: "string", Doc: "The path, decoded."},
+		"protocol":    {Type: "string", Doc: `"HTTP/1.1"`},
+		"fd":          {Type: "integer", Doc: "The connection."},
+		"server_port": {Type: "integer", Doc: "The port of the server that took it."},
+		"remote_ip":   {Type: "string?", Doc: "The client's address."},
+		"remote_port": {Type: "integer?", Doc: "The client's port."},
+		"body":        {Type: "bytes", Doc: "The body."},
+		"header":      {Type: "{[string]: string}", Doc: "The headers, by lower-case name."},
+		"query":       {Type: "{[string]: string}", Doc: "The query parameters."},
+		"cookie":      {Type: "{[string]: string}", Doc: "The cookies."},
+		"post":        {Type: "{[string]: string}", Doc: "The urlencoded or multipart form fields."},
+		"files":       {Type: "{[string]: UploadedFile}", Doc: "The multipart files."},
+		"params":      {Type: "{[string]: string}", Doc: "The route's parameters (/users/:id: params.id)."},
+	}}
 
 var requestFields = map[string]func(r *request) script.Value{
 	"method":      func(r *request) script.Value { return r.p.R.Method },
@@ -100,7 +118,9 @@ var requestFields = map[string]func(r *request) script.Value{
 var builtFields = map[string]bool{"header": true, "query": true, "cookie": true, "post": true, "files": true, "params": true}
 
 func init() {
-	requestType.Methods = map[string]script.Function{"json": reqJSON}
+	requestType.Define(map[string]script.Method{
+		"json": {Fn: reqJSON, Returns: "any", Doc: "The body decoded as JSON (a bad body is answered 400)."},
+	})
 	requestType.Props = map[string]func(o *script.Object) script.Value{}
 	for name, get := range requestFields {
 		if builtFields[name] {

@@ -18,20 +18,21 @@ import (
 // (res:status(404):json{...}); once the response has started they change
 // nothing, and say so in the log (a warning) rather than by their result.
 
-var responseType = &script.Type{Name: "http_response", Transient: true}
+var responseType = &script.Type{Name: "http_response", Transient: true,
+	Doc: "The response of a request (status, header and cookie return it, so calls chain)."}
 
 func init() {
-	responseType.Methods = map[string]script.Function{
-		"status":   resStatus,
-		"header":   resHeader,
-		"cookie":   resCookie,
-		"json":     resJSON,
-		"write":    resWrite,
-		"send":     resSend,
-		"end":      resSend,
-		"sendfile": resSendfile,
-		"redirect": resRedirect,
-	}
+	responseType.Define(map[string]script.Method{
+		"status":   {Fn: resStatus, Args: "code: integer, reason?: string", Returns: "HttpResponse", Doc: "Sets the status code."},
+		"header":   {Fn: resHeader, Args: "name: string, value: string", Returns: "HttpResponse", Doc: "Sets a response header."},
+		"cookie":   {Fn: resCookie, Args: "name: string, value?: string, options?: CookieOptions", Returns: "HttpResponse", Doc: "Sets a cookie."},
+		"json":     {Fn: resJSON, Args: "value: any, status?: integer", Returns: "boolean, string?", Doc: "Sends value as JSON and finishes the response."},
+		"write":    {Fn: resWrite, Args: "chunk: string|bytes", Returns: "boolean, string?", Doc: "Sends a chunk (chunked encoding)."},
+		"send":     {Fn: resSend, Args: "body?: string|bytes", Returns: "boolean, string?", Doc: "Sends the body and finishes the response."},
+		"end":      {Fn: resSend, Args: "body?: string|bytes", Returns: "boolean, string?", Doc: "send, by Node's name."},
+		"sendfile": {Fn: resSendfile, Args: "path: string", Returns: "boolean, string?", Doc: "Sends a file and finishes the response."},
+		"redirect": {Fn: resRedirect, Args: "url: string, code?: integer", Returns: "boolean, string?", Doc: "Redirects (302 unless told) and finishes the response."},
+	})
 }
 
 func resSelf(c script.Call) *response {

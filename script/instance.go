@@ -112,6 +112,8 @@ type ModuleFunc func(inst Instance) Value
 type Module struct {
 	Name  string
 	Build ModuleFunc
+	// API describes the module for editors (`imscript types`).
+	API *API
 }
 
 // Child is a spawned script as its parent sees it. Its methods are called

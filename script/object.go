@@ -17,6 +17,15 @@ type Type struct {
 	// of next yields the next entry, and ok = false once there are no more.
 	// next is called on the script's worker only.
 	Iter func(o *Object) (next func() (key, value Value, ok bool))
+
+	// The description for editors (api.go): a one-line Doc, the Sig of
+	// each method (Define sets Methods and Sigs together), the type of
+	// each field (every Prop, and the fields of a plain table), and the
+	// events its on(name, handler) takes.
+	Doc    string
+	Sigs   map[string]Sig
+	Fields map[string]Field
+	Events []Event
 }
 
 // Object is a host object handed to scripts. Each binding maps one *Object to

@@ -24,19 +24,19 @@ import (
 // Modules are every standard module, for Host.RegisterModule.
 func Modules() []script.Module {
 	mods := []script.Module{
-		{Name: "json", Build: json.Module},
-		{Name: "log", Build: log.Module},
-		{Name: "process", Build: process.Module},
-		{Name: "http", Build: http.Module},
-		{Name: "websocket", Build: websocket.Module},
-		{Name: "mail", Build: mail.Module},
-		{Name: "redis", Build: redis.Module},
-		{Name: "fs", Build: fs.Module},
-		{Name: "dns", Build: dns.Module},
-		{Name: "sql", Build: sql.Module},
-		{Name: "jwt", Build: jwt.Module},
-		{Name: "crypto", Build: crypto.Module},
-		{Name: "limit", Build: limit.Module},
+		{Name: "json", Build: json.Module, API: json.API},
+		{Name: "log", Build: log.Module, API: log.API},
+		{Name: "process", Build: process.Module, API: process.API},
+		{Name: "http", Build: http.Module, API: http.API},
+		{Name: "websocket", Build: websocket.Module, API: websocket.API},
+		{Name: "mail", Build: mail.Module, API: mail.API},
+		{Name: "redis", Build: redis.Module, API: redis.API},
+		{Name: "fs", Build: fs.Module, API: fs.API},
+		{Name: "dns", Build: dns.Module, API: dns.API},
+		{Name: "sql", Build: sql.Module, API: sql.API},
+		{Name: "jwt", Build: jwt.Module, API: jwt.API},
+		{Name: "crypto", Build: crypto.Module, API: crypto.API},
+		{Name: "limit", Build: limit.Module, API: limit.API},
 	}
 	return append(mods, table.Modules()...)
 }

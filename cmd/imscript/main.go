@@ -27,6 +27,7 @@ const usage = `imscript — network scripting host for Lua and JavaScript
 usage:
   imscript run [flags] FILE [-- args...]   run a script (.lua or .js); reloads it when it changes
   imscript check FILE                      compile a script; exit 1 with file:line on error
+  imscript types [--out DIR]               write editor types: imscript.d.ts, imscript.lua, .luacheckrc
   imscript version                         print the version
 
 run flags:
@@ -56,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return check(args[1:], stdout, stderr)
 	case "run":
 		return runScript(args[1:], stdout, stderr)
+	case "types":
+		return types(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		fs := runFlags(stdout)

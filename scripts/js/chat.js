@@ -230,7 +230,7 @@ srv.route("POST", "/api/register", api(async (req, res, input) => {
     if (String(err.code).includes("CONSTRAINT")) return apiFail(res, 409, "taken", "that user name is taken");
     throw err;
   }
-  const pos = srv.position("lobby");
+  const pos = position("lobby");
   await db.exec("INSERT OR IGNORE INTO memberships (user, room, joined) VALUES (?, 'lobby', ?)", user, now());
   await db.exec("INSERT OR IGNORE INTO reads (user, conv, seq, epoch) VALUES (?, '#lobby', ?, ?)", user, pos.seq, pos.epoch);
   await loggedIn(res, user, 201);
@@ -270,6 +270,15 @@ srv.route("GET", "/api/me", api(async (req, res) => {
 
 const push = (fd, msg) => srv.push(fd, JSON.stringify(msg));
 
+// need is what a hub call returned, or an error when it failed (the
+// history store unreachable, the connection gone): the handler answers
+// server_error.
+function need(v, what) {
+  if (v === false) throw new Error(what + " failed");
+  return v;
+}
+const position = (room) => need(srv.position(room), "position");
+
 const fail = (fd, req, code, message) => push(fd, { type: "error", code, message, request: req });
 
 // Whether a user is online, on any node: each connection of a user is in
@@ -301,7 +310,7 @@ async function roomList(user) {
   }
   const names = [...new Set([...DEFAULT_ROOMS, ...member])].sort();
   return names.map((name) => {
-    const pos = srv.position(name);
+    const pos = position(name);
     const e = { name, count: srv.presence(name).length, member: member.has(name), seq: pos.seq };
     if (e.member) {
       const rd = reads.get(name);
@@ -339,7 +348,7 @@ async function conversations(user) {
 function history(room, before) {
   const opts = { limit: PAGE + 1 };
   if (before) opts.before = before;
-  const items = srv.history(room, opts);
+  const items = need(srv.history(room, opts), "history");
   const more = items.length > PAGE;
   return [items.slice(more ? 1 : 0).map((it) => JSON.parse(String(it.data))), more];
 }
@@ -351,6 +360,7 @@ const handlers = {
     if (srv.uid(fd) != null) return fail(fd, "hello", "logged_in", "already logged in");
     await setup();
     const pos = srv.bind(fd, user, recoverOpts(m.inbox) || {});
+    if (typeof pos !== "object") throw new Error("bind failed");
     srv.join(fd, onlineRoom(user));
     push(fd, {
       type: "welcome",
@@ -368,14 +378,15 @@ const handlers = {
     const room = m.room;
     if (!validRoom(room)) return fail(fd, "join", "bad_room", "room names are 1-24 letters, digits, _ or -");
     const opts = recoverOpts(m);
+    /** @type {imscript.JoinResult} */
     let res;
     if (srv.rooms(fd).includes(room)) {
       // Joined already on this connection: it has had every message.
-      const pos = srv.position(room);
+      const pos = position(room);
       res = { seq: pos.seq, epoch: pos.epoch };
       if (opts) res.recovered = true;
     } else {
-      res = srv.join(fd, room, opts || {});
+      res = need(srv.join(fd, room, opts || {}), "join");
     }
     const added = await db.exec("INSERT OR IGNORE INTO memberships (user, room, joined) VALUES (?, ?, ?)", user, room, now());
     if (int(added.rows_affected) > 0) {
@@ -472,7 +483,7 @@ const handlers = {
       if (!validRoom(m.room)) return fail(fd, "read", "bad_room", "bad room name");
       let s = seq(m.seq);
       if (s === null) return fail(fd, "read", "bad_seq", "seq: a seq expected");
-      const pos = srv.position(m.room);
+      const pos = position(m.room);
       s = Math.min(s, pos.seq);
       if (await advance(user, "#" + m.room, s, pos.epoch)) {
         srv.sendToUid(user, { type: "read", room: m.room, upto: s }, { history: false });

@@ -22,7 +22,11 @@ const log = (s) => (document.getElementById("log").textContent += s + "\\n");
 ws.onopen = () => log("open");
 ws.onmessage = (e) => log("< " + e.data);
 ws.onclose = () => log("closed");
-document.getElementById("b").onclick = () => { const v = document.getElementById("t").value; log("> " + v); ws.send(v); };
+document.getElementById("b").onclick = () => {
+  const v = document.getElementById("t").value;
+  log("> " + v);
+  ws.send(v);
+};
 </script>
 `;
 
@@ -38,7 +42,7 @@ srv.on("message", (srv, frame) => {
   if (frame.opcode === "binary") {
     // data is a Buffer: keep every byte.
     console.log("receive from " + frame.fd + ":(" + frame.data.length + " bytes),opcode:binary,fin:" + frame.finish);
-    srv.push(frame.fd, Buffer.concat([Buffer.from("server: "), frame.data]), "binary");
+    srv.push(frame.fd, Buffer.concat([Buffer.from("server: "), /** @type {Buffer} */ (frame.data)]), "binary");
     return;
   }
   console.log("receive from " + frame.fd + ":" + frame.data + ",opcode:text,fin:" + frame.finish);

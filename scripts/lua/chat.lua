@@ -80,7 +80,8 @@ local msg_limit = imscript.limit("chat_msg", { rate = MSG_RATE, burst = MSG_BURS
 local login_limit = imscript.limit("chat_login", { rate = LOGINS_PER_MIN / 60, burst = LOGINS_PER_MIN })
 local typing_limit = imscript.limit("chat_typing", { rate = 2, burst = 4 })
 -- Who each WebSocket is (from its session cookie), for every worker.
-local conns = imscript.table("chat_conns", { size = 4096, columns = { user = { "string", 32 }, jti = { "string", 64 } } })
+local conns = imscript.table("chat_conns",
+    { size = 4096, columns = { user = { "string", 32 }, jti = { "string", 64 } } })
 
 local function now() return math.floor(imscript.now()) end
 local function now_s() return math.floor(imscript.now() / 1000) end
@@ -623,7 +624,8 @@ function handlers.members(fd, m)
 end
 
 srv:on("start", function(srv)
-    print("chat server on http://127.0.0.1:" .. srv.port .. "/" .. (DATA and (" (data in " .. DATA .. ")") or " (data in memory)"))
+    print("chat server on http://127.0.0.1:" .. srv.port .. "/"
+        .. (DATA and (" (data in " .. DATA .. ")") or " (data in memory)"))
 end)
 
 -- The upgrade needs a page of this server (a browser sends its Origin)

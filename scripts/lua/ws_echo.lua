@@ -22,7 +22,11 @@ const log = (s) => (document.getElementById("log").textContent += s + "\n");
 ws.onopen = () => log("open");
 ws.onmessage = (e) => log("< " + e.data);
 ws.onclose = () => log("closed");
-document.getElementById("b").onclick = () => { const v = document.getElementById("t").value; log("> " + v); ws.send(v); };
+document.getElementById("b").onclick = () => {
+  const v = document.getElementById("t").value;
+  log("> " + v);
+  ws.send(v);
+};
 </script>
 ]]
 
@@ -36,7 +40,8 @@ end)
 
 srv:on("message", function(srv, frame)
     local shown = frame.opcode == "text" and frame.data or ("(" .. #frame.data .. " bytes)")
-    print("receive from " .. frame.fd .. ":" .. shown .. ",opcode:" .. frame.opcode .. ",fin:" .. tostring(frame.finish))
+    print("receive from " .. frame.fd .. ":" .. shown .. ",opcode:" .. frame.opcode
+        .. ",fin:" .. tostring(frame.finish))
     srv:push(frame.fd, "server: " .. frame.data, frame.opcode)
 end)
 

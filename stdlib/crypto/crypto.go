@@ -31,19 +31,25 @@ const MaxRandomBytes = 1 << 20
 
 // Module builds imscript.crypto for one instance.
 func Module(inst script.Instance) script.Value {
-	gate := shared(inst)
-	return script.Map{
-		"password_hash":   script.Function(gate.passwordHash),
-		"password_verify": script.Function(gate.passwordVerify),
-		"hmac":            script.Function(hmacFn),
-		"sha256":          script.Function(sha256Fn),
-		"random_bytes":    script.Function(randomBytes),
-		"hex":             script.Function(hexFn),
-		"uuid":            script.Function(uuidFn),
-		"base64":          script.Function(base64Fn),
-		"unbase64":        script.Function(unbase64Fn),
-		"equal":           script.Function(equalFn),
-	}
+	shared(inst) // the gate, made once per host
+	return script.Funcs(API.Funcs)
+}
+
+// API describes imscript.crypto for editors.
+var API = &script.API{
+	Doc: "Password hashes, HMAC, SHA-256, random bytes and encodings.",
+	Funcs: map[string]script.Method{
+		"password_hash":   {Fn: func(c script.Call) { shared(c.Instance()).passwordHash(c) }, Args: "password: string|bytes", Returns: "async string", Doc: "An argon2id hash of the password (salted), off the worker."},
+		"password_verify": {Fn: func(c script.Call) { shared(c.Instance()).passwordVerify(c) }, Args: "password: string|bytes, hash: string", Returns: "async boolean", Doc: "Whether the password matches a password_hash."},
+		"hmac":            {Fn: hmacFn, Args: `alg: "sha1"|"sha256"|"sha384"|"sha512", key: string|bytes, data: string|bytes`, Returns: "bytes", Doc: "The HMAC of data."},
+		"sha256":          {Fn: sha256Fn, Args: "data: string|bytes", Returns: "bytes", Doc: "The SHA-256 digest of data."},
+		"random_bytes":    {Fn: randomBytes, Args: "n: integer", Returns: "bytes", Doc: "n cryptographically random bytes."},
+		"hex":             {Fn: hexFn, Args: "data: string|bytes", Returns: "string", Doc: "data in lower-case hex."},
+		"uuid":            {Fn: uuidFn, Returns: "string", Doc: "A random (version 4) UUID."},
+		"base64":          {Fn: base64Fn, Args: "data: string|bytes", Returns: "string", Doc: "data in standard base64."},
+		"unbase64":        {Fn: unbase64Fn, Args: "text: string", Returns: "bytes|false, string?", Doc: "Decodes base64; false (and why) when it is not base64."},
+		"equal":           {Fn: equalFn, Args: "a: string|bytes, b: string|bytes", Returns: "boolean", Doc: "Compares in constant time."},
+	},
 }
 
 // gate bounds the password hashes running at once in one host.

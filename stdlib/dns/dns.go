@@ -21,8 +21,14 @@ const defaultTimeout = 5 * time.Second
 var resolver = net.DefaultResolver
 
 // Module builds imscript.dns for one instance.
-func Module(script.Instance) script.Value {
-	return script.Map{"lookup": script.Function(lookup)}
+func Module(script.Instance) script.Value { return script.Funcs(API.Funcs) }
+
+// API describes imscript.dns for editors.
+var API = &script.API{
+	Doc: "Name lookups.",
+	Funcs: map[string]script.Method{
+		"lookup": {Fn: lookup, Args: "name: string, options?: {family?: integer, timeout?: number}", Returns: "async string[]", Doc: "The addresses of a name (IPv4 first)."},
+	},
 }
 
 // lookup is imscript.dns.lookup(name [, {family = 4|6, timeout = s}]

@@ -17,16 +17,20 @@ import (
 )
 
 // Module builds imscript.fs for one instance.
-func Module(script.Instance) script.Value {
-	return script.Map{
-		"read":   script.Function(read),
-		"write":  script.Function(write),
-		"append": script.Function(appendFile),
-		"stat":   script.Function(stat),
-		"list":   script.Function(list),
-		"remove": script.Function(remove),
-		"mkdir":  script.Function(mkdir),
-	}
+func Module(script.Instance) script.Value { return script.Funcs(API.Funcs) }
+
+// API describes imscript.fs for editors.
+var API = &script.API{
+	Doc: "Files, relative to the script's folder, off the worker.",
+	Funcs: map[string]script.Method{
+		"read":   {Fn: read, Args: `path: string, options?: {encoding?: "utf8"|"utf-8"}`, Returns: "async bytes|string", Doc: "The file's content (a string with encoding utf8)."},
+		"write":  {Fn: write, Args: "path: string, data: string|bytes", Returns: "async boolean", Doc: "Creates or truncates the file with data."},
+		"append": {Fn: appendFile, Args: "path: string, data: string|bytes", Returns: "async boolean", Doc: "Appends data to the file (made if missing)."},
+		"stat":   {Fn: stat, Args: "path: string", Returns: "async {size: integer, mtime: number, is_dir: boolean}?", Doc: "What is at path, or nil when nothing is."},
+		"list":   {Fn: list, Args: "dir: string", Returns: "async string[]", Doc: "The names in a folder."},
+		"remove": {Fn: remove, Args: "path: string, options?: {recursive?: boolean}", Returns: "async boolean", Doc: "Removes a file (a folder's content too with recursive)."},
+		"mkdir":  {Fn: mkdir, Args: "path: string", Returns: "async boolean", Doc: "Makes a folder and its parents."},
+	},
 }
 
 // call is one fs call: its arguments without a trailing callback, the

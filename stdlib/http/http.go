@@ -29,10 +29,33 @@ const (
 )
 
 // Module builds imscript.http for one instance.
-func Module(inst script.Instance) script.Value {
-	return script.Map{
-		"request": script.Function(request),
-	}
+func Module(script.Instance) script.Value { return script.Funcs(API.Funcs) }
+
+// API describes imscript.http for editors.
+var API = &script.API{
+	Doc: "HTTP requests.",
+	Funcs: map[string]script.Method{
+		"request": {Fn: request, Args: "options: HttpRequestOptions", Returns: "async HttpResult", Doc: "Makes an HTTP request."},
+	},
+	Records: []script.Record{
+		{Name: "HttpRequestOptions", Doc: "imscript.http.request's options.", Fields: map[string]script.Field{
+			"url":            {Type: "string", Doc: "The URL (http or https)."},
+			"method?":        {Type: "string", Doc: "GET unless told."},
+			"headers?":       {Type: "{[string]: string}", Doc: "Request headers."},
+			"body?":          {Type: "string|bytes", Doc: "The body."},
+			"timeout?":       {Type: "number", Doc: "Seconds for the whole request."},
+			"redirects?":     {Type: "integer", Doc: "Redirects followed."},
+			"max_body_size?": {Type: "integer", Doc: "The largest response body accepted."},
+			"ca_file?":       {Type: "string", Doc: "CA certificates (PEM) to trust."},
+			"insecure?":      {Type: "boolean", Doc: "Skip certificate checks."},
+		}},
+		{Name: "HttpResult", Doc: "An HTTP response.", Fields: map[string]script.Field{
+			"status":  {Type: "integer", Doc: "The status code."},
+			"headers": {Type: "{[string]: string}", Doc: "The headers, by lower-case name."},
+			"body":    {Type: "bytes", Doc: "The body."},
+			"url":     {Type: "string", Doc: "The final URL (after redirects)."},
+		}},
+	},
 }
 
 // request is imscript.http.request{ method, url, headers, body, timeout,

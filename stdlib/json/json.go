@@ -12,11 +12,21 @@ var EmptyArray = script.JSONEmptyArray
 
 // Module builds imscript.json for one instance.
 func Module(script.Instance) script.Value {
-	return script.Map{
-		"encode":      script.Function(encode),
-		"decode":      script.Function(decode),
-		"empty_array": EmptyArray,
-	}
+	m := script.Funcs(API.Funcs)
+	m["empty_array"] = EmptyArray
+	return m
+}
+
+// API describes imscript.json for editors.
+var API = &script.API{
+	Doc: "JSON encoding and decoding.",
+	Funcs: map[string]script.Method{
+		"encode": {Fn: encode, Args: "value: any", Returns: "string", Doc: "Encodes a value as JSON."},
+		"decode": {Fn: decode, Args: "text: string|bytes", Returns: "any, string?", Doc: "Decodes JSON; false (and why) when it is not JSON."},
+	},
+	Fields: map[string]script.Field{
+		"empty_array": {Type: "table", Doc: "Encodes as [] (an empty Lua table encodes as {})."},
+	},
 }
 
 func encode(c script.Call) {

@@ -30,6 +30,16 @@ import (
 const MaxToken = 64 << 10
 
 // Module builds imscript.jwt for one instance.
+// API describes imscript.jwt for editors. Its functions are made per
+// instance (Module), each with its key cache.
+var API = &script.API{
+	Doc: "JSON Web Tokens (HS256, RS256, ES256).",
+	Funcs: map[string]script.Method{
+		"sign":   {Args: `claims: table, key: string, options?: {alg?: "HS256"|"RS256"|"ES256", expires_in?: number}`, Returns: "string", Doc: "A signed token of the claims."},
+		"verify": {Args: `token: string, key: string, options?: {alg?: "HS256"|"RS256"|"ES256", leeway?: number, aud?: string, iss?: string}`, Returns: "table?, string?", Doc: "The claims of a valid token, or nil and why."},
+	},
+}
+
 func Module(script.Instance) script.Value {
 	m := &module{keys: newKeyCache(keyCacheSize)}
 	return m.exports()

@@ -14,6 +14,21 @@ func Module(inst script.Instance) script.Value {
 	return script.Function(shared(inst).declare)
 }
 
+// API describes imscript.limit for editors.
+var API = &script.API{
+	Doc:   "Rate limiters (token buckets per key) shared by every worker.",
+	Call:  &script.Method{Args: "name: string, options?: {rate: number, burst?: number}", Returns: "Limiter", Doc: "Declares a limiter (rate: tokens a second); an existing name returns it."},
+	Types: []*script.Type{limiterType},
+}
+
+func init() {
+	limiterType.Define(map[string]script.Method{
+		"allow":     {Fn: limAllow, Args: "key: string|integer, n?: number", Returns: "boolean", Doc: "Takes n tokens (1) from key's bucket; whether there were enough."},
+		"remaining": {Fn: func(c script.Call) { c.ReturnInt(self(c).Remaining(key(c, "remaining"))) }, Args: "key: string|integer", Returns: "integer", Doc: "The tokens left in key's bucket."},
+		"reset":     {Fn: func(c script.Call) { self(c).Reset(key(c, "reset")) }, Args: "key: string|integer", Doc: "Fills key's bucket."},
+	})
+}
+
 // Sharer is where a host keeps state shared by its workers: a host or any
 // of its script instances.
 type Sharer interface {
@@ -160,10 +175,11 @@ func number(what string, o script.Map, k string) float64 {
 
 var limiterType = &script.Type{
 	Name: "limiter",
-	Methods: map[string]script.Function{
-		"allow":     limAllow,
-		"remaining": func(c script.Call) { c.ReturnInt(self(c).Remaining(key(c, "remaining"))) },
-		"reset":     func(c script.Call) { self(c).Reset(key(c, "reset")) },
+	Doc:  "A rate limiter: a token bucket per key.",
+	Fields: map[string]script.Field{
+		"name":  {Type: "string", Doc: "Its name."},
+		"rate":  {Type: "number", Doc: "Tokens a second."},
+		"burst": {Type: "number", Doc: "The bucket's size."},
 	},
 	Props: map[string]func(o *script.Object) script.Value{
 		"name":  func(o *script.Object) script.Value { return o.Data.(*Limiter).Name() },

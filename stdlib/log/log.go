@@ -38,6 +38,18 @@ func Module(inst script.Instance) script.Value {
 	}
 }
 
+// API describes imscript.log for editors. Its functions are made per
+// instance (Module), with the instance's logger.
+var API = &script.API{
+	Doc: "Structured logs through the host's logger.",
+	Funcs: map[string]script.Method{
+		"debug": {Args: "msg: string, fields?: table", Doc: "Logs at debug level, with fields as attributes."},
+		"info":  {Args: "msg: string, fields?: table", Doc: "Logs at info level, with fields as attributes."},
+		"warn":  {Args: "msg: string, fields?: table", Doc: "Logs at warn level, with fields as attributes."},
+		"error": {Args: "msg: string, fields?: table", Doc: "Logs at error level, with fields as attributes."},
+	},
+}
+
 func plain(v script.Value) any {
 	switch x := v.(type) {
 	case []byte:

@@ -26,8 +26,38 @@ const (
 )
 
 // Module builds imscript.mail for one instance.
-func Module(script.Instance) script.Value {
-	return script.Map{"send": script.Function(send)}
+func Module(script.Instance) script.Value { return script.Funcs(API.Funcs) }
+
+// API describes imscript.mail for editors.
+var API = &script.API{
+	Doc: "Sending mail over SMTP.",
+	Funcs: map[string]script.Method{
+		"send": {Fn: send, Args: "message: MailMessage", Returns: "async boolean", Doc: "Sends a message."},
+	},
+	Records: []script.Record{
+		{Name: "MailMessage", Doc: "imscript.mail.send's message and server.", Fields: map[string]script.Field{
+			"host":         {Type: "string", Doc: "The SMTP server."},
+			"port?":        {Type: "integer", Doc: "Its port."},
+			"tls?":         {Type: "string", Doc: `How to secure the connection: "starttls" (default), "tls" or "none".`},
+			"username?":    {Type: "string", Doc: "Login."},
+			"password?":    {Type: "string", Doc: "Password."},
+			"auth?":        {Type: "string", Doc: "The SASL mechanism."},
+			"helo?":        {Type: "string", Doc: "The name to greet with."},
+			"timeout?":     {Type: "number", Doc: "Seconds."},
+			"ca_file?":     {Type: "string", Doc: "CA certificates (PEM) to trust."},
+			"insecure?":    {Type: "boolean", Doc: "Skip certificate checks."},
+			"from":         {Type: "string", Doc: "The sender."},
+			"to?":          {Type: "string|string[]", Doc: "Recipients."},
+			"cc?":          {Type: "string|string[]", Doc: "Copies."},
+			"bcc?":         {Type: "string|string[]", Doc: "Blind copies."},
+			"reply_to?":    {Type: "string", Doc: "Reply-To."},
+			"subject?":     {Type: "string", Doc: "The subject."},
+			"text?":        {Type: "string", Doc: "The plain-text body."},
+			"html?":        {Type: "string", Doc: "The HTML body."},
+			"attachments?": {Type: "{name: string, content: string|bytes, type?: string}[]", Doc: "Attached files."},
+			"headers?":     {Type: "{[string]: string}", Doc: "More headers."},
+		}},
+	},
 }
 
 var sendOptions = []string{

@@ -55,16 +55,26 @@ type proc struct {
 
 var procType = &script.Type{
 	Name:      "process",
+	Doc:       "A program started with imscript.process.exec.",
 	Transient: true,
 	Props: map[string]func(o *script.Object) script.Value{
 		"pid": func(o *script.Object) script.Value { return int64(o.Data.(*proc).pid) },
 	},
-	Methods: map[string]script.Function{
-		"write":      procWrite,
-		"closeStdin": procCloseStdin,
-		"on":         procOn,
-		"kill":       procKill,
+	Fields: map[string]script.Field{"pid": {Type: "integer", Doc: "Its process id."}},
+	Events: []script.Event{
+		{Name: "stdout", Args: "data: bytes", Doc: "Output on stdout."},
+		{Name: "stderr", Args: "data: bytes", Doc: "Output on stderr."},
+		{Name: "exit", Args: "code: integer?, signal: string?", Doc: "It ended (after all its output)."},
 	},
+}
+
+func init() {
+	procType.Define(map[string]script.Method{
+		"write":      {Fn: procWrite, Args: "data: string|bytes", Returns: "boolean, string?", Doc: "Writes to its stdin."},
+		"closeStdin": {Fn: procCloseStdin, Returns: "boolean, string?", Doc: "Closes its stdin."},
+		"on":         {Fn: procOn, Args: "event: string, handler: function", Doc: "Sets the handler of an event."},
+		"kill":       {Fn: procKill, Args: "signal?: string|integer", Returns: "boolean, string?", Doc: "Sends a signal (SIGTERM unless told)."},
+	})
 }
 
 // execOptions are the options exec takes.

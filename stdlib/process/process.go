@@ -13,17 +13,29 @@ import (
 // Module builds imscript.process for one instance. In a spawned script it
 // also holds parent (send, on "message") and arg.
 func Module(inst script.Instance) script.Value {
-	m := script.Map{
-		"exec":  script.Function(apiExec),
-		"spawn": script.Function(apiSpawn),
-		"exit":  script.Function(apiExit),
-		"pid":   int64(os.Getpid()),
-	}
+	m := script.Funcs(API.Funcs)
+	m["pid"] = int64(os.Getpid())
 	if p := inst.Parent(); p != nil {
 		m["parent"] = &script.Object{Type: parentType, Data: &parentObj{p: p}}
 		m["arg"] = p.Arg()
 	}
 	return m
+}
+
+// API describes imscript.process for editors.
+var API = &script.API{
+	Doc: "Child processes and spawned scripts.",
+	Funcs: map[string]script.Method{
+		"exec":  {Fn: apiExec, Args: "options: {cmd: string, args?: string[], env?: {[string]: string}, cwd?: string}", Returns: "Process", Doc: "Starts a program; its output arrives as events."},
+		"spawn": {Fn: apiSpawn, Args: "path: string, arg?: any", Returns: "ProcessChild", Doc: "Runs a script in a VM of its own (path relative to this script)."},
+		"exit":  {Fn: apiExit, Args: "code?: integer", Doc: "In a spawned script: ends it once the running callback returns."},
+	},
+	Fields: map[string]script.Field{
+		"pid":     {Type: "integer", Doc: "The host's process id."},
+		"parent?": {Type: "ProcessParent", Doc: "In a spawned script: the link to its parent."},
+		"arg?":    {Type: "any", Doc: "In a spawned script: the argument its parent passed."},
+	},
+	Types: []*script.Type{procType, childType, parentType},
 }
 
 // ---- spawned scripts, the parent's side ----
@@ -37,15 +49,24 @@ type childObj struct {
 
 var childType = &script.Type{
 	Name:      "process.child",
+	Doc:       "A spawned script, as its parent sees it.",
 	Transient: true,
 	Props: map[string]func(o *script.Object) script.Value{
 		"id": func(o *script.Object) script.Value { return o.Data.(*childObj).c.ID() },
 	},
-	Methods: map[string]script.Function{
-		"send": childSend,
-		"on":   childOn,
-		"kill": childKill,
+	Fields: map[string]script.Field{"id": {Type: "integer", Doc: "The child's host-unique id."}},
+	Events: []script.Event{
+		{Name: "message", Args: "value: any", Doc: "The child sent a value."},
+		{Name: "exit", Args: "code: integer?", Doc: "The child ended (code nil: killed)."},
 	},
+}
+
+func init() {
+	childType.Define(map[string]script.Method{
+		"send": {Fn: childSend, Args: "value: any", Returns: "boolean, string?", Doc: "Sends a copy of value to the child."},
+		"on":   {Fn: childOn, Args: "event: string, handler: function", Doc: "Sets the handler of an event."},
+		"kill": {Fn: childKill, Returns: "boolean, string?", Doc: "Ends the child."},
+	})
 }
 
 func apiSpawn(c script.Call) {
@@ -122,11 +143,16 @@ type parentObj struct {
 }
 
 var parentType = &script.Type{
-	Name: "process.parent",
-	Methods: map[string]script.Function{
-		"send": parentSend,
-		"on":   parentOn,
-	},
+	Name:   "process.parent",
+	Doc:    "A spawned script's link to its parent.",
+	Events: []script.Event{{Name: "message", Args: "value: any", Doc: "The parent sent a value."}},
+}
+
+func init() {
+	parentType.Define(map[string]script.Method{
+		"send": {Fn: parentSend, Args: "value: any", Returns: "boolean, string?", Doc: "Sends a copy of value to the parent."},
+		"on":   {Fn: parentOn, Args: "event: string, handler: function", Doc: "Sets the handler of an event."},
+	})
 }
 
 func parentSelf(c script.Call) *parentObj {

@@ -32,12 +32,11 @@ var (
 
 // Module builds imscript.redis for one instance.
 func Module(script.Instance) script.Value {
-	return script.Map{
-		"open": script.Function(open),
-		// null stands for a nil reply inside a list (Lua: one userdata,
-		// JS: null), so a list keeps its length.
-		"null": script.Null,
-	}
+	m := script.Funcs(API.Funcs)
+	// null stands for a nil reply inside a list (Lua: one userdata,
+	// JS: null), so a list keeps its length.
+	m["null"] = script.Null
+	return m
 }
 
 // pool is one go-redis client, shared host-wide (Instance.Shared) by every
@@ -112,21 +111,37 @@ type handle struct {
 	subs    map[*subscription]struct{}
 }
 
+// API describes imscript.redis for editors.
+var API = &script.API{
+	Doc: "Redis clients, shared by every worker and surviving reloads.",
+	Funcs: map[string]script.Method{
+		"open": {Fn: open, Args: "url: string, options?: {pool_size?: integer, min_idle?: integer, dial_timeout?: number, read_timeout?: number, write_timeout?: number, timeout?: number}", Returns: "RedisClient", Doc: "A client for redis://host:port/db (a shared pool)."},
+	},
+	Fields: map[string]script.Field{
+		"null": {Type: "any", Doc: "A nil reply inside a list."},
+	},
+	Types: []*script.Type{handleType, subType},
+}
+
 var handleType = &script.Type{
 	Name: "redis.client",
+	Doc:  "A Redis client.",
+	Fields: map[string]script.Field{
+		"url": {Type: "string", Doc: "The URL without its password."},
+	},
 	Props: map[string]func(o *script.Object) script.Value{
 		"url": func(o *script.Object) script.Value { return o.Data.(*handle).url },
 	},
 }
 
 func init() {
-	handleType.Methods = map[string]script.Function{
-		"call":       call,
-		"pipeline":   pipeline,
-		"subscribe":  func(c script.Call) { subscribe(c, false) },
-		"psubscribe": func(c script.Call) { subscribe(c, true) },
-		"close":      closeHandle,
-	}
+	handleType.Define(map[string]script.Method{
+		"call":       {Fn: call, Args: "cmd: string, ...: any", Returns: "async any", Doc: "Runs a command (GET, SET, ...); the reply: strings, numbers, lists, nil."},
+		"pipeline":   {Fn: pipeline, Args: "commands: any[][]", Returns: "async any[]", Doc: "Runs commands in one round trip; their replies."},
+		"subscribe":  {Fn: func(c script.Call) { subscribe(c, false) }, Args: "channels: string|string[], handler: fun(channel: string, message: string)", Returns: "RedisSubscription", Doc: "Subscribes to channels."},
+		"psubscribe": {Fn: func(c script.Call) { subscribe(c, true) }, Args: "patterns: string|string[], handler: fun(channel: string, message: string, pattern: string)", Returns: "RedisSubscription", Doc: "Subscribes to channel patterns."},
+		"close":      {Fn: closeHandle, Returns: "boolean", Doc: "Closes this handle (the pool stays while others use it)."},
+	})
 }
 
 // open is imscript.redis.open(url [, {pool_size, min_idle, dial_timeout,

@@ -47,6 +47,10 @@ type subscription struct {
 
 var subType = &script.Type{
 	Name: "redis.subscription",
+	Doc:  "A Redis subscription.",
+	Fields: map[string]script.Field{
+		"channels": {Type: "string[]", Doc: "The channels or patterns."},
+	},
 	Props: map[string]func(o *script.Object) script.Value{
 		"channels": func(o *script.Object) script.Value {
 			s := o.Data.(*subscription)
@@ -60,10 +64,10 @@ var subType = &script.Type{
 }
 
 func init() {
-	subType.Methods = map[string]script.Function{
-		"close": subClose,
-		"ready": subReady,
-	}
+	subType.Define(map[string]script.Method{
+		"close": {Fn: subClose, Returns: "boolean", Doc: "Ends the subscription."},
+		"ready": {Fn: subReady, Returns: "async boolean", Doc: "True once the server has confirmed the subscription."},
+	})
 }
 
 // subscribe is r:subscribe(channel | {channels}, fn(channel, message)) and

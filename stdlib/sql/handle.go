@@ -20,13 +20,17 @@ type handle struct {
 	release func() // Own's
 }
 
-var dbType = &script.Type{Name: "sql.db", Methods: map[string]script.Function{
-	"query":       func(c script.Call) { dbOf(c).call(c, opQuery) },
-	"queryRow":    func(c script.Call) { dbOf(c).call(c, opQueryRow) },
-	"exec":        func(c script.Call) { dbOf(c).call(c, opExec) },
-	"transaction": func(c script.Call) { dbOf(c).transaction(c) },
-	"close":       func(c script.Call) { dbOf(c).close(); c.ReturnBool(true) },
-}}
+var dbType = &script.Type{Name: "sql.db", Doc: "A database handle (a shared pool)."}
+
+func init() {
+	dbType.Define(map[string]script.Method{
+		"query":       {Fn: func(c script.Call) { dbOf(c).call(c, opQuery) }, Args: "sql: string, ...: any", Returns: "async table[]", Doc: "The rows of a query (placeholders: ? or $1)."},
+		"queryRow":    {Fn: func(c script.Call) { dbOf(c).call(c, opQueryRow) }, Args: "sql: string, ...: any", Returns: "async table?", Doc: "The first row of a query, or nil."},
+		"exec":        {Fn: func(c script.Call) { dbOf(c).call(c, opExec) }, Args: "sql: string, ...: any", Returns: "async SqlResult", Doc: "Runs a statement."},
+		"transaction": {Fn: func(c script.Call) { dbOf(c).transaction(c) }, Args: "fn: fun(tx: SqlTx): any", Returns: "async any", Doc: "Runs fn in a transaction: commits when it returns, rolls back when it raises; fn's result."},
+		"close":       {Fn: func(c script.Call) { dbOf(c).close(); c.ReturnBool(true) }, Returns: "boolean", Doc: "Closes this handle (the pool stays while others use it)."},
+	})
+}
 
 func dbOf(c script.Call) *handle {
 	return script.Receiver[*handle](c, "sql: call a handle's methods as db:query(...) (Lua) or db.query(...) (JS)")

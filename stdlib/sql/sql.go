@@ -24,12 +24,28 @@ const (
 )
 
 // Module builds imscript.sql for one instance.
-func Module(inst script.Instance) script.Value {
-	return script.Map{
-		"open": script.Function(func(c script.Call) { open(c, inst) }),
-		"null": script.Null,
-		"blob": script.Function(blob),
-	}
+func Module(script.Instance) script.Value {
+	m := script.Funcs(API.Funcs)
+	m["null"] = script.Null
+	return m
+}
+
+// API describes imscript.sql for editors.
+var API = &script.API{
+	Doc: "SQL databases (SQLite, PostgreSQL, MySQL), shared by every worker and surviving reloads.",
+	Funcs: map[string]script.Method{
+		"open": {Fn: func(c script.Call) { open(c, c.Instance()) }, Args: "dsn: string, options?: {max_open?: integer, max_idle?: integer, conn_max_lifetime?: number, timeout?: number}", Returns: "SqlDb",
+			Doc: `A database handle ("sqlite:path", "sqlite::memory:", "postgres://...", "mysql://...").`},
+		"blob": {Fn: blob, Args: "data: string|bytes", Returns: "SqlBlob", Doc: "data bound as a BLOB whatever its bytes."},
+	},
+	Fields: map[string]script.Field{
+		"null": {Type: "any", Doc: "SQL NULL in a row (Lua; JS has null)."},
+	},
+	Types: []*script.Type{dbType, txType, blobType},
+	Records: []script.Record{{Name: "SqlResult", Doc: "What exec returns.", Fields: map[string]script.Field{
+		"rows_affected":   {Type: "integer", Doc: "Rows changed."},
+		"last_insert_id?": {Type: "integer", Doc: "The id of the inserted row, where the driver has it."},
+	}}},
 }
 
 // flavor names which database a DSN is for.
@@ -140,6 +156,9 @@ func blob(c script.Call) {
 	c.Return(&script.Object{Type: blobType, Data: append([]byte(nil), b...)})
 }
 
-var blobType = &script.Type{Name: "sql.blob", Transient: true, Props: map[string]func(o *script.Object) script.Value{
-	"length": func(o *script.Object) script.Value { return int64(len(o.Data.([]byte))) },
-}}
+var blobType = &script.Type{Name: "sql.blob", Transient: true, Doc: "Bytes to bind as a BLOB.",
+	Props: map[string]func(o *script.Object) script.Value{
+		"length": func(o *script.Object) script.Value { return int64(len(o.Data.([]byte))) },
+	},
+	Fields: map[string]script.Field{"length": {Type: "integer", Doc: "Its size in bytes."}},
+}

@@ -46,11 +46,15 @@ func callErr(inst script.Instance, what string, fn script.Callback, args ...scri
 	return inst.CallErr(what, fn, args...)
 }
 
-var txType = &script.Type{Name: "sql.tx", Methods: map[string]script.Function{
-	"query":    func(c script.Call) { txOf(c).call(c, opQuery) },
-	"queryRow": func(c script.Call) { txOf(c).call(c, opQueryRow) },
-	"exec":     func(c script.Call) { txOf(c).call(c, opExec) },
-}}
+var txType = &script.Type{Name: "sql.tx", Doc: "A transaction (inside db:transaction's function)."}
+
+func init() {
+	txType.Define(map[string]script.Method{
+		"query":    {Fn: func(c script.Call) { txOf(c).call(c, opQuery) }, Args: "sql: string, ...: any", Returns: "async table[]", Doc: "The rows of a query."},
+		"queryRow": {Fn: func(c script.Call) { txOf(c).call(c, opQueryRow) }, Args: "sql: string, ...: any", Returns: "async table?", Doc: "The first row of a query, or nil."},
+		"exec":     {Fn: func(c script.Call) { txOf(c).call(c, opExec) }, Args: "sql: string, ...: any", Returns: "async SqlResult", Doc: "Runs a statement."},
+	})
+}
 
 func txOf(c script.Call) *tx {
 	return script.Receiver[*tx](c, "sql: call a transaction's methods as tx:exec(...) (Lua) or tx.exec(...) (JS)")

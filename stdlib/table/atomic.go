@@ -20,28 +20,32 @@ func (a *Atomic) Value() int64 { return a.v.Load() }
 
 var atomicType = &script.Type{
 	Name: "atomic",
-	Methods: map[string]script.Function{
-		"add": func(c script.Call) {
+	Doc:  "An integer shared by every worker.",
+}
+
+func init() {
+	atomicType.Define(map[string]script.Method{
+		"add": {Args: "by?: integer", Returns: "integer", Doc: "Adds (1 unless told); returns the new value.", Fn: func(c script.Call) {
 			a := c.Self().Data.(*Atomic)
 			c.ReturnInt(a.v.Add(optWhole(c, 0, "by", 1)))
-		},
-		"sub": func(c script.Call) {
+		}},
+		"sub": {Args: "by?: integer", Returns: "integer", Doc: "Subtracts (1 unless told); returns the new value.", Fn: func(c script.Call) {
 			a := c.Self().Data.(*Atomic)
 			c.ReturnInt(a.v.Add(-optWhole(c, 0, "by", 1)))
-		},
-		"get": func(c script.Call) {
+		}},
+		"get": {Returns: "integer", Doc: "The value.", Fn: func(c script.Call) {
 			c.ReturnInt(c.Self().Data.(*Atomic).v.Load())
-		},
-		"set": func(c script.Call) {
+		}},
+		"set": {Args: "value: integer", Doc: "Sets the value.", Fn: func(c script.Call) {
 			a := c.Self().Data.(*Atomic)
 			a.v.Store(whole(c, 0, "value"))
-		},
-		"cmpset": func(c script.Call) {
+		}},
+		"cmpset": {Args: "old: integer, new: integer", Returns: "boolean", Doc: "Sets new if the value is old; whether it did.", Fn: func(c script.Call) {
 			a := c.Self().Data.(*Atomic)
 			old, nv := whole(c, 0, "old"), whole(c, 1, "new")
 			c.ReturnBool(a.v.CompareAndSwap(old, nv))
-		},
-	},
+		}},
+	})
 }
 
 // declareAtomic is imscript.atomic(name [, initial]).

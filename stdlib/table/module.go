@@ -15,9 +15,18 @@ func Modules() []script.Module {
 	return []script.Module{
 		{Name: "table", Build: func(inst script.Instance) script.Value {
 			return script.Function(shared(inst).declareTable)
+		}, API: &script.API{
+			Doc: "Tables shared by every worker (rows of typed columns), surviving reloads.",
+			Call: &script.Method{Args: "name: string, options?: {size?: integer, max_size?: integer, columns?: {[string]: string|(string|integer)[]}}", Returns: "Table",
+				Doc: `Declares a table (columns: "int", "float" or "string" / {"string", maxlen}); an existing name returns the same table.`},
+			Types: []*script.Type{tableType},
 		}},
 		{Name: "atomic", Build: func(inst script.Instance) script.Value {
 			return script.Function(shared(inst).declareAtomic)
+		}, API: &script.API{
+			Doc:   "Integers shared by every worker, surviving reloads.",
+			Call:  &script.Method{Args: "name: string, initial?: integer", Returns: "Atomic", Doc: "Declares an atomic integer; an existing name returns it unchanged."},
+			Types: []*script.Type{atomicType},
 		}},
 	}
 }
@@ -74,6 +83,19 @@ func LookupAtomic(h Sharer, name string) *Atomic {
 		return o.Data.(*Atomic)
 	}
 	return nil
+}
+
+func init() {
+	tableType.Define(map[string]script.Method{
+		"set":    {Fn: tableSet, Args: "key: string|integer, row: table", Returns: "boolean, string?", Doc: "Stores a row (missing columns are zero)."},
+		"get":    {Fn: tableGet, Args: "key: string|integer, field?: string", Returns: "any", Doc: "The row (or one field of it), or nil."},
+		"incr":   {Fn: func(c script.Call) { tableIncr(c, "incr", 1) }, Args: "key: string|integer, field: string, by?: number", Returns: "number|false, string?", Doc: "Adds to a number column; returns the new value."},
+		"decr":   {Fn: func(c script.Call) { tableIncr(c, "decr", -1) }, Args: "key: string|integer, field: string, by?: number", Returns: "number|false, string?", Doc: "Subtracts from a number column; returns the new value."},
+		"del":    {Fn: func(c script.Call) { c.ReturnBool(self(c).Del(key(c))) }, Args: "key: string|integer", Returns: "boolean", Doc: "Deletes a row; false when there was none."},
+		"exists": {Fn: func(c script.Call) { c.ReturnBool(self(c).Exists(key(c))) }, Args: "key: string|integer", Returns: "boolean", Doc: "Whether the row exists."},
+		"count":  {Fn: func(c script.Call) { c.ReturnInt(self(c).count.Load()) }, Returns: "integer", Doc: "The number of rows."},
+		"clear":  {Fn: func(c script.Call) { self(c).Clear() }, Doc: "Deletes every row."},
+	})
 }
 
 // declareTable is imscript.table(name [, options]).
@@ -154,16 +176,7 @@ func positive(name string, v script.Value) (int64, error) {
 
 var tableType = &script.Type{
 	Name: "table",
-	Methods: map[string]script.Function{
-		"set":    tableSet,
-		"get":    tableGet,
-		"incr":   func(c script.Call) { tableIncr(c, "incr", 1) },
-		"decr":   func(c script.Call) { tableIncr(c, "decr", -1) },
-		"del":    func(c script.Call) { c.ReturnBool(self(c).Del(key(c))) },
-		"exists": func(c script.Call) { c.ReturnBool(self(c).Exists(key(c))) },
-		"count":  func(c script.Call) { c.ReturnInt(self(c).count.Load()) },
-		"clear":  func(c script.Call) { self(c).Clear() },
-	},
+	Doc:  "A table shared by every worker: rows by key.",
 	Iter: func(o *script.Object) func() (script.Value, script.Value, bool) {
 		next := o.Data.(*Table).Iter()
 		return func() (script.Value, script.Value, bool) {

@@ -54,8 +54,15 @@ const (
 var stateNames = [...]string{"connecting", "open", "closing", "closed"}
 
 // Module builds imscript.websocket for one instance.
-func Module(script.Instance) script.Value {
-	return script.Map{"connect": script.Function(connect)}
+func Module(script.Instance) script.Value { return script.Funcs(API.Funcs) }
+
+// API describes imscript.websocket for editors.
+var API = &script.API{
+	Doc: "WebSocket clients.",
+	Funcs: map[string]script.Method{
+		"connect": {Fn: connect, Args: "options: {url: string, headers?: {[string]: string}, timeout?: number, subprotocols?: string[], compression?: boolean, max_message_size?: integer, buffer_output_size?: integer, ca_file?: string, insecure?: boolean}", Returns: "WebsocketClient", Doc: "Connects to a WebSocket server; the client is returned at once."},
+	},
+	Types: []*script.Type{clientType},
 }
 
 // Client is one imscript.websocket.connect client. The script-facing fields
@@ -82,6 +89,18 @@ type Client struct {
 
 var clientType = &script.Type{
 	Name: "websocket.client",
+	Doc:  "A WebSocket client made with imscript.websocket.connect.",
+	Fields: map[string]script.Field{
+		"url":      {Type: "string", Doc: "The URL."},
+		"protocol": {Type: "string", Doc: "The subprotocol the server chose."},
+		"state":    {Type: `"connecting"|"open"|"closing"|"closed"`, Doc: "The connection's state."},
+	},
+	Events: []script.Event{
+		{Name: "open", Args: "ws: WebsocketClient", Doc: "Connected."},
+		{Name: "message", Args: `ws: WebsocketClient, frame: {data: string|bytes, opcode: "text"|"binary", finish: boolean}`, Doc: "A message arrived."},
+		{Name: "close", Args: "ws: WebsocketClient, code: integer, reason: string", Doc: "The connection closed."},
+		{Name: "error", Args: "ws: WebsocketClient, err: string", Doc: "Connecting failed or the connection broke."},
+	},
 	Props: map[string]func(o *script.Object) script.Value{
 		"url":      func(o *script.Object) script.Value { return o.Data.(*Client).url },
 		"protocol": func(o *script.Object) script.Value { return o.Data.(*Client).protocol },
@@ -90,11 +109,11 @@ var clientType = &script.Type{
 }
 
 func init() {
-	clientType.Methods = map[string]script.Function{
-		"on":    wsOn,
-		"send":  wsSend,
-		"close": wsClose,
-	}
+	clientType.Define(map[string]script.Method{
+		"on":    {Fn: wsOn, Args: "event: string, handler: function", Doc: "Sets the handler of an event."},
+		"send":  {Fn: wsSend, Args: `data: string|bytes, opcode?: "text"|"binary"`, Returns: "boolean, string?", Doc: "Sends a message (binary for bytes unless told)."},
+		"close": {Fn: wsClose, Args: "code?: integer, reason?: string", Returns: "boolean, string?", Doc: "Closes the connection."},
+	})
 }
 
 // connect is imscript.websocket.connect{ url, headers, timeout,
