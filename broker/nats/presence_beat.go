@@ -20,6 +20,19 @@ import (
 func (kv *kvPresence) run() {
 	b := kv.b
 	kv.cleanStale()
+	// A node that starts or leaves is listed by the others at once, not
+	// at their next heartbeat (stats().cluster_nodes).
+	own := presNotes + "node." + kv.nodeTok
+	if _, err := b.nc.Subscribe(presNotes+"node.*", func(m *natsgo.Msg) {
+		if m.Subject != own {
+			select {
+			case kv.relist <- struct{}{}:
+			default:
+			}
+		}
+	}); err != nil {
+		b.log.Warn("nats broker: watching the cluster's nodes", "err", err)
+	}
 	kv.beat()
 	b.bg.Go(func() {
 		t := time.NewTicker(kv.ttl / 3)
@@ -28,6 +41,8 @@ func (kv *kvPresence) run() {
 			select {
 			case <-b.stop:
 				return
+			case <-kv.relist:
+				kv.listNodes()
 			case <-t.C:
 				kv.beat()
 			case <-kv.resync:

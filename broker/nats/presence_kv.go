@@ -118,6 +118,7 @@ type kvPresence struct {
 	nodes  atomic.Pointer[[]string]
 	warned atomic.Bool // a node name used twice: said once
 	resync chan struct{}
+	relist chan struct{} // another node's key was written: list the nodes again
 }
 
 func newKVPresence(b *Broker, ttl time.Duration) *kvPresence {
@@ -137,6 +138,7 @@ func newKVPresence(b *Broker, ttl time.Duration) *kvPresence {
 		busy:    map[pkey]bool{},
 		views:   map[broker.Channel]*view{},
 		resync:  make(chan struct{}, 1),
+		relist:  make(chan struct{}, 1),
 	}
 	kv.nodes.Store(&[]string{b.node})
 	return kv
