@@ -377,7 +377,7 @@ func (o *wsOpen) handshake(w *worker, inst *instance, fn script.Callback, s *Ser
 	prev := st.res
 	st.res = res
 	req := &script.Object{Type: requestType, Data: &request{srv: s, c: c, p: o.req, res: res}}
-	v, err := w.callErr(inst, fn, handlerNames[hHandshake], req, res.obj)
+	v, err := w.callErr(inst, fn, hHandshake, handlerNames[hHandshake], req, res.obj)
 	st.res = prev
 	pend, pending := v.(script.Pending)
 	pending = pending && err == nil
