@@ -51,7 +51,7 @@ var durationBuckets = [...]int64{
 const numBuckets = len(durationBuckets) + 1
 
 // sampleEvery: under load one call in this many is timed.
-const sampleEvery = 16
+const sampleEvery = 32
 
 // smallBatch: a worker whose inbox batch has at most this many events times
 // every call.

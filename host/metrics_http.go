@@ -52,14 +52,14 @@ type observer struct {
 
 // sample is one second of the status page's charts.
 type sample struct {
-	T           int64   `json:"t"` // ms since the Unix epoch
-	Connections int64   `json:"connections"`
-	InRate      float64 `json:"in_rate"`
-	OutRate     float64 `json:"out_rate"`
-	P50         float64 `json:"p50_ms"`
-	P99         float64 `json:"p99_ms"`
-	ErrorRate   float64 `json:"error_rate"`
-	Reloads     int64   `json:"reloads"`
+	T           int64    `json:"t"` // ms since the Unix epoch
+	Connections int64    `json:"connections"`
+	InRate      float64  `json:"in_rate"`
+	OutRate     float64  `json:"out_rate"`
+	P50         *float64 `json:"p50_ms"` // null: no handler ran that second
+	P99         *float64 `json:"p99_ms"`
+	ErrorRate   float64  `json:"error_rate"`
+	Reloads     int64    `json:"reloads"`
 }
 
 // roomCounter counts publications per room while the admin page is on
@@ -260,7 +260,9 @@ func (o *observer) take(now time.Time) {
 		for b := range numBuckets {
 			d[b] = all[b] - o.prev.buckets[b]
 		}
-		p.P50, p.P99 = quantileMs(&d, 0.5), quantileMs(&d, 0.99)
+		if p50, p99 := quantileMs(&d, 0.5), quantileMs(&d, 0.99); p99 > 0 {
+			p.P50, p.P99 = &p50, &p99
+		}
 	}
 	o.prev.at, o.prev.in, o.prev.out, o.prev.errors, o.prev.buckets = now, in, out, errs, all
 	if len(o.ring) == ringSize {
