@@ -6,10 +6,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -420,5 +424,143 @@ func TestAdminBrowser(t *testing.T) {
 			time.Sleep(2 * time.Second) // the chart's line comes down
 			tab.screenshot(dir, "admin-"+lang+"-1conn")
 		})
+	}
+}
+
+// TestMetricsReload: a reload that fails is counted and shown on the
+// status page with its file:line; one that succeeds is counted, and the
+// script's metrics keep their values across it.
+func TestMetricsReload(t *testing.T) {
+	eachLang(t, func(t *testing.T, lang string) {
+		file := copyScript(t, lang, "metrics")
+		good, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mport, aport := freePort(t), freePort(t)
+		srv := start(t, file, runOpts{args: []string{"--metrics", "127.0.0.1:" + strconv.Itoa(mport), "--admin", strconv.Itoa(aport)}})
+		url := "http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics"
+		c := dial(t, srv.addr())
+		defer c.Close()
+		echoLines(t, c, "before", 7)
+		waitMetrics(t, url, mexp{"test_lines_total", []string{"kind", "echo"}, 7})
+
+		// A syntax error on a known line.
+		broken := string(good) + "\nlocal x = = 1 -- broken\n"
+		if lang == "js" {
+			broken = string(good) + "\nconst x = = 1; // broken\n"
+		}
+		if err := os.WriteFile(file, []byte(broken), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		line := markerLine(t, file, "broken")
+		srv.signal(syscall.SIGHUP)
+		waitMetrics(t, url, mexp{"imscript_reload_failures_total", nil, 1}, mexp{"imscript_reloads_total", nil, 0})
+		var st struct {
+			Script struct {
+				Reloads         int64 `json:"reloads"`
+				ReloadFailures  int64 `json:"reload_failures"`
+				LastReloadError *struct {
+					Message    string `json:"message"`
+					Superseded bool   `json:"superseded"`
+				} `json:"last_reload_error"`
+			} `json:"script"`
+		}
+		stats := func() {
+			_, body := adminGet(t, "http://127.0.0.1:"+strconv.Itoa(aport)+"/api/stats", "")
+			if err := json.Unmarshal([]byte(body), &st); err != nil {
+				t.Fatalf("/api/stats: %v", err)
+			}
+		}
+		stats()
+		where := fmt.Sprintf("metrics.%s:%d", lang, line)
+		if e := st.Script.LastReloadError; e == nil || !strings.Contains(e.Message, where) || e.Superseded {
+			t.Errorf("/api/stats last_reload_error %+v: want one naming %s, not superseded", e, where)
+		}
+
+		if err := os.WriteFile(file, good, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		srv.signal(syscall.SIGHUP)
+		waitMetrics(t, url, mexp{"imscript_reloads_total", nil, 1}, mexp{"imscript_reload_failures_total", nil, 1})
+		echoLines(t, c, "after", 3)
+		waitMetrics(t, url, mexp{"test_lines_total", []string{"kind", "echo"}, 10}, mexp{"test_open", nil, 1})
+		stats()
+		if e := st.Script.LastReloadError; e == nil || !e.Superseded || st.Script.Reloads != 1 || st.Script.ReloadFailures != 1 {
+			t.Errorf("/api/stats script %+v (error %+v): want 1 reload, 1 failure, the error superseded", st.Script, e)
+		}
+	})
+}
+
+// TestClusterMetrics: three nodes, each with --metrics: every node sees
+// its two peers' links up, with an RTT; a publication on n1 is a publish
+// and a history append there and a delivery on n2; a node killed shows
+// its link down on the others. (The peers are the broker's, not the
+// script's: one language is enough.)
+func TestClusterMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three processes with embedded NATS")
+	}
+	murl := map[string]string{}
+	nodes := startCluster(t, "lua", func(n *clusterNode) {
+		p := strconv.Itoa(freePort(t))
+		n.extra = []string{"--metrics", "127.0.0.1:" + p}
+		murl[n.name] = "http://127.0.0.1:" + p + "/metrics"
+	})
+	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
+	for _, n := range nodes {
+		var exps []mexp
+		for _, o := range nodes {
+			if o != n {
+				exps = append(exps, mexp{"imscript_cluster_peer_up", []string{"peer", o.name}, 1})
+			}
+		}
+		waitMetrics(t, murl[n.name], append(exps, mexp{"imscript_cluster_nodes", nil, 3})...)
+		waitFor(t, 30*time.Second, n.name+"'s peers' RTT", func() bool {
+			s := getMetrics(t, murl[n.name])
+			for _, o := range nodes {
+				if rtt, ok := s.value("imscript_cluster_peer_rtt_seconds", "peer", o.name); o != n && (!ok || rtt <= 0 || rtt > 1) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	b := ccDial(t, n2, url.Values{"uid": {"bob"}, "rooms": {"r"}})
+	a := ccDial(t, n1, url.Values{"uid": {"ann"}, "rooms": {"r"}})
+	waitFor(t, 30*time.Second, "ann's presence on n2", func() bool {
+		b.send("presence r")
+		return b.until("presence ") == "presence ann,bob"
+	})
+	a.send("pub r hello")
+	if m := b.msg(); m.Text != "hello" {
+		t.Fatalf("bob on n2 got %+v", m)
+	}
+	waitMetrics(t, murl[n1.name], mexp{"imscript_publishes_total", nil, 1}, mexp{"imscript_history_appends_total", nil, 1})
+	waitMetrics(t, murl[n2.name], mexp{"imscript_deliveries_total", nil, 1}, mexp{"imscript_publishes_total", nil, 0})
+	n3.s.kill()
+	waitMetrics(t, murl[n1.name], mexp{"imscript_cluster_peer_up", []string{"peer", n3.name}, 0}, mexp{"imscript_cluster_peer_up", []string{"peer", n2.name}, 1})
+}
+
+// TestMetricsPortTaken: a --metrics or --admin port that is taken stops
+// the start with an error that names it.
+func TestMetricsPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().String()
+	for _, flag := range []string{"--metrics", "--admin"} {
+		cmd := exec.Command(binPath, "run", "--no-watch", flag, taken, testScript("lua", "metrics"))
+		cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(freePort(t)))
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 {
+			t.Errorf("%s %s (taken): exit %d (%v), want 1\n%s", flag, taken, code, err, out)
+		}
+		want := map[string]string{"--metrics": "metrics: listen tcp " + taken, "--admin": "admin page: listen tcp " + taken}[flag]
+		if !strings.Contains(string(out), want) || !strings.Contains(string(out), "address already in use") {
+			t.Errorf("%s %s (taken): output %q, want %q ... address already in use", flag, taken, out, want)
+		}
 	}
 }

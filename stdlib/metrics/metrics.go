@@ -345,15 +345,13 @@ func labelValues(v script.Value, m *metric, what string) []string {
 			out[i] = str(x, i)
 		}
 	case script.Map:
+		for k := range l {
+			if !slices.Contains(m.labels, k) {
+				script.Usagef("%s: %s has no label %q (labels: %s)", what, m.name, k, strings.Join(m.labels, ", "))
+			}
+		}
 		for i, name := range m.labels {
 			out[i] = str(l[name], i)
-		}
-		if len(l) > len(m.labels) {
-			for k := range l {
-				if !slices.Contains(m.labels, k) {
-					script.Usagef("%s: %s has no label %q (labels: %s)", what, m.name, k, strings.Join(m.labels, ", "))
-				}
-			}
 		}
 	default:
 		script.Usagef("%s: label values for [%s] are missing (a list, or a table by label name)", what, strings.Join(m.labels, ", "))
