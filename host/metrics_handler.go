@@ -20,6 +20,8 @@ import (
 // event on that worker (sample and hold), so a histogram's count is
 // exactly the number of calls and its buckets and sum are estimates under
 // load, exact when idle.
+//
+// A host without --metrics and --admin (Host.obs nil) skips all of it.
 
 // Metric slots: the handler slots, then the calls that are not an event's
 // handler.

@@ -315,13 +315,21 @@ func (w *worker) callErr(inst *instance, fn script.Callback, slot int, what stri
 	}
 	vm := inst.vm
 	w.enterHandler(vm)
-	t0, timed := w.m.startCall(slot, w.host.epoch)
-	v, err := vm.Call(fn, args...)
-	var d time.Duration
-	if timed {
-		d = time.Since(w.host.epoch) - t0
+	// Handler metrics only with --metrics or --admin (metrics_handler.go).
+	observed := w.host.obs != nil
+	var t0 time.Duration
+	var timed bool
+	if observed {
+		t0, timed = w.m.startCall(slot, w.host.epoch)
 	}
-	w.m.endCall(slot, timed, d)
+	v, err := vm.Call(fn, args...)
+	if observed {
+		var d time.Duration
+		if timed {
+			d = time.Since(w.host.epoch) - t0
+		}
+		w.m.endCall(slot, timed, d)
+	}
 	intr := w.leaveHandler(vm)
 	answered := w.answered
 	w.answered = ""
