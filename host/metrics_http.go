@@ -429,7 +429,13 @@ func (o *observer) stats() any {
 	for _, p := range h.peers() {
 		peers = append(peers, peer{Name: p.Name, Addr: p.Addr, Up: p.Up, RTT: float64(p.RTT.Microseconds()) / 1e3})
 	}
-	out["cluster"] = map[string]any{"nodes": h.clusterNodes(), "peers": nonNil(peers)}
+	names := []string{h.cfg.Node}
+	if l, ok := h.hub.b.(clusterLister); ok {
+		if n := l.Nodes(); len(n) > 0 {
+			names = n
+		}
+	}
+	out["cluster"] = map[string]any{"nodes": len(names), "names": names, "peers": nonNil(peers)}
 	return out
 }
 

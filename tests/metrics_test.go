@@ -502,12 +502,38 @@ func TestClusterMetrics(t *testing.T) {
 		t.Skip("three processes with embedded NATS")
 	}
 	murl := map[string]string{}
+	admin := strconv.Itoa(freePort(t))
 	nodes := startCluster(t, "lua", func(n *clusterNode) {
 		p := strconv.Itoa(freePort(t))
 		n.extra = []string{"--metrics", "127.0.0.1:" + p}
+		if n.name == "n1" {
+			n.extra = append(n.extra, "--admin", admin)
+		}
 		murl[n.name] = "http://127.0.0.1:" + p + "/metrics"
 	})
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
+	// n1's status page lists the nodes and its links to the other two.
+	var st struct {
+		Cluster struct {
+			Nodes int      `json:"nodes"`
+			Names []string `json:"names"`
+			Peers []struct {
+				Name string  `json:"name"`
+				Up   bool    `json:"up"`
+				RTT  float64 `json:"rtt_ms"`
+			} `json:"peers"`
+		} `json:"cluster"`
+	}
+	waitFor(t, 30*time.Second, "n1's status page to show n2 and n3 up", func() bool {
+		_, body := adminGet(t, "http://127.0.0.1:"+admin+"/api/stats", "")
+		if err := json.Unmarshal([]byte(body), &st); err != nil {
+			t.Fatalf("/api/stats: %v", err)
+		}
+		c := st.Cluster
+		return c.Nodes == 3 && strings.Join(c.Names, ",") == "n1,n2,n3" && len(c.Peers) == 2 &&
+			c.Peers[0].Name == "n2" && c.Peers[0].Up && c.Peers[0].RTT > 0 &&
+			c.Peers[1].Name == "n3" && c.Peers[1].Up && c.Peers[1].RTT > 0
+	})
 	for _, n := range nodes {
 		var exps []mexp
 		for _, o := range nodes {

@@ -5,6 +5,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -71,6 +72,39 @@ type metric struct {
 	labels []string
 	plain  prometheus.Metric // Counter, Gauge or Histogram when no labels
 	vec    any               // *prometheus.CounterVec, GaugeVec, HistogramVec
+
+	mu     sync.Mutex
+	series map[string]struct{} // the label value sets seen (vectors)
+	warned bool
+}
+
+// MaxSeries bounds the label value sets of one metric: past it, an update
+// with new values is refused (false) and logged once, so label values taken
+// from user input cannot grow the process without end.
+const MaxSeries = 10000
+
+// admit says whether the label values lv may be used (seen before, or
+// room for one more set).
+func (m *metric) admit(c script.Call, lv []string) bool {
+	key := strings.Join(lv, "\xff")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.series[key]; ok {
+		return true
+	}
+	if len(m.series) >= MaxSeries {
+		if !m.warned {
+			m.warned = true
+			c.Instance().Logger().Warn("imscript.metrics: a metric has the most label value sets it may have; updates with new ones are refused",
+				"metric", m.name, "max", MaxSeries)
+		}
+		return false
+	}
+	if m.series == nil {
+		m.series = map[string]struct{}{}
+	}
+	m.series[key] = struct{}{}
+	return true
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
@@ -254,7 +288,8 @@ var props = map[string]func(o *script.Object) script.Value{
 }
 
 // update runs a method: (value [, labelvalues]); inc and dec take an
-// optional value (default 1), or the label values alone.
+// optional value (default 1), or the label values alone. It returns true,
+// or false when new label values would pass MaxSeries.
 func update(c script.Call, method string, k kind) {
 	m := script.Receiver[*metric](c, "metric method called without its metric (use m:"+method+"(...) in Lua)")
 	what := m.name + ":" + method
@@ -282,6 +317,10 @@ func update(c script.Call, method string, k kind) {
 	var lv []string
 	if len(m.labels) > 0 {
 		lv = labelValues(c.Arg(lvArg), m, what)
+		if !m.admit(c, lv) {
+			c.Fail(fmt.Sprintf("%s: %s has %d label value sets already, the most it may have", what, m.name, MaxSeries))
+			return
+		}
 	} else if c.Arg(lvArg) != nil {
 		script.Usagef("%s: %s has no labels", what, m.name)
 	}
@@ -314,6 +353,7 @@ func update(c script.Call, method string, k kind) {
 		}
 		x.Observe(v)
 	}
+	c.ReturnBool(true)
 }
 
 // labelValues reads the label values: a list in the labels' order, or a

@@ -36,6 +36,11 @@ try(function() plain:inc(1, {"x"}) end)
 try(function() g:set("high") end)
 try(function() imscript.metrics.histogram("app_h2", "x", nil, {5, 1}) end)
 try(function() c:inc(1, {kind = "a", nope = "b"}) end)
+local many = imscript.metrics.counter("app_many_total", "Many.", {"id"})
+local ok = true
+for i = 1, 10000 do ok = ok and many:inc({i}) end
+local refused, why = many:inc({"one more"})
+print("cap " .. tostring(ok) .. " " .. tostring(refused) .. " " .. tostring(why) .. " " .. tostring(many:inc({1})))
 `,
 	"js": `
 const c = imscript.metrics.counter("app_events_total", "Events.", ["kind", "code"]);
@@ -61,6 +66,10 @@ tryIt(() => plain.inc(1, ["x"]));
 tryIt(() => g.set("high"));
 tryIt(() => imscript.metrics.histogram("app_h2", "x", null, [5, 1]));
 tryIt(() => c.inc(1, { kind: "a", nope: "b" }));
+const many = imscript.metrics.counter("app_many_total", "Many.", ["id"]);
+let ok = true;
+for (let i = 1; i <= 10000; i++) ok = ok && many.inc([i]);
+console.log("cap " + ok + " " + many.inc(["one more"]) + " " + many.inc([1]));
 `,
 }
 
@@ -89,6 +98,13 @@ func TestMetricsModule(t *testing.T) {
 				if !strings.Contains(out, want) {
 					t.Errorf("no %q in the output:\n%s", want, out)
 				}
+			}
+			capLine := "cap true false true"
+			if lang == "lua" {
+				capLine = "cap true false app_many_total:inc: app_many_total has 10000 label value sets already, the most it may have true"
+			}
+			if n := strings.Count(out, capLine+"\n"); n != 2 {
+				t.Errorf("%q %d times, want 2 (a metric's label value sets are bounded):\n%s", capLine, n, out)
 			}
 			if strings.Contains(out, "no error") {
 				t.Errorf("a misuse raised no error:\n%s", out)
