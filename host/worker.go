@@ -247,7 +247,7 @@ func (w *worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool,
 func (w *worker) callHandler(inst *instance, fn script.Callback, slot int, what string, args ...script.Value) (script.Value, error) {
 	v, err := w.callErr(inst, fn, slot, what, args...)
 	if pend, ok := v.(script.Pending); ok && err == nil {
-		w.awaitPromise(inst, pend, what)
+		w.awaitPromise(inst, pend, slot, what)
 	}
 	return v, err
 }

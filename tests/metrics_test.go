@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -162,6 +163,11 @@ func TestMetrics(t *testing.T) {
 			mexp{"imscript_handler_duration_seconds", []string{"event", "connect"}, conns},
 			mexp{"imscript_handler_errors_total", []string{"event", "receive"}, 0},
 			mexp{"imscript_workers", []string{"kind", "event"}, 2},
+			mexp{"imscript_workers", []string{"kind", "task"}, 1},
+			mexp{"imscript_task_queue_length", nil, 0},
+			mexp{"imscript_task_queue_capacity", nil, 4096},
+			mexp{"imscript_suspended_handlers", nil, 0},
+			mexp{"imscript_watchdog_interrupts_total", nil, 0},
 			mexp{"imscript_reloads_total", nil, 0},
 			// The script's own.
 			mexp{"test_lines_total", []string{"kind", "echo"}, n},
@@ -214,6 +220,75 @@ func TestMetrics(t *testing.T) {
 			mexp{"imscript_sent_messages_total", server, n},
 		)
 
+		// A handler that runs away: the watchdog interrupts it after
+		// max_exec_ms (500).
+		write(t, cs[2], []byte("spin\n"))
+		waitMetrics(t, url,
+			mexp{"imscript_watchdog_interrupts_total", nil, 1},
+			mexp{"imscript_handler_errors_total", []string{"event", "receive"}, 2},
+			mexp{"imscript_handler_duration_seconds", []string{"event", "receive"}, n + 2},
+		)
+		// Its duration is in a bucket at or above 0.5 s.
+		s = getMetrics(t, url)
+		for _, m := range s["imscript_handler_duration_seconds"].Metric {
+			if m.Label[0].GetValue() != "receive" {
+				continue
+			}
+			for _, b := range m.Histogram.Bucket {
+				if b.GetUpperBound() == 0.25 && b.GetCumulativeCount() != uint64(n+1) {
+					t.Errorf("receive calls up to 0.25 s: %d, want %v (all but the one interrupted)", b.GetCumulativeCount(), n+1)
+				}
+			}
+		}
+
+		// A task: its handler on the task worker, the finish event back.
+		write(t, cs[1], []byte("task t1\n"))
+		if got := string(readN(t, cs[1], len("done t1\n"))); got != "done t1\n" {
+			t.Fatalf("task: got %q", got)
+		}
+		waitMetrics(t, url,
+			mexp{"imscript_handler_duration_seconds", []string{"event", "task"}, 1},
+			mexp{"imscript_handler_duration_seconds", []string{"event", "finish"}, 1},
+			mexp{"imscript_handler_duration_seconds", []string{"event", "receive"}, n + 3},
+		)
+
+		// A handler waiting for an HTTP answer that the test holds: Lua's
+		// suspends (the gauge shows it), JS's returns a promise.
+		release := make(chan struct{})
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-release
+			w.Write([]byte("ok"))
+		}))
+		defer hs.Close()
+		defer func() {
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+		}()
+		f := dial(t, srv.addr())
+		defer f.Close()
+		write(t, f, []byte("fetch "+hs.URL+"/\n"))
+		suspended := 0.0
+		if lang == "lua" {
+			suspended = 1
+		}
+		if lang == "js" {
+			// The handler returned its promise: counted; nothing suspended.
+			waitMetrics(t, url, mexp{"imscript_handler_duration_seconds", []string{"event", "receive"}, n + 4})
+		}
+		// A Lua handler is counted when it returns, after its wait.
+		waitMetrics(t, url, mexp{"imscript_suspended_handlers", nil, suspended})
+		close(release)
+		if got := string(readN(t, f, len("fetched 200\n"))); got != "fetched 200\n" {
+			t.Fatalf("fetch: got %q", got)
+		}
+		waitMetrics(t, url, mexp{"imscript_suspended_handlers", nil, 0},
+			mexp{"imscript_handler_duration_seconds", []string{"event", "receive"}, n + 4})
+		f.Close()
+		waitMetrics(t, url, mexp{"imscript_connections", server, conns})
+
 		// A publication to a room with one member.
 		write(t, cs[1], []byte("pub lobby\n"))
 		if got := string(readN(t, cs[1], len("pub lobby\n"))); got != "pub lobby\n" {
@@ -222,7 +297,7 @@ func TestMetrics(t *testing.T) {
 		waitMetrics(t, url,
 			mexp{"imscript_publishes_total", nil, 1},
 			mexp{"imscript_rooms", nil, 1},
-			mexp{"imscript_sent_messages_total", server, n + 1},
+			mexp{"imscript_sent_messages_total", server, n + 3}, // done t1, fetched 200, the publication
 		)
 
 		// Connections that close leave the gauge.
@@ -230,8 +305,8 @@ func TestMetrics(t *testing.T) {
 		cs[1].Close()
 		waitMetrics(t, url,
 			mexp{"imscript_connections", server, 1},
-			mexp{"imscript_closed_connections_total", server, 2},
-			mexp{"imscript_handler_duration_seconds", []string{"event", "close"}, 2},
+			mexp{"imscript_closed_connections_total", server, 3},
+			mexp{"imscript_handler_duration_seconds", []string{"event", "close"}, 3},
 			mexp{"test_open", nil, 1},
 			mexp{"imscript_rooms", nil, 0},
 		)
@@ -345,7 +420,8 @@ func TestAdminToken(t *testing.T) {
 				Language string `json:"language"`
 			} `json:"script"`
 			Workers []struct {
-				ID int `json:"id"`
+				ID   int    `json:"id"`
+				Kind string `json:"kind"`
 			} `json:"workers"`
 			Handlers []struct {
 				Event string `json:"event"`
@@ -364,8 +440,12 @@ func TestAdminToken(t *testing.T) {
 			}
 			return false
 		})
-		if st.Script.File != "metrics."+lang || st.Script.Language != lang || len(st.Workers) != 2 {
-			t.Errorf("/api/stats: script %+v, %d workers; want metrics.%s in %s on 2 workers", st.Script, len(st.Workers), lang, lang)
+		kinds := ""
+		for _, w := range st.Workers {
+			kinds += w.Kind + " "
+		}
+		if st.Script.File != "metrics."+lang || st.Script.Language != lang || kinds != "event event task " {
+			t.Errorf("/api/stats: script %+v, workers %q; want metrics.%s in %s on workers \"event event task \"", st.Script, kinds, lang, lang)
 		}
 	})
 }
