@@ -130,6 +130,8 @@ func TestImportRuleCatches(t *testing.T) {
 		{"cmd/imscript", module + "/host", false},
 		{"tests", module + "/host", false},
 		{"host", module + "/host/internal/wire/httpwire", false},
+		{"host", module + "/host/internal/admin", false},
+		{"stdlib/metrics", module + "/host/internal/admin", true},
 		{"stdlib/json", module + "/script", false},
 		{"script/scripttest", module, false},
 	} {

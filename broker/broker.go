@@ -198,3 +198,20 @@ type Broker interface {
 	// must not be called from inside the node's own Handler.
 	Close() error
 }
+
+// Peer is another node of the cluster as this node's broker sees it.
+type Peer struct {
+	Name string        // the peer's node name
+	Addr string        // its address ("" while down)
+	Up   bool          // a link to it is open
+	RTT  time.Duration // the link's round trip time, 0 when not measured
+}
+
+// PeerLister is a broker that knows the links to its cluster's other nodes
+// (broker/nats as a node of an embedded cluster); the host reports them
+// in its metrics and status page.
+type PeerLister interface {
+	// Peers lists the other nodes seen since the broker opened, sorted by
+	// name; nil when the broker has no cluster of its own.
+	Peers() []Peer
+}

@@ -107,6 +107,7 @@ func (c *conn) Send(b []byte) (bool, string) {
 	c.flushing = true
 	c.mu.Unlock()
 	c.srv.bytesOut.Add(int64(len(b)))
+	c.srv.msgsOut.Add(1)
 	if sched {
 		c.t.Flush(c)
 	}

@@ -55,6 +55,15 @@ type Config struct {
 	// --data`), given to scripts as imscript.data_dir for their own files
 	// (a database beside the history); empty: none (nil in scripts).
 	DataDir string
+	// MetricsAddr, when set, serves Prometheus metrics at /metrics on
+	// this address (`imscript run --metrics`; see docs/metrics.md).
+	MetricsAddr string
+	// AdminAddr, when set, serves the read-only status page at / and its
+	// JSON at /api/stats. A host left out (":8081", "8081") means
+	// loopback. AdminToken, when set, is required (Authorization: Bearer,
+	// or ?token=).
+	AdminAddr  string
+	AdminToken string
 }
 
 // DefaultGCMinHeap is the GC floor `imscript run` uses.
@@ -92,11 +101,22 @@ type Host struct {
 	reloadMu    sync.Mutex
 	reloadCount atomic.Int64
 	errorCount  atomic.Int64
-	maxExecMs   atomic.Int64
-	maxWait     atomic.Int64                 // max_wait_time, as a time.Duration
-	chans       atomic.Pointer[chanSettings] // history_size, ... (hub_history.go)
-	recovered   atomic.Int64                 // publications given by recoveries
-	deps        atomic.Pointer[[]string]
+	// Metrics (metrics*.go): epoch is the host's monotonic clock's zero;
+	// retired keeps the handler metrics of workers that ended.
+	epoch          time.Time
+	interrupts     atomic.Int64 // handlers the watchdog interrupted
+	reloadFailures atomic.Int64
+	lastReloadErr  atomic.Pointer[reloadError]
+	retired        retiredMetrics
+	deliveries     atomic.Int64 // publications of other nodes fanned out here
+	publishes      atomic.Int64 // publications made here (rooms and uids)
+	historyAppends atomic.Int64 // publications given a seq (history on)
+	obs            *observer    // --metrics / --admin, when on (metrics_http.go)
+	maxExecMs      atomic.Int64
+	maxWait        atomic.Int64                 // max_wait_time, as a time.Duration
+	chans          atomic.Pointer[chanSettings] // history_size, ... (hub_history.go)
+	recovered      atomic.Int64                 // publications given by recoveries
+	deps           atomic.Pointer[[]string]
 
 	shared sync.Map // Shared: host-wide module state, kept across reloads
 
@@ -161,6 +181,7 @@ func New(cfg Config) (*Host, error) {
 		stopCh:   make(chan struct{}),
 		reloadCh: make(chan string, 1),
 		started:  make(chan struct{}),
+		epoch:    time.Now(),
 	}
 	if cfg.Node == "" {
 		if name, err := os.Hostname(); err == nil {

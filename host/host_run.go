@@ -24,6 +24,10 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	att := newAttempt(prog)
+	if err := h.openObserver(); err != nil {
+		return err
+	}
+	defer h.closeObserver()
 	if err := h.hub.b.Start(hubEvents{&h.hub}); err != nil {
 		return err
 	}

@@ -63,6 +63,10 @@ func (e hubEvents) Deliver(ch broker.Channel, p broker.Publication) {
 		conns = targets(m.uids[ch.Name], p.Seq)
 	}
 	m.mu.RUnlock()
+	m.h.deliveries.Add(1)
+	if o := m.h.obs; o != nil && o.admin && ch.Kind == broker.Room {
+		o.rooms.count(ch.Name)
+	}
 	fanout(conns, &message{data: p.Data}, nil)
 }
 

@@ -275,6 +275,13 @@ func (m *hub) publishTo(ch broker.Channel, data []byte, o pubOpts, set func() ma
 			p.Data = stampJSON(0, p.Time, data)
 		}
 	}
+	m.h.publishes.Add(1)
+	if p.Seq > 0 {
+		m.h.historyAppends.Add(1)
+	}
+	if o := m.h.obs; o != nil && o.admin && ch.Kind == broker.Room {
+		o.rooms.count(ch.Name)
+	}
 	m.mu.RLock()
 	conns := targets(set(), p.Seq)
 	m.mu.RUnlock()

@@ -175,12 +175,12 @@ func (inst *instance) AtClose(fn func()) { inst.closers = append(inst.closers, f
 // Call invokes a script function on this instance's worker with the
 // watchdog armed; errors are logged and counted, never raised.
 func (inst *instance) Call(what string, fn script.Callback, args ...script.Value) script.Value {
-	return inst.worker.call(inst, fn, what, args...)
+	return inst.worker.call(inst, fn, mCallback, what, args...)
 }
 
 // CallErr implements script.Instance: Call with the error.
 func (inst *instance) CallErr(what string, fn script.Callback, args ...script.Value) (script.Value, error) {
-	return inst.worker.callErr(inst, fn, what, args...)
+	return inst.worker.callErr(inst, fn, mCallback, what, args...)
 }
 
 // Exports is the imscript module as this instance sees it: core functions

@@ -197,7 +197,7 @@ func (p *httpRequest) dispatch(w *worker, inst *instance, req *request) (ran boo
 		switch {
 		case r != nil:
 			req.params = params
-			v, err = w.callHandler(inst, r.fn, r.what, reqObj, res.obj)
+			v, err = w.callHandler(inst, r.fn, hRequest, r.what, reqObj, res.obj)
 			return true, r.what, v, err
 		case len(allow) > 0:
 			res.setHeader("Allow", strings.Join(allow, ", "))

@@ -93,6 +93,7 @@ func (l *udpListener) sendTo(ip string, port int, data []byte) (bool, string) {
 		return false, err.Error()
 	}
 	l.s.bytesOut.Add(int64(len(data)))
+	l.s.msgsOut.Add(1)
 	return true, ""
 }
 

@@ -377,12 +377,12 @@ func (o *wsOpen) handshake(w *worker, inst *instance, fn script.Callback, s *Ser
 	prev := st.res
 	st.res = res
 	req := &script.Object{Type: requestType, Data: &request{srv: s, c: c, p: o.req, res: res}}
-	v, err := w.callErr(inst, fn, handlerNames[hHandshake], req, res.obj)
+	v, err := w.callErr(inst, fn, hHandshake, handlerNames[hHandshake], req, res.obj)
 	st.res = prev
 	pend, pending := v.(script.Pending)
 	pending = pending && err == nil
 	if pending {
-		w.holdPromise(inst, pend, handlerNames[hHandshake], c, func(v script.Value, err error) {
+		w.holdPromise(inst, pend, hHandshake, handlerNames[hHandshake], c, func(v script.Value, err error) {
 			// In the promise job: the verdict runs as c's next event,
 			// before the events it held.
 			c.held = slices.Insert(c.held, 0, event{u: &wsVerdict{open: o, res: res, v: v, err: err}, srv: s, conn: c})

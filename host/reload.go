@@ -62,8 +62,7 @@ func (h *Host) reload(why string) error {
 	start := time.Now()
 	prog, err := h.lang.Compile(h.cfg.Script)
 	if err != nil {
-		h.errorCount.Add(1)
-		h.log.Error("reload failed, keeping the running version", "why", why, "err", err.Error())
+		h.reloadFailed(why, err)
 		return err
 	}
 	att := newAttempt(prog)
@@ -80,8 +79,7 @@ func (h *Host) reload(why string) error {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		h.discard(insts)
-		h.errorCount.Add(1)
-		h.log.Error("reload failed, keeping the running version", "why", why, "err", firstError(errs).Error())
+		h.reloadFailed(why, firstError(errs))
 		return err
 	}
 	// All or nothing: the new version's new listeners are bound before
@@ -90,8 +88,7 @@ func (h *Host) reload(why string) error {
 	p, err := h.bind(insts[0])
 	if err != nil {
 		h.discard(insts)
-		h.errorCount.Add(1)
-		h.log.Error("reload failed, keeping the running version", "why", why, "err", err.Error())
+		h.reloadFailed(why, err)
 		return err
 	}
 	h.activate(insts)
@@ -102,6 +99,22 @@ func (h *Host) reload(why string) error {
 	}
 	h.log.Info("reloaded", "why", why, "reload_count", h.reloadCount.Load(), "took", time.Since(start).Round(time.Microsecond).String())
 	return nil
+}
+
+// reloadError is the last reload that failed (the admin page shows it).
+type reloadError struct {
+	msg  string
+	at   time.Time
+	why  string
+	seen int64 // reloads that had succeeded before it
+}
+
+// reloadFailed logs and counts a reload that kept the running version.
+func (h *Host) reloadFailed(why string, err error) {
+	h.errorCount.Add(1)
+	h.reloadFailures.Add(1)
+	h.lastReloadErr.Store(&reloadError{msg: err.Error(), at: time.Now(), why: why, seen: h.reloadCount.Load()})
+	h.log.Error("reload failed, keeping the running version", "why", why, "err", err.Error())
 }
 
 func firstError(errs []error) error {

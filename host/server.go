@@ -48,6 +48,7 @@ type Server struct {
 	requestNum  atomic.Int64
 	bytesIn     atomic.Int64
 	bytesOut    atomic.Int64
+	msgsOut     atomic.Int64 // sends: TCP writes, WebSocket frames, datagrams, HTTP answers
 }
 
 type serverConfig struct {

@@ -77,6 +77,9 @@ type worker struct {
 	// spawned script's worker tells its parent).
 	exit func()
 
+	// m are its handler metrics (metrics_handler.go).
+	m workerMetrics
+
 	quit chan struct{}
 	done chan struct{}
 }
@@ -235,16 +238,16 @@ func (w *worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool,
 	if hs == nil || hs[slot] == nil {
 		return false, nil, nil
 	}
-	v, err = w.callHandler(inst, hs[slot], handlerNames[slot], args...)
+	v, err = w.callHandler(inst, hs[slot], slot, handlerNames[slot], args...)
 	return true, v, err
 }
 
 // callHandler runs the handler of an event (fireValue, a route): a promise
 // it returns is taken over (awaitPromise).
-func (w *worker) callHandler(inst *instance, fn script.Callback, what string, args ...script.Value) (script.Value, error) {
-	v, err := w.callErr(inst, fn, what, args...)
+func (w *worker) callHandler(inst *instance, fn script.Callback, slot int, what string, args ...script.Value) (script.Value, error) {
+	v, err := w.callErr(inst, fn, slot, what, args...)
 	if pend, ok := v.(script.Pending); ok && err == nil {
-		w.awaitPromise(inst, pend, what)
+		w.awaitPromise(inst, pend, slot, what)
 	}
 	return v, err
 }
@@ -299,19 +302,34 @@ func (w *worker) leaveHandler(vm script.VM) (interrupted bool) {
 
 // call runs one script callback with the watchdog armed. Script errors are
 // logged with their file:line and counted; the worker goes on.
-func (w *worker) call(inst *instance, fn script.Callback, what string, args ...script.Value) script.Value {
-	v, _ := w.callErr(inst, fn, what, args...)
+func (w *worker) call(inst *instance, fn script.Callback, slot int, what string, args ...script.Value) script.Value {
+	v, _ := w.callErr(inst, fn, slot, what, args...)
 	return v
 }
 
-// callErr is call that also returns the (already reported) error.
-func (w *worker) callErr(inst *instance, fn script.Callback, what string, args ...script.Value) (script.Value, error) {
+// callErr is call that also returns the (already reported) error. slot
+// says which metrics count the call (metrics_handler.go).
+func (w *worker) callErr(inst *instance, fn script.Callback, slot int, what string, args ...script.Value) (script.Value, error) {
 	if inst.vm == nil {
 		return nil, errors.New("no vm")
 	}
 	vm := inst.vm
 	w.enterHandler(vm)
+	// Handler metrics only with --metrics or --admin (metrics_handler.go).
+	observed := w.host.obs != nil
+	var t0 time.Duration
+	var timed bool
+	if observed {
+		t0, timed = w.m.startCall(slot, w.host.epoch)
+	}
 	v, err := vm.Call(fn, args...)
+	if observed {
+		var d time.Duration
+		if timed {
+			d = time.Since(w.host.epoch) - t0
+		}
+		w.m.endCall(slot, timed, d)
+	}
 	intr := w.leaveHandler(vm)
 	answered := w.answered
 	w.answered = ""
@@ -320,7 +338,9 @@ func (w *worker) callErr(inst *instance, fn script.Callback, what string, args .
 			w.host.log.Debug("handler stopped: its request was answered 400", "worker", w.id, "handler", what, "err", answered)
 			return v, err
 		}
+		w.m.h[slot].errors.Add(1)
 		if intr {
+			w.host.interrupts.Add(1)
 			w.host.reportError("handler interrupted: it ran longer than max_exec_ms", inst, err,
 				"handler", what, "max_exec_ms", w.host.maxExecMs.Load())
 		} else {

@@ -65,12 +65,12 @@ func (w *worker) runReleased() {
 // event, makes the connection wait until the promise settles. Callers that
 // want the value too (a request answered, a task's result) add their own
 // Then.
-func (w *worker) awaitPromise(inst *instance, pend script.Pending, what string) {
+func (w *worker) awaitPromise(inst *instance, pend script.Pending, slot int, what string) {
 	c := w.cur.conn
 	if c != nil && !c.srv.settings().Ordered {
 		c = nil
 	}
-	w.holdPromise(inst, pend, what, c, nil)
+	w.holdPromise(inst, pend, slot, what, c, nil)
 }
 
 // holdPromise is awaitPromise with the connection that waits given (nil:
@@ -78,7 +78,7 @@ func (w *worker) awaitPromise(inst *instance, pend script.Pending, what string) 
 // set, runs in the promise job with its outcome, after the rejection is
 // reported and before c's held events are let go — unless the instance
 // closed meanwhile and let them go already (releasePromised).
-func (w *worker) holdPromise(inst *instance, pend script.Pending, what string, c *conn, settled func(script.Value, error)) {
+func (w *worker) holdPromise(inst *instance, pend script.Pending, slot int, what string, c *conn, settled func(script.Value, error)) {
 	if c != nil {
 		c.waits++
 		inst.promised[c]++
@@ -90,6 +90,7 @@ func (w *worker) holdPromise(inst *instance, pend script.Pending, what string, c
 		case res != nil && res.refused != "" && strings.Contains(err.Error(), res.refused):
 			w.host.log.Debug("handler stopped: its request was answered 400", "worker", w.id, "handler", what, "err", res.refused)
 		default:
+			w.m.h[slot].errors.Add(1) // the handler's error, for its metrics
 			w.host.reportError("handler error", inst, err, "handler", what)
 		}
 		holding := c != nil && inst.promised[c] > 0

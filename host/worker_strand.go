@@ -47,6 +47,7 @@ func (w *worker) serve() bool {
 	}
 	for !w.stopped() {
 		batch = w.q.take(batch)
+		w.m.sampleAll = len(batch) <= smallBatch
 		if len(batch) == 0 {
 			select {
 			case <-w.q.wake:
@@ -113,7 +114,9 @@ func (w *worker) suspend(inst *instance, start func(resume func())) error {
 		w.rest = nil
 		go w.loop()
 	}
+	w.m.suspended.Add(1)
 	err := <-wake
+	w.m.suspended.Add(-1)
 	w.cur = s
 	if vm != nil {
 		w.enterHandler(vm)

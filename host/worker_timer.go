@@ -222,8 +222,8 @@ func (w *worker) runTimer(t *timer) {
 		delete(inst.timers, t.id)
 	}
 	if t.args != nil {
-		w.call(inst, t.fn, "timer", t.args...)
+		w.call(inst, t.fn, mTimer, "timer", t.args...)
 	} else {
-		w.call(inst, t.fn, "timer", t.id)
+		w.call(inst, t.fn, mTimer, "timer", t.id)
 	}
 }

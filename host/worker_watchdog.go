@@ -23,8 +23,13 @@ func (h *Host) watchWorker(w *worker) {
 	h.watched.Store(&list)
 }
 
-// unwatchWorker removes w (a spawned script's worker that ended).
+// unwatchWorker removes w (a spawned script's worker that ended); its
+// handler metrics go to the host's retired counts in the same step, so a
+// scrape sees them once.
 func (h *Host) unwatchWorker(w *worker) {
+	h.retired.mu.Lock()
+	defer h.retired.mu.Unlock()
+	h.retired.m.absorb(&w.m)
 	h.watchedMu.Lock()
 	defer h.watchedMu.Unlock()
 	list := slices.DeleteFunc(slices.Clone(h.watchedWorkers()), func(x *worker) bool { return x == w })

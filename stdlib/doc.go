@@ -14,6 +14,7 @@ import (
 	"github.com/imscript/imscript/stdlib/limit"
 	"github.com/imscript/imscript/stdlib/log"
 	"github.com/imscript/imscript/stdlib/mail"
+	"github.com/imscript/imscript/stdlib/metrics"
 	"github.com/imscript/imscript/stdlib/process"
 	"github.com/imscript/imscript/stdlib/redis"
 	"github.com/imscript/imscript/stdlib/sql"
@@ -37,6 +38,7 @@ func Modules() []script.Module {
 		{Name: "jwt", Build: jwt.Module, API: jwt.API},
 		{Name: "crypto", Build: crypto.Module, API: crypto.API},
 		{Name: "limit", Build: limit.Module, API: limit.API},
+		{Name: "metrics", Build: metrics.Module, API: metrics.API},
 	}
 	return append(mods, table.Modules()...)
 }

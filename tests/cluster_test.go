@@ -27,23 +27,27 @@ type clusterNode struct {
 	name, data, route string
 	peers             string
 	lang              string
+	extra             []string // more flags (--metrics)
 	s                 *server
 }
 
 func (n *clusterNode) start(t *testing.T) {
 	t.Helper()
-	n.s = start(t, testScript(n.lang, "cluster"), runOpts{args: []string{
+	n.s = start(t, testScript(n.lang, "cluster"), runOpts{args: append([]string{
 		"--node", n.name, "--data", n.data, "--cluster", n.route, "--peers", n.peers, "--presence-ttl", clusterPresenceTTL,
-	}})
+	}, n.extra...)})
 }
 
-func startCluster(t *testing.T, lang string) []*clusterNode {
+func startCluster(t *testing.T, lang string, extra ...func(n *clusterNode)) []*clusterNode {
 	t.Helper()
 	nodes := make([]*clusterNode, 3)
 	var routes []string
 	for i := range nodes {
 		nodes[i] = &clusterNode{name: "n" + strconv.Itoa(i+1), data: t.TempDir(), lang: lang,
 			route: "127.0.0.1:" + strconv.Itoa(freePort(t))}
+		for _, f := range extra {
+			f(nodes[i])
+		}
 		routes = append(routes, nodes[i].route)
 	}
 	var wg sync.WaitGroup

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imscript/imscript/broker"
+
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -271,4 +273,17 @@ func (b *Broker) Nodes() []string {
 		return []string{b.node}
 	}
 	return b.kv.nodeList()
+}
+
+// Peers implements broker.PeerLister: an embedded cluster's routes to the
+// other nodes (nil in the other modes).
+func (b *Broker) Peers() []broker.Peer {
+	if b.mode != modeCluster || b.srv == nil {
+		return nil
+	}
+	var out []broker.Peer
+	for _, p := range b.peers() {
+		out = append(out, broker.Peer{Name: p.Name, Addr: p.Addr, Up: p.Up, RTT: p.RTT})
+	}
+	return out
 }

@@ -87,6 +87,10 @@ type runOpts struct {
 	natsPort    int           // --nats-port: the embedded server's loopback client port
 	replicas    int           // --history-replicas
 	presenceTTL time.Duration // --presence-ttl
+
+	metricsAddr string // --metrics HOST:PORT
+	adminAddr   string // --admin [HOST:]PORT
+	adminToken  string // --admin-token (default $IMSCRIPT_ADMIN_TOKEN)
 }
 
 var opts runOpts
@@ -107,6 +111,9 @@ func runFlags(out io.Writer) *flag.FlagSet {
 	fs.IntVar(&opts.natsPort, "nats-port", 0, "the loopback client `PORT` of a cluster node's embedded NATS server (0: a free one)")
 	fs.IntVar(&opts.replicas, "history-replicas", 0, "copies of history and presence (0: 3 with three nodes or more, else 1; with --nats, 3 if the NATS cluster can place them)")
 	fs.DurationVar(&opts.presenceTTL, "presence-ttl", 30*time.Second, "in a cluster, how long a dead node's users stay present")
+	fs.StringVar(&opts.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`HOST:PORT`/metrics (docs/metrics.md)")
+	fs.StringVar(&opts.adminAddr, "admin", "", "serve the read-only status page at `[HOST:]PORT` (loopback unless a host is given)")
+	fs.StringVar(&opts.adminToken, "admin-token", "", "require this `TOKEN` on the status page (Authorization: Bearer, or ?token=; default $IMSCRIPT_ADMIN_TOKEN)")
 	opts.gcMinHeap = imscript.DefaultGCMinHeap >> 20
 	fs.Func("gc-min-heap", fmt.Sprintf("MiB: while busy, let the Go heap grow to this before collecting (0: the runtime's GOGC alone; default %d)", imscript.DefaultGCMinHeap>>20), func(v string) error {
 		n, err := strconv.ParseUint(strings.TrimSuffix(strings.ToLower(v), "mib"), 10, 32)
@@ -189,6 +196,10 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		logger.Info("one node: history and presence in memory (--data keeps history on disk; --cluster or --nats run several nodes)")
 	}
 	cfg.DataDir = opts.dataDir
+	cfg.MetricsAddr, cfg.AdminAddr, cfg.AdminToken = opts.metricsAddr, opts.adminAddr, opts.adminToken
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = os.Getenv("IMSCRIPT_ADMIN_TOKEN")
+	}
 	h, err := imscript.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "imscript run:", err)
