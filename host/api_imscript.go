@@ -29,6 +29,7 @@ func coreExports(inst *instance) script.Map {
 		"after":     script.Function(func(c script.Call) { apiTimer(c, "after", false) }),
 		"clear":     script.Function(apiClear),
 		"shutdown":  script.Function(func(c script.Call) { instOf(c).host.Shutdown(); c.ReturnBool(true) }),
+		"exit":      script.Function(apiExit),
 		"now":       script.Function(func(c script.Call) { c.ReturnFloat(float64(time.Now().UnixMicro()) / 1000) }),
 		"sleep":     script.Function(apiSleep),
 		"env":       env,
@@ -74,6 +75,18 @@ func apiSleep(c script.Call) {
 	}
 	settle := c.Async(1)
 	time.AfterFunc(script.Seconds(sec), func() { settle(nil, nil) })
+}
+
+// apiExit is imscript.exit([code]): the host stops gracefully, as with
+// imscript.shutdown(), and `imscript run` then exits with code (default 0).
+// The handler that calls it runs on to its end.
+func apiExit(c script.Call) {
+	f := c.OptFloat(0, "code", 0)
+	if f != math.Trunc(f) || f < 0 || f > 125 {
+		script.Usagef("imscript.exit: code must be a whole number from 0 to 125, got %v", f)
+	}
+	instOf(c).host.Exit(int(f))
+	c.ReturnBool(true)
 }
 
 func apiClear(c script.Call) {
