@@ -254,7 +254,7 @@ func (v *vm) Run(p script.Program) error {
 	v.entered++
 	_, err := v.rt.RunProgram(jp.prog)
 	v.entered--
-	return v.withRejections(jsError(err))
+	return v.withRejections(jsErrorIn(err, "", v.entered == 0))
 }
 
 // Call implements script.VM.
@@ -268,10 +268,18 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	for _, a := range args {
 		jargs = append(jargs, v.toJS(a, 0))
 	}
+	// The outermost call's error goes to the host's log: its handler's
+	// frame is named and its first line says where. A Go function calling
+	// back gets the error as the script threw it.
+	outer := v.entered == 0
+	handler := ""
+	if outer {
+		handler = handlerFrame(v.inst)
+	}
 	v.entered++
 	ret, err := jc.fn(goja.Undefined(), jargs...)
 	v.entered--
-	if err = v.withRejections(jsError(err)); err != nil {
+	if err = v.withRejections(jsErrorIn(err, handler, outer)); err != nil {
 		return nil, err
 	}
 	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
@@ -358,7 +366,7 @@ func (v *vm) withRejections(err error) error {
 func rejectionText(reason goja.Value) string {
 	if o, ok := reason.(*goja.Object); ok {
 		if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
-			return strings.TrimSpace(st.String())
+			return cleanStack(st.String(), "", false)
 		}
 	}
 	if reason == nil {
@@ -368,13 +376,18 @@ func rejectionText(reason goja.Value) string {
 }
 
 // jsError renders a goja error with its JS stack (file:line:column).
-func jsError(err error) error {
+func jsError(err error) error { return jsErrorIn(err, "", false) }
+
+// jsErrorIn is jsError for an error of the handler named handler: its
+// stack's script frames, the handler's named, led by the top frame's
+// place when lead is set (stack.go).
+func jsErrorIn(err error, handler string, lead bool) error {
 	if err == nil {
 		return nil
 	}
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
-		return errors.New(strings.TrimSpace(ex.String()))
+		return errors.New(cleanStack(ex.String(), handler, lead))
 	}
 	var ie *goja.InterruptedError
 	if errors.As(err, &ie) {
