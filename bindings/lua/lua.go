@@ -78,6 +78,9 @@ func compileSource(src, name string) (*lua.FunctionProto, error) {
 	if err != nil {
 		var pe *parse.Error
 		if errors.As(err, &pe) {
+			if d, ok := diagnose(src, name, pe.Pos.Line, pe.Token); ok {
+				return nil, fmt.Errorf("%s:%d: syntax error: %s", name, d.line, d.msg)
+			}
 			if pe.Pos.Line == parse.EOF {
 				return nil, fmt.Errorf("%s: syntax error at end of file: %s", name, pe.Message)
 			}
