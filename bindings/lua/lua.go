@@ -375,7 +375,8 @@ func (v *vm) handlerFrame(fn *lua.LFunction) string {
 // traceback tidies gopher-lua's stack traceback: the bottom frame, which it
 // calls the main chunk (or "corountine" on a thread) when Go called the
 // function, is named bottom (a handler; kept when bottom is "", the real
-// main chunk), and the Go caller's "[G]: ?" line is left out.
+// main chunk), a required module's chunk ("function <mod.lua:0>") is a
+// main chunk too, and the Go caller's "[G]: ?" line is left out.
 func traceback(st, bottom string) string {
 	lines := strings.Split(strings.TrimSpace(st), "\n")
 	if n := len(lines); n > 0 && strings.TrimSpace(lines[n-1]) == "[G]: ?" {
@@ -385,10 +386,13 @@ func traceback(st, bottom string) string {
 		return ""
 	}
 	for i, l := range lines {
-		if !strings.HasSuffix(l, " in main chunk") && !strings.HasSuffix(l, " in corountine") {
+		if !strings.HasSuffix(l, " in main chunk") && !strings.HasSuffix(l, " in corountine") && !strings.HasSuffix(l, ":0>") {
 			continue
 		}
 		switch {
+		case strings.HasSuffix(l, ":0>"):
+			// A required module's chunk.
+			lines[i] = l[:strings.LastIndex(l, " in ")] + " in main chunk"
 		case i == len(lines)-1 && bottom != "":
 			lines[i] = l[:strings.LastIndex(l, " in ")] + " in " + bottom
 		case strings.HasSuffix(l, " in corountine"):

@@ -210,9 +210,10 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 	}
-	fs.Usage = func() {
+	shortUsage := func() {
 		fmt.Fprint(stderr, "usage: imscript run [flags] FILE [-- args...]\nRun 'imscript help run' for details.\n")
 	}
+	fs.Usage = func() {} // -h prints the whole usage on stdout; an error, the short one
 	// Flags may also follow the file: imscript run echo.lua --workers 2
 	files, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -220,11 +221,12 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err != nil {
+		shortUsage()
 		return 2
 	}
 	if len(files) != 1 {
 		fmt.Fprintf(stderr, "imscript run: want exactly one script file, got %d\n", len(files))
-		fs.Usage()
+		shortUsage()
 		return 2
 	}
 	if err := checkRunOpts(); err != nil {
