@@ -77,8 +77,11 @@ func checkSyntax(src, name string) (e *synError) {
 	c.next()
 	c.block()
 	if c.tok.Type != parse.EOF {
-		if closer(c.tok.Type) {
-			c.failAt(c.tok.Pos.Line, c.tok, fmt.Sprintf("%s without a block to close (one too many?)", show(c.tok)))
+		switch {
+		case c.tok.Type == parse.TEnd:
+			c.failAt(c.tok.Pos.Line, c.tok, "'end' without a block to close (one 'end' too many?)")
+		case closer(c.tok.Type):
+			c.failAt(c.tok.Pos.Line, c.tok, fmt.Sprintf("%s outside the block it belongs to", show(c.tok)))
 		}
 		c.expected("the end of the file", "", 0)
 	}

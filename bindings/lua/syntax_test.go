@@ -46,7 +46,7 @@ func TestSyntaxErrorMessages(t *testing.T) {
 		{"local z = = 3\n",
 			"bad.lua:1: syntax error: expected an expression near '='"},
 		{"if x then end end\n",
-			"bad.lua:1: syntax error: 'end' without a block to close (one too many?)"},
+			"bad.lua:1: syntax error: 'end' without a block to close (one 'end' too many?)"},
 		{"local function f()\n  print(1)\n",
 			"bad.lua:1: syntax error: 'function' is never closed: expected 'end' before the end of the file"},
 		{"local function f()\n  return 1\n  print(2)\nend\n",
