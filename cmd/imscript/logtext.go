@@ -10,9 +10,9 @@ import (
 )
 
 // stackText is the text log handler: slog's text handler, except that an
-// attribute whose value has several lines (an error with its stack
-// traceback) keeps its first line in the record and the other lines follow
-// the record, each on its own line, indented:
+// err or stack attribute whose value has several lines (an error with its
+// stack traceback) keeps its first line in the record and the other lines
+// follow the record, each on its own line, indented:
 //
 //	time=... level=ERROR msg="handler error" worker=0 err="echo.lua:4: boom" handler=receive
 //	    stack traceback:
@@ -51,7 +51,7 @@ func (h *stackText) Handle(ctx context.Context, r slog.Record) error {
 	var more []string
 	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
-		if s, ok := multiLine(a.Value); ok {
+		if s, ok := multiLine(a.Value); ok && (a.Key == "err" || a.Key == "stack") {
 			first, rest, _ := strings.Cut(strings.TrimRight(s, "\n"), "\n")
 			a = slog.String(a.Key, first)
 			more = append(more, strings.Split(rest, "\n")...)
