@@ -184,8 +184,9 @@ func exitServer(t *testing.T, script string, args ...string) *server {
 }
 
 // TestFlagsAfterFileAndExitCode: flags after the script file are parsed
-// (--workers 3 --no-watch), and imscript.exit(3) from a handler stops the
-// host gracefully (its shutdown handler runs) with exit status 3.
+// (--workers 3 --no-watch), imscript.exit(300) is refused, and
+// imscript.exit(3) from a handler stops the host gracefully (its shutdown
+// handler runs) with exit status 3.
 func TestFlagsAfterFileAndExitCode(t *testing.T) {
 	t.Parallel()
 	eachLang(t, func(t *testing.T, lang string) {
@@ -194,6 +195,9 @@ func TestFlagsAfterFileAndExitCode(t *testing.T) {
 			t.Errorf("started with %q, want workers=3 (--workers after the file)", l)
 		}
 		c := dial(t, s.addr())
+		// A code out of range is the caller's error; the host goes on.
+		write(t, c, []byte("exit 300\n"))
+		s.waitStderr("handler error", "imscript.exit: code must be a whole number from 0 to 125, got 300")
 		if r := ask(t, c, "exit 3\n"); r != "ok exit 3\n" {
 			t.Errorf("reply %q", r)
 		}
