@@ -41,6 +41,34 @@ type checker struct {
 	aheadErr  error
 	lastStat  bool   // the block just parsed ended with return or break
 	lastWord  string // which of the two
+	lines     []string
+	// suspect is the first 'end' indented less than the block it closes:
+	// where an 'end' may be missing when a block is left open at the end.
+	suspect *suspectEnd
+}
+
+type suspectEnd struct {
+	line, openLine int
+	opener         string
+}
+
+// indent is the width of line n's leading blanks (a tab counts 4).
+func (c *checker) indent(n int) int {
+	if n < 1 || n > len(c.lines) {
+		return 0
+	}
+	w := 0
+	for _, r := range c.lines[n-1] {
+		switch r {
+		case ' ':
+			w++
+		case '\t':
+			w += 4
+		default:
+			return w
+		}
+	}
+	return w
 }
 
 // diagnose re-parses src; ok is false when the checker finds no error or
@@ -64,7 +92,7 @@ const lexError = -2
 
 // checkSyntax is the checker's first error in src, nil when it finds none.
 func checkSyntax(src, name string) (e *synError) {
-	c := &checker{sc: parse.NewScanner(strings.NewReader(src), name)}
+	c := &checker{sc: parse.NewScanner(strings.NewReader(src), name), lines: strings.Split(src, "\n")}
 	defer func() {
 		if r := recover(); r != nil {
 			se, ok := r.(synError)
@@ -77,8 +105,10 @@ func checkSyntax(src, name string) (e *synError) {
 	c.next()
 	c.block()
 	if c.tok.Type != parse.EOF {
-		switch {
-		case c.tok.Type == parse.TEnd:
+		switch t := c.tok.Type; {
+		case t == ')' || t == ']' || t == '}':
+			c.failAt(c.tok.Pos.Line, c.tok, fmt.Sprintf("unexpected %s (expected a statement)", show(c.tok)))
+		case t == parse.TEnd:
 			c.failAt(c.tok.Pos.Line, c.tok, "'end' without a block to close (one 'end' too many?)")
 		case closer(c.tok.Type):
 			c.failAt(c.tok.Pos.Line, c.tok, fmt.Sprintf("%s outside the block it belongs to", show(c.tok)))
@@ -168,8 +198,11 @@ func (c *checker) expected(what, opener string, openLine int) {
 		to = fmt.Sprintf(" (to close %s at line %d)", opener, openLine)
 	}
 	hint := ""
-	if c.lastStat && opener != "" && !blockFollow(tok.Type) {
+	if t := tok.Type; c.lastStat && opener != "" && !blockFollow(t) && t != ')' && t != ']' && t != '}' {
 		hint = fmt.Sprintf(" ('%s' must be the last statement of its block)", c.prevStatWord())
+	}
+	if s := c.suspect; s != nil && what == "'end'" && opener != "" && s.openLine > openLine {
+		hint += fmt.Sprintf(" (is an 'end' missing before line %d? The 'end' there closes the %s at line %d but is indented less)", s.line, s.opener, s.openLine)
 	}
 	switch {
 	case tok.Type == parse.EOF && opener != "":
@@ -200,6 +233,9 @@ func (c *checker) match(t int, what, opener string, line int) {
 	if c.tok.Type != t {
 		c.expected(what, opener, line)
 	}
+	if t == parse.TEnd && c.suspect == nil && c.prev.Pos.Line < c.tok.Pos.Line && c.indent(c.tok.Pos.Line) < c.indent(line) {
+		c.suspect = &suspectEnd{line: c.tok.Pos.Line, openLine: line, opener: opener}
+	}
 	c.next()
 }
 
@@ -215,6 +251,11 @@ func (c *checker) block() {
 	c.lastStat = false
 	c.lastWord = ""
 	for !blockFollow(c.tok.Type) {
+		if t := c.tok.Type; t == ')' || t == ']' || t == '}' {
+			// No statement starts so: the block is left open before
+			// it (the caller says which).
+			return
+		}
 		if c.tok.Type == parse.TReturn || c.tok.Type == parse.TBreak {
 			c.lastWord = c.tok.Str
 			if c.tok.Type == parse.TReturn {
