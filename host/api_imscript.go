@@ -79,11 +79,17 @@ func apiSleep(c script.Call) {
 
 // apiExit is imscript.exit([code]): the host stops gracefully, as with
 // imscript.shutdown(), and `imscript run` then exits with code (default 0).
-// The handler that calls it runs on to its end.
+// The handler that calls it runs on to its end. In a spawned script it
+// ends that script, as imscript.process.exit(code).
 func apiExit(c script.Call) {
 	f := c.OptFloat(0, "code", 0)
 	if f != math.Trunc(f) || f < 0 || f > 125 {
 		script.Usagef("imscript.exit: code must be a whole number from 0 to 125, got %v", f)
+	}
+	if p := c.Instance().Parent(); p != nil {
+		p.Exit(int64(f))
+		c.ReturnBool(true)
+		return
 	}
 	instOf(c).host.Exit(int(f))
 	c.ReturnBool(true)

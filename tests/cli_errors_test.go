@@ -284,3 +284,36 @@ func TestUsage(t *testing.T) {
 		t.Errorf("imscript run ok.lua --wrokers 2: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestExitInSpawnedScript: imscript.exit(7) in a spawned script ends that
+// script only: its parent's exit handler gets 7 and the host runs on.
+func TestExitInSpawnedScript(t *testing.T) {
+	t.Parallel()
+	srcs := map[string][2]string{
+		"lua": {`if imscript.worker_id ~= 0 then return end
+imscript.process.spawn("child.lua"):on("exit", function(code)
+  print("child exit " .. tostring(code))
+  imscript.after(200, function() print("parent still runs") end)
+end)`,
+			`imscript.after(0, function() imscript.exit(7) end)`},
+		"js": {`if (imscript.worker_id === 0) {
+  imscript.process.spawn("child.js").on("exit", (code) => {
+    console.log("child exit " + code);
+    imscript.after(200, () => console.log("parent still runs"));
+  });
+}`,
+			`imscript.after(0, () => imscript.exit(7));`},
+	}
+	eachLang(t, func(t *testing.T, lang string) {
+		main := procScript(t, lang, srcs[lang][0])
+		if err := os.WriteFile(filepath.Join(filepath.Dir(main), "child."+lang), []byte(srcs[lang][1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := start(t, main, runOpts{workers: 2})
+		// A stopping host would cancel the parent's timer.
+		s.waitStdout("child exit 7\nparent still runs\n")
+		if s.exited() || strings.Contains(s.stderr.String(), "msg=stopping") {
+			t.Fatalf("the host stopped after a spawned script's imscript.exit: %v", s.err)
+		}
+	})
+}
