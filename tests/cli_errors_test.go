@@ -98,6 +98,27 @@ func TestHandlerErrorStack(t *testing.T) {
 			t.Errorf("log:\n%s\n%s\nwant the record with %s and then:\n%s", record, strings.Join(stack, "\n"), wantErr, strings.Join(want, "\n"))
 		}
 
+		// The same after the handler waited (Lua: it suspended; JS: its
+		// promise fails later).
+		write(t, c, []byte("later\n"))
+		if r := ask(t, c, "after later\n"); r != "ok after later\n" {
+			t.Fatalf("after the later error: %q", r)
+		}
+		var wantLater string
+		if lang == "lua" {
+			wantLater = fmt.Sprintf(`    stack traceback:
+      %s:%d: in function 'helper'
+      %s:%d: in receive handler (%s:%d)
+`, f, line("index"), f, line("later"), f, line("handler"))
+		} else {
+			wantLater = fmt.Sprintf(`err="%s:%d:20: TypeError: Cannot read property 'field' of undefined" handler=receive
+      at helper (%s:%d:20)
+      at receive handler (%s:%d:`, f, line("index"), f, line("index"), f, line("later"))
+		}
+		waitFor(t, waitTimeout, "the later error", func() bool {
+			return strings.Contains(s.stderr.String(), wantLater)
+		})
+
 		// A module that fails as it loads: in JS the require between the
 		// two script frames is a Go function, which the stack leaves out.
 		write(t, c, []byte("require\n"))

@@ -254,7 +254,7 @@ func (v *vm) Run(p script.Program) error {
 	v.entered++
 	_, err := v.rt.RunProgram(jp.prog)
 	v.entered--
-	return v.withRejections(jsErrorIn(err, "", v.entered == 0))
+	return v.withRejections(jsErrorIn(err, "", v.entered == 0), "")
 }
 
 // Call implements script.VM.
@@ -279,7 +279,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	v.entered++
 	ret, err := jc.fn(goja.Undefined(), jargs...)
 	v.entered--
-	if err = v.withRejections(jsErrorIn(err, handler, outer)); err != nil {
+	if err = v.withRejections(jsErrorIn(err, handler, outer), handler); err != nil {
 		return nil, err
 	}
 	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
@@ -291,7 +291,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 			// An async function: a rejected promise was reported above.
 			switch p.State() {
 			case goja.PromiseStatePending:
-				return &pending{vm: v, p: o}, nil
+				return &pending{vm: v, p: o, handler: handler}, nil
 			case goja.PromiseStateFulfilled:
 				ret = p.Result()
 				if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
@@ -308,6 +308,9 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 type pending struct {
 	vm *vm
 	p  *goja.Object
+	// handler names the handler that returned it ("receive handler"),
+	// for its rejection's stack; "" when a Go function called back.
+	handler string
 }
 
 // Then implements script.Pending: fn runs in the promise job that settles
@@ -324,7 +327,7 @@ func (p *pending) Then(fn func(script.Value, error)) {
 		return goja.Undefined()
 	}
 	onError := func(fc goja.FunctionCall) goja.Value {
-		fn(nil, errors.New(rejectionText(fc.Argument(0))))
+		fn(nil, errors.New(rejectionTextIn(fc.Argument(0), p.handler)))
 		return goja.Undefined()
 	}
 	if _, err := then(p.p, v.rt.ToValue(onValue), v.rt.ToValue(onError)); err != nil {
@@ -349,13 +352,23 @@ func (v *vm) trackRejection(p *goja.Promise, op goja.PromiseRejectionOperation) 
 // promises that were rejected and still have no handler once the promise
 // jobs ran (as Node's unhandledRejection): an async handler that throws
 // fails like one that throws at once, and the error is not lost.
-func (v *vm) withRejections(err error) error {
+//
+// Each is led by the place it was thrown, its bottom frame named handler
+// when that is an anonymous function (stack.go).
+func (v *vm) withRejections(err error, handler string) error {
 	if v.entered > 0 || len(v.unhandled) == 0 {
 		return err
 	}
 	errs := []error{err}
 	for _, p := range v.unhandled {
-		errs = append(errs, fmt.Errorf("unhandled promise rejection: %s", rejectionText(p.Result())))
+		const what = "unhandled promise rejection: "
+		text := what + rejectionText(p.Result())
+		if o, ok := p.Result().(*goja.Object); ok {
+			if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
+				text = cleanStack(what+strings.TrimSpace(st.String()), handler, true)
+			}
+		}
+		errs = append(errs, errors.New(text))
 	}
 	v.unhandled = v.unhandled[:0]
 	return errors.Join(errs...)
@@ -363,10 +376,14 @@ func (v *vm) withRejections(err error) error {
 
 // rejectionText renders a rejection reason: an Error's stack (which
 // starts with its name and message), else the value as a string.
-func rejectionText(reason goja.Value) string {
+func rejectionText(reason goja.Value) string { return rejectionTextIn(reason, "") }
+
+// rejectionTextIn is rejectionText for the promise of the handler named
+// handler: its frame is named and the first line says where (stack.go).
+func rejectionTextIn(reason goja.Value, handler string) string {
 	if o, ok := reason.(*goja.Object); ok {
 		if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
-			return cleanStack(st.String(), "", false)
+			return cleanStack(st.String(), handler, handler != "")
 		}
 	}
 	if reason == nil {
