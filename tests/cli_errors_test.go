@@ -111,9 +111,9 @@ func TestHandlerErrorStack(t *testing.T) {
       %s:%d: in receive handler (%s:%d)
 `, f, line("index"), f, line("later"), f, line("handler"))
 		} else {
-			wantLater = fmt.Sprintf(`err="%s:%d:20: TypeError: Cannot read property 'field' of undefined" handler=receive
+			wantLater = fmt.Sprintf(`err="TypeError: Cannot read property 'field' of undefined" handler=receive
       at helper (%s:%d:20)
-      at receive handler (%s:%d:`, f, line("index"), f, line("index"), f, line("later"))
+      at receive handler (%s:%d:`, f, line("index"), f, line("later"))
 		}
 		waitFor(t, waitTimeout, "the later error", func() bool {
 			return strings.Contains(s.stderr.String(), wantLater)

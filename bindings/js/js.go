@@ -379,11 +379,12 @@ func (v *vm) withRejections(err error, handler string) error {
 func rejectionText(reason goja.Value) string { return rejectionTextIn(reason, "") }
 
 // rejectionTextIn is rejectionText for the promise of the handler named
-// handler: its frame is named and the first line says where (stack.go).
+// handler: its frame is named (stack.go). The first line stays the
+// error's own: it may reach a script (a task's error).
 func rejectionTextIn(reason goja.Value, handler string) string {
 	if o, ok := reason.(*goja.Object); ok {
 		if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
-			return cleanStack(st.String(), handler, handler != "")
+			return cleanStack(st.String(), handler, false)
 		}
 	}
 	if reason == nil {
