@@ -20,6 +20,7 @@ var coreFuncs = map[string]script.Method{
 	"clear":    {Fn: apiClear, Args: "id: integer", Returns: "boolean", Doc: "Cancels a timer."},
 	"shutdown": {Fn: func(c script.Call) { instOf(c).host.Shutdown(); c.ReturnBool(true) }, Returns: "boolean", Doc: "Stops the host (as SIGTERM)."},
 	"now":      {Fn: func(c script.Call) { c.ReturnFloat(float64(time.Now().UnixMicro()) / 1000) }, Returns: "number", Doc: "The time in milliseconds since 1970 (with fractions)."},
+	"exit":     {Fn: apiExit, Args: "code?: integer", Returns: "boolean", Doc: "Stops the host (as shutdown) and ends the process with code (0-125, default 0); in a spawned script, ends that script."},
 	"sleep":    {Fn: apiSleep, Args: "seconds: number", Returns: "async nil", Doc: "Waits (a Lua handler suspends; JS gets a Promise)."},
 }
 
@@ -98,6 +99,24 @@ func apiSleep(c script.Call) {
 	}
 	settle := c.Async(1)
 	time.AfterFunc(script.Seconds(sec), func() { settle(nil, nil) })
+}
+
+// apiExit is imscript.exit([code]): the host stops gracefully, as with
+// imscript.shutdown(), and `imscript run` then exits with code (default 0).
+// The handler that calls it runs on to its end. In a spawned script it
+// ends that script, as imscript.process.exit(code).
+func apiExit(c script.Call) {
+	f := c.OptFloat(0, "code", 0)
+	if f != math.Trunc(f) || f < 0 || f > 125 {
+		script.Usagef("imscript.exit: code must be a whole number from 0 to 125, got %v", f)
+	}
+	if p := c.Instance().Parent(); p != nil {
+		p.Exit(int64(f))
+		c.ReturnBool(true)
+		return
+	}
+	instOf(c).host.Exit(int(f))
+	c.ReturnBool(true)
 }
 
 func apiClear(c script.Call) {

@@ -125,6 +125,8 @@ type Host struct {
 	stopping     atomic.Bool
 	stopCh       chan struct{}
 	stopOnce     sync.Once
+	exitOnce     sync.Once
+	exitCode     atomic.Int32 // imscript.exit's code (Exit)
 	reloadCh     chan string
 	started      chan struct{}
 	startOnce    sync.Once

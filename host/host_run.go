@@ -123,6 +123,17 @@ func (h *Host) Shutdown() {
 	h.stopOnce.Do(func() { close(h.stopCh) })
 }
 
+// Exit is Shutdown that also sets the host's exit code (ExitCode): a
+// script's imscript.exit(code). The first code given is kept.
+func (h *Host) Exit(code int) {
+	h.exitOnce.Do(func() { h.exitCode.Store(int32(code)) })
+	h.Shutdown()
+}
+
+// ExitCode is the code a script gave imscript.exit, else 0: once Run has
+// returned, the status a command running the host exits with.
+func (h *Host) ExitCode() int { return int(h.exitCode.Load()) }
+
 // fireStart runs the start handlers of servers on worker 0.
 func (h *Host) fireStart(servers []*Server) {
 	w := h.workers[0]

@@ -53,7 +53,7 @@ func TestRunReportsLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]struct{ src, want string }{
 		"missing.lua": {"", "read script"},
-		"syntax.lua":  {"local x = \nlocal = 2\n", "syntax.lua:2:"},
+		"syntax.lua":  {"local x = \nlocal = 2\n", "syntax.lua:1: syntax error: expected an expression after '='"},
 		"runtime.lua": {"local t = nil\nprint(t.x)\n", "runtime.lua:2:"},
 		"syntax.js":   {"const a = 1;\nconst = 2;\n", "syntax.js:2:"},
 		"runtime.js":  {"null.x;\n", "runtime.js:1:"},

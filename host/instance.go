@@ -183,6 +183,12 @@ func (inst *instance) CallErr(what string, fn script.Callback, args ...script.Va
 	return inst.worker.callErr(inst, fn, mCallback, what, args...)
 }
 
+// HandlerName is what the callback being called on this instance's
+// worker is ("receive", "request", "timer"; "" outside a callback). The
+// bindings ask for it (an optional method of script.Instance) to name the
+// handler's frame in a stack trace: "receive handler (echo.lua:12)".
+func (inst *instance) HandlerName() string { return inst.worker.handler }
+
 // Exports is the imscript module as this instance sees it: core functions
 // plus every registered module.
 func (inst *instance) Exports() script.Map {

@@ -73,6 +73,9 @@ type worker struct {
 	// answered its request itself (req:json() on a bad body, 400): a
 	// client's mistake, logged at debug, not a script error.
 	answered string
+	// handler names the callback callErr is calling ("receive", "timer"):
+	// the bindings name its stack frame after it (instance.HandlerName).
+	handler string
 	// exit, when set, runs on the worker once its loop has ended (a
 	// spawned script's worker tells its parent).
 	exit func()
@@ -322,7 +325,10 @@ func (w *worker) callErr(inst *instance, fn script.Callback, slot int, what stri
 	if observed {
 		t0, timed = w.m.startCall(slot, w.host.epoch)
 	}
+	prevHandler := w.handler
+	w.handler = what
 	v, err := vm.Call(fn, args...)
+	w.handler = prevHandler
 	if observed {
 		var d time.Duration
 		if timed {

@@ -254,7 +254,7 @@ func (v *vm) Run(p script.Program) error {
 	v.entered++
 	_, err := v.rt.RunProgram(jp.prog)
 	v.entered--
-	return v.withRejections(jsError(err))
+	return v.withRejections(jsErrorIn(err, "", v.entered == 0), "")
 }
 
 // Call implements script.VM.
@@ -268,10 +268,18 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	for _, a := range args {
 		jargs = append(jargs, v.toJS(a, 0))
 	}
+	// The outermost call's error goes to the host's log: its handler's
+	// frame is named and its first line says where. A Go function calling
+	// back gets the error as the script threw it.
+	outer := v.entered == 0
+	handler := ""
+	if outer {
+		handler = handlerFrame(v.inst)
+	}
 	v.entered++
 	ret, err := jc.fn(goja.Undefined(), jargs...)
 	v.entered--
-	if err = v.withRejections(jsError(err)); err != nil {
+	if err = v.withRejections(jsErrorIn(err, handler, outer), handler); err != nil {
 		return nil, err
 	}
 	if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
@@ -283,7 +291,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 			// An async function: a rejected promise was reported above.
 			switch p.State() {
 			case goja.PromiseStatePending:
-				return &pending{vm: v, p: o}, nil
+				return &pending{vm: v, p: o, handler: handler}, nil
 			case goja.PromiseStateFulfilled:
 				ret = p.Result()
 				if ret == nil || goja.IsUndefined(ret) || goja.IsNull(ret) {
@@ -300,6 +308,9 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 type pending struct {
 	vm *vm
 	p  *goja.Object
+	// handler names the handler that returned it ("receive handler"),
+	// for its rejection's stack; "" when a Go function called back.
+	handler string
 }
 
 // Then implements script.Pending: fn runs in the promise job that settles
@@ -316,7 +327,7 @@ func (p *pending) Then(fn func(script.Value, error)) {
 		return goja.Undefined()
 	}
 	onError := func(fc goja.FunctionCall) goja.Value {
-		fn(nil, errors.New(rejectionText(fc.Argument(0))))
+		fn(nil, errors.New(rejectionTextIn(fc.Argument(0), p.handler)))
 		return goja.Undefined()
 	}
 	if _, err := then(p.p, v.rt.ToValue(onValue), v.rt.ToValue(onError)); err != nil {
@@ -341,13 +352,23 @@ func (v *vm) trackRejection(p *goja.Promise, op goja.PromiseRejectionOperation) 
 // promises that were rejected and still have no handler once the promise
 // jobs ran (as Node's unhandledRejection): an async handler that throws
 // fails like one that throws at once, and the error is not lost.
-func (v *vm) withRejections(err error) error {
+//
+// Each is led by the place it was thrown, its bottom frame named handler
+// when that is an anonymous function (stack.go).
+func (v *vm) withRejections(err error, handler string) error {
 	if v.entered > 0 || len(v.unhandled) == 0 {
 		return err
 	}
 	errs := []error{err}
 	for _, p := range v.unhandled {
-		errs = append(errs, fmt.Errorf("unhandled promise rejection: %s", rejectionText(p.Result())))
+		const what = "unhandled promise rejection: "
+		text := what + rejectionText(p.Result())
+		if o, ok := p.Result().(*goja.Object); ok {
+			if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
+				text = cleanStack(what+strings.TrimSpace(st.String()), handler, true)
+			}
+		}
+		errs = append(errs, errors.New(text))
 	}
 	v.unhandled = v.unhandled[:0]
 	return errors.Join(errs...)
@@ -355,10 +376,15 @@ func (v *vm) withRejections(err error) error {
 
 // rejectionText renders a rejection reason: an Error's stack (which
 // starts with its name and message), else the value as a string.
-func rejectionText(reason goja.Value) string {
+func rejectionText(reason goja.Value) string { return rejectionTextIn(reason, "") }
+
+// rejectionTextIn is rejectionText for the promise of the handler named
+// handler: its frame is named (stack.go). The first line stays the
+// error's own: it may reach a script (a task's error).
+func rejectionTextIn(reason goja.Value, handler string) string {
 	if o, ok := reason.(*goja.Object); ok {
 		if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
-			return strings.TrimSpace(st.String())
+			return cleanStack(st.String(), handler, false)
 		}
 	}
 	if reason == nil {
@@ -368,13 +394,18 @@ func rejectionText(reason goja.Value) string {
 }
 
 // jsError renders a goja error with its JS stack (file:line:column).
-func jsError(err error) error {
+func jsError(err error) error { return jsErrorIn(err, "", false) }
+
+// jsErrorIn is jsError for an error of the handler named handler: its
+// stack's script frames, the handler's named, led by the top frame's
+// place when lead is set (stack.go).
+func jsErrorIn(err error, handler string, lead bool) error {
 	if err == nil {
 		return nil
 	}
 	var ex *goja.Exception
 	if errors.As(err, &ex) {
-		return errors.New(strings.TrimSpace(ex.String()))
+		return errors.New(cleanStack(ex.String(), handler, lead))
 	}
 	var ie *goja.InterruptedError
 	if errors.As(err, &ie) {

@@ -78,6 +78,9 @@ func compileSource(src, name string) (*lua.FunctionProto, error) {
 	if err != nil {
 		var pe *parse.Error
 		if errors.As(err, &pe) {
+			if d, ok := diagnose(src, name, pe.Pos.Line, pe.Token); ok {
+				return nil, fmt.Errorf("%s:%d: syntax error: %s", name, d.line, d.msg)
+			}
 			if pe.Pos.Line == parse.EOF {
 				return nil, fmt.Errorf("%s: syntax error at end of file: %s", name, pe.Message)
 			}
@@ -114,6 +117,11 @@ type vm struct {
 	tmpl     *lua.LState // makes the threads: small stacks that grow
 	ctx      context.Context
 
+	// frames names the bottom stack frame of the handler running on a
+	// state ("receive handler (echo.lua:12)"): Call sets it, pcall's
+	// traceback uses it.
+	frames map[*lua.LState]string
+
 	ctxMu  sync.Mutex
 	cancel context.CancelFunc
 	reason string
@@ -129,6 +137,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 		inst:     inst,
 		objects:  map[*script.Object]*lua.LUserData{},
 		metas:    map[*script.Type]*lua.LTable{},
+		frames:   map[*lua.LState]string{},
 		mainFree: true,
 	}
 	v.ClearInterrupt()
@@ -261,6 +270,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	if L == nil {
 		L = v.takeState()
 		v.cur = L
+		v.frames[L] = v.handlerFrame(lc.fn)
 	}
 	L.Push(lc.fn)
 	for _, a := range args {
@@ -274,6 +284,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	}
 	if outer == nil {
 		v.cur = nil
+		delete(v.frames, L)
 		v.giveState(L)
 	}
 	if err != nil {
@@ -294,7 +305,7 @@ func (v *vm) pcall(L *lua.LState, nargs, nret int) error {
 	msg := err.Error()
 	if errors.As(err, &ae) {
 		msg = ae.Object.String()
-		if st := strings.TrimSpace(ae.StackTrace); st != "" {
+		if st := traceback(ae.StackTrace, v.frames[L]); st != "" {
 			msg += "\n" + st
 		}
 	}
@@ -341,4 +352,52 @@ func (v *vm) Close() {
 	}
 	v.ctxMu.Unlock()
 	v.L.Close()
+}
+
+// handlerFrame is how a stack trace names the handler fn: after what the
+// host calls it for (instance.HandlerName), and where it is defined.
+func (v *vm) handlerFrame(fn *lua.LFunction) string {
+	where := "?"
+	if fn != nil && fn.Proto != nil {
+		where = fmt.Sprintf("%s:%d", fn.Proto.SourceName, fn.Proto.LineDefined)
+	}
+	hn, _ := v.inst.(interface{ HandlerName() string })
+	if hn == nil || hn.HandlerName() == "" {
+		return "function <" + where + ">"
+	}
+	name := hn.HandlerName()
+	if !strings.Contains(name, "callback") && !strings.Contains(name, "handler") {
+		name += " handler"
+	}
+	return name + " (" + where + ")"
+}
+
+// traceback tidies gopher-lua's stack traceback: the bottom frame, which it
+// calls the main chunk (or "corountine" on a thread) when Go called the
+// function, is named bottom (a handler; kept when bottom is "", the real
+// main chunk), a required module's chunk ("function <mod.lua:0>") is a
+// main chunk too, and the Go caller's "[G]: ?" line is left out.
+func traceback(st, bottom string) string {
+	lines := strings.Split(strings.TrimSpace(st), "\n")
+	if n := len(lines); n > 0 && strings.TrimSpace(lines[n-1]) == "[G]: ?" {
+		lines = lines[:n-1]
+	}
+	if len(lines) <= 1 {
+		return ""
+	}
+	for i, l := range lines {
+		if !strings.HasSuffix(l, " in main chunk") && !strings.HasSuffix(l, " in corountine") && !strings.HasSuffix(l, ":0>") {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(l, ":0>"):
+			// A required module's chunk.
+			lines[i] = l[:strings.LastIndex(l, " in ")] + " in main chunk"
+		case i == len(lines)-1 && bottom != "":
+			lines[i] = l[:strings.LastIndex(l, " in ")] + " in " + bottom
+		case strings.HasSuffix(l, " in corountine"):
+			lines[i] = strings.TrimSuffix(l, "corountine") + "coroutine"
+		}
+	}
+	return strings.Join(lines, "\n")
 }

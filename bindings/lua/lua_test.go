@@ -26,8 +26,8 @@ func TestCompileErrorsCarryFileAndLine(t *testing.T) {
 		t.Fatalf("Compile(ok.lua) = %v, %v", p, err)
 	}
 	for name, want := range map[string]string{
-		"near.lua":    "near.lua:2: syntax error near '='",
-		"eof.lua":     "eof.lua: syntax error at end of file",
+		"near.lua":    "near.lua:2: syntax error: expected an expression near '='",
+		"eof.lua":     "eof.lua:1: syntax error: 'function' is never closed: expected 'end' before the end of the file",
 		"missing.lua": "read script",
 	} {
 		_, err := lang.Compile(filepath.Join(dir, name))

@@ -45,8 +45,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		runFlags(io.Discard).PrintDefaults()
+		printUsage(stderr)
 		return 2
 	}
 	switch args[0] {
@@ -60,15 +59,85 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "types":
 		return types(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		fs := runFlags(stdout)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return 0
+		return help(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "imscript: unknown command %q\n", args[0])
-	fmt.Fprint(stderr, usage)
+	printUsage(stderr)
 	return 2
+}
+
+// help is `imscript help [COMMAND]`: the usage of imscript or of one
+// command, on stdout.
+func help(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printUsage(stdout)
+		return 0
+	}
+	switch args[0] {
+	case "run":
+		printRunUsage(stdout)
+		return 0
+	case "check", "version":
+		printUsage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "imscript help: unknown command %q (run 'imscript help')\n", args[0])
+	return 2
+}
+
+// printUsage prints the commands and the run flags.
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, usage)
+	fs := runFlags(w)
+	fs.PrintDefaults()
+}
+
+const runUsage = `usage: imscript run [flags] FILE [-- args...]
+
+Run runs FILE (.lua or .js) on worker VMs until SIGTERM, SIGINT or the
+script's imscript.shutdown() / imscript.exit(code); it reloads the script when
+the file changes and on SIGHUP. Flags may come before or after FILE;
+arguments after -- are the script's (imscript.args). Exit status: 0 after a
+graceful stop, the code given to imscript.exit, 1 when the script fails to
+load, 2 for a usage error.
+
+flags:
+`
+
+// printRunUsage is the usage of `imscript run` (imscript help run,
+// imscript run --help).
+func printRunUsage(w io.Writer) {
+	fmt.Fprint(w, runUsage)
+	runFlags(w).PrintDefaults()
+}
+
+// parseInterleaved parses flags that come before and after the positional
+// arguments (imscript run chat.lua --workers 1), as Go's own tools do, and
+// returns the positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// checkRunOpts refuses flag values out of range.
+func checkRunOpts() error {
+	if opts.workers < 0 {
+		return fmt.Errorf("--workers %d: want 0 (automatic) or more", opts.workers)
+	}
+	if opts.natsPort < 0 || opts.natsPort > 65535 {
+		return fmt.Errorf("--nats-port %d: want a port from 0 to 65535", opts.natsPort)
+	}
+	return nil
 }
 
 type runOpts struct {
@@ -134,7 +203,7 @@ func newLogger(w io.Writer) (*slog.Logger, error) {
 	ho := &slog.HandlerOptions{Level: level}
 	switch opts.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, ho)), nil
+		return slog.New(newStackText(w, ho)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, ho)), nil
 	}
@@ -151,15 +220,30 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	shortUsage := func() {
+		fmt.Fprint(stderr, "usage: imscript run [flags] FILE [-- args...]\nRun 'imscript help run' for details.\n")
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "imscript run: want exactly one script file")
-		return 2
-	}
+	fs.Usage = func() {} // -h prints the whole usage on stdout; an error, the short one
 	// Flags may also follow the file: imscript run echo.lua --workers 2
-	file := fs.Arg(0)
+	files, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printRunUsage(stdout)
+		return 0
+	}
+	if err != nil {
+		shortUsage()
+		return 2
+	}
+	if len(files) != 1 {
+		fmt.Fprintf(stderr, "imscript run: want exactly one script file, got %d\n", len(files))
+		shortUsage()
+		return 2
+	}
+	if err := checkRunOpts(); err != nil {
+		fmt.Fprintln(stderr, "imscript run:", err)
+		return 2
+	}
+	file := files[0]
 	logger, err := newLogger(stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "imscript run:", err)
@@ -223,7 +307,7 @@ func runScript(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "imscript run:", err)
 		return 1
 	}
-	return 0
+	return h.ExitCode()
 }
 
 // brokerConfig is the NATS broker's config from the flags; mode names the

@@ -1,6 +1,6 @@
 -- HTTP client: fetches a URL with imscript.http.request and prints the
--- status, two headers and the body; then it stops. The default URL is the
--- http_hello example's.
+-- status, two headers and the body; then it stops (exit status 1 when the
+-- request failed). The default URL is the http_hello example's.
 --   imscript run scripts/lua/http_client.lua -- https://example.com/
 -- URL can also come from the environment.
 
@@ -21,6 +21,8 @@ imscript.after(0, function()
     })
     if not res then
         print("request failed: " .. err)
+        imscript.exit(1) -- stops the host; `imscript run` exits with 1
+        return
     else
         print("status: " .. res.status)
         print("content-type: " .. (res.headers["content-type"] or "-"))
