@@ -14,10 +14,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/dop251/goja"
-	"github.com/dop251/goja/parser"
 	"github.com/dop251/goja_nodejs/buffer"
 	"github.com/dop251/goja_nodejs/require"
 	"github.com/dop251/goja_nodejs/url"
@@ -35,67 +33,30 @@ func New() *Language { return &Language{} }
 func (*Language) Name() string { return "js" }
 
 // Extensions implements script.Language.
-func (*Language) Extensions() []string { return []string{".js", ".cjs"} }
+func (*Language) Extensions() []string { return []string{".js", ".mjs", ".cjs"} }
 
-// program is a compiled main script plus a require registry whose compiled
-// modules are shared by the VMs of one version.
+// program is a compiled main script plus the loader whose compiled files
+// are shared by the VMs of one version (modules.go), and a goja_nodejs
+// registry for its core modules (buffer, url, util).
 type program struct {
 	path string
-	prog *goja.Program
+	ld   *loader
 	reg  *require.Registry
-
-	mu   sync.Mutex
-	deps []string
 }
 
 func (p *program) Path() string { return p.path }
 
-func (p *program) dependencies() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.deps...)
-}
-
-// Compile implements script.Language.
+// Compile implements script.Language: the main script, as a CommonJS file
+// or an ES module (modules.go).
 func (*Language) Compile(path string) (script.Program, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read script: %w", err)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
 	}
-	prog, err := compile(path, string(src))
-	if err != nil {
-		return nil, err
+	p := &program{path: path, ld: newLoader(), reg: require.NewRegistry()}
+	if s := p.ld.source(path); s.err != nil {
+		return nil, s.err
 	}
-	p := &program{path: path, prog: prog}
-	p.reg = require.NewRegistry(require.WithLoader(func(name string) ([]byte, error) {
-		b, err := require.DefaultSourceLoader(name)
-		if err == nil {
-			p.mu.Lock()
-			p.deps = append(p.deps, name)
-			p.mu.Unlock()
-		}
-		return b, err
-	}))
 	return p, nil
-}
-
-func compile(path, src string) (*goja.Program, error) {
-	// parser.ParseFile, not goja.Parse: goja.Parse flattens the parser's
-	// ErrorList into a message and loses the line.
-	ast, err := parser.ParseFile(nil, path, src, 0, parser.WithDisableSourceMaps)
-	if err != nil {
-		var el parser.ErrorList
-		if errors.As(err, &el) && len(el) > 0 {
-			e := el[0]
-			return nil, fmt.Errorf("%s:%d:%d: syntax error: %s", displayName(path), e.Position.Line, e.Position.Column, e.Message)
-		}
-		return nil, fmt.Errorf("%s: %w", displayName(path), err)
-	}
-	prog, err := goja.CompileAST(ast, false)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", displayName(path), err)
-	}
-	return prog, nil
 }
 
 func displayName(path string) string {
@@ -113,6 +74,9 @@ type vm struct {
 	inst script.Instance
 	req  *require.RequireModule
 	buf  *buffer.Buffer
+
+	// files are the modules of files this VM ran, by path (modules.go).
+	files map[string]*goja.Object
 
 	objects map[*script.Object]*goja.Object
 	types   map[*script.Type]*typeMethods
@@ -162,6 +126,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	v := &vm{
 		rt:      rt,
 		inst:    inst,
+		files:   map[string]*goja.Object{},
 		objects: map[*script.Object]*goja.Object{},
 		types:   map[*script.Type]*typeMethods{},
 	}
@@ -202,7 +167,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 			}
 		}
 	}
-	_ = rt.Set("require", v.require)
+	_ = rt.Set("require", v.makeRequire(inst.ScriptDir(), false))
 	v.installConsole()
 	v.installTimers()
 	v.installWeb()
@@ -214,45 +179,17 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	return v, nil
 }
 
-// require serves registered modules ("imscript", "json", ...), the Node
-// core modules of nodeBuiltins ("crypto", "node:crypto") and files
-// relative to the calling script (Node's resolution).
-func (v *vm) require(call goja.FunctionCall) goja.Value {
-	name := call.Argument(0).String()
-	if mod, ok := v.mods[name]; ok {
-		return mod
-	}
-	if mod := v.builtin(name); mod != nil {
-		return mod
-	}
-	if mod, ok := v.inst.Module(name); ok {
-		v.mods[name] = v.toJS(mod, 0)
-		return v.mods[name]
-	}
-	ret, err := v.req.Require(name)
-	if p, ok := v.inst.Program().(*program); ok {
-		for _, d := range p.dependencies() {
-			v.inst.AddDependency(d)
-		}
-	}
-	if err != nil {
-		var ex *goja.Exception
-		if errors.As(err, &ex) {
-			panic(ex)
-		}
-		panic(v.rt.NewGoError(fmt.Errorf("require %q: %w", name, err)))
-	}
-	return ret
-}
-
 // Run implements script.VM.
 func (v *vm) Run(p script.Program) error {
 	jp, ok := p.(*program)
 	if !ok {
 		return fmt.Errorf("js: not a JavaScript program: %s", p.Path())
 	}
+	// Through a JS call, so that a throw is an error and the promise jobs
+	// run when it returns.
+	run, _ := goja.AssertFunction(v.rt.ToValue(func(goja.FunctionCall) goja.Value { return v.load(jp.path) }))
 	v.entered++
-	_, err := v.rt.RunProgram(jp.prog)
+	_, err := run(goja.Undefined())
 	v.entered--
 	return v.withRejections(jsError(err))
 }

@@ -16,7 +16,7 @@ func TestCompileErrorsCarryFileLineAndColumn(t *testing.T) {
 		"eof.js": "function f() {\n  return 1;\n",
 	})
 	lang := js.New()
-	if lang.Name() != "js" || strings.Join(lang.Extensions(), ",") != ".js,.cjs" {
+	if lang.Name() != "js" || strings.Join(lang.Extensions(), ",") != ".js,.mjs,.cjs" {
 		t.Errorf("name %q extensions %v", lang.Name(), lang.Extensions())
 	}
 	if p, err := lang.Compile(filepath.Join(dir, "ok.js")); err != nil || p.Path() != filepath.Join(dir, "ok.js") {

@@ -25,7 +25,9 @@ import (
 // (and "node:crypto") is Node's, which also carries imscript.crypto's
 // members when that module is registered.
 var nodeBuiltins = map[string]func(*vm) goja.Value{
-	"crypto": (*vm).nodeCrypto,
+	"crypto":  (*vm).nodeCrypto,
+	"events":  (*vm).nodeEvents,
+	"process": (*vm).nodeProcess,
 }
 
 // builtin returns the Node core module name names ("crypto",

@@ -20,16 +20,31 @@ import (
 //go:embed web.js
 var webSrc string
 
-// webProgram is web.js compiled once for every VM.
-var webProgram = sync.OnceValue(func() *goja.Program {
-	return goja.MustCompile("imscript:web.js", webSrc, true)
-})
+// fetch.js adds fetch and its classes, EventTarget, AbortController and
+// structuredClone, after web.js.
+//
+//go:embed fetch.js
+var fetchSrc string
 
-// webGlobals are the globals web.js defines.
-var webGlobals = []string{"DOMException", "TextEncoder", "TextDecoder", "atob", "btoa", "crypto"}
+// webProgram is web.js compiled once for every VM, fetchProgram fetch.js.
+var (
+	webProgram = sync.OnceValue(func() *goja.Program {
+		return goja.MustCompile("imscript:web.js", webSrc, true)
+	})
+	fetchProgram = sync.OnceValue(func() *goja.Program {
+		return goja.MustCompile("imscript:fetch.js", fetchSrc, true)
+	})
+)
 
-// installWeb adds DOMException, TextEncoder, TextDecoder, atob, btoa and
-// crypto (randomUUID, getRandomValues), as browsers and Node have them.
+// webGlobals are the globals web.js and fetch.js define.
+var webGlobals = []string{"DOMException", "TextEncoder", "TextDecoder", "atob", "btoa", "crypto",
+	"Event", "EventTarget", "AbortController", "AbortSignal", "Headers", "Request", "Response", "fetch",
+	"structuredClone"}
+
+// installWeb adds DOMException, TextEncoder, TextDecoder, atob, btoa,
+// crypto (randomUUID, getRandomValues), fetch (Headers, Request,
+// Response), Event, EventTarget, AbortController, AbortSignal and
+// structuredClone, as browsers and Node have them.
 // They cost a VM about 100 µs to make, so each starts as an accessor that
 // makes them all the first time one is read or assigned.
 func (v *vm) installWeb() {
@@ -110,12 +125,37 @@ func (v *vm) makeWeb() error {
 	}
 	r := ret.ToObject(rt)
 	v.webcrypto = r.Get("webcrypto").ToObject(rt)
+	if err := v.makeFetch(r); err != nil {
+		return err
+	}
 	isView, ok := goja.AssertFunction(rt.Get("ArrayBuffer").ToObject(rt).Get("isView"))
 	if !ok {
 		panic("no ArrayBuffer.isView")
 	}
 	v.isView = isView
 	return nil
+}
+
+// makeFetch runs fetch.js, with imscript.http.request (when the host has
+// the http module) to do the requests.
+func (v *vm) makeFetch(web *goja.Object) error {
+	rt := v.rt
+	fnv, err := rt.RunProgram(fetchProgram())
+	if err != nil {
+		return err
+	}
+	fn, ok := goja.AssertFunction(fnv)
+	if !ok {
+		panic("fetch.js is not a function")
+	}
+	h := rt.NewObject()
+	if mod, ok := v.mods["http"]; ok {
+		if m, ok := mod.(*goja.Object); ok {
+			_ = h.Set("request", m.Get("request"))
+		}
+	}
+	_, err = fn(goja.Undefined(), rt.GlobalObject(), h, web)
+	return err
 }
 
 // encodeInto is TextEncoder#encodeInto's work: as much of the string as

@@ -36,11 +36,22 @@ func Module(inst script.Instance) script.Value {
 }
 
 // request is imscript.http.request{ method, url, headers, body, timeout,
-// redirects, max_body_size, ca_file, insecure } [, fn(result, err)].
+// redirects, max_body_size, ca_file, insecure, cancel } [, fn(result, err)].
+// cancel, a function, is called at once with a function that cancels the
+// request: it then fails with "canceled" (what fetch's AbortSignal uses).
 func request(c script.Call) {
 	inst := c.Instance()
-	o := opts.New("http.request", c.Table(0, "options"),
-		"method", "url", "headers", "body", "timeout", "redirects", "max_body_size", "ca_file", "insecure")
+	m := c.Table(0, "options")
+	o := opts.New("http.request", m,
+		"method", "url", "headers", "body", "timeout", "redirects", "max_body_size", "ca_file", "insecure", "cancel")
+	var onCancel script.Callback
+	if v := m["cancel"]; v != nil {
+		cb, ok := v.(script.Callback)
+		if !ok {
+			script.Usagef("http.request: option cancel: a function expected, got %s", script.TypeName(v))
+		}
+		onCancel = cb
+	}
 	method := strings.ToUpper(o.Str("method", "GET"))
 	rawURL := o.Need("url")
 	u, err := url.Parse(rawURL)
@@ -61,7 +72,13 @@ func request(c script.Call) {
 	}
 	tr := transport(inst, o.Str("ca_file", ""), o.Bool("insecure", false), tlsCfg)
 	ctx := inst.Context() // a reload (once the old version has drained) cancels it
+	cancel := context.CancelFunc(func() {})
+	if onCancel != nil {
+		ctx, cancel = context.WithCancel(ctx)
+		inst.Call("http.request cancel", onCancel, script.Function(func(script.Call) { cancel() }))
+	}
 	go func() {
+		defer cancel()
 		res, err := do(ctx, tr, method, u, headers, body, timeout, redirects, maxBody)
 		settle(res, err)
 	}()
@@ -136,6 +153,9 @@ func do(ctx context.Context, tr *http.Transport, method string, u *url.URL, head
 func describe(method string, u *url.URL, timeout time.Duration, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s %s: timed out after %v", method, u.Redacted(), timeout)
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s %s: canceled", method, u.Redacted())
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

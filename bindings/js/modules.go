@@ -1,0 +1,586 @@
+package js
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/parser"
+	nodeerrors "github.com/dop251/goja_nodejs/errors"
+	"github.com/evanw/esbuild/pkg/api"
+)
+
+// The module loader: CommonJS files run in Node's wrapper function (so a
+// top-level return works and each file has its own require, module,
+// exports, __filename and __dirname); ES modules (.mjs, a .js under a
+// package.json with "type": "module", or a .js that uses import/export)
+// are turned into that form by esbuild, with a source map so stacks name
+// the file's own lines. Resolution is Node's: relative files with .js,
+// .mjs, .cjs or .json added, folders with package.json "main" or index.js,
+// and packages in node_modules folders with package.json "exports"
+// (subpaths, patterns, conditions) or "main". A program compiles each file
+// once for all its VMs; a reload is a new program, so files are read anew.
+
+// wrapHead and wrapTail make a file a function, as Node does. import.meta
+// becomes the last parameter in ES modules.
+const (
+	wrapHead = "(function (exports, require, module, __filename, __dirname, __imscript_meta) {"
+	wrapTail = "\n})"
+)
+
+// source is one file compiled for a program (shared by its VMs).
+type source struct {
+	prog *goja.Program // the wrapper function, for .js/.mjs/.cjs
+	json string        // the text, for .json
+	esm  bool
+	err  error
+}
+
+// loader is a program's compiled files and what it learned of package.json
+// files.
+type loader struct {
+	mu    sync.Mutex
+	files map[string]*source
+	pkgs  map[string]*pkgJSON // by folder; nil when it has none
+}
+
+// pkgJSON is what the loader reads of a package.json.
+type pkgJSON struct {
+	Name    string          `json:"name"`
+	Main    string          `json:"main"`
+	Type    string          `json:"type"`
+	Exports json.RawMessage `json:"exports"`
+}
+
+func newLoader() *loader {
+	return &loader{files: map[string]*source{}, pkgs: map[string]*pkgJSON{}}
+}
+
+// pkg returns the package.json of folder dir, or nil.
+func (l *loader) pkg(dir string) *pkgJSON {
+	l.mu.Lock()
+	p, ok := l.pkgs[dir]
+	l.mu.Unlock()
+	if ok {
+		return p
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err == nil {
+		p = &pkgJSON{}
+		if json.Unmarshal(b, p) != nil {
+			p = &pkgJSON{}
+		}
+	}
+	l.mu.Lock()
+	l.pkgs[dir] = p
+	l.mu.Unlock()
+	return p
+}
+
+// typeModule says whether the nearest package.json above file says
+// "type": "module".
+func (l *loader) typeModule(file string) bool {
+	for dir := filepath.Dir(file); ; {
+		if p := l.pkg(dir); p != nil {
+			return p.Type == "module"
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir || filepath.Base(dir) == "node_modules" {
+			return false
+		}
+		dir = parent
+	}
+}
+
+// source compiles path once (read errors and syntax errors included).
+func (l *loader) source(path string) *source {
+	l.mu.Lock()
+	s, ok := l.files[path]
+	l.mu.Unlock()
+	if ok {
+		return s
+	}
+	s = l.compileFile(path)
+	l.mu.Lock()
+	if prev, ok := l.files[path]; ok {
+		s = prev
+	} else {
+		l.files[path] = s
+	}
+	l.mu.Unlock()
+	return s
+}
+
+func (l *loader) compileFile(path string) *source {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return &source{err: fmt.Errorf("read script: %w", err)}
+	}
+	src := string(b)
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		return &source{json: strings.TrimPrefix(src, "\uFEFF")}
+	case ".mjs":
+		return compileESM(path, src)
+	case ".cjs":
+		return compileCJS(path, src)
+	}
+	if l.typeModule(path) {
+		return compileESM(path, src)
+	}
+	s := compileCJS(path, src)
+	// As Node does for a .js with no "type": a file that is not a valid
+	// script but uses module syntax is a module.
+	if s.err != nil && esmSyntax.MatchString(src) {
+		if m := compileESM(path, src); m.err == nil {
+			return m
+		}
+	}
+	return s
+}
+
+// esmSyntax finds what only an ES module has: an import or export
+// statement, or import.meta.
+var esmSyntax = regexp.MustCompile(`(?m)^[ \t]*(import[ \t]*[\w{*'"]|export[ \t]+[\w{*]|export[ \t]*\{)|\bimport\.meta\b`)
+
+// stripHashbang turns a #! first line into a comment, keeping the lines.
+func stripHashbang(src string) string {
+	if strings.HasPrefix(src, "#!") {
+		return "//" + src[2:]
+	}
+	return src
+}
+
+func compileCJS(path, src string) *source {
+	prog, err := compileWrapped(path, stripHashbang(src), false, true)
+	return &source{prog: prog, err: err}
+}
+
+// compileESM turns an ES module into a CommonJS one (esbuild) and
+// compiles that, strict, with the source map that points at the module.
+func compileESM(path, src string) *source {
+	// Named .js for esbuild: for a .mjs it would take a default import of
+	// an ES module for its whole namespace (Node's rule for CommonJS
+	// files, which __esModule tells apart here).
+	name := strings.TrimSuffix(path, filepath.Ext(path)) + ".js"
+	r := api.Transform(stripHashbang(src), api.TransformOptions{
+		Format:     api.FormatCommonJS,
+		Platform:   api.PlatformNode,
+		Target:     api.ESNext,
+		Charset:    api.CharsetUTF8,
+		Sourcefile: name,
+		Sourcemap:  api.SourceMapExternal,
+		// import() becomes a promise of require(): goja has no import().
+		Supported: map[string]bool{"dynamic-import": false},
+		Define:    map[string]string{"import.meta": "__imscript_meta"},
+		LogLevel:  api.LogLevelSilent,
+	})
+	if len(r.Errors) > 0 {
+		e := r.Errors[0]
+		msg := e.Text
+		if strings.HasPrefix(msg, "Top-level await is currently not supported") {
+			msg = "top-level await is not supported in modules: put the code in an async function (handlers may await)"
+		}
+		if e.Location != nil {
+			return &source{err: fmt.Errorf("%s:%d:%d: syntax error: %s", displayName(path), e.Location.Line, e.Location.Column+1, msg)}
+		}
+		return &source{err: fmt.Errorf("%s: syntax error: %s", displayName(path), msg)}
+	}
+	code := string(r.Code)
+	// The map, naming the file itself, inline: goja reads it for stacks.
+	var sm map[string]any
+	if json.Unmarshal(r.Map, &sm) == nil {
+		sm["sources"] = []string{path}
+		if b, err := json.Marshal(sm); err == nil {
+			code += "//# sourceMappingURL=data:application/json;base64," + base64.StdEncoding.EncodeToString(b) + "\n"
+		}
+	}
+	prog, err := compileWrapped(path, code, true, false)
+	return &source{prog: prog, esm: true, err: err}
+}
+
+// compileWrapped compiles src in Node's wrapper function. Syntax errors
+// carry file:line:column of the file itself.
+func compileWrapped(path, src string, strict, noMaps bool) (*goja.Program, error) {
+	var opts []parser.Option
+	if noMaps {
+		opts = append(opts, parser.WithDisableSourceMaps)
+	}
+	// parser.ParseFile, not goja.Parse: goja.Parse flattens the parser's
+	// ErrorList into a message and loses the line.
+	ast, err := parser.ParseFile(nil, path, wrapHead+src+wrapTail, 0, opts...)
+	if err != nil {
+		var el parser.ErrorList
+		if errors.As(err, &el) && len(el) > 0 {
+			e := el[0]
+			line, col := e.Position.Line, e.Position.Column
+			if line == 1 {
+				col = max(1, col-len(wrapHead))
+			}
+			if n := strings.Count(src, "\n") + 1; line > n { // the error is at the tail
+				line, col = n, len(src)-strings.LastIndex(src, "\n")
+			}
+			return nil, fmt.Errorf("%s:%d:%d: syntax error: %s", displayName(path), line, col, e.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", displayName(path), err)
+	}
+	prog, err := goja.CompileAST(ast, strict)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", displayName(path), err)
+	}
+	return prog, nil
+}
+
+// moduleNotFound is Node's error for a name that resolves to nothing.
+func (v *vm) moduleNotFound(name, from string) *goja.Object {
+	return nodeerrors.NewError(v.rt, nil, "MODULE_NOT_FOUND", "Cannot find module '%s' imported from %s", name, from)
+}
+
+// makeRequire is the require function of the files in dir (esm: of an ES
+// module there, which resolves package "exports" with the "import"
+// condition).
+func (v *vm) makeRequire(dir string, esm bool) *goja.Object {
+	rt := v.rt
+	req := rt.ToValue(func(fc goja.FunctionCall) goja.Value {
+		name := fc.Argument(0)
+		if name.ExportType() != typeString {
+			panic(nodeerrors.NewTypeError(rt, nodeerrors.ErrCodeInvalidArgType, `The "id" argument must be of type string`))
+		}
+		return v.requireFrom(dir, name.String(), esm)
+	}).(*goja.Object)
+	_ = req.Set("resolve", func(fc goja.FunctionCall) goja.Value {
+		name := fc.Argument(0).String()
+		if v.isBuiltin(name) {
+			return rt.ToValue(name)
+		}
+		p, err := v.resolveFile(dir, name, esm)
+		if err != nil {
+			panic(v.resolveError(name, dir, err))
+		}
+		return rt.ToValue(p)
+	})
+	return req
+}
+
+// coreModules are the goja_nodejs core modules, served by its registry.
+var coreModules = map[string]bool{"buffer": true, "url": true, "util": true}
+
+// isBuiltin says whether name is a module require() serves without a file.
+func (v *vm) isBuiltin(name string) bool {
+	base := strings.TrimPrefix(name, "node:")
+	if _, ok := v.mods[name]; ok {
+		return true
+	}
+	if nodeBuiltins[base] != nil || coreModules[base] {
+		return true
+	}
+	if strings.HasPrefix(name, "node:") {
+		return false
+	}
+	_, ok := v.inst.Module(name)
+	return ok
+}
+
+// requireFrom serves require(name) from a file in dir: registered modules
+// ("imscript", "json", ...), Node's core modules (with or without
+// "node:"), then files.
+func (v *vm) requireFrom(dir, name string, esm bool) goja.Value {
+	if mod, ok := v.mods[name]; ok {
+		return mod
+	}
+	if mod := v.builtin(name); mod != nil {
+		return mod
+	}
+	base := strings.TrimPrefix(name, "node:")
+	if coreModules[base] {
+		ret, err := v.req.Require(base)
+		if err != nil {
+			panic(v.rt.NewGoError(fmt.Errorf("require %q: %w", name, err)))
+		}
+		v.mods[base], v.mods["node:"+base] = ret, ret
+		return ret
+	}
+	if strings.HasPrefix(name, "node:") {
+		panic(nodeerrors.NewError(v.rt, nil, "ERR_UNKNOWN_BUILTIN_MODULE", "No such built-in module: %s (imscript's JavaScript is not Node: see the README's list)", name))
+	}
+	if mod, ok := v.inst.Module(name); ok {
+		v.mods[name] = v.toJS(mod, 0)
+		return v.mods[name]
+	}
+	path, err := v.resolveFile(dir, name, esm)
+	if err != nil {
+		panic(v.resolveError(name, dir, err))
+	}
+	return v.load(path)
+}
+
+func (v *vm) resolveError(name, dir string, err error) *goja.Object {
+	if errors.Is(err, fs.ErrNotExist) {
+		return v.moduleNotFound(name, displayName(dir))
+	}
+	var pe *pkgError
+	if errors.As(err, &pe) {
+		return nodeerrors.NewError(v.rt, nil, pe.code, "%s", pe.msg)
+	}
+	return v.rt.NewGoError(fmt.Errorf("require %q: %w", name, err))
+}
+
+// load runs the file at path once per VM and returns its module.exports
+// (while it runs, a require cycle gets the exports so far, as in Node).
+func (v *vm) load(path string) goja.Value {
+	if m, ok := v.files[path]; ok {
+		return m.Get("exports")
+	}
+	p := v.inst.Program().(*program)
+	s := p.ld.source(path)
+	v.inst.AddDependency(path)
+	if s.err != nil {
+		panic(v.rt.NewGoError(s.err))
+	}
+	rt := v.rt
+	module := rt.NewObject()
+	exports := rt.NewObject()
+	_ = module.Set("exports", exports)
+	_ = module.Set("id", path)
+	_ = module.Set("filename", path)
+	_ = module.Set("loaded", false)
+	v.files[path] = module
+	if s.prog == nil { // JSON
+		val, err := jsonParse(rt, s.json)
+		if err != nil {
+			delete(v.files, path)
+			panic(v.rt.NewGoError(fmt.Errorf("%s: %w", displayName(path), err)))
+		}
+		_ = module.Set("exports", val)
+		_ = module.Set("loaded", true)
+		return val
+	}
+	if err := v.runModule(s, path, module, exports); err != nil {
+		delete(v.files, path)
+		var ex *goja.Exception
+		if errors.As(err, &ex) {
+			panic(ex)
+		}
+		panic(v.rt.NewGoError(err))
+	}
+	_ = module.Set("loaded", true)
+	return module.Get("exports")
+}
+
+// runModule calls the file's wrapper function.
+func (v *vm) runModule(s *source, path string, module, exports *goja.Object) error {
+	rt := v.rt
+	fv, err := rt.RunProgram(s.prog)
+	if err != nil {
+		return err
+	}
+	fn, ok := goja.AssertFunction(fv)
+	if !ok {
+		return fmt.Errorf("%s: not a module", path)
+	}
+	dir := filepath.Dir(path)
+	meta := goja.Undefined()
+	if s.esm {
+		m := rt.NewObject()
+		_ = m.Set("url", "file://"+filepath.ToSlash(path))
+		_ = m.Set("filename", path)
+		_ = m.Set("dirname", dir)
+		_ = m.Set("main", path == v.inst.Program().Path())
+		meta = m
+	}
+	_ = module.Set("require", v.makeRequire(dir, s.esm))
+	_, err = fn(exports, exports, module.Get("require"), module, rt.ToValue(path), rt.ToValue(dir), meta)
+	return err
+}
+
+func jsonParse(rt *goja.Runtime, text string) (goja.Value, error) {
+	parse, _ := goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("parse"))
+	return parse(goja.Undefined(), rt.ToValue(text))
+}
+
+// pkgError is a package.json that does not allow what was asked.
+type pkgError struct{ code, msg string }
+
+func (e *pkgError) Error() string { return e.msg }
+
+// exts are what a file name may leave out, in the order they are tried.
+var exts = []string{".js", ".mjs", ".cjs", ".json"}
+
+// resolveFile finds the file name names from a file in dir (Node's
+// algorithm, with package "exports").
+func (v *vm) resolveFile(dir, name string, esm bool) (string, error) {
+	if name == "" {
+		return "", fs.ErrNotExist
+	}
+	if filepath.IsAbs(name) || name == "." || name == ".." || strings.HasPrefix(name, "./") || strings.HasPrefix(name, "../") {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, name)
+		}
+		return v.fileOrDir(p)
+	}
+	pkgName, sub := name, ""
+	if i := strings.IndexByte(name, '/'); i >= 0 {
+		if strings.HasPrefix(name, "@") {
+			if j := strings.IndexByte(name[i+1:], '/'); j >= 0 {
+				pkgName, sub = name[:i+1+j], name[i+1+j+1:]
+			}
+		} else {
+			pkgName, sub = name[:i], name[i+1:]
+		}
+	}
+	ld := v.inst.Program().(*program).ld
+	for d := dir; ; {
+		if filepath.Base(d) != "node_modules" {
+			pd := filepath.Join(d, "node_modules", pkgName)
+			if st, err := os.Stat(pd); err == nil && st.IsDir() {
+				if pj := ld.pkg(pd); pj != nil && len(pj.Exports) > 0 && string(pj.Exports) != "null" {
+					return v.viaExports(pd, pj, pkgName, sub, esm)
+				}
+				if sub == "" {
+					return v.fileOrDir(pd)
+				}
+				return v.fileOrDir(filepath.Join(pd, sub))
+			}
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", fs.ErrNotExist
+		}
+		d = parent
+	}
+}
+
+// fileOrDir is Node's LOAD_AS_FILE then LOAD_AS_DIRECTORY.
+func (v *vm) fileOrDir(p string) (string, error) {
+	if isFile(p) {
+		return p, nil
+	}
+	for _, e := range exts {
+		if isFile(p + e) {
+			return p + e, nil
+		}
+	}
+	if st, err := os.Stat(p); err != nil || !st.IsDir() {
+		return "", fs.ErrNotExist
+	}
+	if pj := v.inst.Program().(*program).ld.pkg(p); pj != nil && pj.Main != "" {
+		m := filepath.Join(p, pj.Main)
+		if isFile(m) {
+			return m, nil
+		}
+		for _, e := range exts {
+			if isFile(m + e) {
+				return m + e, nil
+			}
+		}
+		for _, e := range exts {
+			if isFile(filepath.Join(m, "index"+e)) {
+				return filepath.Join(m, "index"+e), nil
+			}
+		}
+	}
+	for _, e := range exts {
+		if isFile(filepath.Join(p, "index"+e)) {
+			return filepath.Join(p, "index"+e), nil
+		}
+	}
+	return "", fs.ErrNotExist
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// viaExports resolves subpath sub of the package in pd by its "exports".
+func (v *vm) viaExports(pd string, pj *pkgJSON, pkgName, sub string, esm bool) (string, error) {
+	var exp any
+	if err := json.Unmarshal(pj.Exports, &exp); err != nil {
+		return "", &pkgError{"ERR_INVALID_PACKAGE_CONFIG", fmt.Sprintf("Invalid package config %s: exports: %v", filepath.Join(pd, "package.json"), err)}
+	}
+	key := "."
+	if sub != "" {
+		key = "./" + sub
+	}
+	conds := []string{"node", "require", "default"}
+	if esm {
+		conds = []string{"node", "import", "default"}
+	}
+	// A map whose keys start with "." maps subpaths; else it is the
+	// conditions of ".".
+	m, isMap := exp.(map[string]any)
+	subpaths := false
+	if isMap {
+		for k := range m {
+			subpaths = strings.HasPrefix(k, ".")
+			break
+		}
+	}
+	var target any
+	star := ""
+	switch {
+	case subpaths:
+		if t, ok := m[key]; ok {
+			target = t
+		} else {
+			best := ""
+			for k, t := range m {
+				i := strings.IndexByte(k, '*')
+				if i < 0 || !strings.HasPrefix(key, k[:i]) || !strings.HasSuffix(key, k[i+1:]) || len(key) < len(k)-1 {
+					continue
+				}
+				if len(k[:i]) > len(best) || best == "" {
+					best, target, star = k[:i], t, key[i:len(key)-len(k[i+1:])]
+				}
+			}
+		}
+	case key == ".":
+		target = exp
+	}
+	if t := pickTarget(target, conds); t != "" {
+		t = strings.ReplaceAll(t, "*", star)
+		p := filepath.Join(pd, filepath.FromSlash(t))
+		if isFile(p) {
+			return p, nil
+		}
+		return "", fs.ErrNotExist
+	}
+	return "", &pkgError{"ERR_PACKAGE_PATH_NOT_EXPORTED", fmt.Sprintf("Package subpath '%s' is not defined by \"exports\" in %s", key, filepath.Join(pd, "package.json"))}
+}
+
+// pickTarget is the first target of an "exports" value that the
+// conditions select ("" when none).
+func pickTarget(t any, conds []string) string {
+	switch t := t.(type) {
+	case string:
+		return t
+	case []any:
+		for _, x := range t {
+			if s := pickTarget(x, conds); s != "" {
+				return s
+			}
+		}
+	case map[string]any:
+		// JSON objects are ordered in the file; Go maps are not. Node takes
+		// the first key that matches in file order; the usual files list
+		// the specific conditions before "default", so asking in the
+		// order of conds gives the same answer for them.
+		for _, c := range conds {
+			if x, ok := t[c]; ok {
+				if s := pickTarget(x, conds); s != "" {
+					return s
+				}
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,156 @@
+package js_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/imscript/imscript/bindings/js"
+	"github.com/imscript/imscript/script"
+	"github.com/imscript/imscript/script/scripttest"
+)
+
+// pkgFiles are a sibling module, a CommonJS one, JSON, and npm-style
+// packages in node_modules: one by "main", one by "exports" (conditions,
+// a subpath, a pattern), one ES module package ("type": "module").
+var pkgFiles = map[string]string{
+	"lib/math.mjs": `export const add = (a, b) => a + b;
+export default function twice(x) { return 2 * x; }
+export let count = 0;
+export function bump() { count++; }
+`,
+	"lib/re.js":                         "export * from './math.mjs';\nexport { default as twice2 } from './math.mjs';\n",
+	"lib/old.js":                        "module.exports = { kind: 'cjs', dir: __dirname.split('/').pop() };\n",
+	"data.json":                         `{"answer": 42}`,
+	"node_modules/mainpkg/package.json": `{"name": "mainpkg", "main": "./lib/entry.js"}`,
+	"node_modules/mainpkg/lib/entry.js": `const EventEmitter = require("events");
+module.exports = { name: "mainpkg", ee: typeof EventEmitter, node: require("node:events") === EventEmitter };
+`,
+	"node_modules/exppkg/package.json": `{"name": "exppkg", "exports": {
+  ".": { "import": "./esm/index.mjs", "require": "./cjs/index.js" },
+  "./util": "./util.js",
+  "./feat/*": "./features/*.js",
+  "./package.json": "./package.json"
+}}`,
+	"node_modules/exppkg/esm/index.mjs":      "export const how = 'import';\n",
+	"node_modules/exppkg/cjs/index.js":       "exports.how = 'require';\n",
+	"node_modules/exppkg/util.js":            "exports.util = true;\n",
+	"node_modules/exppkg/features/one.js":    "exports.feature = 'one';\n",
+	"node_modules/exppkg/secret.js":          "exports.secret = true;\n",
+	"node_modules/@scope/typed/package.json": `{"name": "@scope/typed", "type": "module", "main": "index.js"}`,
+	"node_modules/@scope/typed/index.js":     "import { add } from './dep.js';\nexport const seven = add(3, 4);\nexport const meta = import.meta.url.endsWith('/@scope/typed/index.js');\n",
+	"node_modules/@scope/typed/dep.js":       "export { add } from '../../../lib/math.mjs';\n",
+}
+
+// TestESModules: an ES module main script imports a sibling module (live
+// bindings, default and named, re-exports), CommonJS, JSON, a package by
+// "main", one by "exports" (the "import" condition, a subpath, a pattern,
+// a subpath it does not export), an ES module package, Node's modules by
+// their node: names, and the imscript modules; on two workers.
+func TestESModules(t *testing.T) {
+	src := `import twice, { add, count, bump } from "./lib/math.mjs";
+import * as re from "./lib/re.js";
+import old from "./lib/old.js";
+import data from "./data.json";
+import mainpkg from "mainpkg";
+import { how } from "exppkg";
+import { util } from "exppkg/util";
+import { feature } from "exppkg/feat/one";
+import { seven, meta } from "@scope/typed";
+import { createHash } from "node:crypto";
+import crypto from "crypto";
+import { EventEmitter } from "node:events";
+import imscript2, { json } from "imscript";
+import t from "t";
+
+console.log(twice(4), add(1, 2), re.add(2, 2), re.twice2(5), count);
+bump();
+console.log("live", count, re.count);
+console.log(old.kind, old.dir, data.answer, JSON.stringify(mainpkg));
+console.log(how, util, feature, seven, meta);
+console.log(createHash("sha256").update("a").digest("hex").slice(0, 8), crypto.createHash === createHash, typeof EventEmitter);
+console.log(imscript2 === imscript, json === imscript.json, typeof t.describe, typeof import.meta.url, import.meta.main);
+try { require("exppkg/secret.js"); } catch (e) { console.log(e.code); }
+try { require("nope"); } catch (e) { console.log(e.code, e.message.split(" imported")[0]); }
+try { require("node:nope"); } catch (e) { console.log(e.code); }
+const dyn = await0();
+function await0() { return import("./lib/math.mjs"); }
+dyn.then((m) => console.log("dynamic", m.add(20, 1), m.default(2)));
+`
+	out, logs := runNamed(t, 2, "main.mjs", src, "", pkgFiles)
+	want := `8 3 4 10 0
+live 1 1
+cjs lib 42 {"name":"mainpkg","ee":"function","node":true}
+import true one 7 true
+ca978112 true function
+true true function string true
+ERR_PACKAGE_PATH_NOT_EXPORTED
+MODULE_NOT_FOUND Cannot find module 'nope'
+ERR_UNKNOWN_BUILTIN_MODULE
+dynamic 21 4
+`
+	if !eachWorker(out, want, 2) {
+		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
+	}
+}
+
+// TestCommonJS: a CommonJS main script (as Node wraps it: a top-level
+// return ends it, this is module.exports, require is its own) requires
+// a package by "exports" (the "require" condition), an ES module, and
+// events by both names; a syntax error names the file and line.
+func TestCommonJS(t *testing.T) {
+	src := `const exp = require("exppkg");
+const math = require("./lib/math.mjs");
+console.log(exp.how, math.add(1, 1), math.default(3), require("./lib/old").kind, this === module.exports);
+console.log(typeof __filename, __dirname === imscript.script_dir || __dirname.length > 0, require("events") === require("node:events"));
+console.log(require.resolve("exppkg/util").endsWith("/node_modules/exppkg/util.js"));
+if (imscript.worker_id >= 0) {
+  console.log("returning");
+  return;
+}
+console.log("not reached");
+`
+	out, logs := run(t, 2, src, "", pkgFiles)
+	want := `require 2 6 cjs true
+string true true
+true
+returning
+`
+	if !eachWorker(out, want, 2) {
+		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
+	}
+}
+
+// TestModuleErrors: what goes wrong in a module names the module's own
+// file and line: a syntax error (found when the main script compiles or
+// when the module is first imported), a throw in an imported ES module
+// (its stack, through the source map), top-level await (not supported:
+// said so), a top-level return in an ES module (an error there, as in
+// Node).
+func TestModuleErrors(t *testing.T) {
+	files := map[string]string{
+		"bad.mjs":         "export const a = 1;\nexport const b = = 2;\n",
+		"throws.mjs":      "export const x = 1;\n\nexport function boom() {\n  throw new Error(\"boom\");\n}\n",
+		"tla.mjs":         "const x = await Promise.resolve(1);\nexport { x };\n",
+		"ret.mjs":         "import x from './throws.mjs';\nreturn;\n",
+		"imports_bad.mjs": "import { a } from './bad.mjs';\nconsole.log(a);\n",
+	}
+	for name, want := range map[string]string{
+		"bad.mjs":         "bad.mjs:2:18: syntax error",
+		"tla.mjs":         "tla.mjs:1:11: syntax error: top-level await is not supported in modules",
+		"ret.mjs":         "ret.mjs:2:1: syntax error: Top-level return cannot be used inside an ECMAScript module",
+		"imports_bad.mjs": "bad.mjs:2:18: syntax error",
+	} {
+		h := scripttest.New(t, scripttest.Options{Name: name, Src: files[name], Files: files, Languages: []script.Language{js.New()}})
+		err := h.TryRun()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", name, err, want)
+		}
+	}
+	src := `import { boom } from "./throws.mjs";
+try { boom(); } catch (e) { console.log(e.stack.split("\n").slice(0, 2).map((l) => l.trim().replace(/^.*\//, "")).join(" | ")); }
+`
+	out, _ := runNamed(t, 1, "main.mjs", src, "", files)
+	if want := "Error: boom | throws.mjs:4:"; !strings.HasPrefix(out, want) {
+		t.Errorf("stack: got %q, want %q", out, want)
+	}
+}
