@@ -405,15 +405,21 @@
     const headers = {};
     for (const [k, v] of req.headers) headers[k] = k in headers ? headers[k] + ", " + v : v;
     if (!("accept" in headers)) headers.accept = "*/*";
-    let cancel = null;
+    // The cancel function comes as the worker's next event; an abort
+    // before it cancels the request when it comes.
+    let cancel = null, aborted = false;
     const opts = {
       method: req.method, url: req.url, headers, timeout: 300,
       redirects: req.redirect === "follow" ? 20 : 0,
-      cancel: (c) => { cancel = c; },
+      cancel: (c) => {
+        cancel = c;
+        if (aborted) c();
+      },
     };
     if (req[bd].bytes !== null) opts.body = req[bd].bytes;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
+        aborted = true;
         if (cancel) cancel();
         reject(signal.reason);
       };

@@ -37,8 +37,9 @@ func Module(inst script.Instance) script.Value {
 
 // request is imscript.http.request{ method, url, headers, body, timeout,
 // redirects, max_body_size, ca_file, insecure, cancel } [, fn(result, err)].
-// cancel, a function, is called at once with a function that cancels the
-// request: it then fails with "canceled" (what fetch's AbortSignal uses).
+// cancel, a function, is called (on the worker, as the next event) with a
+// function that cancels the request: it then fails with "canceled" (what
+// fetch's AbortSignal uses).
 func request(c script.Call) {
 	inst := c.Instance()
 	m := c.Table(0, "options")
@@ -71,15 +72,18 @@ func request(c script.Call) {
 		return
 	}
 	tr := transport(inst, o.Str("ca_file", ""), o.Bool("insecure", false), tlsCfg)
-	ctx := inst.Context() // a reload (once the old version has drained) cancels it
-	cancel := context.CancelFunc(func() {})
+	parent := inst.Context() // a reload (once the old version has drained) cancels it
+	ctx, cancel := context.WithCancel(parent)
 	if onCancel != nil {
-		ctx, cancel = context.WithCancel(ctx)
-		inst.Call("http.request cancel", onCancel, script.Function(func(script.Call) { cancel() }))
+		stop := script.Function(func(script.Call) { cancel() })
+		inst.Post(func() { inst.Call("http.request cancel", onCancel, stop) })
 	}
 	go func() {
 		defer cancel()
 		res, err := do(ctx, tr, method, u, headers, body, timeout, redirects, maxBody)
+		if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.Canceled) {
+			err = fmt.Errorf("%s %s: canceled", method, u.Redacted())
+		}
 		settle(res, err)
 	}()
 }
@@ -153,9 +157,6 @@ func do(ctx context.Context, tr *http.Transport, method string, u *url.URL, head
 func describe(method string, u *url.URL, timeout time.Duration, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s %s: timed out after %v", method, u.Redacted(), timeout)
-	}
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s %s: canceled", method, u.Redacted())
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
