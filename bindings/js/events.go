@@ -12,9 +12,19 @@ import (
 //go:embed events.js
 var eventsSrc string
 
-var eventsProgram = sync.OnceValue(func() *goja.Program {
-	return goja.MustCompile("imscript:events.js", eventsSrc, true)
-})
+// util.js is require("util").
+//
+//go:embed util.js
+var utilSrc string
+
+var (
+	eventsProgram = sync.OnceValue(func() *goja.Program {
+		return goja.MustCompile("imscript:events.js", eventsSrc, true)
+	})
+	utilProgram = sync.OnceValue(func() *goja.Program {
+		return goja.MustCompile("imscript:util.js", utilSrc, true)
+	})
+)
 
 // nodeEvents is require("events") (and "node:events"): the EventEmitter
 // constructor, with EventEmitter.EventEmitter and events.once as in Node.
@@ -33,6 +43,27 @@ func (v *vm) nodeEvents() goja.Value {
 		panic(err)
 	}
 	return ee
+}
+
+// nodeUtil is require("util") (and "node:util"): format, inspect,
+// inherits, promisify, callbackify, deprecate, types, isDeepStrictEqual.
+func (v *vm) nodeUtil() goja.Value {
+	v.ensureWeb() // TextEncoder, TextDecoder
+	fnv, err := v.rt.RunProgram(utilProgram())
+	if err != nil {
+		panic(err)
+	}
+	fn, ok := goja.AssertFunction(fnv)
+	if !ok {
+		panic("util.js is not a function")
+	}
+	h := v.rt.NewObject()
+	_ = h.Set("inspect", func(fc goja.FunctionCall) goja.Value { return v.rt.ToValue(v.inspect(fc.Argument(0))) })
+	u, err := fn(goja.Undefined(), v.rt.GlobalObject(), h)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }
 
 // nodeProcess is require("process"): the process global.

@@ -271,7 +271,7 @@ func (v *vm) makeRequire(dir string, esm bool) *goja.Object {
 }
 
 // coreModules are the goja_nodejs core modules, served by its registry.
-var coreModules = map[string]bool{"buffer": true, "url": true, "util": true}
+var coreModules = map[string]bool{"buffer": true, "url": true}
 
 // isBuiltin says whether name is a module require() serves without a file.
 func (v *vm) isBuiltin(name string) bool {

@@ -28,6 +28,7 @@ var nodeBuiltins = map[string]func(*vm) goja.Value{
 	"crypto":  (*vm).nodeCrypto,
 	"events":  (*vm).nodeEvents,
 	"process": (*vm).nodeProcess,
+	"util":    (*vm).nodeUtil,
 }
 
 // builtin returns the Node core module name names ("crypto",
