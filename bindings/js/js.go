@@ -87,6 +87,10 @@ type vm struct {
 	// webDone says web.js has run (web.go).
 	webDone   bool
 	webcrypto *goja.Object
+	// web is what web.js returned (DOMException, for fetch.js);
+	// fetchDone says fetch.js has run.
+	web       *goja.Object
+	fetchDone bool
 	isView    goja.Callable
 	// iterProtoObj is %IteratorPrototype%, for host iterators.
 	iterProtoObj *goja.Object

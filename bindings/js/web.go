@@ -36,27 +36,34 @@ var (
 	})
 )
 
-// webGlobals are the globals web.js and fetch.js define.
-var webGlobals = []string{"DOMException", "TextEncoder", "TextDecoder", "atob", "btoa", "crypto",
-	"Event", "EventTarget", "AbortController", "AbortSignal", "Headers", "Request", "Response", "fetch",
-	"structuredClone"}
+// webGlobals are the globals web.js defines, fetchGlobals fetch.js's.
+var (
+	webGlobals   = []string{"DOMException", "TextEncoder", "TextDecoder", "atob", "btoa", "crypto"}
+	fetchGlobals = []string{"Event", "EventTarget", "AbortController", "AbortSignal", "Headers", "Request",
+		"Response", "fetch", "structuredClone"}
+)
 
-// installWeb adds DOMException, TextEncoder, TextDecoder, atob, btoa,
-// crypto (randomUUID, getRandomValues), fetch (Headers, Request,
-// Response), Event, EventTarget, AbortController, AbortSignal and
-// structuredClone, as browsers and Node have them.
-// They cost a VM about 100 µs to make, so each starts as an accessor that
-// makes them all the first time one is read or assigned.
+// installWeb adds DOMException, TextEncoder, TextDecoder, atob, btoa and
+// crypto (randomUUID, getRandomValues) (web.js), and fetch (Headers,
+// Request, Response), Event, EventTarget, AbortController, AbortSignal
+// and structuredClone (fetch.js), as browsers and Node have them. They
+// cost a VM about 100 µs a file to make, so each starts as an accessor
+// that makes its file's globals the first time one is read or assigned.
 func (v *vm) installWeb() {
+	v.lazyGlobals(webGlobals, v.ensureWeb)
+	v.lazyGlobals(fetchGlobals, v.ensureFetch)
+}
+
+func (v *vm) lazyGlobals(names []string, ensure func()) {
 	rt := v.rt
 	g := rt.GlobalObject()
-	for _, name := range webGlobals {
+	for _, name := range names {
 		get := func(goja.FunctionCall) goja.Value {
-			v.ensureWeb()
+			ensure()
 			return g.Get(name)
 		}
 		set := func(fc goja.FunctionCall) goja.Value {
-			v.ensureWeb()
+			ensure()
 			_ = g.Set(name, fc.Argument(0))
 			return goja.Undefined()
 		}
@@ -71,6 +78,18 @@ func (v *vm) ensureWeb() {
 	}
 	v.webDone = true
 	if err := v.makeWeb(); err != nil {
+		panic(v.rt.NewGoError(err))
+	}
+}
+
+// ensureFetch runs fetch.js once (after web.js).
+func (v *vm) ensureFetch() {
+	if v.fetchDone {
+		return
+	}
+	v.fetchDone = true
+	v.ensureWeb()
+	if err := v.makeFetch(); err != nil {
 		panic(v.rt.NewGoError(err))
 	}
 }
@@ -125,9 +144,7 @@ func (v *vm) makeWeb() error {
 	}
 	r := ret.ToObject(rt)
 	v.webcrypto = r.Get("webcrypto").ToObject(rt)
-	if err := v.makeFetch(r); err != nil {
-		return err
-	}
+	v.web = r
 	isView, ok := goja.AssertFunction(rt.Get("ArrayBuffer").ToObject(rt).Get("isView"))
 	if !ok {
 		panic("no ArrayBuffer.isView")
@@ -138,7 +155,7 @@ func (v *vm) makeWeb() error {
 
 // makeFetch runs fetch.js, with imscript.http.request (when the host has
 // the http module) to do the requests.
-func (v *vm) makeFetch(web *goja.Object) error {
+func (v *vm) makeFetch() error {
 	rt := v.rt
 	fnv, err := rt.RunProgram(fetchProgram())
 	if err != nil {
@@ -154,7 +171,7 @@ func (v *vm) makeFetch(web *goja.Object) error {
 			_ = h.Set("request", m.Get("request"))
 		}
 	}
-	_, err = fn(goja.Undefined(), rt.GlobalObject(), h, web)
+	_, err = fn(goja.Undefined(), rt.GlobalObject(), h, v.web)
 	return err
 }
 
