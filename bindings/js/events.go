@@ -2,9 +2,15 @@ package js
 
 import (
 	_ "embed"
+	"fmt"
+	neturl "net/url"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/dop251/goja"
+	nodeerrors "github.com/dop251/goja_nodejs/errors"
 )
 
 // events.js is require("events"): Node's EventEmitter, in JavaScript.
@@ -12,10 +18,13 @@ import (
 //go:embed events.js
 var eventsSrc string
 
-// util.js is require("util").
+// util.js is require("util"), path.js require("path").
 //
 //go:embed util.js
 var utilSrc string
+
+//go:embed path.js
+var pathSrc string
 
 var (
 	eventsProgram = sync.OnceValue(func() *goja.Program {
@@ -23,6 +32,9 @@ var (
 	})
 	utilProgram = sync.OnceValue(func() *goja.Program {
 		return goja.MustCompile("imscript:util.js", utilSrc, true)
+	})
+	pathProgram = sync.OnceValue(func() *goja.Program {
+		return goja.MustCompile("imscript:path.js", pathSrc, true)
 	})
 )
 
@@ -66,5 +78,99 @@ func (v *vm) nodeUtil() goja.Value {
 	return u
 }
 
+// nodePath is require("path"): POSIX paths; resolve() starts from the
+// script's folder.
+func (v *vm) nodePath() goja.Value {
+	fnv, err := v.rt.RunProgram(pathProgram())
+	if err != nil {
+		panic(err)
+	}
+	fn, ok := goja.AssertFunction(fnv)
+	if !ok {
+		panic("path.js is not a function")
+	}
+	p, err := fn(goja.Undefined(), v.rt.ToValue(v.inst.ScriptDir()))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// nodeURL is require("url"): goja_nodejs's URL and URLSearchParams, with
+// fileURLToPath and pathToFileURL.
+func (v *vm) nodeURL() goja.Value {
+	rt := v.rt
+	mod, err := v.req.Require("url")
+	if err != nil {
+		panic(rt.NewGoError(fmt.Errorf("require \"url\": %w", err)))
+	}
+	o := mod.ToObject(rt)
+	_ = o.Set("fileURLToPath", func(fc goja.FunctionCall) goja.Value {
+		s := fc.Argument(0).String() // a URL object's string is its href
+		p, ok := strings.CutPrefix(s, "file://")
+		if !ok {
+			panic(nodeerrors.NewTypeError(rt, "ERR_INVALID_URL_SCHEME", "The URL must be of scheme file"))
+		}
+		if u, err := neturl.PathUnescape(p); err == nil {
+			p = u
+		}
+		return rt.ToValue(p)
+	})
+	_ = o.Set("pathToFileURL", func(fc goja.FunctionCall) goja.Value {
+		p := fc.Argument(0).String()
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(v.inst.ScriptDir(), p)
+		}
+		u := (&neturl.URL{Scheme: "file", Path: filepath.ToSlash(p)}).String()
+		ret, err := rt.New(o.Get("URL"), rt.ToValue(u))
+		if err != nil {
+			panic(err)
+		}
+		return ret
+	})
+	return o
+}
+
 // nodeProcess is require("process"): the process global.
 func (v *vm) nodeProcess() goja.Value { return v.rt.Get("process") }
+
+// "module" lists nodeBuiltins: it is added here, not in the map's
+// initializer, which it would refer to.
+func init() { nodeBuiltins["module"] = (*vm).nodeModule }
+
+// nodeModule is require("module"): createRequire(filename or file URL),
+// builtinModules, isBuiltin.
+func (v *vm) nodeModule() goja.Value {
+	rt := v.rt
+	o := rt.NewObject()
+	_ = o.Set("createRequire", func(fc goja.FunctionCall) goja.Value {
+		f := strings.TrimPrefix(fc.Argument(0).String(), "file://")
+		if !filepath.IsAbs(f) {
+			panic(nodeerrors.NewTypeError(rt, nodeerrors.ErrCodeInvalidArgType, `The argument 'filename' must be a file URL object, file URL string, or absolute path string. Received %q`, f))
+		}
+		return v.makeRequire(filepath.Dir(f), false)
+	})
+	_ = o.Set("builtinModules", builtinNames())
+	_ = o.Set("isBuiltin", func(fc goja.FunctionCall) goja.Value {
+		n := strings.TrimPrefix(fc.Argument(0).String(), "node:")
+		return rt.ToValue(nodeBuiltins[n] != nil || coreModules[n])
+	})
+	return o
+}
+
+// builtinNames lists the Node modules require() serves, sorted.
+func builtinNames() []any {
+	var names []string
+	for n := range nodeBuiltins {
+		names = append(names, n)
+	}
+	for n := range coreModules {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := make([]any, len(names))
+	for i, n := range names {
+		out[i] = n
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package js
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -29,11 +30,14 @@ import (
 // (subpaths, patterns, conditions) or "main". A program compiles each file
 // once for all its VMs; a reload is a new program, so files are read anew.
 
-// wrapHead and wrapTail make a file a function, as Node does. import.meta
-// becomes the last parameter in ES modules.
+// wrapHead and wrapTail make a file a function, as Node does. An ES
+// module's has no __filename or __dirname (it may declare its own) and
+// gets import.meta instead (esbuild renames a require, module or exports
+// the module declares).
 const (
-	wrapHead = "(function (exports, require, module, __filename, __dirname, __imscript_meta) {"
-	wrapTail = "\n})"
+	wrapHead    = "(function (exports, require, module, __filename, __dirname) {"
+	wrapHeadESM = "(function (exports, require, module, __imscript_meta) {"
+	wrapTail    = "\n})"
 )
 
 // source is one file compiled for a program (shared by its VMs).
@@ -160,7 +164,7 @@ func stripHashbang(src string) string {
 }
 
 func compileCJS(path, src string) *source {
-	prog, err := compileWrapped(path, stripHashbang(src), false, true)
+	prog, err := compileWrapped(path, wrapHead, stripHashbang(src), false, true)
 	return &source{prog: prog, err: err}
 }
 
@@ -203,27 +207,27 @@ func compileESM(path, src string) *source {
 			code += "//# sourceMappingURL=data:application/json;base64," + base64.StdEncoding.EncodeToString(b) + "\n"
 		}
 	}
-	prog, err := compileWrapped(path, code, true, false)
+	prog, err := compileWrapped(path, wrapHeadESM, code, true, false)
 	return &source{prog: prog, esm: true, err: err}
 }
 
 // compileWrapped compiles src in Node's wrapper function. Syntax errors
 // carry file:line:column of the file itself.
-func compileWrapped(path, src string, strict, noMaps bool) (*goja.Program, error) {
+func compileWrapped(path, head, src string, strict, noMaps bool) (*goja.Program, error) {
 	var opts []parser.Option
 	if noMaps {
 		opts = append(opts, parser.WithDisableSourceMaps)
 	}
 	// parser.ParseFile, not goja.Parse: goja.Parse flattens the parser's
 	// ErrorList into a message and loses the line.
-	ast, err := parser.ParseFile(nil, path, wrapHead+src+wrapTail, 0, opts...)
+	ast, err := parser.ParseFile(nil, path, head+src+wrapTail, 0, opts...)
 	if err != nil {
 		var el parser.ErrorList
 		if errors.As(err, &el) && len(el) > 0 {
 			e := el[0]
 			line, col := e.Position.Line, e.Position.Column
 			if line == 1 {
-				col = max(1, col-len(wrapHead))
+				col = max(1, col-len(head))
 			}
 			if n := strings.Count(src, "\n") + 1; line > n { // the error is at the tail
 				line, col = n, len(src)-strings.LastIndex(src, "\n")
@@ -271,7 +275,7 @@ func (v *vm) makeRequire(dir string, esm bool) *goja.Object {
 }
 
 // coreModules are the goja_nodejs core modules, served by its registry.
-var coreModules = map[string]bool{"buffer": true, "url": true}
+var coreModules = map[string]bool{"buffer": true}
 
 // isBuiltin says whether name is a module require() serves without a file.
 func (v *vm) isBuiltin(name string) bool {
@@ -387,17 +391,18 @@ func (v *vm) runModule(s *source, path string, module, exports *goja.Object) err
 		return fmt.Errorf("%s: not a module", path)
 	}
 	dir := filepath.Dir(path)
-	meta := goja.Undefined()
+	req := v.makeRequire(dir, s.esm)
+	_ = module.Set("require", req)
 	if s.esm {
 		m := rt.NewObject()
 		_ = m.Set("url", "file://"+filepath.ToSlash(path))
 		_ = m.Set("filename", path)
 		_ = m.Set("dirname", dir)
 		_ = m.Set("main", path == v.inst.Program().Path())
-		meta = m
+		_, err = fn(exports, exports, req, module, m)
+		return err
 	}
-	_ = module.Set("require", v.makeRequire(dir, s.esm))
-	_, err = fn(exports, exports, module.Get("require"), module, rt.ToValue(path), rt.ToValue(dir), meta)
+	_, err = fn(exports, exports, req, module, rt.ToValue(path), rt.ToValue(dir))
 	return err
 }
 
@@ -443,7 +448,7 @@ func (v *vm) resolveFile(dir, name string, esm bool) (string, error) {
 			pd := filepath.Join(d, "node_modules", pkgName)
 			if st, err := os.Stat(pd); err == nil && st.IsDir() {
 				if pj := ld.pkg(pd); pj != nil && len(pj.Exports) > 0 && string(pj.Exports) != "null" {
-					return v.viaExports(pd, pj, pkgName, sub, esm)
+					return v.viaExports(pd, pj, sub, esm)
 				}
 				if sub == "" {
 					return v.fileOrDir(pd)
@@ -502,44 +507,35 @@ func isFile(p string) bool {
 }
 
 // viaExports resolves subpath sub of the package in pd by its "exports".
-func (v *vm) viaExports(pd string, pj *pkgJSON, pkgName, sub string, esm bool) (string, error) {
-	var exp any
-	if err := json.Unmarshal(pj.Exports, &exp); err != nil {
+func (v *vm) viaExports(pd string, pj *pkgJSON, sub string, esm bool) (string, error) {
+	exp, err := decodeOrdered(json.NewDecoder(bytes.NewReader(pj.Exports)))
+	if err != nil {
 		return "", &pkgError{"ERR_INVALID_PACKAGE_CONFIG", fmt.Sprintf("Invalid package config %s: exports: %v", filepath.Join(pd, "package.json"), err)}
 	}
 	key := "."
 	if sub != "" {
 		key = "./" + sub
 	}
-	conds := []string{"node", "require", "default"}
-	if esm {
-		conds = []string{"node", "import", "default"}
-	}
-	// A map whose keys start with "." maps subpaths; else it is the
+	conds := map[string]bool{"node": true, "require": !esm, "import": esm, "default": true}
+	// An object whose keys start with "." maps subpaths; else it is the
 	// conditions of ".".
-	m, isMap := exp.(map[string]any)
-	subpaths := false
-	if isMap {
-		for k := range m {
-			subpaths = strings.HasPrefix(k, ".")
-			break
-		}
-	}
+	m, isMap := exp.(ordered)
+	subpaths := isMap && len(m) > 0 && strings.HasPrefix(m[0].k, ".")
 	var target any
 	star := ""
 	switch {
 	case subpaths:
-		if t, ok := m[key]; ok {
+		if t, ok := m.get(key); ok {
 			target = t
 		} else {
-			best := ""
-			for k, t := range m {
-				i := strings.IndexByte(k, '*')
-				if i < 0 || !strings.HasPrefix(key, k[:i]) || !strings.HasSuffix(key, k[i+1:]) || len(key) < len(k)-1 {
+			best := -1
+			for _, e := range m {
+				i := strings.IndexByte(e.k, '*')
+				if i < 0 || len(key) < len(e.k)-1 || !strings.HasPrefix(key, e.k[:i]) || !strings.HasSuffix(key, e.k[i+1:]) {
 					continue
 				}
-				if len(k[:i]) > len(best) || best == "" {
-					best, target, star = k[:i], t, key[i:len(key)-len(k[i+1:])]
+				if i > best { // the longest prefix wins
+					best, target, star = i, e.v, key[i:len(key)-len(e.k[i+1:])]
 				}
 			}
 		}
@@ -558,8 +554,8 @@ func (v *vm) viaExports(pd string, pj *pkgJSON, pkgName, sub string, esm bool) (
 }
 
 // pickTarget is the first target of an "exports" value that the
-// conditions select ("" when none).
-func pickTarget(t any, conds []string) string {
+// conditions select, in the file's order ("" when none), as Node does.
+func pickTarget(t any, conds map[string]bool) string {
 	switch t := t.(type) {
 	case string:
 		return t
@@ -569,18 +565,70 @@ func pickTarget(t any, conds []string) string {
 				return s
 			}
 		}
-	case map[string]any:
-		// JSON objects are ordered in the file; Go maps are not. Node takes
-		// the first key that matches in file order; the usual files list
-		// the specific conditions before "default", so asking in the
-		// order of conds gives the same answer for them.
-		for _, c := range conds {
-			if x, ok := t[c]; ok {
-				if s := pickTarget(x, conds); s != "" {
+	case ordered:
+		for _, e := range t {
+			if conds[e.k] {
+				if s := pickTarget(e.v, conds); s != "" {
 					return s
 				}
 			}
 		}
 	}
 	return ""
+}
+
+// ordered is a JSON object with its keys in the file's order.
+type ordered []struct {
+	k string
+	v any
+}
+
+func (o ordered) get(k string) (any, bool) {
+	for _, e := range o {
+		if e.k == k {
+			return e.v, true
+		}
+	}
+	return nil, false
+}
+
+// decodeOrdered decodes the next JSON value, objects as ordered.
+func decodeOrdered(d *json.Decoder) (any, error) {
+	tok, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		var o ordered
+		for d.More() {
+			kt, err := d.Token()
+			if err != nil {
+				return nil, err
+			}
+			k, _ := kt.(string)
+			val, err := decodeOrdered(d)
+			if err != nil {
+				return nil, err
+			}
+			o = append(o, struct {
+				k string
+				v any
+			}{k, val})
+		}
+		_, err = d.Token()
+		return o, err
+	case json.Delim('['):
+		var a []any
+		for d.More() {
+			val, err := decodeOrdered(d)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, val)
+		}
+		_, err = d.Token()
+		return a, err
+	}
+	return tok, nil
 }

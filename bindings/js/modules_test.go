@@ -31,6 +31,9 @@ module.exports = { name: "mainpkg", ee: typeof EventEmitter, node: require("node
   "./feat/*": "./features/*.js",
   "./package.json": "./package.json"
 }}`,
+	"node_modules/orderpkg/package.json":     `{"exports": {"default": "./d.js", "node": "./n.js"}}`,
+	"node_modules/orderpkg/d.js":             "exports.which = 'default';\n",
+	"node_modules/orderpkg/n.js":             "exports.which = 'node';\n",
 	"node_modules/exppkg/esm/index.mjs":      "export const how = 'import';\n",
 	"node_modules/exppkg/cjs/index.js":       "exports.how = 'require';\n",
 	"node_modules/exppkg/util.js":            "exports.util = true;\n",
@@ -102,7 +105,12 @@ func TestCommonJS(t *testing.T) {
 const math = require("./lib/math.mjs");
 console.log(exp.how, math.add(1, 1), math.default(3), require("./lib/old").kind, this === module.exports);
 console.log(typeof __filename, __dirname === imscript.script_dir || __dirname.length > 0, require("events") === require("node:events"));
-console.log(require.resolve("exppkg/util").endsWith("/node_modules/exppkg/util.js"));
+console.log(require.resolve("exppkg/util").endsWith("/node_modules/exppkg/util.js"), require("orderpkg").which);
+const { createRequire, builtinModules, isBuiltin } = require("node:module");
+const req2 = createRequire(__dirname + "/lib/x.js");
+console.log(req2("./old").kind, isBuiltin("node:events"), isBuiltin("fs"), builtinModules.includes("events"));
+const util = require("util");
+console.log(util.format("%s=%d %j %%", "a", 5, { x: 1 }), util.isDeepStrictEqual({ a: [1] }, { a: [1] }), util.types.isPromise(Promise.resolve()));
 if (imscript.worker_id >= 0) {
   console.log("returning");
   return;
@@ -112,7 +120,9 @@ console.log("not reached");
 	out, logs := run(t, 2, src, "", pkgFiles)
 	want := `require 2 6 cjs true
 string true true
-true
+true default
+cjs true false true
+a=5 {"x":1} % true true
 returning
 `
 	if !eachWorker(out, want, 2) {
@@ -152,5 +162,30 @@ try { boom(); } catch (e) { console.log(e.stack.split("\n").slice(0, 2).map((l) 
 	out, _ := runNamed(t, 1, "main.mjs", src, "", files)
 	if want := "Error: boom | throws.mjs:4:"; !strings.HasPrefix(out, want) {
 		t.Errorf("stack: got %q, want %q", out, want)
+	}
+}
+
+// TestESModuleIdioms: what ES modules written for Node do: their own
+// __dirname from import.meta.url, createRequire, path and url helpers.
+func TestESModuleIdioms(t *testing.T) {
+	src := `import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { createRequire } from "node:module";
+const __filename = fileURLToPath(import.meta.url);
+const __dirname = path.dirname(__filename);
+const require = createRequire(import.meta.url);
+console.log(__dirname === import.meta.dirname, __filename === import.meta.filename, require("./lib/old.js").kind);
+console.log(pathToFileURL("/a b/c").href, path.join("/a/b", "../c", "./d.js"), path.relative("/a/b/c", "/a/d"), path.resolve("x", "../y") === path.join(__dirname, "y"));
+console.log(path.basename("/x/y.txt", ".txt"), path.extname("a.tar.gz"), path.normalize("a//b/../c/"), JSON.stringify(path.parse("/home/u/f.txt")));
+console.log(path.format({ dir: "/x", name: "f", ext: ".js" }), path.dirname("/a"), path.join(), path.isAbsolute("/q"), path.posix === path);
+`
+	out, logs := runNamed(t, 2, "main.mjs", src, "", pkgFiles)
+	want := `true true cjs
+file:///a%20b/c /a/c/d.js ../../d true
+y .gz a/c/ {"root":"/","dir":"/home/u","base":"f.txt","ext":".txt","name":"f"}
+/x/f.js / . true true
+`
+	if !eachWorker(out, want, 2) {
+		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
 	}
 }

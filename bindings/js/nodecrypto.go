@@ -29,6 +29,8 @@ var nodeBuiltins = map[string]func(*vm) goja.Value{
 	"events":  (*vm).nodeEvents,
 	"process": (*vm).nodeProcess,
 	"util":    (*vm).nodeUtil,
+	"path":    (*vm).nodePath,
+	"url":     (*vm).nodeURL,
 }
 
 // builtin returns the Node core module name names ("crypto",
