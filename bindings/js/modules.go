@@ -17,6 +17,7 @@ import (
 	"github.com/dop251/goja/parser"
 	nodeerrors "github.com/dop251/goja_nodejs/errors"
 	"github.com/evanw/esbuild/pkg/api"
+	"github.com/go-sourcemap/sourcemap"
 )
 
 // The module loader: CommonJS files run in Node's wrapper function (so a
@@ -164,7 +165,7 @@ func stripHashbang(src string) string {
 }
 
 func compileCJS(path, src string) *source {
-	prog, err := compileWrapped(path, wrapHead, stripHashbang(src), false, true)
+	prog, err := compileWrapped(path, wrapHead, stripHashbang(src), false, true, nil)
 	return &source{prog: prog, err: err}
 }
 
@@ -201,19 +202,30 @@ func compileESM(path, src string) *source {
 	code := string(r.Code)
 	// The map, naming the file itself, inline: goja reads it for stacks.
 	var sm map[string]any
+	var remap func(line, col int) (int, int)
 	if json.Unmarshal(r.Map, &sm) == nil {
 		sm["sources"] = []string{path}
 		if b, err := json.Marshal(sm); err == nil {
 			code += "//# sourceMappingURL=data:application/json;base64," + base64.StdEncoding.EncodeToString(b) + "\n"
+			// A syntax esbuild knows and goja does not: said at the
+			// module's own line.
+			if c, err := sourcemap.Parse("", b); err == nil {
+				remap = func(line, col int) (int, int) {
+					if _, _, l, c, ok := c.Source(line, col-1); ok {
+						return l, c + 1
+					}
+					return line, col
+				}
+			}
 		}
 	}
-	prog, err := compileWrapped(path, wrapHeadESM, code, true, false)
+	prog, err := compileWrapped(path, wrapHeadESM, code, true, false, remap)
 	return &source{prog: prog, esm: true, err: err}
 }
 
 // compileWrapped compiles src in Node's wrapper function. Syntax errors
 // carry file:line:column of the file itself.
-func compileWrapped(path, head, src string, strict, noMaps bool) (*goja.Program, error) {
+func compileWrapped(path, head, src string, strict, noMaps bool, remap func(line, col int) (int, int)) (*goja.Program, error) {
 	var opts []parser.Option
 	if noMaps {
 		opts = append(opts, parser.WithDisableSourceMaps)
@@ -231,6 +243,9 @@ func compileWrapped(path, head, src string, strict, noMaps bool) (*goja.Program,
 			}
 			if n := strings.Count(src, "\n") + 1; line > n { // the error is at the tail
 				line, col = n, len(src)-strings.LastIndex(src, "\n")
+			}
+			if remap != nil {
+				line, col = remap(line, col)
 			}
 			return nil, fmt.Errorf("%s:%d:%d: syntax error: %s", displayName(path), line, col, e.Message)
 		}
@@ -346,10 +361,18 @@ func (v *vm) load(path string) goja.Value {
 	p := v.inst.Program().(*program)
 	s := p.ld.source(path)
 	v.inst.AddDependency(path)
-	if s.err != nil {
-		panic(v.rt.NewGoError(s.err))
-	}
 	rt := v.rt
+	if s.err != nil {
+		ctor := "Error"
+		if strings.Contains(s.err.Error(), ": syntax error: ") {
+			ctor = "SyntaxError"
+		}
+		e, err := rt.New(rt.Get(ctor), rt.ToValue(s.err.Error()))
+		if err != nil {
+			panic(err)
+		}
+		panic(e)
+	}
 	module := rt.NewObject()
 	exports := rt.NewObject()
 	_ = module.Set("exports", exports)
