@@ -166,7 +166,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	v.mods = map[string]goja.Value{"imscript": exports}
 	if eo, ok := exports.(*goja.Object); ok {
 		for _, k := range eo.Keys() {
-			if _, isMod := inst.Module(k); isMod && nodeBuiltins[k] == nil {
+			if _, isMod := inst.Module(k); isMod && (nodeBuiltins[k] == nil || nodeYields[k]) {
 				v.mods[k] = eo.Get(k)
 			}
 		}

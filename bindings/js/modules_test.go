@@ -105,6 +105,7 @@ func TestCommonJS(t *testing.T) {
 const math = require("./lib/math.mjs");
 console.log(exp.how, math.add(1, 1), math.default(3), require("./lib/old").kind, this === module.exports);
 console.log(typeof __filename, __dirname === imscript.script_dir || __dirname.length > 0, require("events") === require("node:events"));
+console.log(require("node:process") === process, require("process") === imscript.process, require("process") === require("node:process"));
 console.log(require.resolve("exppkg/util").endsWith("/node_modules/exppkg/util.js"), require("orderpkg").which);
 const { createRequire, builtinModules, isBuiltin } = require("node:module");
 const req2 = createRequire(__dirname + "/lib/x.js");
@@ -120,6 +121,7 @@ console.log("not reached");
 	out, logs := run(t, 2, src, "", pkgFiles)
 	want := `require 2 6 cjs true
 string true true
+true true false
 true default
 cjs true false true
 a=5 {"x":1} % true true

@@ -24,6 +24,11 @@ import (
 // registered module of the same name does not shadow: require("crypto")
 // (and "node:crypto") is Node's, which also carries imscript.crypto's
 // members when that module is registered.
+//
+// nodeYields are the exceptions: a registered module keeps the bare name
+// (require("process") is imscript.process); "node:process" is Node's.
+var nodeYields = map[string]bool{"process": true}
+
 var nodeBuiltins = map[string]func(*vm) goja.Value{
 	"crypto":  (*vm).nodeCrypto,
 	"events":  (*vm).nodeEvents,
@@ -40,6 +45,11 @@ func (v *vm) builtin(name string) goja.Value {
 	mk, ok := nodeBuiltins[base]
 	if !ok {
 		return nil
+	}
+	if _, kept := v.mods[base]; kept && nodeYields[base] && base != name {
+		mod := mk(v)
+		v.mods[name] = mod
+		return mod
 	}
 	mod := mk(v)
 	v.mods[base], v.mods["node:"+base] = mod, mod
