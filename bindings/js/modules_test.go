@@ -96,12 +96,13 @@ dynamic 21 4
 	}
 }
 
-// TestCommonJS: a CommonJS main script (as Node wraps it: a top-level
+// TestCommonJS: a CommonJS main script (with a #! line; as Node wraps it: a top-level
 // return ends it, this is module.exports, require is its own) requires
 // a package by "exports" (the "require" condition), an ES module, and
 // events by both names; a syntax error names the file and line.
 func TestCommonJS(t *testing.T) {
-	src := `const exp = require("exppkg");
+	src := `#!/usr/bin/env imscript
+const exp = require("exppkg");
 const math = require("./lib/math.mjs");
 console.log(exp.how, math.add(1, 1), math.default(3), require("./lib/old").kind, this === module.exports);
 console.log(typeof __filename, __dirname === imscript.script_dir || __dirname.length > 0, require("events") === require("node:events"));
@@ -168,9 +169,11 @@ try { boom(); } catch (e) { console.log(e.stack.split("\n").slice(0, 2).map((l) 
 }
 
 // TestESModuleIdioms: what ES modules written for Node do: their own
-// __dirname from import.meta.url, createRequire, path and url helpers.
+// __dirname from import.meta.url, createRequire, path and url helpers;
+// a #! first line.
 func TestESModuleIdioms(t *testing.T) {
-	src := `import path from "node:path";
+	src := `#!/usr/bin/env -S imscript run
+import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
 const __filename = fileURLToPath(import.meta.url);
