@@ -152,6 +152,12 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 				return rt.ToValue(len(a.String()))
 			})
 		}
+		// Node's unsafe allocations are zeroed here.
+		for _, name := range []string{"allocUnsafe", "allocUnsafeSlow"} {
+			if v := bc.Get(name); v == nil || goja.IsUndefined(v) {
+				_ = bc.Set(name, bc.Get("alloc"))
+			}
+		}
 		if v := bc.Get("isBuffer"); v == nil || goja.IsUndefined(v) {
 			_ = bc.Set("isBuffer", func(fc goja.FunctionCall) goja.Value {
 				o, ok := fc.Argument(0).(*goja.Object)

@@ -112,7 +112,7 @@ const { createRequire, builtinModules, isBuiltin } = require("node:module");
 const req2 = createRequire(__dirname + "/lib/x.js");
 console.log(req2("./old").kind, isBuiltin("node:events"), isBuiltin("fs"), builtinModules.includes("events"));
 const util = require("util");
-console.log(util.format("%s=%d %j %%", "a", 5, { x: 1 }), util.isDeepStrictEqual({ a: [1] }, { a: [1] }), util.types.isPromise(Promise.resolve()));
+console.log(util.format("%s=%d %j %%", "a", 5, { x: 1 }), util.isDeepStrictEqual({ a: [1] }, { a: [1] }), util.types.isPromise(Promise.resolve()), Buffer.allocUnsafe(3).length);
 if (imscript.worker_id >= 0) {
   console.log("returning");
   return;
@@ -125,7 +125,7 @@ string true true
 true true false
 true default
 cjs true false true
-a=5 {"x":1} % true true
+a=5 {"x":1} % true true 3
 returning
 `
 	if !eachWorker(out, want, 2) {
