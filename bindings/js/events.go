@@ -26,6 +26,9 @@ var utilSrc string
 //go:embed path.js
 var pathSrc string
 
+//go:embed diagnostics_channel.js
+var dcSrc string
+
 var (
 	eventsProgram = sync.OnceValue(func() *goja.Program {
 		return goja.MustCompile("imscript:events.js", eventsSrc, true)
@@ -35,6 +38,9 @@ var (
 	})
 	pathProgram = sync.OnceValue(func() *goja.Program {
 		return goja.MustCompile("imscript:path.js", pathSrc, true)
+	})
+	dcProgram = sync.OnceValue(func() *goja.Program {
+		return goja.MustCompile("imscript:diagnostics_channel.js", dcSrc, true)
 	})
 )
 
@@ -129,6 +135,23 @@ func (v *vm) nodeURL() goja.Value {
 		return ret
 	})
 	return o
+}
+
+// nodeDiagnosticsChannel is require("diagnostics_channel").
+func (v *vm) nodeDiagnosticsChannel() goja.Value {
+	fnv, err := v.rt.RunProgram(dcProgram())
+	if err != nil {
+		panic(err)
+	}
+	fn, ok := goja.AssertFunction(fnv)
+	if !ok {
+		panic("diagnostics_channel.js is not a function")
+	}
+	m, err := fn(goja.Undefined())
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
 
 // nodeProcess is require("process"): the process global.

@@ -127,3 +127,45 @@ DataCloneError true 25
 		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
 	}
 }
+
+// TestDiagnosticsChannel: named channels and tracing channels as npm
+// packages use them (lru-cache, undici), and performance.now().
+func TestDiagnosticsChannel(t *testing.T) {
+	src := `import dc from "node:diagnostics_channel";
+import { channel, tracingChannel } from "diagnostics_channel";
+const seen = [];
+const ch = channel("app:metrics");
+console.log(ch === dc.channel("app:metrics"), ch.hasSubscribers, dc.hasSubscribers("app:metrics"));
+const onMsg = (m, name) => seen.push(name + "=" + m.n);
+dc.subscribe("app:metrics", onMsg);
+ch.publish({ n: 1 });
+console.log(ch.hasSubscribers, ch.unsubscribe(onMsg), ch.unsubscribe(onMsg));
+ch.publish({ n: 2 });
+const tc = tracingChannel("app:op");
+console.log(tc.traceSync((a) => a + 1, {}, null, 1), tc.hasSubscribers);
+tc.subscribe({
+  start: (c) => seen.push("start:" + c.id),
+  end: (c) => seen.push("end:" + c.id + ":" + c.result),
+  asyncEnd: (c) => seen.push("asyncEnd:" + c.id + ":" + (c.error ? c.error.message : c.result)),
+  error: (c) => seen.push("error:" + c.id),
+});
+tc.traceSync(() => 5, { id: "s" });
+try { tc.traceSync(() => { throw new Error("x"); }, { id: "t" }); } catch (e) {}
+const a = performance.now();
+tc.tracePromise(async () => 7, { id: "p" }).then(() => {
+  const b = performance.now();
+  console.log(seen.join(" "));
+  console.log(typeof a, a >= 0, b >= a, typeof performance.timeOrigin, performance.timeOrigin > 1.7e12);
+});
+`
+	out, logs := runNamed(t, 2, "main.mjs", src, "", nil)
+	want := `true false false
+true true false
+2 false
+app:metrics=1 start:s end:s:5 start:t error:t end:t:undefined start:p end:p:undefined asyncEnd:p:7
+number true true number true
+`
+	if !eachWorker(out, want, 2) {
+		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
+	}
+}

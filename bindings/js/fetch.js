@@ -1,6 +1,7 @@
 // The web platform's fetch and what comes with it (web.go installs them
 // with web.js's globals): Event, EventTarget, AbortController,
-// AbortSignal, Headers, Request, Response, fetch and structuredClone.
+// AbortSignal, Headers, Request, Response, fetch, structuredClone and
+// performance (now, timeOrigin).
 // fetch runs on imscript.http.request (h.request): the host's HTTP client,
 // its connection reuse and TLS; the body is read whole.
 (function (g, h, web) {
@@ -456,6 +457,14 @@
       });
     });
   });
+
+  // ---- performance ----
+  const performance = {};
+  define(performance, "now", function now() { return h.now(); });
+  Object.defineProperty(performance, "timeOrigin", { value: h.timeOrigin, enumerable: true });
+  define(performance, "toJSON", function toJSON() { return { timeOrigin: h.timeOrigin }; });
+  Object.defineProperty(performance, Symbol.toStringTag, { value: "Performance", configurable: true });
+  defineGlobal("performance", performance);
 
   // ---- structuredClone ----
   const cloneError = (v) => new web.DOMException(`${typeof v === "function" ? String(v) : Object.prototype.toString.call(v)} could not be cloned.`, "DataCloneError");

@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja_nodejs/buffer"
@@ -91,7 +92,9 @@ type vm struct {
 	// fetchDone says fetch.js has run.
 	web       *goja.Object
 	fetchDone bool
-	isView    goja.Callable
+	// born is when the VM was made: performance.now()'s zero.
+	born   time.Time
+	isView goja.Callable
 	// iterProtoObj is %IteratorPrototype%, for host iterators.
 	iterProtoObj *goja.Object
 	// lastThis and lastHost remember the last method receiver.
@@ -131,6 +134,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 		rt:      rt,
 		inst:    inst,
 		files:   map[string]*goja.Object{},
+		born:    time.Now(),
 		objects: map[*script.Object]*goja.Object{},
 		types:   map[*script.Type]*typeMethods{},
 	}

@@ -36,6 +36,8 @@ var nodeBuiltins = map[string]func(*vm) goja.Value{
 	"util":    (*vm).nodeUtil,
 	"path":    (*vm).nodePath,
 	"url":     (*vm).nodeURL,
+
+	"diagnostics_channel": (*vm).nodeDiagnosticsChannel,
 }
 
 // builtin returns the Node core module name names ("crypto",

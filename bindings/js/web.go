@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -40,13 +41,14 @@ var (
 var (
 	webGlobals   = []string{"DOMException", "TextEncoder", "TextDecoder", "atob", "btoa", "crypto"}
 	fetchGlobals = []string{"Event", "EventTarget", "AbortController", "AbortSignal", "Headers", "Request",
-		"Response", "fetch", "structuredClone"}
+		"Response", "fetch", "structuredClone", "performance"}
 )
 
 // installWeb adds DOMException, TextEncoder, TextDecoder, atob, btoa and
 // crypto (randomUUID, getRandomValues) (web.js), and fetch (Headers,
 // Request, Response), Event, EventTarget, AbortController, AbortSignal
-// and structuredClone (fetch.js), as browsers and Node have them. They
+// structuredClone and performance (now, timeOrigin) (fetch.js), as
+// browsers and Node have them. They
 // cost a VM about 100 µs a file to make, so each starts as an accessor
 // that makes its file's globals the first time one is read or assigned.
 func (v *vm) installWeb() {
@@ -166,6 +168,10 @@ func (v *vm) makeFetch() error {
 		panic("fetch.js is not a function")
 	}
 	h := rt.NewObject()
+	_ = h.Set("now", func(goja.FunctionCall) goja.Value {
+		return rt.ToValue(float64(time.Since(v.born).Nanoseconds()) / 1e6)
+	})
+	_ = h.Set("timeOrigin", float64(v.born.UnixNano())/1e6)
 	if mod, ok := v.mods["http"]; ok {
 		if m, ok := mod.(*goja.Object); ok {
 			_ = h.Set("request", m.Get("request"))
