@@ -328,17 +328,37 @@ func (v *vm) requireFrom(dir, name string, esm bool) goja.Value {
 		return ret
 	}
 	if strings.HasPrefix(name, "node:") {
-		panic(nodeerrors.NewError(v.rt, nil, "ERR_UNKNOWN_BUILTIN_MODULE", "No such built-in module: %s (imscript's JavaScript is not Node: see the README's list)", name))
+		panic(v.notBuiltin(name))
 	}
 	if mod, ok := v.inst.Module(name); ok {
 		v.mods[name] = v.toJS(mod, 0)
 		return v.mods[name]
 	}
 	path, err := v.resolveFile(dir, name, esm)
+	if errors.Is(err, fs.ErrNotExist) && nodeOnly[name] {
+		panic(v.notBuiltin(name))
+	}
 	if err != nil {
 		panic(v.resolveError(name, dir, err))
 	}
 	return v.load(path)
+}
+
+// nodeOnly are Node's core modules that imscript does not have (nor a
+// registered module of the name): require("os") says so, unless a package
+// of that name is installed.
+var nodeOnly = map[string]bool{
+	"assert": true, "async_hooks": true, "child_process": true, "cluster": true, "console": true,
+	"constants": true, "dgram": true, "domain": true, "fs": true, "http": true, "http2": true,
+	"https": true, "inspector": true, "net": true, "os": true, "perf_hooks": true, "punycode": true,
+	"querystring": true, "readline": true, "repl": true, "stream": true, "string_decoder": true,
+	"sys": true, "timers": true, "tls": true, "trace_events": true, "tty": true, "v8": true, "vm": true,
+	"wasi": true, "worker_threads": true, "zlib": true, "dns": true, "sqlite": true, "test": true,
+}
+
+func (v *vm) notBuiltin(name string) *goja.Object {
+	return nodeerrors.NewError(v.rt, nil, "ERR_UNKNOWN_BUILTIN_MODULE",
+		"No such built-in module: %s: imscript's JavaScript is not Node (the README lists what there is; imscript.fs, imscript.http, imscript.process, ... do that work)", name)
 }
 
 func (v *vm) resolveError(name, dir string, err error) *goja.Object {

@@ -75,6 +75,8 @@ console.log(imscript2 === imscript, json === imscript.json, typeof t.describe, t
 try { require("exppkg/secret.js"); } catch (e) { console.log(e.code); }
 try { require("nope"); } catch (e) { console.log(e.code, e.message.split(" imported")[0]); }
 try { require("node:nope"); } catch (e) { console.log(e.code); }
+try { require("os"); } catch (e) { console.log(e.code, e.message.startsWith("No such built-in module: os: imscript's JavaScript is not Node")); }
+try { require("node:fs"); } catch (e) { console.log(e.code, require("fs") === imscript.fs); }
 const dyn = await0();
 function await0() { return import("./lib/math.mjs"); }
 dyn.then((m) => console.log("dynamic", m.add(20, 1), m.default(2)));
@@ -89,6 +91,8 @@ true true function string true
 ERR_PACKAGE_PATH_NOT_EXPORTED
 MODULE_NOT_FOUND Cannot find module 'nope'
 ERR_UNKNOWN_BUILTIN_MODULE
+ERR_UNKNOWN_BUILTIN_MODULE true
+ERR_UNKNOWN_BUILTIN_MODULE true
 dynamic 21 4
 `
 	if !eachWorker(out, want, 2) {
