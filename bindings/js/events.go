@@ -154,6 +154,18 @@ func (v *vm) nodeDiagnosticsChannel() goja.Value {
 	return m
 }
 
+// nodeConsole is require("console"): the console global.
+func (v *vm) nodeConsole() goja.Value { return v.rt.Get("console") }
+
+// nodeTimers is require("timers"): the timer globals.
+func (v *vm) nodeTimers() goja.Value {
+	o := v.rt.NewObject()
+	for _, n := range []string{"setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "clearImmediate", "queueMicrotask"} {
+		_ = o.Set(n, v.rt.Get(n))
+	}
+	return o
+}
+
 // nodeProcess is require("process"): the process global.
 func (v *vm) nodeProcess() goja.Value { return v.rt.Get("process") }
 

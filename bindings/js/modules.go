@@ -348,11 +348,11 @@ func (v *vm) requireFrom(dir, name string, esm bool) goja.Value {
 // registered module of the name): require("os") says so, unless a package
 // of that name is installed.
 var nodeOnly = map[string]bool{
-	"assert": true, "async_hooks": true, "child_process": true, "cluster": true, "console": true,
+	"assert": true, "async_hooks": true, "child_process": true, "cluster": true,
 	"constants": true, "dgram": true, "domain": true, "fs": true, "http": true, "http2": true,
 	"https": true, "inspector": true, "net": true, "os": true, "perf_hooks": true, "punycode": true,
 	"querystring": true, "readline": true, "repl": true, "stream": true, "string_decoder": true,
-	"sys": true, "timers": true, "tls": true, "trace_events": true, "tty": true, "v8": true, "vm": true,
+	"sys": true, "tls": true, "trace_events": true, "tty": true, "v8": true, "vm": true,
 	"wasi": true, "worker_threads": true, "zlib": true, "dns": true, "sqlite": true, "test": true,
 }
 

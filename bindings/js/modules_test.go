@@ -77,6 +77,7 @@ try { require("nope"); } catch (e) { console.log(e.code, e.message.split(" impor
 try { require("node:nope"); } catch (e) { console.log(e.code); }
 try { require("os"); } catch (e) { console.log(e.code, e.message.startsWith("No such built-in module: os: imscript's JavaScript is not Node")); }
 try { require("node:fs"); } catch (e) { console.log(e.code, require("fs") === imscript.fs); }
+console.log(require("node:console") === console, require("timers").setTimeout === setTimeout);
 const dyn = await0();
 function await0() { return import("./lib/math.mjs"); }
 dyn.then((m) => console.log("dynamic", m.add(20, 1), m.default(2)));
@@ -93,6 +94,7 @@ MODULE_NOT_FOUND Cannot find module 'nope'
 ERR_UNKNOWN_BUILTIN_MODULE
 ERR_UNKNOWN_BUILTIN_MODULE true
 ERR_UNKNOWN_BUILTIN_MODULE true
+true true
 dynamic 21 4
 `
 	if !eachWorker(out, want, 2) {

@@ -36,6 +36,8 @@ var nodeBuiltins = map[string]func(*vm) goja.Value{
 	"util":    (*vm).nodeUtil,
 	"path":    (*vm).nodePath,
 	"url":     (*vm).nodeURL,
+	"console": (*vm).nodeConsole,
+	"timers":  (*vm).nodeTimers,
 
 	"diagnostics_channel": (*vm).nodeDiagnosticsChannel,
 }
