@@ -136,12 +136,12 @@ func (l *loader) compileFile(path string) *source {
 	case ".mjs":
 		return compileESM(path, src)
 	case ".cjs":
-		return compileCJS(path, src)
+		return compileCommonJS(path, src)
 	}
 	if l.typeModule(path) {
 		return compileESM(path, src)
 	}
-	s := compileCJS(path, src)
+	s := compileCommonJS(path, src)
 	// As Node does for a .js with no "type": a file that is not a valid
 	// script but uses module syntax is a module.
 	if s.err != nil && esmSyntax.MatchString(src) {
@@ -151,6 +151,20 @@ func (l *loader) compileFile(path string) *source {
 	}
 	return s
 }
+
+// compileCommonJS compiles a CommonJS file; one that calls import() goes
+// through esbuild first, which makes that a promise of require().
+func compileCommonJS(path, src string) *source {
+	s := compileCJS(path, src)
+	if s.err != nil && dynamicImport.MatchString(src) {
+		if m := transform(path, src, false); m.err == nil {
+			return m
+		}
+	}
+	return s
+}
+
+var dynamicImport = regexp.MustCompile(`\bimport[ \t]*\(`)
 
 // esmSyntax finds what only an ES module has: an import or export
 // statement, or import.meta.
@@ -171,7 +185,11 @@ func compileCJS(path, src string) *source {
 
 // compileESM turns an ES module into a CommonJS one (esbuild) and
 // compiles that, strict, with the source map that points at the module.
-func compileESM(path, src string) *source {
+func compileESM(path, src string) *source { return transform(path, src, true) }
+
+// transform compiles what esbuild makes of an ES module (esm) or of a
+// CommonJS file.
+func transform(path, src string, esm bool) *source {
 	// Named .js for esbuild: for a .mjs it would take a default import of
 	// an ES module for its whole namespace (Node's rule for CommonJS
 	// files, which __esModule tells apart here).
@@ -218,6 +236,10 @@ func compileESM(path, src string) *source {
 				}
 			}
 		}
+	}
+	if !esm {
+		prog, err := compileWrapped(path, wrapHead, code, false, false, remap)
+		return &source{prog: prog, err: err}
 	}
 	prog, err := compileWrapped(path, wrapHeadESM, code, true, false, remap)
 	return &source{prog: prog, esm: true, err: err}

@@ -20,6 +20,7 @@ export function bump() { count++; }
 `,
 	"lib/re.js":                         "export * from './math.mjs';\nexport { default as twice2 } from './math.mjs';\n",
 	"lib/old.js":                        "module.exports = { kind: 'cjs', dir: __dirname.split('/').pop() };\n",
+	"lib/dyn.cjs":                       "module.exports = () => import('./math.mjs');\nif (true) return;\nmodule.exports = null;\n",
 	"data.json":                         `{"answer": 42}`,
 	"node_modules/mainpkg/package.json": `{"name": "mainpkg", "main": "./lib/entry.js"}`,
 	"node_modules/mainpkg/lib/entry.js": `const EventEmitter = require("events");
@@ -102,10 +103,11 @@ dynamic 21 4
 	}
 }
 
-// TestCommonJS: a CommonJS main script (with a #! line; as Node wraps it: a top-level
-// return ends it, this is module.exports, require is its own) requires
+// TestCommonJS: a CommonJS main script (with a #! line; as Node wraps
+// it: a top-level return ends it, this is module.exports, require is its
+// own) requires
 // a package by "exports" (the "require" condition), an ES module, and
-// events by both names; a syntax error names the file and line.
+// Node's modules; a CommonJS file with import() and a top-level return.
 func TestCommonJS(t *testing.T) {
 	src := `#!/usr/bin/env imscript
 const exp = require("exppkg");
@@ -119,6 +121,7 @@ const req2 = createRequire(__dirname + "/lib/x.js");
 console.log(req2("./old").kind, isBuiltin("node:events"), isBuiltin("fs"), builtinModules.includes("events"));
 const util = require("util");
 console.log(util.format("%s=%d %j %%", "a", 5, { x: 1 }), util.isDeepStrictEqual({ a: [1] }, { a: [1] }), util.types.isPromise(Promise.resolve()), Buffer.allocUnsafe(3).length);
+require("./lib/dyn.cjs")().then((m) => console.log("import() from CommonJS", m.add(2, 3)));
 if (imscript.worker_id >= 0) {
   console.log("returning");
   return;
@@ -133,6 +136,7 @@ true default
 cjs true false true
 a=5 {"x":1} % true true 3
 returning
+import() from CommonJS 5
 `
 	if !eachWorker(out, want, 2) {
 		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
