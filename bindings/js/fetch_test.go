@@ -24,7 +24,7 @@ srv.route("POST", "/echo", (req, res) => {
   res.header("Content-Type", "text/plain").send([req.method, req.header["x-test"], req.header["content-type"], String(req.body)].join(" "));
 });
 srv.route("GET", "/slow", async (req, res) => {
-  await sleep(1500);
+  await sleep(4000);
   res.send("late");
 });
 srv.route("GET", "/run", async (req, res) => {
