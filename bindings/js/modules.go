@@ -438,6 +438,11 @@ func (v *vm) load(path string) goja.Value {
 		if errors.As(err, &ex) {
 			panic(ex)
 		}
+		// The watchdog's interrupt goes on up, uncatchable.
+		var ie *goja.InterruptedError
+		if errors.As(err, &ie) {
+			panic(ie)
+		}
 		panic(v.rt.NewGoError(err))
 	}
 	_ = module.Set("loaded", true)

@@ -1,6 +1,9 @@
 package js_test
 
 import (
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -202,5 +205,41 @@ y .gz a/c/ {"root":"/","dir":"/home/u","base":"f.txt","ext":".txt","name":"f"}
 `
 	if !eachWorker(out, want, 2) {
 		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
+	}
+}
+
+// TestRunawayModuleInterrupted: a module that never ends its first run,
+// required from a request handler inside try/catch, is interrupted by the
+// watchdog as the handler itself would be: the catch does not get it, the
+// request fails with a 500, the log's stack names the module, and the
+// worker goes on (a later request is answered).
+func TestRunawayModuleInterrupted(t *testing.T) {
+	src := `const srv = imscript.server({ host: "127.0.0.1", port: 0, type: "http", max_exec_ms: 200 });
+srv.route("GET", "/spin", (req, res) => {
+  try { require("./spin.js"); } catch (e) { res.send("caught " + e); }
+});
+srv.route("GET", "/ok", (req, res) => res.send("ok"));
+`
+	h := scripttest.Start(t, scripttest.Options{Lang: "js", Src: src, Workers: 1, Languages: []script.Language{js.New()},
+		Files: map[string]string{"spin.js": "for (;;) {}\n"}})
+	base := fmt.Sprintf("http://127.0.0.1:%d", h.Port(0))
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/spin"); code != 500 || strings.Contains(body, "caught") {
+		t.Errorf("/spin: %d %q, want a 500 (the interrupt not caught)", code, body)
+	}
+	h.WaitLog("handler interrupted")
+	if !strings.Contains(h.Logs(), "spin.js:1:") {
+		t.Errorf("the interrupt's stack does not name the module:\n%s", h.Logs())
+	}
+	if code, body := get("/ok"); code != 200 || body != "ok" {
+		t.Errorf("/ok after: %d %q", code, body)
 	}
 }
