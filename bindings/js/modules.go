@@ -426,7 +426,8 @@ func (v *vm) load(path string) goja.Value {
 		val, err := jsonParse(rt, s.json)
 		if err != nil {
 			delete(v.files, path)
-			panic(v.rt.NewGoError(fmt.Errorf("%s: %w", displayName(path), err)))
+			e, _ := rt.New(rt.Get("SyntaxError"), rt.ToValue(displayName(path)+": "+strings.TrimPrefix(jsError(err).Error(), "SyntaxError: ")))
+			panic(e)
 		}
 		_ = module.Set("exports", val)
 		_ = module.Set("loaded", true)

@@ -159,6 +159,7 @@ func TestModuleErrors(t *testing.T) {
 		"tla.mjs":         "const x = await Promise.resolve(1);\nexport { x };\n",
 		"ret.mjs":         "import x from './throws.mjs';\nreturn;\n",
 		"imports_bad.mjs": "import { a } from './bad.mjs';\nconsole.log(a);\n",
+		"bad.json":        "{ nope }",
 	}
 	for name, want := range map[string]string{
 		"bad.mjs":         "bad.mjs:2:18: syntax error",
@@ -174,9 +175,10 @@ func TestModuleErrors(t *testing.T) {
 	}
 	src := `import { boom } from "./throws.mjs";
 try { boom(); } catch (e) { console.log(e.stack.split("\n").slice(0, 2).map((l) => l.trim().replace(/^.*\//, "")).join(" | ")); }
+try { require("./bad.json"); } catch (e) { console.log(e.name, e.message.replace(/^.*\//, "").split(":")[0]); }
 `
 	out, _ := runNamed(t, 1, "main.mjs", src, "", files)
-	if want := "Error: boom | throws.mjs:4:"; !strings.HasPrefix(out, want) {
+	if want := "Error: boom | throws.mjs:4:"; !strings.HasPrefix(out, want) || !strings.HasSuffix(out, "\nSyntaxError bad.json\n") {
 		t.Errorf("stack: got %q, want %q", out, want)
 	}
 }
