@@ -1,8 +1,10 @@
 // Package js exposes the imscript host API to JavaScript scripts through
-// goja, with Node-style require(), Buffer, console, timers and
-// require("crypto"), and the web platform's TextEncoder, TextDecoder,
-// atob, btoa and crypto (web.go). It marshals neutral host values once,
-// generically: no host method is written here.
+// goja: CommonJS files and ES modules with Node's resolution (modules.go),
+// Node's Buffer, console, timers and process, Node's events, util, path,
+// crypto, url, module and diagnostics_channel modules, and the web
+// platform's TextEncoder, TextDecoder, atob, btoa, crypto, fetch,
+// AbortController, EventTarget and structuredClone (web.go). It marshals
+// neutral host values once, generically: no host method is written here.
 package js
 
 import (
