@@ -136,26 +136,26 @@ func (l *loader) compileFile(path string) *source {
 	case ".mjs":
 		return compileESM(path, src)
 	case ".cjs":
-		return compileCommonJS(path, src)
+		return compileCommonJS(path, src, nil)
 	}
 	if l.typeModule(path) {
 		return compileESM(path, src)
 	}
-	s := compileCommonJS(path, src)
 	// As Node does for a .js with no "type": a file that is not a valid
 	// script but uses module syntax is a module.
-	if s.err != nil && esmSyntax.MatchString(src) {
-		if m := compileESM(path, src); m.err == nil {
-			return m
-		}
+	if s := compileCJS(path, src); s.err == nil || !esmSyntax.MatchString(src) {
+		return compileCommonJS(path, src, s)
 	}
-	return s
+	return compileESM(path, src) // its errors, esbuild's, are the precise ones
 }
 
-// compileCommonJS compiles a CommonJS file; one that calls import() goes
-// through esbuild first, which makes that a promise of require().
-func compileCommonJS(path, src string) *source {
-	s := compileCJS(path, src)
+// compileCommonJS compiles a CommonJS file (s, when already done); one
+// that calls import() goes through esbuild first, which makes that a
+// promise of require().
+func compileCommonJS(path, src string, s *source) *source {
+	if s == nil {
+		s = compileCJS(path, src)
+	}
 	if s.err != nil && dynamicImport.MatchString(src) {
 		if m := transform(path, src, false); m.err == nil {
 			return m

@@ -86,7 +86,15 @@ const dyn = await0();
 function await0() { return import("./lib/math.mjs"); }
 dyn.then((m) => console.log("dynamic", m.add(20, 1), m.default(2)));
 `
-	out, logs := runNamed(t, 2, "main.mjs", src, "", pkgFiles)
+	// As main.mjs, and as a main.js that uses import (as Node, a .js with
+	// module syntax and no "type" is a module).
+	for _, name := range []string{"main.mjs", "main.js"} {
+		t.Run(name, func(t *testing.T) { testESModules(t, name, src) })
+	}
+}
+
+func testESModules(t *testing.T, name, src string) {
+	out, logs := runNamed(t, 2, name, src, "", pkgFiles)
 	want := `8 3 4 10 0
 live 1 1
 cjs lib 42 {"name":"mainpkg","ee":"function","node":true}
@@ -160,12 +168,14 @@ func TestModuleErrors(t *testing.T) {
 		"ret.mjs":         "import x from './throws.mjs';\nreturn;\n",
 		"imports_bad.mjs": "import { a } from './bad.mjs';\nconsole.log(a);\n",
 		"bad.json":        "{ nope }",
+		"bad_esm.js":      "import { x } from './throws.mjs';\nconst y = = x;\n",
 	}
 	for name, want := range map[string]string{
 		"bad.mjs":         "bad.mjs:2:18: syntax error",
 		"tla.mjs":         "tla.mjs:1:11: syntax error: top-level await is not supported in modules",
 		"ret.mjs":         "ret.mjs:2:1: syntax error: Top-level return cannot be used inside an ECMAScript module",
 		"imports_bad.mjs": "bad.mjs:2:18: syntax error",
+		"bad_esm.js":      "bad_esm.js:2:11: syntax error: Unexpected \"=\"",
 	} {
 		h := scripttest.New(t, scripttest.Options{Name: name, Src: files[name], Files: files, Languages: []script.Language{js.New()}})
 		err := h.TryRun()
