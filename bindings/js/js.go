@@ -78,8 +78,9 @@ type vm struct {
 	req  *require.RequireModule
 	buf  *buffer.Buffer
 
-	// files are the modules of files this VM ran, by path (modules.go).
-	files map[string]*goja.Object
+	// files are the modules of files this VM ran, by path: require.cache
+	// (modules.go).
+	files *goja.Object
 
 	objects map[*script.Object]*goja.Object
 	types   map[*script.Type]*typeMethods
@@ -135,7 +136,6 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	v := &vm{
 		rt:      rt,
 		inst:    inst,
-		files:   map[string]*goja.Object{},
 		born:    time.Now(),
 		objects: map[*script.Object]*goja.Object{},
 		types:   map[*script.Type]*typeMethods{},

@@ -285,6 +285,15 @@ func (v *vm) moduleNotFound(name, from string) *goja.Object {
 	return nodeerrors.NewError(v.rt, nil, "MODULE_NOT_FOUND", "Cannot find module '%s' imported from %s", name, from)
 }
 
+// moduleCache is require.cache: the modules of the files this VM ran, by
+// path; a file deleted from it runs again when required next, as in Node.
+func (v *vm) moduleCache() *goja.Object {
+	if v.files == nil {
+		v.files = v.rt.NewObject()
+	}
+	return v.files
+}
+
 // makeRequire is the require function of the files in dir (esm: of an ES
 // module there, which resolves package "exports" with the "import"
 // condition).
@@ -297,6 +306,10 @@ func (v *vm) makeRequire(dir string, esm bool) *goja.Object {
 		}
 		return v.requireFrom(dir, name.String(), esm)
 	}).(*goja.Object)
+	_ = req.Set("cache", v.moduleCache())
+	if m, ok := v.moduleCache().Get(v.inst.Program().Path()).(*goja.Object); ok {
+		_ = req.Set("main", m)
+	}
 	_ = req.Set("resolve", func(fc goja.FunctionCall) goja.Value {
 		name := fc.Argument(0).String()
 		if v.isBuiltin(name) {
@@ -397,7 +410,8 @@ func (v *vm) resolveError(name, dir string, err error) *goja.Object {
 // load runs the file at path once per VM and returns its module.exports
 // (while it runs, a require cycle gets the exports so far, as in Node).
 func (v *vm) load(path string) goja.Value {
-	if m, ok := v.files[path]; ok {
+	cache := v.moduleCache()
+	if m, ok := cache.Get(path).(*goja.Object); ok {
 		return m.Get("exports")
 	}
 	p := v.inst.Program().(*program)
@@ -421,11 +435,11 @@ func (v *vm) load(path string) goja.Value {
 	_ = module.Set("id", path)
 	_ = module.Set("filename", path)
 	_ = module.Set("loaded", false)
-	v.files[path] = module
+	_ = cache.Set(path, module)
 	if s.prog == nil { // JSON
 		val, err := jsonParse(rt, s.json)
 		if err != nil {
-			delete(v.files, path)
+			_ = cache.Delete(path)
 			e, _ := rt.New(rt.Get("SyntaxError"), rt.ToValue(displayName(path)+": "+strings.TrimPrefix(jsError(err).Error(), "SyntaxError: ")))
 			panic(e)
 		}
@@ -434,7 +448,7 @@ func (v *vm) load(path string) goja.Value {
 		return val
 	}
 	if err := v.runModule(s, path, module, exports); err != nil {
-		delete(v.files, path)
+		_ = cache.Delete(path)
 		var ex *goja.Exception
 		if errors.As(err, &ex) {
 			panic(ex)

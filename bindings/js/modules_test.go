@@ -132,6 +132,9 @@ const req2 = createRequire(__dirname + "/lib/x.js");
 console.log(req2("./old").kind, isBuiltin("node:events"), isBuiltin("fs"), builtinModules.includes("events"));
 const util = require("util");
 console.log(util.format("%s=%d %j %%", "a", 5, { x: 1 }), util.isDeepStrictEqual({ a: [1] }, { a: [1] }), util.types.isPromise(Promise.resolve()), Buffer.allocUnsafe(3).length);
+const old1 = require("./lib/old");
+delete require.cache[require.resolve("./lib/old")];
+console.log(require.main === module, require("./lib/old") !== old1, require("./lib/old") === require("./lib/old.js"));
 require("./lib/dyn.cjs")().then((m) => console.log("import() from CommonJS", m.add(2, 3)));
 if (imscript.worker_id >= 0) {
   console.log("returning");
@@ -146,6 +149,7 @@ true true false
 true default
 cjs true false true
 a=5 {"x":1} % true true 3
+true true true
 returning
 import() from CommonJS 5
 `
