@@ -40,10 +40,16 @@ srv.route("GET", "/run", async (req, res) => {
   out.push(new TextDecoder().decode(await bin.arrayBuffer()));
   const nf = await fetch(base + "/nope");
   out.push(nf.status + " " + nf.ok);
+  const closed = srv.stats().close_count;
   try { await fetch(base + "/slow", { signal: AbortSignal.timeout(100) }); out.push("no timeout?!"); } catch (err) { out.push(err.name + " " + (err instanceof DOMException)); }
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 100);
   try { await fetch(base + "/slow", { signal: ac.signal }); out.push("not aborted?!"); } catch (err) { out.push(err.name + " " + err.code + " " + ac.signal.aborted); }
+  // Both requests were canceled: the server sees their connections close
+  // (not answered 4 s later on connections kept for reuse).
+  let n = 0;
+  for (let i = 0; i < 200 && n < 2; i++) { await sleep(10); n = srv.stats().close_count - closed; }
+  out.push("canceled connections closed " + (n >= 2));
   try { await fetch(base + "/json", { signal: AbortSignal.abort() }); } catch (err) { out.push("pre-aborted " + err.name); }
   try { await fetch("http://127.0.0.1:1/"); } catch (err) { out.push(err.name + ": " + err.message + " (" + String(err.cause && err.cause.message).includes("127.0.0.1:1") + ")"); }
   try { await fetch("ftp://x/"); } catch (err) { out.push(err.name + ": " + err.message); }
@@ -57,8 +63,9 @@ srv.route("GET", "/run", async (req, res) => {
 // TestFetch: fetch against the script's own HTTP server, from a request
 // handler on each of two workers: status, headers, a JSON body read with
 // res.json(), a body read twice, POST bodies (text, bytes), a 404, a
-// timeout (AbortSignal.timeout), an abort (AbortController), a signal
-// aborted before, a refused connection, an unsupported URL.
+// timeout (AbortSignal.timeout), an abort (AbortController), both
+// canceling their requests (the server sees the connections close), a
+// signal aborted before, a refused connection, an unsupported URL.
 func TestFetch(t *testing.T) {
 	h := scripttest.Start(t, scripttest.Options{Lang: "js", Src: fetchServer, Workers: 2, Languages: []script.Language{js.New()}})
 	url := fmt.Sprintf("http://127.0.0.1:%d/run", h.Port(0))
@@ -70,6 +77,7 @@ POST  application/octet-stream hi
 404 false
 TimeoutError true
 AbortError 20 true
+canceled connections closed true
 pre-aborted AbortError
 TypeError: fetch failed (true)
 TypeError: fetch failed
