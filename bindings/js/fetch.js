@@ -245,10 +245,39 @@
     b.used = b.bytes !== null;
     return Promise.resolve(b.bytes === null ? new Uint8Array(0) : b.bytes);
   };
+  // Symbol.asyncIterator, or what esbuild's lowered for await asks for.
+  const asyncIterator = Symbol.asyncIterator || Symbol.for("Symbol.asyncIterator");
+
+  // bodyStream is what body gives: not a ReadableStream, but what code
+  // reads of one: getReader().read() and for await, the whole body as one
+  // chunk (it was read whole).
+  const bodyStream = (o) => {
+    const b = o[bd];
+    if (b.bytes === null) return null;
+    if (b.stream) return b.stream;
+    let sent = false;
+    const read = () => {
+      b.used = true;
+      if (sent || b.bytes.length === 0) return Promise.resolve({ value: undefined, done: true });
+      sent = true;
+      return Promise.resolve({ value: new Uint8Array(b.bytes), done: false });
+    };
+    b.stream = {
+      locked: false,
+      getReader() {
+        if (this.locked) throw new TypeError("ReadableStream is locked");
+        this.locked = true;
+        return { read, releaseLock: () => { this.locked = false; }, cancel: () => Promise.resolve(), closed: Promise.resolve() };
+      },
+      cancel: () => Promise.resolve(),
+      [asyncIterator]() { return { next: read, return: () => Promise.resolve({ value: undefined, done: true }) }; },
+    };
+    return b.stream;
+  };
   const bodyMixin = (C) => {
     Object.defineProperties(C.prototype, {
       bodyUsed: { get() { return this[bd].used; }, configurable: true },
-      body: { get() { return this[bd].bytes === null ? null : this[bd].bytes; }, configurable: true },
+      body: { get() { return bodyStream(this); }, configurable: true },
     });
     Object.assign(C.prototype, {
       arrayBuffer() { return consume(this).then((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); },
@@ -262,7 +291,7 @@
 
   // ---- Request ----
   const rq = Symbol("request");
-  const methods = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"];
+  const methods = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]; // normalized, as the Fetch standard says
   class Request {
     constructor(input, init = undefined) {
       const o = init == null ? {} : Object(init);

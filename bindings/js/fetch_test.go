@@ -38,6 +38,11 @@ srv.route("GET", "/run", async (req, res) => {
   out.push(e.status + " " + (await e.text()));
   const bin = await fetch(base + "/echo", { method: "POST", body: new Uint8Array([104, 105]), headers: [["content-type", "application/octet-stream"]] });
   out.push(new TextDecoder().decode(await bin.arrayBuffer()));
+  const chunks = [];
+  for await (const c of (await fetch(base + "/json?q=stream")).body) chunks.push(new TextDecoder().decode(c));
+  const rd = (await fetch(base + "/json?q=reader")).body.getReader();
+  const first = await rd.read(), second = await rd.read();
+  out.push(chunks.join("|") + " " + JSON.parse(new TextDecoder().decode(first.value)).q + " " + first.done + " " + second.done);
   const nf = await fetch(base + "/nope");
   out.push(nf.status + " " + nf.ok);
   const closed = srv.stats().close_count;
@@ -74,6 +79,7 @@ func TestFetch(t *testing.T) {
 TypeError: Body is unusable: Body has already been read
 200 POST t1 text/plain;charset=UTF-8 abc
 POST  application/octet-stream hi
+{"n":[1,2],"q":"stream"} reader false true
 404 false
 TimeoutError true
 AbortError 20 true

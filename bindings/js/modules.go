@@ -148,22 +148,21 @@ func (l *loader) compileFile(path string) *source {
 	return compileESM(path, src) // its errors, esbuild's, are the precise ones
 }
 
-// compileCommonJS compiles a CommonJS file (s, when already done); one
-// that calls import() goes through esbuild first, which makes that a
-// promise of require().
+// compileCommonJS compiles a CommonJS file (s, when already done). One
+// that goja cannot parse goes through esbuild, which makes import() a
+// promise of require() and lowers what goja lacks (async generators, for
+// await); if that does not help, goja's error stands.
 func compileCommonJS(path, src string, s *source) *source {
 	if s == nil {
 		s = compileCJS(path, src)
 	}
-	if s.err != nil && dynamicImport.MatchString(src) {
+	if s.err != nil {
 		if m := transform(path, src, false); m.err == nil {
 			return m
 		}
 	}
 	return s
 }
-
-var dynamicImport = regexp.MustCompile(`\bimport[ \t]*\(`)
 
 // esmSyntax finds what only an ES module has: an import or export
 // statement, or import.meta.
@@ -200,8 +199,9 @@ func transform(path, src string, esm bool) *source {
 		Charset:    api.CharsetUTF8,
 		Sourcefile: name,
 		Sourcemap:  api.SourceMapExternal,
-		// import() becomes a promise of require(): goja has no import().
-		Supported: map[string]bool{"dynamic-import": false},
+		// import() becomes a promise of require(): goja has no import(),
+		// nor async generators and for await, which esbuild lowers.
+		Supported: map[string]bool{"dynamic-import": false, "async-generator": false, "for-await": false},
 		Define:    map[string]string{"import.meta": "__imscript_meta"},
 		LogLevel:  api.LogLevelSilent,
 	})

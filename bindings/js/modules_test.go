@@ -116,9 +116,10 @@ dynamic 21 4
 
 // TestCommonJS: a CommonJS main script (with a #! line; as Node wraps
 // it: a top-level return ends it, this is module.exports, require is its
-// own) requires
-// a package by "exports" (the "require" condition), an ES module, and
-// Node's modules; a CommonJS file with import() and a top-level return.
+// own; with for await over an async generator, which goja lacks and
+// esbuild lowers) requires a package by "exports" (the "require"
+// condition), an ES module, and Node's modules; a CommonJS file with
+// import() and a top-level return.
 func TestCommonJS(t *testing.T) {
 	src := `#!/usr/bin/env imscript
 const exp = require("exppkg");
@@ -132,6 +133,8 @@ const req2 = createRequire(__dirname + "/lib/x.js");
 console.log(req2("./old").kind, isBuiltin("node:events"), isBuiltin("fs"), builtinModules.includes("events"));
 const util = require("util");
 console.log(util.format("%s=%d %j %%", "a", 5, { x: 1 }), util.isDeepStrictEqual({ a: [1] }, { a: [1] }), util.types.isPromise(Promise.resolve()), Buffer.allocUnsafe(3).length);
+async function* countTo(n) { for (let i = 1; i <= n; i++) yield i; }
+(async () => { const got = []; for await (const i of countTo(3)) got.push(i); console.log("for await", got.join(",")); })();
 const old1 = require("./lib/old");
 delete require.cache[require.resolve("./lib/old")];
 console.log(require.main === module, require("./lib/old") !== old1, require("./lib/old") === require("./lib/old.js"));
@@ -152,6 +155,7 @@ a=5 {"x":1} % true true 3
 true true true
 returning
 import() from CommonJS 5
+for await 1,2,3
 `
 	if !eachWorker(out, want, 2) {
 		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
