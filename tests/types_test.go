@@ -104,6 +104,7 @@ func TestTypesTypeScript(t *testing.T) {
 	if len(examples) < 8 {
 		t.Fatalf("found only %d JavaScript examples", len(examples))
 	}
+	examples = append(examples, filepath.Join(repoRoot, "tests", "testdata", "js", "types_node.js"))
 	code, out := run(t, repoRoot, tsc, append(append(flags, dts), examples...)...)
 	if code != 0 {
 		t.Fatalf("tsc over scripts/js with imscript.d.ts: exit %d\n%s", code, out)
@@ -114,6 +115,8 @@ func TestTypesTypeScript(t *testing.T) {
 		{"scripts/js/timer.js", "imscript.tick(", "imscript.tcik(", "Property 'tcik' does not exist on type 'Imscript'"},
 		{"scripts/js/chat.js", `type: "websocket",`, `type: "websocket", worker_nm: 2,`, "'worker_nm' does not exist in type 'ServerSettings'"},
 		{"scripts/js/echo.js", `srv.on("receive"`, `srv.on("recieve"`, "No overload matches this call"},
+		{"tests/testdata/js/types_node.js", "bus.emit(", "bus.emitt(", "Property 'emitt' does not exist on type 'NodeEventEmitter'"},
+		{"tests/testdata/js/types_node.js", "await res.json()", "await res.jsno()", "Property 'jsno' does not exist on type 'Response'"},
 	} {
 		bad := misspell(t, dir, c.src, c.old, c.new)
 		code, out := run(t, repoRoot, tsc, append(flags, dts, bad)...)

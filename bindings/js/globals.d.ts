@@ -22,13 +22,14 @@ declare function clearImmediate(id?: number): void;
 declare function queueMicrotask(fn: () => void): void;
 
 /** Node's process, for what a handler uses of it (no exit: use srv.shutdown()). */
-declare var process: {
+interface NodeProcess {
   readonly env: { [key: string]: string };
   readonly argv: string[];
   readonly pid: number;
   readonly platform: string;
   nextTick(fn: (...args: any[]) => void, ...args: any[]): void;
-};
+}
+declare var process: NodeProcess;
 
 declare class DOMException extends Error {
   constructor(message?: string, name?: string);
@@ -144,6 +145,228 @@ interface NodeCrypto {
   createHmac(algorithm: string, key: string | Uint8Array): NodeHash;
   timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean;
   getHashes(): string[];
+}
+
+// ---- web globals: fetch, abort, events, structuredClone, performance ----
+
+declare class Event {
+  constructor(type: string, init?: { bubbles?: boolean; cancelable?: boolean });
+  readonly type: string;
+  readonly target: EventTarget | null;
+  readonly currentTarget: EventTarget | null;
+  readonly defaultPrevented: boolean;
+  readonly timeStamp: number;
+  preventDefault(): void;
+  stopImmediatePropagation(): void;
+  stopPropagation(): void;
+}
+declare class EventTarget {
+  addEventListener(type: string, listener: ((ev: Event) => void) | { handleEvent(ev: Event): void } | null, options?: boolean | { once?: boolean; signal?: AbortSignal }): void;
+  removeEventListener(type: string, listener: ((ev: Event) => void) | { handleEvent(ev: Event): void } | null): void;
+  dispatchEvent(ev: Event): boolean;
+}
+declare class AbortSignal extends EventTarget {
+  readonly aborted: boolean;
+  readonly reason: any;
+  onabort: ((ev: Event) => void) | null;
+  throwIfAborted(): void;
+  static abort(reason?: any): AbortSignal;
+  static timeout(ms: number): AbortSignal;
+  static any(signals: AbortSignal[]): AbortSignal;
+}
+declare class AbortController {
+  readonly signal: AbortSignal;
+  abort(reason?: any): void;
+}
+
+type HeadersInit = Headers | [string, string][] | { [name: string]: string };
+declare class Headers {
+  constructor(init?: HeadersInit);
+  append(name: string, value: string): void;
+  delete(name: string): void;
+  get(name: string): string | null;
+  getSetCookie(): string[];
+  has(name: string): boolean;
+  set(name: string, value: string): void;
+  forEach(fn: (value: string, name: string, headers: Headers) => void): void;
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+type BodyInit = string | ArrayBuffer | ArrayBufferView | URLSearchParams;
+interface RequestInit {
+  method?: string;
+  headers?: HeadersInit;
+  body?: BodyInit | null;
+  signal?: AbortSignal | null;
+  redirect?: "follow" | "error" | "manual";
+}
+/** A response body: read whole (fetch has no real streams). */
+interface BodyReader {
+  read(): Promise<{ done: boolean; value?: Uint8Array }>;
+  releaseLock(): void;
+  cancel(): Promise<void>;
+}
+interface ResponseBody extends AsyncIterable<Uint8Array> {
+  getReader(): BodyReader;
+}
+interface Body {
+  readonly body: ResponseBody | null;
+  readonly bodyUsed: boolean;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array>;
+  json(): Promise<any>;
+  text(): Promise<string>;
+}
+declare class Request implements Body {
+  constructor(input: string | URL | Request, init?: RequestInit);
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Headers;
+  readonly signal: AbortSignal;
+  readonly redirect: string;
+  readonly body: ResponseBody | null;
+  readonly bodyUsed: boolean;
+  clone(): Request;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array>;
+  json(): Promise<any>;
+  text(): Promise<string>;
+}
+declare class Response implements Body {
+  constructor(body?: BodyInit | null, init?: { status?: number; statusText?: string; headers?: HeadersInit });
+  readonly status: number;
+  readonly statusText: string;
+  readonly ok: boolean;
+  readonly headers: Headers;
+  readonly url: string;
+  readonly redirected: boolean;
+  readonly type: string;
+  readonly body: ResponseBody | null;
+  readonly bodyUsed: boolean;
+  clone(): Response;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array>;
+  json(): Promise<any>;
+  text(): Promise<string>;
+  static json(data: any, init?: { status?: number; statusText?: string; headers?: HeadersInit }): Response;
+  static error(): Response;
+  static redirect(url: string, status?: number): Response;
+}
+/** WHATWG fetch, on imscript.http (the body is read whole, at most 16 MiB). */
+declare function fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
+/** A deep copy (Map, Set, Date, RegExp, typed arrays, errors, cycles); DataCloneError on a function. */
+declare function structuredClone<T>(value: T): T;
+interface Performance {
+  now(): number;
+  readonly timeOrigin: number;
+}
+declare var performance: Performance;
+
+// ---- Node core modules: require("events") / import from "node:events" ----
+
+type Listener = (...args: any[]) => void;
+declare class NodeEventEmitter {
+  constructor(options?: { captureRejections?: boolean });
+  static defaultMaxListeners: number;
+  static readonly errorMonitor: unique symbol;
+  on(event: string | symbol, listener: Listener): this;
+  addListener(event: string | symbol, listener: Listener): this;
+  prependListener(event: string | symbol, listener: Listener): this;
+  once(event: string | symbol, listener: Listener): this;
+  prependOnceListener(event: string | symbol, listener: Listener): this;
+  off(event: string | symbol, listener: Listener): this;
+  removeListener(event: string | symbol, listener: Listener): this;
+  removeAllListeners(event?: string | symbol): this;
+  emit(event: string | symbol, ...args: any[]): boolean;
+  listenerCount(event: string | symbol): number;
+  listeners(event: string | symbol): Listener[];
+  rawListeners(event: string | symbol): Listener[];
+  eventNames(): (string | symbol)[];
+  setMaxListeners(n: number): this;
+  getMaxListeners(): number;
+}
+/** require("events"): the EventEmitter class, with once() and on() helpers. */
+interface NodeEvents {
+  new (options?: { captureRejections?: boolean }): NodeEventEmitter;
+  readonly prototype: NodeEventEmitter;
+  EventEmitter: typeof NodeEventEmitter;
+  defaultMaxListeners: number;
+  readonly errorMonitor: symbol;
+  once(emitter: NodeEventEmitter | EventTarget, event: string, options?: { signal?: AbortSignal }): Promise<any[]>;
+  listenerCount(emitter: NodeEventEmitter, event: string | symbol): number;
+}
+/** require("util"). */
+interface NodeUtil {
+  format(format?: any, ...args: any[]): string;
+  inspect(value: any): string;
+  inherits(ctor: Function, superCtor: Function): void;
+  promisify(fn: Function): (...args: any[]) => Promise<any>;
+  callbackify(fn: (...args: any[]) => Promise<any>): (...args: any[]) => void;
+  deprecate<T extends Function>(fn: T, message: string, code?: string): T;
+  isDeepStrictEqual(a: any, b: any): boolean;
+  isArray(value: any): value is any[];
+  isError(value: any): value is Error;
+  types: { [check: string]: (value: any) => boolean };
+  TextEncoder: typeof TextEncoder;
+  TextDecoder: typeof TextDecoder;
+}
+interface ParsedPath { root: string; dir: string; base: string; ext: string; name: string }
+/** require("path"): POSIX paths. */
+interface NodePath {
+  readonly sep: string;
+  readonly delimiter: string;
+  readonly posix: NodePath;
+  basename(p: string, ext?: string): string;
+  dirname(p: string): string;
+  extname(p: string): string;
+  isAbsolute(p: string): boolean;
+  join(...parts: string[]): string;
+  normalize(p: string): string;
+  relative(from: string, to: string): string;
+  resolve(...parts: string[]): string;
+  parse(p: string): ParsedPath;
+  format(o: Partial<ParsedPath>): string;
+  toNamespacedPath(p: string): string;
+}
+/** require("url"). */
+interface NodeURL {
+  URL: typeof URL;
+  URLSearchParams: typeof URLSearchParams;
+  fileURLToPath(url: string | URL): string;
+  pathToFileURL(path: string): URL;
+}
+/** require("timers"): the timer globals. */
+interface NodeTimers {
+  setTimeout: typeof setTimeout;
+  setInterval: typeof setInterval;
+  setImmediate: typeof setImmediate;
+  clearTimeout: typeof clearTimeout;
+  clearInterval: typeof clearInterval;
+  clearImmediate: typeof clearImmediate;
+  queueMicrotask: typeof queueMicrotask;
+}
+/** require("module"). */
+interface NodeModule {
+  createRequire(filename: string | URL): (name: string) => any;
+  readonly builtinModules: string[];
+  isBuiltin(name: string): boolean;
+}
+interface DiagnosticsChannel {
+  readonly name: string | symbol;
+  readonly hasSubscribers: boolean;
+  publish(message: any): void;
+  subscribe(fn: (message: any, name: string | symbol) => void): void;
+  unsubscribe(fn: (message: any, name: string | symbol) => void): boolean;
+}
+/** require("diagnostics_channel"). */
+interface NodeDiagnosticsChannel {
+  channel(name: string | symbol): DiagnosticsChannel;
+  hasSubscribers(name: string | symbol): boolean;
+  subscribe(name: string | symbol, fn: (message: any, name: string | symbol) => void): void;
+  unsubscribe(name: string | symbol, fn: (message: any, name: string | symbol) => void): boolean;
+  tracingChannel(nameOrChannels: string | object): any;
 }
 
 /** A module beside the script (Node's resolution). */

@@ -1,6 +1,7 @@
 package js_test
 
 import (
+	"strings"
 	"sync"
 	"testing"
 
@@ -25,6 +26,46 @@ func run(t *testing.T, workers int, src, until string, files map[string]string) 
 		Languages: []script.Language{js.New()},
 		Modules:   []script.Module{{Name: "t", Build: testModule}},
 	}, until)
+}
+
+// runNamed is run with the main script named name (main.mjs, ...).
+func runNamed(t *testing.T, workers int, name, src, until string, files map[string]string) (stdout, logs string) {
+	t.Helper()
+	return scripttest.Run(t, scripttest.Options{
+		Name:      name,
+		Src:       src,
+		Files:     files,
+		Workers:   workers,
+		Languages: []script.Language{js.New()},
+		Modules:   []script.Module{{Name: "t", Build: testModule}},
+	}, until)
+}
+
+// eachWorker says whether out is want printed by each of n workers: the
+// same lines, each n times, every worker's in want's order (lines of
+// different workers may interleave).
+func eachWorker(out, want string, n int) bool {
+	wl := strings.Split(strings.TrimSuffix(want, "\n"), "\n")
+	seen := make([]int, n) // per worker: how many of wl it printed
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		ok := false
+		for w := range seen {
+			if seen[w] < len(wl) && wl[seen[w]] == l {
+				seen[w]++
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, c := range seen {
+		if c != len(wl) {
+			return false
+		}
+	}
+	return true
 }
 
 func writeFiles(t *testing.T, files map[string]string) string { return testutil.WriteFiles(t, files) }

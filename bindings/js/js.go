@@ -1,8 +1,10 @@
 // Package js exposes the imscript host API to JavaScript scripts through
-// goja, with Node-style require(), Buffer, console, timers and
-// require("crypto"), and the web platform's TextEncoder, TextDecoder,
-// atob, btoa and crypto (web.go). It marshals neutral host values once,
-// generically: no host method is written here.
+// goja: CommonJS files and ES modules with Node's resolution (modules.go),
+// Node's Buffer, console, timers and process, Node's events, util, path,
+// crypto, url, module and diagnostics_channel modules, and the web
+// platform's TextEncoder, TextDecoder, atob, btoa, crypto, fetch,
+// AbortController, EventTarget and structuredClone (web.go). It marshals
+// neutral host values once, generically: no host method is written here.
 package js
 
 import (
@@ -14,10 +16,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/dop251/goja"
-	"github.com/dop251/goja/parser"
 	"github.com/dop251/goja_nodejs/buffer"
 	"github.com/dop251/goja_nodejs/require"
 	"github.com/dop251/goja_nodejs/url"
@@ -35,67 +36,30 @@ func New() *Language { return &Language{} }
 func (*Language) Name() string { return "js" }
 
 // Extensions implements script.Language.
-func (*Language) Extensions() []string { return []string{".js", ".cjs"} }
+func (*Language) Extensions() []string { return []string{".js", ".mjs", ".cjs"} }
 
-// program is a compiled main script plus a require registry whose compiled
-// modules are shared by the VMs of one version.
+// program is a compiled main script plus the loader whose compiled files
+// are shared by the VMs of one version (modules.go), and a goja_nodejs
+// registry for its core modules (buffer, url, util).
 type program struct {
 	path string
-	prog *goja.Program
+	ld   *loader
 	reg  *require.Registry
-
-	mu   sync.Mutex
-	deps []string
 }
 
 func (p *program) Path() string { return p.path }
 
-func (p *program) dependencies() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.deps...)
-}
-
-// Compile implements script.Language.
+// Compile implements script.Language: the main script, as a CommonJS file
+// or an ES module (modules.go).
 func (*Language) Compile(path string) (script.Program, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read script: %w", err)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
 	}
-	prog, err := compile(path, string(src))
-	if err != nil {
-		return nil, err
+	p := &program{path: path, ld: newLoader(), reg: require.NewRegistry()}
+	if s := p.ld.source(path); s.err != nil {
+		return nil, s.err
 	}
-	p := &program{path: path, prog: prog}
-	p.reg = require.NewRegistry(require.WithLoader(func(name string) ([]byte, error) {
-		b, err := require.DefaultSourceLoader(name)
-		if err == nil {
-			p.mu.Lock()
-			p.deps = append(p.deps, name)
-			p.mu.Unlock()
-		}
-		return b, err
-	}))
 	return p, nil
-}
-
-func compile(path, src string) (*goja.Program, error) {
-	// parser.ParseFile, not goja.Parse: goja.Parse flattens the parser's
-	// ErrorList into a message and loses the line.
-	ast, err := parser.ParseFile(nil, path, src, 0, parser.WithDisableSourceMaps)
-	if err != nil {
-		var el parser.ErrorList
-		if errors.As(err, &el) && len(el) > 0 {
-			e := el[0]
-			return nil, fmt.Errorf("%s:%d:%d: syntax error: %s", displayName(path), e.Position.Line, e.Position.Column, e.Message)
-		}
-		return nil, fmt.Errorf("%s: %w", displayName(path), err)
-	}
-	prog, err := goja.CompileAST(ast, false)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", displayName(path), err)
-	}
-	return prog, nil
 }
 
 func displayName(path string) string {
@@ -114,6 +78,10 @@ type vm struct {
 	req  *require.RequireModule
 	buf  *buffer.Buffer
 
+	// files are the modules of files this VM ran, by path: require.cache
+	// (modules.go).
+	files *goja.Object
+
 	objects map[*script.Object]*goja.Object
 	types   map[*script.Type]*typeMethods
 	// mods caches what require() returned for registered modules, so
@@ -123,7 +91,13 @@ type vm struct {
 	// webDone says web.js has run (web.go).
 	webDone   bool
 	webcrypto *goja.Object
-	isView    goja.Callable
+	// web is what web.js returned (DOMException, for fetch.js);
+	// fetchDone says fetch.js has run.
+	web       *goja.Object
+	fetchDone bool
+	// born is when the VM was made: performance.now()'s zero.
+	born   time.Time
+	isView goja.Callable
 	// iterProtoObj is %IteratorPrototype%, for host iterators.
 	iterProtoObj *goja.Object
 	// lastThis and lastHost remember the last method receiver.
@@ -162,6 +136,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	v := &vm{
 		rt:      rt,
 		inst:    inst,
+		born:    time.Now(),
 		objects: map[*script.Object]*goja.Object{},
 		types:   map[*script.Type]*typeMethods{},
 	}
@@ -183,6 +158,12 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 				return rt.ToValue(len(a.String()))
 			})
 		}
+		// Node's unsafe allocations are zeroed here.
+		for _, name := range []string{"allocUnsafe", "allocUnsafeSlow"} {
+			if v := bc.Get(name); v == nil || goja.IsUndefined(v) {
+				_ = bc.Set(name, bc.Get("alloc"))
+			}
+		}
 		if v := bc.Get("isBuffer"); v == nil || goja.IsUndefined(v) {
 			_ = bc.Set("isBuffer", func(fc goja.FunctionCall) goja.Value {
 				o, ok := fc.Argument(0).(*goja.Object)
@@ -197,12 +178,12 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	v.mods = map[string]goja.Value{"imscript": exports}
 	if eo, ok := exports.(*goja.Object); ok {
 		for _, k := range eo.Keys() {
-			if _, isMod := inst.Module(k); isMod && nodeBuiltins[k] == nil {
+			if _, isMod := inst.Module(k); isMod && (nodeBuiltins[k] == nil || nodeYields[k]) {
 				v.mods[k] = eo.Get(k)
 			}
 		}
 	}
-	_ = rt.Set("require", v.require)
+	_ = rt.Set("require", v.makeRequire(inst.ScriptDir(), false))
 	v.installConsole()
 	v.installTimers()
 	v.installWeb()
@@ -214,45 +195,17 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	return v, nil
 }
 
-// require serves registered modules ("imscript", "json", ...), the Node
-// core modules of nodeBuiltins ("crypto", "node:crypto") and files
-// relative to the calling script (Node's resolution).
-func (v *vm) require(call goja.FunctionCall) goja.Value {
-	name := call.Argument(0).String()
-	if mod, ok := v.mods[name]; ok {
-		return mod
-	}
-	if mod := v.builtin(name); mod != nil {
-		return mod
-	}
-	if mod, ok := v.inst.Module(name); ok {
-		v.mods[name] = v.toJS(mod, 0)
-		return v.mods[name]
-	}
-	ret, err := v.req.Require(name)
-	if p, ok := v.inst.Program().(*program); ok {
-		for _, d := range p.dependencies() {
-			v.inst.AddDependency(d)
-		}
-	}
-	if err != nil {
-		var ex *goja.Exception
-		if errors.As(err, &ex) {
-			panic(ex)
-		}
-		panic(v.rt.NewGoError(fmt.Errorf("require %q: %w", name, err)))
-	}
-	return ret
-}
-
 // Run implements script.VM.
 func (v *vm) Run(p script.Program) error {
 	jp, ok := p.(*program)
 	if !ok {
 		return fmt.Errorf("js: not a JavaScript program: %s", p.Path())
 	}
+	// Through a JS call, so that a throw is an error and the promise jobs
+	// run when it returns.
+	run, _ := goja.AssertFunction(v.rt.ToValue(func(goja.FunctionCall) goja.Value { return v.load(jp.path) }))
 	v.entered++
-	_, err := v.rt.RunProgram(jp.prog)
+	_, err := run(goja.Undefined())
 	v.entered--
 	return v.withRejections(jsErrorIn(err, "", v.entered == 0), "")
 }

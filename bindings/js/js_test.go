@@ -14,17 +14,22 @@ func TestCompileErrorsCarryFileLineAndColumn(t *testing.T) {
 		"ok.js":  "const x = 1;\n",
 		"bad.js": "const a = 1;\nconst b = = 2;\n",
 		"eof.js": "function f() {\n  return 1;\n",
+		"one.js": "const = 1;\n",
+		"top.js": "return 1;\n",
 	})
 	lang := js.New()
-	if lang.Name() != "js" || strings.Join(lang.Extensions(), ",") != ".js,.cjs" {
+	if lang.Name() != "js" || strings.Join(lang.Extensions(), ",") != ".js,.mjs,.cjs" {
 		t.Errorf("name %q extensions %v", lang.Name(), lang.Extensions())
 	}
-	if p, err := lang.Compile(filepath.Join(dir, "ok.js")); err != nil || p.Path() != filepath.Join(dir, "ok.js") {
-		t.Fatalf("Compile(ok.js) = %v, %v", p, err)
+	for _, name := range []string{"ok.js", "top.js"} { // a top-level return, as Node allows
+		if p, err := lang.Compile(filepath.Join(dir, name)); err != nil || p.Path() != filepath.Join(dir, name) {
+			t.Fatalf("Compile(%s) = %v, %v", name, p, err)
+		}
 	}
 	for name, want := range map[string]string{
 		"bad.js":     "bad.js:2:11: syntax error",
 		"eof.js":     "eof.js:3:1: syntax error",
+		"one.js":     "one.js:1:7: syntax error",
 		"missing.js": "read script",
 	} {
 		_, err := lang.Compile(filepath.Join(dir, name))

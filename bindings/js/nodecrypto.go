@@ -24,8 +24,22 @@ import (
 // registered module of the same name does not shadow: require("crypto")
 // (and "node:crypto") is Node's, which also carries imscript.crypto's
 // members when that module is registered.
+//
+// nodeYields are the exceptions: a registered module keeps the bare name
+// (require("process") is imscript.process); "node:process" is Node's.
+var nodeYields = map[string]bool{"process": true}
+
 var nodeBuiltins = map[string]func(*vm) goja.Value{
-	"crypto": (*vm).nodeCrypto,
+	"crypto":  (*vm).nodeCrypto,
+	"events":  (*vm).nodeEvents,
+	"process": (*vm).nodeProcess,
+	"util":    (*vm).nodeUtil,
+	"path":    (*vm).nodePath,
+	"url":     (*vm).nodeURL,
+	"console": (*vm).nodeConsole,
+	"timers":  (*vm).nodeTimers,
+
+	"diagnostics_channel": (*vm).nodeDiagnosticsChannel,
 }
 
 // builtin returns the Node core module name names ("crypto",
@@ -35,6 +49,11 @@ func (v *vm) builtin(name string) goja.Value {
 	mk, ok := nodeBuiltins[base]
 	if !ok {
 		return nil
+	}
+	if _, kept := v.mods[base]; kept && nodeYields[base] && base != name {
+		mod := mk(v)
+		v.mods[name] = mod
+		return mod
 	}
 	mod := mk(v)
 	v.mods[base], v.mods["node:"+base] = mod, mod

@@ -29,4 +29,8 @@ func Builtins() map[string]string {
 }
 
 // builtinTypes names each builtin's interface in globals.d.ts.
-var builtinTypes = map[string]string{"crypto": "NodeCrypto"}
+var builtinTypes = map[string]string{
+	"crypto": "NodeCrypto", "events": "NodeEvents", "util": "NodeUtil", "path": "NodePath", "url": "NodeURL",
+	"console": "Console", "timers": "NodeTimers", "process": "NodeProcess", "module": "NodeModule",
+	"diagnostics_channel": "NodeDiagnosticsChannel",
+}

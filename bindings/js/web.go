@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -20,28 +21,51 @@ import (
 //go:embed web.js
 var webSrc string
 
-// webProgram is web.js compiled once for every VM.
-var webProgram = sync.OnceValue(func() *goja.Program {
-	return goja.MustCompile("imscript:web.js", webSrc, true)
-})
+// fetch.js adds fetch and its classes, EventTarget, AbortController and
+// structuredClone, after web.js.
+//
+//go:embed fetch.js
+var fetchSrc string
 
-// webGlobals are the globals web.js defines.
-var webGlobals = []string{"DOMException", "TextEncoder", "TextDecoder", "atob", "btoa", "crypto"}
+// webProgram is web.js compiled once for every VM, fetchProgram fetch.js.
+var (
+	webProgram = sync.OnceValue(func() *goja.Program {
+		return goja.MustCompile("imscript:web.js", webSrc, true)
+	})
+	fetchProgram = sync.OnceValue(func() *goja.Program {
+		return goja.MustCompile("imscript:fetch.js", fetchSrc, true)
+	})
+)
+
+// webGlobals are the globals web.js defines, fetchGlobals fetch.js's.
+var (
+	webGlobals   = []string{"DOMException", "TextEncoder", "TextDecoder", "atob", "btoa", "crypto"}
+	fetchGlobals = []string{"Event", "EventTarget", "AbortController", "AbortSignal", "Headers", "Request",
+		"Response", "fetch", "structuredClone", "performance"}
+)
 
 // installWeb adds DOMException, TextEncoder, TextDecoder, atob, btoa and
-// crypto (randomUUID, getRandomValues), as browsers and Node have them.
-// They cost a VM about 100 µs to make, so each starts as an accessor that
-// makes them all the first time one is read or assigned.
+// crypto (randomUUID, getRandomValues) (web.js), and fetch (Headers,
+// Request, Response), Event, EventTarget, AbortController, AbortSignal
+// structuredClone and performance (now, timeOrigin) (fetch.js), as
+// browsers and Node have them. They
+// cost a VM about 100 µs a file to make, so each starts as an accessor
+// that makes its file's globals the first time one is read or assigned.
 func (v *vm) installWeb() {
+	v.lazyGlobals(webGlobals, v.ensureWeb)
+	v.lazyGlobals(fetchGlobals, v.ensureFetch)
+}
+
+func (v *vm) lazyGlobals(names []string, ensure func()) {
 	rt := v.rt
 	g := rt.GlobalObject()
-	for _, name := range webGlobals {
+	for _, name := range names {
 		get := func(goja.FunctionCall) goja.Value {
-			v.ensureWeb()
+			ensure()
 			return g.Get(name)
 		}
 		set := func(fc goja.FunctionCall) goja.Value {
-			v.ensureWeb()
+			ensure()
 			_ = g.Set(name, fc.Argument(0))
 			return goja.Undefined()
 		}
@@ -56,6 +80,18 @@ func (v *vm) ensureWeb() {
 	}
 	v.webDone = true
 	if err := v.makeWeb(); err != nil {
+		panic(v.rt.NewGoError(err))
+	}
+}
+
+// ensureFetch runs fetch.js once (after web.js).
+func (v *vm) ensureFetch() {
+	if v.fetchDone {
+		return
+	}
+	v.fetchDone = true
+	v.ensureWeb()
+	if err := v.makeFetch(); err != nil {
 		panic(v.rt.NewGoError(err))
 	}
 }
@@ -110,12 +146,39 @@ func (v *vm) makeWeb() error {
 	}
 	r := ret.ToObject(rt)
 	v.webcrypto = r.Get("webcrypto").ToObject(rt)
+	v.web = r
 	isView, ok := goja.AssertFunction(rt.Get("ArrayBuffer").ToObject(rt).Get("isView"))
 	if !ok {
 		panic("no ArrayBuffer.isView")
 	}
 	v.isView = isView
 	return nil
+}
+
+// makeFetch runs fetch.js, with imscript.http.request (when the host has
+// the http module) to do the requests.
+func (v *vm) makeFetch() error {
+	rt := v.rt
+	fnv, err := rt.RunProgram(fetchProgram())
+	if err != nil {
+		return err
+	}
+	fn, ok := goja.AssertFunction(fnv)
+	if !ok {
+		panic("fetch.js is not a function")
+	}
+	h := rt.NewObject()
+	_ = h.Set("now", func(goja.FunctionCall) goja.Value {
+		return rt.ToValue(float64(time.Since(v.born).Nanoseconds()) / 1e6)
+	})
+	_ = h.Set("timeOrigin", float64(v.born.UnixNano())/1e6)
+	if mod, ok := v.mods["http"]; ok {
+		if m, ok := mod.(*goja.Object); ok {
+			_ = h.Set("request", m.Get("request"))
+		}
+	}
+	_, err = fn(goja.Undefined(), rt.GlobalObject(), h, v.web)
+	return err
 }
 
 // encodeInto is TextEncoder#encodeInto's work: as much of the string as

@@ -126,5 +126,5 @@
   Object.defineProperty(webcrypto, Symbol.toStringTag, { value: "Crypto", configurable: true });
   defineGlobal("crypto", webcrypto);
 
-  return { webcrypto, bytesOf };
+  return { webcrypto, bytesOf, DOMException };
 })

@@ -250,6 +250,37 @@ func (m *model) typescript() string {
 		}
 		fmt.Fprintf(&b, "declare function require(name: %q): imscript.%s;\n", mod.Name, moduleClass(mod.Name))
 	}
+	// Node's core modules that are not imscript modules (events, path, ...).
+	isMod := map[string]bool{}
+	for _, mod := range m.spec.Modules {
+		isMod[mod.Name] = true
+	}
+	for _, name := range sortedKeys(m.spec.JSBuiltins) {
+		if !isMod[name] && m.spec.JSBuiltins[name] != "" {
+			fmt.Fprintf(&b, "declare function require(name: %q | %q): %s;\n", name, "node:"+name, m.spec.JSBuiltins[name])
+		}
+	}
+	// The same as modules, for import and for TypeScript's own reading
+	// of require() in a checked .js file.
+	b.WriteString("\n/** The modules by name, for import and require. */\n")
+	ambient := func(name, typ string) {
+		fmt.Fprintf(&b, "declare module %q { const m: %s; export = m; }\n", name, typ)
+	}
+	ambient("imscript", "imscript.Imscript")
+	for _, mod := range m.spec.Modules {
+		typ := "imscript." + moduleClass(mod.Name)
+		if node, ok := m.spec.JSBuiltins[mod.Name]; ok {
+			typ = node + " & " + typ
+			ambient("node:"+mod.Name, typ)
+		}
+		ambient(mod.Name, typ)
+	}
+	for _, name := range sortedKeys(m.spec.JSBuiltins) {
+		if !isMod[name] && m.spec.JSBuiltins[name] != "" {
+			ambient(name, m.spec.JSBuiltins[name])
+			ambient("node:"+name, m.spec.JSBuiltins[name])
+		}
+	}
 	b.WriteString("\n")
 	b.WriteString(m.spec.JSGlobals)
 	return b.String()

@@ -59,11 +59,23 @@ var API = &script.API{
 }
 
 // request is imscript.http.request{ method, url, headers, body, timeout,
-// redirects, max_body_size, ca_file, insecure } [, fn(result, err)].
+// redirects, max_body_size, ca_file, insecure, cancel } [, fn(result, err)].
+// cancel, a function, is called (on the worker, as the next event) with a
+// function that cancels the request: it then fails with "canceled" (what
+// fetch's AbortSignal uses).
 func request(c script.Call) {
 	inst := c.Instance()
-	o := opts.New("http.request", c.Table(0, "options"),
-		"method", "url", "headers", "body", "timeout", "redirects", "max_body_size", "ca_file", "insecure")
+	m := c.Table(0, "options")
+	o := opts.New("http.request", m,
+		"method", "url", "headers", "body", "timeout", "redirects", "max_body_size", "ca_file", "insecure", "cancel")
+	var onCancel script.Callback
+	if v := m["cancel"]; v != nil {
+		cb, ok := v.(script.Callback)
+		if !ok {
+			script.Usagef("http.request: option cancel: a function expected, got %s", script.TypeName(v))
+		}
+		onCancel = cb
+	}
 	method := strings.ToUpper(o.Str("method", "GET"))
 	rawURL := o.Need("url")
 	u, err := url.Parse(rawURL)
@@ -83,9 +95,18 @@ func request(c script.Call) {
 		return
 	}
 	tr := transport(inst, o.Str("ca_file", ""), o.Bool("insecure", false), tlsCfg)
-	ctx := inst.Context() // a reload (once the old version has drained) cancels it
+	parent := inst.Context() // a reload (once the old version has drained) cancels it
+	ctx, cancel := context.WithCancel(parent)
+	if onCancel != nil {
+		stop := script.Function(func(script.Call) { cancel() })
+		inst.Post(func() { inst.Call("http.request cancel", onCancel, stop) })
+	}
 	go func() {
+		defer cancel()
 		res, err := do(ctx, tr, method, u, headers, body, timeout, redirects, maxBody)
+		if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.Canceled) {
+			err = fmt.Errorf("%s %s: canceled", method, u.Redacted())
+		}
 		settle(res, err)
 	}()
 }

@@ -72,6 +72,10 @@ coroutine.wrap(function()
   print("loop " .. tostring(res) .. " " .. err:gsub(base, "BASE"))
   res, err = await{ url = base .. "/slow", timeout = 0.2 }
   print("slow " .. tostring(res) .. " " .. err:gsub(base, "BASE"))
+  local stop
+  imscript.after(50, function() stop() end)
+  res, err = await{ url = base .. "/slow", cancel = function(c) stop = c end }
+  print("canceled " .. tostring(res) .. " " .. err:gsub(base, "BASE"))
   res = await{ url = base .. "/binary" }
   local ok = #res.body == 256
   for i = 1, 256 do ok = ok and res.body:byte(i) == i - 1 end
@@ -102,6 +106,9 @@ imscript.after(1, async () => {
   console.log("manual " + res.status + " " + res.headers.location);
   console.log("loop null " + (await fail(http.request({ url: base + "/loop", redirects: 3 }))).split(base).join("BASE"));
   console.log("slow null " + (await fail(http.request({ url: base + "/slow", timeout: 0.2 }))).split(base).join("BASE"));
+  let stop;
+  imscript.after(50, () => stop());
+  console.log("canceled null " + (await fail(http.request({ url: base + "/slow", cancel: (c) => { stop = c; } }))).split(base).join("BASE"));
   res = await http.request({ url: base + "/binary" });
   let ok = res.body.length === 256;
   for (let i = 0; i < 256; i++) ok = ok && res.body[i] === i;
@@ -130,6 +137,7 @@ redirect 201 /echo?from=redirect GET /echo?from=redirect x-test= ua=imscript bod
 manual 302 /echo?from=redirect
 loop nil GET BASE/loop: stopped after 3 redirects
 slow nil GET BASE/slow: timed out after 200ms
+canceled nil GET BASE/slow: canceled
 binary true
 big nil GET BASE/big: response body larger than max_body_size (100 bytes)
 tls 201 GET /echo x-test= ua=imscript body=
@@ -182,7 +190,7 @@ console.log("done");
 			testutil.WantAll(t, "out", out,
 				`no url: http.request: option url is required`,
 				`scheme: http.request: option url: "ftp://x/" is not an http:// or https:// URL`,
-				`unknown: http.request: unknown option "retries" (options: body, ca_file, headers, insecure, max_body_size, method, redirects, timeout, url)`,
+				`unknown: http.request: unknown option "retries" (options: body, ca_file, cancel, headers, insecure, max_body_size, method, redirects, timeout, url)`,
 				`timeout: http.request: option timeout: want a number, got string`,
 			)
 		})

@@ -1,0 +1,496 @@
+package js
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/parser"
+	nodeerrors "github.com/dop251/goja_nodejs/errors"
+	"github.com/evanw/esbuild/pkg/api"
+	"github.com/go-sourcemap/sourcemap"
+)
+
+// The module loader: CommonJS files run in Node's wrapper function (so a
+// top-level return works and each file has its own require, module,
+// exports, __filename and __dirname); ES modules (.mjs, a .js under a
+// package.json with "type": "module", or a .js that uses import/export)
+// are turned into that form by esbuild, with a source map so stacks name
+// the file's own lines. Resolution is Node's: relative files with .js,
+// .mjs, .cjs or .json added, folders with package.json "main" or index.js,
+// and packages in node_modules folders with package.json "exports"
+// (subpaths, patterns, conditions) or "main". A program compiles each file
+// once for all its VMs; a reload is a new program, so files are read anew.
+
+// wrapHead and wrapTail make a file a function, as Node does. An ES
+// module's has no __filename or __dirname (it may declare its own) and
+// gets import.meta instead (esbuild renames a require, module or exports
+// the module declares).
+const (
+	wrapHead    = "(function (exports, require, module, __filename, __dirname) {"
+	wrapHeadESM = "(function (exports, require, module, __imscript_meta) {"
+	wrapTail    = "\n})"
+)
+
+// source is one file compiled for a program (shared by its VMs).
+type source struct {
+	prog *goja.Program // the wrapper function, for .js/.mjs/.cjs
+	json string        // the text, for .json
+	esm  bool
+	err  error
+}
+
+// loader is a program's compiled files and what it learned of package.json
+// files.
+type loader struct {
+	mu    sync.Mutex
+	files map[string]*source
+	pkgs  map[string]*pkgJSON // by folder; nil when it has none
+}
+
+// pkgJSON is what the loader reads of a package.json.
+type pkgJSON struct {
+	Name    string          `json:"name"`
+	Main    string          `json:"main"`
+	Type    string          `json:"type"`
+	Exports json.RawMessage `json:"exports"`
+}
+
+func newLoader() *loader {
+	return &loader{files: map[string]*source{}, pkgs: map[string]*pkgJSON{}}
+}
+
+// pkg returns the package.json of folder dir, or nil.
+func (l *loader) pkg(dir string) *pkgJSON {
+	l.mu.Lock()
+	p, ok := l.pkgs[dir]
+	l.mu.Unlock()
+	if ok {
+		return p
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err == nil {
+		p = &pkgJSON{}
+		if json.Unmarshal(b, p) != nil {
+			p = &pkgJSON{}
+		}
+	}
+	l.mu.Lock()
+	l.pkgs[dir] = p
+	l.mu.Unlock()
+	return p
+}
+
+// typeModule says whether the nearest package.json above file says
+// "type": "module".
+func (l *loader) typeModule(file string) bool {
+	for dir := filepath.Dir(file); ; {
+		if p := l.pkg(dir); p != nil {
+			return p.Type == "module"
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir || filepath.Base(dir) == "node_modules" {
+			return false
+		}
+		dir = parent
+	}
+}
+
+// source compiles path once (read errors and syntax errors included).
+func (l *loader) source(path string) *source {
+	l.mu.Lock()
+	s, ok := l.files[path]
+	l.mu.Unlock()
+	if ok {
+		return s
+	}
+	s = l.compileFile(path)
+	l.mu.Lock()
+	if prev, ok := l.files[path]; ok {
+		s = prev
+	} else {
+		l.files[path] = s
+	}
+	l.mu.Unlock()
+	return s
+}
+
+func (l *loader) compileFile(path string) *source {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return &source{err: fmt.Errorf("read script: %w", err)}
+	}
+	src := string(b)
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		return &source{json: strings.TrimPrefix(src, "\uFEFF")}
+	case ".mjs":
+		return compileESM(path, src)
+	case ".cjs":
+		return compileCommonJS(path, src, nil)
+	}
+	if l.typeModule(path) {
+		return compileESM(path, src)
+	}
+	// As Node does for a .js with no "type": a file that is not a valid
+	// script but uses module syntax is a module.
+	if s := compileCJS(path, src); s.err == nil || !esmSyntax.MatchString(src) {
+		return compileCommonJS(path, src, s)
+	}
+	return compileESM(path, src) // its errors, esbuild's, are the precise ones
+}
+
+// compileCommonJS compiles a CommonJS file (s, when already done). One
+// that goja cannot parse goes through esbuild, which makes import() a
+// promise of require() and lowers what goja lacks (async generators, for
+// await); if that does not help, goja's error stands.
+func compileCommonJS(path, src string, s *source) *source {
+	if s == nil {
+		s = compileCJS(path, src)
+	}
+	if s.err != nil {
+		if m := transform(path, src, false); m.err == nil {
+			return m
+		}
+	}
+	return s
+}
+
+// esmSyntax finds what only an ES module has: an import or export
+// statement, or import.meta.
+var esmSyntax = regexp.MustCompile(`(?m)^[ \t]*(import[ \t]*[\w{*'"]|export[ \t]+[\w{*]|export[ \t]*\{)|\bimport\.meta\b`)
+
+// stripHashbang turns a #! first line into a comment, keeping the lines.
+func stripHashbang(src string) string {
+	if strings.HasPrefix(src, "#!") {
+		return "//" + src[2:]
+	}
+	return src
+}
+
+func compileCJS(path, src string) *source {
+	prog, err := compileWrapped(path, wrapHead, stripHashbang(src), false, true, nil)
+	return &source{prog: prog, err: err}
+}
+
+// compileESM turns an ES module into a CommonJS one (esbuild) and
+// compiles that, strict, with the source map that points at the module.
+func compileESM(path, src string) *source { return transform(path, src, true) }
+
+// transform compiles what esbuild makes of an ES module (esm) or of a
+// CommonJS file.
+func transform(path, src string, esm bool) *source {
+	// Named .js for esbuild: for a .mjs it would take a default import of
+	// an ES module for its whole namespace (Node's rule for CommonJS
+	// files, which __esModule tells apart here).
+	name := strings.TrimSuffix(path, filepath.Ext(path)) + ".js"
+	r := api.Transform(stripHashbang(src), api.TransformOptions{
+		Format:     api.FormatCommonJS,
+		Platform:   api.PlatformNode,
+		Target:     api.ESNext,
+		Charset:    api.CharsetUTF8,
+		Sourcefile: name,
+		Sourcemap:  api.SourceMapExternal,
+		// import() becomes a promise of require(): goja has no import(),
+		// nor async generators and for await, which esbuild lowers.
+		Supported: map[string]bool{"dynamic-import": false, "async-generator": false, "for-await": false},
+		Define:    map[string]string{"import.meta": "__imscript_meta"},
+		LogLevel:  api.LogLevelSilent,
+	})
+	if len(r.Errors) > 0 {
+		e := r.Errors[0]
+		msg := e.Text
+		if strings.HasPrefix(msg, "Top-level await is currently not supported") {
+			msg = "top-level await is not supported in modules: put the code in an async function (handlers may await)"
+		}
+		if e.Location != nil {
+			return &source{err: fmt.Errorf("%s:%d:%d: syntax error: %s", displayName(path), e.Location.Line, e.Location.Column+1, msg)}
+		}
+		return &source{err: fmt.Errorf("%s: syntax error: %s", displayName(path), msg)}
+	}
+	code := string(r.Code)
+	// The map, naming the file itself, inline: goja reads it for stacks.
+	var sm map[string]any
+	var remap func(line, col int) (int, int)
+	if json.Unmarshal(r.Map, &sm) == nil {
+		sm["sources"] = []string{path}
+		if b, err := json.Marshal(sm); err == nil {
+			code += "//# sourceMappingURL=data:application/json;base64," + base64.StdEncoding.EncodeToString(b) + "\n"
+			// A syntax esbuild knows and goja does not: said at the
+			// module's own line.
+			if c, err := sourcemap.Parse("", b); err == nil {
+				remap = func(line, col int) (int, int) {
+					if _, _, l, c, ok := c.Source(line, col-1); ok {
+						return l, c + 1
+					}
+					return line, col
+				}
+			}
+		}
+	}
+	if !esm {
+		prog, err := compileWrapped(path, wrapHead, code, false, false, remap)
+		return &source{prog: prog, err: err}
+	}
+	prog, err := compileWrapped(path, wrapHeadESM, code, true, false, remap)
+	return &source{prog: prog, esm: true, err: err}
+}
+
+// compileWrapped compiles src in Node's wrapper function. Syntax errors
+// carry file:line:column of the file itself.
+func compileWrapped(path, head, src string, strict, noMaps bool, remap func(line, col int) (int, int)) (*goja.Program, error) {
+	var opts []parser.Option
+	if noMaps {
+		opts = append(opts, parser.WithDisableSourceMaps)
+	}
+	// parser.ParseFile, not goja.Parse: goja.Parse flattens the parser's
+	// ErrorList into a message and loses the line.
+	ast, err := parser.ParseFile(nil, path, head+src+wrapTail, 0, opts...)
+	if err != nil {
+		var el parser.ErrorList
+		if errors.As(err, &el) && len(el) > 0 {
+			e := el[0]
+			line, col := e.Position.Line, e.Position.Column
+			if line == 1 {
+				col = max(1, col-len(head))
+			}
+			if n := strings.Count(src, "\n") + 1; line > n { // the error is at the tail
+				line, col = n, len(src)-strings.LastIndex(src, "\n")
+			}
+			if remap != nil {
+				line, col = remap(line, col)
+			}
+			return nil, fmt.Errorf("%s:%d:%d: syntax error: %s", displayName(path), line, col, e.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", displayName(path), err)
+	}
+	prog, err := goja.CompileAST(ast, strict)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", displayName(path), err)
+	}
+	return prog, nil
+}
+
+// moduleNotFound is Node's error for a name that resolves to nothing.
+func (v *vm) moduleNotFound(name, from string) *goja.Object {
+	return nodeerrors.NewError(v.rt, nil, "MODULE_NOT_FOUND", "Cannot find module '%s' imported from %s", name, from)
+}
+
+// moduleCache is require.cache: the modules of the files this VM ran, by
+// path; a file deleted from it runs again when required next, as in Node.
+func (v *vm) moduleCache() *goja.Object {
+	if v.files == nil {
+		v.files = v.rt.NewObject()
+	}
+	return v.files
+}
+
+// makeRequire is the require function of the files in dir (esm: of an ES
+// module there, which resolves package "exports" with the "import"
+// condition).
+func (v *vm) makeRequire(dir string, esm bool) *goja.Object {
+	rt := v.rt
+	req := rt.ToValue(func(fc goja.FunctionCall) goja.Value {
+		name := fc.Argument(0)
+		if name.ExportType() != typeString {
+			panic(nodeerrors.NewTypeError(rt, nodeerrors.ErrCodeInvalidArgType, `The "id" argument must be of type string`))
+		}
+		return v.requireFrom(dir, name.String(), esm)
+	}).(*goja.Object)
+	_ = req.Set("cache", v.moduleCache())
+	if m, ok := v.moduleCache().Get(v.inst.Program().Path()).(*goja.Object); ok {
+		_ = req.Set("main", m)
+	}
+	_ = req.Set("resolve", func(fc goja.FunctionCall) goja.Value {
+		name := fc.Argument(0).String()
+		if v.isBuiltin(name) {
+			return rt.ToValue(name)
+		}
+		p, err := v.resolveFile(dir, name, esm)
+		if err != nil {
+			panic(v.resolveError(name, dir, err))
+		}
+		return rt.ToValue(p)
+	})
+	return req
+}
+
+// coreModules are the goja_nodejs core modules, served by its registry.
+var coreModules = map[string]bool{"buffer": true}
+
+// isBuiltin says whether name is a module require() serves without a file.
+func (v *vm) isBuiltin(name string) bool {
+	base := strings.TrimPrefix(name, "node:")
+	if _, ok := v.mods[name]; ok {
+		return true
+	}
+	if nodeBuiltins[base] != nil || coreModules[base] {
+		return true
+	}
+	if strings.HasPrefix(name, "node:") {
+		return false
+	}
+	_, ok := v.inst.Module(name)
+	return ok
+}
+
+// requireFrom serves require(name) from a file in dir: registered modules
+// ("imscript", "json", ...), Node's core modules (with or without
+// "node:"), then files.
+func (v *vm) requireFrom(dir, name string, esm bool) goja.Value {
+	if mod, ok := v.mods[name]; ok {
+		return mod
+	}
+	if mod := v.builtin(name); mod != nil {
+		return mod
+	}
+	base := strings.TrimPrefix(name, "node:")
+	if coreModules[base] {
+		ret, err := v.req.Require(base)
+		if err != nil {
+			panic(v.rt.NewGoError(fmt.Errorf("require %q: %w", name, err)))
+		}
+		v.mods[base], v.mods["node:"+base] = ret, ret
+		return ret
+	}
+	if strings.HasPrefix(name, "node:") {
+		panic(v.notBuiltin(name))
+	}
+	if mod, ok := v.inst.Module(name); ok {
+		v.mods[name] = v.toJS(mod, 0)
+		return v.mods[name]
+	}
+	path, err := v.resolveFile(dir, name, esm)
+	if errors.Is(err, fs.ErrNotExist) && nodeOnly[name] {
+		panic(v.notBuiltin(name))
+	}
+	if err != nil {
+		panic(v.resolveError(name, dir, err))
+	}
+	return v.load(path)
+}
+
+// nodeOnly are Node's core modules that imscript does not have (nor a
+// registered module of the name): require("os") says so, unless a package
+// of that name is installed.
+var nodeOnly = map[string]bool{
+	"assert": true, "async_hooks": true, "child_process": true, "cluster": true,
+	"constants": true, "dgram": true, "domain": true, "fs": true, "http": true, "http2": true,
+	"https": true, "inspector": true, "net": true, "os": true, "perf_hooks": true, "punycode": true,
+	"querystring": true, "readline": true, "repl": true, "stream": true, "string_decoder": true,
+	"sys": true, "tls": true, "trace_events": true, "tty": true, "v8": true, "vm": true,
+	"wasi": true, "worker_threads": true, "zlib": true, "dns": true, "sqlite": true, "test": true,
+}
+
+func (v *vm) notBuiltin(name string) *goja.Object {
+	return nodeerrors.NewError(v.rt, nil, "ERR_UNKNOWN_BUILTIN_MODULE",
+		"No such built-in module: %s: imscript's JavaScript is not Node (the README lists what there is; imscript.fs, imscript.http, imscript.process, ... do that work)", name)
+}
+
+func (v *vm) resolveError(name, dir string, err error) *goja.Object {
+	if errors.Is(err, fs.ErrNotExist) {
+		return v.moduleNotFound(name, displayName(dir))
+	}
+	var pe *pkgError
+	if errors.As(err, &pe) {
+		return nodeerrors.NewError(v.rt, nil, pe.code, "%s", pe.msg)
+	}
+	return v.rt.NewGoError(fmt.Errorf("require %q: %w", name, err))
+}
+
+// load runs the file at path once per VM and returns its module.exports
+// (while it runs, a require cycle gets the exports so far, as in Node).
+func (v *vm) load(path string) goja.Value {
+	cache := v.moduleCache()
+	if m, ok := cache.Get(path).(*goja.Object); ok {
+		return m.Get("exports")
+	}
+	p := v.inst.Program().(*program)
+	s := p.ld.source(path)
+	v.inst.AddDependency(path)
+	rt := v.rt
+	if s.err != nil {
+		ctor := "Error"
+		if strings.Contains(s.err.Error(), ": syntax error: ") {
+			ctor = "SyntaxError"
+		}
+		e, err := rt.New(rt.Get(ctor), rt.ToValue(s.err.Error()))
+		if err != nil {
+			panic(err)
+		}
+		panic(e)
+	}
+	module := rt.NewObject()
+	exports := rt.NewObject()
+	_ = module.Set("exports", exports)
+	_ = module.Set("id", path)
+	_ = module.Set("filename", path)
+	_ = module.Set("loaded", false)
+	_ = cache.Set(path, module)
+	if s.prog == nil { // JSON
+		val, err := jsonParse(rt, s.json)
+		if err != nil {
+			_ = cache.Delete(path)
+			e, _ := rt.New(rt.Get("SyntaxError"), rt.ToValue(displayName(path)+": "+strings.TrimPrefix(jsError(err).Error(), "SyntaxError: ")))
+			panic(e)
+		}
+		_ = module.Set("exports", val)
+		_ = module.Set("loaded", true)
+		return val
+	}
+	if err := v.runModule(s, path, module, exports); err != nil {
+		_ = cache.Delete(path)
+		var ex *goja.Exception
+		if errors.As(err, &ex) {
+			panic(ex)
+		}
+		// The watchdog's interrupt goes on up, uncatchable.
+		var ie *goja.InterruptedError
+		if errors.As(err, &ie) {
+			panic(ie)
+		}
+		panic(v.rt.NewGoError(err))
+	}
+	_ = module.Set("loaded", true)
+	return module.Get("exports")
+}
+
+// runModule calls the file's wrapper function.
+func (v *vm) runModule(s *source, path string, module, exports *goja.Object) error {
+	rt := v.rt
+	fv, err := rt.RunProgram(s.prog)
+	if err != nil {
+		return err
+	}
+	fn, ok := goja.AssertFunction(fv)
+	if !ok {
+		return fmt.Errorf("%s: not a module", path)
+	}
+	dir := filepath.Dir(path)
+	req := v.makeRequire(dir, s.esm)
+	_ = module.Set("require", req)
+	if s.esm {
+		m := rt.NewObject()
+		_ = m.Set("url", "file://"+filepath.ToSlash(path))
+		_ = m.Set("filename", path)
+		_ = m.Set("dirname", dir)
+		_ = m.Set("main", path == v.inst.Program().Path())
+		_, err = fn(exports, exports, req, module, m)
+		return err
+	}
+	_, err = fn(exports, exports, req, module, rt.ToValue(path), rt.ToValue(dir))
+	return err
+}
+
+func jsonParse(rt *goja.Runtime, text string) (goja.Value, error) {
+	parse, _ := goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("parse"))
+	return parse(goja.Undefined(), rt.ToValue(text))
+}
