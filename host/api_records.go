@@ -102,6 +102,7 @@ var apiRecords = []script.Record{
 		"node":              {Type: "string", Doc: "This node's name."},
 		"cluster_nodes":     {Type: "integer", Doc: "Nodes in the cluster."},
 		"history_recovered": {Type: "integer", Doc: "Messages delivered by recoveries."},
+		"broker_errors":     {Type: "integer", Doc: "Broker calls that failed (NATS timeouts, no quorum); each is also logged."},
 	}},
 	{Name: "JoinResult", Doc: "What join and bind (with options) return.", Fields: map[string]script.Field{
 		"seq":        {Type: "integer", Doc: "The channel's last seq."},

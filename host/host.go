@@ -116,6 +116,7 @@ type Host struct {
 	maxWait        atomic.Int64                 // max_wait_time, as a time.Duration
 	chans          atomic.Pointer[chanSettings] // history_size, ... (hub_history.go)
 	recovered      atomic.Int64                 // publications given by recoveries
+	brokerErrors   atomic.Int64                 // broker calls that failed (hub.brokerErr)
 	deps           atomic.Pointer[[]string]
 
 	shared sync.Map // Shared: host-wide module state, kept across reloads

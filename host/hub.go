@@ -96,6 +96,7 @@ func uidChannel(key string) broker.Channel   { return broker.Channel{Kind: broke
 // on (its members still get what is published here).
 func (m *hub) brokerErr(what string, ch broker.Channel, err error) {
 	if err != nil {
+		m.h.brokerErrors.Add(1)
 		m.h.log.Warn("broker: "+what+" failed", "channel", ch.String(), "err", err)
 	}
 }

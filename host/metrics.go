@@ -53,6 +53,7 @@ var (
 	mDeliveries    = desc("deliveries_total", "Publications of other nodes delivered to this node's members.")
 	mHistAppends   = desc("history_appends_total", "Publications kept in history (given a seq).")
 	mRecovered     = desc("history_recovered_messages_total", "Messages given to connections by join/bind recoveries.")
+	mBrokerErrors  = desc("broker_errors_total", "Calls to the broker (NATS in a cluster) that failed: timeouts, no quorum, a lost connection.")
 	mRooms         = desc("rooms", "Rooms with members on this node.")
 	mClusterNodes  = desc("cluster_nodes", "Nodes the broker sees up, this one included.")
 	mPeerUp        = desc("cluster_peer_up", "1 while the link to the cluster peer is open.", "peer")
@@ -61,7 +62,7 @@ var (
 		mConnections, mAccepts, mCloses, mRejects, mBytesIn, mBytesOut, mMsgsIn, mMsgsOut,
 		mHandlerDur, mHandlerErrors, mInterrupts, mReloads, mReloadFails, mInfo, mStartTime,
 		mWorkers, mWorkerQueue, mWorkerBusy, mSuspended, mTaskQueue, mTaskQueueCap,
-		mPublishes, mDeliveries, mHistAppends, mRecovered, mRooms, mClusterNodes, mPeerUp, mPeerRTT,
+		mPublishes, mDeliveries, mHistAppends, mRecovered, mBrokerErrors, mRooms, mClusterNodes, mPeerUp, mPeerRTT,
 	}
 )
 
@@ -134,6 +135,7 @@ func (c hostCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(mDeliveries, h.deliveries.Load())
 	counter(mHistAppends, h.historyAppends.Load())
 	counter(mRecovered, h.recovered.Load())
+	counter(mBrokerErrors, h.brokerErrors.Load())
 	h.hub.mu.RLock()
 	rooms := len(h.hub.rooms)
 	h.hub.mu.RUnlock()

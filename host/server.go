@@ -297,6 +297,7 @@ func (s *Server) stats() script.Map {
 		"node":              s.host.cfg.Node,
 		"cluster_nodes":     int64(s.host.clusterNodes()),
 		"history_recovered": s.host.recovered.Load(),
+		"broker_errors":     s.host.brokerErrors.Load(),
 	}
 }
 

@@ -350,5 +350,9 @@ func TestClusterNoQuorum(t *testing.T) {
 		if echo != "echo z" {
 			t.Fatalf("echo: %q", echo)
 		}
+		q.send("errors")
+		if got := q.until("errors "); got == "errors 0" {
+			t.Fatalf("stats().broker_errors after the failed publication: %q", got)
+		}
 	})
 }

@@ -99,7 +99,9 @@ func (o *options) noBaseline(sec string) []serverKind {
 // kindsOf lists the servers a section can run without -baseline.
 func kindsOf(sec string) []serverKind {
 	switch sec {
-	case secTCP, secTCPMem:
+	case secTCP:
+		return tcpEchoKinds
+	case secTCPMem:
 		return tcpKinds
 	case secHTTP:
 		return httpKinds

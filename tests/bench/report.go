@@ -652,6 +652,12 @@ func targets(b *strings.Builder, o *options, res *results) {
 				fmt.Sprintf("%.0f%% (%s of %s msgs/s)", 100*lua/ceil, fmtRate(lua), fmtRate(ceil)), lua >= 0.75*ceil)
 			target("pipeline 16: JS echo ≥ 60% of the gnet ceiling", okJ && okC, missing(secTCP, "js", "gnet"),
 				fmt.Sprintf("%.0f%% (%s of %s msgs/s)", 100*js/ceil, fmtRate(js), fmtRate(ceil)), js >= 0.60*ceil)
+			for _, key := range []string{"lua", "js"} {
+				off, okOff := rate(rowKey{secTCP, key, td})
+				on, okOn := rate(rowKey{secTCP, key + "-metrics", td})
+				target(fmt.Sprintf("pipeline 16, imscript %s: with --metrics ≥ 0.95 of without", lang[key]), okOff && okOn, missing(secTCP, key, key+"-metrics"),
+					fmt.Sprintf("%.3f (%s vs %s msgs/s)", on/off, fmtRate(on), fmtRate(off)), on >= 0.95*off)
+			}
 		}
 		if o.has(secTCPMem) {
 			for _, key := range []string{"lua", "js"} {

@@ -99,6 +99,33 @@ var tcpKinds = []serverKind{
 	nodeKind("node", "Node.js net echo", "node_echo.js", ""),
 }
 
+// tcpEchoKinds are the TCP echo section's rows: tcpKinds, and the imscript
+// rows again with --metrics (Prometheus metrics on, nobody scraping):
+// what metrics cost on the hottest path.
+var tcpEchoKinds = append(append([]serverKind(nil), tcpKinds...),
+	metricsKind("lua", "imscript Lua echo, --metrics on", "echo.lua"),
+	metricsKind("js", "imscript JS echo, --metrics on", "echo.js"))
+
+// metricsKind is row's script run with --metrics on a free port; it is
+// selected with row (-rows lua also runs lua-metrics). It runs without
+// the profiler (imsprof takes no host flags).
+func metricsKind(row, label, script string) serverKind {
+	return serverKind{key: row + "-metrics", rowOf: row, label: label, script: script, noBase: "--metrics",
+		cmd: func(b *builds, port int, _ string) *exec.Cmd {
+			mport, err := freePort()
+			if err != nil {
+				mport = port + 1
+			}
+			args := imscriptArgs(b.workers, filepath.Join(b.root, "tests", "bench", script))
+			args = append([]string{args[0], "--metrics", "127.0.0.1:" + strconv.Itoa(mport)}, args[1:]...)
+			return exec.Command(b.imscript, args...)
+		},
+		line: func(workers int) string {
+			args := imscriptArgs(workers, "tests/bench/"+script)
+			return fmt.Sprintf("go build -o $T/imscript ./cmd/imscript && PORT=$P $T/imscript %s --metrics 127.0.0.1:$M %s", args[0], strings.Join(args[1:], " "))
+		}}
+}
+
 var httpKinds = []serverKind{
 	{key: "gnet", label: "bare gnet v2, fixed answer (event-loop ceiling)", cmd: func(b *builds, port int, prof string) *exec.Cmd {
 		if prof != "" {

@@ -23,6 +23,7 @@ srv.on("message", (s, f) => {
   else if (cmd === "pubr") s.push(f.fd, "published " + s.publish(a, { text: b })); // and what it returned
   else if (cmd === "who") s.push(f.fd, "who " + imscript.worker_id);
   else if (cmd === "echo") s.push(f.fd, "echo " + a);
+  else if (cmd === "errors") s.push(f.fd, "errors " + s.stats().broker_errors);
   else if (cmd === "dm") s.sendToUid(a, { text: b });
   else if (cmd === "presence") s.push(f.fd, "presence " + s.presence(a).join(","));
   else if (cmd === "stats") {
