@@ -80,12 +80,31 @@ func srvBind(c script.Call) {
 		c.Fail("no such connection")
 		return
 	}
-	res := self(c).host.hub.bind(conn, uid, key, rec)
-	if c.NArgs() < 3 {
-		c.ReturnBool(true)
+	m := &self(c).host.hub
+	if m.remote && c.Suspends() && (rec != nil || m.h.chanSettings().HistorySize > 0) {
+		// The recovery (or the position) is read from the cluster.
+		opts := c.NArgs() >= 3
+		offWorker(c, m, "bind", func() script.Results {
+			res, ok := m.bind(conn, uid, key, rec)
+			switch {
+			case !ok:
+				return script.Results{false, "no such connection"}
+			case !opts:
+				return script.Results{true}
+			}
+			return script.Results{res.value()}
+		})
 		return
 	}
-	res.returnTo(c)
+	res, ok := m.bind(conn, uid, key, rec)
+	switch {
+	case !ok:
+		c.Fail("no such connection")
+	case c.NArgs() < 3:
+		c.ReturnBool(true)
+	default:
+		res.returnTo(c)
+	}
 }
 
 func srvUnbind(c script.Call) {
@@ -222,9 +241,27 @@ func srvJoin(c script.Call) {
 		c.Fail("no such connection")
 		return
 	}
-	res, ok := self(c).host.hub.join(conn, room, rec)
+	m := &self(c).host.hub
+	refused := func() string {
+		if !conn.Open() {
+			return "no such connection"
+		}
+		return "already in the room"
+	}
+	if m.remote && c.Suspends() && (rec != nil || m.h.chanSettings().HistorySize > 0) {
+		// The recovery (or the position) is read from the cluster.
+		offWorker(c, m, "join", func() script.Results {
+			res, ok := m.join(conn, room, rec)
+			if !ok {
+				return script.Results{false, refused()}
+			}
+			return script.Results{res.value()}
+		})
+		return
+	}
+	res, ok := m.join(conn, room, rec)
 	if !ok {
-		c.Fail("already in the room")
+		c.Fail(refused())
 		return
 	}
 	res.returnTo(c)

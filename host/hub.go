@@ -161,10 +161,16 @@ func (m *hub) uidIn(key, room string, c *conn) bool {
 
 // bind attaches uid to c; with rec it first gives c what the uid's
 // personal channel kept after rec.since (hub_history.go).
-func (m *hub) bind(c *conn, uid script.Value, key string, rec *recoverOpts) joinResult {
+func (m *hub) bind(c *conn, uid script.Value, key string, rec *recoverOpts) (joinResult, bool) {
 	ch := uidChannel(key)
 	defer m.unlock(ch, m.lock(ch))
 	m.mu.Lock()
+	if !c.Open() {
+		// Closed (maybe dropped already, hub.drop): binding it now would
+		// keep it in the uid's set for good.
+		m.mu.Unlock()
+		return joinResult{}, false
+	}
 	m.unbindLocked(c)
 	st := m.state(c)
 	st.uid, st.uidKey = uid, key
@@ -183,7 +189,7 @@ func (m *hub) bind(c *conn, uid script.Value, key string, rec *recoverOpts) join
 				set[c] = upTo
 			}
 		}
-	})
+	}), true
 }
 
 func (m *hub) unbind(c *conn) bool {
@@ -226,11 +232,18 @@ func (m *hub) connsOf(key string) []*conn {
 
 // join puts c into room; with rec it first gives c what the room's
 // history kept after rec.since (hub_history.go). ok is false when c was
-// in the room already.
+// in the room already, or closed: a join from another worker, or off the
+// worker (offWorker), may come after the connection's close event dropped
+// it from the hub (hub.drop), and adding it then would keep it in the room
+// for good.
 func (m *hub) join(c *conn, room string, rec *recoverOpts) (res joinResult, ok bool) {
 	ch := roomChannel(room)
 	defer m.unlock(ch, m.lock(ch))
 	m.mu.Lock()
+	if !c.Open() {
+		m.mu.Unlock()
+		return res, false
+	}
 	added, first := add(&m.rooms, room, c)
 	if !added {
 		m.mu.Unlock()

@@ -121,11 +121,26 @@ var joinFields = []string{"seq", "epoch", "recovered"}
 // returnTo returns the result as {seq, epoch [, recovered]}, built as a
 // record (no Map: a join is made by every connection that opens).
 func (r joinResult) returnTo(c script.Call) {
+	c.ReturnFields(joinFields, r.fields())
+}
+
+func (r joinResult) fields() []script.Value {
 	var rec script.Value
 	if r.asked {
 		rec = r.recovered
 	}
-	c.ReturnFields(joinFields, []script.Value{int64(r.pos.Seq), r.pos.Epoch, rec})
+	return []script.Value{int64(r.pos.Seq), r.pos.Epoch, rec}
+}
+
+// value is the result as a Map (a result settled off the worker).
+func (r joinResult) value() script.Map {
+	m := script.Map{}
+	for i, v := range r.fields() {
+		if v != nil {
+			m[joinFields[i]] = v
+		}
+	}
+	return m
 }
 
 // recover runs with ch's lock held, c already a member: it reads ch's
