@@ -174,15 +174,16 @@ func (m *hub) bind(c *conn, uid script.Value, key string, rec *recoverOpts) (joi
 	m.unbindLocked(c)
 	st := m.state(c)
 	st.uid, st.uidKey = uid, key
-	if _, first := add(&m.uids, key, c); first {
-		m.brokerErr("subscribe", ch, m.b.Subscribe(ch))
-	}
+	_, first := add(&m.uids, key, c)
 	for _, room := range st.rooms {
 		if !m.uidIn(key, room, c) {
 			m.addPresence(room, key, uid)
 		}
 	}
 	m.mu.Unlock()
+	if first {
+		m.subscribe(ch, func() map[*conn]uint64 { return m.uids[key] })
+	}
 	return m.recover(c, ch, rec, func(upTo uint64) {
 		if set := m.uids[key]; set != nil {
 			if _, in := set[c]; in {
@@ -230,6 +231,22 @@ func (m *hub) connsOf(key string) []*conn {
 	return sortedConns(m.uids[key])
 }
 
+// subscribe tells the broker this node has members of ch, with ch's lock
+// held and the hub's not: a broker on NATS waits for the server to take
+// the subscription (and reads the channel's presence), which must not
+// stop every other channel's joins, leaves and deliveries. A recovery
+// after it sees every later publication live. When ch lost its members
+// meanwhile (leave and drop unsubscribe under the hub's lock, not ch's),
+// the subscription is taken back.
+func (m *hub) subscribe(ch broker.Channel, members func() map[*conn]uint64) {
+	m.brokerErr("subscribe", ch, m.b.Subscribe(ch))
+	m.mu.Lock()
+	if len(members()) == 0 {
+		m.brokerErr("unsubscribe", ch, m.b.Unsubscribe(ch))
+	}
+	m.mu.Unlock()
+}
+
 // join puts c into room; with rec it first gives c what the room's
 // history kept after rec.since (hub_history.go). ok is false when c was
 // in the room already, or closed: a join from another worker, or off the
@@ -251,13 +268,13 @@ func (m *hub) join(c *conn, room string, rec *recoverOpts) (res joinResult, ok b
 	}
 	st := m.state(c)
 	st.rooms = append(st.rooms, room)
-	if first {
-		m.brokerErr("subscribe", ch, m.b.Subscribe(ch))
-	}
 	if st.uidKey != "" && !m.uidIn(st.uidKey, room, c) {
 		m.addPresence(room, st.uidKey, st.uid)
 	}
 	m.mu.Unlock()
+	if first {
+		m.subscribe(ch, func() map[*conn]uint64 { return m.rooms[room] })
+	}
 	return m.recover(c, ch, rec, func(upTo uint64) {
 		if set := m.rooms[room]; set != nil {
 			if _, in := set[c]; in {
