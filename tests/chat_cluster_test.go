@@ -4,8 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,26 +23,9 @@ func TestChatTwoNodes(t *testing.T) {
 	artifacts := filepath.Join(repoRoot, "tests", "artifacts")
 	eachLang(t, func(t *testing.T, lang string) {
 		db := "sqlite:" + filepath.Join(t.TempDir(), "chat.db")
-		nodes := make([]*clusterNode, 2)
-		var routes []string
-		for i := range nodes {
-			nodes[i] = &clusterNode{name: "n" + strconv.Itoa(i+1), data: t.TempDir(), lang: lang,
-				route: "127.0.0.1:" + strconv.Itoa(freePort(t))}
-			routes = append(routes, nodes[i].route)
-		}
-		var wg sync.WaitGroup
-		for _, n := range nodes {
-			n.peers = strings.Join(routes, ",")
-			wg.Go(func() {
-				n.s = start(t, example(lang, "chat"), runOpts{workers: 2, env: map[string]string{"CHAT_DB": db}, args: []string{
-					"--node", n.name, "--data", n.data, "--cluster", n.route, "--peers", n.peers, "--presence-ttl", clusterPresenceTTL,
-				}})
-			})
-		}
-		wg.Wait()
-		if t.Failed() {
-			t.FailNow()
-		}
+		nodes := startNodes(t, lang, 2, example(lang, "chat"), func(n *clusterNode) {
+			n.env = map[string]string{"CHAT_DB": db}
+		})
 		url1 := "http://" + nodes[0].s.addr() + "/"
 		url2 := "http://" + nodes[1].s.addr() + "/"
 

@@ -27,23 +27,33 @@ type clusterNode struct {
 	name, data, route string
 	peers             string
 	lang              string
-	extra             []string // more flags (--metrics)
+	script            string            // the cluster test script, or another (the chat)
+	env               map[string]string // more environment (CHAT_DB)
+	extra             []string          // more flags (--metrics)
 	s                 *server
 }
 
 func (n *clusterNode) start(t *testing.T) {
 	t.Helper()
-	n.s = start(t, testScript(n.lang, "cluster"), runOpts{args: append([]string{
+	n.s = start(t, n.script, runOpts{env: n.env, args: append([]string{
 		"--node", n.name, "--data", n.data, "--cluster", n.route, "--peers", n.peers, "--presence-ttl", clusterPresenceTTL,
 	}, n.extra...)})
 }
 
+// startCluster starts three nodes of the cluster test script.
 func startCluster(t *testing.T, lang string, extra ...func(n *clusterNode)) []*clusterNode {
 	t.Helper()
-	nodes := make([]*clusterNode, 3)
+	return startNodes(t, lang, 3, testScript(lang, "cluster"), extra...)
+}
+
+// startNodes starts count nodes of script, one embedded NATS cluster, all
+// at once (a node waits for its peers).
+func startNodes(t *testing.T, lang string, count int, script string, extra ...func(n *clusterNode)) []*clusterNode {
+	t.Helper()
+	nodes := make([]*clusterNode, count)
 	var routes []string
 	for i := range nodes {
-		nodes[i] = &clusterNode{name: "n" + strconv.Itoa(i+1), data: t.TempDir(), lang: lang,
+		nodes[i] = &clusterNode{name: "n" + strconv.Itoa(i+1), data: t.TempDir(), lang: lang, script: script,
 			route: "127.0.0.1:" + strconv.Itoa(freePort(t))}
 		for _, f := range extra {
 			f(nodes[i])
@@ -53,8 +63,7 @@ func startCluster(t *testing.T, lang string, extra ...func(n *clusterNode)) []*c
 	var wg sync.WaitGroup
 	for _, n := range nodes {
 		n.peers = strings.Join(routes, ",")
-		wg.Add(1)
-		go func() { defer wg.Done(); n.start(t) }()
+		wg.Go(func() { n.start(t) })
 	}
 	wg.Wait()
 	if t.Failed() {
