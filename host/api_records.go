@@ -103,6 +103,7 @@ var apiRecords = []script.Record{
 		"cluster_nodes":     {Type: "integer", Doc: "Nodes in the cluster."},
 		"history_recovered": {Type: "integer", Doc: "Messages delivered by recoveries."},
 		"broker_errors":     {Type: "integer", Doc: "Broker calls that failed (NATS timeouts, no quorum); each is also logged."},
+		"broker_waiting":    {Type: "integer", Doc: "Script calls waiting for the cluster off their workers (publish, history, ...)."},
 	}},
 	{Name: "JoinResult", Doc: "What join and bind (with options) return.", Fields: map[string]script.Field{
 		"seq":        {Type: "integer", Doc: "The channel's last seq."},

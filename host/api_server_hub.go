@@ -1,8 +1,6 @@
 package host
 
 import (
-	"fmt"
-
 	"github.com/imscript/imscript/broker"
 	"github.com/imscript/imscript/script"
 )
@@ -84,7 +82,7 @@ func srvBind(c script.Call) {
 	if m.remote && c.Suspends() && (rec != nil || m.h.chanSettings().HistorySize > 0) {
 		// The recovery (or the position) is read from the cluster.
 		opts := c.NArgs() >= 3
-		offWorker(c, m, "bind", func() script.Results {
+		offWorker(c, m, "bind", reading, func() script.Results {
 			res, ok := m.bind(conn, uid, key, rec)
 			switch {
 			case !ok:
@@ -165,37 +163,13 @@ func published(n int, p broker.Publication, err error) script.Results {
 	return script.Results{int64(n), int64(p.Seq)}
 }
 
-// offWorker returns what run returns. With a broker on other processes (a
-// cluster, an external NATS) and a handler that can suspend (Lua), run
-// goes to a goroutine of its own and the handler waits for it without
-// holding the worker: while NATS is slow or partitioned (a stream's
-// leader being elected takes seconds) the worker goes on with its other
-// connections, and only the handlers that asked wait. Otherwise run runs
-// here. The arguments are read before: run must not touch c.
-func offWorker(c script.Call, m *hub, what string, run func() script.Results) {
-	if !m.remote || !c.Suspends() {
-		c.Return(run()...)
-		return
-	}
-	settle := c.Async(c.NArgs())
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				m.h.log.Error("hub: "+what+" panicked", "panic", r)
-				settle(script.Results{false, fmt.Sprintf("%s: %v", what, r)}, nil)
-			}
-		}()
-		settle(run(), nil)
-	}()
-}
-
 func srvSendToUID(c script.Call) {
 	_, key := argUID(c, 0)
 	data, stamped := argPayload(c, 1)
 	o := argPubOpts(c, 2, false)
 	o.stamped = stamped
 	m := &self(c).host.hub
-	offWorker(c, m, "sendToUid", func() script.Results { return published(m.sendToUID(key, data, o)) })
+	offWorker(c, m, "sendToUid", posting, func() script.Results { return published(m.sendToUID(key, data, o)) })
 }
 
 // argPubOpts reads the last argument of publish / sendToUid: exceptFd, or
@@ -250,7 +224,7 @@ func srvJoin(c script.Call) {
 	}
 	if m.remote && c.Suspends() && (rec != nil || m.h.chanSettings().HistorySize > 0) {
 		// The recovery (or the position) is read from the cluster.
-		offWorker(c, m, "join", func() script.Results {
+		offWorker(c, m, "join", reading, func() script.Results {
 			res, ok := m.join(conn, room, rec)
 			if !ok {
 				return script.Results{false, refused()}
@@ -294,7 +268,7 @@ func srvMembers(c script.Call) {
 
 func srvPresence(c script.Call) {
 	m, room := &self(c).host.hub, argRoom(c, 0)
-	offWorker(c, m, "presence", func() script.Results { return script.Results{m.presence(room)} })
+	offWorker(c, m, "presence", reading, func() script.Results { return script.Results{m.presence(room)} })
 }
 
 func srvPublish(c script.Call) {
@@ -304,7 +278,7 @@ func srvPublish(c script.Call) {
 	o := argPubOpts(c, 2, true)
 	o.stamped = stamped
 	m := &s.host.hub
-	offWorker(c, m, "publish", func() script.Results { return published(m.publish(room, data, o)) })
+	offWorker(c, m, "publish", posting, func() script.Results { return published(m.publish(room, data, o)) })
 }
 
 // srvHistory is srv:history(room [, {since =, before =, limit = 50}]):
@@ -336,7 +310,7 @@ func srvHistory(c script.Call) {
 		q.Limit = 50
 	}
 	m := &self(c).host.hub
-	offWorker(c, m, "history", func() script.Results {
+	offWorker(c, m, "history", reading, func() script.Results {
 		pubs, pos, err := m.history(room, q)
 		if err != nil {
 			return script.Results{false, "history: " + err.Error()}
@@ -357,7 +331,7 @@ func positionValue(pos broker.Position) script.Value {
 // history stands.
 func srvPosition(c script.Call) {
 	m, room := &self(c).host.hub, argRoom(c, 0)
-	offWorker(c, m, "position", func() script.Results {
+	offWorker(c, m, "position", reading, func() script.Results {
 		_, pos, err := m.history(room, broker.HistoryQuery{Since: ^uint64(0)})
 		if err != nil {
 			return script.Results{false, "history: " + err.Error()}

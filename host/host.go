@@ -117,6 +117,7 @@ type Host struct {
 	chans          atomic.Pointer[chanSettings] // history_size, ... (hub_history.go)
 	recovered      atomic.Int64                 // publications given by recoveries
 	brokerErrors   atomic.Int64                 // broker calls that failed (hub.brokerErr)
+	brokerWaiting  atomic.Int64                 // script calls queued for a remote broker (hub_remote.go)
 	deps           atomic.Pointer[[]string]
 
 	shared sync.Map // Shared: host-wide module state, kept across reloads

@@ -54,6 +54,7 @@ var (
 	mHistAppends   = desc("history_appends_total", "Publications kept in history (given a seq).")
 	mRecovered     = desc("history_recovered_messages_total", "Messages given to connections by join/bind recoveries.")
 	mBrokerErrors  = desc("broker_errors_total", "Calls to the broker (NATS in a cluster) that failed: timeouts, no quorum, a lost connection.")
+	mBrokerWaiting = desc("broker_calls_waiting", "Script calls waiting for a remote broker (NATS) off their workers.")
 	mRooms         = desc("rooms", "Rooms with members on this node.")
 	mClusterNodes  = desc("cluster_nodes", "Nodes the broker sees up, this one included.")
 	mPeerUp        = desc("cluster_peer_up", "1 while the link to the cluster peer is open.", "peer")
@@ -62,7 +63,7 @@ var (
 		mConnections, mAccepts, mCloses, mRejects, mBytesIn, mBytesOut, mMsgsIn, mMsgsOut,
 		mHandlerDur, mHandlerErrors, mInterrupts, mReloads, mReloadFails, mInfo, mStartTime,
 		mWorkers, mWorkerQueue, mWorkerBusy, mSuspended, mTaskQueue, mTaskQueueCap,
-		mPublishes, mDeliveries, mHistAppends, mRecovered, mBrokerErrors, mRooms, mClusterNodes, mPeerUp, mPeerRTT,
+		mPublishes, mDeliveries, mHistAppends, mRecovered, mBrokerErrors, mBrokerWaiting, mRooms, mClusterNodes, mPeerUp, mPeerRTT,
 	}
 )
 
@@ -136,6 +137,7 @@ func (c hostCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(mHistAppends, h.historyAppends.Load())
 	counter(mRecovered, h.recovered.Load())
 	counter(mBrokerErrors, h.brokerErrors.Load())
+	ch <- prometheus.MustNewConstMetric(mBrokerWaiting, prometheus.GaugeValue, float64(h.brokerWaiting.Load()))
 	h.hub.mu.RLock()
 	rooms := len(h.hub.rooms)
 	h.hub.mu.RUnlock()

@@ -298,6 +298,7 @@ func (s *Server) stats() script.Map {
 		"cluster_nodes":     int64(s.host.clusterNodes()),
 		"history_recovered": s.host.recovered.Load(),
 		"broker_errors":     s.host.brokerErrors.Load(),
+		"broker_waiting":    s.host.brokerWaiting.Load(),
 	}
 }
 

@@ -73,6 +73,9 @@ type worker struct {
 	// answered its request itself (req:json() on a bad body, 400): a
 	// client's mistake, logged at debug, not a script error.
 	answered string
+	// remote runs its scripts' calls that wait for a remote broker, in
+	// order, off the worker (hub_remote.go).
+	remote remoteQueue
 	// handler names the callback callErr is calling ("receive", "timer"):
 	// the bindings name its stack frame after it (instance.HandlerName).
 	handler string
@@ -355,3 +358,7 @@ func (w *worker) callErr(inst *instance, fn script.Callback, slot int, what stri
 	}
 	return v, err
 }
+
+// promises reports whether the worker's language takes an asynchronous
+// call's result as a Promise (JS) rather than by suspending (Lua).
+func (w *worker) promises() bool { return w.lang != nil && w.lang.Name() == "js" }

@@ -20,9 +20,11 @@ srv.on("message", (s, f) => {
   const m = /^(\S+) ?(\S*) ?(.*)$/.exec(f.data);
   const [cmd, a, b] = [m[1], m[2], m[3]];
   if (cmd === "pub") s.publish(a, { text: b });
-  else if (cmd === "pubr") s.push(f.fd, "published " + s.publish(a, { text: b })); // and what it returned
+  // publish and say what it returned (in a cluster, a Promise of it)
+  else if (cmd === "pubr") Promise.resolve(s.publish(a, { text: b })).then((n) => s.push(f.fd, "published " + n));
   else if (cmd === "who") s.push(f.fd, "who " + imscript.worker_id);
   else if (cmd === "echo") s.push(f.fd, "echo " + a);
+  else if (cmd === "waiting") s.push(f.fd, "waiting " + s.stats().broker_waiting);
   else if (cmd === "errors") s.push(f.fd, "errors " + s.stats().broker_errors);
   else if (cmd === "dm") s.sendToUid(a, { text: b });
   else if (cmd === "presence") s.push(f.fd, "presence " + s.presence(a).join(","));

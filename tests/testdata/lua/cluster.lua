@@ -26,6 +26,8 @@ srv:on("message", function(s, f)
     s:push(f.fd, "published " .. tostring(n) .. (n == false and (" " .. why) or ""))
   elseif cmd == "who" then
     s:push(f.fd, "who " .. imscript.worker_id)
+  elseif cmd == "waiting" then
+    s:push(f.fd, "waiting " .. s:stats().broker_waiting)
   elseif cmd == "errors" then
     s:push(f.fd, "errors " .. s:stats().broker_errors)
   elseif cmd == "echo" then
