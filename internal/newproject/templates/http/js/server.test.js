@@ -21,13 +21,13 @@ t.it("GET / says hello", async () => {
 t.it("GET /hello/:name greets in JSON", async () => {
   const res = await request("GET", "/hello/ada");
   t.equal(res.status, 200);
-  t.equal(JSON.parse(res.body), { greeting: "Hello, ada!" });
+  t.equal(JSON.parse(res.body.toString()), { greeting: "Hello, ada!" });
 });
 
 t.it("POST /sum adds the numbers", async () => {
   const res = await request("POST", "/sum", JSON.stringify({ numbers: [1, 2, 3.5] }));
   t.equal(res.status, 200);
-  t.equal(JSON.parse(res.body), { sum: 6.5 });
+  t.equal(JSON.parse(res.body.toString()), { sum: 6.5 });
 });
 
 t.it("POST /sum refuses a body that is not JSON", async () => {
