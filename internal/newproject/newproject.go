@@ -204,8 +204,7 @@ const jsconfig = `{
 const luarc = `{
   "$schema": "https://raw.githubusercontent.com/LuaLS/vscode-lua/master/setting/schema.json",
   "runtime.version": "Lua 5.1",
-  "workspace.library": ["types"],
-  "workspace.ignoreDir": ["types"]
+  "workspace.library": ["types"]
 }
 `
 
