@@ -28,7 +28,7 @@ usage:
   imscript run [flags] FILE [-- args...]   run a script (.lua or .js); reloads it when it changes
   imscript check FILE                      compile a script; exit 1 with file:line on error
   imscript types [--out DIR]               write editor types: imscript.d.ts, imscript.lua, .luacheckrc
-  imscript new NAME [--lang lua|js] [--template echo|http|ws|chat]   create a project: a server, its test, types
+  imscript new NAME [--lang js] [--template T]   create a project (echo, http, ws, chat): a server, its test, types
   imscript test [flags] [DIR | FILE...]    run the project's tests (*_test.lua, *.test.js) against its server
   imscript version                         print the version
 

@@ -20,6 +20,8 @@ server.test.js), a README and the editor types. Then:
     cd NAME && imscript run server.lua     # or server.js
     imscript test
 
+templates:
+%s
 flags:
 `
 
@@ -27,21 +29,21 @@ func newFlags(out io.Writer, lang, tpl *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("new", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(lang, "lang", "lua", "the language: lua or js")
-	fs.StringVar(tpl, "template", "echo", "the server: "+describeTemplates())
+	fs.StringVar(tpl, "template", "echo", "the server: "+strings.Join(newproject.TemplateNames(), ", "))
 	return fs
 }
 
 func describeTemplates() string {
-	var parts []string
+	var b strings.Builder
 	for _, t := range newproject.Templates {
-		parts = append(parts, t.Name+" ("+strings.ToLower(t.Summary[:1])+t.Summary[1:]+")")
+		fmt.Fprintf(&b, "  %-6s %s (port %d)\n", t.Name, t.Summary, t.Port)
 	}
-	return strings.Join(parts, ", ")
+	return b.String()
 }
 
 func printNewUsage(w io.Writer) {
 	var lang, tpl string
-	fmt.Fprint(w, newUsage)
+	fmt.Fprintf(w, newUsage, describeTemplates())
 	newFlags(w, &lang, &tpl).PrintDefaults()
 }
 
