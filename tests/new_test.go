@@ -216,8 +216,16 @@ func TestNewProjectRuns(t *testing.T) {
 			if status != 200 || !strings.Contains(body, "<title>chat</title>") || !strings.Contains(body, "new WebSocket(") {
 				t.Errorf("GET /: %d %q", status, body)
 			}
-			a, _ := wsDial(t, wsDialer(nil), "ws://"+s.addr()+"/", nil)
-			b, _ := wsDial(t, wsDialer(nil), "ws://"+s.addr()+"/", nil)
+			// Each client is in the room once the server says so.
+			join := func() *websocket.Conn {
+				c, _ := wsDial(t, wsDialer(nil), "ws://"+s.addr()+"/", nil)
+				_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
+				if _, got, err := c.ReadMessage(); err != nil || string(got) != `{"joined":"lobby"}` {
+					t.Fatalf("first message: %q, %v; want {\"joined\":\"lobby\"}", got, err)
+				}
+				return c
+			}
+			a, b := join(), join()
 			if err := a.WriteMessage(websocket.TextMessage, []byte(`{"nick":"ada","text":"hi"}`)); err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 // A chat: the page in public/ and a WebSocket that every browser tab
 // joins. A client sends {"nick": "ada", "text": "hi"}; everyone in the
-// room, the sender too, gets {"nick": "ada", "text": "hi"}.
+// room, the sender too, gets {"nick": "ada", "text": "hi"}. A client that
+// connects first gets {"joined": "lobby"}.
 //   imscript run server.js        then open http://127.0.0.1:8080/ in two tabs
 const port = Number(imscript.env.PORT || 8080);
 const ROOM = "lobby";
@@ -18,6 +19,9 @@ srv.on("start", (srv) => {
 
 srv.on("open", (srv, req) => {
   srv.join(req.fd, ROOM);
+  // Said once the connection is in the room: from now on it gets every
+  // message published there.
+  srv.push(req.fd, JSON.stringify({ joined: ROOM }));
 });
 
 srv.on("message", (srv, frame) => {

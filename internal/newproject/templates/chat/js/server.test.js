@@ -4,8 +4,9 @@
 const t = imscript.test;
 const port = imscript.env.PORT || "8080";
 
-// join opens a WebSocket to the chat; the messages it gets, decoded, go
-// into an inbox, which the test takes them from in order.
+// join opens a WebSocket to the chat and waits until the server says it is
+// in the room; the messages it gets, decoded, go into an inbox, which the
+// test takes them from in order.
 async function join() {
   const inbox = t.inbox();
   const ws = imscript.websocket.connect({ url: "ws://127.0.0.1:" + port + "/" });
@@ -13,6 +14,7 @@ async function join() {
   ws.on("message", (ws, frame) => inbox.push(JSON.parse(frame.data.toString())));
   ws.on("error", (ws, err) => inbox.push("error: " + err));
   t.equal(await inbox.take(), "open");
+  t.equal(await inbox.take(), { joined: "lobby" });
   return { ws, inbox };
 }
 

@@ -1,6 +1,7 @@
 -- A chat: the page in public/ and a WebSocket that every browser tab
 -- joins. A client sends {"nick": "ada", "text": "hi"}; everyone in the
--- room, the sender too, gets {"nick": "ada", "text": "hi"}.
+-- room, the sender too, gets {"nick": "ada", "text": "hi"}. A client that
+-- connects first gets {"joined": "lobby"}.
 --   imscript run server.lua        then open http://127.0.0.1:8080/ in two tabs
 local json = imscript.json
 local port = tonumber(imscript.env.PORT or "8080")
@@ -19,6 +20,9 @@ end)
 
 srv:on("open", function(srv, req)
     srv:join(req.fd, ROOM)
+    -- Said once the connection is in the room: from now on it gets
+    -- every message published there.
+    srv:push(req.fd, json.encode({ joined = ROOM }))
 end)
 
 srv:on("message", function(srv, frame)

@@ -5,8 +5,9 @@ local t = imscript.test
 local json = imscript.json
 local port = imscript.env.PORT or "8080"
 
--- join opens a WebSocket to the chat; the messages it gets, decoded, go
--- into an inbox, which the test takes them from in order.
+-- join opens a WebSocket to the chat and waits until the server says it
+-- is in the room; the messages it gets, decoded, go into an inbox, which
+-- the test takes them from in order.
 local function join()
     local inbox = t.inbox()
     local ws = imscript.websocket.connect{ url = "ws://127.0.0.1:" .. port .. "/" }
@@ -14,6 +15,7 @@ local function join()
     ws:on("message", function(ws, frame) inbox:push(json.decode(frame.data)) end)
     ws:on("error", function(ws, err) inbox:push("error: " .. err) end)
     t.equal(inbox:take(), "open")
+    t.equal(inbox:take(), { joined = "lobby" })
     return ws, inbox
 end
 
