@@ -28,6 +28,8 @@ usage:
   imscript run [flags] FILE [-- args...]   run a script (.lua or .js); reloads it when it changes
   imscript check FILE                      compile a script; exit 1 with file:line on error
   imscript types [--out DIR]               write editor types: imscript.d.ts, imscript.lua, .luacheckrc
+  imscript new NAME [--lang js] [--template T]   create a project (echo, http, ws, chat): a server, its test, types
+  imscript test [flags] [DIR | FILE...]    run the project's tests (*_test.lua, *.test.js) against its server
   imscript version                         print the version
 
 run flags:
@@ -58,6 +60,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runScript(args[1:], stdout, stderr)
 	case "types":
 		return types(args[1:], stdout, stderr)
+	case "new":
+		return newProject(args[1:], stdout, stderr)
+	case "test":
+		return testCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		return help(args[1:], stdout, stderr)
 	}
@@ -76,6 +82,12 @@ func help(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		printRunUsage(stdout)
+		return 0
+	case "test":
+		printTestUsage(stdout)
+		return 0
+	case "new":
+		printNewUsage(stdout)
 		return 0
 	case "check", "version":
 		printUsage(stdout)

@@ -10,6 +10,7 @@ import (
 	"github.com/imscript/imscript/bindings/lua"
 	"github.com/imscript/imscript/host"
 	"github.com/imscript/imscript/internal/apitypes"
+	"github.com/imscript/imscript/internal/testrun"
 	"github.com/imscript/imscript/stdlib"
 )
 
@@ -19,7 +20,7 @@ func typesSpec() apitypes.Spec {
 	return apitypes.Spec{
 		Version:    imscript.Version,
 		Core:       host.API(),
-		Modules:    stdlib.Modules(),
+		Modules:    append(stdlib.Modules(), testrun.Module()),
 		JSGlobals:  js.Declarations,
 		JSBuiltins: js.Builtins(),
 		LuaLS:      lua.Annotations,
