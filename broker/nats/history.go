@@ -367,5 +367,11 @@ func (b *Broker) complete(es []entry, q broker.HistoryQuery, last entry) bool {
 	if len(es) == 0 {
 		return w.cutoff != math.MinInt64 // with a TTL everything may have expired
 	}
-	return es[len(es)-1].pub.Seq == end
+	if es[len(es)-1].pub.Seq != end {
+		return false
+	}
+	// Without a TTL nothing in the window is gone: its first seq is there
+	// too (a copy that had not taken it, or a probe it answered, made the
+	// read start later: seen as [2..20] for 1..20 with a node down).
+	return w.cutoff != math.MinInt64 || es[0].pub.Seq == w.lo
 }

@@ -294,7 +294,7 @@ func TestRowSelection(t *testing.T) {
 	}
 	b := &builds{root: "/repo", imscript: "/tmp/new/imscript", baseline: o.baseline, workers: o.workers}
 	for sec, want := range map[string][]string{
-		secTCP:  {"lua", "lua-base", "js", "js-base", "node", "gnet"},
+		secTCP:  {"lua", "lua-metrics", "lua-base", "js", "js-metrics", "js-base", "node", "gnet"},
 		secHTTP: {"lua", "lua-base", "js", "js-base", "node", "gnet"},
 		secWS:   {"lua", "lua-base", "js", "js-base", "node"},
 		secRoom: {"lua", "lua-hmem", "lua-hdisk", "lua-base", "js", "js-hmem", "js-hdisk", "js-base", "node"},
@@ -317,6 +317,15 @@ func TestRowSelection(t *testing.T) {
 			if n.Path != b.imscript || bs.Path != old || !slices.Equal(n.Args[1:], bs.Args[1:]) {
 				t.Errorf("%s %s: new %s %q, baseline %s %q", sec, pr[1].key, n.Path, n.Args[1:], bs.Path, bs.Args[1:])
 			}
+		}
+	}
+	// The --metrics rows: the imscript row's arguments and --metrics.
+	for _, key := range []string{"lua", "js"} {
+		plain, _ := findKind(o.selected(secTCP), key)
+		with, _ := findKind(o.selected(secTCP), key+"-metrics")
+		p, m := plain.cmd(b, 1, "").Args, with.cmd(b, 1, "").Args
+		if len(m) != len(p)+2 || m[1] != p[1] || m[2] != "--metrics" || !strings.HasPrefix(m[3], "127.0.0.1:") || !slices.Equal(m[4:], p[2:]) {
+			t.Errorf("%s-metrics: %q, want %q with --metrics", key, m, p)
 		}
 	}
 	for sec, want := range map[string]string{secTCP: "imscript Lua echo (baseline imscript-old)", secRoom: "imscript Lua (publish; baseline imscript-old)"} {
