@@ -2,6 +2,12 @@ package tests
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"io/fs"
@@ -181,6 +187,29 @@ func (b docBlock) mark(prefix string) (string, bool) {
 
 func (b docBlock) where() string { return fmt.Sprintf("%s:%d", b.file, b.line) }
 
+// docsRunEnv gives a marked server the environment it needs.
+var docsRunEnv = map[string]func(t *testing.T) map[string]string{
+	// docs/api/identity.md's login service signs with an EC key (ES256).
+	"http-login": func(t *testing.T) map[string]string {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]string{
+			"JWT_PRIVATE_KEY": string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})),
+			"JWT_PUBLIC_KEY":  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
+		}
+	},
+}
+
 // docsRunChecks talk to the complete servers marked <!-- run: NAME -->.
 var docsRunChecks = map[string]func(t *testing.T, s *server){
 	// The quick start's echo: a line comes back after "echo: ".
@@ -199,6 +228,33 @@ var docsRunChecks = map[string]func(t *testing.T, s *server){
 			t.Errorf("POST /notes: X-Id %q, want n7", got)
 		}
 		docsHTTP(t, "POST", base+"/notes", `{"id":`, 400, "bad JSON body")
+	},
+	// docs/api/identity.md: register, log in, use the token.
+	"http-login": func(t *testing.T, s *server) {
+		base := "http://" + s.addr()
+		docsHTTP(t, "POST", base+"/register", `{"name":"ann","password":"correct horse"}`, 201, `"name":"ann"`)
+		docsHTTP(t, "POST", base+"/register", `{"name":"ann","password":"again"}`, 409, "name taken")
+		docsHTTP(t, "POST", base+"/login", `{"name":"ann","password":"wrong"}`, 401, "bad login")
+		docsHTTP(t, "POST", base+"/login", `{"name":"bob","password":"correct horse"}`, 401, "bad login")
+		res := docsHTTP(t, "POST", base+"/login", `{"name":"ann","password":"correct horse"}`, 200, `"token":`)
+		var tok struct{ Token string }
+		if err := json.Unmarshal(res.body, &tok); err != nil || strings.Count(tok.Token, ".") != 2 {
+			t.Fatalf("login: %q is not a token (%v)", res.body, err)
+		}
+		req, _ := http.NewRequest("GET", base+"/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		docsDo(t, req, 200, `{"user":"ann"}`)
+		req, _ = http.NewRequest("GET", base+"/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Token[:len(tok.Token)-4]+"AAAA")
+		docsDo(t, req, 401, "error")
+		docsHTTP(t, "GET", base+"/me", "", 401, "error")
+	},
+	// docs/api/identity.md: five logins, then 429.
+	"http-limit": func(t *testing.T, s *server) {
+		for range 5 {
+			docsHTTP(t, "POST", "http://"+s.addr()+"/login", "", 200, "welcome")
+		}
+		docsHTTP(t, "POST", "http://"+s.addr()+"/login", "", 429, "slow down")
 	},
 	// docs/api/tasks.md: a task worker upper-cases the line.
 	"tcp-task": func(t *testing.T, s *server) {
@@ -224,28 +280,39 @@ var docsRunChecks = map[string]func(t *testing.T, s *server){
 	},
 }
 
+// docsResponse is a response with its body read.
+type docsResponse struct {
+	*http.Response
+	body []byte
+}
+
 // docsHTTP sends one request and checks the status and that the body
 // contains want.
-func docsHTTP(t *testing.T, method, url, body string, status int, want string) *http.Response {
+func docsHTTP(t *testing.T, method, url, body string, status int, want string) docsResponse {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return docsDo(t, req, status, want)
+}
+
+func docsDo(t *testing.T, req *http.Request, status int, want string) docsResponse {
+	t.Helper()
 	c := &http.Client{Timeout: ioTimeout}
 	res, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatalf("%s %s: read the body: %v", method, url, err)
+		t.Fatalf("%s %s: read the body: %v", req.Method, req.URL, err)
 	}
 	if res.StatusCode != status || !strings.Contains(string(b), want) {
-		t.Errorf("%s %s: %d %q, want %d and a body with %q", method, url, res.StatusCode, b, status, want)
+		t.Errorf("%s %s: %d %q, want %d and a body with %q", req.Method, req.URL, res.StatusCode, b, status, want)
 	}
-	return res
+	return docsResponse{res, b}
 }
 
 // TestDocsSamples compiles every Lua and JS sample of the docs with
@@ -305,7 +372,11 @@ func TestDocsSamples(t *testing.T) {
 	for _, r := range runs {
 		run++
 		t.Run(fmt.Sprintf("run/%s/%s:%d", r.name, r.b.file, r.b.line), func(t *testing.T) {
-			s := start(t, r.path, runOpts{})
+			var o runOpts
+			if env := docsRunEnv[r.name]; env != nil {
+				o.env = env(t)
+			}
+			s := start(t, r.path, o)
 			docsRunChecks[r.name](t, s)
 		})
 	}
