@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,6 +190,8 @@ func (b docBlock) where() string { return fmt.Sprintf("%s:%d", b.file, b.line) }
 
 // docsRunEnv gives a marked server the environment it needs.
 var docsRunEnv = map[string]func(t *testing.T) map[string]string{
+	"tcp-fetch":        docsUpstream,
+	"tcp-fetch-status": docsUpstream,
 	// docs/api/identity.md's login service signs with an EC key (ES256).
 	"http-login": func(t *testing.T) map[string]string {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -208,6 +211,18 @@ var docsRunEnv = map[string]func(t *testing.T) map[string]string{
 			"JWT_PUBLIC_KEY":  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
 		}
 	},
+}
+
+// docsUpstream is an HTTP server for the samples that fetch: UPSTREAM.
+func docsUpstream(t *testing.T) map[string]string {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept") == "application/json" {
+			w.Header().Set("Content-Type", "application/json")
+		}
+		io.WriteString(w, "upstream says hi")
+	}))
+	t.Cleanup(up.Close)
+	return map[string]string{"UPSTREAM": up.URL + "/x"}
 }
 
 // docsRunChecks talk to the complete servers marked <!-- run: NAME -->.
@@ -255,6 +270,18 @@ var docsRunChecks = map[string]func(t *testing.T, s *server){
 			docsHTTP(t, "POST", "http://"+s.addr()+"/login", "", 200, "welcome")
 		}
 		docsHTTP(t, "POST", "http://"+s.addr()+"/login", "", 429, "slow down")
+	},
+	// docs/api/async.md: the handler waits for the upstream's answer.
+	"tcp-fetch": func(t *testing.T, s *server) {
+		c := dial(t, s.addr())
+		defer c.Close()
+		roundTrip(t, c, []byte("go\n"), []byte("upstream says hi"))
+	},
+	// docs/api/client.md: the status, then the body.
+	"tcp-fetch-status": func(t *testing.T, s *server) {
+		c := dial(t, s.addr())
+		defer c.Close()
+		roundTrip(t, c, []byte("go\n"), []byte("200 upstream says hi"))
 	},
 	// docs/api/tasks.md: a task worker upper-cases the line.
 	"tcp-task": func(t *testing.T, s *server) {
