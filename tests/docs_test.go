@@ -283,6 +283,19 @@ var docsRunChecks = map[string]func(t *testing.T, s *server){
 		defer c.Close()
 		roundTrip(t, c, []byte("go\n"), []byte("200 upstream says hi"))
 	},
+	// docs/settings.md: length-prefixed packages, two in one write.
+	"tcp-framed": func(t *testing.T, s *server) {
+		frame := func(b string) []byte {
+			return append([]byte{0, 0, 0, byte(len(b))}, b...)
+		}
+		c := dial(t, s.addr())
+		defer c.Close()
+		write(t, c, append(frame("one"), frame("two")...))
+		expect(t, c, append(frame("echo: one"), frame("echo: two")...))
+		big := append([]byte{0, 2, 0, 0}, make([]byte, 16)...) // 128 KiB announced: past package_max_length
+		write(t, c, big)
+		expectClosed(t, c)
+	},
 	// docs/api/tasks.md: a task worker upper-cases the line.
 	"tcp-task": func(t *testing.T, s *server) {
 		c := dial(t, s.addr())
