@@ -227,11 +227,38 @@ func docsUpstream(t *testing.T) map[string]string {
 
 // docsRunChecks talk to the complete servers marked <!-- run: NAME -->.
 var docsRunChecks = map[string]func(t *testing.T, s *server){
-	// The quick start's echo: a line comes back after "echo: ".
+	// The quick start's echo: a line comes back after "echo: "; then, as
+	// its step 4 says, an edit changes the reply on the same connection and
+	// a typo only logs an error.
 	"tcp-echo": func(t *testing.T, s *server) {
 		c := dial(t, s.addr())
 		defer c.Close()
 		roundTrip(t, c, []byte("hello docs\n"), []byte("echo: hello docs\n"))
+		src, err := os.ReadFile(s.script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := strings.Replace(string(src), `"echo: "`, `"you said: "`, 1)
+		if edited == string(src) {
+			t.Fatalf("the sample has no \"echo: \" to edit:\n%s", src)
+		}
+		if err := os.WriteFile(s.script, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var reply string
+		waitFor(t, waitTimeout, "the edited reply on the same connection", func() bool {
+			write(t, c, []byte("again\n"))
+			reply, err = readLine(c, ioTimeout)
+			if err != nil {
+				t.Fatalf("after the edit: %q, %v", reply, err)
+			}
+			return reply == "you said: again\n"
+		})
+		if err := os.WriteFile(s.script, []byte(edited+"\n)(\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.waitStderr("reload failed", filepath.Base(s.script)+":")
+		roundTrip(t, c, []byte("still\n"), []byte("you said: still\n"))
 	},
 	// docs/api/http.md's routes: a parameter, a 404, a JSON body, a bad one.
 	"http-routes": func(t *testing.T, s *server) {
@@ -412,7 +439,7 @@ func TestDocsSamples(t *testing.T) {
 	for _, r := range runs {
 		run++
 		t.Run(fmt.Sprintf("run/%s/%s:%d", r.name, r.b.file, r.b.line), func(t *testing.T) {
-			var o runOpts
+			o := runOpts{watch: r.name == "tcp-echo"} // the quick start edits it live
 			if env := docsRunEnv[r.name]; env != nil {
 				o.env = env(t)
 			}
