@@ -392,7 +392,7 @@ var nodeOnly = map[string]bool{
 
 func (v *vm) notBuiltin(name string) *goja.Object {
 	return nodeerrors.NewError(v.rt, nil, "ERR_UNKNOWN_BUILTIN_MODULE",
-		"No such built-in module: %s: imscript's JavaScript is not Node (the README lists what there is; imscript.fs, imscript.http, imscript.process, ... do that work)", name)
+		"No such built-in module: %s: imscript's JavaScript is not Node (docs/javascript.md lists what there is; imscript.fs, imscript.http, imscript.process, ... do that work)", name)
 }
 
 func (v *vm) resolveError(name, dir string, err error) *goja.Object {
