@@ -1,6 +1,8 @@
 package host
 
 import (
+	"bytes"
+
 	"github.com/imscript/imscript/broker"
 	"github.com/imscript/imscript/script"
 )
@@ -152,8 +154,6 @@ func argPayload(c script.Call, i int) (data []byte, stamped bool) {
 	return c.Bytes(i, "data"), false
 }
 
-// returnPublished returns how many local connections took a publication
-// and, with history, its seq (Lua: a second value).
 // published is what publish and sendToUid return: count, seq, or false
 // and the reason.
 func published(n int, p broker.Publication, err error) script.Results {
@@ -169,6 +169,9 @@ func srvSendToUID(c script.Call) {
 	o := argPubOpts(c, 2, false)
 	o.stamped = stamped
 	m := &self(c).host.hub
+	if m.remote {
+		data = bytes.Clone(data) // a JS Buffer's bytes: the script goes on and may change them
+	}
 	offWorker(c, m, "sendToUid", posting, func() script.Results { return published(m.sendToUID(key, data, o)) })
 }
 
@@ -278,6 +281,9 @@ func srvPublish(c script.Call) {
 	o := argPubOpts(c, 2, true)
 	o.stamped = stamped
 	m := &s.host.hub
+	if m.remote {
+		data = bytes.Clone(data) // a JS Buffer's bytes: the script goes on and may change them
+	}
 	offWorker(c, m, "publish", posting, func() script.Results { return published(m.publish(room, data, o)) })
 }
 
