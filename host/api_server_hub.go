@@ -81,8 +81,7 @@ func srvBind(c script.Call) {
 		return
 	}
 	m := &self(c).host.hub
-	if m.remote && c.Suspends() && (rec != nil || m.h.chanSettings().HistorySize > 0) {
-		// The recovery (or the position) is read from the cluster.
+	if m.recoversRemotely(c, rec) {
 		opts := c.NArgs() >= 3
 		offWorker(c, m, "bind", reading, func() script.Results {
 			res, ok := m.bind(conn, uid, key, rec)
@@ -105,6 +104,13 @@ func srvBind(c script.Call) {
 	default:
 		res.returnTo(c)
 	}
+}
+
+// recoversRemotely reports whether a join or bind with rec reads the
+// channel's position or recovery from a cluster, in a handler that can
+// wait for it off the worker (offWorker).
+func (m *hub) recoversRemotely(c script.Call, rec *recoverOpts) bool {
+	return m.remote && c.Suspends() && (rec != nil || m.h.chanSettings().HistorySize > 0)
 }
 
 func srvUnbind(c script.Call) {
@@ -225,8 +231,7 @@ func srvJoin(c script.Call) {
 		}
 		return "already in the room"
 	}
-	if m.remote && c.Suspends() && (rec != nil || m.h.chanSettings().HistorySize > 0) {
-		// The recovery (or the position) is read from the cluster.
+	if m.recoversRemotely(c, rec) {
 		offWorker(c, m, "join", reading, func() script.Results {
 			res, ok := m.join(conn, room, rec)
 			if !ok {

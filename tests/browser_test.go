@@ -82,6 +82,14 @@ type chatTab struct {
 	all  *[]*chatTab
 }
 
+// otherBrowser opens a tab in a browser context of its own (its own
+// cookies), as another person's browser would be; it closes with the test.
+func (tb *chatTab) otherBrowser(name string) *chatTab {
+	ctx, cancel := chromedp.NewContext(tb.ctx, chromedp.WithNewBrowserContext())
+	tb.t.Cleanup(cancel)
+	return newTab(tb.t, ctx, name, tb.all)
+}
+
 func newTab(t *testing.T, ctx context.Context, name string, all *[]*chatTab) *chatTab {
 	tb := &chatTab{t: t, ctx: ctx, name: name, all: all}
 	*all = append(*all, tb)
@@ -138,6 +146,11 @@ func jsOffline(nick string) string {
 func jsMessage(from, text string) string {
 	return `[...document.querySelectorAll('#messages .msg[data-from=` + strconv.Quote(from) + `] .text')]` +
 		`.some((e) => e.textContent === ` + strconv.Quote(text) + `)`
+}
+
+// jsOnce: text is on the page exactly once (no message shown twice).
+func jsOnce(text string) string {
+	return `[...document.querySelectorAll("#messages .msg .text")].filter((e) => e.textContent === ` + strconv.Quote(text) + `).length === 1`
 }
 
 func jsNotice(text string) string {
@@ -286,10 +299,7 @@ func TestChatBrowser(t *testing.T) {
 		alice.open(url, 1280, 800)
 		shot(alice, "login-1280")
 		alice.auth(true, "alice", "alice-password")
-		// bob: a browser context of his own (other cookies), as another browser.
-		bobCtx, cancelBob := chromedp.NewContext(alice.ctx, chromedp.WithNewBrowserContext())
-		defer cancelBob()
-		bob := newTab(t, bobCtx, "bob", &tabs)
+		bob := alice.otherBrowser("bob")
 		bob.open(url, 1280, 800)
 		bob.auth(true, "bob", "bob-password")
 		alice.until("bob in alice's member list", jsMember("bob"))
@@ -407,7 +417,7 @@ func TestChatBrowser(t *testing.T) {
 		bob.click("back to #lobby", `#rooms li[data-room="lobby"]`)
 		bob.say(back)
 		alice.until("bob's message after the restart", jsMessage("bob", back))
-		alice.until("the history kept, once", `[...document.querySelectorAll("#messages .msg .text")].filter((e) => e.textContent === `+strconv.Quote(hello)+`).length === 1`)
+		alice.until("the history kept, once", jsOnce(hello))
 		alice.until("no reload notice", `!(`+jsNotice("reloaded")+`)`)
 		alice.until("no unread conversation after the restart", jsNoBadge("@bob"))
 		shot(alice, "recovered-1280")

@@ -3,7 +3,6 @@ package tests
 import (
 	"context"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -36,9 +35,7 @@ func TestChatTwoNodes(t *testing.T) {
 		alice := newTab(t, startBrowser(t, ctx, chrome), "alice (n1)", &tabs)
 		alice.open(url1, 1280, 800)
 		alice.auth(true, "alice", "alice-password")
-		bobCtx, cancelBob := chromedp.NewContext(alice.ctx, chromedp.WithNewBrowserContext())
-		defer cancelBob()
-		bob := newTab(t, bobCtx, "bob (n2)", &tabs)
+		bob := alice.otherBrowser("bob (n2)")
 		bob.open(url2, 1280, 800)
 		// bob's account is made on n2, in the database n1 uses too.
 		bob.auth(true, "bob", "bob-password")
@@ -51,11 +48,8 @@ func TestChatTwoNodes(t *testing.T) {
 		reply := "Hello alice, n2 here."
 		bob.say(reply)
 		alice.until("bob's reply on n1", jsMessage("bob", reply))
-		once := func(text string) string {
-			return `[...document.querySelectorAll("#messages .msg .text")].filter((e) => e.textContent === ` + strconv.Quote(text) + `).length === 1`
-		}
-		alice.until("each message once on n1", once(hello)+" && "+once(reply))
-		bob.until("each message once on n2", once(hello)+" && "+once(reply))
+		alice.until("each message once on n1", jsOnce(hello)+" && "+jsOnce(reply))
+		bob.until("each message once on n2", jsOnce(hello)+" && "+jsOnce(reply))
 
 		// A private message from n2 to the user on n1 (sendToUid across nodes).
 		bob.click("open a conversation with alice", `#members li[data-nick="alice"]`)
@@ -78,7 +72,7 @@ func TestChatTwoNodes(t *testing.T) {
 		bob.click("back to #lobby", `#rooms li[data-room="lobby"]`)
 		bob.do("reload", chromedp.Reload())
 		bob.until("bob online after the reload", jsOnline)
-		bob.until("the history after the reload, each once", jsMessage("alice", hello)+" && "+once(hello)+" && "+once(reply))
+		bob.until("the history after the reload, each once", jsMessage("alice", hello)+" && "+jsOnce(hello)+" && "+jsOnce(reply))
 		shot(bob, "bob-n2")
 
 		// bob leaves on n2: n1 shows him offline at once (not after the TTL).
