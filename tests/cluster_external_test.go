@@ -86,9 +86,11 @@ func TestClusterExternalNATS(t *testing.T) {
 			t.FailNow()
 		}
 		e1, e2 := nodes[0], nodes[1]
-		if got := e1.s.stderr.String(); !strings.Contains(got, "mode=external") {
-			t.Fatalf("e1's log does not say it uses an external NATS:\n%s", got)
-		}
+		// The broker logs its mode once it is ready, which may be after
+		// the node listens.
+		waitFor(t, 30*time.Second, "e1's log to say it uses an external NATS", func() bool {
+			return strings.Contains(e1.s.stderr.String(), "mode=external")
+		})
 		st := ccDial(t, e2, url.Values{})
 		waitFor(t, 30*time.Second, "two nodes in stats", func() bool {
 			st.send("stats")
