@@ -83,7 +83,7 @@ func srvBind(c script.Call) {
 	m := &self(c).host.hub
 	if m.recoversRemotely(c, rec) {
 		opts := c.NArgs() >= 3
-		offWorker(c, m, "bind", reading, func() script.Results {
+		offWorker(c, m, "bind", func() script.Results {
 			res, ok := m.bind(conn, uid, key, rec)
 			switch {
 			case !ok:
@@ -107,10 +107,10 @@ func srvBind(c script.Call) {
 }
 
 // recoversRemotely reports whether a join or bind with rec reads the
-// channel's position or recovery from a cluster, in a handler that can
+// channel's position or recovery from a cluster, where the script can
 // wait for it off the worker (offWorker).
 func (m *hub) recoversRemotely(c script.Call, rec *recoverOpts) bool {
-	return m.remote && c.Suspends() && (rec != nil || m.h.chanSettings().HistorySize > 0)
+	return m.remote && canWait(c) && (rec != nil || m.h.chanSettings().HistorySize > 0)
 }
 
 func srvUnbind(c script.Call) {
@@ -178,7 +178,7 @@ func srvSendToUID(c script.Call) {
 	if m.remote {
 		data = bytes.Clone(data) // a JS Buffer's bytes: the script goes on and may change them
 	}
-	offWorker(c, m, "sendToUid", posting, func() script.Results { return published(m.sendToUID(key, data, o)) })
+	offWorker(c, m, "sendToUid", func() script.Results { return published(m.sendToUID(key, data, o)) })
 }
 
 // argPubOpts reads the last argument of publish / sendToUid: exceptFd, or
@@ -232,7 +232,7 @@ func srvJoin(c script.Call) {
 		return "already in the room"
 	}
 	if m.recoversRemotely(c, rec) {
-		offWorker(c, m, "join", reading, func() script.Results {
+		offWorker(c, m, "join", func() script.Results {
 			res, ok := m.join(conn, room, rec)
 			if !ok {
 				return script.Results{false, refused()}
@@ -276,7 +276,7 @@ func srvMembers(c script.Call) {
 
 func srvPresence(c script.Call) {
 	m, room := &self(c).host.hub, argRoom(c, 0)
-	offWorker(c, m, "presence", reading, func() script.Results { return script.Results{m.presence(room)} })
+	offWorker(c, m, "presence", func() script.Results { return script.Results{m.presence(room)} })
 }
 
 func srvPublish(c script.Call) {
@@ -289,7 +289,7 @@ func srvPublish(c script.Call) {
 	if m.remote {
 		data = bytes.Clone(data) // a JS Buffer's bytes: the script goes on and may change them
 	}
-	offWorker(c, m, "publish", posting, func() script.Results { return published(m.publish(room, data, o)) })
+	offWorker(c, m, "publish", func() script.Results { return published(m.publish(room, data, o)) })
 }
 
 // srvHistory is srv:history(room [, {since =, before =, limit = 50}]):
@@ -321,7 +321,7 @@ func srvHistory(c script.Call) {
 		q.Limit = 50
 	}
 	m := &self(c).host.hub
-	offWorker(c, m, "history", reading, func() script.Results {
+	offWorker(c, m, "history", func() script.Results {
 		pubs, pos, err := m.history(room, q)
 		if err != nil {
 			return script.Results{false, "history: " + err.Error()}
@@ -342,7 +342,7 @@ func positionValue(pos broker.Position) script.Value {
 // history stands.
 func srvPosition(c script.Call) {
 	m, room := &self(c).host.hub, argRoom(c, 0)
-	offWorker(c, m, "position", reading, func() script.Results {
+	offWorker(c, m, "position", func() script.Results {
 		_, pos, err := m.history(room, broker.HistoryQuery{Since: ^uint64(0)})
 		if err != nil {
 			return script.Results{false, "history: " + err.Error()}

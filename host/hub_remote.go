@@ -11,44 +11,27 @@ import (
 // NATS): publish, sendToUid, history, position, presence, and join / bind
 // of a channel with history. While NATS is slow or partitioned (a stream's
 // leader being elected takes seconds, a lost quorum the broker's timeout)
-// they must not hold the worker: its other connections go on.
-
-// callKind says what a script does with a remote call's result.
-type callKind bool
-
-const (
-	// reading calls return what the script reads (history, a join's
-	// position): a Lua handler suspends for it; JS, whose handlers cannot
-	// wait for a value in a plain call, waits on the worker.
-	reading callKind = false
-	// posting calls (publish, sendToUid) are mostly made for their
-	// effect: a Lua handler suspends for the result, and in JS the call
-	// returns a Promise of it (`await srv.publish(...)` gives the count in
-	// both modes), so a JS worker does not wait either.
-	posting callKind = true
-)
+// they must not hold the worker: its other connections go on. A Lua
+// handler suspends for the result; in JS the call returns a Promise of it
+// (`await srv.history(room)` gives the list in both modes).
 
 // remoteQueueMax bounds a worker's remote calls in flight: past it a call
 // fails at once, saying so, rather than piling up while NATS is away.
 const remoteQueueMax = 1024
 
-// offWorker returns what run returns. With a remote broker, and where the
-// language can take the result later (kind), run goes to the worker's
+// offWorker returns what run returns. With a remote broker, where the
+// script can take the result later (canWait), run goes to the worker's
 // remote queue: the calls of one worker run in the order it made them (a
 // handler's publications keep their order, a JS handler's too, though it
-// does not wait), on a goroutine of their own, and the handler suspends or
+// need not wait), on a goroutine of their own, and the handler suspends or
 // gets a Promise. Otherwise run runs here. The arguments are read before:
 // run must not touch c.
-func offWorker(c script.Call, m *hub, what string, kind callKind, run func() script.Results) {
-	if !m.remote {
-		c.Return(run()...)
+func offWorker(c script.Call, m *hub, what string, run func() script.Results) {
+	if !m.remote || !canWait(c) {
+		c.Return(run()...) // one node, or Lua's main chunk
 		return
 	}
 	w := instOf(c).worker
-	if !c.Suspends() && (kind == reading || !w.promises()) {
-		c.Return(run()...) // JS reading, or Lua's main chunk
-		return
-	}
 	settle := c.Async(c.NArgs())
 	waiting := &m.h.brokerWaiting
 	job := func() {
@@ -107,4 +90,10 @@ func (q *remoteQueue) drain() {
 		q.mu.Unlock()
 		job()
 	}
+}
+
+// canWait reports whether c can take its result later: a Lua handler
+// suspends, JS gets a Promise (Lua's main chunk cannot).
+func canWait(c script.Call) bool {
+	return c.Suspends() || instOf(c).worker.promises()
 }

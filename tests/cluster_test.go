@@ -30,12 +30,17 @@ type clusterNode struct {
 	script            string            // the cluster test script, or another (the chat)
 	env               map[string]string // more environment (CHAT_DB)
 	extra             []string          // more flags (--metrics)
+	netns             string            // the network namespace it runs in (cluster_partition_test.go)
 	s                 *server
 }
 
 func (n *clusterNode) start(t *testing.T) {
 	t.Helper()
-	n.s = start(t, n.script, runOpts{env: n.env, args: append([]string{
+	var prefix []string
+	if n.netns != "" {
+		prefix = []string{"ip", "netns", "exec", n.netns}
+	}
+	n.s = start(t, n.script, runOpts{env: n.env, prefix: prefix, args: append([]string{
 		"--node", n.name, "--data", n.data, "--cluster", n.route, "--peers", n.peers, "--presence-ttl", clusterPresenceTTL,
 	}, n.extra...)})
 }
@@ -83,7 +88,11 @@ type cc struct {
 func ccDial(t *testing.T, n *clusterNode, q url.Values) *cc {
 	t.Helper()
 	u := "ws://" + n.s.addr() + "/?" + q.Encode()
-	c, resp, err := websocket.DefaultDialer.Dial(u, http.Header{})
+	d := *websocket.DefaultDialer
+	if n.netns != "" {
+		d.NetDialContext = dialer(n.netns)
+	}
+	c, resp, err := d.Dial(u, http.Header{})
 	if err != nil {
 		t.Fatalf("dial %s: %v (%v)", u, err, resp)
 	}
@@ -94,7 +103,7 @@ func ccDial(t *testing.T, n *clusterNode, q url.Values) *cc {
 		if m == "ready" {
 			return x
 		}
-		if f := strings.Fields(m); len(f) == 5 && f[0] == "joined" {
+		if f := strings.Split(m, " "); len(f) == 5 && f[0] == "joined" {
 			x.join[f[1]] = f[2:]
 			continue
 		}
@@ -238,7 +247,7 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		back := ccDial(t, n3, url.Values{"rooms": {"r"}, "since": {"1"}, "epoch": {epoch}})
-		if j := back.join["r"]; j[0] != strconv.Itoa(3*each+1) || j[1] != epoch || j[2] != "true" || len(back.pre) != 3*each {
+		if j := back.join["r"]; len(j) != 3 || j[0] != strconv.Itoa(3*each+1) || j[1] != epoch || j[2] != "true" || len(back.pre) != 3*each {
 			t.Fatalf("recovery on n3: join %v after %d messages, want %d recovered", j, len(back.pre), 3*each)
 		}
 
@@ -264,9 +273,14 @@ func TestCluster(t *testing.T) {
 			a.msg()
 		}
 		n3.start(t)
+		// a node listens before its broker is ready (a join then reads no
+		// history: seq 0, epoch "")
+		waitFor(t, 60*time.Second, "n3's broker ready after the restart", func() bool {
+			return strings.Contains(n3.s.stderr.String(), "nats broker: ready")
+		})
 		c = ccDial(t, n3, url.Values{"rooms": {"r"}, "since": {strconv.FormatUint(last-20, 10)}, "epoch": {epoch}})
-		if j := c.join["r"]; j[2] != "true" || len(c.pre) != 20 {
-			t.Fatalf("n3 restarted: join %v after %d, want the 20 recovered", j, len(c.pre))
+		if j := c.join["r"]; len(j) != 3 || j[2] != "true" || len(c.pre) != 20 {
+			t.Fatalf("n3 restarted: join %v after %q, want the 20 recovered", j, c.pre)
 		}
 		c.send("pub r back")
 		if m := a.msg(); m.Text != "back" || m.Seq != last+1 {
@@ -296,56 +310,13 @@ func TestClusterNoQuorum(t *testing.T) {
 			p.send("pubr r first")
 			return p.until("published ") == "published 1"
 		})
-		p.send("who")
-		worker := p.until("who ")
-		var q *cc
-		for range 8 { // connections go to the workers in turn
-			x := ccDial(t, n1, url.Values{})
-			x.send("who")
-			if x.until("who ") == worker {
-				q = x
-				break
-			}
-		}
-		if q == nil {
-			t.Fatalf("no second connection on %s", worker)
-		}
+		q := sameWorker(t, n1, p)
 		nodes[1].s.kill()
 		nodes[2].s.kill()
 
-		answers := make(chan string, 1)
-		p.send("pubr r second")
-		go func() {
-			for {
-				_ = p.c.SetReadDeadline(time.Now().Add(60 * time.Second))
-				_, m, err := p.c.ReadMessage()
-				if err != nil {
-					answers <- "read: " + err.Error()
-					return
-				}
-				if s := string(m); strings.HasPrefix(s, "published ") {
-					answers <- s
-					return
-				}
-			}
-		}()
-		q.send("echo z")
-		echo := q.until("echo ")
-		// Answered while the publication still waits for NATS (it waits
-		// for the broker's timeout, seconds): the worker is free.
-		q.send("waiting")
-		if got := q.until("waiting "); got != "waiting 1" {
-			t.Fatalf("calls waiting for the cluster while the publication waits: %q, want 1 (a worker that waited with it answers only after)", got)
-		}
-		var got string
-		select {
-		case got = <-answers:
-		default:
-		}
-		if got != "" {
-			t.Fatalf("the publication was answered (%q) before the other connection's echo: the worker waited for NATS", got)
-		}
-		got = <-answers
+		// p's calls wait for the broker's timeout (seconds); q, on the
+		// same worker, is answered meanwhile
+		got := waitsOffWorker(t, p, q, "pubr r second", "published ")
 		if lang == "js" { // a Promise, resolved with false
 			if got != "published false" {
 				t.Fatalf("JS: the publication without a quorum: %q", got)
@@ -353,12 +324,75 @@ func TestClusterNoQuorum(t *testing.T) {
 		} else if !strings.HasPrefix(got, "published false history: ") || !strings.Contains(got, "no answer from NATS") {
 			t.Fatalf("the publication without a quorum: %q", got)
 		}
-		if echo != "echo z" {
-			t.Fatalf("echo: %q", echo)
+		// a call that returns what the script reads waits off the worker
+		// too (JS: a Promise). The stream's last leader may answer reads
+		// until it steps down for want of a quorum (seconds): from then on
+		// a read waits for the broker's timeout.
+		waitFor(t, 90*time.Second, "history reads to fail without a quorum", func() bool {
+			p.send("hist r")
+			return strings.HasPrefix(p.until("history "), "history false")
+		})
+		got = waitsOffWorker(t, p, q, "hist r", "history ")
+		if lang == "js" && got != "history false" || lang == "lua" && !strings.HasPrefix(got, "history false history: ") {
+			t.Fatalf("history without a quorum: %q", got)
 		}
 		q.send("errors")
 		if got := q.until("errors "); got == "errors 0" {
 			t.Fatalf("stats().broker_errors after the failed publication: %q", got)
 		}
 	})
+}
+
+// waitsOffWorker sends cmd on p and checks that q, a connection of the
+// same worker, is answered while cmd waits for the cluster, and that the
+// stats count one call waiting; it returns cmd's answer (the first
+// message with prefix).
+func waitsOffWorker(t *testing.T, p, q *cc, cmd, prefix string) string {
+	t.Helper()
+	answers := make(chan string, 1)
+	p.send(cmd)
+	go func() {
+		for {
+			_ = p.c.SetReadDeadline(time.Now().Add(60 * time.Second))
+			_, m, err := p.c.ReadMessage()
+			if err != nil {
+				answers <- "read: " + err.Error()
+				return
+			}
+			if s := string(m); strings.HasPrefix(s, prefix) {
+				answers <- s
+				return
+			}
+		}
+	}()
+	q.send("echo z")
+	if echo := q.until("echo "); echo != "echo z" {
+		t.Fatalf("echo: %q", echo)
+	}
+	q.send("waiting")
+	if got := q.until("waiting "); got != "waiting 1" {
+		t.Fatalf("calls waiting for the cluster while %q waits: %q, want 1 (a worker that waited with it answers only after)", cmd, got)
+	}
+	select {
+	case got := <-answers:
+		t.Fatalf("%q was answered (%q) before the other connection's echo: the worker waited for NATS", cmd, got)
+	default:
+	}
+	return <-answers
+}
+
+// sameWorker dials n until a connection lands on the worker of p.
+func sameWorker(t *testing.T, n *clusterNode, p *cc) *cc {
+	t.Helper()
+	p.send("who")
+	worker := p.until("who ")
+	for range 8 { // connections go to the workers in turn
+		x := ccDial(t, n, url.Values{})
+		x.send("who")
+		if x.until("who ") == worker {
+			return x
+		}
+	}
+	t.Fatalf("no second connection on %s", worker)
+	return nil
 }

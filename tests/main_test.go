@@ -167,6 +167,7 @@ type runOpts struct {
 	watch   bool              // watch the script for changes (default: --no-watch)
 	workers int               // --workers (default 2)
 	args    []string          // more options before the script (--data DIR)
+	prefix  []string          // a command that runs it (ip netns exec NS)
 }
 
 // server is one running `imscript run` process.
@@ -217,6 +218,9 @@ func tryStart(t *testing.T, script string, o runOpts) (s *server, retry bool) {
 		done:   make(chan struct{}),
 	}
 	cmd := exec.Command(binPath, args...)
+	if len(o.prefix) > 0 {
+		cmd = exec.Command(o.prefix[0], append(append(o.prefix[1:len(o.prefix):len(o.prefix)], binPath), args...)...)
+	}
 	cmd.Dir = filepath.Dir(script)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(s.port))
 	for k, v := range o.env {

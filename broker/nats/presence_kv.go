@@ -315,6 +315,7 @@ func (kv *kvPresence) list(ch broker.Channel) ([]string, error) {
 			return nil, err
 		}
 	}
+	kv.newerFromView(ch, recs)
 	suffix := "." + kv.nodeTok
 	var out []string
 	for s, r := range recs {
@@ -331,6 +332,33 @@ func (kv *kvPresence) list(ch broker.Channel) ([]string, error) {
 	kv.mu.Unlock()
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// newerFromView puts into recs (a read of ch's keys) what ch's view, if
+// this node has one, knows of a key at a later revision than the copy
+// that answered the read: a note of a write it does not hold yet. A node
+// that told its handler "u left" then lists ch without u.
+func (kv *kvPresence) newerFromView(ch broker.Channel, recs map[string]record) {
+	kv.mu.Lock()
+	v := kv.views[ch]
+	kv.mu.Unlock()
+	if v == nil {
+		return
+	}
+	prefix := presPrefix + chanKey(ch) + "."
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for key, k := range v.keys {
+		subj := prefix + key
+		if r, ok := recs[subj]; ok && r.seq >= k.seq {
+			continue
+		}
+		if k.live {
+			recs[subj] = record{seq: k.seq, live: true, uid: k.uid}
+		} else {
+			delete(recs, subj)
+		}
+	}
 }
 
 func (kv *kvPresence) count() int {

@@ -230,7 +230,7 @@ srv.route("POST", "/api/register", api(async (req, res, input) => {
     if (String(err.code).includes("CONSTRAINT")) return apiFail(res, 409, "taken", "that user name is taken");
     throw err;
   }
-  const pos = position("lobby");
+  const pos = await position("lobby");
   await db.exec("INSERT OR IGNORE INTO memberships (user, room, joined) VALUES (?, 'lobby', ?)", user, now());
   await db.exec("INSERT OR IGNORE INTO reads (user, conv, seq, epoch) VALUES (?, '#lobby', ?, ?)", user, pos.seq, pos.epoch);
   await loggedIn(res, user, 201);
@@ -272,12 +272,14 @@ const push = (fd, msg) => srv.push(fd, JSON.stringify(msg));
 
 // need is what a hub call returned, or an error when it failed (the
 // history store unreachable, the connection gone): the handler answers
-// server_error.
+// server_error. The calls that ask the history or presence are awaited:
+// in a cluster they return a Promise (the worker goes on meanwhile), on one
+// node the value itself.
 function need(v, what) {
   if (v === false) throw new Error(what + " failed");
   return v;
 }
-const position = (room) => need(srv.position(room), "position");
+const position = async (room) => need(await srv.position(room), "position");
 
 const fail = (fd, req, code, message) => push(fd, { type: "error", code, message, request: req });
 
@@ -285,14 +287,14 @@ const fail = (fd, req, code, message) => push(fd, { type: "error", code, message
 // the user's own room "~name" (not a valid room name for a client), and
 // presence is cluster-wide (srv.fds is this node's connections only).
 const onlineRoom = (user) => "~" + user;
-const online = (user) => srv.presence(onlineRoom(user)).length > 0;
+const online = async (user) => (await srv.presence(onlineRoom(user))).length > 0;
 
 const byUser = (a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0);
 
 // members: the room's members (online ones from presence, offline ones
 // from the memberships kept in the database), sorted by name.
 async function members(room) {
-  const online = new Set(srv.presence(room));
+  const online = new Set(await srv.presence(room));
   const out = [...online].map((user) => ({ user, online: true }));
   for (const r of await db.query("SELECT user FROM memberships WHERE room = ? ORDER BY user LIMIT 200", room)) {
     if (!online.has(r.user)) out.push({ user: r.user, online: false });
@@ -309,15 +311,15 @@ async function roomList(user) {
     reads.set(r.conv.slice(1), r);
   }
   const names = [...new Set([...DEFAULT_ROOMS, ...member])].sort();
-  return names.map((name) => {
-    const pos = position(name);
-    const e = { name, count: srv.presence(name).length, member: member.has(name), seq: pos.seq };
+  return Promise.all(names.map(async (name) => {
+    const pos = await position(name);
+    const e = { name, count: (await srv.presence(name)).length, member: member.has(name), seq: pos.seq };
     if (e.member) {
       const rd = reads.get(name);
       e.unread = rd && rd.epoch === pos.epoch ? Math.max(0, pos.seq - int(rd.seq)) : pos.seq;
     }
     return e;
-  });
+  }));
 }
 
 // conversations: the user's private conversations, newest first, with the
@@ -334,21 +336,21 @@ async function conversations(user) {
             GROUP BY other) c
       JOIN pms p ON p.id = c.last
       ORDER BY p.id DESC LIMIT 100`, user);
-  return rows.map((r) => ({
+  return Promise.all(rows.map(async (r) => ({
     with: r.other,
-    online: online(r.other),
+    online: await online(r.other),
     unread: int(r.unread),
     seen: int(r.seen),
     last: { id: int(r.id), from: r.sender, to: r.sender === user ? r.other : user, text: r.text, ts: int(r.ts) },
-  }));
+  })));
 }
 
 // history: a page of the room's messages before `before` (or the last
 // ones), oldest first, and whether older ones are kept.
-function history(room, before) {
+async function history(room, before) {
   const opts = { limit: PAGE + 1 };
   if (before) opts.before = before;
-  const items = need(srv.history(room, opts), "history");
+  const items = need(await srv.history(room, opts), "history");
   const more = items.length > PAGE;
   return [items.slice(more ? 1 : 0).map((it) => JSON.parse(String(it.data))), more];
 }
@@ -359,9 +361,9 @@ const handlers = {
   async hello(fd, m, user) {
     if (srv.uid(fd) != null) return fail(fd, "hello", "logged_in", "already logged in");
     await setup();
-    const pos = srv.bind(fd, user, recoverOpts(m.inbox) || {});
+    const pos = await srv.bind(fd, user, recoverOpts(m.inbox) || {});
     if (typeof pos !== "object") throw new Error("bind failed");
-    srv.join(fd, onlineRoom(user));
+    await srv.join(fd, onlineRoom(user));
     push(fd, {
       type: "welcome",
       user,
@@ -382,11 +384,11 @@ const handlers = {
     let res;
     if (srv.rooms(fd).includes(room)) {
       // Joined already on this connection: it has had every message.
-      const pos = position(room);
+      const pos = await position(room);
       res = { seq: pos.seq, epoch: pos.epoch };
       if (opts) res.recovered = true;
     } else {
-      res = need(srv.join(fd, room, opts || {}), "join");
+      res = need(await srv.join(fd, room, opts || {}), "join");
     }
     const added = await db.exec("INSERT OR IGNORE INTO memberships (user, room, joined) VALUES (?, ?, ?)", user, room, now());
     if (int(added.rows_affected) > 0) {
@@ -406,7 +408,7 @@ const handlers = {
       read: rd && rd.epoch === res.epoch ? int(rd.seq) : 0,
       members: await members(room),
     };
-    if (res.recovered !== true) [reply.history, reply.more] = history(room);
+    if (res.recovered !== true) [reply.history, reply.more] = await history(room);
     push(fd, reply);
   },
 
@@ -430,13 +432,13 @@ const handlers = {
     srv.publish(m.room, { type: "msg", room: m.room, from: user, text });
   },
 
-  history(fd, m) {
+  async history(fd, m) {
     if (!validRoom(m.room) || !srv.rooms(fd).includes(m.room)) {
       return fail(fd, "history", "not_in_room", "join the room first");
     }
     const before = seq(m.before, 1);
     if (before === null) return fail(fd, "history", "bad_seq", "before: a seq expected");
-    const [messages, more] = history(m.room, before);
+    const [messages, more] = await history(m.room, before);
     push(fd, { type: "history", room: m.room, messages, more });
   },
 
@@ -483,7 +485,7 @@ const handlers = {
       if (!validRoom(m.room)) return fail(fd, "read", "bad_room", "bad room name");
       let s = seq(m.seq);
       if (s === null) return fail(fd, "read", "bad_seq", "seq: a seq expected");
-      const pos = position(m.room);
+      const pos = await position(m.room);
       s = Math.min(s, pos.seq);
       if (await advance(user, "#" + m.room, s, pos.epoch)) {
         srv.sendToUid(user, { type: "read", room: m.room, upto: s }, { history: false });

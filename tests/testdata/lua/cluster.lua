@@ -24,6 +24,9 @@ srv:on("message", function(s, f)
   elseif cmd == "pubr" then -- publish and say what it returned
     local n, why = s:publish(a, { text = b })
     s:push(f.fd, "published " .. tostring(n) .. (n == false and (" " .. why) or ""))
+  elseif cmd == "hist" then -- read the history and say how many, or why not
+    local items, why = s:history(a)
+    s:push(f.fd, "history " .. (items and tostring(#items) or ("false " .. why)))
   elseif cmd == "who" then
     s:push(f.fd, "who " .. imscript.worker_id)
   elseif cmd == "waiting" then
