@@ -180,6 +180,7 @@ type Broker interface {
 	// uid was not present in ch through any node before (the cluster-wide
 	// "join"); when two nodes add the same uid at once a broker may report
 	// first to both of them, never to neither.
+	// With an error the uid may still be recorded (and written later).
 	AddPresence(ch Channel, uid string) (first bool, err error)
 
 	// RemovePresence records that this node's last connection of uid left

@@ -192,9 +192,10 @@ func TestExternal(t *testing.T) {
 		t.Fatalf("seq after the restart: %d", p.Seq)
 	}
 
-	// Close: e2's users leave at once
-	_, err = e2.AddPresence(lobby, "y")
-	must(t, err)
+	// Close: e2's users leave at once. (Just after the server's restart
+	// the presence bucket may not answer yet: the key is then written by
+	// a heartbeat.)
+	_, _ = e2.AddPresence(lobby, "y")
 	waitFor(t, "e1 to see y", func() bool { return recs[0].hasChange("+y@lobby") })
 	start := time.Now()
 	t.Log("closing e2")

@@ -173,6 +173,7 @@ type Broker struct {
 	log     *slog.Logger
 	timeout time.Duration
 	now     func() time.Time // the clock of publication times and expiry (tests move it)
+	loseAck func() bool      // tests: true drops a stored publication's ack, as a timeout would
 
 	srv  *server.Server // the embedded server, owned; nil when attached to another's
 	lock *os.File       // DataDir's lock, held while srv runs

@@ -544,3 +544,41 @@ func TestPresenceLocal(t *testing.T) {
 		t.Fatalf("other: %q", got)
 	}
 }
+
+// A publication stored whose ack is lost (the answer came after the try's
+// timeout) is tried again under the same message id. A single server
+// checks the expected last sequence before the id and refuses the repeat
+// as a conflict: the publication must still be told its own seq, and the
+// history must hold it once.
+func TestPublishAckLost(t *testing.T) {
+	for _, stamped := range []bool{false, true} {
+		n := open(t, t.TempDir(), "n")
+		o := broker.PublishOptions{HistorySize: 10}
+		if stamped {
+			o.Stamp = func(seq uint64, ms int64, data []byte) []byte { return fmt.Appendf(nil, "%d:%s", seq, data) }
+		}
+		publish(t, n, lobby, "a", o)
+		var lost atomic.Int32
+		n.loseAck = func() bool { return lost.Add(1) == 1 } // the first try's ack only
+		if p := publish(t, n, lobby, "b", o); p.Seq != 2 {
+			t.Errorf("stamped %v: the publication whose ack was lost got seq %d, want 2", stamped, p.Seq)
+		}
+		n.loseAck = nil
+		if p := publish(t, n, lobby, "c", o); p.Seq != 3 {
+			t.Errorf("stamped %v: the next publication got seq %d, want 3", stamped, p.Seq)
+		}
+		hist, _, err := n.History(lobby, broker.HistoryQuery{})
+		must(t, err)
+		var got []string
+		for _, p := range hist {
+			got = append(got, fmt.Sprintf("%d:%s", p.Seq, p.Data))
+		}
+		want := []string{"1:a", "2:b", "3:c"}
+		if stamped {
+			want = []string{"1:1:a", "2:2:b", "3:3:c"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("stamped %v: history %q, want %q", stamped, got, want)
+		}
+	}
+}

@@ -232,7 +232,14 @@ func (kv *kvPresence) add(ch broker.Channel, uid string) (bool, error) {
 	}
 	rev, err := kv.write(subj, presenceValue(0, uid), false)
 	if err != nil {
-		return false, err
+		// NATS slow or away (restarting, no quorum): the uid is here all
+		// the same, and the next heartbeat writes its key (as while the
+		// cluster forms), so it does not stay out of the cluster's
+		// presence until it reconnects.
+		kv.mu.Lock()
+		kv.mine[k] = &mine{subj: subj}
+		kv.mu.Unlock()
+		return true, err
 	}
 	kv.mu.Lock()
 	kv.mine[k] = &mine{subj: subj, since: rev, rev: rev}

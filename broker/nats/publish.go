@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -210,11 +211,18 @@ func (b *Broker) store(ch broker.Channel, st *chanState, data []byte, opts broke
 		id := b.node + "." + st.subj + "." + strconv.FormatUint(p.Seq, 10)
 		var ack *jetstream.PubAck
 		var err error
+		unanswered := false // a try got no answer: it may have been stored
 		for {
 			left := time.Until(deadline)
 			ctx, cancel := context.WithTimeout(context.Background(), max(min(left, b.timeout/5), time.Millisecond))
 			ack, err = b.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(st.stream), jetstream.WithMsgID(id), retryNoResponders, retryWait)
 			cancel()
+			if err == nil && b.loseAck != nil && b.loseAck() {
+				ack, err = nil, context.DeadlineExceeded
+			}
+			if err != nil && !answered(err) {
+				unanswered = true
+			}
 			if err == nil || time.Now().After(deadline) || b.closed.Load() {
 				break
 			}
@@ -241,8 +249,22 @@ func (b *Broker) store(ch broker.Channel, st *chanState, data []byte, opts broke
 			}
 			return p, nil
 		}
-		st.loaded = false // another writer got there first, or the outcome is unknown
 		last, ok := conflict(err)
+		if ok && unanswered {
+			// A single server checks the expected last sequence before the
+			// message id: the repeat of a try that was stored after all is
+			// refused as a conflict, not answered as a duplicate. If the
+			// channel's last message is that try, it is this publication.
+			if e, lerr := b.last(st.subj); lerr == nil && e.pub.Seq == p.Seq && e.pub.Node == b.node && bytes.Equal(e.pub.Data, p.Data) {
+				st.stream, st.seq, st.time = e.stream, p.Seq, p.Time
+				if b.cache != nil {
+					b.cache.stored(ch, storedPub(p), lastMeta{seq: p.Seq, stream: e.stream, time: storedPub(p).Time,
+						size: storedSize(opts.HistorySize), ttl: storedTTL(ttl)})
+				}
+				return p, nil
+			}
+		}
+		st.loaded = false // another writer got there first, or the outcome is unknown
 		if !ok || time.Now().After(deadline) {
 			if b.cache != nil && !answered(err) {
 				b.cache.doubtful(ch)
