@@ -45,7 +45,7 @@ var nginxKind = serverKind{key: "nginx", label: "nginx + lua-nginx-module (conte
 		return exec.Command(b.nginx.bin, "-p", dir, "-c", conf, "-g", "daemon off;")
 	},
 	line: func(workers int) string {
-		return "apt-get install " + strings.Join(nginxPackages, " ") + " && nginx -p $T/nginx-$P -c $T/nginx-$P/nginx.conf -g 'daemon off;', the nginx.conf below"
+		return "nginx -p $T/nginx-$P -c $T/nginx-$P/nginx.conf -g 'daemon off;'"
 	}}
 
 // nginxConf is the row's configuration: workers worker processes,
@@ -94,9 +94,13 @@ http {
 	return b.String()
 }
 
-// nginxConfShown is the configuration as the report shows it.
-func nginxConfShown(workers int) string {
-	return nginxConf([]string{"/usr/lib/nginx/modules/ndk_http_module.so", "/usr/lib/nginx/modules/ngx_http_lua_module.so"}, workers, 0, "$T/nginx-$P")
+// nginxConfShown is the configuration as the report shows it, $P for
+// the port.
+func nginxConfShown(modules []string, workers int) string {
+	if len(modules) == 0 {
+		modules = []string{"/usr/lib/nginx/modules/ndk_http_module.so", "/usr/lib/nginx/modules/ngx_http_lua_module.so"}
+	}
+	return strings.Replace(nginxConf(modules, workers, 1, "$T/nginx-$P"), "127.0.0.1:1;", "127.0.0.1:$P;", 1)
 }
 
 // prepareNginx finds nginx and its Lua module when the nginx row is

@@ -214,7 +214,8 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		for _, k := range o.selected(sec) {
 			p("- %s: `%s`\n", k.label, k.line(o.workers))
 			if k.key == nginxKind.key && sec == secHTTP {
-				p("\n  ```nginx\n  %s\n  ```\n\n", strings.ReplaceAll(strings.TrimSpace(nginxConfShown(o.workers)), "\n", "\n  "))
+				p("  (Debian's packages: `apt-get install %s`, which the bench runs when they are missing), with this nginx.conf:\n\n  ```nginx\n  %s\n  ```\n\n",
+					strings.Join(nginxPackages, " "), strings.ReplaceAll(strings.TrimSpace(nginxConfShown(nil, o.workers)), "\n", "\n  "))
 			}
 		}
 		if httpSection(sec) && o.has(sec) {

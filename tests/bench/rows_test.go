@@ -1,0 +1,204 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The nginx row, as the bench starts it, answers wrk's request as the
+// other HTTP rows do (checkHello: 200, Content-Length, "hello world",
+// kept open), and its CPU is sampled over its master and its workers.
+func TestNginxRow(t *testing.T) {
+	setup := findNginx()
+	if setup.err != nil {
+		t.Skipf("%v (apt-get install %s)", setup.err, strings.Join(nginxPackages, " "))
+	}
+	b := &builds{dir: t.TempDir(), root: t.TempDir(), workers: 2, nginx: setup}
+	s, err := startServer(nginxKind, b, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.stop()
+	if err := checkHello(s.addr); err != nil {
+		t.Fatalf("reply: %v\n%s", err, s.log.String())
+	}
+	// master + 2 workers
+	deadline := time.Now().Add(20 * time.Second)
+	for len(procTree(s.pid)) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx's process tree %v, want the master and 2 workers", procTree(s.pid))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.stop()
+	if s.alive() {
+		t.Error("nginx still runs after stop")
+	}
+}
+
+// Without nginx the row is skipped with the packages named, and the
+// table says so.
+func TestNginxSkipped(t *testing.T) {
+	b := &builds{nginx: nginxSetup{err: fmt.Errorf("skipped: nginx is not installed, and apt-get is not here to install %s", strings.Join(nginxPackages, " "))}}
+	_, err := startServer(nginxKind, b, "")
+	if err == nil || !strings.Contains(err.Error(), "libnginx-mod-http-lua") {
+		t.Fatalf("start without nginx: %v", err)
+	}
+	res := &results{rowErrs: map[string][]string{}}
+	res.fail(secHTTP, "nginx", "run 1: "+err.Error())
+	if got := failedCell(res, secHTTP, "nginx"); !strings.HasPrefix(got, "skipped: nginx is not installed") {
+		t.Errorf("cell %q", got)
+	}
+	res.fail(secHTTP, "lua", "run 1: server exited")
+	if got := failedCell(res, secHTTP, "lua"); got != "failed" {
+		t.Errorf("cell %q", got)
+	}
+}
+
+func TestNginxConf(t *testing.T) {
+	c := nginxConf([]string{"/m/ndk.so", "/m/lua.so"}, 2, 8123, "/tmp/x")
+	for _, want := range []string{
+		"load_module /m/ndk.so;\nload_module /m/lua.so;\n",
+		"worker_processes 2;", "pid /tmp/x/nginx.pid;", "error_log /tmp/x/error.log warn;",
+		"access_log off;", "keepalive_requests 1000000000;", "listen 127.0.0.1:8123;",
+		`ngx.print("hello world")`, "client_body_temp_path /tmp/x/tmp/body;",
+	} {
+		if !strings.Contains(c, want) {
+			t.Errorf("nginx.conf lacks %q:\n%s", want, c)
+		}
+	}
+	if shown := nginxConfShown(nil, 2); !strings.Contains(shown, "listen 127.0.0.1:$P;") {
+		t.Errorf("shown conf:\n%s", shown)
+	}
+}
+
+// sampleProc counts a process's children.
+func TestProcTree(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "sleep 60 & sleep 60 & wait")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, p := range procTree(cmd.Process.Pid)[1:] {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		tree := procTree(cmd.Process.Pid)
+		if len(tree) == 3 && tree[0] == cmd.Process.Pid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tree %v, want sh and its two sleeps", tree)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// -busy runs a process that spins, whose CPU busyCPU sees, and its stop
+// ends it.
+func TestBusy(t *testing.T) {
+	o := &options{busy: 1}
+	stop := startBusy(o, "test")
+	if len(busyPids) != 1 {
+		stop()
+		t.Fatalf("busy pids %v", busyPids)
+	}
+	pid := busyPids[0]
+	deadline := time.Now().Add(20 * time.Second)
+	for busyCPU() < 50*time.Millisecond {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("busy-loop CPU %s after 20 s", busyCPU())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if len(busyPids) != 0 {
+		t.Errorf("busy pids after stop: %v", busyPids)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		t.Errorf("busy-loop process %d still there after stop", pid)
+	}
+	if !strings.Contains(busyLine(o), "-busy 1") || busyLine(&options{}) != "" {
+		t.Errorf("busy line %q", busyLine(o))
+	}
+}
+
+// The allocation count is read from a Prometheus text exposition.
+func TestScrapeCounter(t *testing.T) {
+	n := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		fmt.Fprintf(w, "# HELP go_memstats_mallocs_total Total number of heap objects allocated.\n# TYPE go_memstats_mallocs_total counter\n"+
+			"go_memstats_mallocs_total_other 7\ngo_memstats_mallocs_total %d\ngo_memstats_frees_total 3\n", 1000*n+15049)
+	}))
+	defer ts.Close()
+	s := &server{metrics: ts.URL + "/metrics", kind: serverKind{key: "lua"}}
+	a := openAllocs(s)
+	a.end()
+	if got, ok := a.perOp(500); !ok || got != 2 {
+		t.Errorf("allocs/op %v, %v; want 2", got, ok)
+	}
+	if _, ok := (&allocWindow{}).perOp(10); ok {
+		t.Error("a window without metrics has allocs/op")
+	}
+	if _, err := scrapeCounter(ts.URL, "go_memstats_nothing"); err == nil {
+		t.Error("a missing metric read without error")
+	}
+	runs := []runResult{{rate: 100, srvCPU: 0.001, allocs: 27.25, allocsOK: true}, {rate: 100, srvCPU: 0.001}}
+	if got := perOpCells(runs); got != "10.00 µs | 27.2" {
+		t.Errorf("cells %q", got)
+	}
+}
+
+// -allocs runs the imscript rows of the request/reply sections with
+// --metrics (not the tcp rows, not with -baseline) and the Go references
+// with BENCH_METRICS.
+func TestAllocsArgs(t *testing.T) {
+	b := &builds{imscript: "/x/imscript", goref: "/x/goref", root: "/r", workers: 2}
+	k, _ := findKind(httpKinds, "lua")
+	cmd := withMetrics(k).cmd(b, 9000, "")
+	i := slices.Index(cmd.Args, "--metrics")
+	if i != 2 || !strings.HasPrefix(cmd.Args[i+1], "127.0.0.1:") || cmd.Args[1] != "run" {
+		t.Fatalf("args %q", cmd.Args)
+	}
+	if got := metricsURL(cmd); got != "http://"+cmd.Args[i+1]+"/metrics" {
+		t.Errorf("metrics URL %q", got)
+	}
+	if m, _ := findKind(tcpEchoKinds, "lua-metrics"); metricsURL(withMetrics(m).cmd(b, 9000, "")) == "" {
+		t.Error("lua-metrics has no metrics URL")
+	}
+	if again := withMetrics(withMetrics(k)).cmd(b, 9000, ""); strings.Count(strings.Join(again.Args, " "), "--metrics") != 1 {
+		t.Errorf("args %q", again.Args)
+	}
+	ref := exec.Command("/x/goref")
+	ref.Env = []string{"A=1", "BENCH_METRICS=127.0.0.1:9"}
+	if got := metricsURL(ref); got != "http://127.0.0.1:9/metrics" {
+		t.Errorf("goref metrics URL %q", got)
+	}
+	for _, args := range [][]string{{"-allocs=false"}, {"-busy", "2"}} {
+		o, err := parseArgs(append(args, "-bench", "tcp"), flag.ContinueOnError)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.allocs == (args[0] == "-allocs=false") || (args[0] == "-busy") != (o.busy == 2) {
+			t.Errorf("%q: allocs %v busy %d", args, o.allocs, o.busy)
+		}
+	}
+	if _, err := parseArgs([]string{"-busy", "-1"}, flag.ContinueOnError); err == nil {
+		t.Error("-busy -1 accepted")
+	}
+}
