@@ -151,6 +151,7 @@ type options struct {
 	baseRev    string // where the baseline binary comes from: "commit REV" from its build info
 	allocs     bool   // -allocs: read the Go servers' allocation counts (allocs.go)
 	busy       int    // -busy: busy-loop processes beside every section (busy.go)
+	docs       string // -docs: the page whose marked tables a run with -out rewrites (docs.go)
 
 	roomClients  int
 	roomRepeat   int
@@ -217,6 +218,7 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	fs.DurationVar(&o.settle, "settle", time.Second, "memory tables: wait before each reading")
 	fs.IntVar(&o.workers, "workers", 2, "imscript worker VMs (--workers)")
 	fs.StringVar(&o.out, "out", "tests/bench/RESULTS.md", "also write the markdown here, relative to the repository root (empty: stdout only)")
+	fs.StringVar(&o.docs, "docs", "docs/benchmark.md", "with -out: also replace the tables between <!-- bench:NAME --> markers in this page, relative to the repository root, when the run has every section they show and is not -busy (empty: never)")
 	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the Go servers' measured windows, and heap profiles with the idle connections, to this dir (imscript rows then run under tests/bench/imsprof)")
 	fs.Float64Var(&o.maxOther, "max-other", 0.35, "a run during which other work (other programs, softirq) took more cores than this is disturbed: retried, then flagged")
 	fs.IntVar(&o.retries, "retries", 2, "retries of a disturbed run")
@@ -657,6 +659,7 @@ func run() error {
 			return err
 		}
 		logf("wrote %s (the run took %s)", path, took.Round(time.Second))
+		updateDocs(o, root, env, md)
 	}
 	return nil
 }

@@ -202,3 +202,76 @@ func TestAllocsArgs(t *testing.T) {
 		t.Error("-busy -1 accepted")
 	}
 }
+
+// A full run rewrites the marked tables of the docs page with its own;
+// a run that lacks one of their sections, or a busy one, leaves the page.
+func TestWriteDocs(t *testing.T) {
+	md := strings.Join([]string{
+		"# imscript benchmark", "", "## TCP echo", "", "text", "",
+		"| server | msgs/s |", "|---|---:|", "| gnet | 2.4M |", "",
+		"### Where the CPU goes", "", "| cpu |", "|---|", "| no |", "",
+		"## HTTP hello", "", "| server | req/s |", "|---|---:|", "| nginx | 98k |", "",
+		"## Memory: 10,000 idle TCP connections", "", "| tcp mem |", "|---|", "",
+		"## Memory: 10,000 idle WebSocket connections", "", "| ws mem |", "|---|", "",
+		"## Targets of issue 2 (TCP)", "", "| target | measured | result |", "|---|---|---|", "| a | 1 | PASS |", "",
+		"## Targets of issue 3 (HTTP)", "", "| target | measured | result |", "|---|---|---|", "| b | 2 | **FAIL** |", "",
+	}, "\n")
+	page := "# Benchmark\n\n<!-- bench:run -->\nFrom the run of then.\n<!-- /bench:run -->\n\n" +
+		"**TCP**\n\n<!-- bench:tcp -->\n| old |\n<!-- /bench:tcp -->\n\n<!-- bench:http -->\n| old |\n<!-- /bench:http -->\n\n" +
+		"<!-- bench:tcpmem -->\n| old |\n<!-- /bench:tcpmem -->\n<!-- bench:wsmem -->\n| old |\n<!-- /bench:wsmem -->\n\n" +
+		"<!-- bench:targets -->\n| old |\n<!-- /bench:targets -->\n\nThe end.\n"
+	path := t.TempDir() + "/benchmark.md"
+	if err := os.WriteFile(path, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := machine{cpus: 2, goVer: "go1.26.8", nodeVer: "v20.20.2", nginx: "nginx 1.22.1"}
+	partial := &options{sections: []string{secTCP, secHTTP, secTCPMem}, httpLoad: loadGo}
+	if wrote, why, err := writeDocs(partial, m, path, md); wrote || err != nil || !strings.Contains(why, "wsmem") {
+		t.Errorf("partial run: wrote %v, %q, %v", wrote, why, err)
+	}
+	busy := &options{sections: []string{secTCP, secHTTP, secTCPMem, secWSMem}, busy: 1}
+	if wrote, _, err := writeDocs(busy, m, path, md); wrote || err != nil {
+		t.Errorf("busy run: wrote %v, %v", wrote, err)
+	}
+	full := &options{sections: []string{secTCP, secHTTP, secTCPMem, secWSMem}, httpLoad: loadGo}
+	if wrote, why, err := writeDocs(full, m, path, md); !wrote || err != nil {
+		t.Fatalf("full run: wrote %v, %q, %v", wrote, why, err)
+	}
+	got, _ := os.ReadFile(path)
+	want := "# Benchmark\n\n<!-- bench:run -->\nFrom the run of " + time.Now().UTC().Format("2006-01-02") + " "
+	if !strings.HasPrefix(string(got), want) || !strings.Contains(string(got), "(2 cores, go1.26.8, Node.js v20.20.2, nginx 1.22.1).\n<!-- /bench:run -->") {
+		t.Errorf("run sentence:\n%s", got)
+	}
+	for _, w := range []string{
+		"<!-- bench:tcp -->\n| server | msgs/s |\n|---|---:|\n| gnet | 2.4M |\n<!-- /bench:tcp -->",
+		"<!-- bench:http -->\n| server | req/s |\n|---|---:|\n| nginx | 98k |\n<!-- /bench:http -->",
+		"<!-- bench:tcpmem -->\n| tcp mem |\n|---|\n<!-- /bench:tcpmem -->",
+		"<!-- bench:wsmem -->\n| ws mem |\n|---|\n<!-- /bench:wsmem -->",
+		"<!-- bench:targets -->\n| target | measured | result |\n|---|---|---|\n| a | 1 | PASS |\n| b | 2 | **FAIL** |\n<!-- /bench:targets -->\n\nThe end.\n",
+	} {
+		if !strings.Contains(string(got), w) {
+			t.Errorf("page lacks\n%s\n---\n%s", w, got)
+		}
+	}
+	if strings.Contains(string(got), "| old |") || strings.Contains(string(got), "| cpu |") {
+		t.Errorf("old or wrong tables left:\n%s", got)
+	}
+}
+
+// docs/benchmark.md has every block a full run writes, each closed.
+func TestDocsMarkers(t *testing.T) {
+	b, err := os.ReadFile("../../docs/benchmark.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"run", "targets"}
+	for _, blk := range docBlocks {
+		names = append(names, blk.name)
+	}
+	for _, n := range names {
+		i, j := strings.Index(string(b), marker(n, false)), strings.Index(string(b), marker(n, true))
+		if i < 0 || j < i {
+			t.Errorf("docs/benchmark.md: block %s: markers at %d and %d", n, i, j)
+		}
+	}
+}
