@@ -33,21 +33,22 @@ const mallocsMetric = "go_memstats_mallocs_total"
 // run with --metrics anyway (lua-metrics) report it too.
 func startMeasured(o *options, b *builds, sec string, k serverKind, prof string) (*server, error) {
 	var env []string
-	if o.allocs && o.baseline == "" {
-		switch {
-		case k.refMetrics:
-			if port, err := freePort(); err == nil {
-				env = append(env, refserver.MetricsEnv+"=127.0.0.1:"+strconv.Itoa(port))
-			}
-		case k.script != "" && prof == "" && sec != secTCP:
-			k = withMetrics(k)
+	switch {
+	case !o.allocs:
+	case k.refMetrics:
+		if port, err := freePort(); err == nil {
+			env = append(env, refserver.MetricsEnv+"=127.0.0.1:"+strconv.Itoa(port))
 		}
+	case k.script != "" && prof == "" && sec != secTCP && o.baseline == "":
+		k = withMetrics(k)
 	}
 	s, err := startServer(k, b, prof, env...)
 	if err != nil {
 		return nil, err
 	}
-	s.metrics = metricsURL(s.cmd)
+	if o.allocs {
+		s.metrics = metricsURL(s.cmd)
+	}
 	return s, nil
 }
 

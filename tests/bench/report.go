@@ -136,7 +136,11 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		for _, k := range o.selected(sec) {
 			runs := results[rowKey{sec, k.key, 1}]
 			if len(runs) == 0 {
-				p("| %s | — | — |%s — | — | — | — | %s |\n", k.label, strings.Repeat(" — |", len(nginxSep)/5), failedCell(res, sec, k.key))
+				p("| %s | — | — |", k.label)
+				if vsNginx {
+					p(" — |")
+				}
+				p(" — | — | — | — | %s |\n", failedCell(res, sec, k.key))
 				continue
 			}
 			rate := medianOf(runs, func(r runResult) float64 { return r.rate })

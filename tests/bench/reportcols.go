@@ -28,7 +28,7 @@ func perOpNote(o *options, sec string) string {
 	case !o.allocs:
 		s += "allocs/op is not measured in this run (-allocs=false)."
 	case o.baseline != "":
-		s += "allocs/op (the Go runtime's heap allocations per " + op + ") is measured on the Go references only: with -baseline the imscript rows run without --metrics, which an older binary may not have."
+		s += "allocs/op (the Go runtime's heap allocations per " + op + ") is measured on the Go references (and the tcp rows with --metrics) only: with -baseline the imscript rows run without --metrics, which an older binary may not have."
 	default:
 		s += "allocs/op is the Go runtime's heap allocations (go_memstats_mallocs_total, read from the server's /metrics just before and just after the window) per " + op + ": "
 		if sec == secTCP {

@@ -275,3 +275,29 @@ func TestDocsMarkers(t *testing.T) {
 		}
 	}
 }
+
+// The HTTP table has the per-operation columns, "vs nginx" with the nginx
+// row, and says when the nginx row was skipped; -busy marks it.
+func TestReportColumns(t *testing.T) {
+	o, err := parseArgs([]string{"-bench", "http", "-rows", "lua,node,nginx", "-http-load", "go", "-busy", "1"}, flag.ContinueOnError)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &results{tput: map[rowKey][]runResult{}, rowErrs: map[string][]string{}}
+	res.tput[rowKey{secHTTP, "lua", 1}] = []runResult{{rate: 50000, srvCPU: 1, allocs: 27.2, allocsOK: true, busyCPU: 0.9}}
+	res.tput[rowKey{secHTTP, "node", 1}] = []runResult{{rate: 40000, srvCPU: 1}}
+	res.fail(secHTTP, "nginx", "run 1: skipped: nginx is not installed, and apt-get is not here to install nginx libnginx-mod-http-lua")
+	md := report(o, machine{cpus: 2}, res, time.Second)
+	for _, want := range []string{
+		"| server | req/s | vs Node | vs nginx | server CPU/op | allocs/op | p50 latency | p99 latency | req/s of each run |",
+		"| imscript Lua | 50k | 1.25× | — | 20.00 µs | 27.2 | ",
+		"| Node.js http | 40k | 1.00× | — | 25.00 µs | — | ",
+		"| nginx + lua-nginx-module (content_by_lua_block) | — | — | — | — | — | — | — | skipped: nginx is not installed, and apt-get is not here to install nginx libnginx-mod-http-lua |",
+		"## HTTP hello\n\n**Busy machine (-busy 1)**",
+		"| busy-loop CPU (cores) |", "| imscript Lua | 1.00 | 20.00 µs | 0.00 | 0.90 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
