@@ -1,9 +1,9 @@
 // Command bench is imscript's benchmark: TCP echo, HTTP hello, HTTP GETs
 // that each do one SQLite or Redis read, WebSocket echo and room broadcast
 // throughput and latency of the imscript Lua and JS scripts against
-// Node.js (net, http with better-sqlite3 and ioredis, ws) and Go ceilings
-// or references (bare gnet, net/http with database/sql and go-redis,
-// gorilla/websocket), plus each server's memory with 10,000 idle TCP or
+// Node.js (net, http with better-sqlite3 and ioredis, ws), nginx with
+// lua-nginx-module (HTTP hello) and Go ceilings or references (bare gnet,
+// net/http with database/sql and go-redis, gorilla/websocket), plus each server's memory with 10,000 idle TCP or
 // WebSocket connections. Servers run as separate processes, one at a
 // time; the load generators run in this process (the HTTP rows use wrk,
 // a separate process, when it is installed). It writes a markdown
@@ -249,7 +249,7 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	fs.StringVar(&o.centrifugo, "centrifugo", "", "cluster: a Centrifugo v6 binary (default: go install "+centrifugoModule+"@"+centrifugoWant+" into the bench's temp dir; the row is skipped when that fails)")
 	fs.StringVar(&o.natsServer, "nats-server", "", "cluster: a nats-server binary for Centrifugo's broker (default: go install "+natsServerModule+"@"+natsServerWant+" into the bench's temp dir)")
 	fs.DurationVar(&o.roomDrain, "room-drain", 5*time.Second, "room: longest wait for late deliveries after the sending stops")
-	fs.BoolVar(&o.allocs, "allocs", true, "tcp, http, sqlite, redis, ws: read the Go servers' heap allocation count (go_memstats_mallocs_total) around each measured window, for allocs/op: the imscript rows then run with --metrics (but in tcp, whose -metrics rows report it), gnetecho and goref with BENCH_METRICS; off with -baseline or -profile for the imscript rows")
+	fs.BoolVar(&o.allocs, "allocs", true, "tcp, http, sqlite, redis, ws: read the Go servers' heap allocation count (go_memstats_mallocs_total) around each measured window, for allocs/op: the imscript rows then run with --metrics (but in tcp, whose -metrics rows report it), gnetecho and goref with BENCH_METRICS (not the imscript rows under -baseline or -profile)")
 	fs.IntVar(&o.busy, "busy", 0, "run this many busy-loop processes (each spinning one core) beside every section, started before it and killed after it: the tables are then of a busy machine")
 	fs.Func("server-env", "add KEY=VALUE to the servers' environment, e.g. GOMAXPROCS=4 (repeatable)", func(v string) error {
 		if !strings.Contains(v, "=") {
