@@ -330,6 +330,7 @@ type groupWindow struct {
 	l0             time.Duration
 	m0             machineCPU
 	p0             procTimes
+	busy           time.Duration // the -busy processes' CPU
 }
 
 func openGroupWindow(g *group) *groupWindow {
@@ -340,7 +341,7 @@ func openGroupWindow(g *group) *groupWindow {
 	for _, p := range w.pids {
 		w.s0 = append(w.s0, sampleProc(p))
 	}
-	w.l0, w.m0 = selfCPU(), sampleMachine()
+	w.l0, w.m0, w.busy = selfCPU(), sampleMachine(), busyCPU()
 	return w
 }
 
@@ -351,7 +352,7 @@ func (w *groupWindow) close() cpuUse {
 	for _, p := range w.pids {
 		s1 = append(s1, sampleProc(p))
 	}
-	l1, m1 := selfCPU(), sampleMachine()
+	l1, m1, busy1 := selfCPU(), sampleMachine(), busyCPU()
 	for _, p := range w.backends {
 		b1 = append(b1, sampleProc(p))
 	}
@@ -368,8 +369,9 @@ func (w *groupWindow) close() cpuUse {
 	}
 	u.load = (l1 - w.l0).Seconds() / sec
 	u.idle = (m1.idle - w.m0.idle).Seconds() / sec
-	u.other = max(0, (m1.busy-w.m0.busy).Seconds()/sec-u.srv-u.load-u.backend)
-	skip := append(append([]int{os.Getpid()}, w.pids...), w.backends...)
+	u.busy = max(0, (busy1-w.busy).Seconds()/sec)
+	u.other = max(0, (m1.busy-w.m0.busy).Seconds()/sec-u.srv-u.load-u.backend-u.busy)
+	skip := append(append(append([]int{os.Getpid()}, w.pids...), w.backends...), busyPids...)
 	u.busiest = busiestOthers(w.p0, p1, u.wall, skip...)
 	return u
 }

@@ -10,6 +10,7 @@ import (
 func clusterReport(b *strings.Builder, o *options, res *results) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("\n## Cluster: room broadcast over %d nodes\n\n", o.clusterNodes)
+	p("%s", busyLine(o))
 	hist := "no history on any row (HISTORY=0; Centrifugo keeps none by default)"
 	if o.clusterHistory > 0 {
 		hist = fmt.Sprintf("the imscript rows keep the room's last %d messages (HISTORY=%d; the one-node rows on disk with --data, as the cluster nodes, whose --data the cluster needs); "+

@@ -63,10 +63,10 @@ func TestDataSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(o.rows, ","); got != "gnet,go,lua,lua-base,js,js-base,node,centrifugo" {
+	if got := strings.Join(o.rows, ","); got != "gnet,go,lua,lua-base,js,js-base,node,nginx,centrifugo" {
 		t.Errorf("rows %s", got)
 	}
-	if got := keysOf(o.selected(secHTTP)); !slices.Equal(got, []string{"gnet", "go", "lua", "lua-base", "js", "js-base", "node"}) {
+	if got := keysOf(o.selected(secHTTP)); !slices.Equal(got, []string{"gnet", "go", "lua", "lua-base", "js", "js-base", "node", "nginx"}) {
 		t.Errorf("http rows %v", got)
 	}
 	for _, sec := range []string{secSQLite, secRedis} {

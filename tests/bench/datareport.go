@@ -15,6 +15,7 @@ func dataReport(b *strings.Builder, o *options, res *results, sec string) {
 	} else {
 		p("\n## Redis: one GET per request\n\n")
 	}
+	p("%s", busyLine(o))
 	p("Load: %s.\n\n", httpLoadDesc(o))
 	if sec == secSQLite {
 		p("%d keep-alive connections, each with one request outstanding: `GET /user?id=N`, answered 200 with row N as a JSON object "+
@@ -61,19 +62,20 @@ func dataReport(b *strings.Builder, o *options, res *results, sec string) {
 			what, what, fmtInt(n), what, ids[0], ids[1], ids[2], whole, during)
 	}
 	p("Median of %d run(s) of %s each, after %s of warm-up; each run starts a fresh server process; "+
-		"\"vs Go\" and \"vs Node\" are the rate divided by the Go reference's and by Node.js's. Disturbed runs (*) as in the TCP table.\n\n", o.repeat, o.duration, o.warmup)
-	p("| server | req/s | vs Go | vs Node | p50 latency | p99 latency | req/s of each run |\n")
-	p("|---|---:|---:|---:|---:|---:|---|\n")
+		"\"vs Go\" and \"vs Node\" are the rate divided by the Go reference's and by Node.js's. %s Disturbed runs (*) as in the TCP table.\n\n", o.repeat, o.duration, o.warmup, perOpNote(o, sec))
+	p("| server | req/s | vs Go | vs Node | server CPU/op | allocs/op | p50 latency | p99 latency | req/s of each run |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, k := range o.selected(sec) {
 		runs := results[rowKey{sec, k.key, 1}]
 		if len(runs) == 0 {
-			p("| %s | — | — | — | — | — | failed |\n", k.label)
+			p("| %s | — | — | — | — | — | — | — | %s |\n", k.label, failedCell(res, sec, k.key))
 			continue
 		}
 		rate := medianOf(runs, func(r runResult) float64 { return r.rate })
-		p("| %s | %s | %s | %s | %s | %s | %s |\n", k.label, fmtRate(rate),
+		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", k.label, fmtRate(rate),
 			ratioX(results, rowKey{sec, "go", 1}, rowKey{sec, k.key, 1}),
 			ratioX(results, rowKey{sec, "node", 1}, rowKey{sec, k.key, 1}),
+			perOpCells(runs),
 			fmtLatency(medianOf(runs, func(r runResult) float64 { return float64(r.p50) })),
 			fmtLatency(medianOf(runs, func(r runResult) float64 { return float64(r.p99) })),
 			eachRun(runs))

@@ -1,9 +1,9 @@
 // Command bench is imscript's benchmark: TCP echo, HTTP hello, HTTP GETs
 // that each do one SQLite or Redis read, WebSocket echo and room broadcast
 // throughput and latency of the imscript Lua and JS scripts against
-// Node.js (net, http with better-sqlite3 and ioredis, ws) and Go ceilings
-// or references (bare gnet, net/http with database/sql and go-redis,
-// gorilla/websocket), plus each server's memory with 10,000 idle TCP or
+// Node.js (net, http with better-sqlite3 and ioredis, ws), nginx with
+// lua-nginx-module (HTTP hello) and Go ceilings or references (bare gnet,
+// net/http with database/sql and go-redis, gorilla/websocket), plus each server's memory with 10,000 idle TCP or
 // WebSocket connections. Servers run as separate processes, one at a
 // time; the load generators run in this process (the HTTP rows use wrk,
 // a separate process, when it is installed). It writes a markdown
@@ -149,6 +149,9 @@ type options struct {
 	wrkVersion string
 	baseline   string // -baseline, made absolute
 	baseRev    string // where the baseline binary comes from: "commit REV" from its build info
+	allocs     bool   // -allocs: read the Go servers' allocation counts (allocs.go)
+	busy       int    // -busy: busy-loop processes beside every section (busy.go)
+	docs       string // -docs: the page whose marked tables a run with -out rewrites (docs.go)
 
 	roomClients  int
 	roomRepeat   int
@@ -188,7 +191,7 @@ func main() {
 
 // defaultRows is -rows' default; with -baseline it also takes the
 // baseline rows.
-const defaultRows = "gnet,go,lua,js,node,centrifugo"
+const defaultRows = "gnet,go,lua,js,node,nginx,centrifugo"
 
 func parseFlags() (*options, error) {
 	return parseArgs(os.Args[1:], flag.ExitOnError)
@@ -203,7 +206,7 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "measured time per row and run (tcp, http, sqlite, redis, ws)")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measured row (tcp, http, sqlite, redis, ws)")
 	fs.IntVar(&o.repeat, "repeat", 3, "runs of every tcp, http, sqlite, redis and ws row; the table shows the median")
-	fs.StringVar(&rows, "rows", defaultRows, "servers to run: gnet (bare gnet echo), go (net/http, gorilla/websocket), lua, js, node, centrifugo (the cluster section), and with -baseline lua-base, js-base (comma-separated); a section runs those it has; the default adds lua-base and js-base when -baseline is set")
+	fs.StringVar(&rows, "rows", defaultRows, "servers to run: gnet (bare gnet echo), go (net/http, gorilla/websocket), lua, js, node, nginx (nginx + lua-nginx-module, the http section), centrifugo (the cluster section), and with -baseline lua-base, js-base (comma-separated); a section runs those it has; the default adds lua-base and js-base when -baseline is set")
 	fs.StringVar(&o.baseline, "baseline", "", "an imscript binary built from another commit (go build -o /tmp/imscript-old ./cmd/imscript): adds rows lua-base and js-base, run by it exactly as the lua and js rows are, measured alternately with them, and new/baseline ratio tables")
 	fs.StringVar(&depths, "depths", "1,16", "tcp: pipeline depths (comma-separated)")
 	fs.IntVar(&o.conns, "conns", 100, "connections per tcp, http, sqlite, redis and ws row")
@@ -215,6 +218,7 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	fs.DurationVar(&o.settle, "settle", time.Second, "memory tables: wait before each reading")
 	fs.IntVar(&o.workers, "workers", 2, "imscript worker VMs (--workers)")
 	fs.StringVar(&o.out, "out", "tests/bench/RESULTS.md", "also write the markdown here, relative to the repository root (empty: stdout only)")
+	fs.StringVar(&o.docs, "docs", "docs/benchmark.md", "with -out: also replace the tables between <!-- bench:NAME --> markers in this page, relative to the repository root, when the run has every section they show and is not -busy (empty: never)")
 	fs.StringVar(&o.profile, "profile", "", "write CPU profiles of the Go servers' measured windows, and heap profiles with the idle connections, to this dir (imscript rows then run under tests/bench/imsprof)")
 	fs.Float64Var(&o.maxOther, "max-other", 0.35, "a run during which other work (other programs, softirq) took more cores than this is disturbed: retried, then flagged")
 	fs.IntVar(&o.retries, "retries", 2, "retries of a disturbed run")
@@ -245,6 +249,8 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 	fs.StringVar(&o.centrifugo, "centrifugo", "", "cluster: a Centrifugo v6 binary (default: go install "+centrifugoModule+"@"+centrifugoWant+" into the bench's temp dir; the row is skipped when that fails)")
 	fs.StringVar(&o.natsServer, "nats-server", "", "cluster: a nats-server binary for Centrifugo's broker (default: go install "+natsServerModule+"@"+natsServerWant+" into the bench's temp dir)")
 	fs.DurationVar(&o.roomDrain, "room-drain", 5*time.Second, "room: longest wait for late deliveries after the sending stops")
+	fs.BoolVar(&o.allocs, "allocs", true, "tcp, http, sqlite, redis, ws: read the Go servers' heap allocation count (go_memstats_mallocs_total) around each measured window, for allocs/op: the imscript rows then run with --metrics (but in tcp, whose -metrics rows report it), gnetecho and goref with BENCH_METRICS (not the imscript rows under -baseline or -profile)")
+	fs.IntVar(&o.busy, "busy", 0, "run this many busy-loop processes (each spinning one core) beside every section, started before it and killed after it: the tables are then of a busy machine")
 	fs.Func("server-env", "add KEY=VALUE to the servers' environment, e.g. GOMAXPROCS=4 (repeatable)", func(v string) error {
 		if !strings.Contains(v, "=") {
 			return fmt.Errorf("want KEY=VALUE, got %q", v)
@@ -310,6 +316,9 @@ func parseArgs(args []string, onError flag.ErrorHandling) (*options, error) {
 			o.roomRates = append(o.roomRates, n)
 		}
 	}
+	if o.busy < 0 {
+		return nil, errors.New("-busy must not be negative")
+	}
 	if o.repeat < 1 || o.roomRepeat < 1 || o.conns < 1 || o.size < 1 || o.pool < 1 {
 		return nil, errors.New("-repeat, -room-repeat, -conns, -size and -pool must be at least 1")
 	}
@@ -346,7 +355,10 @@ type runResult struct {
 	loadCPU    float64 // cores used by this process (the load generator)
 	otherCPU   float64 // cores busy outside server, its backend and load generator: softirq, other processes
 	backendCPU float64 // cores of the server's backend (redis-server)
+	busyCPU    float64 // cores of the -busy processes
 	idleCPU    float64 // cores idle
+	allocs     float64 // the server's heap allocations per operation (allocsOK: known)
+	allocsOK   bool
 	sysPerMsg  float64 // server read+write family syscalls per message
 	csPerMsg   float64 // server context switches per message
 	broken     int
@@ -407,7 +419,7 @@ func selectRows(o *options, rows string, rowsSet bool) ([]string, error) {
 			return nil, fmt.Errorf("-rows: %s is a baseline row: it needs -baseline PATH", r)
 		}
 		if !known {
-			want := "gnet, go, lua, js, node, centrifugo"
+			want := "gnet, go, lua, js, node, nginx, centrifugo"
 			if o.baseline != "" {
 				want += ", lua-base, js-base"
 			}
@@ -545,12 +557,16 @@ func run() error {
 		return err
 	}
 	env.npm = b.npmVersions
+	if env.nginx, err = prepareNginx(o, b); err != nil {
+		logf("nginx: %v", err)
+	}
 
 	// The throughput sections run repeat by repeat, every selected row once
 	// per repeat (fresh server each), in -rows order with a baseline row
 	// right after its imscript row: with -baseline, new and baseline
 	// alternate (A B A B ...), so drift of the machine hits both alike.
 	if o.has(secTCP) {
+		stopBusy := startBusy(o, secTCP)
 		for rep := 1; rep <= o.repeat; rep++ {
 			for _, k := range o.selected(secTCP) {
 				if err := throughputRun(o, b, k, rep, res.tput); err != nil {
@@ -559,6 +575,7 @@ func run() error {
 				}
 			}
 		}
+		stopBusy()
 	}
 	for _, sec := range []string{secHTTP, secSQLite, secRedis, secWS} {
 		if !o.has(sec) || len(o.selected(sec)) == 0 {
@@ -574,6 +591,7 @@ func run() error {
 				continue
 			}
 		}
+		stopBusy := startBusy(o, sec)
 		for rep := 1; rep <= o.repeat; rep++ {
 			for _, k := range o.selected(sec) {
 				if err := rrRun(o, b, sec, k, rep, res.tput); err != nil {
@@ -582,6 +600,7 @@ func run() error {
 				}
 			}
 		}
+		stopBusy()
 		if stop != nil {
 			stop()
 		}
@@ -589,16 +608,20 @@ func run() error {
 	// Every repeat runs each selected server in turn (a baseline row right
 	// after its imscript row), so new and baseline alternate: A B A B.
 	if o.has(secRoom) {
+		stopBusy := startBusy(o, secRoom)
 		for rep := 1; rep <= o.roomRepeat; rep++ {
 			for _, k := range o.selected(secRoom) {
 				roomRun(o, b, k, rep, res)
 			}
 		}
+		stopBusy()
 	}
 	if o.has(secStorm) {
+		stopBusy := startBusy(o, secStorm)
 		for _, k := range o.selected(secStorm) {
 			stormRun(o, b, k, res)
 		}
+		stopBusy()
 	}
 	if o.has(secCluster) {
 		prepareCentrifugo(o, b)
@@ -606,19 +629,23 @@ func run() error {
 		if b.centErr != nil {
 			res.centErr = b.centErr.Error()
 		}
+		stopBusy := startBusy(o, secCluster)
 		for rep := 1; rep <= o.clusterRepeat; rep++ {
 			for _, k := range o.selected(secCluster) {
 				clusterRun(o, b, k, rep, res)
 			}
 		}
+		stopBusy()
 	}
 	for _, sec := range []string{secTCPMem, secWSMem} {
 		if !o.has(sec) {
 			continue
 		}
+		stopBusy := startBusy(o, sec)
 		for _, k := range o.selected(sec) {
 			memRun(o, b, sec, k, res)
 		}
+		stopBusy()
 	}
 	took := time.Since(began)
 	md := report(o, env, res, took)
@@ -632,6 +659,7 @@ func run() error {
 			return err
 		}
 		logf("wrote %s (the run took %s)", path, took.Round(time.Second))
+		updateDocs(o, root, env, md)
 	}
 	return nil
 }
@@ -701,7 +729,7 @@ func throughputRun(o *options, b *builds, k serverKind, rep int, results map[row
 			}
 		}
 	}()
-	s, err := startServer(k, b, prof)
+	s, err := startMeasured(o, b, secTCP, k, prof)
 	if err != nil {
 		return err
 	}
@@ -764,6 +792,7 @@ type cpuWindow struct {
 	l0   time.Duration
 	m0   machineCPU
 	p0   procTimes
+	busy time.Duration // the -busy processes' CPU
 	pid  int
 	prof bool
 	srv  *server
@@ -777,7 +806,7 @@ func openWindow(s *server, prof bool) *cpuWindow {
 	if s.backend != 0 {
 		w.b0 = sampleProc(s.backend)
 	}
-	w.s0, w.l0, w.m0 = sampleProc(s.pid), selfCPU(), sampleMachine()
+	w.s0, w.l0, w.m0, w.busy = sampleProc(s.pid), selfCPU(), sampleMachine(), busyCPU()
 	return w
 }
 
@@ -786,6 +815,7 @@ type cpuUse struct {
 	wall                   time.Duration
 	srv, load, other, idle float64 // cores
 	backend                float64 // cores of the server's backend (redis-server)
+	busy                   float64 // cores of the -busy processes
 	syscalls, ctxSwitches  int64   // the server's
 	busiest                string
 }
@@ -797,7 +827,7 @@ func (w *cpuWindow) close(stopProf bool) cpuUse { return w.closeExt(stopProf, 0)
 // that used extCPU within the window: the load generator's CPU is then
 // extCPU plus this process's own (which only waited for it).
 func (w *cpuWindow) closeExt(stopProf bool, extCPU time.Duration) cpuUse {
-	s1, l1, m1 := sampleProc(w.pid), selfCPU(), sampleMachine()
+	s1, l1, m1, busy1 := sampleProc(w.pid), selfCPU(), sampleMachine(), busyCPU()
 	var b1 procSample
 	if w.srv.backend != 0 {
 		b1 = sampleProc(w.srv.backend)
@@ -814,10 +844,12 @@ func (w *cpuWindow) closeExt(stopProf bool, extCPU time.Duration) cpuUse {
 	if w.srv.backend != 0 {
 		u.backend = max(0, (b1.cpu-w.b0.cpu).Seconds()/sec)
 	}
-	u.other = max(0, (m1.busy-w.m0.busy).Seconds()/sec-u.srv-u.load-u.backend)
+	u.busy = max(0, (busy1-w.busy).Seconds()/sec)
+	u.other = max(0, (m1.busy-w.m0.busy).Seconds()/sec-u.srv-u.load-u.backend-u.busy)
 	u.syscalls = (s1.syscr - w.s0.syscr) + (s1.syscw - w.s0.syscw)
 	u.ctxSwitches = s1.ctxSwitches - w.s0.ctxSwitches
-	u.busiest = busiestOthers(w.p0, p1, u.wall, os.Getpid(), w.pid, w.srv.backend)
+	skip := append(append(procTree(w.pid), os.Getpid(), w.srv.backend), busyPids...)
+	u.busiest = busiestOthers(w.p0, p1, u.wall, skip...)
 	return u
 }
 
@@ -825,8 +857,9 @@ func (w *cpuWindow) closeExt(stopProf bool, extCPU time.Duration) cpuUse {
 // around its measured window) and adds the CPU the window used.
 func measureLoad(o *options, s *server, prof string, load func(onMeasure, onDone func()) (*loadResult, error)) (runResult, error) {
 	var w *cpuWindow
+	var a *allocWindow
 	var u cpuUse
-	res, err := load(func() { w = openWindow(s, prof != "") }, func() { u = w.close(true) })
+	res, err := load(func() { a = openAllocs(s); w = openWindow(s, prof != "") }, func() { u = w.close(true); a.end() })
 	if err != nil {
 		return runResult{}, err
 	}
@@ -842,10 +875,12 @@ func measureLoad(o *options, s *server, prof string, load func(onMeasure, onDone
 		idleCPU:    u.idle,
 		otherCPU:   u.other,
 		backendCPU: u.backend,
+		busyCPU:    u.busy,
 		broken:     res.brokenCn,
 		errs:       res.errs,
 		busiest:    u.busiest,
 	}
+	r.allocs, r.allocsOK = a.perOp(res.msgs)
 	if res.msgs > 0 {
 		r.sysPerMsg = float64(u.syscalls) / float64(res.msgs)
 		r.csPerMsg = float64(u.ctxSwitches) / float64(res.msgs)
@@ -895,6 +930,7 @@ type machine struct {
 	nofile  uint64
 	npm     map[string]string // Node package → version installed
 	redis   string            // redis-server's version (the redis section)
+	nginx   string            // nginx's and its Lua module's versions (the http section's nginx row)
 }
 
 func describeMachine(root string, nofile uint64) machine {

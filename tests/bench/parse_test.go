@@ -263,10 +263,10 @@ func TestRowSelection(t *testing.T) {
 		args []string
 		want string // the rows, or the start of the error
 	}{
-		{nil, "gnet,go,lua,js,node,centrifugo"},
+		{nil, "gnet,go,lua,js,node,nginx,centrifugo"},
 		{[]string{"-rows", "lua,node"}, "lua,node"},
 		{[]string{"-rows", "lua-base"}, "error: -rows: lua-base is a baseline row: it needs -baseline PATH"},
-		{[]string{"-baseline", old}, "gnet,go,lua,lua-base,js,js-base,node,centrifugo"},
+		{[]string{"-baseline", old}, "gnet,go,lua,lua-base,js,js-base,node,nginx,centrifugo"},
 		{[]string{"-baseline", old, "-rows", "lua,js"}, "lua,js"},
 		{[]string{"-baseline", old, "-rows", "js-base,node,lua,js,lua-base"}, "node,lua,lua-base,js,js-base"},
 		{[]string{"-baseline", old, "-rows", "lua-base"}, "lua-base"},

@@ -69,7 +69,43 @@ type procSample struct {
 
 const clockTicks = 100 // USER_HZ on Linux
 
+// sampleProc samples pid and its descendants, summed: a server that runs
+// as several processes (nginx: a master and its workers) counts whole.
 func sampleProc(pid int) procSample {
+	s := procSample{at: time.Now()}
+	for _, p := range procTree(pid) {
+		one := sampleOne(p)
+		s.cpu += one.cpu
+		s.syscr += one.syscr
+		s.syscw += one.syscw
+		s.ctxSwitches += one.ctxSwitches
+	}
+	return s
+}
+
+// procTree is pid and its descendants, from /proc/PID/task/TID/children
+// (children that are gone by the time it is read are not there).
+func procTree(pid int) []int {
+	pids := []int{pid}
+	for i := 0; i < len(pids); i++ {
+		files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pids[i]))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			for _, field := range strings.Fields(string(b)) {
+				if n, err := strconv.Atoi(field); err == nil && !slices.Contains(pids, n) {
+					pids = append(pids, n)
+				}
+			}
+		}
+	}
+	return pids
+}
+
+// sampleOne samples one process (all its threads).
+func sampleOne(pid int) procSample {
 	s := procSample{at: time.Now()}
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 		// Fields after the command name (which may hold spaces).

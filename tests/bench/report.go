@@ -34,12 +34,18 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 	if m.redis != "" {
 		p(", redis-server %s", m.redis)
 	}
+	if m.nginx != "" {
+		p(", %s", m.nginx)
+	}
 	p(", RLIMIT_NOFILE %d  \n", m.nofile)
 	if m.commit != "" {
 		p("imscript commit: %s  \n", m.commit)
 	}
 	if o.baseline != "" {
 		p("Baseline (rows *-base): `%s`, built from %s  \n", o.baseline, o.baseRev)
+	}
+	if o.busy > 0 {
+		p("%s: every section ran with %d busy-loop process(es) beside it, each spinning one core.  \n", busyHeading(o), o.busy)
 	}
 	inBench := slices.ContainsFunc(o.sections, func(sec string) bool { return !httpSection(sec) })
 	anyHTTP := slices.ContainsFunc(o.sections, httpSection)
@@ -55,24 +61,26 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 
 	if o.has(secTCP) {
 		p("## TCP echo\n\n")
+		p("%s", busyLine(o))
 		p("%d connections, %d-byte messages. Pipeline depth N: each connection writes N messages, reads N×%d bytes back, and repeats. "+
 			"A message's latency runs from its batch's write to the read that completes its bytes. "+
 			"Median of %d run(s) of %s each, after %s of warm-up; each run starts a fresh server process. "+
 			"\"vs ceiling\" is msgs/s divided by the bare gnet echo's at the same depth. "+
 			"A run marked * was disturbed (other work on the machine took more than %.2f cores, see below) even after %d retries; "+
-			"medians leave disturbed runs out when a row has undisturbed ones.\n\n",
-			o.conns, o.size, o.size, o.repeat, o.duration, o.warmup, o.maxOther, o.retries)
-		p("| server | depth | msgs/s | vs ceiling | p50 latency | p99 latency | msgs/s of each run |\n")
-		p("|---|---:|---:|---:|---:|---:|---|\n")
+			"medians leave disturbed runs out when a row has undisturbed ones. %s\n\n",
+			o.conns, o.size, o.size, o.repeat, o.duration, o.warmup, o.maxOther, o.retries, perOpNote(o, secTCP))
+		p("| server | depth | msgs/s | vs ceiling | server CPU/op | allocs/op | p50 latency | p99 latency | msgs/s of each run |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, k := range o.selected(secTCP) {
 			for _, d := range o.depths {
 				runs := results[rowKey{secTCP, k.key, d}]
 				if len(runs) == 0 {
-					p("| %s | %d | — | — | — | — | failed |\n", k.label, d)
+					p("| %s | %d | — | — | — | — | — | — | %s |\n", k.label, d, failedCell(res, secTCP, k.key))
 					continue
 				}
 				rate := medianOf(runs, func(r runResult) float64 { return r.rate })
-				p("| %s | %d | %s | %s | %s | %s | %s |\n", k.label, d, fmtRate(rate), ratioString(results, rowKey{secTCP, "gnet", d}, rowKey{secTCP, k.key, d}),
+				p("| %s | %d | %s | %s | %s | %s | %s | %s |\n", k.label, d, fmtRate(rate), ratioString(results, rowKey{secTCP, "gnet", d}, rowKey{secTCP, k.key, d}),
+					perOpCells(runs),
 					fmtLatency(medianOf(runs, func(r runResult) float64 { return float64(r.p50) })),
 					fmtLatency(medianOf(runs, func(r runResult) float64 { return float64(r.p99) })),
 					eachRun(runs))
@@ -93,6 +101,7 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		unit := "req/s"
 		if sec == secHTTP {
 			p("\n## HTTP hello\n\n")
+			p("%s", busyLine(o))
 			p("Load: %s.\n\n", httpLoadDesc(o))
 			if o.httpLoad == loadWrk {
 				p("%d keep-alive connections, each with one request outstanding: `GET / HTTP/1.1` with only a Host header (wrk's request), answered 200 with the body \"hello world\" "+
@@ -110,22 +119,36 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		} else {
 			unit = "msgs/s"
 			p("\n## WebSocket echo\n\n")
+			p("%s", busyLine(o))
 			p("%d upgraded WebSocket connections (no compression offered), each with one message outstanding: a masked %d-byte text frame, "+
 				"answered with the same payload in one unmasked text frame, which the load generator parses and compares. "+
 				"Latency runs from a message's write to the read that completes its echo. ", o.conns, o.size)
 		}
+		_, vsNginx := findKind(o.selected(sec), nginxKind.key)
+		nginxHead, nginxSep, nginxNote := "", "", ""
+		if vsNginx {
+			nginxHead, nginxSep, nginxNote = " vs nginx |", "---:|", ", \"vs nginx\" by nginx + lua-nginx-module's"
+		}
 		p("Median of %d run(s) of %s each, after %s of warm-up; each run starts a fresh server process; "+
-			"\"vs Node\" is the rate divided by Node.js's. Disturbed runs (*) as in the TCP table.\n\n", o.repeat, o.duration, o.warmup)
-		p("| server | %s | vs Node | p50 latency | p99 latency | %s of each run |\n", unit, unit)
-		p("|---|---:|---:|---:|---:|---|\n")
+			"\"vs Node\" is the rate divided by Node.js's%s. %s Disturbed runs (*) as in the TCP table.\n\n", o.repeat, o.duration, o.warmup, nginxNote, perOpNote(o, sec))
+		p("| server | %s | vs Node |%s server CPU/op | allocs/op | p50 latency | p99 latency | %s of each run |\n", unit, nginxHead, unit)
+		p("|---|---:|---:|%s---:|---:|---:|---:|---|\n", nginxSep)
 		for _, k := range o.selected(sec) {
 			runs := results[rowKey{sec, k.key, 1}]
 			if len(runs) == 0 {
-				p("| %s | — | — | — | — | failed |\n", k.label)
+				p("| %s | — | — |", k.label)
+				if vsNginx {
+					p(" — |")
+				}
+				p(" — | — | — | — | %s |\n", failedCell(res, sec, k.key))
 				continue
 			}
 			rate := medianOf(runs, func(r runResult) float64 { return r.rate })
-			p("| %s | %s | %s | %s | %s | %s |\n", k.label, fmtRate(rate), ratioX(results, rowKey{sec, "node", 1}, rowKey{sec, k.key, 1}),
+			p("| %s | %s | %s |", k.label, fmtRate(rate), ratioX(results, rowKey{sec, "node", 1}, rowKey{sec, k.key, 1}))
+			if vsNginx {
+				p(" %s |", ratioX(results, rowKey{sec, nginxKind.key, 1}, rowKey{sec, k.key, 1}))
+			}
+			p(" %s | %s | %s | %s |\n", perOpCells(runs),
 				fmtLatency(medianOf(runs, func(r runResult) float64 { return float64(r.p50) })),
 				fmtLatency(medianOf(runs, func(r runResult) float64 { return float64(r.p99) })),
 				eachRun(runs))
@@ -147,6 +170,7 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 			what = "WebSocket connections"
 		}
 		p("\n## Memory: %s idle %s\n\n", fmtInt(o.idle), what)
+		p("%s", busyLine(o))
 		if sec == secTCPMem {
 			p("A fresh server process (the TCP echo servers); PSS and RSS from /proc/PID/smaps_rollup before and after %s connections that send nothing "+
 				"(read once the server holds all their descriptors and has settled for %s). The bench raises its soft RLIMIT_NOFILE to the hard limit and the servers inherit it.\n\n", fmtInt(o.idle), 3*o.settle)
@@ -193,6 +217,10 @@ func report(o *options, m machine, res *results, took time.Duration) string {
 		p("%s:\n\n", title)
 		for _, k := range o.selected(sec) {
 			p("- %s: `%s`\n", k.label, k.line(o.workers))
+			if k.key == nginxKind.key && sec == secHTTP {
+				p("  (Debian's packages: `apt-get install %s`, which the bench runs when they are missing), with this nginx.conf:\n\n  ```nginx\n  %s\n  ```\n\n",
+					strings.Join(nginxPackages, " "), strings.ReplaceAll(strings.TrimSpace(nginxConfShown(nil, o.workers)), "\n", "\n  "))
+			}
 		}
 		if httpSection(sec) && o.has(sec) {
 			if o.httpLoad == loadWrk {
@@ -239,12 +267,16 @@ func cpuTable(b *strings.Builder, o *options, results map[rowKey][]runResult, se
 	if backendCol {
 		backendHead, backendSep = " redis-server CPU (cores) | redis-server CPU per msg |", "---:|---:|"
 	}
+	busyHead, busySep := "", ""
+	if o.busy > 0 {
+		busyHead, busySep = " busy-loop CPU (cores) |", "---:|"
+	}
 	if depthCol {
-		p("| server | depth | server CPU (cores) | server CPU per msg | load generator CPU (cores) | other / idle CPU (cores) | server read+write syscalls per msg | server context switches per msg |\n")
-		p("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		p("| server | depth | server CPU (cores) | server CPU per msg | load generator CPU (cores) |%s other / idle CPU (cores) | server read+write syscalls per msg | server context switches per msg |\n", busyHead)
+		p("|---|---:|---:|---:|---:|%s---:|---:|---:|\n", busySep)
 	} else {
-		p("| server | server CPU (cores) | server CPU per msg |%s load generator CPU (cores) | other / idle CPU (cores) | server read+write syscalls per msg | server context switches per msg |\n", backendHead)
-		p("|---|---:|---:|%s---:|---:|---:|---:|\n", backendSep)
+		p("| server | server CPU (cores) | server CPU per msg |%s load generator CPU (cores) |%s other / idle CPU (cores) | server read+write syscalls per msg | server context switches per msg |\n", backendHead, busyHead)
+		p("|---|---:|---:|%s---:|%s---:|---:|---:|\n", backendSep, busySep)
 	}
 	for _, k := range o.selected(sec) {
 		for _, d := range depths {
@@ -267,8 +299,11 @@ func cpuTable(b *strings.Builder, o *options, results map[rowKey][]runResult, se
 				bcpu := medianOf(runs, func(r runResult) float64 { return r.backendCPU })
 				p(" | %.2f | %s", bcpu, fmtCPUPerOp(cpuPerOp(bcpu, rate)))
 			}
-			p(" | %.2f | %.2f / %.2f | %.3f | %.3f |\n",
-				medianOf(runs, func(r runResult) float64 { return r.loadCPU }),
+			p(" | %.2f", medianOf(runs, func(r runResult) float64 { return r.loadCPU }))
+			if o.busy > 0 {
+				p(" | %.2f", medianOf(runs, func(r runResult) float64 { return r.busyCPU }))
+			}
+			p(" | %.2f / %.2f | %.3f | %.3f |\n",
 				medianOf(runs, func(r runResult) float64 { return r.otherCPU }),
 				medianOf(runs, func(r runResult) float64 { return r.idleCPU }),
 				medianOf(runs, func(r runResult) float64 { return r.sysPerMsg }),
@@ -345,6 +380,7 @@ func roomOf(res *results, key string, rate int) (roomSummary, bool) {
 func roomReport(b *strings.Builder, o *options, res *results) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 	p("\n## Room broadcast\n\n")
+	p("%s", busyLine(o))
 	p("%s WebSocket clients, all in one room; %d of them send %d-byte text messages at a fixed total rate (round-robin, paced by one goroutine), "+
 		"and the server sends every message to every client, the sender too: N msgs/s in make N×%s deliveries/s. "+
 		"Each message carries a sequence number and its send time, so each delivery gives an end-to-end latency (send → that client's read). "+

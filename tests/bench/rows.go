@@ -15,11 +15,19 @@ import (
 // rrRun starts one server of the http or ws section and measures its row,
 // retrying a disturbed run.
 func rrRun(o *options, b *builds, sec string, k serverKind, rep int, results map[rowKey][]runResult) error {
+	if k.needs != nil {
+		if err := k.needs(b); err != nil {
+			if rep > 1 {
+				return nil // the first run said why
+			}
+			return err
+		}
+	}
 	prof := ""
-	if o.profile != "" && k.key != "node" {
+	if o.profile != "" && k.key != "node" && k.key != nginxKind.key {
 		prof = filepath.Join(o.profile, fmt.Sprintf("%s-%s-r%d", sec, k.key, rep))
 	}
-	s, err := startServer(k, b, prof)
+	s, err := startMeasured(o, b, sec, k, prof)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,12 @@ type serverKind struct {
 	rowOf string
 	// cluster says how a cluster section row runs (cmd is nil there).
 	cluster *clusterKind
+	// refMetrics: a Go reference server (gnetecho, goref) that serves its
+	// allocation count when started with BENCH_METRICS (allocs.go).
+	refMetrics bool
+	// needs, when set, says why the server cannot run here (a program
+	// that is not installed), or nil.
+	needs func(b *builds) error
 }
 
 // npmPkg is a Node package a server needs: npm installs spec into
@@ -83,6 +89,8 @@ type builds struct {
 	centrifugo, natsServer   string
 	centVersion, natsVersion string
 	centErr                  error
+	// the http section's nginx row: nginx and its modules, or why not
+	nginx nginxSetup
 }
 
 // The servers of each section. Keys: gnet and go are the Go ceilings or
@@ -93,7 +101,7 @@ var tcpKinds = []serverKind{
 			return exec.Command(b.gnetecho, "-cpuprofile", prof)
 		}
 		return exec.Command(b.gnetecho)
-	}, line: func(int) string { return "go build -o $T/gnetecho ./tests/bench/gnetecho && PORT=$P $T/gnetecho" }},
+	}, refMetrics: true, line: func(int) string { return "go build -o $T/gnetecho ./tests/bench/gnetecho && PORT=$P $T/gnetecho" }},
 	imscriptKind("lua", "imscript Lua echo", "echo.lua"),
 	imscriptKind("js", "imscript JS echo", "echo.js"),
 	nodeKind("node", "Node.js net echo", "node_echo.js", ""),
@@ -132,11 +140,12 @@ var httpKinds = []serverKind{
 			return exec.Command(b.gnetecho, "-http", "-cpuprofile", prof)
 		}
 		return exec.Command(b.gnetecho, "-http")
-	}, line: func(int) string { return "go build -o $T/gnetecho ./tests/bench/gnetecho && PORT=$P $T/gnetecho -http" }},
+	}, refMetrics: true, line: func(int) string { return "go build -o $T/gnetecho ./tests/bench/gnetecho && PORT=$P $T/gnetecho -http" }},
 	gorefKind("go", "Go net/http", "http"),
 	imscriptKind("lua", "imscript Lua", "http_hello.lua"),
 	imscriptKind("js", "imscript JS", "http_hello.js"),
 	nodeKind("node", "Node.js http", "node_http.js", ""),
+	nginxKind,
 }
 
 // The data sections' servers: every one reads the same data with the same
@@ -245,7 +254,7 @@ func baselineKind(k serverKind, binary string) serverKind {
 }
 
 func gorefKind(key, label, mode string) serverKind {
-	return serverKind{key: key, label: label,
+	return serverKind{key: key, label: label, refMetrics: true,
 		cmd: func(b *builds, port int, prof string) *exec.Cmd {
 			if prof != "" {
 				return exec.Command(b.goref, "-mode", mode, "-cpuprofile", prof)
@@ -349,6 +358,7 @@ type server struct {
 	// section's redis-server), whose CPU the windows count apart; 0: none.
 	backend int
 	addr    netip.AddrPort
+	metrics string // its /metrics URL, when it serves one (allocs.go)
 	log     *tailBuffer
 	exited  chan struct{}
 	err     error
@@ -369,6 +379,11 @@ func startServer(k serverKind, b *builds, profPrefix string, env ...string) (*se
 	for _, p := range k.npm {
 		if err := b.npmErrs[p.name]; err != nil {
 			return nil, fmt.Errorf("%s needs Node's %s, which did not install: %w", k.key, p.spec, err)
+		}
+	}
+	if k.needs != nil {
+		if err := k.needs(b); err != nil {
+			return nil, err
 		}
 	}
 	port, err := freePort()

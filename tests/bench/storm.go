@@ -201,6 +201,7 @@ func stormTurn(url string, n, missed int, want []string, check func(ok bool)) (u
 // stormReport writes the storm's table.
 func stormReport(p func(string, ...any), o *options, res *results) {
 	p("\n## Recovery storm\n\n")
+	p("%s", busyLine(o))
 	p("%s clients, members of one room with history (%s kept), go away; %d messages are published; then all reconnect at once (at most 64 dialing at a time), "+
 		"%d turns on the same server process: *plain* is the time until every client has reconnected and its join is answered, *recover* until every client has reconnected, "+
 		"joined with since/epoch and received exactly the %d messages it missed, in order, before its join's answer (each client checked whole). Medians of the turns.\n\n",

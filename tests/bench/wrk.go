@@ -331,9 +331,11 @@ func measureWrk(o *options, s *server, prof string, work httpWork) (runResult, e
 			}
 		}
 	}
+	a := openAllocs(s)
 	w := openWindow(s, prof != "")
 	out, wrkCPU, err := runWrk(o, url, o.duration, true, work)
 	u := w.closeExt(true, wrkCPU)
+	a.end()
 	if err != nil {
 		return runResult{}, err
 	}
@@ -359,8 +361,10 @@ func measureWrk(o *options, s *server, prof string, work httpWork) (runResult, e
 		idleCPU:    u.idle,
 		otherCPU:   u.other,
 		backendCPU: u.backend,
+		busyCPU:    u.busy,
 		busiest:    u.busiest,
 	}
+	r.allocs, r.allocsOK = a.perOp(wo.requests)
 	r.failShort, r.fails = wo.failures()
 	r.sysPerMsg = float64(u.syscalls) / float64(wo.requests)
 	r.csPerMsg = float64(u.ctxSwitches) / float64(wo.requests)

@@ -6,8 +6,12 @@ package refserver
 
 import (
 	"flag"
+	"fmt"
+	"log"
+	"net/http"
 	"os"
 	"os/signal"
+	"runtime/metrics"
 	"syscall"
 
 	"github.com/imscript/imscript/tests/bench/internal/sigprof"
@@ -15,6 +19,11 @@ import (
 
 // DefaultPort is the port served when PORT is not set.
 const DefaultPort = "9501"
+
+// MetricsEnv names the variable that, set to HOST:PORT, makes the server
+// also serve http://HOST:PORT/metrics: go_memstats_mallocs_total, the Go
+// runtime's count of heap allocations, as imscript's --metrics exports it.
+const MetricsEnv = "BENCH_METRICS"
 
 // Start adds -cpuprofile to the command's own flags and parses them, so
 // call it after defining those and before reading them. With -cpuprofile,
@@ -44,9 +53,32 @@ func Start() (port string) {
 		rl.Cur = rl.Max
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
 	}
+	if addr := os.Getenv(MetricsEnv); addr != "" {
+		go serveMetrics(addr)
+	}
 	port = os.Getenv("PORT")
 	if port == "" {
 		port = DefaultPort
 	}
 	return port
+}
+
+// serveMetrics serves the allocation count on addr, in Prometheus' text
+// format. The count is that of client_golang's Go collector:
+// /gc/heap/allocs:objects plus /gc/heap/tiny/allocs:objects.
+func serveMetrics(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/tiny/allocs:objects"}}
+		metrics.Read(s)
+		var n uint64
+		for _, x := range s {
+			if x.Value.Kind() == metrics.KindUint64 {
+				n += x.Value.Uint64()
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# TYPE go_memstats_mallocs_total counter\ngo_memstats_mallocs_total %d\n", n)
+	})
+	log.Printf("%s %s: %v", MetricsEnv, addr, http.ListenAndServe(addr, mux))
 }
