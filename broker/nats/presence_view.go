@@ -21,6 +21,7 @@ type view struct {
 	// (not v.mu: the handler may call back into the broker), so that the
 	// changes of a uid reach it in the order they were worked out.
 	telling sync.Mutex
+	gone    bool // under telling: unwatched, it tells nothing more
 
 	mu     sync.Mutex
 	loaded bool             // its keys were read (else the next heartbeat reads them)
@@ -48,11 +49,15 @@ func (kv *kvPresence) watch(ch broker.Channel) error {
 	}
 	v.sub = sub
 	kv.mu.Lock()
-	if old := kv.views[ch]; old != nil {
+	old := kv.views[ch]
+	if old != nil {
 		_ = old.sub.Unsubscribe()
 	}
 	kv.views[ch] = v
 	kv.mu.Unlock()
+	if old != nil {
+		old.end()
+	}
 	if err := kv.b.nc.FlushTimeout(kv.b.timeout); err != nil {
 		return err
 	}
@@ -101,7 +106,15 @@ func (kv *kvPresence) unwatch(ch broker.Channel) {
 	kv.mu.Unlock()
 	if v != nil {
 		_ = v.sub.Unsubscribe()
+		v.end() // a note already being worked out tells nothing
 	}
+}
+
+// end marks v unwatched, after what it is telling.
+func (v *view) end() {
+	v.telling.Lock()
+	v.gone = true
+	v.telling.Unlock()
 }
 
 func (kv *kvPresence) stopWatches() {
@@ -111,6 +124,7 @@ func (kv *kvPresence) stopWatches() {
 	kv.mu.Unlock()
 	for _, v := range views {
 		_ = v.sub.Unsubscribe()
+		v.end()
 	}
 }
 
@@ -152,7 +166,7 @@ func (kv *kvPresence) note(v *view, key string, m *natsgo.Msg) {
 	ev, changed := kv.apply(v, key, r, time.Now())
 	v.mu.Unlock()
 	if changed {
-		kv.tell(v.ch, []event{ev})
+		kv.tell(v, []event{ev})
 	}
 }
 
@@ -179,7 +193,7 @@ func (kv *kvPresence) applyAll(v *view, recs map[string]record, tell bool) {
 	}
 	v.mu.Unlock()
 	if tell {
-		kv.tell(v.ch, evs)
+		kv.tell(v, evs)
 	}
 }
 
@@ -246,11 +260,16 @@ func (kv *kvPresence) move(v *view, uid string, was, now bool) (event, bool) {
 	}
 }
 
-// tell hands presence changes through other nodes to the handler, but not
-// those of a uid this node has a connection of (its presence did not
-// change), and not after Close has begun.
-func (kv *kvPresence) tell(ch broker.Channel, evs []event) {
+// tell hands presence changes of v's channel through other nodes to the
+// handler, but not those of a uid this node has a connection of (its
+// presence did not change), not once v is unwatched, and not after Close
+// has begun. With v.telling held.
+func (kv *kvPresence) tell(v *view, evs []event) {
+	if v.gone {
+		return
+	}
 	b := kv.b
+	ch := v.ch
 	for _, ev := range evs {
 		if kv.mineHas(ch, ev.uid) {
 			continue
@@ -300,7 +319,7 @@ func (kv *kvPresence) sweep(now time.Time) {
 			}
 		}
 		v.mu.Unlock()
-		kv.tell(v.ch, evs)
+		kv.tell(v, evs)
 		v.telling.Unlock()
 	}
 }
@@ -333,7 +352,7 @@ func (kv *kvPresence) resyncViews() {
 			}
 		}
 		v.mu.Unlock()
-		kv.tell(v.ch, evs)
+		kv.tell(v, evs)
 		v.telling.Unlock()
 		kv.applyAll(v, recs, true)
 	}
