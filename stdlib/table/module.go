@@ -228,6 +228,10 @@ func fail(c script.Call, t *Table, err error) {
 func tableSet(c script.Call) {
 	t := self(c)
 	k := key(c)
+	if rc, ok := c.(script.RowCall); ok {
+		setRow(c, rc, t, k)
+		return
+	}
 	vals := make([]script.Value, len(t.cols))
 	c.Fields(1, "row", t.names, vals)
 	if err := t.SetValues(k, vals); err != nil {
@@ -240,7 +244,16 @@ func tableSet(c script.Call) {
 func tableGet(c script.Call) {
 	t := self(c)
 	k := key(c)
+	rc, fast := c.(script.RowCall)
+	if fast && rc.IsTable(1) {
+		getRow(c, rc, t, k, 1)
+		return
+	}
 	if c.OptStr(1, "field", "") == "" {
+		if fast {
+			getRow(c, rc, t, k, -1)
+			return
+		}
 		vals := make([]script.Value, len(t.cols))
 		if t.GetValues(k, vals) {
 			c.ReturnFields(t.names, vals)

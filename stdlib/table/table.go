@@ -242,6 +242,12 @@ func (t *Table) SetValues(key string, vals []script.Value) error {
 		}
 		ups = append(ups, u)
 	}
+	return t.write(key, ups)
+}
+
+// write applies checked updates to the row under key, creating it when
+// it is missing.
+func (t *Table) write(key string, ups []update) error {
 	r, err := t.lockRow(key, true)
 	if err != nil {
 		return err
