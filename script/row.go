@@ -35,6 +35,10 @@ type RowCall interface {
 	// IsTable says whether argument i is a plain table (Lua) / object
 	// (JS: not a function, an array or a host object).
 	IsTable(i int) bool
+	// Cells returns n cells of a buffer the VM keeps for this use: valid
+	// until the next call of Cells on the same VM (so not across a call
+	// back into the script).
+	Cells(n int) []Cell
 	// ReadRow reads the fields names[j] of the table / object argument i
 	// into cells[j]. A value that is not a number or a string comes as
 	// CellValue, converted as Call.Fields converts it.

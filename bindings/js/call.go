@@ -379,3 +379,11 @@ func (c *call) IsTable(i int) bool {
 	_, isFn := goja.AssertFunction(o)
 	return !isFn
 }
+
+// Cells implements script.RowCall.
+func (c *call) Cells(n int) []script.Cell {
+	if cap(c.v.cells) < n {
+		c.v.cells = make([]script.Cell, n)
+	}
+	return c.v.cells[:n]
+}

@@ -347,3 +347,11 @@ func (c *call) IsTable(i int) bool {
 	_, ok := c.get(i).(*lua.LTable)
 	return ok
 }
+
+// Cells implements script.RowCall.
+func (c *call) Cells(n int) []script.Cell {
+	if cap(c.v.cells) < n {
+		c.v.cells = make([]script.Cell, n)
+	}
+	return c.v.cells[:n]
+}

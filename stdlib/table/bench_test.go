@@ -16,6 +16,9 @@ import (
 // table (as per-connection rows would be), except incr-shared, where both
 // workers increment the same 1024 rows, and atomic, one shared counter.
 // Every row has the columns { n = "int", name = "string", score = "float" }.
+// set and get build a new table / object per call (a row literal, the
+// returned row); set-reused writes one table changed in place, get-into
+// reads into one table passed as get's second argument.
 //
 // "call" is the floor of the binding: a loop calling a Go function that
 // does nothing, with incr's arguments; its 2worker/1worker ratio is what
@@ -86,6 +89,22 @@ h.ready("get", function(n)
   end
   return s
 end)
+h.ready("set-reused", function(n)
+  local j, row = 0, { n = 0, name = "ann", score = 1.5 }
+  for i = 1, n do
+    j = j % 1024 + 1
+    row.n = i
+    t:set(keys[j], row)
+  end
+end)
+h.ready("get-into", function(n)
+  local j, s, row = 0, 0, {}
+  for i = 1, n do
+    j = j % 1024 + 1
+    s = s + t:get(keys[j], row).n
+  end
+  return s
+end)
 h.ready("atomic", function(n)
   local a = imscript.atomic("bench")
   for i = 1, n do a:add(1) end
@@ -147,13 +166,31 @@ h.ready("get", (n) => {
   }
   return s;
 });
+h.ready("set-reused", (n) => {
+  let j = 0;
+  const row = { n: 0, name: "ann", score: 1.5 };
+  for (let i = 0; i < n; i++) {
+    j = (j + 1) % 1024;
+    row.n = i;
+    t.set(keys[j], row);
+  }
+});
+h.ready("get-into", (n) => {
+  let j = 0, s = 0;
+  const row = {};
+  for (let i = 0; i < n; i++) {
+    j = (j + 1) % 1024;
+    s += t.get(keys[j], row).n;
+  }
+  return s;
+});
 h.ready("atomic", (n) => {
   const a = imscript.atomic("bench");
   for (let i = 0; i < n; i++) a.add(1);
 });
 `
 
-var benchOps = []string{"call", "incr", "incr-shared", "getfield", "set", "get", "atomic"}
+var benchOps = []string{"call", "incr", "incr-shared", "getfield", "set", "get", "set-reused", "get-into", "atomic"}
 
 // BenchmarkTable runs each operation from Lua and JS on one worker and on
 // two workers at once, next to the Go map+mutex baseline.
@@ -300,14 +337,14 @@ func (b *baseline) run(op string, w, n int) {
 			s += b.n[keys[j]]
 			b.mu.Unlock()
 		}
-	case "set":
+	case "set", "set-reused":
 		for i := range n {
 			j = (j + 1) % benchKeys
 			b.mu.Lock()
 			*b.rows[keys[j]] = baseRow{n: int64(i), name: "ann", score: 1.5}
 			b.mu.Unlock()
 		}
-	case "get":
+	case "get", "get-into":
 		for range n {
 			j = (j + 1) % benchKeys
 			b.mu.Lock()

@@ -10,17 +10,6 @@ import (
 // script's table / object one by one, get writes them into a new one or
 // into the one the script passed, with no Map and no Value per column.
 
-// rowCells is where a row's cells go during one call: on the stack for
-// tables of up to 8 columns.
-type rowCells [8]script.Cell
-
-func (b *rowCells) cells(n int) []script.Cell {
-	if n <= len(b) {
-		return b[:n]
-	}
-	return make([]script.Cell, n)
-}
-
 // SetCells is SetValues with the values as cells (CellAbsent: not given).
 func (t *Table) SetCells(key string, cells []script.Cell) error {
 	var buf [8]update
@@ -109,8 +98,7 @@ func (t *Table) GetCells(key string, cells []script.Cell) bool {
 
 // setRow is set(key, row) through the row fast path.
 func setRow(c script.Call, rc script.RowCall, t *Table, k string) {
-	var buf rowCells
-	cells := buf.cells(len(t.cols))
+	cells := rc.Cells(len(t.cols))
 	rc.ReadRow(1, "row", t.names, cells)
 	if err := t.SetCells(k, cells); err != nil {
 		fail(c, t, err)
@@ -122,8 +110,7 @@ func setRow(c script.Call, rc script.RowCall, t *Table, k string) {
 // getRow is get(key) and get(key, into) through the row fast path; into
 // is -1 for a new table / object.
 func getRow(c script.Call, rc script.RowCall, t *Table, k string, into int) {
-	var buf rowCells
-	cells := buf.cells(len(t.cols))
+	cells := rc.Cells(len(t.cols))
 	if !t.GetCells(k, cells) {
 		c.Return(nil)
 		return
