@@ -524,6 +524,7 @@ func TestScriptRowsIntoAndReused(t *testing.T) {
 		})
 	}
 }
+
 // rowWant: a row read into a table keeps the table's other fields; a
 // missing key leaves it alone.
 const rowWant = `true	true
