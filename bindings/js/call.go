@@ -352,6 +352,13 @@ func (c *call) ReturnRow(into int, names []string, cells []script.Cell) {
 		case script.CellNumber:
 			jv = c.v.toJS(cl.Num, 1)
 		case script.CellString:
+			if into >= 0 {
+				// A row read again into the same object: an unchanged
+				// string is left as it is (no new string value).
+				if old := o.Get(n); old != nil && old.ExportType() == typeString && old.String() == cl.Str {
+					continue
+				}
+			}
 			jv = rt.ToValue(cl.Str)
 		default:
 			jv = c.v.toJS(cl.Val, 1)

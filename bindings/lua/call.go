@@ -332,6 +332,13 @@ func (c *call) ReturnRow(into int, names []string, cells []script.Cell) {
 		case script.CellInt:
 			lv = lua.LNumber(cl.Int)
 		case script.CellString:
+			if into >= 0 {
+				// A row read again into the same table: an unchanged
+				// string is left as it is (no new string value).
+				if old, ok := t.RawGetString(n).(lua.LString); ok && string(old) == cl.Str {
+					continue
+				}
+			}
 			lv = lua.LString(cl.Str)
 		default:
 			lv = c.v.toLua(cl.Val, 1)
