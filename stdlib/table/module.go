@@ -88,7 +88,7 @@ func LookupAtomic(h Sharer, name string) *Atomic {
 func init() {
 	tableType.Define(map[string]script.Method{
 		"set":    {Fn: tableSet, Args: "key: string|integer, row: table", Returns: "boolean, string?", Doc: "Stores a row (missing columns are zero)."},
-		"get":    {Fn: tableGet, Args: "key: string|integer, field?: string", Returns: "any", Doc: "The row (or one field of it), or nil."},
+		"get":    {Fn: tableGet, Args: "key: string|integer, field?: string|table", Returns: "any", Doc: "The row (a new table, or written into the table given), or one field of it; nil when missing."},
 		"incr":   {Fn: func(c script.Call) { tableIncr(c, "incr", 1) }, Args: "key: string|integer, field: string, by?: number", Returns: "number|false, string?", Doc: "Adds to a number column; returns the new value."},
 		"decr":   {Fn: func(c script.Call) { tableIncr(c, "decr", -1) }, Args: "key: string|integer, field: string, by?: number", Returns: "number|false, string?", Doc: "Subtracts from a number column; returns the new value."},
 		"del":    {Fn: func(c script.Call) { c.ReturnBool(self(c).Del(key(c))) }, Args: "key: string|integer", Returns: "boolean", Doc: "Deletes a row; false when there was none."},
