@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/imscript/imscript/script"
 
@@ -543,3 +544,38 @@ table rows: column score is float, got string
 table rows: column name is string, got number
 false
 `
+
+// TestKeysAreCopied: the table keeps keys of its own, short ones (kept in
+// the row) and long ones alike, so a key whose bytes change afterwards (a
+// script string cut from a network read) still finds its row.
+func TestKeysAreCopied(t *testing.T) {
+	tb := table.New("keys", []table.Column{{Name: "n", Kind: table.Int}}, 4, 100)
+	for _, n := range []int{1, 31, 32, 33, 1024} {
+		buf := []byte(strings.Repeat("k", n-1) + "!")
+		key := unsafe.String(&buf[0], len(buf))
+		if _, err := tb.IncrInt(key, 0, int64(n)); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Clone(key)
+		buf[0] = 'X' // the caller's bytes change
+		if got := tb.GetField(want, 0); got != int64(n) {
+			t.Errorf("%d-byte key: GetField = %v, want %d", n, got, n)
+		}
+		if tb.Exists(key) {
+			t.Errorf("%d-byte key: the changed bytes %q find a row", n, key[:4])
+		}
+	}
+	seen := map[string]bool{}
+	next := tb.Iter()
+	for k, _, ok := next(); ok; k, _, ok = next() {
+		seen[k] = true
+	}
+	for _, n := range []int{1, 31, 32, 33, 1024} {
+		if k := strings.Repeat("k", n-1) + "!"; !seen[k] || !tb.Del(k) || tb.Exists(k) {
+			t.Errorf("%d-byte key: seen by Iter %v, then Del / Exists wrong", n, seen[k])
+		}
+	}
+	if tb.Count() != 0 {
+		t.Errorf("Count = %d after deleting every row", tb.Count())
+	}
+}
