@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscript/imscript/script"
 	"github.com/imscript/imscript/stdlib/table"
 )
 
@@ -401,5 +402,49 @@ func BenchmarkTableGo(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkTableRowsGo is the table's own part of a whole-row set and get
+// (SetCells, GetCells: what a script's set(key, row) and get(key, row)
+// cost past the binding) and of IncrInt, from Go on one goroutine, over
+// 1024 keys and over 100,000 (where a lookup misses the cache).
+func BenchmarkTableRowsGo(b *testing.B) {
+	cols := []table.Column{{Name: "n", Kind: table.Int}, {Name: "name", Kind: table.String, Size: 16}, {Name: "score", Kind: table.Float}}
+	for _, n := range []int{1024, 100_000} {
+		t := table.New("rows", cols, n, n)
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = "key" + strconv.Itoa(i+1)
+		}
+		cells := []script.Cell{{Kind: script.CellNumber, Num: 1}, {Kind: script.CellString, Str: "user"}, {Kind: script.CellNumber, Num: 0.5}}
+		for _, k := range keys {
+			if err := t.SetCells(k, cells); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run("set/"+strconv.Itoa(n)+"keys", func(b *testing.B) {
+			for i := range b.N {
+				cells[0].Num = float64(i)
+				if err := t.SetCells(keys[i%n], cells); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("get/"+strconv.Itoa(n)+"keys", func(b *testing.B) {
+			out := make([]script.Cell, len(cols))
+			for i := range b.N {
+				if !t.GetCells(keys[i%n], out) {
+					b.Fatal("missing row")
+				}
+			}
+		})
+		b.Run("incr/"+strconv.Itoa(n)+"keys", func(b *testing.B) {
+			for i := range b.N {
+				if _, err := t.IncrInt(keys[i%n], 0, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
