@@ -298,3 +298,99 @@ func (c *call) Async(int) func(script.Value, error) {
 		})
 	}
 }
+
+// ReadRow implements script.RowCall.
+func (c *call) ReadRow(i int, name string, names []string, cells []script.Cell) {
+	v := c.get(i)
+	o, ok := v.(*goja.Object)
+	if !ok || absent(v) {
+		c.bad(i, name, "an object")
+	}
+	for j, n := range names {
+		fv := o.Get(n)
+		if absent(fv) {
+			cells[j] = script.Cell{}
+			continue
+		}
+		switch fv.ExportType() {
+		case typeString:
+			cells[j] = script.Cell{Kind: script.CellString, Str: fv.String()}
+		case typeInt:
+			cells[j] = script.Cell{Kind: script.CellNumber, Num: float64(fv.ToInteger())}
+		case typeFloat:
+			cells[j] = script.Cell{Kind: script.CellNumber, Num: fv.ToFloat()}
+		default:
+			cells[j] = script.Cell{Kind: script.CellValue, Val: c.v.fromJS(fv, 1)}
+		}
+	}
+}
+
+// ReturnRow implements script.RowCall.
+func (c *call) ReturnRow(into int, names []string, cells []script.Cell) {
+	rt := c.v.rt
+	var o *goja.Object
+	if into >= 0 {
+		v := c.get(into)
+		var ok bool
+		if o, ok = v.(*goja.Object); !ok || absent(v) {
+			c.bad(into, "row", "an object")
+		}
+	} else {
+		o = rt.NewObject()
+	}
+	for j, n := range names {
+		var jv goja.Value
+		switch cl := &cells[j]; cl.Kind {
+		case script.CellAbsent:
+			continue
+		case script.CellInt:
+			if cl.Int > maxSafe || cl.Int < -maxSafe {
+				jv = c.v.toJS(cl.Int, 1) // a BigInt, as toJS makes it
+			} else {
+				jv = rt.ToValue(cl.Int)
+			}
+		case script.CellNumber:
+			jv = c.v.toJS(cl.Num, 1)
+		case script.CellString:
+			if into >= 0 {
+				// A row read again into the same object: an unchanged
+				// string is left as it is (no new string value).
+				if old := o.Get(n); old != nil && old.ExportType() == typeString && old.String() == cl.Str {
+					continue
+				}
+			}
+			jv = rt.ToValue(cl.Str)
+		default:
+			jv = c.v.toJS(cl.Val, 1)
+		}
+		if err := o.Set(n, jv); err != nil {
+			script.Usagef("cannot set field %s: %v", n, err)
+		}
+	}
+	c.ret = o
+}
+
+// IsTable implements script.RowCall.
+func (c *call) IsTable(i int) bool {
+	o, ok := c.get(i).(*goja.Object)
+	if !ok {
+		return false
+	}
+	switch o.ExportType() {
+	case typeHostObject, typeBytes, typeAB:
+		return false
+	}
+	if o.ClassName() == "Array" {
+		return false
+	}
+	_, isFn := goja.AssertFunction(o)
+	return !isFn
+}
+
+// Cells implements script.RowCall.
+func (c *call) Cells(n int) []script.Cell {
+	if cap(c.v.cells) < n {
+		c.v.cells = make([]script.Cell, n)
+	}
+	return c.v.cells[:n]
+}

@@ -105,6 +105,7 @@ type vm struct {
 	lastHost *script.Object
 
 	calls []*call
+	cells []script.Cell // RowCall.Cells
 	depth int
 
 	// entered counts the Run/Call frames on the Go stack: goja runs the

@@ -286,3 +286,79 @@ func (c *call) Async(cbArg int) func(script.Value, error) {
 		})
 	}
 }
+
+// ReadRow implements script.RowCall.
+func (c *call) ReadRow(i int, name string, names []string, cells []script.Cell) {
+	t, ok := c.get(i).(*lua.LTable)
+	if !ok {
+		c.bad(i, name, "table")
+	}
+	for j, n := range names {
+		switch x := t.RawGetString(n).(type) {
+		case lua.LNumber:
+			cells[j] = script.Cell{Kind: script.CellNumber, Num: float64(x)}
+		case lua.LString:
+			cells[j] = script.Cell{Kind: script.CellString, Str: string(x)}
+		case *lua.LNilType:
+			cells[j] = script.Cell{}
+		default:
+			v, err := c.v.fromLua(x, 1)
+			if err != nil {
+				script.Usagef("%v", err)
+			}
+			cells[j] = script.Cell{Kind: script.CellValue, Val: v}
+		}
+	}
+}
+
+// ReturnRow implements script.RowCall.
+func (c *call) ReturnRow(into int, names []string, cells []script.Cell) {
+	var t *lua.LTable
+	if into >= 0 {
+		var ok bool
+		if t, ok = c.get(into).(*lua.LTable); !ok {
+			c.bad(into, "row", "table")
+		}
+	} else {
+		t = c.L.CreateTable(0, len(names))
+	}
+	for j, n := range names {
+		var lv lua.LValue
+		switch cl := &cells[j]; cl.Kind {
+		case script.CellAbsent:
+			continue
+		case script.CellNumber:
+			lv = lua.LNumber(cl.Num)
+		case script.CellInt:
+			lv = lua.LNumber(cl.Int)
+		case script.CellString:
+			if into >= 0 {
+				// A row read again into the same table: an unchanged
+				// string is left as it is (no new string value).
+				if old, ok := t.RawGetString(n).(lua.LString); ok && string(old) == cl.Str {
+					continue
+				}
+			}
+			lv = lua.LString(cl.Str)
+		default:
+			lv = c.v.toLua(cl.Val, 1)
+		}
+		t.RawSetString(n, lv)
+	}
+	c.L.Push(t)
+	c.nret++
+}
+
+// IsTable implements script.RowCall.
+func (c *call) IsTable(i int) bool {
+	_, ok := c.get(i).(*lua.LTable)
+	return ok
+}
+
+// Cells implements script.RowCall.
+func (c *call) Cells(n int) []script.Cell {
+	if cap(c.v.cells) < n {
+		c.v.cells = make([]script.Cell, n)
+	}
+	return c.v.cells[:n]
+}

@@ -105,6 +105,7 @@ type vm struct {
 	metas   map[*script.Type]*lua.LTable
 
 	calls []*call
+	cells []script.Cell // RowCall.Cells
 	depth int
 
 	// States that run handlers (suspend.go): the main state, and threads

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscript/imscript/script"
 	"github.com/imscript/imscript/stdlib/table"
 )
 
@@ -16,6 +17,9 @@ import (
 // table (as per-connection rows would be), except incr-shared, where both
 // workers increment the same 1024 rows, and atomic, one shared counter.
 // Every row has the columns { n = "int", name = "string", score = "float" }.
+// set and get build a new table / object per call (a row literal, the
+// returned row); set-reused writes one table changed in place, get-into
+// reads into one table passed as get's second argument.
 //
 // "call" is the floor of the binding: a loop calling a Go function that
 // does nothing, with incr's arguments; its 2worker/1worker ratio is what
@@ -86,6 +90,22 @@ h.ready("get", function(n)
   end
   return s
 end)
+h.ready("set-reused", function(n)
+  local j, row = 0, { n = 0, name = "ann", score = 1.5 }
+  for i = 1, n do
+    j = j % 1024 + 1
+    row.n = i
+    t:set(keys[j], row)
+  end
+end)
+h.ready("get-into", function(n)
+  local j, s, row = 0, 0, {}
+  for i = 1, n do
+    j = j % 1024 + 1
+    s = s + t:get(keys[j], row).n
+  end
+  return s
+end)
 h.ready("atomic", function(n)
   local a = imscript.atomic("bench")
   for i = 1, n do a:add(1) end
@@ -147,13 +167,31 @@ h.ready("get", (n) => {
   }
   return s;
 });
+h.ready("set-reused", (n) => {
+  let j = 0;
+  const row = { n: 0, name: "ann", score: 1.5 };
+  for (let i = 0; i < n; i++) {
+    j = (j + 1) % 1024;
+    row.n = i;
+    t.set(keys[j], row);
+  }
+});
+h.ready("get-into", (n) => {
+  let j = 0, s = 0;
+  const row = {};
+  for (let i = 0; i < n; i++) {
+    j = (j + 1) % 1024;
+    s += t.get(keys[j], row).n;
+  }
+  return s;
+});
 h.ready("atomic", (n) => {
   const a = imscript.atomic("bench");
   for (let i = 0; i < n; i++) a.add(1);
 });
 `
 
-var benchOps = []string{"call", "incr", "incr-shared", "getfield", "set", "get", "atomic"}
+var benchOps = []string{"call", "incr", "incr-shared", "getfield", "set", "get", "set-reused", "get-into", "atomic"}
 
 // BenchmarkTable runs each operation from Lua and JS on one worker and on
 // two workers at once, next to the Go map+mutex baseline.
@@ -300,14 +338,14 @@ func (b *baseline) run(op string, w, n int) {
 			s += b.n[keys[j]]
 			b.mu.Unlock()
 		}
-	case "set":
+	case "set", "set-reused":
 		for i := range n {
 			j = (j + 1) % benchKeys
 			b.mu.Lock()
 			*b.rows[keys[j]] = baseRow{n: int64(i), name: "ann", score: 1.5}
 			b.mu.Unlock()
 		}
-	case "get":
+	case "get", "get-into":
 		for range n {
 			j = (j + 1) % benchKeys
 			b.mu.Lock()
@@ -364,5 +402,49 @@ func BenchmarkTableGo(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkTableRowsGo is the table's own part of a whole-row set and get
+// (SetCells, GetCells: what a script's set(key, row) and get(key, row)
+// cost past the binding) and of IncrInt, from Go on one goroutine, over
+// 1024 keys and over 100,000 (where a lookup misses the cache).
+func BenchmarkTableRowsGo(b *testing.B) {
+	cols := []table.Column{{Name: "n", Kind: table.Int}, {Name: "name", Kind: table.String, Size: 16}, {Name: "score", Kind: table.Float}}
+	for _, n := range []int{1024, 100_000} {
+		t := table.New("rows", cols, n, n)
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = "key" + strconv.Itoa(i+1)
+		}
+		cells := []script.Cell{{Kind: script.CellNumber, Num: 1}, {Kind: script.CellString, Str: "user"}, {Kind: script.CellNumber, Num: 0.5}}
+		for _, k := range keys {
+			if err := t.SetCells(k, cells); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run("set/"+strconv.Itoa(n)+"keys", func(b *testing.B) {
+			for i := range b.N {
+				cells[0].Num = float64(i)
+				if err := t.SetCells(keys[i%n], cells); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("get/"+strconv.Itoa(n)+"keys", func(b *testing.B) {
+			out := make([]script.Cell, len(cols))
+			for i := range b.N {
+				if !t.GetCells(keys[i%n], out) {
+					b.Fatal("missing row")
+				}
+			}
+		})
+		b.Run("incr/"+strconv.Itoa(n)+"keys", func(b *testing.B) {
+			for i := range b.N {
+				if _, err := t.IncrInt(keys[i%n], 0, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

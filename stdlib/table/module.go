@@ -88,7 +88,7 @@ func LookupAtomic(h Sharer, name string) *Atomic {
 func init() {
 	tableType.Define(map[string]script.Method{
 		"set":    {Fn: tableSet, Args: "key: string|integer, row: table", Returns: "boolean, string?", Doc: "Stores a row (missing columns are zero)."},
-		"get":    {Fn: tableGet, Args: "key: string|integer, field?: string", Returns: "any", Doc: "The row (or one field of it), or nil."},
+		"get":    {Fn: tableGet, Args: "key: string|integer, field?: string|table", Returns: "any", Doc: "The row (a new table, or written into the table given), or one field of it; nil when missing."},
 		"incr":   {Fn: func(c script.Call) { tableIncr(c, "incr", 1) }, Args: "key: string|integer, field: string, by?: number", Returns: "number|false, string?", Doc: "Adds to a number column; returns the new value."},
 		"decr":   {Fn: func(c script.Call) { tableIncr(c, "decr", -1) }, Args: "key: string|integer, field: string, by?: number", Returns: "number|false, string?", Doc: "Subtracts from a number column; returns the new value."},
 		"del":    {Fn: func(c script.Call) { c.ReturnBool(self(c).Del(key(c))) }, Args: "key: string|integer", Returns: "boolean", Doc: "Deletes a row; false when there was none."},
@@ -228,6 +228,10 @@ func fail(c script.Call, t *Table, err error) {
 func tableSet(c script.Call) {
 	t := self(c)
 	k := key(c)
+	if rc, ok := c.(script.RowCall); ok {
+		setRow(c, rc, t, k)
+		return
+	}
 	vals := make([]script.Value, len(t.cols))
 	c.Fields(1, "row", t.names, vals)
 	if err := t.SetValues(k, vals); err != nil {
@@ -240,7 +244,16 @@ func tableSet(c script.Call) {
 func tableGet(c script.Call) {
 	t := self(c)
 	k := key(c)
+	rc, fast := c.(script.RowCall)
+	if fast && rc.IsTable(1) {
+		getRow(c, rc, t, k, 1)
+		return
+	}
 	if c.OptStr(1, "field", "") == "" {
+		if fast {
+			getRow(c, rc, t, k, -1)
+			return
+		}
 		vals := make([]script.Value, len(t.cols))
 		if t.GetValues(k, vals) {
 			c.ReturnFields(t.names, vals)

@@ -38,9 +38,33 @@ func (c cell) str() string {
 // from the table is marked dead under its lock, so an operation that found
 // it just before looks the key up again.
 type row struct {
+	// key holds the bytes of a key of up to 32 bytes, and the map's key
+	// string points into it: a lookup that compares the key has already
+	// brought the row's first cache line in.
+	key   [32]byte
 	mu    sync.Mutex
 	dead  bool
 	cells []cell
+	// inline holds the cells of a row of up to 4 columns, so that the
+	// row is one allocation, its lines next to each other.
+	inline [4]cell
+}
+
+// newRow makes a zeroed row of n cells for key, and returns the table's
+// own copy of the key (a script's string may share memory with a bigger
+// one, a network read): in the row when it fits.
+func newRow(key string, n int) (*row, string) {
+	r := &row{}
+	if n <= len(r.inline) {
+		r.cells = r.inline[:n:n]
+	} else {
+		r.cells = make([]cell, n)
+	}
+	if len(key) > len(r.key) {
+		return r, strings.Clone(key)
+	}
+	copy(r.key[:], key)
+	return r, unsafe.String(&r.key[0], len(key))
 }
 
 // Table is a typed, sharded hash table safe for concurrent use.
@@ -162,13 +186,12 @@ func (t *Table) lockRow(key string, create bool) (*row, error) {
 				return nil, nil
 			}
 			var err error
-			// The key may share memory with a bigger script string (a
-			// network read): the table keeps a copy of its own.
-			r, _ = t.rows.LoadOrCompute(strings.Clone(key), func() (*row, bool) {
+			nr, own := newRow(key, len(t.cols))
+			r, _ = t.rows.LoadOrCompute(own, func() (*row, bool) {
 				if err = t.reserve(); err != nil {
 					return nil, true
 				}
-				return &row{cells: make([]cell, len(t.cols))}, false
+				return nr, false
 			})
 			if err != nil {
 				return nil, err // LoadOrCompute cancels only with err set
@@ -242,6 +265,12 @@ func (t *Table) SetValues(key string, vals []script.Value) error {
 		}
 		ups = append(ups, u)
 	}
+	return t.write(key, ups)
+}
+
+// write applies checked updates to the row under key, creating it when
+// it is missing.
+func (t *Table) write(key string, ups []update) error {
 	r, err := t.lockRow(key, true)
 	if err != nil {
 		return err

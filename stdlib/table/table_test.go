@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/imscript/imscript/script"
 
@@ -448,5 +449,133 @@ func TestWorkersShareTablesAcrossReloads(t *testing.T) {
 				t.Errorf("the scripts logged:\n%s", e)
 			}
 		})
+	}
+}
+
+// rowScripts read rows into a table / object the script passes (get(key,
+// row)), reuse one row table for set, and give set values of every other
+// type: the same lines in both languages.
+var rowScripts = map[string]string{
+	"lua": `
+local t = imscript.table("rows", { columns = { fd = "int", name = { "string", 4 }, score = "float" } })
+local function say(row) print(row.fd, row.name, row.score, row.extra) end
+local function try(f, ...)
+  local ok, err = pcall(f, ...)
+  if ok then print("no error") else print((tostring(err):gsub("^[^:]*:%d+: ", ""))) end
+end
+local row = { fd = 1, name = "ann", score = 0.5 }
+print(t:set("a", row), t:set("b", row))
+row.fd, row.name = 2, "bob"
+print(t:set("b", row))
+local into = { extra = "kept" }
+print(t:get("a", into) == into)
+say(into)
+t:get("b", into)
+say(into)
+print(t:get("zz", into), into.fd)
+say(t:get("b"))
+print(t:set("c", { fd = 3 }))
+t:get("c", into)
+say(into)
+print(t:set("d", { fd = 2^53, score = -1e300 }), t:get("d", "fd") == 2^53, t:get("d", "score"))
+try(t.set, t, "x", { fd = true })
+try(t.set, t, "x", { name = {} })
+try(t.set, t, "x", { score = "1" })
+try(t.set, t, "x", { name = 12 })
+print(t:exists("x"))
+`,
+	"js": `
+const t = imscript.table("rows", { columns: { fd: "int", name: ["string", 4], score: "float" } });
+function say(row) { console.log([row.fd, row.name, row.score, row.extra].map((v) => v === undefined || v === null ? "nil" : String(v)).join("\t")); }
+function tryf(f) { try { f(); console.log("no error"); } catch (e) { console.log(e.message); } }
+const row = { fd: 1, name: "ann", score: 0.5 };
+console.log([t.set("a", row), t.set("b", row)].join("\t"));
+row.fd = 2; row.name = "bob";
+console.log(String(t.set("b", row)));
+const into = { extra: "kept" };
+console.log(String(t.get("a", into) === into));
+say(into);
+t.get("b", into);
+say(into);
+console.log((t.get("zz", into) === null ? "nil" : "row") + "\t" + into.fd);
+say(t.get("b"));
+console.log(String(t.set("c", { fd: 3 })));
+t.get("c", into);
+say(into);
+console.log([t.set("d", { fd: 2 ** 53, score: -1e300 }), t.get("d", "fd") === 2 ** 53, t.get("d", "score")].join("\t"));
+tryf(() => t.set("x", { fd: true }));
+tryf(() => t.set("x", { name: {} }));
+tryf(() => t.set("x", { score: "1" }));
+tryf(() => t.set("x", { name: 12 }));
+console.log(String(t.exists("x")));
+`,
+}
+
+func TestScriptRowsIntoAndReused(t *testing.T) {
+	for _, lang := range []string{"lua", "js"} {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			r := start(t, lang, rowScripts[lang], 1)
+			if err := r.Stop(); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			if got := r.Stdout(); got != rowWant {
+				t.Errorf("stdout:\n%s\nwant:\n%s\nlog:\n%s", got, rowWant, r.Logs())
+			}
+		})
+	}
+}
+
+// rowWant: a row read into a table keeps the table's other fields; a
+// missing key leaves it alone.
+const rowWant = `true	true
+true
+true
+1	ann	0.5	kept
+2	bob	0.5	kept
+nil	2
+2	bob	0.5	nil
+true
+3		0	kept
+true	true	-1e+300
+table rows: column fd is int, got boolean
+table rows: column name is string, got table
+table rows: column score is float, got string
+table rows: column name is string, got number
+false
+`
+
+// TestKeysAreCopied: the table keeps keys of its own, short ones (kept in
+// the row) and long ones alike, so a key whose bytes change afterwards (a
+// script string cut from a network read) still finds its row.
+func TestKeysAreCopied(t *testing.T) {
+	tb := table.New("keys", []table.Column{{Name: "n", Kind: table.Int}}, 4, 100)
+	for _, n := range []int{1, 31, 32, 33, 1024} {
+		buf := []byte(strings.Repeat("k", n-1) + "!")
+		key := unsafe.String(&buf[0], len(buf))
+		if _, err := tb.IncrInt(key, 0, int64(n)); err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Clone(key)
+		buf[0] = 'X' // the caller's bytes change
+		if got := tb.GetField(want, 0); got != int64(n) {
+			t.Errorf("%d-byte key: GetField = %v, want %d", n, got, n)
+		}
+		if tb.Exists(key) {
+			t.Errorf("%d-byte key: the changed bytes %q find a row", n, key[:4])
+		}
+	}
+	seen := map[string]bool{}
+	next := tb.Iter()
+	for k, _, ok := next(); ok; k, _, ok = next() {
+		seen[k] = true
+	}
+	for _, n := range []int{1, 31, 32, 33, 1024} {
+		if k := strings.Repeat("k", n-1) + "!"; !seen[k] || !tb.Del(k) || tb.Exists(k) {
+			t.Errorf("%d-byte key: seen by Iter %v, then Del / Exists wrong", n, seen[k])
+		}
+	}
+	if tb.Count() != 0 {
+		t.Errorf("Count = %d after deleting every row", tb.Count())
 	}
 }

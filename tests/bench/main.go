@@ -647,8 +647,12 @@ func run() error {
 		}
 		stopBusy()
 	}
+	if o.has(secTable) {
+		tableRun(o, b) // table.go
+	}
 	took := time.Since(began)
 	md := report(o, env, res, took)
+	md += tableReport() // table.go: "" unless the table section ran
 	fmt.Print(md)
 	if o.out != "" {
 		path := o.out
