@@ -488,14 +488,20 @@ func (r *Request) Own(a *Arena) {
 // Arena hands out byte slices carved from larger blocks, for requests that
 // outlive the read buffer they were parsed from. A block is never reused:
 // a slice stays valid as long as anything refers to it (and keeps its
-// block alive). It is for one goroutine.
-type Arena struct{ block []byte }
+// block alive). The first slice is allocated on its own (a connection that
+// carries one request, a WebSocket handshake, holds no block); blocks start
+// with the second. It is for one goroutine.
+type Arena struct {
+	block []byte
+	used  bool
+}
 
 const arenaBlock = 4096
 
 // Alloc returns n bytes of a's memory.
 func (a *Arena) Alloc(n int) []byte {
-	if n > arenaBlock/4 {
+	if !a.used || n > arenaBlock/4 {
+		a.used = true
 		return make([]byte, n)
 	}
 	if n > len(a.block) {
