@@ -47,3 +47,36 @@ func BenchmarkHTTPInput(b *testing.B) {
 		})
 	}
 }
+
+// TestHTTPRequestOwnsItsHead: a request posted to the worker keeps its
+// method, target, header fields and body after the connection's read
+// buffer has moved on and been filled with the next requests.
+func TestHTTPRequestOwnsItsHead(t *testing.T) {
+	c := protoConn(t, script.Map{"type": "http"})
+	in := &netInbound{}
+	var got []*httpRequest
+	for i, req := range []string{
+		"POST /first?a=1 HTTP/1.1\r\nHost: one\r\nX-A: alpha\r\nContent-Length: 5\r\n\r\nhello",
+		"PUT /second HTTP/1.1\r\nHost: two\r\nX-A: beta!\r\nContent-Length: 5\r\n\r\nworld",
+		"GET /third-and-longer HTTP/1.1\r\nHost: three\r\nX-A: gamma\r\n\r\n",
+	} {
+		in.buf = append(in.buf, req...) // Discard emptied it: the same memory
+		c.onData(in)
+		for _, ev := range c.worker.q.take(nil) {
+			p, ok := ev.u.(*httpRequest)
+			if !ok {
+				t.Fatalf("request %d: unit %T", i, ev.u)
+			}
+			got = append(got, p)
+		}
+	}
+	want := []string{"POST /first?a=1 one alpha hello", "PUT /second two beta! world", "GET /third-and-longer three gamma "}
+	if len(got) != len(want) {
+		t.Fatalf("%d requests, want %d", len(got), len(want))
+	}
+	for i, p := range got {
+		if s := p.Method() + " " + p.Target() + " " + p.Host() + " " + p.Header("x-a") + " " + string(p.Body); s != want[i] {
+			t.Errorf("request %d is %q, want %q", i, s, want[i])
+		}
+	}
+}
