@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -122,12 +123,18 @@ func FuzzHTTPRequest(f *testing.F) {
 //   - a chunk line with bytes other than hex digits, SP/HTAB and an
 //     extension without controls (ErrChunkLine), a malformed trailer field
 //     (ErrTrailer).
+//
+// Run it with a short -fuzzminimizetime (1s): by default each new
+// interesting input is minimized for up to a minute, most of a run.
 func FuzzDifferential(f *testing.F) {
-	for _, s := range requestSeeds {
-		f.Add([]byte(s))
+	for i, s := range requestSeeds {
+		f.Add([]byte(s), uint8(i))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		differ(t, data, 4096, 1<<16)
+	f.Fuzz(func(t *testing.T, data []byte, limits uint8) {
+		// Small limits too: the 431 and 413 edges.
+		maxHeader := []int{4096, 4096, 64, 100}[limits&3]
+		maxBody := []int{1 << 16, 4, 1 << 16, 0}[limits>>2&3]
+		differ(t, data, maxHeader, maxBody)
 	})
 }
 
@@ -272,5 +279,38 @@ func FuzzChunkedBody(f *testing.F) {
 		if rerr != nil || !bytes.Equal(rbody, body) || rused != used {
 			t.Fatalf("%q, %d; the old decoder: %q, %d, %v", body, used, rbody, rused, rerr)
 		}
+	})
+}
+
+// FuzzDifferentialParts is FuzzDifferential on requests built from parts
+// (a request line, two fields, a body framed by flags), so that the
+// mutator changes one part at a time and the rest stays well formed.
+func FuzzDifferentialParts(f *testing.F) {
+	f.Add("GET / HTTP/1.1", "X-A", "a", "Connection", "keep-alive", []byte(""), uint8(0))
+	f.Add("POST /p?q=1 HTTP/1.1", "Content-Type", "text/plain", "Expect", "100-continue", []byte("hello"), uint8(1))
+	f.Add("POST /p HTTP/1.1", "Trailer", "X-T", "X-B", "b", []byte("5\r\nhello\r\n0\r\nX-T: t\r\n\r\n"), uint8(2))
+	f.Add("GET http://h:1/a%20b HTTP/1.0", "Connection", "Keep-Alive, foo", "Cookie", "a=1; b=2", []byte(""), uint8(4))
+	f.Add("CONNECT h:443 HTTP/1.1", "Content-Length", "0", "Transfer-Encoding", "chunked", []byte("0\r\n\r\n"), uint8(8))
+	f.Fuzz(func(t *testing.T, line, n1, v1, n2, v2 string, body []byte, flags uint8) {
+		var b bytes.Buffer
+		b.WriteString(line + "\r\n")
+		if flags&8 == 0 {
+			b.WriteString("Host: a\r\n")
+		}
+		b.WriteString(n1 + ": " + v1 + "\r\n")
+		b.WriteString(n2 + ": " + v2 + "\r\n")
+		switch flags & 3 {
+		case 1:
+			b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")
+		case 2:
+			b.WriteString("Transfer-Encoding: chunked\r\n")
+		}
+		b.WriteString("\r\n")
+		b.Write(body)
+		maxHeader, maxBody := 4096, 1<<16
+		if flags&16 != 0 {
+			maxHeader, maxBody = 80, 3
+		}
+		differ(t, b.Bytes(), maxHeader, maxBody)
 	})
 }

@@ -100,9 +100,10 @@ type Request struct {
 
 var crlf = []byte("\r\n")
 
-// Parse parses the first request in buf into a Request it allocates, and
-// owns it (see Request.Parse, Request.Own): the old way, for callers that
-// keep requests without an Arena.
+// Parse parses the first request in buf into a Request it allocates and
+// owns it (see Request.Parse, Request.Own without an Arena): for callers
+// that keep each request on its own. A partial request (head complete,
+// body not) is returned with 0 bytes.
 func Parse(buf []byte, maxHeader, maxBody int) (*Request, int, error) {
 	r := new(Request)
 	n, err := r.Parse(buf, maxHeader, maxBody)
