@@ -280,6 +280,9 @@ func (r *Request) parseHead() error {
 		if r.nfields < fixedFields {
 			r.fields[r.nfields] = f
 		} else {
+			if r.more == nil {
+				r.more = make([]field, 0, fixedFields) // one allocation for up to twice as many
+			}
 			r.more = append(r.more, f)
 		}
 		r.nfields++

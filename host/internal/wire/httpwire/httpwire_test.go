@@ -405,6 +405,17 @@ func TestParseAllocs(t *testing.T) {
 	if allocs > 0.2 {
 		t.Errorf("Parse and Own: %v allocations, want one per block of heads", allocs)
 	}
+	// Beyond the fixed fields: one allocation for up to 16 more.
+	many := bytes.Replace(buf, []byte("\r\n\r\n"), []byte("\r\n"+strings.Repeat("Sec-Fetch-X: y\r\n", 16)+"\r\n"), 1)
+	allocs = testing.AllocsPerRun(100, func() {
+		var r Request
+		if n, err := r.Parse(many, testMaxHeader, testMaxBody); err != nil || n != len(many) || r.NumFields() != 24 {
+			t.Fatalf("Parse = %d, %v, %d fields", n, err, r.NumFields())
+		}
+	})
+	if allocs != 1 {
+		t.Errorf("Parse of a GET with 24 fields: %v allocations, want 1", allocs)
+	}
 }
 
 func TestDecodeChunked(t *testing.T) {
