@@ -8,6 +8,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/imscript/imscript/script"
@@ -50,10 +51,10 @@ var requestType = &script.Type{Name: "http_request", Transient: true,
 	}}
 
 var requestFields = map[string]func(r *request) script.Value{
-	"method":      func(r *request) script.Value { return r.p.R.Method },
-	"uri":         func(r *request) script.Value { return r.p.R.RequestURI },
-	"path":        func(r *request) script.Value { return r.p.R.URL.Path },
-	"protocol":    func(r *request) script.Value { return r.p.R.Proto },
+	"method":      func(r *request) script.Value { return r.p.Method() },
+	"uri":         func(r *request) script.Value { return r.p.Target() },
+	"path":        func(r *request) script.Value { return r.p.Path() },
+	"protocol":    func(r *request) script.Value { return r.p.Proto() },
 	"fd":          func(r *request) script.Value { return r.c.id },
 	"server_port": func(r *request) script.Value { return int64(r.srv.Port()) },
 	"remote_ip": func(r *request) script.Value {
@@ -75,18 +76,24 @@ var requestFields = map[string]func(r *request) script.Value{
 		return r.p.Body
 	},
 	"header": func(r *request) script.Value {
-		h := make(script.Map, len(r.p.R.Header)+1)
-		for k, vs := range r.p.R.Header {
-			h[strings.ToLower(k)] = strings.Join(vs, ", ")
+		h := make(script.Map, r.p.NumFields())
+		for i := range r.p.NumFields() {
+			name, value := r.p.Field(i)
+			name = strings.ToLower(name)
+			if prev, ok := h[name]; ok {
+				value = prev.(string) + ", " + value
+			}
+			h[name] = value
 		}
-		if r.p.R.Host != "" {
-			h["host"] = r.p.R.Host
+		if host := r.p.Host(); host != "" {
+			h["host"] = host // an absolute target's, as net/http has it
 		}
 		return h
 	},
 	"query": func(r *request) script.Value {
 		q := script.Map{}
-		for k, vs := range r.p.R.URL.Query() {
+		vals, _ := url.ParseQuery(r.p.RawQuery())
+		for k, vs := range vals {
 			if len(vs) > 0 {
 				q[k] = vs[0]
 			}
@@ -95,7 +102,8 @@ var requestFields = map[string]func(r *request) script.Value{
 	},
 	"cookie": func(r *request) script.Value {
 		m := script.Map{}
-		for _, ck := range r.p.R.Cookies() {
+		hr := http.Request{Header: http.Header{"Cookie": slices.Collect(r.p.Values("Cookie"))}}
+		for _, ck := range hr.Cookies() {
 			m[ck.Name] = ck.Value
 		}
 		return m
@@ -147,7 +155,7 @@ func (r *request) field(name string, get func(*request) script.Value) script.Val
 func (r *request) form(which string) script.Value {
 	post, files := script.Map{}, script.Map{}
 	if len(r.p.Body) > 0 {
-		if p, f := parseForm(r.p.R, r.p.Body); p != nil {
+		if p, f := parseForm(r.p.Header("Content-Type"), r.p.Body); p != nil {
 			post = p
 			if f != nil {
 				files = f
@@ -198,8 +206,8 @@ func (s *Server) requestObject(c *conn, p *httpRequest) *script.Object {
 }
 
 // parseForm reads urlencoded and multipart bodies.
-func parseForm(r *http.Request, body []byte) (post, files script.Map) {
-	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+func parseForm(contentType string, body []byte) (post, files script.Map) {
+	ct, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return nil, nil
 	}

@@ -40,9 +40,11 @@ type httpConn struct {
 	upgrades bool // a websocket server's connection: Upgrade: websocket is taken
 
 	// Request parsing: the transport goroutine only.
-	seq          uint64 // requests parsed so far
-	sentContinue bool   // 100 Continue answered for the request being read
-	closing      bool   // a request asked to close: parse nothing after it
+	seq          uint64         // requests parsed so far
+	sentContinue bool           // 100 Continue answered for the request being read
+	closing      bool           // a request asked to close: parse nothing after it
+	next         *httpRequest   // the request being parsed (reused until complete)
+	arena        httpwire.Arena // the heads of requests, owned (they outlive the read buffer)
 
 	// ws is set on the transport goroutine at an upgrade, before the open
 	// unit is posted; from then on the connection carries frames.
@@ -53,9 +55,11 @@ type httpConn struct {
 	queue []*response
 }
 
-// httpRequest is one complete request on its way to the worker.
+// httpRequest is one complete request on its way to the worker. Its head
+// was copied out of the connection's read buffer (Own) before the buffer
+// moved on, so the worker reads it while the loop reads the next.
 type httpRequest struct {
-	*httpwire.Request
+	httpwire.Request
 	seq uint64
 }
 
@@ -77,7 +81,11 @@ func (h *httpConn) input(c *conn, in inbound) {
 		if len(buf) == 0 {
 			return
 		}
-		p, n, err := httpwire.Parse(buf, st.HTTPMaxHeaderSize, st.PackageMaxLength)
+		if h.next == nil {
+			h.next = &httpRequest{}
+		}
+		p := &h.next.Request
+		n, err := p.Parse(buf, st.HTTPMaxHeaderSize, st.PackageMaxLength)
 		if err != nil {
 			var he *httpwire.Error
 			if !errors.As(err, &he) {
@@ -88,20 +96,23 @@ func (h *httpConn) input(c *conn, in inbound) {
 		}
 		if n == 0 {
 			// Incomplete: answer Expect: 100-continue once the head is in.
-			if p != nil && !h.sentContinue && httpwire.ExpectsContinue(p.R) {
+			if p.HeadComplete() && !h.sentContinue && httpwire.ExpectsContinue(p) {
 				h.sentContinue = true
 				c.Send([]byte("HTTP/1.1 100 Continue\r\n\r\n"))
 			}
 			return
 		}
+		p.Own(&h.arena) // before Discard: buf is the transport's
 		_, _ = in.Discard(n)
 		h.sentContinue = false
 		h.seq++
-		req := &httpRequest{Request: p, seq: h.seq}
+		req := h.next
+		h.next = nil
+		req.seq = h.seq
 		s.requestNum.Add(1)
 		s.bytesIn.Add(int64(n))
-		if h.upgrades && httpwire.HeaderHasToken(p.R.Header, "Upgrade", "websocket") {
-			hs, herr := wsAccept(st, p.R)
+		if h.upgrades && p.HasToken("Upgrade", "websocket") {
+			hs, herr := wsAccept(st, p)
 			if herr != nil {
 				h.refuse(c, herr)
 				return
@@ -157,7 +168,7 @@ func httpOf(c *conn) *httpConn {
 func (p *httpRequest) run(w *worker, ev *event) {
 	s, c := ev.srv, ev.conn
 	res := newResponse(s, c, p)
-	if s.serveStatic(res, p.R) {
+	if s.serveStatic(res, &p.Request) {
 		return
 	}
 	inst := w.inst
@@ -193,7 +204,7 @@ func (p *httpRequest) dispatch(w *worker, inst *instance, req *request) (ran boo
 	s, res := req.srv, req.res
 	reqObj := &script.Object{Type: requestType, Data: req}
 	if rt := routerOf(inst, s); rt != nil {
-		r, params, allow := rt.match(p.R.Method, p.R.URL.EscapedPath())
+		r, params, allow := rt.match(p.Method(), p.EscapedPath())
 		switch {
 		case r != nil:
 			req.params = params

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imscript/imscript/host/internal/wire/httpwire"
 	"github.com/imscript/imscript/script"
 )
 
@@ -55,8 +56,8 @@ type response struct {
 func newResponse(s *Server, c *conn, p *httpRequest) *response {
 	r := &response{c: c, srv: s, status: 200, keepAlive: p != nil && p.KeepAlive}
 	if p != nil {
-		r.head = p.R.Method == http.MethodHead
-		r.http10 = !p.R.ProtoAtLeast(1, 1)
+		r.head = p.Method() == http.MethodHead
+		r.http10 = !p.ProtoAtLeast(1, 1)
 	}
 	r.obj = &script.Object{Type: responseType, Data: r}
 	h := httpOf(c)
@@ -263,7 +264,7 @@ const maxFileSize = 64 << 20
 
 // serveFile answers with a file's content. req (may be nil) enables
 // If-Modified-Since.
-func (r *response) serveFile(f *os.File, name string, req *http.Request) bool {
+func (r *response) serveFile(f *os.File, name string, req *httpwire.Request) bool {
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() || st.Size() > maxFileSize {
 		return false
@@ -274,7 +275,7 @@ func (r *response) serveFile(f *os.File, name string, req *http.Request) bool {
 	mod := st.ModTime().UTC().Truncate(time.Second)
 	r.setHeader("Last-Modified", mod.Format(http.TimeFormat))
 	if req != nil {
-		if ims, err := http.ParseTime(req.Header.Get("If-Modified-Since")); err == nil && !mod.After(ims) {
+		if ims, err := http.ParseTime(req.Header("If-Modified-Since")); err == nil && !mod.After(ims) {
 			r.status = http.StatusNotModified
 			r.end(nil)
 			return true
@@ -310,12 +311,15 @@ func contentType(name string) string {
 }
 
 // serveStatic answers GET/HEAD requests for files under document_root.
-func (s *Server) serveStatic(r *response, req *http.Request) bool {
+func (s *Server) serveStatic(r *response, req *httpwire.Request) bool {
 	root := s.cfg.Load().root
-	if root == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+	if root == nil {
 		return false
 	}
-	p := req.URL.Path
+	if m := req.Method(); m != http.MethodGet && m != http.MethodHead {
+		return false
+	}
+	p := req.Path()
 	if strings.ContainsAny(p, "\\\x00") {
 		return false
 	}

@@ -66,25 +66,25 @@ func wsOwnHeader(name string) bool {
 }
 
 // wsAccept validates an upgrade request against the server's settings.
-func wsAccept(st *settings, r *http.Request) (*wsHandshake, *httpwire.Error) {
+func wsAccept(st *settings, r *httpwire.Request) (*wsHandshake, *httpwire.Error) {
 	refuse := func(status int, err error) (*wsHandshake, *httpwire.Error) {
 		return nil, &httpwire.Error{Status: status, Err: err}
 	}
-	if r.Method != http.MethodGet {
+	if r.Method() != http.MethodGet {
 		return refuse(400, errors.New("websocket upgrade must be a GET"))
 	}
-	if !r.ProtoAtLeast(1, 1) || !httpwire.HeaderHasToken(r.Header, "Connection", "upgrade") {
+	if !r.ProtoAtLeast(1, 1) || !r.HasToken("Connection", "upgrade") {
 		return refuse(400, errors.New("websocket upgrade without Connection: upgrade"))
 	}
-	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
+	if v := r.Header("Sec-WebSocket-Version"); v != "13" {
 		return refuse(426, fmt.Errorf("websocket version %q not supported (13)", v))
 	}
-	key := r.Header.Get("Sec-WebSocket-Key")
+	key := r.Header("Sec-WebSocket-Key")
 	if !wsframe.ValidKey(key) {
 		return refuse(400, errors.New("bad Sec-WebSocket-Key"))
 	}
 	if len(st.WebsocketOrigins) > 0 {
-		origin := r.Header.Get("Origin")
+		origin := r.Header("Origin")
 		ok := false
 		for _, o := range st.WebsocketOrigins {
 			if strings.EqualFold(o, origin) {
@@ -98,7 +98,7 @@ func wsAccept(st *settings, r *http.Request) (*wsHandshake, *httpwire.Error) {
 	hs := &wsHandshake{accept: wsframe.AcceptKey(key)}
 	if len(st.WebsocketSubprotocols) > 0 {
 	pick:
-		for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for v := range r.Values("Sec-WebSocket-Protocol") {
 			for _, offered := range strings.Split(v, ",") {
 				offered = strings.TrimSpace(offered)
 				for _, p := range st.WebsocketSubprotocols {
@@ -111,7 +111,7 @@ func wsAccept(st *settings, r *http.Request) (*wsHandshake, *httpwire.Error) {
 		}
 	}
 	if st.WebsocketCompression {
-		hs.deflate = wsframe.OffersDeflate(r.Header.Values("Sec-WebSocket-Extensions"))
+		hs.deflate = wsframe.OffersDeflate(slices.Collect(r.Values("Sec-WebSocket-Extensions")))
 	}
 	return hs, nil
 }
