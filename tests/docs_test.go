@@ -545,6 +545,26 @@ var docsRunChecks = map[string]func(t *testing.T, d *docsSample){
 			t.Errorf("ETag %q, want the body's sha256 %x", got, sum)
 		}
 	},
+	// docs/javascript.md: the set-up awaits at the top level (a config
+	// file, a table), then the server counts visits in it, on both
+	// workers; a config that is not JSON fails the start with its line.
+	"http-tla": func(t *testing.T, d *docsSample) {
+		s := d.start(runOpts{})
+		base := "http://" + s.addr()
+		for i := 1; i <= 3; i++ {
+			docsHTTP(t, "GET", base+"/home", "", 200, fmt.Sprintf("welcome, visit %d of home", i))
+		}
+		docsHTTP(t, "GET", base+"/about", "", 200, "welcome, visit 1 of about")
+		s.kill()
+		if err := os.WriteFile(filepath.Join(d.dir, "config.json"), []byte("{ nope"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := docsCommand(t, d.dir, map[string]string{"PORT": strconv.Itoa(freePort(t))}, "run", "--no-watch", "--workers", "2", d.path)
+		r.wantExit(t, 1)
+		if !strings.Contains(r.stderr, filepath.Base(d.path)+":1:") || !strings.Contains(r.stderr, "SyntaxError") {
+			t.Errorf("a bad config: stderr %q, want the SyntaxError at %s:1", r.stderr, filepath.Base(d.path))
+		}
+	},
 	// docs/metrics.md: the script's metrics at /metrics.
 	"tcp-metrics": func(t *testing.T, d *docsSample) {
 		maddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
@@ -1041,6 +1061,10 @@ func TestDocsSamples(t *testing.T) {
 		var pageRuns []*docsSample
 		for i, b := range f.blocks {
 			kind, name := b.runMark()
+			if _, ok := b.mark("file:"); ok && kind == "" && b.info != "lua" && b.info != "js" {
+				companions = append(companions, b) // config.json beside a sample
+				continue
+			}
 			if _, ok := b.mark("not-imscript"); ok || (b.info != "lua" && b.info != "js") {
 				if kind != "" {
 					failures = append(failures, fmt.Sprintf("%s: a %s mark on a %s block that is not an imscript script", b.where(), kind, b.info))

@@ -37,6 +37,7 @@ import (
 const (
 	wrapHead    = "(function (exports, require, module, __filename, __dirname) {"
 	wrapHeadESM = "(function (exports, require, module, __imscript_meta) {"
+	wrapHeadTLA = "(async function (exports, require, module, __imscript_meta) {"
 	wrapTail    = "\n})"
 )
 
@@ -45,7 +46,10 @@ type source struct {
 	prog *goja.Program // the wrapper function, for .js/.mjs/.cjs
 	json string        // the text, for .json
 	esm  bool
-	err  error
+	// tla: the module awaits at its top level; its wrapper is an async
+	// function, whose promise settles when the module has run.
+	tla bool
+	err error
 }
 
 // loader is a program's compiled files and what it learned of package.json
@@ -157,7 +161,8 @@ func compileCommonJS(path, src string, s *source) *source {
 		s = compileCJS(path, src)
 	}
 	if s.err != nil {
-		if m := transform(path, src, false); m.err == nil {
+		if m := transform(path, src, false); m.err == nil || m.tla {
+			// Awaiting at the top level makes it a module, as in Node.
 			return m
 		}
 	}
@@ -192,7 +197,7 @@ func transform(path, src string, esm bool) *source {
 	// an ES module for its whole namespace (Node's rule for CommonJS
 	// files, which __esModule tells apart here).
 	name := strings.TrimSuffix(path, filepath.Ext(path)) + ".js"
-	r := api.Transform(stripHashbang(src), api.TransformOptions{
+	opts := api.TransformOptions{
 		Format:     api.FormatCommonJS,
 		Platform:   api.PlatformNode,
 		Target:     api.ESNext,
@@ -204,19 +209,37 @@ func transform(path, src string, esm bool) *source {
 		Supported: map[string]bool{"dynamic-import": false, "async-generator": false, "for-await": false},
 		Define:    map[string]string{"import.meta": "__imscript_meta"},
 		LogLevel:  api.LogLevelSilent,
-	})
+	}
+	src = stripHashbang(src)
+	r := api.Transform(src, opts)
+	// Top-level await: esbuild refuses it in CommonJS output, so each one
+	// it finds is hidden from it (tlaHide) and put back in its output
+	// (tlaShow); the module's wrapper is then an async function.
+	var tla string
+	for len(r.Errors) > 0 && tlaError(r.Errors[0]) {
+		if tla == "" {
+			esm, tla = true, tlaMark(src)
+		}
+		var ok bool
+		if src, ok = tlaHide(src, r.Errors[0].Location, tla); !ok {
+			loc := r.Errors[0].Location
+			return &source{tla: true, err: fmt.Errorf("%s:%d:%d: syntax error: a top-level for await is not supported: put the loop in an async function and await it",
+				displayName(path), loc.Line, loc.Column+1)}
+		}
+		r = api.Transform(src, opts)
+	}
 	if len(r.Errors) > 0 {
 		e := r.Errors[0]
 		msg := e.Text
-		if strings.HasPrefix(msg, "Top-level await is currently not supported") {
-			msg = "top-level await is not supported in modules: put the code in an async function (handlers may await)"
-		}
 		if e.Location != nil {
 			return &source{err: fmt.Errorf("%s:%d:%d: syntax error: %s", displayName(path), e.Location.Line, e.Location.Column+1, msg)}
 		}
 		return &source{err: fmt.Errorf("%s: syntax error: %s", displayName(path), msg)}
 	}
 	code := string(r.Code)
+	if tla != "" {
+		code = tlaShow(code, tla)
+	}
 	// The map, naming the file itself, inline: goja reads it for stacks.
 	var sm map[string]any
 	var remap func(line, col int) (int, int)
@@ -240,9 +263,57 @@ func transform(path, src string, esm bool) *source {
 		prog, err := compileWrapped(path, wrapHead, code, false, false, remap)
 		return &source{prog: prog, err: err}
 	}
-	prog, err := compileWrapped(path, wrapHeadESM, code, true, false, remap)
-	return &source{prog: prog, esm: true, err: err}
+	head := wrapHeadESM
+	if tla != "" {
+		head = wrapHeadTLA
+	}
+	prog, err := compileWrapped(path, head, code, true, false, remap)
+	return &source{prog: prog, esm: true, tla: tla != "", err: err}
 }
+
+// tlaError says whether esbuild refused a top-level await.
+func tlaError(m api.Message) bool {
+	return m.Location != nil && strings.HasPrefix(m.Text, "Top-level await is currently not supported")
+}
+
+// tlaMark is the stand-in for a top-level await: a three-letter name the
+// module does not use, so that "NAME/ " in the source and "NAME / " in
+// esbuild's output are as long as "await" and "await " (lines and columns
+// stay where they were, for the source map).
+func tlaMark(src string) string {
+	for _, m := range []string{"_$a", "_$b", "_$c", "$_a", "$_b", "$_c", "$$a", "$$b"} {
+		if !strings.Contains(src, m) {
+			return m
+		}
+	}
+	return "$$$"
+}
+
+// tlaHide replaces the await at loc (esbuild's 1-based line, 0-based byte
+// column) with "MARK/ ": "await x" becomes "MARK/  x", a division esbuild
+// prints as "MARK / x" whatever x is (await binds tighter than any binary
+// operator but **, which may not follow it). A for await is refused.
+func tlaHide(src string, loc *api.Location, mark string) (string, bool) {
+	start := 0
+	for range loc.Line - 1 {
+		i := strings.IndexByte(src[start:], '\n')
+		if i < 0 {
+			return src, false
+		}
+		start += i + 1
+	}
+	at := start + loc.Column
+	if at+5 > len(src) || src[at:at+5] != "await" {
+		return src, false
+	}
+	if before := strings.TrimRight(src[start:at], " \t"); strings.HasSuffix(before, "for") {
+		return src, false
+	}
+	return src[:at] + mark + "/ " + src[at+5:], true
+}
+
+// tlaShow puts the awaits back in esbuild's output.
+func tlaShow(code, mark string) string { return strings.ReplaceAll(code, mark+" / ", "await ") }
 
 // compileWrapped compiles src in Node's wrapper function. Syntax errors
 // carry file:line:column of the file itself.
@@ -428,6 +499,10 @@ func (v *vm) load(path string) goja.Value {
 		}
 		panic(e)
 	}
+	if s.tla && path != p.path {
+		panic(nodeerrors.NewError(rt, nil, "ERR_REQUIRE_ASYNC_MODULE",
+			"%s awaits at its top level, which only the main script may do (an imported module runs to its end before its importer goes on): export an async function and await it in the main script", displayName(path)))
+	}
 	module := rt.NewObject()
 	exports := rt.NewObject()
 	_ = module.Set("exports", exports)
@@ -483,7 +558,10 @@ func (v *vm) runModule(s *source, path string, module, exports *goja.Object) err
 		_ = m.Set("filename", path)
 		_ = m.Set("dirname", dir)
 		_ = m.Set("main", path == v.inst.Program().Path())
-		_, err = fn(exports, exports, req, module, m)
+		ret, err := fn(exports, exports, req, module, m)
+		if s.tla && err == nil {
+			v.mainPromise, _ = ret.(*goja.Object) // the main script's (load)
+		}
 		return err
 	}
 	_, err = fn(exports, exports, req, module, rt.ToValue(path), rt.ToValue(dir))

@@ -165,14 +165,19 @@ for await 1,2,3
 // TestModuleErrors: what goes wrong in a module names the module's own
 // file and line: a syntax error (found when the main script compiles or
 // when the module is first imported), a throw in an imported ES module
-// (its stack, through the source map), top-level await (not supported:
-// said so), a top-level return in an ES module (an error there, as in
-// Node).
+// (its stack, through the source map), a throw after a top-level await,
+// an imported module that awaits at its top level and a top-level for
+// await (both refused: said so), a top-level return in an ES module (an
+// error there, as in Node).
 func TestModuleErrors(t *testing.T) {
 	files := map[string]string{
 		"bad.mjs":         "export const a = 1;\nexport const b = = 2;\n",
 		"throws.mjs":      "export const x = 1;\n\nexport function boom() {\n  throw new Error(\"boom\");\n}\n",
 		"tla.mjs":         "const x = await Promise.resolve(1);\nexport { x };\n",
+		"tla_late.mjs":    "const srv = imscript.server({ port: 0 });\nawait imscript.sleep(0.01);\n\nthrow new Error(\"late\");\n",
+		"tla_cjs.js":      "const x = await Promise.resolve(1);\n\nthrow new TypeError(\"cjs \" + x);\n",
+		"tla_import.mjs":  "import { x } from './tla.mjs';\nconsole.log(x);\n",
+		"tla_for.mjs":     "const srv = imscript.server({ port: 0 });\nfor await (const x of [1]) {}\n",
 		"ret.mjs":         "import x from './throws.mjs';\nreturn;\n",
 		"imports_bad.mjs": "import { a } from './bad.mjs';\nconsole.log(a);\n",
 		"bad.json":        "{ nope }",
@@ -180,7 +185,10 @@ func TestModuleErrors(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"bad.mjs":         "bad.mjs:2:18: syntax error",
-		"tla.mjs":         "tla.mjs:1:11: syntax error: top-level await is not supported in modules",
+		"tla_late.mjs":    "tla_late.mjs:4:6: Error: late",
+		"tla_cjs.js":      "tla_cjs.js:3:6: TypeError: cjs 1",
+		"tla_import.mjs":  "tla.mjs awaits at its top level, which only the main script may do",
+		"tla_for.mjs":     "tla_for.mjs:2:5: syntax error: a top-level for await is not supported",
 		"ret.mjs":         "ret.mjs:2:1: syntax error: Top-level return cannot be used inside an ECMAScript module",
 		"imports_bad.mjs": "bad.mjs:2:18: syntax error",
 		"bad_esm.js":      "bad_esm.js:2:11: syntax error: Unexpected \"=\"",
@@ -261,5 +269,41 @@ srv.route("GET", "/ok", (req, res) => res.send("ok"));
 	}
 	if code, body := get("/ok"); code != 200 || body != "ok" {
 		t.Errorf("/ok after: %d %q", code, body)
+	}
+}
+
+// TestTopLevelAwait: an ES module main script awaits at its top level —
+// a sleep, with its own timers running meanwhile, and awaits in every
+// position of an expression (esbuild does not take them in CommonJS
+// output: modules.go hides them from it) — and declares its server
+// after; a .js with an await at its top level is a module too, as in
+// Node. On two workers.
+func TestTopLevelAwait(t *testing.T) {
+	src := `import { add } from "./lib/math.mjs";
+let ticked = 0;
+setTimeout(() => ticked++, 0);
+imscript.tick(5, (id) => { ticked++; imscript.clear(id); });
+const t0 = Date.now();
+await imscript.sleep(0.05);
+const a = 2 * await Promise.resolve(3) + 1;
+const b = -await Promise.resolve(4) / 2;
+const c = ` + "`${await Promise.resolve(\"x\")}-${await Promise.resolve(\"y\")}`" + `;
+const { d } = await Promise.resolve({ d: await Promise.resolve(5) });
+const e = (await import("./lib/math.mjs")).add(1, await Promise.resolve(1));
+const f = await /a/.exec("cat").index;
+const g = [await 1, await (2), (await Promise.resolve(3)) ** 2].join("");
+export const h = await Promise.resolve("h");
+export default await Promise.resolve("dflt");
+const srv = imscript.server({ host: "127.0.0.1", port: 0 });
+console.log("ready", Date.now() - t0 >= 40, ticked, a, b, c, d, e, f, g, h, add(1, 2));
+`
+	want := "ready true 2 7 -2 x-y 5 2 1 129 h 3\n"
+	out, logs := runNamed(t, 2, "main.mjs", src, "", pkgFiles)
+	if !eachWorker(out, want, 2) {
+		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
+	}
+	out, logs = runNamed(t, 2, "main.js", "const x = await Promise.resolve(6);\nconsole.log(\"cjs-looking\", x * await x, typeof require, typeof __filename);\n", "", nil)
+	if want := "cjs-looking 36 function undefined\n"; !eachWorker(out, want, 2) {
+		t.Errorf("a .js awaiting at its top level: got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
 	}
 }
