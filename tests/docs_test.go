@@ -378,7 +378,7 @@ var docsRunChecks = map[string]func(t *testing.T, d *docsSample){
 	"http-data": func(t *testing.T, d *docsSample) {
 		redisURL := docsRedis(t)
 		d.replace("redis://127.0.0.1:6379/0", redisURL)
-		db := docsSQLite(t, filepath.Join(d.dir, "data", "app.db"),
+		db := docsSQLite(t, filepath.Join(d.dir, "app.db"),
 			"CREATE TABLE users (id INTEGER PRIMARY KEY, nick TEXT)",
 			"INSERT INTO users VALUES (1, 'ann')")
 		s := d.start(runOpts{})
