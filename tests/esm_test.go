@@ -138,3 +138,39 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// TestESMProjectTest: `imscript test` finds server.mjs and *.test.mjs; both
+// await at their top level; a failing assertion fails the run.
+func TestESMProjectTest(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "server.mjs"), `await imscript.sleep(0.02);
+const greeting = await Promise.resolve("hi");
+const srv = imscript.server({ host: "127.0.0.1", port: Number(imscript.env.PORT || 9501), open_eof_split: true, package_eof: "\n" });
+srv.on("receive", (srv, fd, line) => srv.send(fd, greeting + " " + line));
+`)
+	test := `import { test as t } from "imscript";
+const port = Number(imscript.env.PORT);
+await imscript.sleep(0.01);
+t.it("greets", async () => {
+  const inbox = t.inbox();
+  const cli = imscript.client({ type: "tcp", host: "127.0.0.1", port, open_eof_split: true, package_eof: "\n" });
+  cli.on("receive", (cli, data) => inbox.push(data));
+  cli.on("connect", (cli) => cli.send("ann\n"));
+  cli.connect();
+  t.equal(await inbox.take(), "WANT\n");
+  cli.close();
+});
+`
+	writeFile(t, filepath.Join(dir, "test", "server.test.mjs"), strings.Replace(test, "WANT", "hi ann", 1))
+	r := docsCommand(t, dir, nil, "test")
+	r.wantExit(t, 0)
+	if !strings.Contains(r.stdout, "PASS greets") {
+		t.Errorf("stdout:\n%s\nwant PASS greets", r.stdout)
+	}
+	writeFile(t, filepath.Join(dir, "test", "server.test.mjs"), strings.Replace(test, "WANT", "bye ann", 1))
+	r = docsCommand(t, dir, nil, "test")
+	r.wantExit(t, 1)
+	if !strings.Contains(r.stdout, "FAIL greets") {
+		t.Errorf("stdout:\n%s\nwant FAIL greets", r.stdout)
+	}
+}
