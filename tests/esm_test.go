@@ -16,7 +16,8 @@ import (
 )
 
 // esmServer is an ES module server that does its set-up at its top level
-// with await, as a Node program does: a sleep, a fetch, SQL statements;
+// with await, as a Node program does: an import of a module that awaits,
+// a sleep, a fetch, SQL statements;
 // then it declares its server (the port from PORT) and answers each line
 // with what it learned. The words NEXT and VERSION are what the reload
 // test edits.
@@ -47,7 +48,8 @@ func TestESMTopLevelAwait(t *testing.T) {
 	t.Cleanup(up.Close)
 	dir := t.TempDir()
 	script := filepath.Join(dir, "server.mjs")
-	writeFile(t, filepath.Join(dir, "lib", "prefix.mjs"), `export const prefix = "v1:";`+"\n")
+	// The module it imports awaits too: the server waits for it.
+	writeFile(t, filepath.Join(dir, "lib", "prefix.mjs"), "await imscript.sleep(0.02);\nexport const prefix = await Promise.resolve(\"v1:\");\n")
 	writeFile(t, script, esmServer)
 	s := start(t, script, runOpts{watch: true, env: map[string]string{"UPSTREAM": up.URL}})
 

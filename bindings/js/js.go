@@ -116,6 +116,11 @@ type vm struct {
 	// mainPromise is the promise of a main script that awaits at its top
 	// level (an async module wrapper), set when it starts running.
 	mainPromise *goja.Object
+	// ready are the promises of the modules that await at their top level
+	// (or await their imports), by path; allowAsync says that the next
+	// load may run one (require.ready's).
+	ready      map[string]*goja.Object
+	allowAsync bool
 }
 
 var (

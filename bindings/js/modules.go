@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -50,6 +52,16 @@ type source struct {
 	// function, whose promise settles when the module has run.
 	tla bool
 	err error
+
+	// An ES module's code as compiled (with its source map) and the
+	// names its import statements require, for the variant that awaits
+	// the imported modules that await at their top level (asyncVariant).
+	code    string
+	imports []string
+	remap   func(line, col int) (int, int)
+
+	mu       sync.Mutex
+	variants map[string]*goja.Program // by the names it awaits
 }
 
 // loader is a program's compiled files and what it learned of package.json
@@ -58,6 +70,7 @@ type loader struct {
 	mu    sync.Mutex
 	files map[string]*source
 	pkgs  map[string]*pkgJSON // by folder; nil when it has none
+	waits map[string][]string // asyncImports, by module
 }
 
 // pkgJSON is what the loader reads of a package.json.
@@ -69,7 +82,7 @@ type pkgJSON struct {
 }
 
 func newLoader() *loader {
-	return &loader{files: map[string]*source{}, pkgs: map[string]*pkgJSON{}}
+	return &loader{files: map[string]*source{}, pkgs: map[string]*pkgJSON{}, waits: map[string][]string{}}
 }
 
 // pkg returns the package.json of folder dir, or nil.
@@ -240,6 +253,8 @@ func transform(path, src string, esm bool) *source {
 	if tla != "" {
 		code = tlaShow(code, tla)
 	}
+	// import() waits for a module that awaits at its top level.
+	code = dynImportRE.ReplaceAllString(code, "Promise.resolve().then(() => require.ready($1)).then((m) => __toESM(m$2))")
 	// The map, naming the file itself, inline: goja reads it for stacks.
 	var sm map[string]any
 	var remap func(line, col int) (int, int)
@@ -268,7 +283,51 @@ func transform(path, src string, esm bool) *source {
 		head = wrapHeadTLA
 	}
 	prog, err := compileWrapped(path, head, code, true, false, remap)
-	return &source{prog: prog, esm: true, tla: tla != "", err: err}
+	out := &source{prog: prog, esm: true, tla: tla != "", err: err, code: code, remap: remap}
+	for _, m := range importRE.FindAllStringSubmatch(code, -1) {
+		if name, err := strconv.Unquote(m[1]); err == nil && !slices.Contains(out.imports, name) {
+			out.imports = append(out.imports, name)
+		}
+	}
+	return out
+}
+
+// dynImportRE finds what esbuild makes of an import().
+var dynImportRE = regexp.MustCompile(`Promise\.resolve\(\)\.then\(\(\) => __toESM\(require\(("(?:[^"\\\n]|\\.)*")\)(, 1)?\)\)`)
+
+// importRE finds what esbuild makes of an import statement: a top-level
+// "var import_x = require(NAME);", "var ns = __toESM(require(NAME));" or
+// "__reExport(x_exports, require(NAME), module.exports);".
+var importRE = regexp.MustCompile(`(?m)^(?:var [\w$]+ = (?:__toESM\()?|__reExport\([\w$]+, )require\(("(?:[^"\\\n]|\\.)*")\)`)
+
+// asyncVariant is the module compiled as an async function that awaits,
+// where it imports them, the modules named in wait (which await at their
+// top level, or import one that does): its import statements' requires
+// become awaits of require.ready.
+func (s *source) asyncVariant(path string, wait []string) (*goja.Program, error) {
+	key := strings.Join(wait, "\x00")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.variants[key]; ok {
+		return p, nil
+	}
+	code := importRE.ReplaceAllStringFunc(s.code, func(m string) string {
+		q := importRE.FindStringSubmatch(m)[1]
+		name, _ := strconv.Unquote(q)
+		if !slices.Contains(wait, name) {
+			return m
+		}
+		return strings.Replace(m, "require("+q+")", "(await require.ready("+q+"))", 1)
+	})
+	prog, err := compileWrapped(path, wrapHeadTLA, code, true, false, s.remap)
+	if err != nil {
+		return nil, err
+	}
+	if s.variants == nil {
+		s.variants = map[string]*goja.Program{}
+	}
+	s.variants[key] = prog
+	return prog, nil
 }
 
 // tlaError says whether esbuild refused a top-level await.
@@ -376,6 +435,33 @@ func (v *vm) makeRequire(dir string, esm bool) *goja.Object {
 		}
 		return v.requireFrom(dir, name.String(), esm)
 	}).(*goja.Object)
+	// require.ready(name): a promise of require(name) once the module has
+	// run to its end (one that awaits at its top level may still be
+	// waiting): what an import of such a module awaits (asyncVariant).
+	_ = req.Set("ready", func(fc goja.FunctionCall) goja.Value {
+		name := fc.Argument(0).String()
+		v.allowAsync = true
+		exp := v.requireFrom(dir, name, esm)
+		v.allowAsync = false
+		p, resolve, _ := rt.NewPromise()
+		done := rt.ToValue(p)
+		var wait *goja.Object
+		if !v.isBuiltin(name) {
+			if path, err := v.resolveFile(dir, name, esm); err == nil {
+				wait = v.ready[path]
+			}
+		}
+		if wait == nil {
+			_ = resolve(exp)
+			return done
+		}
+		then, _ := goja.AssertFunction(wait.Get("then"))
+		ret, err := then(wait, rt.ToValue(func(goja.FunctionCall) goja.Value { return exp }))
+		if err != nil {
+			panic(err)
+		}
+		return ret
+	})
 	_ = req.Set("cache", v.moduleCache())
 	if m, ok := v.moduleCache().Get(v.inst.Program().Path()).(*goja.Object); ok {
 		_ = req.Set("main", m)
@@ -499,9 +585,25 @@ func (v *vm) load(path string) goja.Value {
 		}
 		panic(e)
 	}
-	if s.tla && path != p.path {
-		panic(nodeerrors.NewError(rt, nil, "ERR_REQUIRE_ASYNC_MODULE",
-			"%s awaits at its top level, which only the main script may do (an imported module runs to its end before its importer goes on): export an async function and await it in the main script", displayName(path)))
+	allowAsync := v.allowAsync
+	v.allowAsync = false
+	var prog *goja.Program
+	if s.esm {
+		wait := v.asyncImports(path, s, map[string]bool{})
+		switch {
+		case len(wait) > 0:
+			var err error
+			if prog, err = s.asyncVariant(path, wait); err != nil {
+				e, _ := rt.New(rt.Get("SyntaxError"), rt.ToValue(err.Error()))
+				panic(e)
+			}
+		case s.tla:
+			prog = s.prog
+		}
+		if prog != nil && !allowAsync && path != p.path {
+			panic(nodeerrors.NewError(rt, nil, "ERR_REQUIRE_ASYNC_MODULE",
+				"%s awaits at its top level (or imports a module that does): import it from an ES module, or with import(), rather than require it", displayName(path)))
+		}
 	}
 	module := rt.NewObject()
 	exports := rt.NewObject()
@@ -521,7 +623,7 @@ func (v *vm) load(path string) goja.Value {
 		_ = module.Set("loaded", true)
 		return val
 	}
-	if err := v.runModule(s, path, module, exports); err != nil {
+	if err := v.runModule(s, prog, path, module, exports); err != nil {
 		_ = cache.Delete(path)
 		var ex *goja.Exception
 		if errors.As(err, &ex) {
@@ -538,10 +640,16 @@ func (v *vm) load(path string) goja.Value {
 	return module.Get("exports")
 }
 
-// runModule calls the file's wrapper function.
-func (v *vm) runModule(s *source, path string, module, exports *goja.Object) error {
+// runModule calls the file's wrapper function: async, the program
+// given, when the module awaits at its top level or awaits its imports
+// (its promise is then the module's ready promise).
+func (v *vm) runModule(s *source, async *goja.Program, path string, module, exports *goja.Object) error {
 	rt := v.rt
-	fv, err := rt.RunProgram(s.prog)
+	prog := s.prog
+	if async != nil {
+		prog = async
+	}
+	fv, err := rt.RunProgram(prog)
 	if err != nil {
 		return err
 	}
@@ -559,8 +667,15 @@ func (v *vm) runModule(s *source, path string, module, exports *goja.Object) err
 		_ = m.Set("dirname", dir)
 		_ = m.Set("main", path == v.inst.Program().Path())
 		ret, err := fn(exports, exports, req, module, m)
-		if s.tla && err == nil {
-			v.mainPromise, _ = ret.(*goja.Object) // the main script's (load)
+		if async != nil && err == nil {
+			pr, _ := ret.(*goja.Object)
+			if v.ready == nil {
+				v.ready = map[string]*goja.Object{}
+			}
+			v.ready[path] = pr
+			if path == v.inst.Program().Path() {
+				v.mainPromise = pr // RunPending waits for it
+			}
 		}
 		return err
 	}
@@ -571,4 +686,44 @@ func (v *vm) runModule(s *source, path string, module, exports *goja.Object) err
 func jsonParse(rt *goja.Runtime, text string) (goja.Value, error) {
 	parse, _ := goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("parse"))
 	return parse(goja.Undefined(), rt.ToValue(text))
+}
+
+// asyncImports are the names module path (an ES module, s) imports that
+// resolve to modules that await at their top level, or import one that
+// does, so that it has to await them; a module on the way to it (a cycle)
+// is not waited for, as in Node. Known per program.
+func (v *vm) asyncImports(path string, s *source, visiting map[string]bool) []string {
+	ld := v.inst.Program().(*program).ld
+	ld.mu.Lock()
+	wait, ok := ld.waits[path]
+	ld.mu.Unlock()
+	if ok {
+		return wait
+	}
+	visiting[path] = true
+	defer delete(visiting, path)
+	dir := filepath.Dir(path)
+	for _, name := range s.imports {
+		if v.isBuiltin(name) {
+			continue
+		}
+		dep, err := v.resolveFile(dir, name, true)
+		if err != nil || visiting[dep] {
+			continue // a missing one fails when it is required
+		}
+		ds := ld.source(dep)
+		if ds.err != nil || !ds.esm {
+			continue
+		}
+		if ds.tla || len(v.asyncImports(dep, ds, visiting)) > 0 {
+			wait = append(wait, name)
+		}
+	}
+	if wait == nil {
+		wait = []string{}
+	}
+	ld.mu.Lock()
+	ld.waits[path] = wait
+	ld.mu.Unlock()
+	return wait
 }

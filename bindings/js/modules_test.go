@@ -165,10 +165,11 @@ for await 1,2,3
 // TestModuleErrors: what goes wrong in a module names the module's own
 // file and line: a syntax error (found when the main script compiles or
 // when the module is first imported), a throw in an imported ES module
-// (its stack, through the source map), a throw after a top-level await,
-// an imported module that awaits at its top level and a top-level for
-// await (both refused: said so), a top-level return in an ES module (an
-// error there, as in Node).
+// (its stack, through the source map), a throw after a top-level await
+// (in the main script or in a module it imports), a require of a module
+// that awaits at its top level and a top-level for await (both refused:
+// said so), a top-level return in an ES module (an error there, as in
+// Node).
 func TestModuleErrors(t *testing.T) {
 	files := map[string]string{
 		"bad.mjs":         "export const a = 1;\nexport const b = = 2;\n",
@@ -176,7 +177,9 @@ func TestModuleErrors(t *testing.T) {
 		"tla.mjs":         "const x = await Promise.resolve(1);\nexport { x };\n",
 		"tla_late.mjs":    "const srv = imscript.server({ port: 0 });\nawait imscript.sleep(0.01);\n\nthrow new Error(\"late\");\n",
 		"tla_cjs.js":      "const x = await Promise.resolve(1);\n\nthrow new TypeError(\"cjs \" + x);\n",
-		"tla_import.mjs":  "import { x } from './tla.mjs';\nconsole.log(x);\n",
+		"tla_req.js":      "const m = require('./tla.mjs');\nconsole.log(m.x);\n",
+		"tla_dep.mjs":     "import { bad } from './lib/bad.mjs';\nconsole.log(bad);\n",
+		"lib/bad.mjs":     "await null;\nthrow new Error(\"bad dep\");\nexport const bad = 1;\n",
 		"tla_for.mjs":     "const srv = imscript.server({ port: 0 });\nfor await (const x of [1]) {}\n",
 		"ret.mjs":         "import x from './throws.mjs';\nreturn;\n",
 		"imports_bad.mjs": "import { a } from './bad.mjs';\nconsole.log(a);\n",
@@ -187,7 +190,8 @@ func TestModuleErrors(t *testing.T) {
 		"bad.mjs":         "bad.mjs:2:18: syntax error",
 		"tla_late.mjs":    "tla_late.mjs:4:6: Error: late",
 		"tla_cjs.js":      "tla_cjs.js:3:6: TypeError: cjs 1",
-		"tla_import.mjs":  "tla.mjs awaits at its top level, which only the main script may do",
+		"tla_req.js":      "tla.mjs awaits at its top level (or imports a module that does): import it from an ES module, or with import(), rather than require it",
+		"tla_dep.mjs":     "bad.mjs:2:6: Error: bad dep",
 		"tla_for.mjs":     "tla_for.mjs:2:5: syntax error: a top-level for await is not supported",
 		"ret.mjs":         "ret.mjs:2:1: syntax error: Top-level return cannot be used inside an ECMAScript module",
 		"imports_bad.mjs": "bad.mjs:2:18: syntax error",
@@ -306,4 +310,37 @@ console.log("ready", Date.now() - t0 >= 40, ticked, a, b, c, d, e, f, g, h, add(
 	if want := "cjs-looking 36 function undefined\n"; !eachWorker(out, want, 2) {
 		t.Errorf("a .js awaiting at its top level: got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
 	}
+}
+
+// TestTopLevelAwaitImports: a module that awaits at its top level holds up
+// the modules that import it, as in Node: one that imports it (and does not
+// await itself) runs once it has ended, as does the main script; import()
+// of one resolves once it has run; a cycle through one does not wait for
+// itself; CommonJS code beside them is as it was. On two workers.
+func TestTopLevelAwaitImports(t *testing.T) {
+	files := map[string]string{
+		"lib/cfg.mjs":  "await imscript.sleep(0.03);\nexport const cfg = { n: await Promise.resolve(41) + 1 };\n",
+		"lib/uses.mjs": "import { cfg } from \"./cfg.mjs\";\nexport const doubled = cfg.n * 2;\n",
+		"lib/dyn.mjs":  "await imscript.sleep(0.01);\nexport const v = \"dyn\";\nexport default \"dflt\";\n",
+		"lib/a.mjs":    "import { b, getA } from \"./b.mjs\";\nawait null;\nexport const a = \"a+\" + b;\nexport const viaB = () => getA();\n",
+		"lib/b.mjs":    "import { a } from \"./a.mjs\";\nexport const b = \"b\";\nexport const getA = () => a;\n",
+		"lib/old.cjs":  "module.exports = { old: typeof require.ready };\n",
+	}
+	src := `import { doubled } from "./lib/uses.mjs";
+import { cfg } from "./lib/cfg.mjs";
+import { a, viaB } from "./lib/a.mjs";
+import old from "./lib/old.cjs";
+const dyn = await import("./lib/dyn.mjs");
+const again = await import("./lib/uses.mjs");
+console.log("imports", cfg.n, doubled, dyn.v, dyn.default, again.doubled, a, viaB(), old.old);
+`
+	want := "imports 42 84 dyn dflt 84 a+b a+b function\n"
+	out, logs := runNamed(t, 2, "main.mjs", src, "", files)
+	if !eachWorker(out, want, 2) {
+		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
+	}
+	// A CommonJS main script: import() waits too.
+	h := scripttest.Start(t, scripttest.Options{Name: "main.js", Workers: 2, Files: files, Languages: []script.Language{js.New()},
+		Src: "import(\"./lib/uses.mjs\").then((m) => console.log(\"cjs\", m.doubled));\n"})
+	h.Eventually("both workers' import()", func() bool { return eachWorker(h.Stdout(), "cjs 84\n", 2) })
 }
