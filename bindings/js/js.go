@@ -118,7 +118,7 @@ type vm struct {
 	mainPromise *goja.Object
 	// ready are the promises of the modules that await at their top level
 	// (or await their imports), by path; allowAsync says that the next
-	// load may run one (require.ready's).
+	// load may run one (require.__imscript_ready's).
 	ready      map[string]*goja.Object
 	allowAsync bool
 }

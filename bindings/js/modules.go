@@ -254,7 +254,7 @@ func transform(path, src string, esm bool) *source {
 		code = tlaShow(code, tla)
 	}
 	// import() waits for a module that awaits at its top level.
-	code = dynImportRE.ReplaceAllString(code, "Promise.resolve().then(() => require.ready($1)).then((m) => __toESM(m$2))")
+	code = dynImportRE.ReplaceAllString(code, "Promise.resolve().then(() => require.__imscript_ready($1)).then((m) => __toESM(m$2))")
 	// The map, naming the file itself, inline: goja reads it for stacks.
 	var sm map[string]any
 	var remap func(line, col int) (int, int)
@@ -303,7 +303,7 @@ var importRE = regexp.MustCompile(`(?m)^(?:var [\w$]+ = (?:__toESM\()?|__reExpor
 // asyncVariant is the module compiled as an async function that awaits,
 // where it imports them, the modules named in wait (which await at their
 // top level, or import one that does): its import statements' requires
-// become awaits of require.ready.
+// become awaits of require.__imscript_ready.
 func (s *source) asyncVariant(path string, wait []string) (*goja.Program, error) {
 	key := strings.Join(wait, "\x00")
 	s.mu.Lock()
@@ -317,7 +317,7 @@ func (s *source) asyncVariant(path string, wait []string) (*goja.Program, error)
 		if !slices.Contains(wait, name) {
 			return m
 		}
-		return strings.Replace(m, "require("+q+")", "(await require.ready("+q+"))", 1)
+		return strings.Replace(m, "require("+q+")", "(await require.__imscript_ready("+q+"))", 1)
 	})
 	prog, err := compileWrapped(path, wrapHeadTLA, code, true, false, s.remap)
 	if err != nil {
@@ -435,10 +435,10 @@ func (v *vm) makeRequire(dir string, esm bool) *goja.Object {
 		}
 		return v.requireFrom(dir, name.String(), esm)
 	}).(*goja.Object)
-	// require.ready(name): a promise of require(name) once the module has
+	// require.__imscript_ready(name): a promise of require(name) once the module has
 	// run to its end (one that awaits at its top level may still be
 	// waiting): what an import of such a module awaits (asyncVariant).
-	_ = req.Set("ready", func(fc goja.FunctionCall) goja.Value {
+	_ = req.Set("__imscript_ready", func(fc goja.FunctionCall) goja.Value {
 		name := fc.Argument(0).String()
 		v.allowAsync = true
 		exp := v.requireFrom(dir, name, esm)

@@ -324,7 +324,7 @@ func TestTopLevelAwaitImports(t *testing.T) {
 		"lib/dyn.mjs":  "await imscript.sleep(0.01);\nexport const v = \"dyn\";\nexport default \"dflt\";\n",
 		"lib/a.mjs":    "import { b, getA } from \"./b.mjs\";\nawait null;\nexport const a = \"a+\" + b;\nexport const viaB = () => getA();\n",
 		"lib/b.mjs":    "import { a } from \"./a.mjs\";\nexport const b = \"b\";\nexport const getA = () => a;\n",
-		"lib/old.cjs":  "module.exports = { old: typeof require.ready };\n",
+		"lib/old.cjs":  "module.exports = { old: typeof require.__imscript_ready };\n",
 	}
 	src := `import { doubled } from "./lib/uses.mjs";
 import { cfg } from "./lib/cfg.mjs";
