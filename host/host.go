@@ -124,8 +124,12 @@ type Host struct {
 
 	clientEngine clientEngine // imscript.client's TCP connections
 
-	stopping     atomic.Bool
-	stopCh       chan struct{}
+	stopping atomic.Bool
+	stopCh   chan struct{}
+	// ended is closed when Run's context ends, Shutdown is called or Run
+	// returns: a load that waits for a main chunk's top-level await gives
+	// up then. Run makes it.
+	ended        chan struct{}
 	stopOnce     sync.Once
 	exitOnce     sync.Once
 	exitCode     atomic.Int32 // imscript.exit's code (Exit)

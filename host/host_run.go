@@ -24,6 +24,17 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	att := newAttempt(prog)
+	ended, returned := make(chan struct{}), make(chan struct{})
+	h.ended = ended
+	defer close(returned)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-h.stopCh:
+		case <-returned:
+		}
+		close(ended)
+	}()
 	if err := h.openObserver(); err != nil {
 		return err
 	}

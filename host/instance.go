@@ -28,6 +28,12 @@ type instance struct {
 
 	timers map[int64]*timer
 	active bool
+	// booting: the main chunk awaits at its top level (a JS module) and
+	// has not ended; its timers run and what is posted to it is run, as
+	// for an active instance, though it serves nothing yet. boot gets the
+	// main chunk's outcome (worker.load waits for it).
+	booting bool
+	boot    chan error
 
 	// owed are the answers this instance's handlers took and have not
 	// given; draining is set while a replaced instance gives them
@@ -148,7 +154,7 @@ func (inst *instance) AddDependency(path string) {
 func (inst *instance) Post(fn func()) {
 	inst.worker.Post(func() {
 		switch {
-		case inst.worker.inst == inst || inst.draining:
+		case inst.worker.inst == inst || inst.draining || inst.booting:
 			fn()
 		case !inst.active && inst.vm != nil:
 			inst.pending = append(inst.pending, fn)
@@ -260,7 +266,7 @@ func (inst *instance) close() {
 		d.abandon()
 	}
 	inst.stopTimers()
-	inst.active = false
+	inst.active, inst.booting = false, false
 	inst.pending = nil
 	inst.closeOwned()
 	for _, fn := range inst.closers {

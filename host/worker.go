@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,7 +151,10 @@ func (w *worker) stop() {
 
 // load creates a fresh VM on this worker and runs the program's main chunk
 // in it (loadHere, on the worker's goroutine). The instance is not active
-// until swap.
+// until swap. A main chunk that awaits at its top level (a JS module) has
+// run when the promise of its end settles: load waits for that, off the
+// worker, which serves its other events meanwhile (the booting instance's
+// own included).
 func (w *worker) load(att *attempt) (inst *instance, err error) {
 	ran := false
 	w.runSync(func() {
@@ -159,6 +163,21 @@ func (w *worker) load(att *attempt) (inst *instance, err error) {
 	})
 	if !ran {
 		err = fmt.Errorf("worker %d stopped", w.id)
+	}
+	if err == nil && inst.boot != nil {
+		select {
+		case err = <-inst.boot:
+		case <-w.done:
+			err = fmt.Errorf("worker %d stopped", w.id)
+		case <-w.quit:
+			err = fmt.Errorf("worker %d stopped", w.id)
+		case <-w.host.ended:
+			err = fmt.Errorf("%s: the host stopped while the script's top level still awaited", filepath.Base(att.prog.Path()))
+		}
+		if err != nil {
+			w.runSync(inst.close)
+			inst = nil
+		}
 	}
 	return inst, err
 }
@@ -181,7 +200,12 @@ func (w *worker) loadHere(att *attempt, prep func(*instance)) (*instance, error)
 	if w.stopped() {
 		vm.Interrupt("the worker is stopping")
 	}
-	err = vm.Run(att.prog)
+	var pend script.Pending
+	if pr, ok := vm.(script.PendingRunner); ok {
+		pend, err = pr.RunPending(att.prog)
+	} else {
+		err = vm.Run(att.prog)
+	}
 	intr := w.leaveHandler(vm)
 	if err != nil {
 		if intr {
@@ -189,6 +213,18 @@ func (w *worker) loadHere(att *attempt, prep func(*instance)) (*instance, error)
 		}
 		inst.close()
 		return nil, err
+	}
+	if pend != nil {
+		// Booting: its timers (those made so far too) and posted results
+		// run while it awaits.
+		inst.booting = true
+		inst.startTimers()
+		boot := make(chan error, 1)
+		inst.boot = boot
+		pend.Then(func(_ script.Value, err error) {
+			inst.booting = false
+			boot <- err
+		})
 	}
 	return inst, nil
 }
@@ -214,7 +250,7 @@ func (w *worker) swap(inst *instance) {
 		}
 		return
 	}
-	inst.active = true
+	inst.active, inst.booting = true, false
 	inst.startTimers()
 	for _, s := range inst.decls {
 		w.fire(s, hWorkerStart, s.obj, int64(w.id))

@@ -54,6 +54,11 @@ type child struct {
 	// The child's worker only.
 	exiting bool
 	code    script.Value
+	// booting: its main chunk awaits at its top level; the messages sent
+	// meanwhile wait in held for it to end, as they wait for any main
+	// chunk.
+	booting bool
+	held    []func()
 
 	// The parent's worker only.
 	onMessage func(script.Value)
@@ -137,6 +142,39 @@ func (c *child) start(prog script.Program) {
 		inst.parent = c.side
 		inst.Exports()["script"] = prog.Path()
 	})
+	if err == nil && inst.boot != nil {
+		// Its main chunk awaits at its top level: it starts when that
+		// ends (the worker serves the awaited results meanwhile).
+		c.booting = true
+		go func() {
+			select {
+			case err := <-inst.boot:
+				w.Post(func() { c.started(prog, inst, err) })
+			case <-w.quit:
+			case <-w.done:
+			}
+		}()
+		return
+	}
+	c.started(prog, inst, err)
+}
+
+// started is the end of the child's load (err: it failed; inst is then
+// nil or, after a top-level await, closed here).
+func (c *child) started(prog script.Program, inst *instance, err error) {
+	w := c.w
+	c.booting = false
+	if err != nil && inst != nil {
+		inst.close()
+		inst = nil
+	}
+	defer func() {
+		held := c.held
+		c.held = nil
+		for _, fn := range held {
+			fn()
+		}
+	}()
 	if err == nil && len(inst.decls) > 0 {
 		inst.close()
 		inst, err = nil, fmt.Errorf("%s: a spawned script cannot declare servers (imscript.server)", prog.Path())
@@ -182,7 +220,12 @@ func (c *child) Send(v script.Value) error {
 	if !c.toChild.take(size) {
 		return script.ErrBacklog
 	}
-	c.w.Post(func() {
+	var deliver func()
+	deliver = func() {
+		if c.booting {
+			c.held = append(c.held, deliver)
+			return
+		}
 		c.toChild.give(size)
 		if c.stopping() {
 			return
@@ -190,7 +233,8 @@ func (c *child) Send(v script.Value) error {
 		if fn := c.side.onMessage; fn != nil {
 			fn(cp)
 		}
-	})
+	}
+	c.w.Post(deliver)
 	return nil
 }
 

@@ -598,3 +598,38 @@ func benchSpawnRoundTrips(b *testing.B, lang string, window int) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "roundtrips/s")
 }
+
+// TestSpawnTopLevelAwait: a spawned ES module that awaits at its top level
+// before it sets its message handler gets the messages sent meanwhile, in
+// order, once its top level has run; one that throws after an await exits
+// 1 with the error logged at its line. (JS only: a Lua main chunk does not
+// wait.)
+func TestSpawnTopLevelAwait(t *testing.T) {
+	t.Parallel()
+	r := newHost(t, "main.mjs", `
+const child = imscript.process.spawn("child.mjs", {});
+child.on("message", (m) => console.log("got " + m));
+child.on("exit", (code) => console.log("child exit " + code));
+child.send(1); child.send(2);
+setTimeout(() => child.send(3), 10);
+const bad = imscript.process.spawn("bad.mjs", {});
+bad.on("exit", (code) => console.log("bad exit " + code));
+`, host.Config{Workers: 1})
+	r.write("child.mjs", `
+const parent = imscript.process.parent;
+await imscript.sleep(0.1);
+const seen = [];
+parent.on("message", (m) => {
+  seen.push(m);
+  if (seen.length === 3) { parent.send(seen.join(",")); imscript.process.exit(0); }
+});
+`)
+	r.write("bad.mjs", "await imscript.sleep(0.01);\n\nthrow new Error(\"bad child\");\n")
+	r = r.run()
+	r.waitStdout("child exit 0")
+	r.waitStdout("bad exit 1")
+	if out := r.stdout.String(); !strings.Contains(out, "got 1,2,3\n") {
+		t.Fatalf("stdout:\n%s", out)
+	}
+	r.waitLog("bad.mjs:3:6: Error: bad child")
+}

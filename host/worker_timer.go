@@ -162,7 +162,7 @@ func (inst *instance) AddTimer(d time.Duration, repeat bool, fn script.Callback,
 	}
 	t := &timer{id: timerIDs.Add(1), inst: inst, fn: fn, args: args, interval: d, repeat: repeat, index: -1}
 	inst.timers[t.id] = t
-	if inst.active {
+	if inst.active || inst.booting {
 		inst.worker.timerQueue().add(t, time.Now())
 	}
 	return t.id
@@ -185,7 +185,9 @@ func (inst *instance) ClearTimer(id int64) bool {
 func (inst *instance) startTimers() {
 	ts := make([]*timer, 0, len(inst.timers))
 	for _, t := range inst.timers {
-		ts = append(ts, t)
+		if t.index < 0 { // not queued while it booted
+			ts = append(ts, t)
+		}
 	}
 	slices.SortFunc(ts, func(a, b *timer) int { return cmp.Compare(a.id, b.id) })
 	q, now := inst.worker.timerQueue(), time.Now()
@@ -215,7 +217,7 @@ func (w *worker) timerQueue() *timerQueue {
 // drains after a reload).
 func (w *worker) runTimer(t *timer) {
 	inst := t.inst
-	if t.cancelled || inst == nil || inst != w.inst && !inst.draining {
+	if t.cancelled || inst == nil || inst != w.inst && !inst.draining && !inst.booting {
 		return
 	}
 	if !t.repeat {

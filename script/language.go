@@ -34,6 +34,15 @@ type VM interface {
 	Close()
 }
 
+// PendingRunner is a VM whose main chunk may go on after Run returns: a
+// JS ES module that awaits at its top level. RunPending is Run that
+// returns, while the main chunk still waits, a Pending that settles when
+// it has ended (with its error, if it threw after an await). The host
+// serves the version, and counts its start or reload done, only then.
+type PendingRunner interface {
+	RunPending(p Program) (Pending, error)
+}
+
 // Pending is what VM.Call returns when the function returned a promise
 // that has not settled yet (a JS async function waiting on an await). The
 // host may ask how it ends; if it does not, a rejection is reported as an

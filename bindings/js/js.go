@@ -113,6 +113,15 @@ type vm struct {
 	// nothing handled are reported.
 	entered   int
 	unhandled []*goja.Promise
+
+	// mainPromise is the promise of a main script that awaits at its top
+	// level (an async module wrapper), set when it starts running.
+	mainPromise *goja.Object
+	// ready are the promises of the modules that await at their top level
+	// (or await their imports), by path; allowAsync says that the next
+	// load may run one (require.__imscript_ready's).
+	ready      map[string]*goja.Object
+	allowAsync bool
 }
 
 var (
@@ -196,19 +205,95 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	return v, nil
 }
 
-// Run implements script.VM.
+// Run implements script.VM. A main script that awaits at its top level
+// goes on after Run returns (RunPending says when it ends).
 func (v *vm) Run(p script.Program) error {
+	_, err := v.RunPending(p)
+	return err
+}
+
+// RunPending implements script.PendingRunner: an ES module main script
+// that awaits at its top level returns at its first await that does not
+// settle in the promise jobs of the run; the Pending settles when the
+// module has run to its end, or with its error (led by its file:line, as
+// a throw before any await is).
+func (v *vm) RunPending(p script.Program) (script.Pending, error) {
 	jp, ok := p.(*program)
 	if !ok {
-		return fmt.Errorf("js: not a JavaScript program: %s", p.Path())
+		return nil, fmt.Errorf("js: not a JavaScript program: %s", p.Path())
 	}
+	var main *mainRun
 	// Through a JS call, so that a throw is an error and the promise jobs
-	// run when it returns.
-	run, _ := goja.AssertFunction(v.rt.ToValue(func(goja.FunctionCall) goja.Value { return v.load(jp.path) }))
+	// run when it returns; the main promise's handlers are set within it,
+	// so that an error after an await is its outcome, not an unhandled
+	// rejection.
+	run, _ := goja.AssertFunction(v.rt.ToValue(func(goja.FunctionCall) goja.Value {
+		ret := v.load(jp.path)
+		if v.mainPromise != nil {
+			main = v.watchMain(v.mainPromise)
+			v.mainPromise = nil
+		}
+		return ret
+	}))
 	v.entered++
 	_, err := run(goja.Undefined())
 	v.entered--
-	return v.withRejections(jsErrorIn(err, "", v.entered == 0), "")
+	if err = v.withRejections(jsErrorIn(err, "", v.entered == 0), ""); err != nil || main == nil {
+		return nil, err
+	}
+	if main.settled {
+		return nil, main.err
+	}
+	return main, nil
+}
+
+var _ script.PendingRunner = (*vm)(nil)
+
+// mainRun is the end of a main script that awaits at its top level
+// (script.Pending).
+type mainRun struct {
+	settled bool
+	err     error
+	then    []func(script.Value, error)
+}
+
+// watchMain follows the main script's promise p.
+func (v *vm) watchMain(p *goja.Object) *mainRun {
+	m := &mainRun{}
+	settle := func(err error) {
+		m.settled, m.err = true, err
+		for _, fn := range m.then {
+			fn(nil, err)
+		}
+		m.then = nil
+	}
+	then, _ := goja.AssertFunction(p.Get("then"))
+	onValue := func(goja.FunctionCall) goja.Value { settle(nil); return goja.Undefined() }
+	onError := func(fc goja.FunctionCall) goja.Value {
+		reason := fc.Argument(0)
+		text := rejectionText(reason)
+		if o, ok := reason.(*goja.Object); ok {
+			if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
+				text = cleanStack(strings.TrimSpace(st.String()), "", true)
+			}
+		}
+		settle(errors.New(text))
+		return goja.Undefined()
+	}
+	if _, err := then(p, v.rt.ToValue(onValue), v.rt.ToValue(onError)); err != nil {
+		settle(jsError(err))
+	}
+	return m
+}
+
+// Then implements script.Pending: fn runs on the worker when the main
+// script has run to its end (at once if it has).
+func (m *mainRun) Then(fn func(script.Value, error)) {
+	if m.settled {
+		fn(nil, m.err)
+		return
+	}
+	m.then = append(m.then, fn)
 }
 
 // Call implements script.VM.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -37,6 +39,7 @@ import (
 const (
 	wrapHead    = "(function (exports, require, module, __filename, __dirname) {"
 	wrapHeadESM = "(function (exports, require, module, __imscript_meta) {"
+	wrapHeadTLA = "(async function (exports, require, module, __imscript_meta) {"
 	wrapTail    = "\n})"
 )
 
@@ -45,7 +48,20 @@ type source struct {
 	prog *goja.Program // the wrapper function, for .js/.mjs/.cjs
 	json string        // the text, for .json
 	esm  bool
-	err  error
+	// tla: the module awaits at its top level; its wrapper is an async
+	// function, whose promise settles when the module has run.
+	tla bool
+	err error
+
+	// An ES module's code as compiled (with its source map) and the
+	// names its import statements require, for the variant that awaits
+	// the imported modules that await at their top level (asyncVariant).
+	code    string
+	imports []string
+	remap   func(line, col int) (int, int)
+
+	mu       sync.Mutex
+	variants map[string]*goja.Program // by the names it awaits
 }
 
 // loader is a program's compiled files and what it learned of package.json
@@ -54,6 +70,7 @@ type loader struct {
 	mu    sync.Mutex
 	files map[string]*source
 	pkgs  map[string]*pkgJSON // by folder; nil when it has none
+	waits map[string][]string // asyncImports, by module
 }
 
 // pkgJSON is what the loader reads of a package.json.
@@ -65,7 +82,7 @@ type pkgJSON struct {
 }
 
 func newLoader() *loader {
-	return &loader{files: map[string]*source{}, pkgs: map[string]*pkgJSON{}}
+	return &loader{files: map[string]*source{}, pkgs: map[string]*pkgJSON{}, waits: map[string][]string{}}
 }
 
 // pkg returns the package.json of folder dir, or nil.
@@ -157,7 +174,8 @@ func compileCommonJS(path, src string, s *source) *source {
 		s = compileCJS(path, src)
 	}
 	if s.err != nil {
-		if m := transform(path, src, false); m.err == nil {
+		if m := transform(path, src, false); m.err == nil || m.tla {
+			// Awaiting at the top level makes it a module, as in Node.
 			return m
 		}
 	}
@@ -192,7 +210,7 @@ func transform(path, src string, esm bool) *source {
 	// an ES module for its whole namespace (Node's rule for CommonJS
 	// files, which __esModule tells apart here).
 	name := strings.TrimSuffix(path, filepath.Ext(path)) + ".js"
-	r := api.Transform(stripHashbang(src), api.TransformOptions{
+	opts := api.TransformOptions{
 		Format:     api.FormatCommonJS,
 		Platform:   api.PlatformNode,
 		Target:     api.ESNext,
@@ -204,19 +222,39 @@ func transform(path, src string, esm bool) *source {
 		Supported: map[string]bool{"dynamic-import": false, "async-generator": false, "for-await": false},
 		Define:    map[string]string{"import.meta": "__imscript_meta"},
 		LogLevel:  api.LogLevelSilent,
-	})
+	}
+	src = stripHashbang(src)
+	r := api.Transform(src, opts)
+	// Top-level await: esbuild refuses it in CommonJS output, so each one
+	// it finds is hidden from it (tlaHide) and put back in its output
+	// (tlaShow); the module's wrapper is then an async function.
+	var tla string
+	for len(r.Errors) > 0 && tlaError(r.Errors[0]) {
+		if tla == "" {
+			esm, tla = true, tlaMark(src)
+		}
+		var ok bool
+		if src, ok = tlaHide(src, r.Errors[0].Location, tla); !ok {
+			loc := r.Errors[0].Location
+			return &source{tla: true, err: fmt.Errorf("%s:%d:%d: syntax error: a top-level for await is not supported: put the loop in an async function and await it",
+				displayName(path), loc.Line, loc.Column+1)}
+		}
+		r = api.Transform(src, opts)
+	}
 	if len(r.Errors) > 0 {
 		e := r.Errors[0]
 		msg := e.Text
-		if strings.HasPrefix(msg, "Top-level await is currently not supported") {
-			msg = "top-level await is not supported in modules: put the code in an async function (handlers may await)"
-		}
 		if e.Location != nil {
 			return &source{err: fmt.Errorf("%s:%d:%d: syntax error: %s", displayName(path), e.Location.Line, e.Location.Column+1, msg)}
 		}
 		return &source{err: fmt.Errorf("%s: syntax error: %s", displayName(path), msg)}
 	}
 	code := string(r.Code)
+	if tla != "" {
+		code = tlaShow(code, tla)
+	}
+	// import() waits for a module that awaits at its top level.
+	code = dynImportRE.ReplaceAllString(code, "Promise.resolve().then(() => require.__imscript_ready($1)).then((m) => __toESM(m$2))")
 	// The map, naming the file itself, inline: goja reads it for stacks.
 	var sm map[string]any
 	var remap func(line, col int) (int, int)
@@ -240,9 +278,101 @@ func transform(path, src string, esm bool) *source {
 		prog, err := compileWrapped(path, wrapHead, code, false, false, remap)
 		return &source{prog: prog, err: err}
 	}
-	prog, err := compileWrapped(path, wrapHeadESM, code, true, false, remap)
-	return &source{prog: prog, esm: true, err: err}
+	head := wrapHeadESM
+	if tla != "" {
+		head = wrapHeadTLA
+	}
+	prog, err := compileWrapped(path, head, code, true, false, remap)
+	out := &source{prog: prog, esm: true, tla: tla != "", err: err, code: code, remap: remap}
+	for _, m := range importRE.FindAllStringSubmatch(code, -1) {
+		if name, err := strconv.Unquote(m[1]); err == nil && !slices.Contains(out.imports, name) {
+			out.imports = append(out.imports, name)
+		}
+	}
+	return out
 }
+
+// dynImportRE finds what esbuild makes of an import().
+var dynImportRE = regexp.MustCompile(`Promise\.resolve\(\)\.then\(\(\) => __toESM\(require\(("(?:[^"\\\n]|\\.)*")\)(, 1)?\)\)`)
+
+// importRE finds what esbuild makes of an import statement: a top-level
+// "var import_x = require(NAME);", "var ns = __toESM(require(NAME));" or
+// "__reExport(x_exports, require(NAME), module.exports);".
+var importRE = regexp.MustCompile(`(?m)^(?:var [\w$]+ = (?:__toESM\()?|__reExport\([\w$]+, )require\(("(?:[^"\\\n]|\\.)*")\)`)
+
+// asyncVariant is the module compiled as an async function that awaits,
+// where it imports them, the modules named in wait (which await at their
+// top level, or import one that does): its import statements' requires
+// become awaits of require.__imscript_ready.
+func (s *source) asyncVariant(path string, wait []string) (*goja.Program, error) {
+	key := strings.Join(wait, "\x00")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.variants[key]; ok {
+		return p, nil
+	}
+	code := importRE.ReplaceAllStringFunc(s.code, func(m string) string {
+		q := importRE.FindStringSubmatch(m)[1]
+		name, _ := strconv.Unquote(q)
+		if !slices.Contains(wait, name) {
+			return m
+		}
+		return strings.Replace(m, "require("+q+")", "(await require.__imscript_ready("+q+"))", 1)
+	})
+	prog, err := compileWrapped(path, wrapHeadTLA, code, true, false, s.remap)
+	if err != nil {
+		return nil, err
+	}
+	if s.variants == nil {
+		s.variants = map[string]*goja.Program{}
+	}
+	s.variants[key] = prog
+	return prog, nil
+}
+
+// tlaError says whether esbuild refused a top-level await.
+func tlaError(m api.Message) bool {
+	return m.Location != nil && strings.HasPrefix(m.Text, "Top-level await is currently not supported")
+}
+
+// tlaMark is the stand-in for a top-level await: a three-letter name the
+// module does not use, so that "NAME/ " in the source and "NAME / " in
+// esbuild's output are as long as "await" and "await " (lines and columns
+// stay where they were, for the source map).
+func tlaMark(src string) string {
+	for _, m := range []string{"_$a", "_$b", "_$c", "$_a", "$_b", "$_c", "$$a", "$$b"} {
+		if !strings.Contains(src, m) {
+			return m
+		}
+	}
+	return "$$$"
+}
+
+// tlaHide replaces the await at loc (esbuild's 1-based line, 0-based byte
+// column) with "MARK/ ": "await x" becomes "MARK/  x", a division esbuild
+// prints as "MARK / x" whatever x is (await binds tighter than any binary
+// operator but **, which may not follow it). A for await is refused.
+func tlaHide(src string, loc *api.Location, mark string) (string, bool) {
+	start := 0
+	for range loc.Line - 1 {
+		i := strings.IndexByte(src[start:], '\n')
+		if i < 0 {
+			return src, false
+		}
+		start += i + 1
+	}
+	at := start + loc.Column
+	if at+5 > len(src) || src[at:at+5] != "await" {
+		return src, false
+	}
+	if before := strings.TrimRight(src[start:at], " \t"); strings.HasSuffix(before, "for") {
+		return src, false
+	}
+	return src[:at] + mark + "/ " + src[at+5:], true
+}
+
+// tlaShow puts the awaits back in esbuild's output.
+func tlaShow(code, mark string) string { return strings.ReplaceAll(code, mark+" / ", "await ") }
 
 // compileWrapped compiles src in Node's wrapper function. Syntax errors
 // carry file:line:column of the file itself.
@@ -305,6 +435,33 @@ func (v *vm) makeRequire(dir string, esm bool) *goja.Object {
 		}
 		return v.requireFrom(dir, name.String(), esm)
 	}).(*goja.Object)
+	// require.__imscript_ready(name): a promise of require(name) once the module has
+	// run to its end (one that awaits at its top level may still be
+	// waiting): what an import of such a module awaits (asyncVariant).
+	_ = req.Set("__imscript_ready", func(fc goja.FunctionCall) goja.Value {
+		name := fc.Argument(0).String()
+		v.allowAsync = true
+		exp := v.requireFrom(dir, name, esm)
+		v.allowAsync = false
+		p, resolve, _ := rt.NewPromise()
+		done := rt.ToValue(p)
+		var wait *goja.Object
+		if !v.isBuiltin(name) {
+			if path, err := v.resolveFile(dir, name, esm); err == nil {
+				wait = v.ready[path]
+			}
+		}
+		if wait == nil {
+			_ = resolve(exp)
+			return done
+		}
+		then, _ := goja.AssertFunction(wait.Get("then"))
+		ret, err := then(wait, rt.ToValue(func(goja.FunctionCall) goja.Value { return exp }))
+		if err != nil {
+			panic(err)
+		}
+		return ret
+	})
 	_ = req.Set("cache", v.moduleCache())
 	if m, ok := v.moduleCache().Get(v.inst.Program().Path()).(*goja.Object); ok {
 		_ = req.Set("main", m)
@@ -428,6 +585,26 @@ func (v *vm) load(path string) goja.Value {
 		}
 		panic(e)
 	}
+	allowAsync := v.allowAsync
+	v.allowAsync = false
+	var prog *goja.Program
+	if s.esm {
+		wait := v.asyncImports(path, s, map[string]bool{})
+		switch {
+		case len(wait) > 0:
+			var err error
+			if prog, err = s.asyncVariant(path, wait); err != nil {
+				e, _ := rt.New(rt.Get("SyntaxError"), rt.ToValue(err.Error()))
+				panic(e)
+			}
+		case s.tla:
+			prog = s.prog
+		}
+		if prog != nil && !allowAsync && path != p.path {
+			panic(nodeerrors.NewError(rt, nil, "ERR_REQUIRE_ASYNC_MODULE",
+				"%s awaits at its top level (or imports a module that does): import it from an ES module, or with import(), rather than require it", displayName(path)))
+		}
+	}
 	module := rt.NewObject()
 	exports := rt.NewObject()
 	_ = module.Set("exports", exports)
@@ -446,7 +623,7 @@ func (v *vm) load(path string) goja.Value {
 		_ = module.Set("loaded", true)
 		return val
 	}
-	if err := v.runModule(s, path, module, exports); err != nil {
+	if err := v.runModule(s, prog, path, module, exports); err != nil {
 		_ = cache.Delete(path)
 		var ex *goja.Exception
 		if errors.As(err, &ex) {
@@ -463,10 +640,16 @@ func (v *vm) load(path string) goja.Value {
 	return module.Get("exports")
 }
 
-// runModule calls the file's wrapper function.
-func (v *vm) runModule(s *source, path string, module, exports *goja.Object) error {
+// runModule calls the file's wrapper function: async, the program
+// given, when the module awaits at its top level or awaits its imports
+// (its promise is then the module's ready promise).
+func (v *vm) runModule(s *source, async *goja.Program, path string, module, exports *goja.Object) error {
 	rt := v.rt
-	fv, err := rt.RunProgram(s.prog)
+	prog := s.prog
+	if async != nil {
+		prog = async
+	}
+	fv, err := rt.RunProgram(prog)
 	if err != nil {
 		return err
 	}
@@ -483,7 +666,17 @@ func (v *vm) runModule(s *source, path string, module, exports *goja.Object) err
 		_ = m.Set("filename", path)
 		_ = m.Set("dirname", dir)
 		_ = m.Set("main", path == v.inst.Program().Path())
-		_, err = fn(exports, exports, req, module, m)
+		ret, err := fn(exports, exports, req, module, m)
+		if async != nil && err == nil {
+			pr, _ := ret.(*goja.Object)
+			if v.ready == nil {
+				v.ready = map[string]*goja.Object{}
+			}
+			v.ready[path] = pr
+			if path == v.inst.Program().Path() {
+				v.mainPromise = pr // RunPending waits for it
+			}
+		}
 		return err
 	}
 	_, err = fn(exports, exports, req, module, rt.ToValue(path), rt.ToValue(dir))
@@ -493,4 +686,44 @@ func (v *vm) runModule(s *source, path string, module, exports *goja.Object) err
 func jsonParse(rt *goja.Runtime, text string) (goja.Value, error) {
 	parse, _ := goja.AssertFunction(rt.Get("JSON").ToObject(rt).Get("parse"))
 	return parse(goja.Undefined(), rt.ToValue(text))
+}
+
+// asyncImports are the names module path (an ES module, s) imports that
+// resolve to modules that await at their top level, or import one that
+// does, so that it has to await them; a module on the way to it (a cycle)
+// is not waited for, as in Node. Known per program.
+func (v *vm) asyncImports(path string, s *source, visiting map[string]bool) []string {
+	ld := v.inst.Program().(*program).ld
+	ld.mu.Lock()
+	wait, ok := ld.waits[path]
+	ld.mu.Unlock()
+	if ok {
+		return wait
+	}
+	visiting[path] = true
+	defer delete(visiting, path)
+	dir := filepath.Dir(path)
+	for _, name := range s.imports {
+		if v.isBuiltin(name) {
+			continue
+		}
+		dep, err := v.resolveFile(dir, name, true)
+		if err != nil || visiting[dep] {
+			continue // a missing one fails when it is required
+		}
+		ds := ld.source(dep)
+		if ds.err != nil || !ds.esm {
+			continue
+		}
+		if ds.tla || len(v.asyncImports(dep, ds, visiting)) > 0 {
+			wait = append(wait, name)
+		}
+	}
+	if wait == nil {
+		wait = []string{}
+	}
+	ld.mu.Lock()
+	ld.waits[path] = wait
+	ld.mu.Unlock()
+	return wait
 }

@@ -165,7 +165,9 @@ for await 1,2,3
 // TestModuleErrors: what goes wrong in a module names the module's own
 // file and line: a syntax error (found when the main script compiles or
 // when the module is first imported), a throw in an imported ES module
-// (its stack, through the source map), top-level await (not supported:
+// (its stack, through the source map), a throw after a top-level await
+// (in the main script or in a module it imports), a require of a module
+// that awaits at its top level and a top-level for await (both refused:
 // said so), a top-level return in an ES module (an error there, as in
 // Node).
 func TestModuleErrors(t *testing.T) {
@@ -173,6 +175,12 @@ func TestModuleErrors(t *testing.T) {
 		"bad.mjs":         "export const a = 1;\nexport const b = = 2;\n",
 		"throws.mjs":      "export const x = 1;\n\nexport function boom() {\n  throw new Error(\"boom\");\n}\n",
 		"tla.mjs":         "const x = await Promise.resolve(1);\nexport { x };\n",
+		"tla_late.mjs":    "const srv = imscript.server({ port: 0 });\nawait imscript.sleep(0.01);\n\nthrow new Error(\"late\");\n",
+		"tla_cjs.js":      "const x = await Promise.resolve(1);\n\nthrow new TypeError(\"cjs \" + x);\n",
+		"tla_req.js":      "const m = require('./tla.mjs');\nconsole.log(m.x);\n",
+		"tla_dep.mjs":     "import { bad } from './lib/bad.mjs';\nconsole.log(bad);\n",
+		"lib/bad.mjs":     "await null;\nthrow new Error(\"bad dep\");\nexport const bad = 1;\n",
+		"tla_for.mjs":     "const srv = imscript.server({ port: 0 });\nfor await (const x of [1]) {}\n",
 		"ret.mjs":         "import x from './throws.mjs';\nreturn;\n",
 		"imports_bad.mjs": "import { a } from './bad.mjs';\nconsole.log(a);\n",
 		"bad.json":        "{ nope }",
@@ -180,7 +188,11 @@ func TestModuleErrors(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"bad.mjs":         "bad.mjs:2:18: syntax error",
-		"tla.mjs":         "tla.mjs:1:11: syntax error: top-level await is not supported in modules",
+		"tla_late.mjs":    "tla_late.mjs:4:6: Error: late",
+		"tla_cjs.js":      "tla_cjs.js:3:6: TypeError: cjs 1",
+		"tla_req.js":      "tla.mjs awaits at its top level (or imports a module that does): import it from an ES module, or with import(), rather than require it",
+		"tla_dep.mjs":     "bad.mjs:2:6: Error: bad dep",
+		"tla_for.mjs":     "tla_for.mjs:2:5: syntax error: a top-level for await is not supported",
 		"ret.mjs":         "ret.mjs:2:1: syntax error: Top-level return cannot be used inside an ECMAScript module",
 		"imports_bad.mjs": "bad.mjs:2:18: syntax error",
 		"bad_esm.js":      "bad_esm.js:2:11: syntax error: Unexpected \"=\"",
@@ -262,4 +274,73 @@ srv.route("GET", "/ok", (req, res) => res.send("ok"));
 	if code, body := get("/ok"); code != 200 || body != "ok" {
 		t.Errorf("/ok after: %d %q", code, body)
 	}
+}
+
+// TestTopLevelAwait: an ES module main script awaits at its top level —
+// a sleep, with its own timers running meanwhile, and awaits in every
+// position of an expression (esbuild does not take them in CommonJS
+// output: modules.go hides them from it) — and declares its server
+// after; a .js with an await at its top level is a module too, as in
+// Node. On two workers.
+func TestTopLevelAwait(t *testing.T) {
+	src := `import { add } from "./lib/math.mjs";
+let ticked = 0;
+setTimeout(() => ticked++, 0);
+imscript.tick(5, (id) => { ticked++; imscript.clear(id); });
+const t0 = Date.now();
+await imscript.sleep(0.05);
+const a = 2 * await Promise.resolve(3) + 1;
+const b = -await Promise.resolve(4) / 2;
+const c = ` + "`${await Promise.resolve(\"x\")}-${await Promise.resolve(\"y\")}`" + `;
+const { d } = await Promise.resolve({ d: await Promise.resolve(5) });
+const e = (await import("./lib/math.mjs")).add(1, await Promise.resolve(1));
+const f = await /a/.exec("cat").index;
+const g = [await 1, await (2), (await Promise.resolve(3)) ** 2].join("");
+export const h = await Promise.resolve("h");
+export default await Promise.resolve("dflt");
+const srv = imscript.server({ host: "127.0.0.1", port: 0 });
+console.log("ready", Date.now() - t0 >= 40, ticked, a, b, c, d, e, f, g, h, add(1, 2));
+`
+	want := "ready true 2 7 -2 x-y 5 2 1 129 h 3\n"
+	out, logs := runNamed(t, 2, "main.mjs", src, "", pkgFiles)
+	if !eachWorker(out, want, 2) {
+		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
+	}
+	out, logs = runNamed(t, 2, "main.js", "const x = await Promise.resolve(6);\nconsole.log(\"cjs-looking\", x * await x, typeof require, typeof __filename);\n", "", nil)
+	if want := "cjs-looking 36 function undefined\n"; !eachWorker(out, want, 2) {
+		t.Errorf("a .js awaiting at its top level: got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
+	}
+}
+
+// TestTopLevelAwaitImports: a module that awaits at its top level holds up
+// the modules that import it, as in Node: one that imports it (and does not
+// await itself) runs once it has ended, as does the main script; import()
+// of one resolves once it has run; a cycle through one does not wait for
+// itself; CommonJS code beside them is as it was. On two workers.
+func TestTopLevelAwaitImports(t *testing.T) {
+	files := map[string]string{
+		"lib/cfg.mjs":  "await imscript.sleep(0.03);\nexport const cfg = { n: await Promise.resolve(41) + 1 };\n",
+		"lib/uses.mjs": "import { cfg } from \"./cfg.mjs\";\nexport const doubled = cfg.n * 2;\n",
+		"lib/dyn.mjs":  "await imscript.sleep(0.01);\nexport const v = \"dyn\";\nexport default \"dflt\";\n",
+		"lib/a.mjs":    "import { b, getA } from \"./b.mjs\";\nawait null;\nexport const a = \"a+\" + b;\nexport const viaB = () => getA();\n",
+		"lib/b.mjs":    "import { a } from \"./a.mjs\";\nexport const b = \"b\";\nexport const getA = () => a;\n",
+		"lib/old.cjs":  "module.exports = { old: typeof require.__imscript_ready };\n",
+	}
+	src := `import { doubled } from "./lib/uses.mjs";
+import { cfg } from "./lib/cfg.mjs";
+import { a, viaB } from "./lib/a.mjs";
+import old from "./lib/old.cjs";
+const dyn = await import("./lib/dyn.mjs");
+const again = await import("./lib/uses.mjs");
+console.log("imports", cfg.n, doubled, dyn.v, dyn.default, again.doubled, a, viaB(), old.old);
+`
+	want := "imports 42 84 dyn dflt 84 a+b a+b function\n"
+	out, logs := runNamed(t, 2, "main.mjs", src, "", files)
+	if !eachWorker(out, want, 2) {
+		t.Errorf("got:\n%s\nwant (on each of 2 workers):\n%s\nlogs:\n%s", out, want, logs)
+	}
+	// A CommonJS main script: import() waits too.
+	h := scripttest.Start(t, scripttest.Options{Name: "main.js", Workers: 2, Files: files, Languages: []script.Language{js.New()},
+		Src: "import(\"./lib/uses.mjs\").then((m) => console.log(\"cjs\", m.doubled));\n"})
+	h.Eventually("both workers' import()", func() bool { return eachWorker(h.Stdout(), "cjs 84\n", 2) })
 }

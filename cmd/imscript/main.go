@@ -25,7 +25,7 @@ import (
 const usage = `imscript — network scripting host for Lua and JavaScript
 
 usage:
-  imscript run [flags] FILE [-- args...]   run a script (.lua or .js); reloads it when it changes
+  imscript run [flags] FILE [-- args...]   run a script (.lua, .js, .mjs, .cjs); reloads it when it changes
   imscript check FILE                      compile a script; exit 1 with file:line on error
   imscript types [--out DIR]               write editor types: imscript.d.ts, imscript.lua, .luacheckrc
   imscript new NAME [--lang js] [--template T]   create a project (echo, http, ws, chat): a server, its test, types
@@ -106,7 +106,7 @@ func printUsage(w io.Writer) {
 
 const runUsage = `usage: imscript run [flags] FILE [-- args...]
 
-Run runs FILE (.lua or .js) on worker VMs until SIGTERM, SIGINT or the
+Run runs FILE (.lua, .js, .mjs or .cjs) on worker VMs until SIGTERM, SIGINT or the
 script's imscript.shutdown() / imscript.exit(code); it reloads the script when
 the file changes and on SIGHUP. Flags may come before or after FILE;
 arguments after -- are the script's (imscript.args). Exit status: 0 after a

@@ -17,10 +17,11 @@ import (
 
 const testUsage = `usage: imscript test [flags] [DIR | FILE...]
 
-Test runs the project's tests: every *_test.lua, *_test.js, *.test.lua and
-*.test.js file in DIR (default: the current folder) and in DIR/test. Before
-the tests it starts the project's server script (server.lua or server.js in
-DIR, or --server FILE) on a free port, given to the tests as
+Test runs the project's tests: every *_test.lua, *.test.lua, *_test.js,
+*.test.js, *_test.mjs and *.test.mjs file in DIR (default: the current
+folder) and in DIR/test. Before the tests it starts the project's server
+script (server.lua, server.js or server.mjs in DIR, or --server FILE) on a
+free port, given to the tests as
 imscript.env.PORT. Each file runs on a host of its own; its tests, declared
 with imscript.test.it(name, fn), run in order. Exit status: 0 when every test
 passed, 1 when one failed or a file could not run, 2 for a usage error.
@@ -31,7 +32,7 @@ flags:
 func testFlags(out io.Writer, server *string, timeout *time.Duration, workers *int) *flag.FlagSet {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(server, "server", "", "the server script to start before the tests (default: server.lua or server.js in DIR; \"none\": start none)")
+	fs.StringVar(server, "server", "", "the server script to start before the tests (default: server.lua, server.js or server.mjs in DIR; \"none\": start none)")
 	fs.DurationVar(timeout, "timeout", 10*time.Second, "fail a test that runs longer")
 	fs.IntVar(workers, "workers", 2, "the server's worker VMs (0: its worker_num, else the number of CPUs)")
 	return fs
@@ -71,7 +72,7 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if len(files) == 0 {
-		fmt.Fprintf(stderr, "imscript test: no test files in %s (want *_test.lua, *_test.js, *.test.lua or *.test.js, there or in its test/ folder)\n", dir)
+		fmt.Fprintf(stderr, "imscript test: no test files in %s (want *_test.lua, *.test.lua, *_test.js, *.test.js, *_test.mjs or *.test.mjs, there or in its test/ folder)\n", dir)
 		return 1
 	}
 	switch server {
@@ -106,7 +107,7 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 
 // isTestFile says whether name is a test script's name.
 func isTestFile(name string) bool {
-	for _, suffix := range []string{"_test.lua", "_test.js", ".test.lua", ".test.js"} {
+	for _, suffix := range []string{"_test.lua", "_test.js", "_test.mjs", ".test.lua", ".test.js", ".test.mjs"} {
 		if strings.HasSuffix(name, suffix) && len(name) > len(suffix) {
 			return true
 		}
@@ -162,11 +163,11 @@ func testFiles(args []string) (dir string, files []string, err error) {
 	return dir, files, nil
 }
 
-// findServer is the project's server script in dir: server.lua or
-// server.js ("" when neither is there).
+// findServer is the project's server script in dir: server.lua,
+// server.js or server.mjs ("" when none is there).
 func findServer(dir string) (string, error) {
 	var found []string
-	for _, name := range []string{"server.lua", "server.js"} {
+	for _, name := range []string{"server.lua", "server.js", "server.mjs"} {
 		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err == nil {
 			found = append(found, p)
@@ -178,5 +179,14 @@ func findServer(dir string) (string, error) {
 	case 1:
 		return found[0], nil
 	}
-	return "", fmt.Errorf("%s has both server.lua and server.js: say which with --server FILE", dir)
+	return "", fmt.Errorf("%s has %s: say which is the server with --server FILE", dir, strings.Join(names(found), " and "))
+}
+
+// names are the base names of paths.
+func names(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = filepath.Base(p)
+	}
+	return out
 }
