@@ -94,7 +94,9 @@ func (h *Host) Run(ctx context.Context) error {
 	var wcancel context.CancelFunc = func() {}
 	if h.cfg.Watch {
 		wctx, wcancel = context.WithCancel(ctx)
-		go h.watch(wctx)
+		ready := make(chan struct{})
+		go h.watch(wctx, ready)
+		<-ready
 	}
 	h.startOnce.Do(func() { close(h.started) })
 	h.log.Info("imscript started", "script", h.cfg.Script, "language", h.lang.Name(), "workers", len(h.workers), "servers", h.describeServers())

@@ -16,10 +16,13 @@ import (
 const watchDebounce = 150 * time.Millisecond
 
 // watch reloads the script when it or a file it required changes. It
-// watches folders, not files, so saves by rename are seen too.
-func (h *Host) watch(ctx context.Context) {
+// watches folders, not files, so saves by rename are seen too. ready is
+// closed once the folders are watched and the files' sums taken: a save
+// made after that is seen (Run says "started" only then).
+func (h *Host) watch(ctx context.Context, ready chan<- struct{}) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
+		close(ready)
 		h.log.Error("file watcher unavailable, reload on SIGHUP only", "err", err)
 		return
 	}
@@ -42,6 +45,7 @@ func (h *Host) watch(ctx context.Context) {
 		}
 	}
 	sync()
+	close(ready)
 	var timer *time.Timer
 	var fire <-chan time.Time
 	for {

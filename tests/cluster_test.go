@@ -74,6 +74,13 @@ func startNodes(t *testing.T, lang string, count int, script string, extra ...fu
 	if t.Failed() {
 		t.FailNow()
 	}
+	// A node listens before its broker is ready (the cluster forming: a
+	// call that needs the history fails until then).
+	for _, n := range nodes {
+		waitFor(t, 60*time.Second, n.name+"'s broker ready", func() bool {
+			return strings.Contains(n.s.stderr.String(), "nats broker: ready")
+		})
+	}
 	return nodes
 }
 

@@ -223,6 +223,9 @@ srv.route("POST", "/api/register", api(async (req, res, input) => {
   if (!validUser(user)) return apiFail(res, 422, "bad_user", "user names are 1-24 letters, digits, _ . or -");
   if (!validPassword(password)) return apiFail(res, 422, "bad_password", "passwords are 8 to 200 characters");
   await setup();
+  // Where #lobby stands, before the account exists: if the history cannot
+  // be read the registration fails whole and can be tried again.
+  const pos = await position("lobby");
   const hash = await crypto.password_hash(password);
   try {
     await db.exec("INSERT INTO users (name, hash, created) VALUES (?, ?, ?)", user, hash, nowS());
@@ -230,7 +233,6 @@ srv.route("POST", "/api/register", api(async (req, res, input) => {
     if (String(err.code).includes("CONSTRAINT")) return apiFail(res, 409, "taken", "that user name is taken");
     throw err;
   }
-  const pos = await position("lobby");
   await db.exec("INSERT OR IGNORE INTO memberships (user, room, joined) VALUES (?, 'lobby', ?)", user, now());
   await db.exec("INSERT OR IGNORE INTO reads (user, conv, seq, epoch) VALUES (?, '#lobby', ?, ?)", user, pos.seq, pos.epoch);
   await loggedIn(res, user, 201);

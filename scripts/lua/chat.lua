@@ -264,6 +264,10 @@ srv:route("POST", "/api/register", api(function(req, res, input)
         return api_fail(res, 422, "bad_password", "passwords are 8 to 200 characters")
     end
     setup()
+    -- Where #lobby stands, before the account exists: if the history cannot
+    -- be read the registration fails whole and can be tried again.
+    local pos, why = srv:position("lobby")
+    if not pos then error("position failed: " .. tostring(why), 0) end
     local hash = crypto.password_hash(password)
     local r, err, code = db:exec("INSERT INTO users (name, hash, created) VALUES (?, ?, ?)", user, hash, now_s())
     if not r then
@@ -272,7 +276,6 @@ srv:route("POST", "/api/register", api(function(req, res, input)
         end
         error(err, 0)
     end
-    local pos = srv:position("lobby")
     exec("INSERT OR IGNORE INTO memberships (user, room, joined) VALUES (?, 'lobby', ?)", user, now())
     exec("INSERT OR IGNORE INTO reads (user, conv, seq, epoch) VALUES (?, '#lobby', ?, ?)", user, pos.seq, pos.epoch)
     logged_in(res, user, 201)
