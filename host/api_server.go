@@ -185,11 +185,13 @@ func srvPush(c script.Call) {
 	fd := c.Int(0, "fd")
 	data := c.Bytes(1, "data")
 	binary := false
-	kind := ""
-	if c.NArgs() > 2 && c.Arg(2) != nil {
-		kind = c.Str(2, "opcode")
-	} else if _, isBytes := c.Arg(1).([]byte); isBytes {
-		kind = "binary" // a JS Buffer
+	const none = "\x00" // no opcode argument (nil, undefined or left out)
+	kind := c.OptStr(2, "opcode", none)
+	if kind == none {
+		kind = ""
+		if _, isBytes := c.Arg(1).([]byte); isBytes {
+			kind = "binary" // a JS Buffer
+		}
 	}
 	switch kind {
 	case "", "text":

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/imscript/imscript/script"
 )
 
 type connState uint8
@@ -20,6 +22,7 @@ const (
 // transport; the queue is bounded by buffer_output_size.
 type conn struct {
 	id       int64
+	idv      script.Value // id as a script value, made once: handlers get it every event
 	srv      *Server
 	worker   *worker
 	t        transport
@@ -81,14 +84,19 @@ func (c *conn) Open() bool {
 // connection is gone or its output queue would pass buffer_output_size (the
 // connection is then closed: a slow reader is cut off, not buffered for).
 // b is copied.
-func (c *conn) Send(b []byte) (bool, string) {
+func (c *conn) Send(b []byte) (bool, string) { return c.send2(nil, b) }
+
+// send2 is Send of head followed by b, as one message (a frame's header
+// and its payload): both are copied into the output queue, in one go.
+func (c *conn) send2(head, b []byte) (bool, string) {
+	n := len(head) + len(b)
 	limit := c.srv.settings().BufferOutputSize
 	c.mu.Lock()
 	if c.state != connOpen {
 		c.mu.Unlock()
 		return false, "connection closed"
 	}
-	if len(c.out)+len(b) > limit {
+	if len(c.out)+n > limit {
 		c.state = connClosing
 		sched := !c.flushing
 		c.flushing = true
@@ -102,11 +110,11 @@ func (c *conn) Send(b []byte) (bool, string) {
 	if c.out == nil && c.spare != nil {
 		c.out, c.spare = c.spare, nil
 	}
-	c.out = append(c.out, b...)
+	c.out = append(append(c.out, head...), b...)
 	sched := !c.flushing
 	c.flushing = true
 	c.mu.Unlock()
-	c.srv.bytesOut.Add(int64(len(b)))
+	c.srv.bytesOut.Add(int64(n))
 	c.srv.msgsOut.Add(1)
 	if sched {
 		c.t.Flush(c)

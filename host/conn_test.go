@@ -44,7 +44,7 @@ func testServer(t *testing.T, m script.Map) *Server {
 
 func testConn(s *Server, id int64) (*conn, *fakeTransport) {
 	ft := &fakeTransport{}
-	c := &conn{id: id, srv: s, t: ft, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	c := &conn{id: id, idv: id, srv: s, t: ft, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
 	c.proto = s.proto.newConn(s, c)
 	s.host.conns.put(c)
 	return c, ft

@@ -106,6 +106,8 @@ type vm struct {
 
 	calls []*call
 	depth int
+	// frameNames are the handlers' stack frame names (stack.go).
+	frameNames map[string]string
 
 	// entered counts the Run/Call frames on the Go stack: goja runs the
 	// promise jobs when the outermost returns, and then the rejections
@@ -227,7 +229,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	outer := v.entered == 0
 	handler := ""
 	if outer {
-		handler = handlerFrame(v.inst)
+		handler = v.handlerFrame()
 	}
 	v.entered++
 	ret, err := jc.fn(goja.Undefined(), jargs...)

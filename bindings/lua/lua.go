@@ -107,6 +107,11 @@ type vm struct {
 	calls []*call
 	depth int
 
+	// ints and strs are the last numbers and short strings boxed
+	// (marshal.go).
+	ints [boxSlots]intBox
+	strs [boxSlots]strBox
+
 	// States that run handlers (suspend.go): the main state, and threads
 	// made when a suspended handler holds the main state. cur runs now
 	// (nil between handlers); idle are free; mainFree says the main state
@@ -117,10 +122,10 @@ type vm struct {
 	tmpl     *lua.LState // makes the threads: small stacks that grow
 	ctx      context.Context
 
-	// frames names the bottom stack frame of the handler running on a
-	// state ("receive handler (echo.lua:12)"): Call sets it, pcall's
-	// traceback uses it.
-	frames map[*lua.LState]string
+	// frames says which handler runs on a state, for the name of its
+	// bottom stack frame ("receive handler (echo.lua:12)"): Call sets it,
+	// pcall's traceback names it, only when there is an error to report.
+	frames map[*lua.LState]frame
 
 	ctxMu  sync.Mutex
 	cancel context.CancelFunc
@@ -137,7 +142,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 		inst:     inst,
 		objects:  map[*script.Object]*lua.LUserData{},
 		metas:    map[*script.Type]*lua.LTable{},
-		frames:   map[*lua.LState]string{},
+		frames:   map[*lua.LState]frame{},
 		mainFree: true,
 	}
 	v.ClearInterrupt()
@@ -270,7 +275,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	if L == nil {
 		L = v.takeState()
 		v.cur = L
-		v.frames[L] = v.handlerFrame(lc.fn)
+		v.frames[L] = v.frameOf(lc.fn)
 	}
 	L.Push(lc.fn)
 	for _, a := range args {
@@ -305,7 +310,7 @@ func (v *vm) pcall(L *lua.LState, nargs, nret int) error {
 	msg := err.Error()
 	if errors.As(err, &ae) {
 		msg = ae.Object.String()
-		if st := traceback(ae.StackTrace, v.frames[L]); st != "" {
+		if st := traceback(ae.StackTrace, v.frames[L].String()); st != "" {
 			msg += "\n" + st
 		}
 	}
@@ -354,18 +359,37 @@ func (v *vm) Close() {
 	v.L.Close()
 }
 
-// handlerFrame is how a stack trace names the handler fn: after what the
-// host calls it for (instance.HandlerName), and where it is defined.
-func (v *vm) handlerFrame(fn *lua.LFunction) string {
-	where := "?"
-	if fn != nil && fn.Proto != nil {
-		where = fmt.Sprintf("%s:%d", fn.Proto.SourceName, fn.Proto.LineDefined)
+// frame is the handler a state runs: the function, and what the host
+// calls it for (instance.HandlerName). Its name is made only for a
+// traceback, so a call costs no string.
+type frame struct {
+	fn      *lua.LFunction
+	handler string
+}
+
+// frameOf is the frame of a handler call of fn, as the host calls it now.
+func (v *vm) frameOf(fn *lua.LFunction) frame {
+	f := frame{fn: fn}
+	if hn, _ := v.inst.(interface{ HandlerName() string }); hn != nil {
+		f.handler = hn.HandlerName()
 	}
-	hn, _ := v.inst.(interface{ HandlerName() string })
-	if hn == nil || hn.HandlerName() == "" {
+	return f
+}
+
+// String is how a stack trace names the handler: after what the host
+// calls it for, and where it is defined ("" for no handler).
+func (f frame) String() string {
+	if f.fn == nil {
+		return ""
+	}
+	where := "?"
+	if f.fn.Proto != nil {
+		where = fmt.Sprintf("%s:%d", f.fn.Proto.SourceName, f.fn.Proto.LineDefined)
+	}
+	if f.handler == "" {
 		return "function <" + where + ">"
 	}
-	name := hn.HandlerName()
+	name := f.handler
 	if !strings.Contains(name, "callback") && !strings.Contains(name, "handler") {
 		name += " handler"
 	}

@@ -48,13 +48,13 @@ func (v *vm) toLua(val script.Value, depth int) lua.LValue {
 	case bool:
 		return lua.LBool(x)
 	case int64:
-		return lua.LNumber(x)
+		return v.integer(x)
 	case int:
-		return lua.LNumber(x)
+		return v.integer(int64(x))
 	case float64:
 		return lua.LNumber(x)
 	case string:
-		return lua.LString(x)
+		return v.str(x)
 	case []byte:
 		return bytesString(x)
 	case script.List:
@@ -249,4 +249,47 @@ func iterPairs(iter func(*script.Object) func() (script.Value, script.Value, boo
 			c.Return(k, val)
 		}))
 	}
+}
+
+// Boxing a number or a string as an lua.LValue allocates. Handlers get the
+// same few again and again (a connection's fd, "text", a field name), so
+// the VM keeps the last boxes made, direct-mapped: a hit costs a compare.
+
+const boxSlots = 64
+
+type intBox struct {
+	n int64
+	v lua.LValue
+}
+
+type strBox struct {
+	p *byte
+	n int
+	v lua.LValue // holds the string: its bytes cannot be reused meanwhile
+}
+
+// maxBoxedStr is the longest string kept boxed: short constants, not
+// payloads.
+const maxBoxedStr = 16
+
+func (v *vm) integer(n int64) lua.LValue {
+	b := &v.ints[uint64(n)%boxSlots]
+	if b.v == nil || b.n != n {
+		b.n, b.v = n, lua.LNumber(n)
+	}
+	return b.v
+}
+
+// str boxes s, the same box for the same string (same bytes in memory:
+// a Go string is immutable, and the box keeps its bytes alive).
+func (v *vm) str(s string) lua.LValue {
+	if len(s) == 0 || len(s) > maxBoxedStr {
+		return lua.LString(s)
+	}
+	p := unsafe.StringData(s)
+	b := &v.strs[(uintptr(unsafe.Pointer(p))>>3+uintptr(len(s)))%boxSlots]
+	if b.p != p || b.n != len(s) {
+		b.p, b.n, b.v = p, len(s), lua.LString(s)
+	}
+	return b.v
 }
