@@ -113,7 +113,7 @@ func srvSend(c script.Call) {
 	s := self(c)
 	fd := c.Int(0, "fd")
 	data := c.Bytes(1, "data")
-	ok, why := s.send(fd, data)
+	ok, why := s.send(instOf(c).worker, fd, data)
 	if !ok {
 		c.Fail(why)
 		return
@@ -203,7 +203,7 @@ func srvPush(c script.Call) {
 	if !binary && !utf8.Valid(data) {
 		script.Usagef("server.push: text frames must be valid UTF-8 (push binary data with \"binary\")")
 	}
-	ok, why := s.push(fd, data, binary)
+	ok, why := s.push(instOf(c).worker, fd, data, binary)
 	if !ok {
 		c.Fail(why)
 		return

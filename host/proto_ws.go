@@ -265,10 +265,10 @@ func wsPlain(m *message, op wsframe.Op) []byte {
 	return m.enc[encWSPlain]
 }
 
-// push sends one WebSocket message to connection fd of this server: the
-// frame's header and payload go into the connection's output queue at
-// once (compressed, it is made first).
-func (s *Server) push(fd int64, data []byte, binary bool) (bool, string) {
+// push sends one WebSocket message to connection fd of this server, from
+// a handler on worker w: the frame's header and payload go into the
+// connection's output queue at once (compressed, it is made first).
+func (s *Server) push(w *worker, fd int64, data []byte, binary bool) (bool, string) {
 	c, ws, why := s.openWS(fd)
 	if ws == nil {
 		return false, why
@@ -281,7 +281,7 @@ func (s *Server) push(fd int64, data []byte, binary bool) (bool, string) {
 		op = wsframe.OpBinary
 	}
 	var h [wsframe.MaxHeaderLen]byte
-	return c.send2(wsframe.AppendHeader(h[:0], op, len(data), false), data)
+	return c.sendFrom(w, wsframe.AppendHeader(h[:0], op, len(data), false), data)
 }
 
 // openWS finds connection fd of this server as an open WebSocket, or says

@@ -83,6 +83,10 @@ type worker struct {
 	// spawned script's worker tells its parent).
 	exit func()
 
+	// unflushed are its connections whose output its handlers queued
+	// and the worker writes itself (worker_strand.go, flushOutput).
+	unflushed []*conn
+
 	// m are its handler metrics (metrics_handler.go).
 	m workerMetrics
 
@@ -102,6 +106,7 @@ func (w *worker) loop() {
 	if !w.serve() {
 		return
 	}
+	w.flushOutput()
 	w.timers.stop()
 	if w.exit != nil {
 		w.exit()

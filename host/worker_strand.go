@@ -54,6 +54,7 @@ func (w *worker) serve() bool {
 			case t := <-tasks:
 				w.rest = nil
 				w.runTask(t)
+				w.flushOutput()
 				if me.back != nil {
 					return w.giveBack(me)
 				}
@@ -64,6 +65,7 @@ func (w *worker) serve() bool {
 		}
 		for i := range batch {
 			if w.stopped() {
+				w.flushOutput()
 				return true
 			}
 			w.rest = batch[i+1:]
@@ -72,12 +74,33 @@ func (w *worker) serve() bool {
 				// Resumed after it suspended in this event: another
 				// strand runs the loop now, and the events after this
 				// one went back to the inbox when this one suspended.
+				w.flushOutput()
 				return w.giveBack(me)
 			}
 			batch[i] = event{}
+			if i%flushEvery == flushEvery-1 {
+				w.flushOutput() // a long batch: its first answers go out
+			}
 		}
+		w.flushOutput()
 	}
 	return true
+}
+
+// flushEvery is how many events of a batch may answer before the worker
+// writes their answers (flushOutput).
+const flushEvery = 16
+
+// flushOutput writes what the handlers of the events just handled queued
+// for the worker's own connections (conn.sendFrom), one write each, on
+// the worker's goroutine; what the socket does not take goes the event
+// loop's way. The strand that runs the worker calls it before it waits.
+func (w *worker) flushOutput() {
+	for i, c := range w.unflushed {
+		c.flushNow()
+		w.unflushed[i] = nil
+	}
+	w.unflushed = w.unflushed[:0]
 }
 
 // giveBack ends a resumed strand: the worker returns to its resumer.
@@ -92,6 +115,7 @@ func (w *worker) giveBack(me *strand) bool {
 // function (call it once, from any goroutine). The worker goes on with
 // other events meanwhile. It returns the error abandon gave, if any.
 func (w *worker) suspend(inst *instance, start func(resume func())) error {
+	w.flushOutput() // what the handler sent goes out before it waits
 	s := w.cur
 	wake := make(chan error, 1)
 	s.wake, s.inst = wake, inst

@@ -103,6 +103,9 @@ type vm struct {
 
 	objects map[*script.Object]*lua.LUserData
 	metas   map[*script.Type]*lua.LTable
+	// methodTables are the types' method tables (meta), which ownMeta
+	// copies.
+	methodTables map[*script.Type]*lua.LTable
 
 	calls []*call
 	depth int
@@ -138,12 +141,13 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	// grow to 1M slots, so table.concat / unpack of big tables work.
 	L := lua.NewState(lua.Options{RegistrySize: lua.RegistrySize, RegistryMaxSize: 1 << 20, RegistryGrowStep: 1024})
 	v := &vm{
-		L:        L,
-		inst:     inst,
-		objects:  map[*script.Object]*lua.LUserData{},
-		metas:    map[*script.Type]*lua.LTable{},
-		frames:   map[*lua.LState]frame{},
-		mainFree: true,
+		L:            L,
+		inst:         inst,
+		objects:      map[*script.Object]*lua.LUserData{},
+		metas:        map[*script.Type]*lua.LTable{},
+		methodTables: map[*script.Type]*lua.LTable{},
+		frames:       map[*lua.LState]frame{},
+		mainFree:     true,
 	}
 	v.ClearInterrupt()
 	exports := v.toLua(inst.Exports(), 0)

@@ -167,11 +167,47 @@ func (v *vm) object(o *script.Object) *lua.LUserData {
 	}
 	ud := v.L.NewUserData()
 	ud.Value = o
-	ud.Metatable = v.meta(o.Type)
+	if !o.Type.Transient && len(o.Type.Props) > 0 {
+		ud.Metatable = v.ownMeta(o)
+	} else {
+		ud.Metatable = v.meta(o.Type)
+	}
 	if !o.Type.Transient {
 		v.objects[o] = ud
 	}
 	return ud
+}
+
+// ownMeta is the metatable of a long-lived object with properties (a
+// server, a client): its __index is a table of its own holding the
+// type's methods, whose own __index computes the properties. A method
+// call (srv:send) is then a plain table lookup, where an __index function
+// would cost a boxed key per call.
+func (v *vm) ownMeta(o *script.Object) *lua.LTable {
+	L := v.L
+	tm := v.meta(o.Type)
+	methods := v.methodTables[o.Type]
+	idx := L.CreateTable(0, len(o.Type.Methods)+1)
+	for k, m := methods.Next(lua.LNil); k != lua.LNil; k, m = methods.Next(k) {
+		idx.RawSetH(k, m)
+	}
+	props := L.CreateTable(0, 1)
+	props.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		if ks, ok := L.Get(2).(lua.LString); ok {
+			if p, ok := o.Type.Props[string(ks)]; ok {
+				L.Push(v.toLua(p(o), 0))
+				return 1
+			}
+		}
+		L.Push(lua.LNil)
+		return 1
+	}))
+	idx.Metatable = props
+	mt := L.CreateTable(0, 3)
+	mt.RawSetString("__index", idx)
+	mt.RawSetString("__tostring", tm.RawGetString("__tostring"))
+	mt.RawSetString("__metatable", tm.RawGetString("__metatable"))
+	return mt
 }
 
 // meta builds a type's metatable: __index finds methods in the type's
@@ -190,6 +226,7 @@ func (v *vm) meta(t *script.Type) *lua.LTable {
 		pairs := iterPairs(t.Iter)
 		methods.RawSetString("pairs", L.NewFunction(func(L *lua.LState) int { return v.invoke(L, pairs, true) }))
 	}
+	v.methodTables[t] = methods
 	mt := L.CreateTable(0, 3)
 	if len(t.Props) == 0 {
 		// Methods only: a plain table lookup.
