@@ -39,6 +39,10 @@ type conn struct {
 	// until the connection is bound or joins a room (hub.go).
 	hub *hubConn
 
+	// queued counts the connection's units posted and not yet run: while
+	// more wait, its worker keeps its answers for one write (flushOutput).
+	queued atomic.Int32
+
 	// The worker's only: handlers of this connection in flight (suspended
 	// or with a pending promise) and the events waiting for them
 	// (worker_order.go).
@@ -94,10 +98,11 @@ func (c *conn) Send(b []byte) (bool, string) { return c.send2(nil, b, nil) }
 // sendFrom is Send of head followed by b, as one message (a frame's
 // header and its payload), by a handler running on worker w. When w is
 // the connection's own worker and the transport can write from any
-// goroutine (a gnet connection), the bytes wait in the queue until w
-// has handled the events it took (worker.flushOutput) and w writes them
-// itself: a handler's answers then cost the event loop nothing, and the
-// answers of one batch go out in one write.
+// goroutine (a gnet connection), the bytes wait in the queue until the
+// event is handled, or until the connection's last event queued is, and
+// w writes them itself (worker.flushOutput): a handler's answers then
+// cost the event loop nothing, and what one event or a pipelined run of
+// requests answers goes out in one write.
 func (c *conn) sendFrom(w *worker, head, b []byte) (bool, string) {
 	if w != c.worker || c.direct == nil {
 		w = nil
@@ -175,7 +180,8 @@ func (c *conn) flushNow() {
 // post queues a unit of the connection's input for its worker, through
 // its server (which holds events while a new version is not yet active).
 func (c *conn) post(u unit, data []byte) {
-	c.srv.post(c.worker, event{u: u, srv: c.srv, conn: c, data: data})
+	c.queued.Add(1)
+	c.srv.post(c.worker, event{u: u, srv: c.srv, conn: c, data: data, queued: true})
 }
 
 // Close closes the connection after its queued output is written.

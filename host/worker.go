@@ -284,6 +284,10 @@ func (w *worker) run(ev *event) {
 	s := w.cur
 	prev, prevHeld := s.conn, s.held
 	s.conn, s.held = ev.conn, false
+	if ev.queued {
+		ev.queued = false
+		ev.conn.queued.Add(-1)
+	}
 	ev.u.run(w, ev)
 	if s.held {
 		w.unwait(s.conn)

@@ -78,8 +78,10 @@ func (w *worker) serve() bool {
 				return w.giveBack(me)
 			}
 			batch[i] = event{}
-			if i%flushEvery == flushEvery-1 {
-				w.flushOutput() // a long batch: its first answers go out
+			if len(w.unflushed) > 0 {
+				// A long run of one connection's events: its first
+				// answers go out all the same.
+				w.flushDone(i%flushEvery == flushEvery-1)
 			}
 		}
 		w.flushOutput()
@@ -88,19 +90,29 @@ func (w *worker) serve() bool {
 }
 
 // flushEvery is how many events of a batch may answer before the worker
-// writes their answers (flushOutput).
+// writes all their answers (flushDone).
 const flushEvery = 16
 
-// flushOutput writes what the handlers of the events just handled queued
-// for the worker's own connections (conn.sendFrom), one write each, on
-// the worker's goroutine; what the socket does not take goes the event
-// loop's way. The strand that runs the worker calls it before it waits.
-func (w *worker) flushOutput() {
-	for i, c := range w.unflushed {
+// flushOutput writes what handlers queued for the worker's own
+// connections (conn.sendFrom), one write each, on the worker's
+// goroutine; what the socket does not take goes the event loop's way.
+// The strand that runs the worker calls it before it waits.
+func (w *worker) flushOutput() { w.flushDone(true) }
+
+// flushDone is flushOutput after an event: it writes the connections
+// with no more events queued (all when all is set); the others keep
+// their answers for one write after their last event.
+func (w *worker) flushDone(all bool) {
+	keep := w.unflushed[:0]
+	for _, c := range w.unflushed {
+		if !all && c.queued.Load() > 0 {
+			keep = append(keep, c)
+			continue
+		}
 		c.flushNow()
-		w.unflushed[i] = nil
 	}
-	w.unflushed = w.unflushed[:0]
+	clear(w.unflushed[len(keep):])
+	w.unflushed = keep
 }
 
 // giveBack ends a resumed strand: the worker returns to its resumer.
