@@ -106,6 +106,8 @@ type vm struct {
 	// methodTables are the types' method tables (meta), which ownMeta
 	// copies.
 	methodTables map[*script.Type]*lua.LTable
+	// records are the record types' newest objects (marshal.go).
+	records map[*script.Type]*record
 
 	calls []*call
 	depth int
@@ -146,6 +148,7 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 		objects:      map[*script.Object]*lua.LUserData{},
 		metas:        map[*script.Type]*lua.LTable{},
 		methodTables: map[*script.Type]*lua.LTable{},
+		records:      map[*script.Type]*record{},
 		frames:       map[*lua.LState]frame{},
 		mainFree:     true,
 	}

@@ -2,6 +2,7 @@ package lua
 
 import (
 	"math"
+	"sort"
 	"strconv"
 	"unsafe"
 
@@ -167,15 +168,78 @@ func (v *vm) object(o *script.Object) *lua.LUserData {
 	}
 	ud := v.L.NewUserData()
 	ud.Value = o
-	if !o.Type.Transient && len(o.Type.Props) > 0 {
+	switch t := o.Type; {
+	case !t.Transient && len(t.Props) > 0:
 		ud.Metatable = v.ownMeta(o)
-	} else {
-		ud.Metatable = v.meta(o.Type)
+	case t.Transient && t.Iter != nil && len(t.Props) > 0:
+		v.record(o, ud)
+	default:
+		ud.Metatable = v.meta(t)
 	}
 	if !o.Type.Transient {
 		v.objects[o] = ud
 	}
 	return ud
+}
+
+// record is how a VM shows the objects of a transient iterable type with
+// properties (a WebSocket frame: a record, its fields its entries, each
+// handler reading most of them): the newest one's fields are set in a
+// table of the VM's, its __index, so that reading one is a table lookup
+// (an __index function costs a Go call and a boxed key per read). When
+// the next one comes, the one before gets the type's own metatable,
+// whose __index computes its fields from its own object: one the script
+// keeps still reads its own values.
+type record struct {
+	fields *lua.LTable // the newest object's fields, and the methods
+	fast   *lua.LTable // its metatable: __index = fields
+	slow   *lua.LTable // the type's metatable (meta)
+	names  []string    // the properties that are not methods, in order
+	props  []func(o *script.Object) script.Value
+	vals   []lua.LValue // what fields holds for each name now
+	last   *lua.LUserData
+}
+
+func (v *vm) record(o *script.Object, ud *lua.LUserData) {
+	t := o.Type
+	r := v.records[t]
+	if r == nil {
+		L := v.L
+		r = &record{slow: v.meta(t)}
+		methods := v.methodTables[t]
+		r.fields = L.CreateTable(0, len(t.Props)+len(t.Methods)+1)
+		for k, m := methods.Next(lua.LNil); k != lua.LNil; k, m = methods.Next(k) {
+			r.fields.RawSetH(k, m)
+		}
+		for name := range t.Props {
+			if methods.RawGetString(name) == lua.LNil {
+				r.names = append(r.names, name)
+			}
+		}
+		sort.Strings(r.names)
+		for _, name := range r.names {
+			r.props = append(r.props, t.Props[name])
+		}
+		r.vals = make([]lua.LValue, len(r.names))
+		r.fast = L.CreateTable(0, 3)
+		r.fast.RawSetString("__index", r.fields)
+		r.fast.RawSetString("__tostring", r.slow.RawGetString("__tostring"))
+		r.fast.RawSetString("__metatable", r.slow.RawGetString("__metatable"))
+		v.records[t] = r
+	}
+	if r.last != nil {
+		r.last.Metatable = r.slow
+	}
+	for i, p := range r.props {
+		// A field that has not changed (the fd of the same connection,
+		// "text") is left as it is: setting one costs two map writes.
+		if val := v.toLua(p(o), 0); val != r.vals[i] {
+			r.fields.RawSetString(r.names[i], val)
+			r.vals[i] = val
+		}
+	}
+	ud.Metatable = r.fast
+	r.last = ud
 }
 
 // ownMeta is the metatable of a long-lived object with properties (a
