@@ -3,28 +3,39 @@ package host_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
-	"sync"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/panjf2000/gnet/v2"
 
 	"github.com/imscript/imscript/host/internal/wire/wsframe"
 	"github.com/imscript/imscript/script/scripttest"
 )
 
-// The echo hot paths, driven through real sockets by clients that
-// allocate nothing per message, so allocs/msg is the server's: a TCP echo
-// (receive → send) and a WebSocket echo (message → push) in both
-// languages, with one message in flight per connection (depth 1, as the
-// bench's ws section) and pipelined (depth 16, as its tcp section).
+// The echo hot paths through real sockets: a TCP echo (receive → send)
+// and a WebSocket echo (message → push) in both languages, next to the
+// same echo on bare gnet (tcp) and gorilla/websocket (ws) in this process,
+// with one 64-byte message in flight per connection (depth 1, as the
+// bench's ws section) and pipelined (depth 16, as its tcp section). The
+// load runs in a child process (this test binary, TestEchoLoad), so the
+// server's figures are this process's alone:
 //
-//	go test ./host -run '^$' -bench 'Echo(TCP|WS)' -benchmem
+//	go test ./host -run '^$' -bench 'Echo(TCP|WS)' -benchtime 100000x
 //
-// ns/msg and allocs/msg are per message echoed.
+// per message: ns/msg (wall), cpu-ns/msg (this process: the server),
+// load-ns/msg (the child's CPU), allocs/msg and B/msg (the server's heap).
 
 var echoScripts = map[string]string{
 	"tcp.lua": `local srv = imscript.server{ host = "127.0.0.1", port = 0, type = "tcp" }
@@ -38,93 +49,221 @@ srv.on("message", (srv, frame) => { srv.push(frame.fd, frame.data, frame.opcode)
 }
 
 const (
-	echoConns = 4
+	echoConns = 32
 	echoSize  = 64
 )
 
 func BenchmarkEchoTCP(b *testing.B) {
-	for _, lang := range scripttest.Langs {
+	for _, row := range append(slicesOf(scripttest.Langs), "gnet") {
 		for _, depth := range []int{1, 16} {
-			b.Run(lang+"/depth"+strconv.Itoa(depth), func(b *testing.B) {
-				r := scripttest.Start(b, scripttest.Options{Name: "tcp." + lang, Src: echoScripts["tcp."+lang], Workers: 2})
-				// Messages are raw bytes: with depth > 1 the server may
-				// read several at once, so the client counts bytes.
-				batch := bytes.Repeat([]byte("x"), echoSize*depth)
-				runEcho(b, depth, func() (net.Conn, error) {
-					return net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(r.Port(0)))
-				}, batch, len(batch))
+			b.Run(row+"/depth"+strconv.Itoa(depth), func(b *testing.B) {
+				var port int
+				if row == "gnet" {
+					port = gnetEcho(b)
+				} else {
+					r := scripttest.Start(b, scripttest.Options{Name: "tcp." + row, Src: echoScripts["tcp."+row], Workers: 2})
+					port = r.Port(0)
+				}
+				runEcho(b, "tcp", port, depth)
 			})
 		}
 	}
 }
 
 func BenchmarkEchoWS(b *testing.B) {
-	for _, lang := range scripttest.Langs {
+	for _, row := range append(slicesOf(scripttest.Langs), "gorilla") {
 		for _, depth := range []int{1, 16} {
-			b.Run(lang+"/depth"+strconv.Itoa(depth), func(b *testing.B) {
-				r := scripttest.Start(b, scripttest.Options{Name: "ws." + lang, Src: echoScripts["ws."+lang], Workers: 2})
-				payload := bytes.Repeat([]byte("x"), echoSize)
-				frame := wsframe.MaskedFrame(0x81, payload, [4]byte{1, 2, 3, 4})
-				batch := bytes.Repeat(frame, depth)
-				reply := wsframe.EncodedLen(echoSize) * depth
-				runEcho(b, depth, func() (net.Conn, error) { return wsDialRaw(r.Port(0)) }, batch, reply)
+			b.Run(row+"/depth"+strconv.Itoa(depth), func(b *testing.B) {
+				var port int
+				if row == "gorilla" {
+					port = gorillaEcho(b)
+				} else {
+					r := scripttest.Start(b, scripttest.Options{Name: "ws." + row, Src: echoScripts["ws."+row], Workers: 2})
+					port = r.Port(0)
+				}
+				runEcho(b, "ws", port, depth)
 			})
 		}
 	}
 }
 
-// runEcho runs b.N messages (depth per write) over echoConns connections:
-// each writes batch and reads reply bytes back, until its share is done.
-func runEcho(b *testing.B, depth int, dial func() (net.Conn, error), batch []byte, reply int) {
-	var cs []net.Conn
-	for range echoConns {
-		c, err := dial()
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		cs = append(cs, c)
-	}
+func slicesOf(s []string) []string { return append([]string(nil), s...) }
+
+// runEcho runs b.N messages against the server on port from a child
+// process: echoConns connections, each writing depth messages and reading
+// their echoes back, round after round.
+func runEcho(b *testing.B, kind string, port, depth int) {
 	rounds := b.N/(echoConns*depth) + 1
-	// Warm up: every connection's first round (buffers, the VM's caches).
-	for _, c := range cs {
-		buf := make([]byte, reply)
-		_ = c.SetDeadline(time.Now().Add(waitLimit))
-		if _, err := c.Write(batch); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, buf); err != nil {
-			b.Fatal(err)
-		}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEchoLoad$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("ECHO_LOAD=%s %d %d %d", kind, port, depth, rounds))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	rd := bufio.NewReader(stdout)
+	if line, err := rd.ReadString('\n'); err != nil || line != "ready\n" {
+		b.Fatalf("load: %q %v", line, err)
 	}
 	var ms0, ms1 runtime.MemStats
+	var ru0, ru1 syscall.Rusage
 	runtime.ReadMemStats(&ms0)
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	b.ResetTimer()
-	var wg sync.WaitGroup
+	_, _ = io.WriteString(stdin, "go\n")
+	out, _ := io.ReadAll(rd)
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("load: %v\n%s", err, out)
+	}
+	b.StopTimer()
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	runtime.ReadMemStats(&ms1)
+	msgs := float64(rounds * echoConns * depth)
+	cpu := func(r syscall.Rusage) float64 {
+		return float64(r.Utime.Nano() + r.Stime.Nano())
+	}
+	load := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/msgs, "ns/msg")
+	b.ReportMetric((cpu(ru1)-cpu(ru0))/msgs, "cpu-ns/msg")
+	b.ReportMetric(float64(load.Nanoseconds())/msgs, "load-ns/msg")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/msgs, "allocs/msg")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/msgs, "B/msg")
+}
+
+// TestEchoLoad is the load of the echo benchmarks, in the child process
+// they start (ECHO_LOAD="kind port depth rounds"): it connects, warms up
+// with one round, says "ready", waits for "go", runs the rounds, exits.
+func TestEchoLoad(t *testing.T) {
+	spec := os.Getenv("ECHO_LOAD")
+	if spec == "" {
+		t.Skip("the echo benchmarks' load process")
+	}
+	f := strings.Fields(spec)
+	port, _ := strconv.Atoi(f[1])
+	depth, _ := strconv.Atoi(f[2])
+	rounds, _ := strconv.Atoi(f[3])
+	payload := bytes.Repeat([]byte("x"), echoSize)
+	batch, reply := bytes.Repeat(payload, depth), echoSize*depth
+	if f[0] == "ws" {
+		batch = bytes.Repeat(wsframe.MaskedFrame(0x81, payload, [4]byte{1, 2, 3, 4}), depth)
+		reply = wsframe.EncodedLen(echoSize) * depth
+	}
+	var cs []net.Conn
+	for range echoConns {
+		var c net.Conn
+		var err error
+		if f[0] == "ws" {
+			c, err = wsDialRaw(port)
+		} else {
+			c, err = net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Minute))
+		cs = append(cs, c)
+	}
+	round := func(c net.Conn, buf []byte) {
+		if _, err := c.Write(batch); err != nil {
+			t.Error(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			t.Error(err)
+		}
+	}
+	buf := make([]byte, reply)
 	for _, c := range cs {
-		wg.Add(1)
+		round(c, buf)
+	}
+	fmt.Println("ready")
+	if line, _ := bufio.NewReader(os.Stdin).ReadString('\n'); line != "go\n" {
+		t.Fatalf("got %q, want go", line)
+	}
+	done := make(chan struct{})
+	for _, c := range cs {
 		go func() {
-			defer wg.Done()
+			defer func() { done <- struct{}{} }()
 			buf := make([]byte, reply)
 			for range rounds {
-				if _, err := c.Write(batch); err != nil {
-					b.Error(err)
-					return
-				}
-				if _, err := io.ReadFull(c, buf); err != nil {
-					b.Error(err)
-					return
-				}
+				round(c, buf)
 			}
 		}()
 	}
-	wg.Wait()
-	b.StopTimer()
-	runtime.ReadMemStats(&ms1)
-	msgs := float64(rounds * echoConns * depth)
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/msgs, "ns/msg")
-	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/msgs, "allocs/msg")
-	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/msgs, "B/msg")
+	for range cs {
+		<-done
+	}
+}
+
+// gnetEcho is the bare gnet echo (tests/bench/gnetecho) in this process.
+func gnetEcho(b *testing.B) int {
+	port := freePortB(b)
+	e := &gnetEchoServer{booted: make(chan struct{})}
+	go func() {
+		_ = gnet.Run(e, "tcp://127.0.0.1:"+strconv.Itoa(port), gnet.WithMulticore(true),
+			gnet.WithReuseAddr(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay))
+	}()
+	<-e.booted
+	b.Cleanup(func() { _ = e.eng.Stop(context.Background()) })
+	return port
+}
+
+type gnetEchoServer struct {
+	gnet.BuiltinEventEngine
+	eng    gnet.Engine
+	booted chan struct{}
+}
+
+func (e *gnetEchoServer) OnBoot(eng gnet.Engine) gnet.Action {
+	e.eng = eng
+	close(e.booted)
+	return gnet.None
+}
+
+func (*gnetEchoServer) OnTraffic(c gnet.Conn) gnet.Action {
+	buf, _ := c.Next(-1)
+	if len(buf) > 0 {
+		_, _ = c.Write(buf)
+	}
+	return gnet.None
+}
+
+// gorillaEcho is the gorilla/websocket echo (tests/bench/goref -mode ws)
+// in this process.
+func gorillaEcho(b *testing.B) int {
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(mt, msg); err != nil {
+				return
+			}
+		}
+	})}
+	go func() { _ = srv.Serve(l) }()
+	b.Cleanup(func() { _ = srv.Close() })
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func freePortB(b *testing.B) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // wsDialRaw opens a WebSocket connection and returns the socket after the
@@ -150,7 +289,7 @@ func wsDialRaw(port int) (net.Conn, error) {
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		c.Close()
-		return nil, &net.OpError{Op: "upgrade", Err: io.ErrUnexpectedEOF}
+		return nil, fmt.Errorf("upgrade: HTTP %d", resp.StatusCode)
 	}
 	return c, nil
 }
