@@ -130,7 +130,8 @@ type vm struct {
 	// frames says which handler runs on a state, for the name of its
 	// bottom stack frame ("receive handler (echo.lua:12)"): Call sets it,
 	// pcall's traceback names it, only when there is an error to report.
-	frames map[*lua.LState]frame
+	frames    map[*lua.LState]frame
+	mainFrame frame
 
 	ctxMu  sync.Mutex
 	cancel context.CancelFunc
@@ -282,7 +283,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	if L == nil {
 		L = v.takeState()
 		v.cur = L
-		v.frames[L] = v.frameOf(lc.fn)
+		v.setFrame(L, v.frameOf(lc.fn))
 	}
 	L.Push(lc.fn)
 	for _, a := range args {
@@ -296,7 +297,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	}
 	if outer == nil {
 		v.cur = nil
-		delete(v.frames, L)
+		v.setFrame(L, frame{})
 		v.giveState(L)
 	}
 	if err != nil {
@@ -317,7 +318,7 @@ func (v *vm) pcall(L *lua.LState, nargs, nret int) error {
 	msg := err.Error()
 	if errors.As(err, &ae) {
 		msg = ae.Object.String()
-		if st := traceback(ae.StackTrace, v.frames[L].String()); st != "" {
+		if st := traceback(ae.StackTrace, v.frameOn(L).String()); st != "" {
 			msg += "\n" + st
 		}
 	}
@@ -372,6 +373,28 @@ func (v *vm) Close() {
 type frame struct {
 	fn      *lua.LFunction
 	handler string
+}
+
+// setFrame notes the handler L runs (the zero frame: none). The main
+// state's is a field: most handlers run there, and a map write and delete
+// per call cost more than the rest of Call's bookkeeping.
+func (v *vm) setFrame(L *lua.LState, f frame) {
+	switch {
+	case L == v.L:
+		v.mainFrame = f
+	case f.fn == nil:
+		delete(v.frames, L)
+	default:
+		v.frames[L] = f
+	}
+}
+
+// frameOn is the handler L runs.
+func (v *vm) frameOn(L *lua.LState) frame {
+	if L == v.L {
+		return v.mainFrame
+	}
+	return v.frames[L]
 }
 
 // frameOf is the frame of a handler call of fn, as the host calls it now.
