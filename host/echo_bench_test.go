@@ -35,7 +35,8 @@ import (
 //	go test ./host -run '^$' -bench 'Echo(TCP|WS)' -benchtime 100000x
 //
 // per message: ns/msg (wall), cpu-ns/msg (this process: the server),
-// load-ns/msg (the child's CPU), allocs/msg and B/msg (the server's heap).
+// load-ns/msg (the child's CPU), allocs/msg and B/msg (the server's heap),
+// ctxsw/msg (the server's threads' context switches).
 
 var echoScripts = map[string]string{
 	"tcp.lua": `local srv = imscript.server{ host = "127.0.0.1", port = 0, type = "tcp" }
@@ -110,6 +111,7 @@ func runEcho(b *testing.B, kind string, port, depth int) {
 	var ru0, ru1 syscall.Rusage
 	runtime.ReadMemStats(&ms0)
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cs0 := ctxSwitches()
 	b.ResetTimer()
 	_, _ = io.WriteString(stdin, "go\n")
 	out, _ := io.ReadAll(rd)
@@ -118,6 +120,7 @@ func runEcho(b *testing.B, kind string, port, depth int) {
 	}
 	b.StopTimer()
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cs1 := ctxSwitches()
 	runtime.ReadMemStats(&ms1)
 	msgs := float64(rounds * echoConns * depth)
 	cpu := func(r syscall.Rusage) float64 {
@@ -128,7 +131,33 @@ func runEcho(b *testing.B, kind string, port, depth int) {
 	b.ReportMetric((cpu(ru1)-cpu(ru0))/msgs, "cpu-ns/msg")
 	b.ReportMetric(float64(load.Nanoseconds())/msgs, "load-ns/msg")
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/msgs, "allocs/msg")
+	if cs0 >= 0 && cs1 >= 0 {
+		b.ReportMetric(float64(cs1-cs0)/msgs, "ctxsw/msg")
+	}
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/msgs, "B/msg")
+}
+
+// ctxSwitches sums this process's threads' context switches (Linux; -1
+// elsewhere). Threads that ended meanwhile are not counted.
+func ctxSwitches() int64 {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				x, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				n += x
+			}
+		}
+	}
+	return n
 }
 
 // TestEchoLoad is the load of the echo benchmarks, in the child process
