@@ -1,17 +1,30 @@
 package host
 
 import (
+	"unsafe"
+
 	"github.com/imscript/imscript/host/internal/wire/wsframe"
 	"github.com/imscript/imscript/script"
 )
 
 // messageFrame is the frame a WebSocket message handler gets. Its fields
 // are computed when the script reads them: no table is built per message.
+// It is its own script object (obj), so a message costs one allocation
+// beside its payload.
 type messageFrame struct {
-	fd   int64
-	data []byte
+	obj  script.Object
+	fd   script.Value // the connection's id (conn.idv)
+	data []byte       // the message's own copy, never written after the read
 	op   wsframe.Op   // text or binary
 	text script.Value // data as a string, made on the first read
+}
+
+// newMessageFrame is the frame of one message: data is the payload the
+// frame reader made for it (it is the script's from here on).
+func newMessageFrame(c *conn, op wsframe.Op, data []byte) *messageFrame {
+	f := &messageFrame{fd: c.idv, data: data, op: op}
+	f.obj = script.Object{Type: frameType, Data: f}
+	return f
 }
 
 // frameType is the frame's script type: read-only fields fd, data,
@@ -44,7 +57,10 @@ func (f *messageFrame) field(name string) script.Value {
 		return f.data
 	}
 	if f.text == nil {
-		f.text = string(f.data)
+		// No copy: data is this message's alone and nothing writes it
+		// (the reader made it for this message; the script gets only
+		// this string, or bytes a binding hands out read-only).
+		f.text = unsafe.String(unsafe.SliceData(f.data), len(f.data))
 	}
 	return f.text
 }

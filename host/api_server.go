@@ -113,7 +113,7 @@ func srvSend(c script.Call) {
 	s := self(c)
 	fd := c.Int(0, "fd")
 	data := c.Bytes(1, "data")
-	ok, why := s.send(fd, data)
+	ok, why := s.send(instOf(c).worker, fd, data)
 	if !ok {
 		c.Fail(why)
 		return
@@ -185,11 +185,13 @@ func srvPush(c script.Call) {
 	fd := c.Int(0, "fd")
 	data := c.Bytes(1, "data")
 	binary := false
-	kind := ""
-	if c.NArgs() > 2 && c.Arg(2) != nil {
-		kind = c.Str(2, "opcode")
-	} else if _, isBytes := c.Arg(1).([]byte); isBytes {
-		kind = "binary" // a JS Buffer
+	const none = "\x00" // no opcode argument (nil, undefined or left out)
+	kind := c.OptStr(2, "opcode", none)
+	if kind == none {
+		kind = ""
+		if _, isBytes := c.Arg(1).([]byte); isBytes {
+			kind = "binary" // a JS Buffer
+		}
 	}
 	switch kind {
 	case "", "text":
@@ -201,7 +203,7 @@ func srvPush(c script.Call) {
 	if !binary && !utf8.Valid(data) {
 		script.Usagef("server.push: text frames must be valid UTF-8 (push binary data with \"binary\")")
 	}
-	ok, why := s.push(fd, data, binary)
+	ok, why := s.push(instOf(c).worker, fd, data, binary)
 	if !ok {
 		c.Fail(why)
 		return

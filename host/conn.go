@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/imscript/imscript/script"
 )
 
 type connState uint8
@@ -20,6 +22,7 @@ const (
 // transport; the queue is bounded by buffer_output_size.
 type conn struct {
 	id       int64
+	idv      script.Value // id as a script value, made once: handlers get it every event
 	srv      *Server
 	worker   *worker
 	t        transport
@@ -36,6 +39,10 @@ type conn struct {
 	// until the connection is bound or joins a room (hub.go).
 	hub *hubConn
 
+	// queued counts the connection's units posted and not yet run: while
+	// more wait, its worker keeps its answers for one write (flushOutput).
+	queued atomic.Int32
+
 	// The worker's only: handlers of this connection in flight (suspended
 	// or with a pending promise) and the events waiting for them
 	// (worker_order.go).
@@ -47,6 +54,11 @@ type conn struct {
 	flushing bool
 	out      []byte
 	spare    []byte
+	// direct writes the socket from any goroutine (nil: the transport
+	// cannot); clean says nothing of the output is being written or
+	// buffered by the transport, so flushNow may use it.
+	direct directWriter
+	clean  bool
 	// wrote is set after the first write: its buffer (a handshake's answer,
 	// a greeting) is not kept, so a connection that then goes idle holds
 	// none; from the second write on the buffer is reused.
@@ -81,14 +93,33 @@ func (c *conn) Open() bool {
 // connection is gone or its output queue would pass buffer_output_size (the
 // connection is then closed: a slow reader is cut off, not buffered for).
 // b is copied.
-func (c *conn) Send(b []byte) (bool, string) {
+func (c *conn) Send(b []byte) (bool, string) { return c.send2(nil, b, nil) }
+
+// sendFrom is Send of head followed by b, as one message (a frame's
+// header and its payload), by a handler running on worker w. When w is
+// the connection's own worker and the transport can write from any
+// goroutine (a gnet connection), the bytes wait in the queue until the
+// event is handled, or until the connection's last event queued is, and
+// w writes them itself (worker.flushOutput): a handler's answers then
+// cost the event loop nothing, and what one event or a pipelined run of
+// requests answers goes out in one write.
+func (c *conn) sendFrom(w *worker, head, b []byte) (bool, string) {
+	if w != c.worker || c.direct == nil {
+		w = nil
+	}
+	return c.send2(head, b, w)
+}
+
+// send2 is Send and sendFrom: head and b are copied, in one go.
+func (c *conn) send2(head, b []byte, w *worker) (bool, string) {
+	n := len(head) + len(b)
 	limit := c.srv.settings().BufferOutputSize
 	c.mu.Lock()
 	if c.state != connOpen {
 		c.mu.Unlock()
 		return false, "connection closed"
 	}
-	if len(c.out)+len(b) > limit {
+	if len(c.out)+n > limit {
 		c.state = connClosing
 		sched := !c.flushing
 		c.flushing = true
@@ -102,22 +133,55 @@ func (c *conn) Send(b []byte) (bool, string) {
 	if c.out == nil && c.spare != nil {
 		c.out, c.spare = c.spare, nil
 	}
-	c.out = append(c.out, b...)
+	c.out = append(append(c.out, head...), b...)
 	sched := !c.flushing
 	c.flushing = true
 	c.mu.Unlock()
-	c.srv.bytesOut.Add(int64(len(b)))
+	c.srv.bytesOut.Add(int64(n))
 	c.srv.msgsOut.Add(1)
 	if sched {
-		c.t.Flush(c)
+		if w != nil {
+			w.unflushed = append(w.unflushed, c)
+		} else {
+			c.t.Flush(c)
+		}
 	}
 	return true, ""
+}
+
+// flushNow writes the queued output on the calling goroutine (the
+// connection's worker, worker.flushOutput) when nothing of it is being
+// written or buffered by the transport; what the socket does not take,
+// and everything of a connection that is closing or not clean, goes the
+// transport's way (Flush).
+func (c *conn) flushNow() {
+	c.mu.Lock()
+	if c.clean && c.state == connOpen && len(c.out) > 0 {
+		// The lock keeps the transport from closing the socket
+		// meanwhile (it marks the connection closed first).
+		w, _ := c.direct.writeNow(c.out)
+		if w == len(c.out) {
+			out := c.out
+			c.out = nil
+			c.flushing = false
+			c.keep(out)
+			c.mu.Unlock()
+			return
+		}
+		if w > 0 {
+			c.out = c.out[:copy(c.out, c.out[w:])]
+		}
+		c.clean = false // the rest is the transport's to write
+	}
+	c.mu.Unlock()
+	c.t.Flush(c)
 }
 
 // post queues a unit of the connection's input for its worker, through
 // its server (which holds events while a new version is not yet active).
 func (c *conn) post(u unit, data []byte) {
-	c.srv.post(c.worker, event{u: u, srv: c.srv, conn: c, data: data})
+	c.queued.Add(1)
+	c.srv.post(c.worker, event{u: u, srv: c.srv, conn: c, data: data, queued: true})
 }
 
 // Close closes the connection after its queued output is written.
@@ -144,6 +208,9 @@ func (c *conn) takeOutput() (out []byte, closeAfter bool) {
 	out = c.out
 	c.out = nil
 	c.flushing = false
+	if len(out) > 0 {
+		c.clean = false // being written: nothing may overtake it
+	}
 	closeAfter = c.state == connClosing
 	c.mu.Unlock()
 	return out, closeAfter
@@ -151,16 +218,32 @@ func (c *conn) takeOutput() (out []byte, closeAfter bool) {
 
 // recycle hands a written output slice back for reuse; large ones are
 // dropped so idle connections hold no memory.
-func (c *conn) recycle(b []byte) {
+func (c *conn) recycle(b []byte) { c.written(b, false) }
+
+// written is recycle for a transport that can write from any goroutine
+// (directWriter): drained says the transport buffers nothing of the
+// connection's output, so flushNow may write again once nothing is
+// queued.
+func (c *conn) written(b []byte, drained bool) {
+	c.mu.Lock()
+	c.keep(b)
+	if drained && len(c.out) == 0 && !c.flushing {
+		c.clean = true
+	}
+	c.mu.Unlock()
+}
+
+// keep keeps a written buffer as the spare (c.mu held): not the first
+// one (a handshake's answer, a greeting), so that a connection that then
+// goes idle holds none, nor a large one.
+func (c *conn) keep(b []byte) {
 	if cap(b) == 0 || cap(b) > 64<<10 {
 		return
 	}
-	c.mu.Lock()
 	if c.spare == nil && c.state == connOpen && c.wrote {
 		c.spare = b[:0]
 	}
 	c.wrote = true
-	c.mu.Unlock()
 }
 
 // markClosing stops further output (the transport is closing it).

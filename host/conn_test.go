@@ -44,7 +44,7 @@ func testServer(t *testing.T, m script.Map) *Server {
 
 func testConn(s *Server, id int64) (*conn, *fakeTransport) {
 	ft := &fakeTransport{}
-	c := &conn{id: id, srv: s, t: ft, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	c := &conn{id: id, idv: id, srv: s, t: ft, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
 	c.proto = s.proto.newConn(s, c)
 	s.host.conns.put(c)
 	return c, ft
@@ -103,7 +103,7 @@ func TestConnSendPastBufferOutputSize(t *testing.T) {
 		t.Errorf("bytes_out %d, want only the 10 accepted", got)
 	}
 	// Through the server API: the same answers.
-	if ok, why := s.send(1, []byte("x")); ok || why != "connection closed" {
+	if ok, why := s.send(nil, 1, []byte("x")); ok || why != "connection closed" {
 		t.Errorf("srv.Send: %v %q", ok, why)
 	}
 }
@@ -194,7 +194,7 @@ func TestServerConnLookup(t *testing.T) {
 	if s.conn(7) != c || s.conn(8) != nil || s.conn(9) != nil {
 		t.Error("Server.conn must find only its own live connections")
 	}
-	if ok, why := s.send(8, []byte("x")); ok || why != "no such connection" {
+	if ok, why := s.send(nil, 8, []byte("x")); ok || why != "no such connection" {
 		t.Errorf("send to another server's fd: %v %q", ok, why)
 	}
 	if got := s.connections(); len(got) != 1 || got[0] != 7 {
@@ -247,5 +247,84 @@ func TestConnTable(t *testing.T) {
 	})
 	if n != 1000 {
 		t.Errorf("%d connections listed, want 1000", n)
+	}
+}
+
+// fakeSocket is a directWriter that takes at most room bytes a write.
+type fakeSocket struct {
+	room int
+	got  []byte
+}
+
+func (f *fakeSocket) writeNow(b []byte) (int, error) {
+	n := min(len(b), f.room)
+	f.got = append(f.got, b[:n]...)
+	return n, nil
+}
+
+// TestConnWorkerWritesInOrder: what a connection's own worker sends is
+// written by the worker after its batch (no flush request to the
+// transport) while nothing else of the connection's output is pending;
+// once the socket took only part, or the transport holds output it has
+// not written, everything goes the transport's way until it says it has
+// drained, so no byte overtakes another. Other workers always queue.
+func TestConnWorkerWritesInOrder(t *testing.T) {
+	s := testServer(t, script.Map{"buffer_output_size": int64(100)})
+	c, ft := testConn(s, 1)
+	w := c.worker
+	sock := &fakeSocket{room: 100}
+	c.direct, c.clean = sock, true
+	send := func(from *worker, b string) {
+		t.Helper()
+		if ok, why := c.sendFrom(from, nil, []byte(b)); !ok {
+			t.Fatalf("send %q: %s", b, why)
+		}
+	}
+	check := func(step, sent string, flushes int) {
+		t.Helper()
+		if string(sock.got) != sent || ft.count() != flushes {
+			t.Fatalf("%s: socket got %q with %d flush requests; want %q and %d", step, sock.got, ft.count(), sent, flushes)
+		}
+	}
+
+	send(w, "a")
+	send(w, "b")
+	check("before the batch ends", "", 0)
+	w.flushOutput()
+	check("after the batch", "ab", 0)
+
+	sock.room = 2
+	send(w, "cccc")
+	w.flushOutput()
+	check("a partial write", "abcc", 1)
+	send(w, "d") // queued behind the rest
+	out, _ := c.takeOutput()
+	if string(out) != "ccd" {
+		t.Fatalf("the transport took %q, want %q", out, "ccd")
+	}
+	c.written(out, false) // it holds some of it still
+
+	sock.room = 100
+	send(w, "e")
+	w.flushOutput()
+	check("while the transport holds output", "abcc", 2)
+	out, _ = c.takeOutput()
+	c.written(out, true) // drained
+	send(w, "f")
+	w.flushOutput()
+	check("once it drained", "abccf", 2)
+
+	other := &worker{id: 1, q: newQueue()}
+	send(other, "g")
+	check("from another worker", "abccf", 3)
+	out, _ = c.takeOutput()
+	c.written(out, true)
+
+	send(w, "h")
+	c.Close()
+	w.flushOutput()
+	check("closing", "abccf", 4)
+	if out, closeAfter := c.takeOutput(); string(out) != "h" || !closeAfter {
+		t.Fatalf("closing: the transport took %q, close %v; want %q and a close", out, closeAfter, "h")
 	}
 }

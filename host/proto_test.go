@@ -109,9 +109,10 @@ func FuzzServerInput(f *testing.F) {
 				if u.status < 400 || u.status > 599 || !c.bad {
 					t.Fatalf("refusal %d, bad=%v", u.status, c.bad)
 				}
-			case *messageFrame:
-				if u.op == wsframe.OpText && !utf8.Valid(u.data) || len(u.data) > 1<<16 {
-					t.Fatalf("message of %d bytes, op %v", len(u.data), u.op)
+			case wsMessage:
+				if op := wsframe.Op(u); op != wsframe.OpText && op != wsframe.OpBinary ||
+					op == wsframe.OpText && !utf8.Valid(ev.data) || len(ev.data) > 1<<16 {
+					t.Fatalf("message of %d bytes, op %v", len(ev.data), op)
 				}
 			default:
 				t.Fatalf("unexpected unit %T", ev.u)

@@ -188,7 +188,7 @@ func (ws *wsConn) input(c *conn, in inbound) {
 			return
 		case wsframe.Message:
 			s.requestNum.Add(1)
-			c.post(&messageFrame{fd: c.id, data: f.Data, op: f.Op}, nil)
+			c.post(wsMessage(f.Op), f.Data)
 		}
 	}
 }
@@ -265,13 +265,23 @@ func wsPlain(m *message, op wsframe.Op) []byte {
 	return m.enc[encWSPlain]
 }
 
-// push sends one WebSocket message to connection fd of this server.
-func (s *Server) push(fd int64, data []byte, binary bool) (bool, string) {
+// push sends one WebSocket message to connection fd of this server, from
+// a handler on worker w: the frame's header and payload go into the
+// connection's output queue at once (compressed, it is made first).
+func (s *Server) push(w *worker, fd int64, data []byte, binary bool) (bool, string) {
 	c, ws, why := s.openWS(fd)
 	if ws == nil {
 		return false, why
 	}
-	return c.Send(ws.frameFor(&message{data: data, binary: binary}))
+	if ws.deflate && len(data) >= wsframe.MinCompress {
+		return c.Send(ws.frameFor(&message{data: data, binary: binary}))
+	}
+	op := wsframe.OpText
+	if binary {
+		op = wsframe.OpBinary
+	}
+	var h [wsframe.MaxHeaderLen]byte
+	return c.sendFrom(w, wsframe.AppendHeader(h[:0], op, len(data), false), data)
 }
 
 // openWS finds connection fd of this server as an open WebSocket, or says
@@ -460,14 +470,19 @@ func (o *wsOpen) accept(w *worker, s *Server, c *conn, res *response) {
 	w.fire(s, hOpen, s.obj, s.requestObject(c, o.req))
 }
 
+// wsMessage is a whole message read, its opcode (text or binary); the
+// event's data is its payload. A one-byte unit: posting it allocates
+// nothing.
+type wsMessage wsframe.Op
+
 // run fires message with the frame (api_frame.go): only once the
 // connection is open (a frame sent before the 101, on a connection its
 // handshake refused, is dropped).
-func (f *messageFrame) run(w *worker, ev *event) {
+func (u wsMessage) run(w *worker, ev *event) {
 	if ws := wsOf(ev.conn); ws == nil || !ws.open.Load() {
 		return
 	}
-	w.fire(ev.srv, hMessage, ev.srv.obj, &script.Object{Type: frameType, Data: f})
+	w.fire(ev.srv, hMessage, ev.srv.obj, &newMessageFrame(ev.conn, wsframe.Op(u), ev.data).obj)
 }
 
 // earlyPing is a ping read before the connection was marked open: the

@@ -238,12 +238,12 @@ func (s *Server) conn(fd int64) *conn {
 }
 
 // send writes data to connection fd of this server.
-func (s *Server) send(fd int64, data []byte) (bool, string) {
+func (s *Server) send(w *worker, fd int64, data []byte) (bool, string) {
 	c := s.conn(fd)
 	if c == nil {
 		return false, "no such connection"
 	}
-	return c.Send(data)
+	return c.sendFrom(w, nil, data)
 }
 
 // info describes a connection as srv:info(fd) does, or returns nil.

@@ -14,6 +14,14 @@ type transport interface {
 	Flush(c *conn)
 }
 
+// directWriter is a transport that can write a connection's socket from
+// any goroutine (conn.flushNow). writeNow never blocks: it returns how
+// many bytes the socket took. The transport must mark the connection
+// closed (conn.markClosed, under its lock) before it closes the socket.
+type directWriter interface {
+	writeNow(b []byte) (int, error)
+}
+
 // inbound is a connection's received bytes not yet consumed, as its
 // transport buffers them. gnet.Conn implements it; so does the net
 // transport's buffer. Protocol code reads only through it, so it runs

@@ -83,7 +83,20 @@ type gnetConn struct {
 	gc     gnet.Conn
 	c      *conn
 	f      *loopFlusher
+	fd     int  // the socket, for writeNow
 	closed bool // set on the loop in OnClose
+}
+
+// writeNow implements directWriter: one non-blocking write of the
+// socket, from whichever goroutine holds the connection's lock. gnet
+// calls OnClose (which marks the connection closed under that lock)
+// before it closes the socket, so the fd is still this connection's.
+func (g *gnetConn) writeNow(b []byte) (int, error) {
+	n, err := unix.Write(g.fd, b)
+	if n < 0 {
+		n = 0
+	}
+	return n, err
 }
 
 func (s *Server) listenTCP() (listener, error) {
@@ -163,8 +176,9 @@ func (l *gnetListener) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	c := h.newConn(s, gc.RemoteAddr())
-	g := &gnetConn{gc: gc, c: c, f: l.flusher(gc.EventLoop())}
+	g := &gnetConn{gc: gc, c: c, f: l.flusher(gc.EventLoop()), fd: gc.Fd()}
 	c.t = g
+	c.direct, c.clean = g, true
 	gc.SetContext(g)
 	h.accept(c)
 	return nil, gnet.None
@@ -200,7 +214,7 @@ func (g *gnetConn) Run(context.Context) error {
 	}
 	if len(out) > 0 {
 		_, _ = g.gc.Write(out)
-		g.c.recycle(out)
+		g.c.written(out, g.gc.OutboundBuffered() == 0)
 		if limit := g.c.srv.settings().BufferOutputSize; g.gc.OutboundBuffered() > limit {
 			g.c.srv.host.log.Warn("slow reader past buffer_output_size, closing connection",
 				"server", g.c.srv.addr(), "fd", g.c.id, "buffered", g.gc.OutboundBuffered(), "limit", limit)

@@ -84,6 +84,10 @@ type worker struct {
 	// spawned script's worker tells its parent).
 	exit func()
 
+	// unflushed are its connections whose output its handlers queued
+	// and the worker writes itself (worker_strand.go, flushOutput).
+	unflushed []*conn
+
 	// m are its handler metrics (metrics_handler.go).
 	m workerMetrics
 
@@ -103,6 +107,7 @@ func (w *worker) loop() {
 	if !w.serve() {
 		return
 	}
+	w.flushOutput()
 	w.timers.stop()
 	if w.exit != nil {
 		w.exit()
@@ -315,6 +320,10 @@ func (w *worker) run(ev *event) {
 	s := w.cur
 	prev, prevHeld := s.conn, s.held
 	s.conn, s.held = ev.conn, false
+	if ev.queued {
+		ev.queued = false
+		ev.conn.queued.Add(-1)
+	}
 	ev.u.run(w, ev)
 	if s.held {
 		w.unwait(s.conn)

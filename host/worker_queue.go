@@ -11,6 +11,8 @@ type event struct {
 	srv  *Server
 	conn *conn
 	data []byte // the unit's bytes (a TCP package, a datagram)
+	// queued says conn.queued counts the event (conn.post) until it runs.
+	queued bool
 }
 
 // queue is a worker's inbox: any goroutine posts, the worker drains it in

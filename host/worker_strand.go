@@ -54,6 +54,7 @@ func (w *worker) serve() bool {
 			case t := <-tasks:
 				w.rest = nil
 				w.runTask(t)
+				w.flushOutput()
 				if me.back != nil {
 					return w.giveBack(me)
 				}
@@ -64,6 +65,7 @@ func (w *worker) serve() bool {
 		}
 		for i := range batch {
 			if w.stopped() {
+				w.flushOutput()
 				return true
 			}
 			w.rest = batch[i+1:]
@@ -72,12 +74,45 @@ func (w *worker) serve() bool {
 				// Resumed after it suspended in this event: another
 				// strand runs the loop now, and the events after this
 				// one went back to the inbox when this one suspended.
+				w.flushOutput()
 				return w.giveBack(me)
 			}
 			batch[i] = event{}
+			if len(w.unflushed) > 0 {
+				// A long run of one connection's events: its first
+				// answers go out all the same.
+				w.flushDone(i%flushEvery == flushEvery-1)
+			}
 		}
+		w.flushOutput()
 	}
 	return true
+}
+
+// flushEvery is how many events of a batch may answer before the worker
+// writes all their answers (flushDone).
+const flushEvery = 16
+
+// flushOutput writes what handlers queued for the worker's own
+// connections (conn.sendFrom), one write each, on the worker's
+// goroutine; what the socket does not take goes the event loop's way.
+// The strand that runs the worker calls it before it waits.
+func (w *worker) flushOutput() { w.flushDone(true) }
+
+// flushDone is flushOutput after an event: it writes the connections
+// with no more events queued (all when all is set); the others keep
+// their answers for one write after their last event.
+func (w *worker) flushDone(all bool) {
+	keep := w.unflushed[:0]
+	for _, c := range w.unflushed {
+		if !all && c.queued.Load() > 0 {
+			keep = append(keep, c)
+			continue
+		}
+		c.flushNow()
+	}
+	clear(w.unflushed[len(keep):])
+	w.unflushed = keep
 }
 
 // giveBack ends a resumed strand: the worker returns to its resumer.
@@ -92,6 +127,7 @@ func (w *worker) giveBack(me *strand) bool {
 // function (call it once, from any goroutine). The worker goes on with
 // other events meanwhile. It returns the error abandon gave, if any.
 func (w *worker) suspend(inst *instance, start func(resume func())) error {
+	w.flushOutput() // what the handler sent goes out before it waits
 	s := w.cur
 	wake := make(chan error, 1)
 	s.wake, s.inst = wake, inst

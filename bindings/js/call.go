@@ -1,9 +1,9 @@
 package js
 
 import (
-	"sync"
-
 	"runtime"
+	"sync"
+	"unsafe"
 
 	"github.com/dop251/goja"
 
@@ -173,11 +173,17 @@ func (c *call) OptStr(i int, name string, def string) string {
 	return c.Str(i, name)
 }
 
+// Bytes implements script.Call. A string's bytes are a view of its Go
+// string (immutable, as a Lua string's are): no copy.
 func (c *call) Bytes(i int, name string) []byte {
 	v := c.get(i)
 	switch v.ExportType() {
 	case typeString:
-		return []byte(v.String())
+		s := v.String()
+		if s == "" {
+			return []byte{}
+		}
+		return unsafe.Slice(unsafe.StringData(s), len(s))
 	case typeInt, typeFloat:
 		return []byte(v.String())
 	}

@@ -107,6 +107,14 @@ type vm struct {
 	calls []*call
 	cells []script.Cell // RowCall.Cells
 	depth int
+	// frameNames are the handlers' stack frame names (stack.go).
+	frameNames map[string]string
+	// ints and strs are the last integers and short strings made JS
+	// values (marshal.go); args are Call's argument lists, one per
+	// depth of Call.
+	ints [boxSlots]intBox
+	strs [boxSlots]strBox
+	args [][]goja.Value
 
 	// entered counts the Run/Call frames on the Go stack: goja runs the
 	// promise jobs when the outermost returns, and then the rejections
@@ -302,22 +310,29 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	if !ok || jc.vm != v {
 		return nil, errors.New("js: callback belongs to another VM")
 	}
-	var stack [6]goja.Value
-	jargs := stack[:0]
+	// An argument list of this depth's own: goja copies the arguments
+	// onto its stack, so the list is free again once the call returns.
+	depth := v.entered
+	for len(v.args) <= depth {
+		v.args = append(v.args, nil)
+	}
+	jargs := v.args[depth][:0]
 	for _, a := range args {
 		jargs = append(jargs, v.toJS(a, 0))
 	}
+	v.args[depth] = jargs
 	// The outermost call's error goes to the host's log: its handler's
 	// frame is named and its first line says where. A Go function calling
 	// back gets the error as the script threw it.
 	outer := v.entered == 0
 	handler := ""
 	if outer {
-		handler = handlerFrame(v.inst)
+		handler = v.handlerFrame()
 	}
 	v.entered++
 	ret, err := jc.fn(goja.Undefined(), jargs...)
 	v.entered--
+	clear(jargs)
 	if err = v.withRejections(jsErrorIn(err, handler, outer), handler); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"reflect"
 	"sort"
+	"unsafe"
 
 	"github.com/dop251/goja"
 
@@ -41,16 +42,16 @@ func (v *vm) toJS(val script.Value, depth int) goja.Value {
 		if x > maxSafe || x < -maxSafe {
 			return rt.ToValue(big.NewInt(x)) // a BigInt: exact, where a number would round
 		}
-		return rt.ToValue(x)
+		return v.integer(x)
 	case int:
-		return rt.ToValue(int64(x))
+		return v.integer(int64(x))
 	case float64:
 		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return rt.ToValue(int64(x))
+			return v.integer(int64(x))
 		}
-		return rt.ToValue(x)
+		return rt.ToValue(val) // val, not x: no second box
 	case string:
-		return rt.ToValue(x)
+		return v.str(x, val)
 	case []byte:
 		return v.buf.WrapBytes(x)
 	case script.List:
@@ -315,4 +316,47 @@ func (v *vm) iteratorPrototype() *goja.Object {
 		}
 	}
 	return v.iterProtoObj
+}
+
+// Making a JS value of an integer or a string allocates. Handlers get the
+// same few again and again (a connection's fd, "text", a field name), so
+// the VM keeps the last values made, direct-mapped: a hit costs a
+// compare.
+
+const boxSlots = 64
+
+type intBox struct {
+	n int64
+	v goja.Value
+}
+
+type strBox struct {
+	p *byte
+	n int
+	v goja.Value // holds the string: its bytes cannot be reused meanwhile
+}
+
+// maxBoxedStr is the longest string kept: short constants, not payloads.
+const maxBoxedStr = 16
+
+func (v *vm) integer(n int64) goja.Value {
+	b := &v.ints[uint64(n)%boxSlots]
+	if b.v == nil || b.n != n {
+		b.n, b.v = n, v.rt.ToValue(n)
+	}
+	return b.v
+}
+
+// str is s (boxed as val) as a JS string, the same value for the same
+// string (same bytes in memory: a Go string is immutable).
+func (v *vm) str(s string, val script.Value) goja.Value {
+	if len(s) == 0 || len(s) > maxBoxedStr {
+		return v.rt.ToValue(val)
+	}
+	p := unsafe.StringData(s)
+	b := &v.strs[(uintptr(unsafe.Pointer(p))>>3+uintptr(len(s)))%boxSlots]
+	if b.p != p || b.n != len(s) {
+		b.p, b.n, b.v = p, len(s), v.rt.ToValue(val)
+	}
+	return b.v
 }

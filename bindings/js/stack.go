@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-
-	"github.com/imscript/imscript/script"
 )
 
 // Error stacks as logs show them: the script's frames only (goja's native
@@ -79,16 +77,31 @@ func displayPath(path string) string {
 	return path
 }
 
-// handlerFrame names the handler the host is calling on inst ("receive
-// handler"), "" outside one (instance.HandlerName, an optional method).
-func handlerFrame(inst script.Instance) string {
-	hn, _ := inst.(interface{ HandlerName() string })
+// frameName is a handler's stack frame name: "receive handler" for what
+// the host calls "receive" (instance.HandlerName, an optional method).
+func frameName(handler string) string {
+	if !strings.Contains(handler, "callback") && !strings.Contains(handler, "handler") {
+		return handler + " handler"
+	}
+	return handler
+}
+
+// handlerFrame names the handler the host is calling ("receive
+// handler"), "" outside one. The names are kept: the host calls few
+// handlers ("message", "receive", ...), so a call makes no string.
+func (v *vm) handlerFrame() string {
+	hn, _ := v.inst.(interface{ HandlerName() string })
 	if hn == nil || hn.HandlerName() == "" {
 		return ""
 	}
-	name := hn.HandlerName()
-	if !strings.Contains(name, "callback") && !strings.Contains(name, "handler") {
-		name += " handler"
+	h := hn.HandlerName()
+	if n, ok := v.frameNames[h]; ok {
+		return n
 	}
-	return name
+	n := frameName(h)
+	if v.frameNames == nil {
+		v.frameNames = map[string]string{}
+	}
+	v.frameNames[h] = n
+	return n
 }

@@ -103,10 +103,20 @@ type vm struct {
 
 	objects map[*script.Object]*lua.LUserData
 	metas   map[*script.Type]*lua.LTable
+	// methodTables are the types' method tables (meta), which ownMeta
+	// copies.
+	methodTables map[*script.Type]*lua.LTable
+	// records are the record types' newest objects (marshal.go).
+	records map[*script.Type]*record
 
 	calls []*call
 	cells []script.Cell // RowCall.Cells
 	depth int
+
+	// ints and strs are the last numbers and short strings boxed
+	// (marshal.go).
+	ints [boxSlots]intBox
+	strs [boxSlots]strBox
 
 	// States that run handlers (suspend.go): the main state, and threads
 	// made when a suspended handler holds the main state. cur runs now
@@ -118,10 +128,11 @@ type vm struct {
 	tmpl     *lua.LState // makes the threads: small stacks that grow
 	ctx      context.Context
 
-	// frames names the bottom stack frame of the handler running on a
-	// state ("receive handler (echo.lua:12)"): Call sets it, pcall's
-	// traceback uses it.
-	frames map[*lua.LState]string
+	// frames says which handler runs on a state, for the name of its
+	// bottom stack frame ("receive handler (echo.lua:12)"): Call sets it,
+	// pcall's traceback names it, only when there is an error to report.
+	frames    map[*lua.LState]frame
+	mainFrame frame
 
 	ctxMu  sync.Mutex
 	cancel context.CancelFunc
@@ -134,12 +145,14 @@ func (*Language) NewVM(inst script.Instance) (script.VM, error) {
 	// grow to 1M slots, so table.concat / unpack of big tables work.
 	L := lua.NewState(lua.Options{RegistrySize: lua.RegistrySize, RegistryMaxSize: 1 << 20, RegistryGrowStep: 1024})
 	v := &vm{
-		L:        L,
-		inst:     inst,
-		objects:  map[*script.Object]*lua.LUserData{},
-		metas:    map[*script.Type]*lua.LTable{},
-		frames:   map[*lua.LState]string{},
-		mainFree: true,
+		L:            L,
+		inst:         inst,
+		objects:      map[*script.Object]*lua.LUserData{},
+		metas:        map[*script.Type]*lua.LTable{},
+		methodTables: map[*script.Type]*lua.LTable{},
+		records:      map[*script.Type]*record{},
+		frames:       map[*lua.LState]frame{},
+		mainFree:     true,
 	}
 	v.ClearInterrupt()
 	exports := v.toLua(inst.Exports(), 0)
@@ -271,7 +284,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	if L == nil {
 		L = v.takeState()
 		v.cur = L
-		v.frames[L] = v.handlerFrame(lc.fn)
+		v.setFrame(L, v.frameOf(lc.fn))
 	}
 	L.Push(lc.fn)
 	for _, a := range args {
@@ -285,7 +298,7 @@ func (v *vm) Call(cb script.Callback, args ...script.Value) (script.Value, error
 	}
 	if outer == nil {
 		v.cur = nil
-		delete(v.frames, L)
+		v.setFrame(L, frame{})
 		v.giveState(L)
 	}
 	if err != nil {
@@ -306,7 +319,7 @@ func (v *vm) pcall(L *lua.LState, nargs, nret int) error {
 	msg := err.Error()
 	if errors.As(err, &ae) {
 		msg = ae.Object.String()
-		if st := traceback(ae.StackTrace, v.frames[L]); st != "" {
+		if st := traceback(ae.StackTrace, v.frameOn(L).String()); st != "" {
 			msg += "\n" + st
 		}
 	}
@@ -355,18 +368,59 @@ func (v *vm) Close() {
 	v.L.Close()
 }
 
-// handlerFrame is how a stack trace names the handler fn: after what the
-// host calls it for (instance.HandlerName), and where it is defined.
-func (v *vm) handlerFrame(fn *lua.LFunction) string {
-	where := "?"
-	if fn != nil && fn.Proto != nil {
-		where = fmt.Sprintf("%s:%d", fn.Proto.SourceName, fn.Proto.LineDefined)
+// frame is the handler a state runs: the function, and what the host
+// calls it for (instance.HandlerName). Its name is made only for a
+// traceback, so a call costs no string.
+type frame struct {
+	fn      *lua.LFunction
+	handler string
+}
+
+// setFrame notes the handler L runs (the zero frame: none). The main
+// state's is a field: most handlers run there, and a map write and delete
+// per call cost more than the rest of Call's bookkeeping.
+func (v *vm) setFrame(L *lua.LState, f frame) {
+	switch {
+	case L == v.L:
+		v.mainFrame = f
+	case f.fn == nil:
+		delete(v.frames, L)
+	default:
+		v.frames[L] = f
 	}
-	hn, _ := v.inst.(interface{ HandlerName() string })
-	if hn == nil || hn.HandlerName() == "" {
+}
+
+// frameOn is the handler L runs.
+func (v *vm) frameOn(L *lua.LState) frame {
+	if L == v.L {
+		return v.mainFrame
+	}
+	return v.frames[L]
+}
+
+// frameOf is the frame of a handler call of fn, as the host calls it now.
+func (v *vm) frameOf(fn *lua.LFunction) frame {
+	f := frame{fn: fn}
+	if hn, _ := v.inst.(interface{ HandlerName() string }); hn != nil {
+		f.handler = hn.HandlerName()
+	}
+	return f
+}
+
+// String is how a stack trace names the handler: after what the host
+// calls it for, and where it is defined ("" for no handler).
+func (f frame) String() string {
+	if f.fn == nil {
+		return ""
+	}
+	where := "?"
+	if f.fn.Proto != nil {
+		where = fmt.Sprintf("%s:%d", f.fn.Proto.SourceName, f.fn.Proto.LineDefined)
+	}
+	if f.handler == "" {
 		return "function <" + where + ">"
 	}
-	name := hn.HandlerName()
+	name := f.handler
 	if !strings.Contains(name, "callback") && !strings.Contains(name, "handler") {
 		name += " handler"
 	}

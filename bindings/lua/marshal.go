@@ -2,6 +2,7 @@ package lua
 
 import (
 	"math"
+	"sort"
 	"strconv"
 	"unsafe"
 
@@ -48,13 +49,13 @@ func (v *vm) toLua(val script.Value, depth int) lua.LValue {
 	case bool:
 		return lua.LBool(x)
 	case int64:
-		return lua.LNumber(x)
+		return v.integer(x)
 	case int:
-		return lua.LNumber(x)
+		return v.integer(int64(x))
 	case float64:
 		return lua.LNumber(x)
 	case string:
-		return lua.LString(x)
+		return v.str(x)
 	case []byte:
 		return bytesString(x)
 	case script.List:
@@ -167,11 +168,110 @@ func (v *vm) object(o *script.Object) *lua.LUserData {
 	}
 	ud := v.L.NewUserData()
 	ud.Value = o
-	ud.Metatable = v.meta(o.Type)
+	switch t := o.Type; {
+	case !t.Transient && len(t.Props) > 0:
+		ud.Metatable = v.ownMeta(o)
+	case t.Transient && t.Iter != nil && len(t.Props) > 0:
+		v.record(o, ud)
+	default:
+		ud.Metatable = v.meta(t)
+	}
 	if !o.Type.Transient {
 		v.objects[o] = ud
 	}
 	return ud
+}
+
+// record is how a VM shows the objects of a transient iterable type with
+// properties (a WebSocket frame: a record, its fields its entries, each
+// handler reading most of them): the newest one's fields are set in a
+// table of the VM's, its __index, so that reading one is a table lookup
+// (an __index function costs a Go call and a boxed key per read). When
+// the next one comes, the one before gets the type's own metatable,
+// whose __index computes its fields from its own object: one the script
+// keeps still reads its own values.
+type record struct {
+	fields *lua.LTable // the newest object's fields, and the methods
+	fast   *lua.LTable // its metatable: __index = fields
+	slow   *lua.LTable // the type's metatable (meta)
+	names  []string    // the properties that are not methods, in order
+	props  []func(o *script.Object) script.Value
+	vals   []lua.LValue // what fields holds for each name now
+	last   *lua.LUserData
+}
+
+func (v *vm) record(o *script.Object, ud *lua.LUserData) {
+	t := o.Type
+	r := v.records[t]
+	if r == nil {
+		L := v.L
+		r = &record{slow: v.meta(t)}
+		methods := v.methodTables[t]
+		r.fields = L.CreateTable(0, len(t.Props)+len(t.Methods)+1)
+		for k, m := methods.Next(lua.LNil); k != lua.LNil; k, m = methods.Next(k) {
+			r.fields.RawSetH(k, m)
+		}
+		for name := range t.Props {
+			if methods.RawGetString(name) == lua.LNil {
+				r.names = append(r.names, name)
+			}
+		}
+		sort.Strings(r.names)
+		for _, name := range r.names {
+			r.props = append(r.props, t.Props[name])
+		}
+		r.vals = make([]lua.LValue, len(r.names))
+		r.fast = L.CreateTable(0, 3)
+		r.fast.RawSetString("__index", r.fields)
+		r.fast.RawSetString("__tostring", r.slow.RawGetString("__tostring"))
+		r.fast.RawSetString("__metatable", r.slow.RawGetString("__metatable"))
+		v.records[t] = r
+	}
+	if r.last != nil {
+		r.last.Metatable = r.slow
+	}
+	for i, p := range r.props {
+		// A field that has not changed (the fd of the same connection,
+		// "text") is left as it is: setting one costs two map writes.
+		if val := v.toLua(p(o), 0); val != r.vals[i] {
+			r.fields.RawSetString(r.names[i], val)
+			r.vals[i] = val
+		}
+	}
+	ud.Metatable = r.fast
+	r.last = ud
+}
+
+// ownMeta is the metatable of a long-lived object with properties (a
+// server, a client): its __index is a table of its own holding the
+// type's methods, whose own __index computes the properties. A method
+// call (srv:send) is then a plain table lookup, where an __index function
+// would cost a boxed key per call.
+func (v *vm) ownMeta(o *script.Object) *lua.LTable {
+	L := v.L
+	tm := v.meta(o.Type)
+	methods := v.methodTables[o.Type]
+	idx := L.CreateTable(0, len(o.Type.Methods)+1)
+	for k, m := methods.Next(lua.LNil); k != lua.LNil; k, m = methods.Next(k) {
+		idx.RawSetH(k, m)
+	}
+	props := L.CreateTable(0, 1)
+	props.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		if ks, ok := L.Get(2).(lua.LString); ok {
+			if p, ok := o.Type.Props[string(ks)]; ok {
+				L.Push(v.toLua(p(o), 0))
+				return 1
+			}
+		}
+		L.Push(lua.LNil)
+		return 1
+	}))
+	idx.Metatable = props
+	mt := L.CreateTable(0, 3)
+	mt.RawSetString("__index", idx)
+	mt.RawSetString("__tostring", tm.RawGetString("__tostring"))
+	mt.RawSetString("__metatable", tm.RawGetString("__metatable"))
+	return mt
 }
 
 // meta builds a type's metatable: __index finds methods in the type's
@@ -190,6 +290,7 @@ func (v *vm) meta(t *script.Type) *lua.LTable {
 		pairs := iterPairs(t.Iter)
 		methods.RawSetString("pairs", L.NewFunction(func(L *lua.LState) int { return v.invoke(L, pairs, true) }))
 	}
+	v.methodTables[t] = methods
 	mt := L.CreateTable(0, 3)
 	if len(t.Props) == 0 {
 		// Methods only: a plain table lookup.
@@ -249,4 +350,47 @@ func iterPairs(iter func(*script.Object) func() (script.Value, script.Value, boo
 			c.Return(k, val)
 		}))
 	}
+}
+
+// Boxing a number or a string as an lua.LValue allocates. Handlers get the
+// same few again and again (a connection's fd, "text", a field name), so
+// the VM keeps the last boxes made, direct-mapped: a hit costs a compare.
+
+const boxSlots = 64
+
+type intBox struct {
+	n int64
+	v lua.LValue
+}
+
+type strBox struct {
+	p *byte
+	n int
+	v lua.LValue // holds the string: its bytes cannot be reused meanwhile
+}
+
+// maxBoxedStr is the longest string kept boxed: short constants, not
+// payloads.
+const maxBoxedStr = 16
+
+func (v *vm) integer(n int64) lua.LValue {
+	b := &v.ints[uint64(n)%boxSlots]
+	if b.v == nil || b.n != n {
+		b.n, b.v = n, lua.LNumber(n)
+	}
+	return b.v
+}
+
+// str boxes s, the same box for the same string (same bytes in memory:
+// a Go string is immutable, and the box keeps its bytes alive).
+func (v *vm) str(s string) lua.LValue {
+	if len(s) == 0 || len(s) > maxBoxedStr {
+		return lua.LString(s)
+	}
+	p := unsafe.StringData(s)
+	b := &v.strs[(uintptr(unsafe.Pointer(p))>>3+uintptr(len(s)))%boxSlots]
+	if b.p != p || b.n != len(s) {
+		b.p, b.n, b.v = p, len(s), lua.LString(s)
+	}
+	return b.v
 }

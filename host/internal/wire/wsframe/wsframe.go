@@ -391,27 +391,35 @@ func headerLen(n int) int {
 // n bytes.
 func EncodedLen(n int) int { return headerLen(n) + n }
 
-// AppendFrame appends one unmasked (server) frame with FIN set, RSV1 when
-// rsv1 (a compressed message), opcode op and payload to dst, growing dst
-// at most once.
-func AppendFrame(dst []byte, op Op, payload []byte, rsv1 bool) []byte {
-	n := len(payload)
-	dst = slices.Grow(dst, headerLen(n)+n)
+// MaxHeaderLen is the longest header of a server frame.
+const MaxHeaderLen = 10
+
+// AppendHeader appends the header of one unmasked (server) frame with FIN
+// set, RSV1 when rsv1 (a compressed message), opcode op and an n-byte
+// payload to dst: the payload follows it.
+func AppendHeader(dst []byte, op Op, n int, rsv1 bool) []byte {
 	b0 := 0x80 | byte(op&0x0f)
 	if rsv1 {
 		b0 |= 0x40
 	}
 	switch {
 	case n <= 125:
-		dst = append(dst, b0, byte(n))
+		return append(dst, b0, byte(n))
 	case n <= 0xffff:
 		dst = append(dst, b0, 126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	default:
-		dst = append(dst, b0, 127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+		return binary.BigEndian.AppendUint16(dst, uint16(n))
 	}
-	return append(dst, payload...)
+	dst = append(dst, b0, 127)
+	return binary.BigEndian.AppendUint64(dst, uint64(n))
+}
+
+// AppendFrame appends one unmasked (server) frame with FIN set, RSV1 when
+// rsv1 (a compressed message), opcode op and payload to dst, growing dst
+// at most once.
+func AppendFrame(dst []byte, op Op, payload []byte, rsv1 bool) []byte {
+	n := len(payload)
+	dst = slices.Grow(dst, headerLen(n)+n)
+	return append(AppendHeader(dst, op, n, rsv1), payload...)
 }
 
 // Encode returns one unmasked (server) frame, as AppendFrame, in a buffer
