@@ -404,33 +404,15 @@ func TestHTTPClientExample(t *testing.T) {
 }
 
 // runToEnd runs a script that stops by itself (imscript.shutdown()) with
-// one worker and returns its stdout and stderr.
+// one worker and returns its stdout and stderr; an exit code other than 0
+// is an error of the test.
 func runToEnd(t *testing.T, script string, env map[string]string, args ...string) (stdout, stderr string) {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"run", "--no-watch", "--workers", "1", script, "--"}, args...)...)
-	cmd.Dir = filepath.Dir(script)
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	r := docsCommand(t, filepath.Dir(script), env, append([]string{"run", "--no-watch", "--workers", "1", script, "--"}, args...)...)
+	if r.code != 0 {
+		t.Errorf("%s: exit code %d\nstdout:\n%s\nstderr:\n%s", filepath.Base(script), r.code, r.stdout, r.stderr)
 	}
-	var out, errb syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("%s: %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(script), err, out.String(), errb.String())
-		}
-	case <-time.After(waitTimeout):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("%s did not stop by itself within %v\nstdout:\n%s\nstderr:\n%s", filepath.Base(script), waitTimeout, out.String(), errb.String())
-	}
-	return out.String(), errb.String()
+	return r.stdout, r.stderr
 }
 
 const wsClientLua = `

@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,22 +162,10 @@ func TestClusterPartition(t *testing.T) {
 	}
 	eachLang(t, func(t *testing.T, lang string) {
 		lab := newNetLab(t, 3)
-		nodes := make([]*clusterNode, 3)
-		var routes []string
-		for i := range nodes {
-			nodes[i] = &clusterNode{name: "n" + strconv.Itoa(i+1), data: t.TempDir(), lang: lang,
-				script: testScript(lang, "cluster"), route: lab.addr(i) + ":7222", netns: lab.nss[i]}
-			routes = append(routes, nodes[i].route)
-		}
-		var wg sync.WaitGroup
-		for _, n := range nodes {
-			n.peers = strings.Join(routes, ",")
-			wg.Go(func() { n.start(t) })
-		}
-		wg.Wait()
-		if t.Failed() {
-			t.FailNow()
-		}
+		nodes := startNodes(t, lang, 3, testScript(lang, "cluster"), func(n *clusterNode) {
+			i, _ := strconv.Atoi(strings.TrimPrefix(n.name, "n"))
+			n.route, n.netns = lab.addr(i-1)+":7222", lab.nss[i-1]
+		})
 		n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 		a := ccDial(t, n1, url.Values{"uid": {"ann"}, "rooms": {"r"}})
 		waitFor(t, 60*time.Second, "three nodes in stats", func() bool {
