@@ -256,6 +256,12 @@ type fakeSocket struct {
 	got  []byte
 }
 
+// directFake is a transport that can also write from any goroutine.
+type directFake struct {
+	*fakeTransport
+	*fakeSocket
+}
+
 func (f *fakeSocket) writeNow(b []byte) (int, error) {
 	n := min(len(b), f.room)
 	f.got = append(f.got, b[:n]...)
@@ -273,7 +279,7 @@ func TestConnWorkerWritesInOrder(t *testing.T) {
 	c, ft := testConn(s, 1)
 	w := c.worker
 	sock := &fakeSocket{room: 100}
-	c.direct, c.clean = sock, true
+	c.t, c.clean = directFake{ft, sock}, true
 	send := func(from *worker, b string) {
 		t.Helper()
 		if ok, why := c.sendFrom(from, nil, []byte(b)); !ok {

@@ -178,7 +178,7 @@ func (l *gnetListener) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c := h.newConn(s, gc.RemoteAddr())
 	g := &gnetConn{gc: gc, c: c, f: l.flusher(gc.EventLoop()), fd: gc.Fd()}
 	c.t = g
-	c.direct, c.clean = g, true
+	c.clean = true // g is a directWriter
 	gc.SetContext(g)
 	h.accept(c)
 	return nil, gnet.None
