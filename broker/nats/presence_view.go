@@ -3,6 +3,7 @@ package nats
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/imscript/imscript/broker"
@@ -21,7 +22,7 @@ type view struct {
 	// (not v.mu: the handler may call back into the broker), so that the
 	// changes of a uid reach it in the order they were worked out.
 	telling sync.Mutex
-	gone    bool // under telling: unwatched, it tells nothing more
+	gone    atomic.Bool // unwatched: it tells nothing more
 
 	mu     sync.Mutex
 	loaded bool             // its keys were read (else the next heartbeat reads them)
@@ -110,12 +111,10 @@ func (kv *kvPresence) unwatch(ch broker.Channel) {
 	}
 }
 
-// end marks v unwatched, after what it is telling.
-func (v *view) end() {
-	v.telling.Lock()
-	v.gone = true
-	v.telling.Unlock()
-}
+// end marks v unwatched: no change is told from then on. It does not wait
+// for one being told: the hub unsubscribes with its lock held, and the
+// hub's handler of a change takes that lock.
+func (v *view) end() { v.gone.Store(true) }
 
 func (kv *kvPresence) stopWatches() {
 	kv.mu.Lock()
@@ -265,12 +264,12 @@ func (kv *kvPresence) move(v *view, uid string, was, now bool) (event, bool) {
 // presence did not change), not once v is unwatched, and not after Close
 // has begun. With v.telling held.
 func (kv *kvPresence) tell(v *view, evs []event) {
-	if v.gone {
-		return
-	}
 	b := kv.b
 	ch := v.ch
 	for _, ev := range evs {
+		if v.gone.Load() {
+			return
+		}
 		if kv.mineHas(ch, ev.uid) {
 			continue
 		}
@@ -280,7 +279,7 @@ func (kv *kvPresence) tell(v *view, evs []event) {
 			continue
 		}
 		b.dmu.RLock()
-		if b.closed.Load() {
+		if b.closed.Load() || v.gone.Load() {
 			b.dmu.RUnlock()
 			return
 		}
