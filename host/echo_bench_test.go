@@ -54,35 +54,24 @@ const (
 	echoSize  = 64
 )
 
-func BenchmarkEchoTCP(b *testing.B) {
-	for _, row := range append(slicesOf(scripttest.Langs), "gnet") {
-		for _, depth := range []int{1, 16} {
-			b.Run(row+"/depth"+strconv.Itoa(depth), func(b *testing.B) {
-				var port int
-				if row == "gnet" {
-					port = gnetEcho(b)
-				} else {
-					r := scripttest.Start(b, scripttest.Options{Name: "tcp." + row, Src: echoScripts["tcp."+row], Workers: 2})
-					port = r.Port(0)
-				}
-				runEcho(b, "tcp", port, depth)
-			})
-		}
-	}
-}
+func BenchmarkEchoTCP(b *testing.B) { benchEcho(b, "tcp", "gnet", gnetEcho) }
 
-func BenchmarkEchoWS(b *testing.B) {
-	for _, row := range append(slicesOf(scripttest.Langs), "gorilla") {
+func BenchmarkEchoWS(b *testing.B) { benchEcho(b, "ws", "gorilla", gorillaEcho) }
+
+// benchEcho runs the echo of kind (tcp, ws) in each language and in the
+// reference server ref (started by refEcho), at depths 1 and 16.
+func benchEcho(b *testing.B, kind, ref string, refEcho func(*testing.B) int) {
+	for _, row := range append(slicesOf(scripttest.Langs), ref) {
 		for _, depth := range []int{1, 16} {
 			b.Run(row+"/depth"+strconv.Itoa(depth), func(b *testing.B) {
 				var port int
-				if row == "gorilla" {
-					port = gorillaEcho(b)
+				if row == ref {
+					port = refEcho(b)
 				} else {
-					r := scripttest.Start(b, scripttest.Options{Name: "ws." + row, Src: echoScripts["ws."+row], Workers: 2})
+					r := scripttest.Start(b, scripttest.Options{Name: kind + "." + row, Src: echoScripts[kind+"."+row], Workers: 2})
 					port = r.Port(0)
 				}
-				runEcho(b, "ws", port, depth)
+				runEcho(b, kind, port, depth)
 			})
 		}
 	}
