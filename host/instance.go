@@ -260,6 +260,9 @@ func (inst *instance) declareServer(st *settings) *Server {
 // closes its VM.
 func (inst *instance) close() {
 	inst.closing = true
+	// The context first: a parked handler may be doing its call's work
+	// itself (Call.Run) and must stop it before it can be resumed.
+	inst.cancel()
 	inst.abandonParked()
 	inst.releasePromised()
 	for d := range inst.owed {
@@ -273,7 +276,6 @@ func (inst *instance) close() {
 		fn()
 	}
 	inst.closers = nil
-	inst.cancel()
 	if inst.vm != nil {
 		inst.vm.Close()
 		inst.vm = nil

@@ -91,12 +91,17 @@ type worker struct {
 	// m are its handler metrics (metrics_handler.go).
 	m workerMetrics
 
+	// spare hands the loop to a strand that is done and waits for work
+	// (worker_strand.go, takeOverLoop); spares counts those waiting.
+	spare  chan struct{}
+	spares atomic.Int32
+
 	quit chan struct{}
 	done chan struct{}
 }
 
 func newWorker(h *Host, id int, lang script.Language) *worker {
-	return &worker{id: id, host: h, lang: lang, q: newQueue(), quit: make(chan struct{}), done: make(chan struct{})}
+	return &worker{id: id, host: h, lang: lang, q: newQueue(), spare: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
 // loop runs the worker: it serves the inbox until the worker stops, then
@@ -104,8 +109,12 @@ func newWorker(h *Host, id int, lang script.Language) *worker {
 // (worker_strand.go) runs loop too; the strand that was resumed and is done
 // leaves it without winding anything down.
 func (w *worker) loop() {
-	if !w.serve() {
-		return
+	for !w.serve() {
+		// A resumed strand that is done: it waits to take the loop over
+		// at the next suspension, with the stack it has grown.
+		if !w.spareWait() {
+			return
+		}
 	}
 	w.flushOutput()
 	w.timers.stop()

@@ -2,6 +2,7 @@ package host
 
 import (
 	"errors"
+	"time"
 
 	"github.com/imscript/imscript/script"
 )
@@ -125,8 +126,10 @@ func (w *worker) giveBack(me *strand) bool {
 
 // suspend parks the running strand until resume: start gets the resume
 // function (call it once, from any goroutine). The worker goes on with
-// other events meanwhile. It returns the error abandon gave, if any.
-func (w *worker) suspend(inst *instance, start func(resume func())) error {
+// other events meanwhile; work, when set, runs on this goroutine then,
+// before it parks (it must not touch the worker's state). It returns the
+// error abandon gave, if any.
+func (w *worker) suspend(inst *instance, start func(resume func()), work func()) error {
 	w.flushOutput() // what the handler sent goes out before it waits
 	s := w.cur
 	wake := make(chan error, 1)
@@ -148,9 +151,12 @@ func (w *worker) suspend(inst *instance, start func(resume func())) error {
 		// the inbox and a new strand takes over the loop.
 		w.q.prepend(w.rest)
 		w.rest = nil
-		go w.loop()
+		w.takeOverLoop()
 	}
 	w.m.suspended.Add(1)
+	if work != nil {
+		work()
+	}
 	err := <-wake
 	w.m.suspended.Add(-1)
 	w.cur = s
@@ -158,6 +164,47 @@ func (w *worker) suspend(inst *instance, start func(resume func())) error {
 		w.enterHandler(vm)
 	}
 	return err
+}
+
+// maxSpares bounds the strands a worker keeps waiting for work, and
+// spareIdle is how long one waits before it ends.
+const (
+	maxSpares = 8
+	spareIdle = 10 * time.Second
+)
+
+// takeOverLoop gives the worker's loop to a new strand, as its running
+// strand suspends: to a spare one when one waits (its stack is grown
+// already: a handler's calls run deep, and a fresh goroutine grows its
+// stack, copying it, several times in its first event), else to a new
+// goroutine.
+func (w *worker) takeOverLoop() {
+	select {
+	case w.spare <- struct{}{}:
+	default:
+		go w.loop()
+	}
+}
+
+// spareWait is a strand that is done waiting to take the loop over
+// (true), or ending (false): when maxSpares already wait, after
+// spareIdle, or when the worker has stopped.
+func (w *worker) spareWait() bool {
+	if w.spares.Add(1) > maxSpares {
+		w.spares.Add(-1)
+		return false
+	}
+	defer w.spares.Add(-1)
+	t := time.NewTimer(spareIdle)
+	defer t.Stop()
+	select {
+	case <-w.spare:
+		return true
+	case <-t.C:
+	case <-w.done:
+	case <-w.quit:
+	}
+	return false
 }
 
 // resumeStrand hands the worker to parked strand s (an event, on the
@@ -198,11 +245,11 @@ func (inst *instance) CanSuspend() bool {
 }
 
 // Suspend implements script.Instance.
-func (inst *instance) Suspend(start func(resume func())) error {
+func (inst *instance) Suspend(start func(resume func()), work func()) error {
 	if !inst.CanSuspend() {
 		return errCannotSuspend
 	}
-	return inst.worker.suspend(inst, start)
+	return inst.worker.suspend(inst, start, work)
 }
 
 var _ script.Instance = (*instance)(nil)

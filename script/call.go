@@ -76,6 +76,12 @@ type Call interface {
 	// result reaches the script on its worker, in order with its other
 	// events.
 	Async(cbArg int) (settle func(result Value, err error))
+	// Run is Async with the call's work: work runs off the worker and
+	// its result settles the call. A Lua handler that suspends runs it
+	// on its own goroutine once the worker has gone on to other events
+	// (no goroutine to wake for it); otherwise it runs on a goroutine of
+	// Go's pool.
+	Run(cbArg int, work func() (Value, error))
 	// Suspends reports whether Async without a callback would suspend the
 	// calling handler until the result is ready (Lua, in a handler) rather
 	// than return a Promise (JS) or raise (the main chunk). A function that

@@ -63,8 +63,10 @@ type Instance interface {
 	// connection's later events wait meanwhile (unless its server has
 	// ordered = false). Only a binding whose VM can wait in the middle of
 	// a call uses it (Lua); CanSuspend says whether it would work here: not
-	// in the main chunk, nor in an instance that is closing.
-	Suspend(start func(resume func())) error
+	// in the main chunk, nor in an instance that is closing. work, when
+	// set, runs on the handler's goroutine once the worker has gone on,
+	// before the handler waits (the call's own work: Call.Run).
+	Suspend(start func(resume func()), work func()) error
 	CanSuspend() bool
 
 	// AddTimer starts a timer on the instance's worker: after d, repeating

@@ -268,6 +268,13 @@ func (c *call) ReturnFields(names []string, vals []script.Value) {
 // Promise.
 func (c *call) Suspends() bool { return false }
 
+// Run implements script.Call: work runs on Go's pool and settles the
+// call's Promise.
+func (c *call) Run(cbArg int, work func() (script.Value, error)) {
+	settle := c.Async(cbArg)
+	script.Go(func() { settle(work()) })
+}
+
 func (c *call) Async(int) func(script.Value, error) {
 	v := c.v
 	rt := v.rt

@@ -287,6 +287,19 @@ func (c *call) Async(cbArg int) func(script.Value, error) {
 	}
 }
 
+// Run implements script.Call: a suspending call keeps its work for the
+// handler's goroutine (finishWait); a call with a callback runs it on
+// Go's pool.
+func (c *call) Run(cbArg int, work func() (script.Value, error)) {
+	prev := c.wait
+	settle := c.Async(cbArg)
+	if w := c.wait; w != nil && w != prev {
+		w.work = work // a fresh waiter: nothing can have settled it
+		return
+	}
+	script.Go(func() { settle(work()) })
+}
+
 // ReadRow implements script.RowCall.
 func (c *call) ReadRow(i int, name string, names []string, cells []script.Cell) {
 	t, ok := c.get(i).(*lua.LTable)

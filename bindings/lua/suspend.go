@@ -69,6 +69,9 @@ type waiter struct {
 	res     script.Value
 	err     error
 	resume  func()
+	// work is the call's own work (Call.Run), run on the handler's
+	// goroutine while it is suspended.
+	work func() (script.Value, error)
 }
 
 func (w *waiter) settle(res script.Value, err error) {
@@ -120,6 +123,10 @@ func (v *vm) finishWait(c *call, w *waiter) int {
 		v.depth = 0
 		cur, thread := v.cur, L.G.CurrentThread
 		v.cur = nil
+		var work func()
+		if w.work != nil {
+			work = func() { w.settle(w.work()) }
+		}
 		err := v.inst.Suspend(func(resume func()) {
 			w.mu.Lock()
 			w.resume = resume
@@ -128,7 +135,7 @@ func (v *vm) finishWait(c *call, w *waiter) int {
 			if done {
 				resume()
 			}
-		})
+		}, work)
 		v.cur, L.G.CurrentThread = cur, thread
 		v.depth += n
 		if L.Context() != v.ctx {

@@ -174,6 +174,12 @@ func (c *fakeCall) Fail(reason string) {
 // Suspends implements script.Call: the fake never suspends.
 func (c *fakeCall) Suspends() bool { return false }
 
+// Run implements script.Call: work runs on Go's pool.
+func (c *fakeCall) Run(cbArg int, work func() (script.Value, error)) {
+	settle := c.Async(cbArg)
+	script.Go(func() { settle(work()) })
+}
+
 // Async settles into the Result (Await); a callback argument, when given,
 // is called through the instance's queue as the Lua binding does.
 func (c *fakeCall) Async(cbArg int) func(script.Value, error) {

@@ -227,7 +227,7 @@ func (i *Instance) Timers() int {
 func (i *Instance) CanSuspend() bool { return false }
 
 // Suspend implements script.Instance: it refuses (no handler runs).
-func (i *Instance) Suspend(func(resume func())) error {
+func (i *Instance) Suspend(func(resume func()), func()) error {
 	return errors.New("scripttest.Instance: no handler to suspend (use scripttest.Start)")
 }
 

@@ -60,9 +60,8 @@ func lookup(c script.Call) {
 		script.Usagef("dns.lookup: option family: want 4 or 6, got %d", family)
 	}
 	timeout := o.Seconds("timeout", defaultTimeout)
-	settle := c.Async(cb)
 	ctx := c.Instance().Context()
-	go func() { settle(resolve(ctx, name, int(family), timeout)) }()
+	c.Run(cb, func() (script.Value, error) { return resolve(ctx, name, int(family), timeout) })
 }
 
 func resolve(ctx context.Context, name string, family int, timeout time.Duration) (script.Value, error) {

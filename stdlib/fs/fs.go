@@ -79,7 +79,7 @@ func (fc *call) options(i int, allowed ...string) *opts.Reader {
 func (fc *call) run(fn func() (script.Value, error)) {
 	settle := fc.c.Async(fc.cb)
 	ctx := fc.c.Instance().Context()
-	go func() {
+	script.Go(func() {
 		if ctx.Err() != nil {
 			settle(nil, &script.CodedError{Msg: fc.what + ": cancelled: the script version has ended", Code: "CANCELLED"})
 			return
@@ -90,7 +90,7 @@ func (fc *call) run(fn func() (script.Value, error)) {
 			return
 		}
 		settle(v, nil)
-	}()
+	})
 }
 
 // failure words err as "fs.read data/x.txt: no such file or directory"

@@ -280,7 +280,7 @@ func call(c script.Call) {
 		h.pool.batch.submit(q)
 		return
 	}
-	go func() { settle(h.do(ctx, client, what, cmd)) }()
+	script.Go(func() { settle(h.do(ctx, client, what, cmd)) })
 }
 
 // do runs one command under the call's timeout; a blocking command
@@ -377,7 +377,7 @@ func pipeline(c script.Call) {
 			}
 		}
 	}
-	go func() { settle(h.exec(ctx, client, what, timeout, cmds)) }()
+	script.Go(func() { settle(h.exec(ctx, client, what, timeout, cmds)) })
 }
 
 func (h *handle) exec(ctx context.Context, client *goredis.Client, what string, timeout time.Duration, cmds []command) (script.Value, error) {

@@ -113,13 +113,12 @@ func readStatement(c script.Call, o op) statement {
 // call runs a statement on the pool.
 func (h *handle) call(c script.Call, o op) {
 	st := readStatement(c, o)
-	settle := c.Async(st.cbArg)
 	if err := h.usable(o.String()); err != nil {
-		settle(nil, err)
+		c.Async(st.cbArg)(nil, err)
 		return
 	}
 	ctx, p, timeout := h.inst.Context(), h.pool, h.timeout
-	go func() { settle(run(ctx, p, pooled{p}, timeout, st)) }()
+	c.Run(st.cbArg, func() (script.Value, error) { return run(ctx, p, pooled{p}, timeout, st) })
 }
 
 // usable says why the handle cannot run a call, if it cannot.

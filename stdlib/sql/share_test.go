@@ -1,9 +1,13 @@
 package sql_test
 
 import (
+	"bufio"
 	dbsql "database/sql"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -196,6 +200,80 @@ Promise.all([1, 2, 3, 4, 5].map((i) => db.queryRow("SELECT pg_advisory_lock_shar
 			if _, err := conn.ExecContext(t.Context(), "SELECT pg_advisory_lock(4242)"); err != nil {
 				t.Fatal(err)
 			}
+		})
+	}
+}
+
+// TestReloadCancelsSuspendedQuery: a handler waits for a query that would
+// run forever (Lua: suspended, the query running on the handler's own
+// goroutine; JS: awaiting it). The worker answers other connections
+// meanwhile; after a reload, when the old version's wait runs out, its
+// query is cancelled (the pool has no connection in use) and the worker
+// serves the new version: closing the old one does not wait for a query
+// that only the version's end can stop.
+func TestReloadCancelsSuspendedQuery(t *testing.T) {
+	const forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c"
+	srcs := map[string][2]string{
+		"lua": {`
+local db = imscript.sql.open("sqlite:forever.db", { timeout = 0 })
+local srv = imscript.server{ host = "127.0.0.1", port = 0, open_eof_split = true, package_eof = "\n", max_wait_time = 0.5 }
+srv:on("receive", function(s, fd, data)
+  if data == "ping\n" then return s:send(fd, "pong\n") end
+  local row, err = db:queryRow(imscript.env.FOREVER)
+  print("v1 settled " .. tostring(err))
+end)
+`, `
+local srv = imscript.server{ host = "127.0.0.1", port = 0, open_eof_split = true, package_eof = "\n" }
+srv:on("receive", function(s, fd, data) s:send(fd, "pong 2\n") end)
+`},
+		"js": {`
+const db = imscript.sql.open("sqlite:forever.db", { timeout: 0 });
+const srv = imscript.server({ host: "127.0.0.1", port: 0, open_eof_split: true, package_eof: "\n", max_wait_time: 0.5 });
+srv.on("receive", async (s, fd, data) => {
+  if (data.toString() === "ping\n") return s.send(fd, "pong\n");
+  try { await db.queryRow(imscript.env.FOREVER); } catch (e) { console.log("v1 settled " + e.message); }
+});
+`, `
+const srv = imscript.server({ host: "127.0.0.1", port: 0, open_eof_split: true, package_eof: "\n" });
+srv.on("receive", (s, fd, data) => s.send(fd, "pong 2\n"));
+`},
+	}
+	for _, lang := range scripttest.Langs {
+		t.Run(lang, func(t *testing.T) {
+			h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: srcs[lang][0], Env: map[string]string{"FOREVER": forever}})
+			port := h.Port(0)
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Write([]byte("query\n")); err != nil {
+				t.Fatal(err)
+			}
+			h.Eventually("the query running", func() bool {
+				st := imsql.PoolStats(h.H.Shared)
+				return len(st) == 1 && st[0].InUse == 1
+			})
+			ping(t, port)
+			h.Reload(srcs[lang][1])
+			h.Eventually("the old version's query cancelled", func() bool {
+				st := imsql.PoolStats(h.H.Shared)
+				return len(st) == 1 && st[0].InUse == 0
+			})
+			// The new version answers on the same worker.
+			h.Eventually("the new version answering", func() bool {
+				c2, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+				if err != nil {
+					return false
+				}
+				defer c2.Close()
+				_ = c2.SetDeadline(time.Now().Add(2 * time.Second))
+				if _, err := c2.Write([]byte("ping\n")); err != nil {
+					return false
+				}
+				line, _ := bufio.NewReader(c2).ReadString('\n')
+				return line == "pong 2\n"
+			})
 		})
 	}
 }

@@ -93,7 +93,7 @@ func (h *handle) transaction(c script.Call) {
 	t := &tx{h: h, settle: settle}
 	t.obj = &script.Object{Type: txType, Data: t}
 	t.ctx, t.cancel = context.WithCancel(h.inst.Context())
-	go t.begin(fn)
+	script.Go(func() { t.begin(fn) })
 }
 
 // begin starts the transaction, then calls fn on the worker.
@@ -202,7 +202,7 @@ func (t *tx) enqueue(job func()) {
 	t.running = true
 	t.mu.Unlock()
 	if start {
-		go t.drain()
+		script.Go(t.drain)
 	}
 }
 

@@ -52,11 +52,12 @@ func TestDataSelection(t *testing.T) {
 		t.Errorf("sqlite rows %v", got)
 	}
 
-	// With -baseline the data sections have no baseline rows; the other
-	// sections keep theirs.
+	// With a -baseline binary that lacks the modules (the probe script
+	// fails) the data sections have no baseline rows; the other sections
+	// keep theirs.
 	dir := t.TempDir()
 	old := filepath.Join(dir, "imscript-old")
-	if err := os.WriteFile(old, []byte("#!/bin/sh\n"), 0o755); err != nil {
+	if err := os.WriteFile(old, []byte("#!/bin/sh\nexit 3\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	o, err = parseArgs([]string{"-baseline", old, "-bench", "http,sqlite,redis", "-http-load", "go"}, flag.ContinueOnError)
@@ -90,6 +91,24 @@ func TestDataSelection(t *testing.T) {
 	}
 	if got := o.selected(secSQLite); len(got) != 0 {
 		t.Errorf("sqlite with -rows lua-base: %v", keysOf(got))
+	}
+
+	// A baseline binary that has them (the probe ends with 0) gets its rows.
+	has := filepath.Join(dir, "imscript-has")
+	if err := os.WriteFile(has, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o, err = parseArgs([]string{"-baseline", has, "-bench", "sqlite,redis", "-http-load", "go"}, flag.ContinueOnError)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range []string{secSQLite, secRedis} {
+		if got := keysOf(o.selected(sec)); !slices.Equal(got, []string{"go", "lua", "lua-base", "js", "js-base", "node"}) {
+			t.Errorf("%s rows with a baseline that has the module: %v", sec, got)
+		}
+		if len(o.noBaseline(sec)) != 0 || len(basePairs(o, sec)) != 2 {
+			t.Errorf("%s: without a baseline %v, pairs %d", sec, keysOf(o.noBaseline(sec)), len(basePairs(o, sec)))
+		}
 	}
 }
 

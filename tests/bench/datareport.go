@@ -85,8 +85,8 @@ func dataReport(b *strings.Builder, o *options, res *results, sec string) {
 		for _, k := range nb {
 			keys = append(keys, k.key)
 		}
-		p("\nNo baseline rows (-baseline) for %s: the scripts use %s, which a binary built before the module does not have "+
-			"(the section never runs the baseline binary, whichever commit it comes from).\n", strings.Join(keys, " and "), nb[0].noBase)
+		p("\nNo baseline rows (-baseline) for %s: the scripts use %s, which the baseline binary does not have "+
+			"(asked by running it on a script that checks).\n", strings.Join(keys, " and "), nb[0].noBase)
 	}
 	cpuTable(b, o, results, sec, []int{1})
 	baselineTable(b, o, results, sec, []int{1})

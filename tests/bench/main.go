@@ -19,6 +19,7 @@
 package main
 
 import (
+	"context"
 	"debug/buildinfo"
 	"errors"
 	"flag"
@@ -74,11 +75,52 @@ func (o *options) kinds(sec string) []serverKind {
 	}
 	out := slices.Clone(ks)
 	for _, k := range ks {
-		if k.script != "" && k.noBase == "" {
+		if k.script != "" && o.baseCan(k) {
 			out = append(out, baselineKind(k, o.baseline))
 		}
 	}
 	return out
+}
+
+// baseCan says whether the baseline binary can run imscript row k: a row
+// whose script needs a module (noBase "imscript.sql") when the binary has
+// it, which the bench asks it once (baseHasModule); not the rows that
+// need a flag or setting of their own (--metrics, history_size).
+func (o *options) baseCan(k serverKind) bool {
+	if k.noBase == "" {
+		return true
+	}
+	if !strings.HasPrefix(k.noBase, "imscript.") {
+		return false
+	}
+	has, ok := o.baseHas[k.noBase]
+	if !ok {
+		has = baseHasModule(o.baseline, k.noBase)
+		if o.baseHas == nil {
+			o.baseHas = map[string]bool{}
+		}
+		o.baseHas[k.noBase] = has
+	}
+	return has
+}
+
+// baseHasModule runs the baseline binary on a script that ends with code 0
+// when module (imscript.sql) is there.
+func baseHasModule(bin, module string) bool {
+	dir, err := os.MkdirTemp("", "imscript-bench-probe")
+	if err != nil {
+		return false
+	}
+	defer os.RemoveAll(dir)
+	probe := filepath.Join(dir, "probe.lua")
+	src := fmt.Sprintf("imscript.exit(%s ~= nil and 0 or 3)\n", module)
+	if os.WriteFile(probe, []byte(src), 0o644) != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "run", "--no-watch", "--workers", "1", "--log-level", "error", probe)
+	return cmd.Run() == nil
 }
 
 // noBaseline lists the selected imscript rows of sec that get no baseline
@@ -89,7 +131,7 @@ func (o *options) noBaseline(sec string) []serverKind {
 	}
 	var ks []serverKind
 	for _, k := range o.selected(sec) {
-		if k.noBase != "" {
+		if k.script != "" && !o.baseCan(k) {
 			ks = append(ks, k)
 		}
 	}
@@ -147,11 +189,12 @@ type options struct {
 	httpLoad   string // after parseFlags: "wrk" or "go"
 	wrkPath    string // with -http-load wrk
 	wrkVersion string
-	baseline   string // -baseline, made absolute
-	baseRev    string // where the baseline binary comes from: "commit REV" from its build info
-	allocs     bool   // -allocs: read the Go servers' allocation counts (allocs.go)
-	busy       int    // -busy: busy-loop processes beside every section (busy.go)
-	docs       string // -docs: the page whose marked tables a run with -out rewrites (docs.go)
+	baseline   string          // -baseline, made absolute
+	baseRev    string          // where the baseline binary comes from: "commit REV" from its build info
+	baseHas    map[string]bool // the modules the baseline binary has or lacks, as asked (baseCan)
+	allocs     bool            // -allocs: read the Go servers' allocation counts (allocs.go)
+	busy       int             // -busy: busy-loop processes beside every section (busy.go)
+	docs       string          // -docs: the page whose marked tables a run with -out rewrites (docs.go)
 
 	roomClients  int
 	roomRepeat   int

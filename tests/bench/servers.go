@@ -165,8 +165,8 @@ var redisKinds = []serverKind{
 }
 
 // newModuleKind marks an imscript row whose script uses a module an older
-// binary may not have: -baseline adds no baseline row for it (whatever
-// the binary: the bench does not ask it which modules it has).
+// binary may not have: -baseline adds a baseline row for it only when the
+// baseline binary has the module (the bench asks it: options.baseCan).
 func newModuleKind(k serverKind, module string) serverKind {
 	k.noBase = module
 	return k
