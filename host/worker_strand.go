@@ -169,7 +169,7 @@ func (w *worker) suspend(inst *instance, start func(resume func()), work func())
 // maxSpares bounds the strands a worker keeps waiting for work, and
 // spareIdle is how long one waits before it ends.
 const (
-	maxSpares = 8
+	maxSpares = 64
 	spareIdle = 10 * time.Second
 )
 
