@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/imscript/imscript/script"
 )
@@ -44,7 +45,7 @@ func testServer(t *testing.T, m script.Map) *Server {
 
 func testConn(s *Server, id int64) (*conn, *fakeTransport) {
 	ft := &fakeTransport{}
-	c := &conn{id: id, idv: id, srv: s, t: ft, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	c := &conn{id: id, srv: s, t: ft, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
 	c.proto = s.proto.newConn(s, c)
 	s.host.conns.put(c)
 	return c, ft
@@ -133,10 +134,10 @@ func TestConnRecycle(t *testing.T) {
 	first, _ := c.takeOutput()
 	c.recycle(first)
 	c.mu.Lock()
-	spare := c.spare
+	kept := c.o != nil
 	c.mu.Unlock()
-	if spare != nil {
-		t.Error("the first write's slice was kept")
+	if kept {
+		t.Error("the first write's slice (or its connOut) was kept")
 	}
 	c.Send([]byte("abc"))
 	out, _ := c.takeOutput()
@@ -150,10 +151,10 @@ func TestConnRecycle(t *testing.T) {
 	big := make([]byte, 0, 128<<10)
 	c.recycle(big)
 	c.mu.Lock()
-	spare = c.spare
+	kept = c.o != nil
 	c.mu.Unlock()
-	if spare != nil {
-		t.Error("a 128 KiB slice was kept for reuse")
+	if kept {
+		t.Error("a 128 KiB slice (or its connOut) was kept for reuse")
 	}
 }
 
@@ -332,5 +333,24 @@ func TestConnWorkerWritesInOrder(t *testing.T) {
 	check("closing", "abccf", 4)
 	if out, closeAfter := c.takeOutput(); string(out) != "h" || !closeAfter {
 		t.Fatalf("closing: the transport took %q, close %v; want %q and a close", out, closeAfter, "h")
+	}
+}
+
+// An idle connection costs its size class: conn must stay within 128
+// bytes (what only some connections use hangs off nil pointers).
+func TestConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(conn{}); n > 128 {
+		t.Errorf("conn is %d bytes, want at most 128", n)
+	}
+}
+
+// idv is the id as a script value: an int64 equal to it.
+func TestConnIDValue(t *testing.T) {
+	for _, id := range []int64{1, 255, 256, 1 << 40} {
+		c := &conn{id: id}
+		v, ok := c.idv().(int64)
+		if !ok || v != id || c.idv() != script.Value(id) {
+			t.Errorf("idv of %d = %#v", id, c.idv())
+		}
 	}
 }
