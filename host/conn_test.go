@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"testing"
@@ -248,6 +249,72 @@ func TestConnTable(t *testing.T) {
 	})
 	if n != 1000 {
 		t.Errorf("%d connections listed, want 1000", n)
+	}
+}
+
+// The table agrees with a map through runs of puts and deletes that grow
+// and shrink its shards, ids in order (as the host hands them out) and
+// scattered.
+func TestConnTableModel(t *testing.T) {
+	var tab connTable
+	model := map[int64]*conn{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	next := int64(0)
+	check := func(step int) {
+		t.Helper()
+		for id, c := range model {
+			if tab.get(id) != c {
+				t.Fatalf("step %d: fd %d not found", step, id)
+			}
+		}
+		n := 0
+		tab.each(func(c *conn) {
+			n++
+			if model[c.id] != c {
+				t.Fatalf("step %d: fd %d listed, not in the model", step, c.id)
+			}
+		})
+		if n != len(model) {
+			t.Fatalf("step %d: %d listed, want %d", step, n, len(model))
+		}
+	}
+	for step := 0; step < 40000; step++ {
+		switch {
+		case step%10000 < 6000 && rng.IntN(3) > 0, len(model) == 0:
+			next++
+			id := next
+			if rng.IntN(4) == 0 {
+				id = rng.Int64N(1 << 20)
+			}
+			c := &conn{id: id}
+			tab.put(c)
+			model[id] = c
+		default:
+			id := rng.Int64N(next + 1)
+			if rng.IntN(2) == 0 {
+				for k := range model {
+					id = k
+					break
+				}
+			}
+			tab.del(id)
+			delete(model, id)
+			if tab.get(id) != nil {
+				t.Fatalf("step %d: fd %d found after del", step, id)
+			}
+		}
+		if step%997 == 0 {
+			check(step)
+		}
+	}
+	check(-1)
+	for id := range model {
+		tab.del(id)
+	}
+	for i := range tab.shards {
+		if s := &tab.shards[i]; s.n != 0 || len(s.slots) > 8 {
+			t.Errorf("shard %d: %d entries in %d slots after deleting all", i, s.n, len(s.slots))
+		}
 	}
 }
 
