@@ -22,7 +22,7 @@ type messageFrame struct {
 // newMessageFrame is the frame of one message: data is the payload the
 // frame reader made for it (it is the script's from here on).
 func newMessageFrame(c *conn, op wsframe.Op, data []byte) *messageFrame {
-	f := &messageFrame{fd: c.idv, data: data, op: op}
+	f := &messageFrame{fd: c.idv(), data: data, op: op}
 	f.obj = script.Object{Type: frameType, Data: f}
 	return f
 }

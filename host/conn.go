@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/imscript/imscript/script"
 )
@@ -20,14 +21,16 @@ const (
 // conn is one accepted connection. Its fd is a host-wide id (not the OS
 // descriptor). Output is queued here from any goroutine and written by the
 // transport; the queue is bounded by buffer_output_size.
+//
+// An idle connection costs its size class (128 bytes): what only some
+// connections use, or use only while busy, hangs off a pointer that stays
+// nil until then (hub, held, o).
 type conn struct {
 	id       int64
-	idv      script.Value // id as a script value, made once: handlers get it every event
 	srv      *Server
 	worker   *worker
 	t        transport
 	remote   net.Addr
-	openedAt int64        // unix seconds
 	lastTime atomic.Int64 // unix milliseconds of the last input
 
 	// proto is the server protocol's state for this connection (proto.go).
@@ -36,23 +39,23 @@ type conn struct {
 	// until the connection is bound or joins a room (hub.go).
 	hub *hubConn
 
-	// The worker's only: handlers of this connection in flight (suspended
-	// or with a pending promise) and the events waiting for them
-	// (worker_order.go). waits is with the small fields below.
-	held []event
+	// The worker's only: the events waiting for the connection's handlers
+	// in flight (suspended or with a pending promise; worker_order.go);
+	// nil while none waits. waits is with the small fields below.
+	held *[]event
 
-	// Under mu: the output queue and its spare buffer.
-	out   []byte
-	spare []byte
-	mu    sync.Mutex
+	// Under mu: the output queue and its spare buffer; nil while the
+	// connection has neither (an idle connection).
+	o  *connOut
+	mu sync.Mutex
 
-	// The small fields last, packed (an idle connection costs its size
-	// class: 208 bytes with them here, 256 spread out).
+	// The small fields last, packed.
 
 	// queued counts the connection's units posted and not yet run: while
 	// more wait, its worker keeps its answers for one write (flushOutput).
-	queued atomic.Int32
-	waits  int32 // the worker's: see held
+	queued   atomic.Int32
+	openedAt uint32 // unix seconds
+	waits    uint16 // the worker's: its handlers in flight (a few at most), see held
 	// bad is set on the transport's goroutine when the connection sent bad
 	// input: the rest is dropped until it closes.
 	bad bool
@@ -67,6 +70,37 @@ type conn struct {
 	// a greeting) is not kept, so a connection that then goes idle holds
 	// none; from the second write on the buffer is reused.
 	wrote bool
+}
+
+// connOut is a connection's output queue and the buffer kept for its
+// next output (conn.keep), allocated by the first send.
+type connOut struct {
+	out, spare []byte
+}
+
+// int64Type is the type word of an int64 in an interface.
+var int64Type = func() unsafe.Pointer {
+	var v any = int64(1 << 40)
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[0]
+}()
+
+// idv is the connection's id as a script value, which handlers get every
+// event, with no allocation and no field of its own: the interface points
+// at c.id, which never changes (the runtime boxes small integers the same
+// way, pointing at a static array).
+func (c *conn) idv() script.Value {
+	var v any
+	e := (*[2]unsafe.Pointer)(unsafe.Pointer(&v))
+	e[0], e[1] = int64Type, unsafe.Pointer(&c.id)
+	return v
+}
+
+// pendingOut is how many bytes are queued (c.mu held).
+func (c *conn) pendingOut() int {
+	if c.o == nil {
+		return 0
+	}
+	return len(c.o.out)
 }
 
 // remoteIPPort splits the peer's address for info() and req.
@@ -123,7 +157,7 @@ func (c *conn) send2(head, b []byte, w *worker) (bool, string) {
 		c.mu.Unlock()
 		return false, "connection closed"
 	}
-	if len(c.out)+n > limit {
+	if c.pendingOut()+n > limit {
 		c.state = connClosing
 		sched := !c.flushing
 		c.flushing = true
@@ -134,10 +168,15 @@ func (c *conn) send2(head, b []byte, w *worker) (bool, string) {
 		}
 		return false, "output buffer full"
 	}
-	if c.out == nil && c.spare != nil {
-		c.out, c.spare = c.spare, nil
+	o := c.o
+	if o == nil {
+		o = &connOut{}
+		c.o = o
 	}
-	c.out = append(append(c.out, head...), b...)
+	if o.out == nil && o.spare != nil {
+		o.out, o.spare = o.spare, nil
+	}
+	o.out = append(append(o.out, head...), b...)
 	sched := !c.flushing
 	c.flushing = true
 	c.mu.Unlock()
@@ -160,20 +199,20 @@ func (c *conn) send2(head, b []byte, w *worker) (bool, string) {
 // transport's way (Flush).
 func (c *conn) flushNow() {
 	c.mu.Lock()
-	if c.clean && c.state == connOpen && len(c.out) > 0 {
+	if o := c.o; c.clean && c.state == connOpen && o != nil && len(o.out) > 0 {
 		// The lock keeps the transport from closing the socket
 		// meanwhile (it marks the connection closed first).
-		w, _ := c.t.(directWriter).writeNow(c.out)
-		if w == len(c.out) {
-			out := c.out
-			c.out = nil
+		w, _ := c.t.(directWriter).writeNow(o.out)
+		if w == len(o.out) {
+			out := o.out
+			o.out = nil
 			c.flushing = false
 			c.keep(out)
 			c.mu.Unlock()
 			return
 		}
 		if w > 0 {
-			c.out = c.out[:copy(c.out, c.out[w:])]
+			o.out = o.out[:copy(o.out, o.out[w:])]
 		}
 		c.clean = false // the rest is the transport's to write
 	}
@@ -209,8 +248,10 @@ func (c *conn) Close() bool {
 // whether the connection should be closed once they are written.
 func (c *conn) takeOutput() (out []byte, closeAfter bool) {
 	c.mu.Lock()
-	out = c.out
-	c.out = nil
+	if c.o != nil {
+		out = c.o.out
+		c.o.out = nil
+	}
 	c.flushing = false
 	if len(out) > 0 {
 		c.clean = false // being written: nothing may overtake it
@@ -231,7 +272,7 @@ func (c *conn) recycle(b []byte) { c.written(b, false) }
 func (c *conn) written(b []byte, drained bool) {
 	c.mu.Lock()
 	c.keep(b)
-	if drained && len(c.out) == 0 && !c.flushing {
+	if drained && c.pendingOut() == 0 && !c.flushing {
 		c.clean = true
 	}
 	c.mu.Unlock()
@@ -239,15 +280,22 @@ func (c *conn) written(b []byte, drained bool) {
 
 // keep keeps a written buffer as the spare (c.mu held): not the first
 // one (a handshake's answer, a greeting), so that a connection that then
-// goes idle holds none, nor a large one.
+// goes idle holds none, nor a large one. A connection left with neither
+// output nor spare drops its connOut too.
 func (c *conn) keep(b []byte) {
-	if cap(b) == 0 || cap(b) > 64<<10 {
+	o := c.o
+	if o == nil {
 		return
 	}
-	if c.spare == nil && c.state == connOpen && c.wrote {
-		c.spare = b[:0]
+	if cap(b) > 0 && cap(b) <= 64<<10 {
+		if o.spare == nil && c.state == connOpen && c.wrote {
+			o.spare = b[:0]
+		}
+		c.wrote = true
 	}
-	c.wrote = true
+	if o.out == nil && o.spare == nil {
+		c.o = nil
+	}
 }
 
 // markClosing stops further output (the transport is closing it).
@@ -270,6 +318,6 @@ func (c *conn) closedState() bool {
 func (c *conn) markClosed() {
 	c.mu.Lock()
 	c.state = connClosed
-	c.out, c.spare = nil, nil
+	c.o = nil
 	c.mu.Unlock()
 }

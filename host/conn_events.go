@@ -15,10 +15,9 @@ func (h *Host) newConn(s *Server, remote net.Addr) *conn {
 	id := h.nextID.Add(1)
 	c := &conn{
 		id:       id,
-		idv:      id,
 		srv:      s,
 		worker:   h.workers[id%int64(len(h.workers))],
-		openedAt: time.Now().Unix(),
+		openedAt: uint32(time.Now().Unix()),
 		remote:   remote,
 	}
 	c.proto = s.proto.newConn(s, c)

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/imscript/imscript/script"
 )
@@ -44,7 +46,7 @@ func testServer(t *testing.T, m script.Map) *Server {
 
 func testConn(s *Server, id int64) (*conn, *fakeTransport) {
 	ft := &fakeTransport{}
-	c := &conn{id: id, idv: id, srv: s, t: ft, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	c := &conn{id: id, srv: s, t: ft, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
 	c.proto = s.proto.newConn(s, c)
 	s.host.conns.put(c)
 	return c, ft
@@ -133,10 +135,10 @@ func TestConnRecycle(t *testing.T) {
 	first, _ := c.takeOutput()
 	c.recycle(first)
 	c.mu.Lock()
-	spare := c.spare
+	kept := c.o != nil
 	c.mu.Unlock()
-	if spare != nil {
-		t.Error("the first write's slice was kept")
+	if kept {
+		t.Error("the first write's slice (or its connOut) was kept")
 	}
 	c.Send([]byte("abc"))
 	out, _ := c.takeOutput()
@@ -150,10 +152,10 @@ func TestConnRecycle(t *testing.T) {
 	big := make([]byte, 0, 128<<10)
 	c.recycle(big)
 	c.mu.Lock()
-	spare = c.spare
+	kept = c.o != nil
 	c.mu.Unlock()
-	if spare != nil {
-		t.Error("a 128 KiB slice was kept for reuse")
+	if kept {
+		t.Error("a 128 KiB slice (or its connOut) was kept for reuse")
 	}
 }
 
@@ -250,6 +252,72 @@ func TestConnTable(t *testing.T) {
 	}
 }
 
+// The table agrees with a map through runs of puts and deletes that grow
+// and shrink its shards, ids in order (as the host hands them out) and
+// scattered.
+func TestConnTableModel(t *testing.T) {
+	var tab connTable
+	model := map[int64]*conn{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	next := int64(0)
+	check := func(step int) {
+		t.Helper()
+		for id, c := range model {
+			if tab.get(id) != c {
+				t.Fatalf("step %d: fd %d not found", step, id)
+			}
+		}
+		n := 0
+		tab.each(func(c *conn) {
+			n++
+			if model[c.id] != c {
+				t.Fatalf("step %d: fd %d listed, not in the model", step, c.id)
+			}
+		})
+		if n != len(model) {
+			t.Fatalf("step %d: %d listed, want %d", step, n, len(model))
+		}
+	}
+	for step := 0; step < 40000; step++ {
+		switch {
+		case step%10000 < 6000 && rng.IntN(3) > 0, len(model) == 0:
+			next++
+			id := next
+			if rng.IntN(4) == 0 {
+				id = rng.Int64N(1 << 20)
+			}
+			c := &conn{id: id}
+			tab.put(c)
+			model[id] = c
+		default:
+			id := rng.Int64N(next + 1)
+			if rng.IntN(2) == 0 {
+				for k := range model {
+					id = k
+					break
+				}
+			}
+			tab.del(id)
+			delete(model, id)
+			if tab.get(id) != nil {
+				t.Fatalf("step %d: fd %d found after del", step, id)
+			}
+		}
+		if step%997 == 0 {
+			check(step)
+		}
+	}
+	check(-1)
+	for id := range model {
+		tab.del(id)
+	}
+	for i := range tab.shards {
+		if s := &tab.shards[i]; s.n != 0 || len(s.slots) > 8 {
+			t.Errorf("shard %d: %d entries in %d slots after deleting all", i, s.n, len(s.slots))
+		}
+	}
+}
+
 // fakeSocket is a directWriter that takes at most room bytes a write.
 type fakeSocket struct {
 	room int
@@ -332,5 +400,24 @@ func TestConnWorkerWritesInOrder(t *testing.T) {
 	check("closing", "abccf", 4)
 	if out, closeAfter := c.takeOutput(); string(out) != "h" || !closeAfter {
 		t.Fatalf("closing: the transport took %q, close %v; want %q and a close", out, closeAfter, "h")
+	}
+}
+
+// An idle connection costs its size class: conn must stay within 128
+// bytes (what only some connections use hangs off nil pointers).
+func TestConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(conn{}); n > 128 {
+		t.Errorf("conn is %d bytes, want at most 128", n)
+	}
+}
+
+// idv is the id as a script value: an int64 equal to it.
+func TestConnIDValue(t *testing.T) {
+	for _, id := range []int64{1, 255, 256, 1 << 40} {
+		c := &conn{id: id}
+		v, ok := c.idv().(int64)
+		if !ok || v != id || c.idv() != script.Value(id) {
+			t.Errorf("idv of %d = %#v", id, c.idv())
+		}
 	}
 }

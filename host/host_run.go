@@ -217,7 +217,7 @@ func (h *Host) pendingOutput() bool {
 	pending := false
 	h.conns.each(func(c *conn) {
 		c.mu.Lock()
-		if len(c.out) > 0 {
+		if c.pendingOut() > 0 {
 			pending = true
 		}
 		c.mu.Unlock()

@@ -395,7 +395,7 @@ func (o *wsOpen) handshake(w *worker, inst *instance, fn script.Callback, s *Ser
 		w.holdPromise(inst, pend, hHandshake, handlerNames[hHandshake], c, func(v script.Value, err error) {
 			// In the promise job: the verdict runs as c's next event,
 			// before the events it held.
-			c.held = slices.Insert(c.held, 0, event{u: &wsVerdict{open: o, res: res, v: v, err: err}, srv: s, conn: c})
+			c.holdFirst(event{u: &wsVerdict{open: o, res: res, v: v, err: err}, srv: s, conn: c})
 		})
 	}
 	if took {

@@ -29,8 +29,8 @@ type gnetListener struct {
 type loopFlusher struct {
 	el      gnet.EventLoop
 	mu      sync.Mutex
-	pending []*gnetConn
-	spare   []*gnetConn
+	pending []*conn
+	spare   []*conn
 }
 
 func (l *gnetListener) flusher(el gnet.EventLoop) *loopFlusher {
@@ -41,10 +41,10 @@ func (l *gnetListener) flusher(el gnet.EventLoop) *loopFlusher {
 	return f.(*loopFlusher)
 }
 
-func (f *loopFlusher) add(g *gnetConn) {
+func (f *loopFlusher) add(c *conn) {
 	f.mu.Lock()
 	first := len(f.pending) == 0
-	f.pending = append(f.pending, g)
+	f.pending = append(f.pending, c)
 	f.mu.Unlock()
 	if first {
 		if err := f.el.Execute(context.Background(), f); err != nil {
@@ -53,8 +53,8 @@ func (f *loopFlusher) add(g *gnetConn) {
 			list := f.pending
 			f.pending = nil
 			f.mu.Unlock()
-			for _, g := range list {
-				g.c.takeOutput()
+			for _, c := range list {
+				c.takeOutput()
 			}
 		}
 	}
@@ -66,8 +66,8 @@ func (f *loopFlusher) Run(ctx context.Context) error {
 	list := f.pending
 	f.pending, f.spare = f.spare[:0], nil
 	f.mu.Unlock()
-	for i, g := range list {
-		_ = g.Run(ctx)
+	for i, c := range list {
+		_ = c.t.(*gnetConn).write(c)
 		list[i] = nil
 	}
 	f.mu.Lock()
@@ -78,13 +78,11 @@ func (f *loopFlusher) Run(ctx context.Context) error {
 	return nil
 }
 
-// gnetConn is the gnet transport of one connection.
+// gnetConn is the gnet transport of one connection (24 bytes, its size
+// class: the conn it carries is gnet's context and comes with each call).
 type gnetConn struct {
-	gc     gnet.Conn
-	c      *conn
-	f      *loopFlusher
-	fd     int  // the socket, for writeNow
-	closed bool // set on the loop in OnClose
+	gc gnet.Conn
+	f  *loopFlusher
 }
 
 // writeNow implements directWriter: one non-blocking write of the
@@ -92,7 +90,7 @@ type gnetConn struct {
 // calls OnClose (which marks the connection closed under that lock)
 // before it closes the socket, so the fd is still this connection's.
 func (g *gnetConn) writeNow(b []byte) (int, error) {
-	n, err := unix.Write(g.fd, b)
+	n, err := unix.Write(g.gc.Fd(), b)
 	if n < 0 {
 		n = 0
 	}
@@ -176,53 +174,51 @@ func (l *gnetListener) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	c := h.newConn(s, gc.RemoteAddr())
-	g := &gnetConn{gc: gc, c: c, f: l.flusher(gc.EventLoop()), fd: gc.Fd()}
-	c.t = g
-	c.clean = true // g is a directWriter
-	gc.SetContext(g)
+	c.t = &gnetConn{gc: gc, f: l.flusher(gc.EventLoop())}
+	c.clean = true // a gnetConn is a directWriter
+	gc.SetContext(c)
 	h.accept(c)
 	return nil, gnet.None
 }
 
 func (l *gnetListener) OnTraffic(gc gnet.Conn) gnet.Action {
-	g, ok := gc.Context().(*gnetConn)
+	c, ok := gc.Context().(*conn)
 	if !ok {
 		return gnet.Close
 	}
-	g.c.onData(gc)
+	c.onData(gc)
 	return gnet.None
 }
 
 func (l *gnetListener) OnClose(gc gnet.Conn, err error) gnet.Action {
-	g, ok := gc.Context().(*gnetConn)
+	c, ok := gc.Context().(*conn)
 	if !ok {
 		return gnet.None
 	}
-	g.closed = true
-	l.srv.host.closed(g.c)
+	l.srv.host.closed(c) // marks it closed: a flush still queued does nothing
 	return gnet.None
 }
 
 // Flush implements Transport: the write happens on the connection's loop.
-func (g *gnetConn) Flush(*conn) { g.f.add(g) }
+func (g *gnetConn) Flush(c *conn) { g.f.add(c) }
 
-// Run writes the pending output on the event loop (gnet.Runnable).
-func (g *gnetConn) Run(context.Context) error {
-	out, closeAfter := g.c.takeOutput()
-	if g.closed {
-		return nil
-	}
+// write writes c's pending output on the event loop (loopFlusher.Run).
+// Once gnet closed the connection (OnClose marked it closed and dropped
+// its output) there is nothing to write: takeOutput gives no bytes and no
+// close.
+func (g *gnetConn) write(c *conn) error {
+	out, closeAfter := c.takeOutput()
 	if len(out) > 0 {
 		_, _ = g.gc.Write(out)
-		g.c.written(out, g.gc.OutboundBuffered() == 0)
-		if limit := g.c.srv.settings().BufferOutputSize; g.gc.OutboundBuffered() > limit {
-			g.c.srv.host.log.Warn("slow reader past buffer_output_size, closing connection",
-				"server", g.c.srv.addr(), "fd", g.c.id, "buffered", g.gc.OutboundBuffered(), "limit", limit)
+		c.written(out, g.gc.OutboundBuffered() == 0)
+		if limit := c.srv.settings().BufferOutputSize; g.gc.OutboundBuffered() > limit {
+			c.srv.host.log.Warn("slow reader past buffer_output_size, closing connection",
+				"server", c.srv.addr(), "fd", c.id, "buffered", g.gc.OutboundBuffered(), "limit", limit)
 			closeAfter = true
 		}
 	}
 	if closeAfter {
-		g.c.markClosing()
+		c.markClosing()
 		return g.gc.EventLoop().Close(g.gc)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/imscript/imscript/script"
@@ -21,22 +22,41 @@ const maxHeld = 1 << 16
 
 // hold keeps ev until c's handler in flight is done.
 func (w *worker) hold(c *conn, ev *event) {
-	if len(c.held) >= maxHeld {
+	if c.heldLen() >= maxHeld {
 		if _, closing := ev.u.(closeUnit); !closing {
 			if c.Close() {
 				w.host.log.Warn("events waiting for a suspended handler past the limit, closing connection",
-					"server", c.srv.addr(), "fd", c.id, "waiting", len(c.held))
+					"server", c.srv.addr(), "fd", c.id, "waiting", c.heldLen())
 			}
 			return
 		}
 	}
-	c.held = append(c.held, *ev)
+	if c.held == nil {
+		c.held = new([]event)
+	}
+	*c.held = append(*c.held, *ev)
+}
+
+// heldLen is how many of c's events wait (the worker's).
+func (c *conn) heldLen() int {
+	if c.held == nil {
+		return 0
+	}
+	return len(*c.held)
+}
+
+// holdFirst makes ev c's first held event (the worker's).
+func (c *conn) holdFirst(ev event) {
+	if c.held == nil {
+		c.held = new([]event)
+	}
+	*c.held = slices.Insert(*c.held, 0, ev)
 }
 
 // unwait ends one wait of c's: when none is left, its held events run.
 func (w *worker) unwait(c *conn) {
 	c.waits--
-	if c.waits == 0 && len(c.held) > 0 {
+	if c.waits == 0 && c.heldLen() > 0 {
 		w.released = append(w.released, c)
 	}
 }
@@ -47,12 +67,14 @@ func (w *worker) runReleased() {
 	for len(w.released) > 0 {
 		c := w.released[0]
 		w.released = w.released[1:]
-		for c.waits == 0 && len(c.held) > 0 {
-			ev := c.held[0]
-			c.held[0] = event{}
-			c.held = c.held[1:]
-			if len(c.held) == 0 {
+		for c.waits == 0 && c.heldLen() > 0 {
+			held := *c.held
+			ev := held[0]
+			held[0] = event{}
+			if len(held) == 1 {
 				c.held = nil
+			} else {
+				*c.held = held[1:]
 			}
 			w.run(&ev)
 		}

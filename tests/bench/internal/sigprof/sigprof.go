@@ -80,6 +80,10 @@ func (p *Profiler) Stop() {
 	pprof.StopCPUProfile()
 	_ = p.f.Close()
 	p.f = nil
+	// The heap profile is as of the last GC: one now makes it what the
+	// process holds at this moment (the idle connections of a memory row),
+	// not what it held whenever a cycle last ended.
+	runtime.GC()
 	h, err := os.Create(fmt.Sprintf("%s-%d.heap.pprof", p.prefix, p.n))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sigprof:", err)
