@@ -163,17 +163,23 @@ func TestManyQueriesInFlight(t *testing.T) {
 // ping sends a line to the script's TCP server and waits for its answer.
 func ping(t *testing.T, port int) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(scripttest.WaitLimit))
-	if _, err := c.Write([]byte("ping\n")); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	line, err := ask(port, "ping\n", scripttest.WaitLimit)
 	if err != nil || line != "pong\n" {
 		t.Fatalf("the worker did not answer while the queries waited: %q, %v", line, err)
 	}
+}
+
+// ask sends line to the script's TCP server on a new connection and reads
+// one line back, within limit.
+func ask(port int, line string, limit time.Duration) (string, error) {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(limit))
+	if _, err := c.Write([]byte(line)); err != nil {
+		return "", err
+	}
+	return bufio.NewReader(c).ReadString('\n')
 }

@@ -1,7 +1,6 @@
 package sql_test
 
 import (
-	"bufio"
 	dbsql "database/sql"
 	"fmt"
 	"net"
@@ -262,16 +261,7 @@ srv.on("receive", (s, fd, data) => s.send(fd, "pong 2\n"));
 			})
 			// The new version answers on the same worker.
 			h.Eventually("the new version answering", func() bool {
-				c2, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
-				if err != nil {
-					return false
-				}
-				defer c2.Close()
-				_ = c2.SetDeadline(time.Now().Add(2 * time.Second))
-				if _, err := c2.Write([]byte("ping\n")); err != nil {
-					return false
-				}
-				line, _ := bufio.NewReader(c2).ReadString('\n')
+				line, _ := ask(port, "ping\n", 2*time.Second)
 				return line == "pong 2\n"
 			})
 		})
