@@ -193,9 +193,13 @@ type Stats struct {
 	Errors     uint64 // calls that failed
 	Conflicts  uint64 // publications that lost their channel's next seq to another node and retried
 	Reconnects uint64 // reconnections to NATS (external)
-	Presence   int    // this node's presence keys ((channel, uid) pairs)
-	Ready      bool   // the history stream (and presence bucket) are there
-	Replicas   int    // copies of the history stream and presence
+	// Unreached counts subscriptions that returned before every node
+	// listed had answered (a node dead and not yet dropped, or starting):
+	// a publication on such a node right after may have missed this one.
+	Unreached uint64
+	Presence  int  // this node's presence keys ((channel, uid) pairs)
+	Ready     bool // the history stream (and presence bucket) are there
+	Replicas  int  // copies of the history stream and presence
 	// Peers are the embedded cluster's other nodes seen since Open, by
 	// name; PeersConfigured the number Config.Peers names besides this one
 	// (some may not have been seen yet).
@@ -214,6 +218,7 @@ func (b *Broker) Stats() Stats {
 		Errors:     uint64(b.errors.Load()),
 		Conflicts:  uint64(b.conflicts.Load()),
 		Reconnects: uint64(b.reconnects.Load()),
+		Unreached:  uint64(b.unreached.Load()),
 		Ready:      b.isReady(),
 		Replicas:   int(b.copies.Load()),
 	}

@@ -209,6 +209,29 @@ func TestCluster(t *testing.T) {
 	t.Run("Contiguous", func(t *testing.T) { testClusterContiguous(t, c) })
 	t.Run("HistoryRead", func(t *testing.T) { testClusterHistoryRead(t, c) })
 	t.Run("Presence", func(t *testing.T) { testClusterPresence(t, c) })
+	t.Run("SubscribeThenPublish", func(t *testing.T) { testClusterSubscribeThenPublish(t, c) })
+}
+
+// A node subscribes and the other two publish at once, without waiting
+// for anything: each publication is delivered (the other servers learn of
+// a subscription asynchronously, and Subscribe returns only once they
+// have).
+func testClusterSubscribeThenPublish(t *testing.T, c *cluster) {
+	recs := c.fresh()
+	const n = 100
+	for i := range n {
+		ch := broker.Channel{Kind: broker.User, Name: fmt.Sprint("new", i)}
+		must(t, c.nodes[0].Subscribe(ch))
+		publish(t, c.nodes[1], ch, fmt.Sprint("a", i), broker.PublishOptions{})
+		publish(t, c.nodes[2], ch, fmt.Sprint("b", i), broker.PublishOptions{})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(recs[0].got()) < 2*n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := len(recs[0].got()); got != 2*n {
+		t.Fatalf("n1 got %d of the %d publications made right after its subscriptions", got, 2*n)
+	}
 }
 
 // Three nodes: a publication reaches every other subscribed node once, in
@@ -466,6 +489,16 @@ func TestClusterNodeDies(t *testing.T) {
 
 	n3.kill()
 	killed := time.Now()
+	// a subscription while n3 is still listed: n3 does not answer its
+	// reach, which gives up after reachWait and says so in Stats
+	listed := slices.Contains(n1.Nodes(), "n3")
+	must(t, n1.Subscribe(broker.Channel{Kind: broker.User, Name: "after-kill"}))
+	if listed && slices.Contains(n1.Nodes(), "n3") {
+		t.Logf("subscribed with n3 dead and listed: %d unreached", n1.Stats().Unreached)
+		if st := n1.Stats(); st.Unreached != 1 {
+			t.Errorf("n1's Unreached %d after a subscription with n3 dead and listed, want 1", st.Unreached)
+		}
+	}
 	waitFor(t, "n1 and n2 to see z leave", func() bool { return c.recs[0].hasChange("-z@lobby") && c.recs[1].hasChange("-z@lobby") })
 	took := time.Since(killed)
 	t.Logf("z left %s after the kill (TTL %s)", took.Round(time.Millisecond), testTTL)

@@ -1,13 +1,15 @@
 package nats
 
 import (
+	"time"
+
 	"github.com/imscript/imscript/broker"
 	natsgo "github.com/nats-io/nats.go"
 )
 
 // Subscribe implements broker.Broker: the node's connection subscribes to
 // ch's live subject, and the subscription reaches the server (a round
-// trip) before Subscribe returns. Each subscription delivers on a goroutine
+// trip) and the other nodes' servers (reach) before Subscribe returns. Each subscription delivers on a goroutine
 // of its own, in the order the server got the messages, so one channel's
 // publications from one node arrive in the order they were made.
 func (b *Broker) Subscribe(ch broker.Channel) error {
@@ -37,6 +39,7 @@ func (b *Broker) Subscribe(ch broker.Channel) error {
 	if err := b.nc.FlushTimeout(b.timeout); err != nil {
 		return b.fail("subscribing to", ch, err)
 	}
+	b.reach()
 	if b.kv != nil {
 		if err := b.kv.watch(ch); err != nil { // presence changes (presence_kv.go)
 			return b.fail("watching the presence of", ch, err)
@@ -105,3 +108,71 @@ func (b *Broker) deliver(ch broker.Channel, m *natsgo.Msg) {
 	b.deliveries.Add(1)
 	hr.h.Deliver(ch, p)
 }
+
+// reachSubject is the subject every node of a cluster answers (with its
+// name) once its broker is ready: reach's requests.
+const reachSubject = livePrefix + "reach"
+
+// answerReach makes this node answer reach's requests.
+func (b *Broker) answerReach() error {
+	_, err := b.nc.Subscribe(reachSubject, func(m *natsgo.Msg) {
+		if m.Reply != "" {
+			_ = m.Respond([]byte(b.node))
+		}
+	})
+	return err
+}
+
+// reach waits until the servers of the other nodes alive know of this
+// node's subscriptions made so far, so that a publication made on another
+// node after Subscribe returned is delivered here. A server tells its
+// routes of a new subscription asynchronously: FlushTimeout only proves
+// that this node's own server has it, and a publication on another node
+// in the next milliseconds would go nowhere here. A server sends a
+// route's subscriptions and messages of one account in order on one
+// connection, so once a node answers a request sent after the
+// subscription, its server has the subscription. reach asks every node
+// at once and waits for the answers of those Nodes lists, at most
+// reachWait: a node listed but dead (until the presence TTL drops it) or
+// one that is still starting does not answer, and costs that wait.
+func (b *Broker) reach() {
+	if b.kv == nil {
+		return
+	}
+	want := map[string]bool{}
+	for _, n := range b.Nodes() {
+		if n != b.node {
+			want[n] = true
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	inbox := b.nc.NewInbox()
+	replies := make(chan *natsgo.Msg, 2*len(want)+1)
+	sub, err := b.nc.ChanSubscribe(inbox, replies)
+	if err != nil {
+		return
+	}
+	defer sub.Unsubscribe()
+	if err := b.nc.PublishRequest(reachSubject, inbox, nil); err != nil {
+		return
+	}
+	t := time.NewTimer(b.reachWait())
+	defer t.Stop()
+	for len(want) > 0 {
+		select {
+		case m := <-replies:
+			delete(want, string(m.Data))
+		case <-t.C:
+			b.unreached.Add(1)
+			b.log.Debug("nats broker: a subscription went on without every node's answer", "missing", len(want))
+			return
+		case <-b.stop:
+			return
+		}
+	}
+}
+
+// reachWait is how long reach waits for the nodes' answers.
+func (b *Broker) reachWait() time.Duration { return max(b.timeout/5, 100*time.Millisecond) }

@@ -232,6 +232,7 @@ type Broker struct {
 	deliveries atomic.Int64
 	errors     atomic.Int64
 	reconnects atomic.Int64
+	unreached  atomic.Int64 // subscriptions that stopped waiting before every node answered (live.go)
 }
 
 type handlerRef struct{ h broker.Handler }

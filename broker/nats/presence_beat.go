@@ -20,6 +20,11 @@ import (
 func (kv *kvPresence) run() {
 	b := kv.b
 	kv.cleanStale()
+	// Before this node is listed (beat), so that the others' reach finds
+	// it answering.
+	if err := b.answerReach(); err != nil {
+		b.log.Warn("nats broker: answering the other nodes' subscriptions", "err", err)
+	}
 	// A node that starts or leaves is listed by the others at once, not
 	// at their next heartbeat (stats().cluster_nodes).
 	own := presNotes + "node." + kv.nodeTok
