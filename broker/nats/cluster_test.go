@@ -210,6 +210,44 @@ func TestCluster(t *testing.T) {
 	t.Run("HistoryRead", func(t *testing.T) { testClusterHistoryRead(t, c) })
 	t.Run("Presence", func(t *testing.T) { testClusterPresence(t, c) })
 	t.Run("SubscribeThenPublish", func(t *testing.T) { testClusterSubscribeThenPublish(t, c) })
+	t.Run("AfterDoubt", func(t *testing.T) { testClusterAfterDoubt(t, c) })
+}
+
+// A node's publication whose outcome stays unknown (every ack lost, as
+// when the stream's leader dies) puts the channel in doubt; the node's
+// next publication is stored with the next seq, although what the node
+// last heard from another node is older than its own last publication.
+// (It took that older message as the channel's last, and its message id,
+// the same as its own earlier publication of that seq, made the stream
+// answer it as a duplicate: acknowledged and never stored.)
+func testClusterAfterDoubt(t *testing.T, c *cluster) {
+	c.fresh()
+	ch := broker.Channel{Kind: broker.Room, Name: "doubt"}
+	c.subscribe(t, ch)
+	n1, n2 := c.nodes[0], c.nodes[1]
+	o := broker.PublishOptions{HistorySize: 100}
+	publish(t, n1, ch, "a", o)
+	publish(t, n2, ch, "b", o)
+	waitFor(t, "n1 to hear of b", func() bool { return len(c.recs[0].got()) == 1 })
+	publish(t, n1, ch, "c", o)
+	publish(t, n1, ch, "d", o)
+	n1.loseAck = func() bool { return true }
+	if _, err := n1.Publish(ch, []byte("e"), o); err == nil {
+		t.Fatal("a publication whose every ack was lost succeeded")
+	}
+	n1.loseAck = nil
+	p := publish(t, n1, ch, "f", o)
+	hist, pos, err := n2.History(ch, broker.HistoryQuery{})
+	must(t, err)
+	var got []string
+	for _, h := range hist {
+		got = append(got, fmt.Sprintf("%d:%s", h.Seq, h.Data))
+	}
+	// e was stored (only its acks were lost): f comes after it
+	want := []string{"1:a", "2:b", "3:c", "4:d", "5:e", "6:f"}
+	if p.Seq != 6 || pos.Seq != 6 || !slices.Equal(got, want) {
+		t.Fatalf("f acknowledged with seq %d; history %q (last %d), want %q", p.Seq, got, pos.Seq, want)
+	}
 }
 
 // A node subscribes and the other two publish at once, without waiting

@@ -96,7 +96,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,7 +234,9 @@ type Broker struct {
 	deliveries atomic.Int64
 	errors     atomic.Int64
 	reconnects atomic.Int64
-	unreached  atomic.Int64 // subscriptions that stopped waiting before every node answered (live.go)
+	pubID      string        // prefix of this instance's publication ids: node and a random part
+	pubCalls   atomic.Uint64 // publications with history made (store), for their ids
+	unreached  atomic.Int64  // subscriptions that stopped waiting before every node answered (live.go)
 }
 
 type handlerRef struct{ h broker.Handler }
@@ -384,6 +388,7 @@ func makeBroker(cfg Config, nc *natsgo.Conn, srv *server.Server, mode string) *B
 		chans:     map[broker.Channel]*chanState{},
 		subs:      map[broker.Channel]*natsgo.Subscription{},
 		seenPeers: map[string]struct{}{},
+		pubID:     cfg.Node + "." + strconv.FormatUint(rand.Uint64(), 36) + ".",
 	}
 	if b.timeout <= 0 {
 		b.timeout = 5 * time.Second

@@ -61,11 +61,12 @@ func (st *chanState) learn(stream, seq uint64, t int64) {
 	}
 }
 
-// useHint takes the hint when it is newer than what st knows; with st.mu
-// held. The stream still checks it: a publication expects its stream
-// sequence.
+// useHint takes the hint when it is newer than the last message st knew
+// of, loaded or not (a hint older than this node's own last publication
+// is no news); with st.mu held. The stream still checks it: a publication
+// expects its stream sequence.
 func (st *chanState) useHint() {
-	if h := st.hint.Load(); h != nil && (!st.loaded || h.stream > st.stream) {
+	if h := st.hint.Load(); h != nil && h.stream > st.stream {
 		st.stream, st.seq, st.time, st.loaded = h.stream, h.seq, max(st.time, h.time), true
 	}
 }
@@ -185,6 +186,7 @@ func ttlMillis(d time.Duration) int64 {
 func (b *Broker) store(ch broker.Channel, st *chanState, data []byte, opts broker.PublishOptions) (broker.Publication, error) {
 	ttl := ttlMillis(opts.HistoryTTL)
 	deadline := time.Now().Add(b.timeout)
+	call := b.pubCalls.Add(1)
 	for conflicts := 0; ; {
 		st.useHint()
 		if !st.loaded {
@@ -208,7 +210,14 @@ func (b *Broker) store(ch broker.Channel, st *chanState, data []byte, opts broke
 		// id until the deadline: if the first one was stored after all,
 		// the stream answers the repeat as a duplicate with the first
 		// one's ack, so a publication is stored once either way.
-		id := b.node + "." + st.subj + "." + strconv.FormatUint(p.Seq, 10)
+		//
+		// The id is this publication's own (the broker's instance, the
+		// call, the seq): an id made of the node and the seq alone would
+		// be the same as the node's earlier publication of that seq, and
+		// a publication that expected a stale last message (a doubt, a
+		// lagging read) would be answered as that one's duplicate:
+		// acknowledged, and never stored.
+		id := b.pubID + strconv.FormatUint(call, 36) + "." + strconv.FormatUint(p.Seq, 10)
 		var ack *jetstream.PubAck
 		var err error
 		unanswered := false // a try got no answer: it may have been stored
