@@ -1,24 +1,19 @@
 package host
 
-import (
-	"net"
-	"time"
-)
+import "time"
 
 // A connection's life as the workers see it: the transport accepts it
 // (newConn, accept), its protocol posts units of input, the transport
 // reports it gone (closed). Its connect and close events run on the
 // worker the connection is pinned to, in order with its input.
 
-// newConn makes the state of an accepted connection (transport goroutine).
-func (h *Host) newConn(s *Server, remote net.Addr) *conn {
-	id := h.nextID.Add(1)
+// newConn makes the state of an accepted connection (transport goroutine);
+// the transport sets its side (gc, or x with t and remote) before accept.
+func (h *Host) newConn(s *Server) *conn {
 	c := &conn{
-		id:       id,
+		id:       h.nextID.Add(1),
 		srv:      s,
-		worker:   h.workers[id%int64(len(h.workers))],
 		openedAt: uint32(time.Now().Unix()),
-		remote:   remote,
 	}
 	c.proto = s.proto.newConn(s, c)
 	c.lastTime.Store(h.now())

@@ -134,7 +134,7 @@ func (h *httpConn) input(c *conn, in inbound) {
 // responses of the requests before it) and closes the connection.
 func (h *httpConn) refuse(c *conn, he *httpwire.Error) {
 	c.srv.host.log.Warn("bad http request, closing connection", "server", c.srv.addr(), "fd", c.id,
-		"remote", addrString(c.remote), "status", he.Status, "err", he.Err)
+		"remote", addrString(c.remoteAddr()), "status", he.Status, "err", he.Err)
 	c.bad = true
 	c.post(httpRefusal{status: he.Status}, nil)
 }

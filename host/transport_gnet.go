@@ -20,8 +20,14 @@ type gnetListener struct {
 	booted chan struct{}
 	done   chan error
 
-	flushers sync.Map // gnet.EventLoop -> *loopFlusher
+	mu    sync.Mutex
+	loops []gnet.EventLoop // the loops it added to loopFlushers
 }
+
+// loopFlushers maps every running gnet event loop of the listeners to its
+// loopFlusher: a connection keeps only its gnet.Conn, whose loop finds
+// the flusher.
+var loopFlushers sync.Map // gnet.EventLoop -> *loopFlusher
 
 // loopFlusher batches output flushes for one event loop: however many
 // connections of the loop get output meanwhile, the loop is asked once
@@ -33,12 +39,38 @@ type loopFlusher struct {
 	spare   []*conn
 }
 
-func (l *gnetListener) flusher(el gnet.EventLoop) *loopFlusher {
-	if f, ok := l.flushers.Load(el); ok {
-		return f.(*loopFlusher)
+// register makes sure el has its loopFlusher (on the loop, at accept).
+func (l *gnetListener) register(el gnet.EventLoop) {
+	if _, ok := loopFlushers.Load(el); ok {
+		return
 	}
-	f, _ := l.flushers.LoadOrStore(el, &loopFlusher{el: el})
-	return f.(*loopFlusher)
+	if _, loaded := loopFlushers.LoadOrStore(el, &loopFlusher{el: el}); !loaded {
+		l.mu.Lock()
+		l.loops = append(l.loops, el)
+		l.mu.Unlock()
+	}
+}
+
+// unregister forgets the listener's loops (its engine stopped).
+func (l *gnetListener) unregister() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, el := range l.loops {
+		loopFlushers.Delete(el)
+	}
+	l.loops = nil
+}
+
+// gnetFlush implements conn.flush for a gnet connection: the write
+// happens on the connection's loop. Once the engine is gone its
+// connections are too, and their output with them.
+func gnetFlush(c *conn) {
+	f, ok := loopFlushers.Load(c.gc.EventLoop())
+	if !ok {
+		c.takeOutput()
+		return
+	}
+	f.(*loopFlusher).add(c)
 }
 
 func (f *loopFlusher) add(c *conn) {
@@ -67,7 +99,7 @@ func (f *loopFlusher) Run(ctx context.Context) error {
 	f.pending, f.spare = f.spare[:0], nil
 	f.mu.Unlock()
 	for i, c := range list {
-		_ = c.t.(*gnetConn).write(c)
+		_ = gnetWrite(c)
 		list[i] = nil
 	}
 	f.mu.Lock()
@@ -78,19 +110,13 @@ func (f *loopFlusher) Run(ctx context.Context) error {
 	return nil
 }
 
-// gnetConn is the gnet transport of one connection (24 bytes, its size
-// class: the conn it carries is gnet's context and comes with each call).
-type gnetConn struct {
-	gc gnet.Conn
-	f  *loopFlusher
-}
-
-// writeNow implements directWriter: one non-blocking write of the
-// socket, from whichever goroutine holds the connection's lock. gnet
-// calls OnClose (which marks the connection closed under that lock)
-// before it closes the socket, so the fd is still this connection's.
-func (g *gnetConn) writeNow(b []byte) (int, error) {
-	n, err := unix.Write(g.gc.Fd(), b)
+// gnetWriteNow implements directWriter for a gnet connection: one
+// non-blocking write of the socket, from whichever goroutine holds the
+// connection's lock. gnet calls OnClose (which marks the connection
+// closed under that lock) before it closes the socket, so the fd is still
+// this connection's.
+func gnetWriteNow(gc gnet.Conn, b []byte) (int, error) {
+	n, err := unix.Write(gc.Fd(), b)
 	if n < 0 {
 		n = 0
 	}
@@ -101,12 +127,14 @@ func (s *Server) listenTCP() (listener, error) {
 	l := &gnetListener{srv: s, booted: make(chan struct{}), done: make(chan error, 1)}
 	addr := fmt.Sprintf("tcp://%s", joinHostPort(s.decl.Host, s.decl.Port))
 	go func() {
-		l.done <- gnet.Run(l, addr,
+		err := gnet.Run(l, addr,
 			gnet.WithMulticore(true),
 			gnet.WithReuseAddr(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(gnetLogger{s.host.log.With("component", "gnet")}),
 		)
+		l.unregister()
+		l.done <- err
 	}()
 	select {
 	case <-l.booted:
@@ -173,9 +201,10 @@ func (l *gnetListener) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		s.rejectCount.Add(1)
 		return nil, gnet.Close
 	}
-	c := h.newConn(s, gc.RemoteAddr())
-	c.t = &gnetConn{gc: gc, f: l.flusher(gc.EventLoop())}
-	c.clean = true // a gnetConn is a directWriter
+	l.register(gc.EventLoop())
+	c := h.newConn(s)
+	c.gc = gc
+	c.clean = true // a gnet connection is a directWriter
 	gc.SetContext(c)
 	h.accept(c)
 	return nil, gnet.None
@@ -199,27 +228,25 @@ func (l *gnetListener) OnClose(gc gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// Flush implements Transport: the write happens on the connection's loop.
-func (g *gnetConn) Flush(c *conn) { g.f.add(c) }
-
-// write writes c's pending output on the event loop (loopFlusher.Run).
-// Once gnet closed the connection (OnClose marked it closed and dropped
-// its output) there is nothing to write: takeOutput gives no bytes and no
-// close.
-func (g *gnetConn) write(c *conn) error {
+// gnetWrite writes c's pending output on its event loop
+// (loopFlusher.Run). Once gnet closed the connection (OnClose marked it
+// closed and dropped its output) there is nothing to write: takeOutput
+// gives no bytes and no close.
+func gnetWrite(c *conn) error {
+	gc := c.gc
 	out, closeAfter := c.takeOutput()
 	if len(out) > 0 {
-		_, _ = g.gc.Write(out)
-		c.written(out, g.gc.OutboundBuffered() == 0)
-		if limit := c.srv.settings().BufferOutputSize; g.gc.OutboundBuffered() > limit {
+		_, _ = gc.Write(out)
+		c.written(out, gc.OutboundBuffered() == 0)
+		if limit := c.srv.settings().BufferOutputSize; gc.OutboundBuffered() > limit {
 			c.srv.host.log.Warn("slow reader past buffer_output_size, closing connection",
-				"server", c.srv.addr(), "fd", c.id, "buffered", g.gc.OutboundBuffered(), "limit", limit)
+				"server", c.srv.addr(), "fd", c.id, "buffered", gc.OutboundBuffered(), "limit", limit)
 			closeAfter = true
 		}
 	}
 	if closeAfter {
 		c.markClosing()
-		return g.gc.EventLoop().Close(g.gc)
+		return gc.EventLoop().Close(gc)
 	}
 	return nil
 }

@@ -70,6 +70,9 @@ type worker struct {
 	cur      *strand
 	rest     []event
 	released []*conn
+	// held is the events waiting for their connection's handlers in
+	// flight (c.waits > 0; worker_order.go), by connection.
+	held map[*conn][]event
 	// answered is the message of an error a handler raised after it had
 	// answered its request itself (req:json() on a bad body, 400): a
 	// client's mistake, logged at debug, not a script error.
