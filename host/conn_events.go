@@ -40,7 +40,9 @@ func (h *Host) closed(c *conn) {
 type connectUnit struct{}
 
 func (connectUnit) run(w *worker, ev *event) {
-	w.fire(ev.srv, hConnect, ev.srv.obj, ev.conn.id)
+	if w.handles(ev.srv, hConnect) {
+		w.fire(ev.srv, hConnect, ev.srv.obj, ev.conn.idv())
+	}
 }
 
 // closeUnit lets the protocol forget the connection, fires close, and
@@ -50,7 +52,9 @@ type closeUnit struct{}
 func (closeUnit) run(w *worker, ev *event) {
 	c := ev.conn
 	c.proto.gone(c)
-	w.fire(ev.srv, hClose, ev.srv.obj, c.id)
+	if w.handles(ev.srv, hClose) {
+		w.fire(ev.srv, hClose, ev.srv.obj, c.idv())
+	}
 	w.host.hub.drop(c)
 	w.host.conns.del(c.id)
 }

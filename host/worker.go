@@ -287,6 +287,17 @@ func (w *worker) fireOK(s *Server, slot int, args ...script.Value) (ran, ok bool
 	return ran, ran && err == nil
 }
 
+// handles says whether the current instance has a handler of slot for s:
+// an event nobody handles need not build its arguments (connect and close
+// of an idle server's connections allocate nothing then).
+func (w *worker) handles(s *Server, slot int) bool {
+	if w.inst == nil {
+		return false
+	}
+	hs := w.inst.handlers[s]
+	return hs != nil && hs[slot] != nil
+}
+
 // fireValue runs a handler and returns its result.
 func (w *worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool, v script.Value, err error) {
 	inst := w.inst
