@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/panjf2000/gnet/v2"
-
 	"github.com/imscript/imscript/script"
 )
 
@@ -26,22 +24,28 @@ const (
 // descriptor). Output is queued here from any goroutine and written by the
 // transport; the queue is bounded by buffer_output_size.
 //
-// An idle connection costs its size class (96 bytes) and nothing more of
+// An idle connection costs its size class (80 bytes) and nothing more of
 // its own: its worker follows from its id (worker), a gnet connection's
-// transport is its gnet.Conn, inline, and the peer's address is gnet's
-// (remoteAddr); what only some connections use, or use only while busy,
-// hangs off a pointer that stays nil until then (x, o), and the events
-// held for a handler in flight are the worker's (worker_order.go).
+// transport is its gnet.Conn, inline in one word (gcp), and the peer's
+// address is gnet's (remoteAddr). What only some connections use, or use
+// only while busy, hangs off a pointer that stays nil until then (x, o);
+// the events held for a handler in flight are the worker's
+// (worker_order.go); the protocol's state is a pointer, as only HTTP
+// keeps any (http).
 type conn struct {
 	id  int64
 	srv *Server
-	// gc is the connection's gnet.Conn when it came through the gnet event
-	// loops (transport_gnet.go); nil for another transport's, which is x.t.
-	gc       gnet.Conn
+	// gcp is the data word of the connection's gnet.Conn when it came
+	// through the gnet event loops (gnetConn puts the interface back
+	// together, transport_gnet.go); nil for another transport's, which is
+	// x.t.
+	gcp      unsafe.Pointer
 	lastTime atomic.Int64 // unix milliseconds of the last input
 
-	// proto is the server protocol's state for this connection (proto.go).
-	proto connProto
+	// http is the connection's HTTP (and WebSocket) state on an http or
+	// websocket server; nil on a tcp server, whose protocol keeps none
+	// (proto, proto.go).
+	http *httpConn
 	// x is what only some connections have (connExt); nil until then.
 	x atomic.Pointer[connExt]
 
@@ -92,6 +96,14 @@ type connExt struct {
 	hub *hubConn
 }
 
+// proto is the connection's protocol: its HTTP state, or tcp's.
+func (c *conn) proto() connProto {
+	if c.http != nil {
+		return c.http
+	}
+	return tcpConn{}
+}
+
 // ext returns c's connExt, allocating it on first use (from any
 // goroutine: the first one stored wins).
 func (c *conn) ext() *connExt {
@@ -123,7 +135,7 @@ func (c *conn) hubState() *hubConn {
 // flush asks the connection's transport to write its pending output
 // (takeOutput), once per batch.
 func (c *conn) flush() {
-	if c.gc != nil {
+	if c.gcp != nil {
 		gnetFlush(c)
 		return
 	}
@@ -142,7 +154,7 @@ func (c *conn) transport() transport {
 // direct says the connection's transport is a directWriter: a gnet
 // connection's is.
 func (c *conn) direct() bool {
-	if c.gc != nil {
+	if c.gcp != nil {
 		return true
 	}
 	_, ok := c.x.Load().t.(directWriter)
@@ -151,8 +163,8 @@ func (c *conn) direct() bool {
 
 // writeNow is the directWriter's writeNow of the connection's transport.
 func (c *conn) writeNow(b []byte) (int, error) {
-	if c.gc != nil {
-		return gnetWriteNow(c.gc, b)
+	if c.gcp != nil {
+		return gnetWriteNow(c.gnetConn(), b)
 	}
 	return c.x.Load().t.(directWriter).writeNow(b)
 }
@@ -160,7 +172,7 @@ func (c *conn) writeNow(b []byte) (int, error) {
 // remoteAddr is the peer's address (nil if unknown). A gnet connection's
 // is gnet's while it is open, kept by markClosed once it closed.
 func (c *conn) remoteAddr() net.Addr {
-	if c.gc == nil {
+	if c.gcp == nil {
 		if x := c.x.Load(); x != nil {
 			return x.remote
 		}
@@ -174,7 +186,7 @@ func (c *conn) remoteAddr() net.Addr {
 		}
 		return nil
 	}
-	return c.gc.RemoteAddr()
+	return c.gnetConn().RemoteAddr()
 }
 
 // connOut is a connection's output queue and the buffer kept for its
@@ -433,8 +445,8 @@ func (c *conn) closedState() bool {
 // connection's peer address is kept: gnet forgets it once OnClose returns.
 func (c *conn) markClosed() {
 	c.mu.Lock()
-	if c.gc != nil && c.state != connClosed {
-		if a := ownAddr(c.gc.RemoteAddr()); a != nil {
+	if c.gcp != nil && c.state != connClosed {
+		if a := ownAddr(c.gnetConn().RemoteAddr()); a != nil {
 			c.ext().remote = a
 		}
 	}

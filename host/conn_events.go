@@ -15,7 +15,7 @@ func (h *Host) newConn(s *Server) *conn {
 		srv:      s,
 		openedAt: uint32(time.Now().Unix()),
 	}
-	c.proto = s.proto.newConn(s, c)
+	c.http = s.proto.newConn(s, c)
 	c.lastTime.Store(h.now())
 	return c
 }
@@ -51,7 +51,7 @@ type closeUnit struct{}
 
 func (closeUnit) run(w *worker, ev *event) {
 	c := ev.conn
-	c.proto.gone(c)
+	c.proto().gone(c)
 	if w.handles(ev.srv, hClose) {
 		w.fire(ev.srv, hClose, ev.srv.obj, c.idv())
 	}

@@ -48,7 +48,7 @@ func testConn(s *Server, id int64) (*conn, *fakeTransport) {
 	ft := &fakeTransport{}
 	c := &conn{id: id, srv: s}
 	c.x.Store(&connExt{t: ft, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}})
-	c.proto = s.proto.newConn(s, c)
+	c.http = s.proto.newConn(s, c)
 	s.host.conns.put(c)
 	return c, ft
 }
@@ -404,11 +404,11 @@ func TestConnWorkerWritesInOrder(t *testing.T) {
 	}
 }
 
-// An idle connection costs its size class: conn must stay within 96
+// An idle connection costs its size class: conn must stay within 80
 // bytes (what only some connections use hangs off nil pointers).
 func TestConnSize(t *testing.T) {
-	if n := unsafe.Sizeof(conn{}); n > 96 {
-		t.Errorf("conn is %d bytes, want at most 96", n)
+	if n := unsafe.Sizeof(conn{}); n > 80 {
+		t.Errorf("conn is %d bytes, want at most 80", n)
 	}
 }
 

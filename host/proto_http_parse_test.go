@@ -31,7 +31,7 @@ func BenchmarkHTTPInput(b *testing.B) {
 			s.setSettings(st)
 			c := &conn{id: 1, srv: s}
 			c.x.Store(&connExt{t: &fakeTransport{}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}})
-			c.proto = s.proto.newConn(s, c)
+			c.http = s.proto.newConn(s, c)
 			req := []byte(bc.req)
 			in := &netInbound{buf: make([]byte, 0, 4096)}
 			var evs []event

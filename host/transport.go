@@ -50,7 +50,7 @@ func (c *conn) onData(in inbound) {
 		return
 	}
 	c.lastTime.Store(c.srv.host.now())
-	c.proto.input(c, in)
+	c.proto().input(c, in)
 }
 
 // badInput drops the rest of a connection's input and closes it through

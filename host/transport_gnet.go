@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -65,7 +67,7 @@ func (l *gnetListener) unregister() {
 // happens on the connection's loop. Once the engine is gone its
 // connections are too, and their output with them.
 func gnetFlush(c *conn) {
-	f, ok := loopFlushers.Load(c.gc.EventLoop())
+	f, ok := loopFlushers.Load(c.gnetConn().EventLoop())
 	if !ok {
 		c.takeOutput()
 		return
@@ -108,6 +110,38 @@ func (f *loopFlusher) Run(ctx context.Context) error {
 	}
 	f.mu.Unlock()
 	return nil
+}
+
+// A conn keeps its gnet.Conn in one word (conn.gcp): gnet has one
+// connection type, so the interface's type word is the same for every
+// connection; gnetTab is it, taken from the first, and the conn keeps the
+// data word. A gnet.Conn of another type is refused (gnetConnData) rather
+// than put together wrong.
+var gnetTab atomic.Pointer[byte]
+
+// ifaceWords is the layout of an interface value.
+type ifaceWords struct{ tab, data unsafe.Pointer }
+
+// gnetConnData is gc's data word, or false when gc's type is not the one
+// of gnet's connections seen first.
+func gnetConnData(gc gnet.Conn) (unsafe.Pointer, bool) {
+	w := (*ifaceWords)(unsafe.Pointer(&gc))
+	tab := (*byte)(w.tab)
+	if t := gnetTab.Load(); t != nil && t != tab {
+		return nil, false
+	}
+	if !gnetTab.CompareAndSwap(nil, tab) && gnetTab.Load() != tab {
+		return nil, false
+	}
+	return w.data, w.data != nil
+}
+
+// gnetConn is the connection's gnet.Conn (c.gcp set).
+func (c *conn) gnetConn() gnet.Conn {
+	var gc gnet.Conn
+	w := (*ifaceWords)(unsafe.Pointer(&gc))
+	w.tab, w.data = unsafe.Pointer(gnetTab.Load()), c.gcp
+	return gc
 }
 
 // gnetWriteNow implements directWriter for a gnet connection: one
@@ -201,9 +235,14 @@ func (l *gnetListener) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		s.rejectCount.Add(1)
 		return nil, gnet.Close
 	}
+	data, ok := gnetConnData(gc)
+	if !ok {
+		h.log.Error("gnet handed over a connection of an unknown type", "server", s.addr(), "type", fmt.Sprintf("%T", gc))
+		return nil, gnet.Close
+	}
 	l.register(gc.EventLoop())
 	c := h.newConn(s)
-	c.gc = gc
+	c.gcp = data
 	c.clean = true // a gnet connection is a directWriter
 	gc.SetContext(c)
 	h.accept(c)
@@ -233,7 +272,7 @@ func (l *gnetListener) OnClose(gc gnet.Conn, err error) gnet.Action {
 // closed and dropped its output) there is nothing to write: takeOutput
 // gives no bytes and no close.
 func gnetWrite(c *conn) error {
-	gc := c.gc
+	gc := c.gnetConn()
 	out, closeAfter := c.takeOutput()
 	if len(out) > 0 {
 		_, _ = gc.Write(out)
