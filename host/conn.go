@@ -2,7 +2,9 @@ package host
 
 import (
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -22,27 +24,30 @@ const (
 // descriptor). Output is queued here from any goroutine and written by the
 // transport; the queue is bounded by buffer_output_size.
 //
-// An idle connection costs its size class (128 bytes): what only some
-// connections use, or use only while busy, hangs off a pointer that stays
-// nil until then (hub, held, o).
+// An idle connection costs its size class (80 bytes) and nothing more of
+// its own: its worker follows from its id (worker), a gnet connection's
+// transport is its gnet.Conn, inline in one word (gcp), and the peer's
+// address is gnet's (remoteAddr). What only some connections use, or use
+// only while busy, hangs off a pointer that stays nil until then (x, o);
+// the events held for a handler in flight are the worker's
+// (worker_order.go); the protocol's state is a pointer, as only HTTP
+// keeps any (http).
 type conn struct {
-	id       int64
-	srv      *Server
-	worker   *worker
-	t        transport
-	remote   net.Addr
+	id  int64
+	srv *Server
+	// gcp is the data word of the connection's gnet.Conn when it came
+	// through the gnet event loops (gnetConn puts the interface back
+	// together, transport_gnet.go); nil for another transport's, which is
+	// x.t.
+	gcp      unsafe.Pointer
 	lastTime atomic.Int64 // unix milliseconds of the last input
 
-	// proto is the server protocol's state for this connection (proto.go).
-	proto connProto
-	// hub is the connection's uid and rooms, guarded by the hub's lock; nil
-	// until the connection is bound or joins a room (hub.go).
-	hub *hubConn
-
-	// The worker's only: the events waiting for the connection's handlers
-	// in flight (suspended or with a pending promise; worker_order.go);
-	// nil while none waits. waits is with the small fields below.
-	held *[]event
+	// http is the connection's HTTP (and WebSocket) state on an http or
+	// websocket server; nil on a tcp server, whose protocol keeps none
+	// (proto, proto.go).
+	http *httpConn
+	// x is what only some connections have (connExt); nil until then.
+	x atomic.Pointer[connExt]
 
 	// Under mu: the output queue and its spare buffer; nil while the
 	// connection has neither (an idle connection).
@@ -55,7 +60,9 @@ type conn struct {
 	// more wait, its worker keeps its answers for one write (flushOutput).
 	queued   atomic.Int32
 	openedAt uint32 // unix seconds
-	waits    uint16 // the worker's: its handlers in flight (a few at most), see held
+	// waits is the worker's: its handlers in flight (a few at most); its
+	// later events wait meanwhile in the worker's held (worker_order.go).
+	waits uint16
 	// bad is set on the transport's goroutine when the connection sent bad
 	// input: the rest is dropped until it closes.
 	bad bool
@@ -70,6 +77,116 @@ type conn struct {
 	// a greeting) is not kept, so a connection that then goes idle holds
 	// none; from the second write on the buffer is reused.
 	wrote bool
+}
+
+// connExt is what only some connections have, allocated once one of its
+// fields is needed (conn.ext): a transport other than gnet's, the peer's
+// address where the transport does not keep it, hub state.
+type connExt struct {
+	// t is the transport of a connection that is not gnet's (TLS: a
+	// netConn); set before the connection is published.
+	t transport
+	// remote is the peer's address of a connection that is not gnet's
+	// (set before it is published), and of a gnet connection once it is
+	// closed (gnet forgets it then; written under the conn's mu, by
+	// markClosed).
+	remote net.Addr
+	// hub is the connection's uid and rooms, guarded by the hub's lock;
+	// nil until the connection is bound or joins a room (hub.go).
+	hub *hubConn
+}
+
+// proto is the connection's protocol: its HTTP state, or tcp's.
+func (c *conn) proto() connProto {
+	if c.http != nil {
+		return c.http
+	}
+	return tcpConn{}
+}
+
+// ext returns c's connExt, allocating it on first use (from any
+// goroutine: the first one stored wins).
+func (c *conn) ext() *connExt {
+	if x := c.x.Load(); x != nil {
+		return x
+	}
+	x := &connExt{}
+	if c.x.CompareAndSwap(nil, x) {
+		return x
+	}
+	return c.x.Load()
+}
+
+// worker is the worker the connection is pinned to: its id picks one of
+// the host's event workers, which do not change once the host runs.
+func (c *conn) worker() *worker {
+	ws := c.srv.host.workers
+	return ws[c.id%int64(len(ws))]
+}
+
+// hubState is c's hub state, nil if it has none (the hub's lock held).
+func (c *conn) hubState() *hubConn {
+	if x := c.x.Load(); x != nil {
+		return x.hub
+	}
+	return nil
+}
+
+// flush asks the connection's transport to write its pending output
+// (takeOutput), once per batch.
+func (c *conn) flush() {
+	if c.gcp != nil {
+		gnetFlush(c)
+		return
+	}
+	c.x.Load().t.Flush(c)
+}
+
+// transport is the transport of a connection that is not gnet's (nil
+// for a gnet connection).
+func (c *conn) transport() transport {
+	if x := c.x.Load(); x != nil {
+		return x.t
+	}
+	return nil
+}
+
+// direct says the connection's transport is a directWriter: a gnet
+// connection's is.
+func (c *conn) direct() bool {
+	if c.gcp != nil {
+		return true
+	}
+	_, ok := c.x.Load().t.(directWriter)
+	return ok
+}
+
+// writeNow is the directWriter's writeNow of the connection's transport.
+func (c *conn) writeNow(b []byte) (int, error) {
+	if c.gcp != nil {
+		return gnetWriteNow(c.gnetConn(), b)
+	}
+	return c.x.Load().t.(directWriter).writeNow(b)
+}
+
+// remoteAddr is the peer's address (nil if unknown). A gnet connection's
+// is gnet's while it is open, kept by markClosed once it closed.
+func (c *conn) remoteAddr() net.Addr {
+	if c.gcp == nil {
+		if x := c.x.Load(); x != nil {
+			return x.remote
+		}
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == connClosed {
+		if x := c.x.Load(); x != nil {
+			return x.remote
+		}
+		return nil
+	}
+	return c.gnetConn().RemoteAddr()
 }
 
 // connOut is a connection's output queue and the buffer kept for its
@@ -105,13 +222,14 @@ func (c *conn) pendingOut() int {
 
 // remoteIPPort splits the peer's address for info() and req.
 func (c *conn) remoteIPPort() (ip string, port int64, ok bool) {
-	if ta, isTCP := c.remote.(*net.TCPAddr); isTCP {
+	remote := c.remoteAddr()
+	if ta, isTCP := remote.(*net.TCPAddr); isTCP {
 		return ta.IP.String(), int64(ta.Port), true
 	}
-	if c.remote == nil {
+	if remote == nil {
 		return "", 0, false
 	}
-	h, p, err := net.SplitHostPort(c.remote.String())
+	h, p, err := net.SplitHostPort(remote.String())
 	if err != nil {
 		return "", 0, false
 	}
@@ -142,7 +260,7 @@ func (c *conn) Send(b []byte) (bool, string) { return c.send2(nil, b, nil) }
 // cost the event loop nothing, and what one event or a pipelined run of
 // requests answers goes out in one write.
 func (c *conn) sendFrom(w *worker, head, b []byte) (bool, string) {
-	if _, direct := c.t.(directWriter); w != c.worker || !direct {
+	if w != c.worker() || !c.direct() {
 		w = nil
 	}
 	return c.send2(head, b, w)
@@ -164,7 +282,7 @@ func (c *conn) send2(head, b []byte, w *worker) (bool, string) {
 		c.mu.Unlock()
 		c.srv.host.log.Warn("output buffer full, closing connection", "server", c.srv.addr(), "fd", c.id, "limit", limit)
 		if sched {
-			c.t.Flush(c)
+			c.flush()
 		}
 		return false, "output buffer full"
 	}
@@ -186,7 +304,7 @@ func (c *conn) send2(head, b []byte, w *worker) (bool, string) {
 		if w != nil {
 			w.unflushed = append(w.unflushed, c)
 		} else {
-			c.t.Flush(c)
+			c.flush()
 		}
 	}
 	return true, ""
@@ -202,7 +320,7 @@ func (c *conn) flushNow() {
 	if o := c.o; c.clean && c.state == connOpen && o != nil && len(o.out) > 0 {
 		// The lock keeps the transport from closing the socket
 		// meanwhile (it marks the connection closed first).
-		w, _ := c.t.(directWriter).writeNow(o.out)
+		w, _ := c.writeNow(o.out)
 		if w == len(o.out) {
 			out := o.out
 			o.out = nil
@@ -217,14 +335,14 @@ func (c *conn) flushNow() {
 		c.clean = false // the rest is the transport's to write
 	}
 	c.mu.Unlock()
-	c.t.Flush(c)
+	c.flush()
 }
 
 // post queues a unit of the connection's input for its worker, through
 // its server (which holds events while a new version is not yet active).
 func (c *conn) post(u unit, data []byte) {
 	c.queued.Add(1)
-	c.srv.post(c.worker, event{u: u, srv: c.srv, conn: c, data: data, queued: true})
+	c.srv.post(c.worker(), event{u: u, srv: c.srv, conn: c, data: data, queued: true})
 }
 
 // Close closes the connection after its queued output is written.
@@ -239,7 +357,7 @@ func (c *conn) Close() bool {
 	c.flushing = true
 	c.mu.Unlock()
 	if sched {
-		c.t.Flush(c)
+		c.flush()
 	}
 	return true
 }
@@ -307,6 +425,15 @@ func (c *conn) markClosing() {
 	c.mu.Unlock()
 }
 
+// ownAddr is a, or a copy of a TCP address whose zone gnet hands back to
+// its pool when it releases the connection.
+func ownAddr(a net.Addr) net.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok && ta.Zone != "" {
+		return &net.TCPAddr{IP: slices.Clone(ta.IP), Port: ta.Port, Zone: strings.Clone(ta.Zone)}
+	}
+	return a
+}
+
 // closedState reports whether the transport has closed the connection.
 func (c *conn) closedState() bool {
 	c.mu.Lock()
@@ -314,9 +441,15 @@ func (c *conn) closedState() bool {
 	return c.state == connClosed
 }
 
-// markClosed records that the transport closed the connection.
+// markClosed records that the transport closed the connection. A gnet
+// connection's peer address is kept: gnet forgets it once OnClose returns.
 func (c *conn) markClosed() {
 	c.mu.Lock()
+	if c.gcp != nil && c.state != connClosed {
+		if a := ownAddr(c.gnetConn().RemoteAddr()); a != nil {
+			c.ext().remote = a
+		}
+	}
 	c.state = connClosed
 	c.o = nil
 	c.mu.Unlock()

@@ -1,26 +1,21 @@
 package host
 
-import (
-	"net"
-	"time"
-)
+import "time"
 
 // A connection's life as the workers see it: the transport accepts it
 // (newConn, accept), its protocol posts units of input, the transport
 // reports it gone (closed). Its connect and close events run on the
 // worker the connection is pinned to, in order with its input.
 
-// newConn makes the state of an accepted connection (transport goroutine).
-func (h *Host) newConn(s *Server, remote net.Addr) *conn {
-	id := h.nextID.Add(1)
+// newConn makes the state of an accepted connection (transport goroutine);
+// the transport sets its side (gc, or x with t and remote) before accept.
+func (h *Host) newConn(s *Server) *conn {
 	c := &conn{
-		id:       id,
+		id:       h.nextID.Add(1),
 		srv:      s,
-		worker:   h.workers[id%int64(len(h.workers))],
 		openedAt: uint32(time.Now().Unix()),
-		remote:   remote,
 	}
-	c.proto = s.proto.newConn(s, c)
+	c.http = s.proto.newConn(s, c)
 	c.lastTime.Store(h.now())
 	return c
 }
@@ -45,7 +40,9 @@ func (h *Host) closed(c *conn) {
 type connectUnit struct{}
 
 func (connectUnit) run(w *worker, ev *event) {
-	w.fire(ev.srv, hConnect, ev.srv.obj, ev.conn.id)
+	if w.handles(ev.srv, hConnect) {
+		w.fire(ev.srv, hConnect, ev.srv.obj, ev.conn.idv())
+	}
 }
 
 // closeUnit lets the protocol forget the connection, fires close, and
@@ -54,8 +51,10 @@ type closeUnit struct{}
 
 func (closeUnit) run(w *worker, ev *event) {
 	c := ev.conn
-	c.proto.gone(c)
-	w.fire(ev.srv, hClose, ev.srv.obj, c.id)
+	c.proto().gone(c)
+	if w.handles(ev.srv, hClose) {
+		w.fire(ev.srv, hClose, ev.srv.obj, c.idv())
+	}
 	w.host.hub.drop(c)
 	w.host.conns.del(c.id)
 }

@@ -37,7 +37,7 @@ func testServer(t *testing.T, m script.Map) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil)), workers: []*worker{{id: 0, q: newQueue()}}}
 	s := &Server{host: h, key: st.Type + "://test", decl: st, proto: protocols[st.Type]}
 	s.obj = &script.Object{Type: serverType, Data: s}
 	s.setSettings(st)
@@ -46,8 +46,9 @@ func testServer(t *testing.T, m script.Map) *Server {
 
 func testConn(s *Server, id int64) (*conn, *fakeTransport) {
 	ft := &fakeTransport{}
-	c := &conn{id: id, srv: s, t: ft, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
-	c.proto = s.proto.newConn(s, c)
+	c := &conn{id: id, srv: s}
+	c.x.Store(&connExt{t: ft, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}})
+	c.http = s.proto.newConn(s, c)
 	s.host.conns.put(c)
 	return c, ft
 }
@@ -345,9 +346,9 @@ func (f *fakeSocket) writeNow(b []byte) (int, error) {
 func TestConnWorkerWritesInOrder(t *testing.T) {
 	s := testServer(t, script.Map{"buffer_output_size": int64(100)})
 	c, ft := testConn(s, 1)
-	w := c.worker
+	w := c.worker()
 	sock := &fakeSocket{room: 100}
-	c.t, c.clean = directFake{ft, sock}, true
+	c.x.Load().t, c.clean = directFake{ft, sock}, true
 	send := func(from *worker, b string) {
 		t.Helper()
 		if ok, why := c.sendFrom(from, nil, []byte(b)); !ok {
@@ -403,11 +404,11 @@ func TestConnWorkerWritesInOrder(t *testing.T) {
 	}
 }
 
-// An idle connection costs its size class: conn must stay within 128
+// An idle connection costs its size class: conn must stay within 80
 // bytes (what only some connections use hangs off nil pointers).
 func TestConnSize(t *testing.T) {
-	if n := unsafe.Sizeof(conn{}); n > 128 {
-		t.Errorf("conn is %d bytes, want at most 128", n)
+	if n := unsafe.Sizeof(conn{}); n > 80 {
+		t.Errorf("conn is %d bytes, want at most 80", n)
 	}
 }
 

@@ -54,10 +54,11 @@ type hubConn struct {
 
 // state returns c's hub state, creating it (with the lock held for writing).
 func (m *hub) state(c *conn) *hubConn {
-	if c.hub == nil {
-		c.hub = &hubConn{}
+	x := c.ext()
+	if x.hub == nil {
+		x.hub = &hubConn{}
 	}
-	return c.hub
+	return x.hub
 }
 
 // uidKey canonicalizes a uid (a string or a number): "s" + the string, or
@@ -152,7 +153,7 @@ func (m *hub) removePresence(room, key string, uid script.Value) {
 // (m.mu held).
 func (m *hub) uidIn(key, room string, c *conn) bool {
 	for o := range m.rooms[room] {
-		if o != c && o.hub != nil && o.hub.uidKey == key {
+		if st := o.hubState(); o != c && st != nil && st.uidKey == key {
 			return true
 		}
 	}
@@ -200,29 +201,30 @@ func (m *hub) unbind(c *conn) bool {
 }
 
 func (m *hub) unbindLocked(c *conn) bool {
-	if c.hub == nil || c.hub.uidKey == "" {
+	st := c.hubState()
+	if st == nil || st.uidKey == "" {
 		return false
 	}
-	key := c.hub.uidKey
+	key := st.uidKey
 	if _, last := remove(m.uids, key, c); last {
 		m.brokerErr("unsubscribe", uidChannel(key), m.b.Unsubscribe(uidChannel(key)))
 	}
-	for _, room := range c.hub.rooms {
+	for _, room := range st.rooms {
 		if !m.uidIn(key, room, c) {
-			m.removePresence(room, key, c.hub.uid)
+			m.removePresence(room, key, st.uid)
 		}
 	}
-	c.hub.uid, c.hub.uidKey = nil, ""
+	st.uid, st.uidKey = nil, ""
 	return true
 }
 
 func (m *hub) uidOf(c *conn) script.Value {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if c.hub == nil {
-		return nil
+	if st := c.hubState(); st != nil {
+		return st.uid
 	}
-	return c.hub.uid
+	return nil
 }
 
 func (m *hub) connsOf(key string) []*conn {
@@ -295,7 +297,7 @@ func (m *hub) leaveLocked(c *conn, room string) bool {
 	if !removed {
 		return false
 	}
-	st := c.hub
+	st := c.hubState()
 	for i, r := range st.rooms {
 		if r == room {
 			st.rooms = append(st.rooms[:i], st.rooms[i+1:]...)
@@ -315,10 +317,10 @@ func (m *hub) leaveLocked(c *conn, room string) bool {
 func (m *hub) roomsOf(c *conn) []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if c.hub == nil {
-		return nil
+	if st := c.hubState(); st != nil {
+		return append([]string(nil), st.rooms...)
 	}
-	return append([]string(nil), c.hub.rooms...)
+	return nil
 }
 
 func (m *hub) members(room string) []*conn {
@@ -335,8 +337,9 @@ func (m *hub) presence(room string) script.List {
 	m.mu.RLock()
 	local := map[string]script.Value{}
 	for c := range m.rooms[room] {
-		if k := c.hub.uidKey; k != "" {
-			local[k] = c.hub.uid
+		if st := c.hubState(); st != nil && st.uidKey != "" {
+			k := st.uidKey
+			local[k] = st.uid
 			// this node's own are present even before the broker has
 			// been told (hub_presence.go), or when it failed
 			keys = append(keys, k)
@@ -379,12 +382,13 @@ func compactSorted(keys []string) []string {
 func (m *hub) drop(c *conn) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if c.hub == nil {
+	st := c.hubState()
+	if st == nil {
 		return
 	}
 	m.unbindLocked(c)
-	for len(c.hub.rooms) > 0 {
-		m.leaveLocked(c, c.hub.rooms[0])
+	for len(st.rooms) > 0 {
+		m.leaveLocked(c, st.rooms[0])
 	}
 }
 

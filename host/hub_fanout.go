@@ -25,7 +25,7 @@ type message struct {
 func fanout(conns []*conn, m *message, except *conn) int {
 	n := 0
 	for _, c := range conns {
-		if c != except && c.proto.push(c, m) {
+		if c != except && c.proto().push(c, m) {
 			n++
 		}
 	}

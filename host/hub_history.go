@@ -184,7 +184,7 @@ func (m *hub) recover(c *conn, ch broker.Channel, rec *recoverOpts, setUpTo func
 		msgs := make([]message, len(pubs))
 		for i, p := range pubs {
 			msgs[i].data = p.Data
-			c.proto.push(c, &msgs[i])
+			c.proto().push(c, &msgs[i])
 		}
 		m.h.recovered.Add(int64(len(pubs)))
 	}

@@ -29,8 +29,10 @@ type protocol struct {
 	// which listen on the host's transports (gnet, or net for TLS).
 	listen func(s *Server) (listener, error)
 	// newConn makes the protocol state of an accepted connection (stream
-	// servers). It runs on the transport's goroutine.
-	newConn func(s *Server, c *conn) connProto
+	// servers). It runs on the transport's goroutine. Only HTTP keeps
+	// state a connection (conn.http): tcp's returns nil, the connection's
+	// protocol is then tcpConn, which needs none.
+	newConn func(s *Server, c *conn) *httpConn
 }
 
 // stream says whether the type's servers accept connections.

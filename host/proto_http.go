@@ -23,7 +23,7 @@ func init() {
 		tls:     true,
 		http:    true,
 		alpn:    []string{"http/1.1"},
-		newConn: func(*Server, *conn) connProto { return &httpConn{} },
+		newConn: func(*Server, *conn) *httpConn { return &httpConn{} },
 	})
 	registerProtocol(&protocol{
 		name:    "websocket",
@@ -31,7 +31,7 @@ func init() {
 		tls:     true,
 		http:    true,
 		alpn:    []string{"http/1.1"},
-		newConn: func(*Server, *conn) connProto { return &httpConn{upgrades: true} },
+		newConn: func(*Server, *conn) *httpConn { return &httpConn{upgrades: true} },
 	})
 }
 
@@ -134,7 +134,7 @@ func (h *httpConn) input(c *conn, in inbound) {
 // responses of the requests before it) and closes the connection.
 func (h *httpConn) refuse(c *conn, he *httpwire.Error) {
 	c.srv.host.log.Warn("bad http request, closing connection", "server", c.srv.addr(), "fd", c.id,
-		"remote", addrString(c.remote), "status", he.Status, "err", he.Err)
+		"remote", addrString(c.remoteAddr()), "status", he.Status, "err", he.Err)
 	c.bad = true
 	c.post(httpRefusal{status: he.Status}, nil)
 }
@@ -155,10 +155,7 @@ func (h *httpConn) gone(*conn) {
 }
 
 // httpOf is c's HTTP state (nil on other servers).
-func httpOf(c *conn) *httpConn {
-	h, _ := c.proto.(*httpConn)
-	return h
-}
+func httpOf(c *conn) *httpConn { return c.http }
 
 // run answers one request: a static file, else the route that takes it
 // (api_server_route.go), else the request handler, else 404 (405 when routes

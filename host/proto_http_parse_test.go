@@ -25,12 +25,13 @@ func BenchmarkHTTPInput(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			h := &Host{log: slog.New(slog.NewTextHandler(io.Discard, nil)), workers: []*worker{{id: 0, q: newQueue()}}}
 			s := &Server{host: h, key: "http://bench", decl: st, proto: protocols["http"]}
 			s.obj = &script.Object{Type: serverType, Data: s}
 			s.setSettings(st)
-			c := &conn{id: 1, srv: s, t: &fakeTransport{}, worker: &worker{id: 0, q: newQueue()}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
-			c.proto = s.proto.newConn(s, c)
+			c := &conn{id: 1, srv: s}
+			c.x.Store(&connExt{t: &fakeTransport{}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}})
+			c.http = s.proto.newConn(s, c)
 			req := []byte(bc.req)
 			in := &netInbound{buf: make([]byte, 0, 4096)}
 			var evs []event
@@ -39,7 +40,7 @@ func BenchmarkHTTPInput(b *testing.B) {
 				in.buf = append(in.buf[:0], req...)
 				in.off = 0
 				c.onData(in)
-				evs = c.worker.q.take(evs[:0])
+				evs = c.worker().q.take(evs[:0])
 				if len(evs) != 1 || c.bad {
 					b.Fatalf("%d units, bad %v", len(evs), c.bad)
 				}
@@ -62,7 +63,7 @@ func TestHTTPRequestOwnsItsHead(t *testing.T) {
 	} {
 		in.buf = append(in.buf, req...) // Discard emptied it: the same memory
 		c.onData(in)
-		for _, ev := range c.worker.q.take(nil) {
+		for _, ev := range c.worker().q.take(nil) {
 			p, ok := ev.u.(*httpRequest)
 			if !ok {
 				t.Fatalf("request %d: unit %T", i, ev.u)

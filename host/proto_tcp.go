@@ -14,7 +14,7 @@ func init() {
 		events:  append([]int{hConnect, hReceive, hClose}, commonEvents...),
 		framing: true,
 		tls:     true,
-		newConn: func(*Server, *conn) connProto { return tcpConn{} },
+		newConn: func(*Server, *conn) *httpConn { return nil },
 	})
 }
 

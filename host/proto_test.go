@@ -28,7 +28,7 @@ func feed(c *conn, data []byte, cut int) []event {
 			break
 		}
 	}
-	return c.worker.q.take(nil)
+	return c.worker().q.take(nil)
 }
 
 func protoConn(t *testing.T, m script.Map) *conn {

@@ -214,7 +214,7 @@ func (ws *wsConn) closeReceived(c *conn, payload []byte) {
 // fail closes a connection for a protocol error with the right code.
 func (ws *wsConn) fail(c *conn, code int, reason string) {
 	c.srv.host.log.Warn("websocket protocol error, closing connection", "server", c.srv.addr(), "fd", c.id,
-		"remote", addrString(c.remote), "code", code, "err", reason)
+		"remote", addrString(c.remoteAddr()), "code", code, "err", reason)
 	c.bad = true
 	if !ws.closeSent.Swap(true) {
 		c.Send(wsframe.Encode(wsframe.OpClose, wsframe.CloseBody(code, reason), false))
@@ -395,7 +395,7 @@ func (o *wsOpen) handshake(w *worker, inst *instance, fn script.Callback, s *Ser
 		w.holdPromise(inst, pend, hHandshake, handlerNames[hHandshake], c, func(v script.Value, err error) {
 			// In the promise job: the verdict runs as c's next event,
 			// before the events it held.
-			c.holdFirst(event{u: &wsVerdict{open: o, res: res, v: v, err: err}, srv: s, conn: c})
+			w.holdFirst(c, event{u: &wsVerdict{open: o, res: res, v: v, err: err}, srv: s, conn: c})
 		})
 	}
 	if took {

@@ -257,7 +257,7 @@ func (s *Server) info(fd int64) script.Map {
 		"server_port":  int64(s.Port()),
 		"connect_time": int64(c.openedAt),
 		"last_time":    c.lastTime.Load() / 1000,
-		"worker_id":    int64(c.worker.id),
+		"worker_id":    int64(c.worker().id),
 		"uid":          s.host.hub.uidOf(c),
 	}
 	if ip, port, ok := c.remoteIPPort(); ok {

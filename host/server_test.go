@@ -364,3 +364,42 @@ imscript.server{ host = "127.0.0.1", port = 0, type = "udp" }
 		}
 	}
 }
+
+// remoteScripts print a connection's peer address as srv:info gives it, at
+// connect and in its close handler (after the peer has gone).
+var remoteScripts = map[string]string{
+	"lua": `local srv = imscript.server{ host = "127.0.0.1", port = 0 }
+local function peer(what, fd)
+  local i = srv:info(fd)
+  print(what .. " " .. tostring(i and i.remote_ip) .. ":" .. tostring(i and i.remote_port))
+end
+srv:on("connect", function(srv, fd) peer("connect", fd) end)
+srv:on("close", function(srv, fd) peer("close", fd) end)
+`,
+	"js": `const srv = imscript.server({ host: "127.0.0.1", port: 0 });
+function peer(what, fd) {
+  const i = srv.info(fd);
+  console.log(what + " " + (i && i.remote_ip) + ":" + (i && i.remote_port));
+}
+srv.on("connect", (srv, fd) => peer("connect", fd));
+srv.on("close", (srv, fd) => peer("close", fd));
+`,
+}
+
+// TestRemoteAddressInCloseHandler: the peer's address is the
+// connection's for its whole life, in its close handler too, after the
+// transport has let go of the socket.
+func TestRemoteAddressInCloseHandler(t *testing.T) {
+	t.Parallel()
+	for lang, src := range remoteScripts {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			r := startHost(t, "main."+lang, src, host.Config{Workers: 1})
+			c := dial(t, r.port(0))
+			peer := c.LocalAddr().String()
+			r.waitStdout("connect " + peer)
+			c.Close()
+			r.waitStdout("close " + peer)
+		})
+	}
+}

@@ -50,16 +50,16 @@ func (c *conn) onData(in inbound) {
 		return
 	}
 	c.lastTime.Store(c.srv.host.now())
-	c.proto.input(c, in)
+	c.proto().input(c, in)
 }
 
 // badInput drops the rest of a connection's input and closes it through
 // its worker's queue, so the units already framed still get their replies.
 func (c *conn) badInput(err error) {
 	s := c.srv
-	s.host.log.Warn("bad input, closing connection", "server", s.addr(), "fd", c.id, "remote", addrString(c.remote), "err", err)
+	s.host.log.Warn("bad input, closing connection", "server", s.addr(), "fd", c.id, "remote", addrString(c.remoteAddr()), "err", err)
 	c.bad = true
-	c.srv.post(c.worker, event{fn: func() { c.Close() }})
+	c.srv.post(c.worker(), event{fn: func() { c.Close() }})
 }
 
 func addrString(a interface{ String() string }) string {

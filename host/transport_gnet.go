@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -20,8 +22,14 @@ type gnetListener struct {
 	booted chan struct{}
 	done   chan error
 
-	flushers sync.Map // gnet.EventLoop -> *loopFlusher
+	mu    sync.Mutex
+	loops []gnet.EventLoop // the loops it added to loopFlushers
 }
+
+// loopFlushers maps every running gnet event loop of the listeners to its
+// loopFlusher: a connection keeps only its gnet.Conn, whose loop finds
+// the flusher.
+var loopFlushers sync.Map // gnet.EventLoop -> *loopFlusher
 
 // loopFlusher batches output flushes for one event loop: however many
 // connections of the loop get output meanwhile, the loop is asked once
@@ -33,12 +41,38 @@ type loopFlusher struct {
 	spare   []*conn
 }
 
-func (l *gnetListener) flusher(el gnet.EventLoop) *loopFlusher {
-	if f, ok := l.flushers.Load(el); ok {
-		return f.(*loopFlusher)
+// register makes sure el has its loopFlusher (on the loop, at accept).
+func (l *gnetListener) register(el gnet.EventLoop) {
+	if _, ok := loopFlushers.Load(el); ok {
+		return
 	}
-	f, _ := l.flushers.LoadOrStore(el, &loopFlusher{el: el})
-	return f.(*loopFlusher)
+	if _, loaded := loopFlushers.LoadOrStore(el, &loopFlusher{el: el}); !loaded {
+		l.mu.Lock()
+		l.loops = append(l.loops, el)
+		l.mu.Unlock()
+	}
+}
+
+// unregister forgets the listener's loops (its engine stopped).
+func (l *gnetListener) unregister() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, el := range l.loops {
+		loopFlushers.Delete(el)
+	}
+	l.loops = nil
+}
+
+// gnetFlush implements conn.flush for a gnet connection: the write
+// happens on the connection's loop. Once the engine is gone its
+// connections are too, and their output with them.
+func gnetFlush(c *conn) {
+	f, ok := loopFlushers.Load(c.gnetConn().EventLoop())
+	if !ok {
+		c.takeOutput()
+		return
+	}
+	f.(*loopFlusher).add(c)
 }
 
 func (f *loopFlusher) add(c *conn) {
@@ -67,7 +101,7 @@ func (f *loopFlusher) Run(ctx context.Context) error {
 	f.pending, f.spare = f.spare[:0], nil
 	f.mu.Unlock()
 	for i, c := range list {
-		_ = c.t.(*gnetConn).write(c)
+		_ = gnetWrite(c)
 		list[i] = nil
 	}
 	f.mu.Lock()
@@ -78,19 +112,45 @@ func (f *loopFlusher) Run(ctx context.Context) error {
 	return nil
 }
 
-// gnetConn is the gnet transport of one connection (24 bytes, its size
-// class: the conn it carries is gnet's context and comes with each call).
-type gnetConn struct {
-	gc gnet.Conn
-	f  *loopFlusher
+// A conn keeps its gnet.Conn in one word (conn.gcp): gnet has one
+// connection type, so the interface's type word is the same for every
+// connection; gnetTab is it, taken from the first, and the conn keeps the
+// data word. A gnet.Conn of another type is refused (gnetConnData) rather
+// than put together wrong.
+var gnetTab atomic.Pointer[byte]
+
+// ifaceWords is the layout of an interface value.
+type ifaceWords struct{ tab, data unsafe.Pointer }
+
+// gnetConnData is gc's data word, or false when gc's type is not the one
+// of gnet's connections seen first.
+func gnetConnData(gc gnet.Conn) (unsafe.Pointer, bool) {
+	w := (*ifaceWords)(unsafe.Pointer(&gc))
+	tab := (*byte)(w.tab)
+	if t := gnetTab.Load(); t != nil && t != tab {
+		return nil, false
+	}
+	if !gnetTab.CompareAndSwap(nil, tab) && gnetTab.Load() != tab {
+		return nil, false
+	}
+	return w.data, w.data != nil
 }
 
-// writeNow implements directWriter: one non-blocking write of the
-// socket, from whichever goroutine holds the connection's lock. gnet
-// calls OnClose (which marks the connection closed under that lock)
-// before it closes the socket, so the fd is still this connection's.
-func (g *gnetConn) writeNow(b []byte) (int, error) {
-	n, err := unix.Write(g.gc.Fd(), b)
+// gnetConn is the connection's gnet.Conn (c.gcp set).
+func (c *conn) gnetConn() gnet.Conn {
+	var gc gnet.Conn
+	w := (*ifaceWords)(unsafe.Pointer(&gc))
+	w.tab, w.data = unsafe.Pointer(gnetTab.Load()), c.gcp
+	return gc
+}
+
+// gnetWriteNow implements directWriter for a gnet connection: one
+// non-blocking write of the socket, from whichever goroutine holds the
+// connection's lock. gnet calls OnClose (which marks the connection
+// closed under that lock) before it closes the socket, so the fd is still
+// this connection's.
+func gnetWriteNow(gc gnet.Conn, b []byte) (int, error) {
+	n, err := unix.Write(gc.Fd(), b)
 	if n < 0 {
 		n = 0
 	}
@@ -101,12 +161,14 @@ func (s *Server) listenTCP() (listener, error) {
 	l := &gnetListener{srv: s, booted: make(chan struct{}), done: make(chan error, 1)}
 	addr := fmt.Sprintf("tcp://%s", joinHostPort(s.decl.Host, s.decl.Port))
 	go func() {
-		l.done <- gnet.Run(l, addr,
+		err := gnet.Run(l, addr,
 			gnet.WithMulticore(true),
 			gnet.WithReuseAddr(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(gnetLogger{s.host.log.With("component", "gnet")}),
 		)
+		l.unregister()
+		l.done <- err
 	}()
 	select {
 	case <-l.booted:
@@ -173,9 +235,15 @@ func (l *gnetListener) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		s.rejectCount.Add(1)
 		return nil, gnet.Close
 	}
-	c := h.newConn(s, gc.RemoteAddr())
-	c.t = &gnetConn{gc: gc, f: l.flusher(gc.EventLoop())}
-	c.clean = true // a gnetConn is a directWriter
+	data, ok := gnetConnData(gc)
+	if !ok {
+		h.log.Error("gnet handed over a connection of an unknown type", "server", s.addr(), "type", fmt.Sprintf("%T", gc))
+		return nil, gnet.Close
+	}
+	l.register(gc.EventLoop())
+	c := h.newConn(s)
+	c.gcp = data
+	c.clean = true // a gnet connection is a directWriter
 	gc.SetContext(c)
 	h.accept(c)
 	return nil, gnet.None
@@ -199,27 +267,25 @@ func (l *gnetListener) OnClose(gc gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// Flush implements Transport: the write happens on the connection's loop.
-func (g *gnetConn) Flush(c *conn) { g.f.add(c) }
-
-// write writes c's pending output on the event loop (loopFlusher.Run).
-// Once gnet closed the connection (OnClose marked it closed and dropped
-// its output) there is nothing to write: takeOutput gives no bytes and no
-// close.
-func (g *gnetConn) write(c *conn) error {
+// gnetWrite writes c's pending output on its event loop
+// (loopFlusher.Run). Once gnet closed the connection (OnClose marked it
+// closed and dropped its output) there is nothing to write: takeOutput
+// gives no bytes and no close.
+func gnetWrite(c *conn) error {
+	gc := c.gnetConn()
 	out, closeAfter := c.takeOutput()
 	if len(out) > 0 {
-		_, _ = g.gc.Write(out)
-		c.written(out, g.gc.OutboundBuffered() == 0)
-		if limit := c.srv.settings().BufferOutputSize; g.gc.OutboundBuffered() > limit {
+		_, _ = gc.Write(out)
+		c.written(out, gc.OutboundBuffered() == 0)
+		if limit := c.srv.settings().BufferOutputSize; gc.OutboundBuffered() > limit {
 			c.srv.host.log.Warn("slow reader past buffer_output_size, closing connection",
-				"server", c.srv.addr(), "fd", c.id, "buffered", g.gc.OutboundBuffered(), "limit", limit)
+				"server", c.srv.addr(), "fd", c.id, "buffered", gc.OutboundBuffered(), "limit", limit)
 			closeAfter = true
 		}
 	}
 	if closeAfter {
 		c.markClosing()
-		return g.gc.EventLoop().Close(g.gc)
+		return gc.EventLoop().Close(gc)
 	}
 	return nil
 }

@@ -135,7 +135,7 @@ func (l *netListener) stop(context.Context) error {
 	err := l.ln.Close()
 	<-l.done
 	l.s.host.conns.each(func(c *conn) {
-		if nt, ok := c.t.(*netConn); ok && c.srv == l.s {
+		if nt, ok := c.transport().(*netConn); ok && c.srv == l.s {
 			nt.close()
 		}
 	})
@@ -158,9 +158,9 @@ func (s *Server) serveTLS(tc *tls.Conn) {
 		return
 	}
 	_ = tc.SetDeadline(time.Time{})
-	c := h.newConn(s, tc.RemoteAddr())
+	c := h.newConn(s)
 	t := &netConn{nc: tc, c: c, wake: make(chan struct{}, 1)}
-	c.t = t
+	c.x.Store(&connExt{t: t, remote: tc.RemoteAddr()})
 	h.accept(c)
 	go t.writer()
 	t.reader()

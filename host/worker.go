@@ -70,6 +70,9 @@ type worker struct {
 	cur      *strand
 	rest     []event
 	released []*conn
+	// held is the events waiting for their connection's handlers in
+	// flight (c.waits > 0; worker_order.go), by connection.
+	held map[*conn][]event
 	// answered is the message of an error a handler raised after it had
 	// answered its request itself (req:json() on a bad body, 400): a
 	// client's mistake, logged at debug, not a script error.
@@ -282,6 +285,17 @@ func (w *worker) fire(s *Server, slot int, args ...script.Value) {
 func (w *worker) fireOK(s *Server, slot int, args ...script.Value) (ran, ok bool) {
 	ran, _, err := w.fireValue(s, slot, args...)
 	return ran, ran && err == nil
+}
+
+// handles says whether the current instance has a handler of slot for s:
+// an event nobody handles need not build its arguments (connect and close
+// of an idle server's connections allocate nothing then).
+func (w *worker) handles(s *Server, slot int) bool {
+	if w.inst == nil {
+		return false
+	}
+	hs := w.inst.handlers[s]
+	return hs != nil && hs[slot] != nil
 }
 
 // fireValue runs a handler and returns its result.

@@ -10,9 +10,9 @@ import (
 // The events of one connection run in order: while a handler of a
 // connection is suspended (a Lua handler waiting in an asynchronous call)
 // or the promise its handler returned is pending (JS), the connection's
-// later events wait in its held list, and run once it is done — as a
-// token-first WebSocket protocol or a framed request/reply forwarder
-// expects. A server with ordered = false lets them interleave, as Node and
+// later events wait in its worker's held list for it, and run once it is
+// done — as a token-first WebSocket protocol or a framed request/reply
+// forwarder expects. A server with ordered = false lets them interleave, as Node and
 // Swoole do. Other connections are never held up.
 
 // maxHeld bounds the events one connection may have waiting; past it the
@@ -22,41 +22,36 @@ const maxHeld = 1 << 16
 
 // hold keeps ev until c's handler in flight is done.
 func (w *worker) hold(c *conn, ev *event) {
-	if c.heldLen() >= maxHeld {
+	if w.heldLen(c) >= maxHeld {
 		if _, closing := ev.u.(closeUnit); !closing {
 			if c.Close() {
 				w.host.log.Warn("events waiting for a suspended handler past the limit, closing connection",
-					"server", c.srv.addr(), "fd", c.id, "waiting", c.heldLen())
+					"server", c.srv.addr(), "fd", c.id, "waiting", w.heldLen(c))
 			}
 			return
 		}
 	}
-	if c.held == nil {
-		c.held = new([]event)
+	if w.held == nil {
+		w.held = map[*conn][]event{}
 	}
-	*c.held = append(*c.held, *ev)
+	w.held[c] = append(w.held[c], *ev)
 }
 
-// heldLen is how many of c's events wait (the worker's).
-func (c *conn) heldLen() int {
-	if c.held == nil {
-		return 0
-	}
-	return len(*c.held)
-}
+// heldLen is how many of c's events wait.
+func (w *worker) heldLen(c *conn) int { return len(w.held[c]) }
 
-// holdFirst makes ev c's first held event (the worker's).
-func (c *conn) holdFirst(ev event) {
-	if c.held == nil {
-		c.held = new([]event)
+// holdFirst makes ev c's first held event.
+func (w *worker) holdFirst(c *conn, ev event) {
+	if w.held == nil {
+		w.held = map[*conn][]event{}
 	}
-	*c.held = slices.Insert(*c.held, 0, ev)
+	w.held[c] = slices.Insert(w.held[c], 0, ev)
 }
 
 // unwait ends one wait of c's: when none is left, its held events run.
 func (w *worker) unwait(c *conn) {
 	c.waits--
-	if c.waits == 0 && c.heldLen() > 0 {
+	if c.waits == 0 && w.heldLen(c) > 0 {
 		w.released = append(w.released, c)
 	}
 }
@@ -67,14 +62,14 @@ func (w *worker) runReleased() {
 	for len(w.released) > 0 {
 		c := w.released[0]
 		w.released = w.released[1:]
-		for c.waits == 0 && c.heldLen() > 0 {
-			held := *c.held
+		for c.waits == 0 && w.heldLen(c) > 0 {
+			held := w.held[c]
 			ev := held[0]
 			held[0] = event{}
 			if len(held) == 1 {
-				c.held = nil
+				delete(w.held, c)
 			} else {
-				*c.held = held[1:]
+				w.held[c] = held[1:]
 			}
 			w.run(&ev)
 		}

@@ -20,6 +20,9 @@ type event struct {
 type queue struct {
 	mu    sync.Mutex
 	items []event
+	// spare is the worker's batch slice, kept here while the worker is
+	// idle (take), so that trim can drop it.
+	spare []event
 	wake  chan struct{}
 }
 
@@ -40,10 +43,26 @@ func (q *queue) post(ev event) {
 	}
 }
 
-// take swaps out the pending events, handing back the spare slice for reuse.
+// take swaps out the pending events, handing back the spare slice for
+// reuse. With none pending it returns nil and keeps spare itself until
+// the next take, so an idle worker holds no slice of its own (trim).
 func (q *queue) take(spare []event) []event {
 	q.mu.Lock()
 	items := q.items
+	if len(items) == 0 {
+		switch {
+		case spare == nil:
+		case cap(items) == 0:
+			q.items = spare[:0] // where the next posts go
+		default:
+			q.spare = spare[:0]
+		}
+		q.mu.Unlock()
+		return nil
+	}
+	if spare == nil {
+		spare, q.spare = q.spare, nil
+	}
 	if cap(spare) > 1024 && len(items) < cap(spare)/4 {
 		// A burst (say 10,000 connects) is over: give its memory back.
 		spare = nil
@@ -51,6 +70,25 @@ func (q *queue) take(spare []event) []event {
 	q.items = spare[:0]
 	q.mu.Unlock()
 	return items
+}
+
+// trimCap is the capacity (events) of the slices a queue may keep through
+// trim: a few kilobytes.
+const trimCap = 64
+
+// trim drops the slices of an empty queue past trimCap: the watchdog
+// calls it once a second, so what a burst grew (10,000 connects at once)
+// goes back to the runtime, while a busy worker reuses its slices between
+// two trims.
+func (q *queue) trim() {
+	q.mu.Lock()
+	if len(q.items) == 0 && cap(q.items) > trimCap {
+		q.items = nil
+	}
+	if cap(q.spare) > trimCap {
+		q.spare = nil
+	}
+	q.mu.Unlock()
 }
 
 func (q *queue) len() int {

@@ -48,6 +48,50 @@ func TestQueueOrderAndWake(t *testing.T) {
 	}
 }
 
+// TestQueueTrimAfterBurst: once a burst is over, an idle queue holds
+// neither the slice the burst's posts grew nor the worker's batch after
+// trim (take itself drops only a slice past 1024 events that a batch
+// uses a quarter of), and works on; a small queue keeps reusing its
+// slices.
+func TestQueueTrimAfterBurst(t *testing.T) {
+	q := newQueue()
+	for i := 0; i < 500; i++ {
+		q.post(event{})
+	}
+	batch := q.take(nil)
+	q.post(event{}) // the next posts go to a fresh slice meanwhile
+	batch = q.take(batch)
+	if len(batch) != 1 {
+		t.Fatalf("took %d, want 1", len(batch))
+	}
+	if got := q.take(batch); got != nil {
+		t.Fatalf("idle take gave %d events", len(got))
+	}
+	if cap(q.items)+cap(q.spare) < 500 {
+		t.Fatalf("before trim the queue keeps %d+%d slots; want the burst's", cap(q.items), cap(q.spare))
+	}
+	q.trim()
+	if cap(q.items) > trimCap || cap(q.spare) > trimCap {
+		t.Fatalf("after trim an idle queue keeps %d+%d slots, want at most %d each", cap(q.items), cap(q.spare), trimCap)
+	}
+	q.post(event{data: []byte{7}})
+	if got := q.take(nil); len(got) != 1 || got[0].data[0] != 7 {
+		t.Fatalf("after trim: took %v", got)
+	}
+
+	small := q.take(nil) // nil: nothing queued
+	for i := 0; i < 3; i++ {
+		q.post(event{})
+	}
+	small = q.take(small)
+	q.take(small)
+	q.trim()
+	q.post(event{data: []byte{8}})
+	if got := q.take(nil); len(got) != 1 || &got[0] != &small[0] {
+		t.Error("trim dropped a small queue's slice")
+	}
+}
+
 // TestQueueConcurrentProducers posts from many goroutines while one
 // consumer drains, as the reactor loops and timers do with a worker: no
 // event is lost and each producer's events stay in order.

@@ -50,11 +50,8 @@ func (w *worker) serve() bool {
 		batch = w.q.take(batch)
 		w.m.sampleAll = len(batch) <= smallBatch
 		if len(batch) == 0 {
-			if cap(batch) > 1024 {
-				// Idle after a burst: hold none of its memory while
-				// waiting (take keeps only a spare it needs).
-				batch = nil
-			}
+			// Idle: the queue keeps the spare slice (take), which the
+			// watchdog trims after a burst.
 			select {
 			case <-w.q.wake:
 			case t := <-tasks:

@@ -44,18 +44,27 @@ func (h *Host) watchedWorkers() []*worker {
 	return nil
 }
 
-// watchdog runs until quit is closed.
+// trimEvery is how many watchdog periods pass between two trims of the
+// workers' queues (queue.trim): a second.
+const trimEvery = int(time.Second / watchdogPeriod)
+
+// watchdog runs until quit is closed. Once a second it also trims the
+// workers' queues.
 func (h *Host) watchdog(quit chan struct{}) {
 	tick := time.NewTicker(watchdogPeriod)
 	defer tick.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-quit:
 			return
 		case now := <-tick.C:
 			limit := time.Duration(h.maxExecMs.Load()) * time.Millisecond
+			trim := n%trimEvery == 0
 			for _, w := range h.watchedWorkers() {
 				w.check(now, limit)
+				if trim {
+					w.q.trim()
+				}
 			}
 		}
 	}

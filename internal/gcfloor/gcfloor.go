@@ -31,7 +31,13 @@ import (
 // back; after a quiet second (four quiet samples in a row) the host drops
 // it, collects and returns the free memory to the OS, as V8's memory
 // reducer does for an idle Node.js, so an idle server keeps only its live
-// heap.
+// heap. A smaller burst (10,000 connections accepted, a few megabytes) does
+// not bring the floor back, and a process that then goes idle allocates
+// nothing that would start a collection: what the burst left after its
+// last cycle would stay garbage, resident. So the reducer also collects
+// and returns the free memory once the process has been nearly idle for a
+// second (four samples that allocated under a 256th of the floor) after
+// it allocated a 64th of the floor since the last time it did.
 //
 // Under heavy allocation the floor also follows the allocation rate: the
 // cost of a cycle is nearly fixed while the live heap is small, so the
@@ -113,7 +119,8 @@ func gcReducer(quit chan struct{}) {
 	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	metrics.Read(sample)
 	last := sample[0].Value.Uint64()
-	quiet := 0
+	quiet, calm := 0, 0
+	var since uint64 // allocated since the reducer last collected
 	for {
 		select {
 		case <-quit:
@@ -124,11 +131,17 @@ func gcReducer(quit chan struct{}) {
 		now := sample[0].Value.Uint64()
 		allocated := now - last
 		last = now
+		since += allocated
 		gcFloor.mu.Lock()
 		if allocated >= gcFloor.floor/16 {
 			quiet = 0
 		} else {
 			quiet++
+		}
+		if allocated >= gcFloor.floor/256 {
+			calm = 0
+		} else {
+			calm++
 		}
 		busy := quiet < gcQuietSamples
 		gcFloor.rate = rateGoal(allocated, gcFloor.floor)
@@ -137,11 +150,14 @@ func gcReducer(quit chan struct{}) {
 		if busy || was {
 			adjustGCLocked() // follow the live heap, or back to the user's GOGC
 		}
+		// The floor dropped, or a burst too small for it is over.
+		reduce := was && !busy || !busy && calm >= gcQuietSamples && since >= gcFloor.floor/64
 		gcFloor.mu.Unlock()
-		if was && !busy {
+		if reduce {
 			debug.FreeOSMemory()
 			metrics.Read(sample)
 			last = sample[0].Value.Uint64()
+			since = 0
 		}
 	}
 }

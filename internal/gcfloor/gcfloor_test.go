@@ -73,6 +73,45 @@ func TestGCFloor(t *testing.T) {
 	}
 }
 
+// forcedCycles is how many collections were forced (FreeOSMemory).
+func forcedCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/forced:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// waitForced waits until a collection is forced after the count was n.
+func waitForced(t *testing.T, n uint64, what string) {
+	t.Helper()
+	deadline := time.Now().Add(40 * gcReducerPeriod)
+	for forcedCycles() <= n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no collection was forced within %v", what, 40*gcReducerPeriod)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestGCReducerAfterSmallBurst checks that a burst of allocation too small
+// to bring the floor back (a 32nd of it, in less than a reducer period) is
+// collected and its memory returned once the process is quiet again: no
+// allocation would start a collection then.
+func TestGCReducerAfterSmallBurst(t *testing.T) {
+	h := new(int)
+	n0 := forcedCycles()
+	Start(h, 256<<20)
+	defer Stop(h)
+	// The floor starts busy: its first quiet second ends with a reduction.
+	waitForced(t, n0, "the first quiet second")
+	time.Sleep(2 * gcReducerPeriod)
+	n := forcedCycles()
+	for range 128 { // 8 MiB: under the 16 MiB a period that makes the floor busy
+		gcFloorSink = append(gcFloorSink[:0], make([]byte, 64<<10))
+	}
+	gcFloorSink = nil
+	waitForced(t, n, "after an 8 MiB burst")
+}
+
 // TestGCFloorOff checks that GOGC=off is left alone.
 func TestGCFloorOff(t *testing.T) {
 	base := debug.SetGCPercent(-1)
