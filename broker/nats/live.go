@@ -149,7 +149,9 @@ func (b *Broker) reach() {
 		return
 	}
 	inbox := b.nc.NewInbox()
-	replies := make(chan *natsgo.Msg, 2*len(want)+1)
+	// Room for every answer (nodes that started since the list was made
+	// answer too): a full channel would count as a slow consumer.
+	replies := make(chan *natsgo.Msg, len(want)+64)
 	sub, err := b.nc.ChanSubscribe(inbox, replies)
 	if err != nil {
 		return
