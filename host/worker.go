@@ -291,24 +291,31 @@ func (w *worker) fireOK(s *Server, slot int, args ...script.Value) (ran, ok bool
 // an event nobody handles need not build its arguments (connect and close
 // of an idle server's connections allocate nothing then).
 func (w *worker) handles(s *Server, slot int) bool {
-	if w.inst == nil {
-		return false
+	_, fn := w.handlerOf(s, slot)
+	return fn != nil
+}
+
+// handlerOf is the current instance and its handler of slot for s (nil when
+// it has none).
+func (w *worker) handlerOf(s *Server, slot int) (*instance, script.Callback) {
+	inst := w.inst
+	if inst == nil {
+		return nil, nil
 	}
-	hs := w.inst.handlers[s]
-	return hs != nil && hs[slot] != nil
+	hs := inst.handlers[s]
+	if hs == nil {
+		return inst, nil
+	}
+	return inst, hs[slot]
 }
 
 // fireValue runs a handler and returns its result.
 func (w *worker) fireValue(s *Server, slot int, args ...script.Value) (ran bool, v script.Value, err error) {
-	inst := w.inst
-	if inst == nil {
+	inst, fn := w.handlerOf(s, slot)
+	if fn == nil {
 		return false, nil, nil
 	}
-	hs := inst.handlers[s]
-	if hs == nil || hs[slot] == nil {
-		return false, nil, nil
-	}
-	v, err = w.callHandler(inst, hs[slot], slot, handlerNames[slot], args...)
+	v, err = w.callHandler(inst, fn, slot, handlerNames[slot], args...)
 	return true, v, err
 }
 
