@@ -3,7 +3,7 @@ package lua
 import (
 	"sync"
 
-	lua "github.com/yuin/gopher-lua"
+	lua "github.com/imscript/imscript/bindings/lua/internal/gopherlua"
 
 	"github.com/imscript/imscript/script"
 )

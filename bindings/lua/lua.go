@@ -12,7 +12,7 @@ import (
 	"strings"
 	"sync"
 
-	lua "github.com/yuin/gopher-lua"
+	lua "github.com/imscript/imscript/bindings/lua/internal/gopherlua"
 	"github.com/yuin/gopher-lua/parse"
 
 	"github.com/imscript/imscript/script"

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"unsafe"
 
-	lua "github.com/yuin/gopher-lua"
+	lua "github.com/imscript/imscript/bindings/lua/internal/gopherlua"
 
 	"github.com/imscript/imscript/script"
 )

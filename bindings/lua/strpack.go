@@ -5,7 +5,7 @@ import (
 	"math"
 	"strings"
 
-	lua "github.com/yuin/gopher-lua"
+	lua "github.com/imscript/imscript/bindings/lua/internal/gopherlua"
 )
 
 // Lua 5.3's string.pack, string.unpack and string.packsize, and

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"sync"
 
-	lua "github.com/yuin/gopher-lua"
+	lua "github.com/imscript/imscript/bindings/lua/internal/gopherlua"
 
 	"github.com/imscript/imscript/script"
 )
