@@ -1367,13 +1367,15 @@ func (ls *LState) setField(obj LValue, key LValue, value LValue) {
 	ls.RaiseError("too many recursions in settable")
 }
 
-func (ls *LState) setFieldString(obj LValue, key string, value LValue) {
+// setFieldString is setField with a string key; lkey is the key's LValue
+// when the caller has one (a constant's), else nil.
+func (ls *LState) setFieldString(obj LValue, key string, lkey LValue, value LValue) {
 	curobj := obj
 	for i := 0; i < MaxTableGetLoop; i++ {
 		tb, istable := curobj.(*LTable)
 		if istable {
 			if tb.RawGetString(key) != LNil {
-				tb.RawSetString(key, value)
+				tb.rawSetString(key, lkey, value)
 				return
 			}
 		}
@@ -1382,7 +1384,7 @@ func (ls *LState) setFieldString(obj LValue, key string, value LValue) {
 			if !istable {
 				ls.RaiseError("attempt to index a non-table object(%v) with key '%s'", curobj.Type().String(), key)
 			}
-			tb.RawSetString(key, value)
+			tb.rawSetString(key, lkey, value)
 			return
 		}
 		if metaindex.Type() == LTFunction {
@@ -1619,6 +1621,7 @@ func (ls *LState) NewThread() (*LState, context.CancelFunc) {
 		thread.mainLoop = mainLoopWithContext
 		thread.ctx, f = context.WithCancel(ls.ctx)
 		thread.ctxCancelFn = f
+		thread.hookContext()
 	}
 	return thread, f
 }
@@ -1925,7 +1928,7 @@ func (ls *LState) RawSetInt(tb *LTable, key int, value LValue) {
 }
 
 func (ls *LState) SetField(obj LValue, key string, value LValue) {
-	ls.setFieldString(obj, key, value)
+	ls.setFieldString(obj, key, nil, value)
 }
 
 func (ls *LState) SetTable(obj LValue, key LValue, value LValue) {
@@ -2260,6 +2263,23 @@ func (ls *LState) SetMx(mx int) {
 func (ls *LState) SetContext(ctx context.Context) {
 	ls.mainLoop = mainLoopWithContext
 	ls.ctx = ctx
+	ls.hookContext()
+}
+
+// hookContext makes ctxStop follow ls.ctx.
+func (ls *LState) hookContext() {
+	ls.unhookContext()
+	stop := new(atomic.Bool)
+	ls.ctxStop = stop
+	ls.ctxUnhook = context.AfterFunc(ls.ctx, func() { stop.Store(true) })
+}
+
+func (ls *LState) unhookContext() {
+	if ls.ctxUnhook != nil {
+		ls.ctxUnhook()
+		ls.ctxUnhook = nil
+	}
+	ls.ctxStop = nil
 }
 
 // Context returns the LState's context. To change the context, use WithContext.
@@ -2271,6 +2291,7 @@ func (ls *LState) Context() context.Context {
 func (ls *LState) RemoveContext() context.Context {
 	oldctx := ls.ctx
 	ls.mainLoop = mainLoop
+	ls.unhookContext()
 	ls.ctx = nil
 	return oldctx
 }

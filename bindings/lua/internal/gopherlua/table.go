@@ -42,8 +42,48 @@ func newLTable(acap int, hcap int) *LTable {
 	}
 	if hcap != 0 {
 		tb.strdict = make(map[string]LValue, hcap)
+		tb.keys = make([]LValue, 0, hcap)
 	}
 	return tb
+}
+
+// smallKeys is the most keys a table's hash part has before it keeps k2i:
+// up to it, a key's place in keys is found by a scan (no map per table).
+const smallKeys = 8
+
+// addKey notes a key that is not in the table's maps (any more): it is
+// appended to keys unless it is already there (set to nil before: a
+// deleted key stays in keys, as upstream's).
+func (tb *LTable) addKey(key LValue) {
+	if tb.deleted && tb.keyIndex(key) >= 0 {
+		return
+	}
+	if tb.k2i != nil {
+		tb.k2i[key] = len(tb.keys)
+	} else if len(tb.keys) == smallKeys {
+		tb.k2i = make(map[LValue]int, 2*smallKeys)
+		for i, k := range tb.keys {
+			tb.k2i[k] = i
+		}
+		tb.k2i[key] = len(tb.keys)
+	}
+	tb.keys = append(tb.keys, key)
+}
+
+// keyIndex is key's place in keys, or -1.
+func (tb *LTable) keyIndex(key LValue) int {
+	if tb.k2i != nil {
+		if i, ok := tb.k2i[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, k := range tb.keys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // Len returns length of this LTable without using __len.
@@ -167,7 +207,7 @@ func (tb *LTable) RawSet(key LValue, value LValue) {
 			return
 		}
 	case LString:
-		tb.RawSetString(string(v), value)
+		tb.rawSetString(string(v), key, value)
 		return
 	}
 
@@ -200,50 +240,57 @@ func (tb *LTable) RawSetInt(key int, value LValue) {
 
 // RawSetString sets a given LValue to a given string index without the __newindex metamethod.
 func (tb *LTable) RawSetString(key string, value LValue) {
+	tb.rawSetString(key, nil, value)
+}
+
+// rawSetString is RawSetString with the key's LValue when the caller has
+// one (a constant's), so that a new key is not boxed again; lkey may be
+// nil.
+func (tb *LTable) rawSetString(key string, lkey LValue, value LValue) {
+	if value == LNil {
+		if tb.strdict != nil {
+			if _, ok := tb.strdict[key]; ok {
+				delete(tb.strdict, key)
+				tb.deleted = true
+			}
+		}
+		return
+	}
 	if tb.strdict == nil {
 		tb.strdict = make(map[string]LValue, defaultHashCap)
 	}
-	if tb.keys == nil {
-		tb.keys = []LValue{}
-		tb.k2i = map[LValue]int{}
-	}
-
-	if value == LNil {
-		// TODO tb.keys and tb.k2i should also be removed
-		delete(tb.strdict, key)
-	} else {
-		tb.strdict[key] = value
-		lkey := LString(key)
-		if _, ok := tb.k2i[lkey]; !ok {
-			tb.k2i[lkey] = len(tb.keys)
-			tb.keys = append(tb.keys, lkey)
+	n := len(tb.strdict)
+	tb.strdict[key] = value
+	if len(tb.strdict) != n {
+		if lkey == nil {
+			lkey = LString(key)
 		}
+		tb.addKey(lkey)
 	}
 }
 
 // RawSetH sets a given LValue to a given index without the __newindex metamethod.
 func (tb *LTable) RawSetH(key LValue, value LValue) {
 	if s, ok := key.(LString); ok {
-		tb.RawSetString(string(s), value)
+		tb.rawSetString(string(s), key, value)
+		return
+	}
+	if value == LNil {
+		if tb.dict != nil {
+			if _, ok := tb.dict[key]; ok {
+				delete(tb.dict, key)
+				tb.deleted = true
+			}
+		}
 		return
 	}
 	if tb.dict == nil {
 		tb.dict = make(map[LValue]LValue, len(tb.strdict))
 	}
-	if tb.keys == nil {
-		tb.keys = []LValue{}
-		tb.k2i = map[LValue]int{}
-	}
-
-	if value == LNil {
-		// TODO tb.keys and tb.k2i should also be removed
-		delete(tb.dict, key)
-	} else {
-		tb.dict[key] = value
-		if _, ok := tb.k2i[key]; !ok {
-			tb.k2i[key] = len(tb.keys)
-			tb.keys = append(tb.keys, key)
-		}
+	n := len(tb.dict)
+	tb.dict[key] = value
+	if len(tb.dict) != n {
+		tb.addKey(key)
 	}
 }
 
@@ -377,7 +424,8 @@ func (tb *LTable) Next(key LValue) (LValue, LValue) {
 		}
 	}
 
-	for i := tb.k2i[key] + 1; i < len(tb.keys); i++ {
+	// A key not in keys starts at 1, as upstream's k2i lookup did.
+	for i := max(tb.keyIndex(key), 0) + 1; i < len(tb.keys); i++ {
 		key := tb.keys[i]
 		if v := tb.RawGetH(key); v != LNil {
 			return key, v

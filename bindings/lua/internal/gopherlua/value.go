@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync/atomic"
 )
 
 type LValueType int
@@ -146,8 +147,12 @@ type LTable struct {
 	array   []LValue
 	dict    map[LValue]LValue
 	strdict map[string]LValue
+	// keys are the hash part's keys in the order they came, for Next;
+	// k2i, each one's place in keys, is kept only past smallKeys of them.
+	// deleted says a key was removed from the maps (it stays in keys).
 	keys    []LValue
 	k2i     map[LValue]int
+	deleted bool
 }
 
 func (tb *LTable) String() string   { return fmt.Sprintf("table: %p", tb) }
@@ -195,6 +200,12 @@ type LState struct {
 	mainLoop     func(*LState, *callFrame)
 	ctx          context.Context
 	ctxCancelFn  context.CancelFunc
+	// ctxStop is set once ctx is done (by context.AfterFunc), so that the
+	// loop checks a flag per instruction instead of selecting on
+	// ctx.Done(); each context has its own, so a late callback of a
+	// context replaced meanwhile sets nothing of the new one's.
+	ctxStop   *atomic.Bool
+	ctxUnhook func() bool
 }
 
 func (ls *LState) String() string   { return fmt.Sprintf("thread: %p", ls) }
