@@ -215,12 +215,12 @@ func (c *call) Return(vals ...script.Value) {
 }
 
 func (c *call) ReturnInt(n int64) {
-	c.L.Push(lua.LNumber(n))
+	c.L.Push(c.L.NumberValue(lua.LNumber(n)))
 	c.nret++
 }
 
 func (c *call) ReturnFloat(f float64) {
-	c.L.Push(lua.LNumber(f))
+	c.L.Push(c.L.NumberValue(lua.LNumber(f)))
 	c.nret++
 }
 
@@ -341,9 +341,9 @@ func (c *call) ReturnRow(into int, names []string, cells []script.Cell) {
 		case script.CellAbsent:
 			continue
 		case script.CellNumber:
-			lv = lua.LNumber(cl.Num)
+			lv = c.L.NumberValue(lua.LNumber(cl.Num))
 		case script.CellInt:
-			lv = lua.LNumber(cl.Int)
+			lv = c.L.NumberValue(lua.LNumber(cl.Int))
 		case script.CellString:
 			if into >= 0 {
 				// A row read again into the same table: an unchanged
@@ -356,7 +356,9 @@ func (c *call) ReturnRow(into int, names []string, cells []script.Cell) {
 		default:
 			lv = c.v.toLua(cl.Val, 1)
 		}
-		t.RawSetString(n, lv)
+		// The name boxed once (v.str keeps the box of a short string at
+		// the same address: a table's column names), not per call.
+		t.RawSetH(c.v.str(n), lv)
 	}
 	c.L.Push(t)
 	c.nret++

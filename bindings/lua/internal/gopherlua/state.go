@@ -1606,6 +1606,11 @@ func (ls *LState) NewTable() *LTable {
 	return newLTable(defaultArrayCap, defaultHashCap)
 }
 
+// NumberValue is n as an LValue, boxed as the VM boxes the numbers it
+// computes: small whole numbers shared, others from a block of floats
+// (one allocation per 32 numbers, not one each).
+func (ls *LState) NumberValue(n LNumber) LValue { return ls.alloc.LNumber2I(n) }
+
 func (ls *LState) CreateTable(acap, hcap int) *LTable {
 	return newLTable(acap, hcap)
 }
