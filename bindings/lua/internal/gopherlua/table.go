@@ -40,18 +40,86 @@ func newLTable(acap int, hcap int) *LTable {
 	if acap != 0 {
 		tb.array = make([]LValue, 0, acap)
 	}
-	if hcap != 0 {
+	if hcap > smallKeys {
+		tb.big = true
 		tb.strdict = make(map[string]LValue, hcap)
 		tb.keys = make([]LValue, 0, hcap)
+	} else if hcap != 0 {
+		tb.slots = make([]hslot, 0, hcap)
 	}
 	return tb
 }
 
-// smallKeys is the most keys a table's hash part has before it keeps k2i:
-// up to it, a key's place in keys is found by a scan (no map per table).
+// The hash part (keys that are not array indexes) of a small table is
+// slots: each key and its value in the order the keys came, a key set to
+// nil keeping its slot (and its place, as upstream's keys do), found by a
+// scan. A table that gets more than smallKeys keys moves them to maps
+// (big): strdict, dict, keys in order for Next, and k2i, each key's place.
+
+// smallKeys is the most keys of a table's slots.
 const smallKeys = 8
 
-// addKey notes a key that is not in the table's maps (any more): it is
+// hslot is a key of a small table's hash part and its value (LNil once
+// it is set to nil).
+type hslot struct {
+	k, v LValue
+}
+
+// slotString is the slot of string key key, or -1.
+func (tb *LTable) slotString(key string) int {
+	for i := range tb.slots {
+		if s, ok := tb.slots[i].k.(LString); ok && string(s) == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// slotOf is the slot of key (not a string), or -1.
+func (tb *LTable) slotOf(key LValue) int {
+	for i := range tb.slots {
+		if tb.slots[i].k == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// addSlot adds a new key to a small table, or makes it big when its
+// slots are full; it says whether it did the first.
+func (tb *LTable) addSlot(key, value LValue) bool {
+	if len(tb.slots) < smallKeys {
+		if tb.slots == nil {
+			tb.slots = make([]hslot, 0, 4)
+		}
+		tb.slots = append(tb.slots, hslot{key, value})
+		return true
+	}
+	tb.big = true
+	tb.keys = make([]LValue, 0, 2*smallKeys)
+	for _, sl := range tb.slots {
+		tb.keys = append(tb.keys, sl.k)
+		if sl.v == LNil {
+			tb.deleted = true
+			continue
+		}
+		if ks, ok := sl.k.(LString); ok {
+			if tb.strdict == nil {
+				tb.strdict = make(map[string]LValue, 2*smallKeys)
+			}
+			tb.strdict[string(ks)] = sl.v
+		} else {
+			if tb.dict == nil {
+				tb.dict = make(map[LValue]LValue, smallKeys)
+			}
+			tb.dict[sl.k] = sl.v
+		}
+	}
+	tb.slots = nil
+	return false
+}
+
+// addKey notes a key that is not in a big table's maps (any more): it is
 // appended to keys unless it is already there (set to nil before: a
 // deleted key stays in keys, as upstream's).
 func (tb *LTable) addKey(key LValue) {
@@ -60,8 +128,8 @@ func (tb *LTable) addKey(key LValue) {
 	}
 	if tb.k2i != nil {
 		tb.k2i[key] = len(tb.keys)
-	} else if len(tb.keys) == smallKeys {
-		tb.k2i = make(map[LValue]int, 2*smallKeys)
+	} else if len(tb.keys) >= smallKeys {
+		tb.k2i = make(map[LValue]int, 2*len(tb.keys))
 		for i, k := range tb.keys {
 			tb.k2i[k] = i
 		}
@@ -70,7 +138,7 @@ func (tb *LTable) addKey(key LValue) {
 	tb.keys = append(tb.keys, key)
 }
 
-// keyIndex is key's place in keys, or -1.
+// keyIndex is key's place in a big table's keys, or -1.
 func (tb *LTable) keyIndex(key LValue) int {
 	if tb.k2i != nil {
 		if i, ok := tb.k2i[key]; ok {
@@ -247,6 +315,21 @@ func (tb *LTable) RawSetString(key string, value LValue) {
 // one (a constant's), so that a new key is not boxed again; lkey may be
 // nil.
 func (tb *LTable) rawSetString(key string, lkey LValue, value LValue) {
+	if !tb.big {
+		if i := tb.slotString(key); i >= 0 {
+			tb.slots[i].v = value
+			return
+		}
+		if value == LNil {
+			return
+		}
+		if lkey == nil {
+			lkey = LString(key)
+		}
+		if tb.addSlot(lkey, value) {
+			return
+		}
+	}
 	if value == LNil {
 		if tb.strdict != nil {
 			if _, ok := tb.strdict[key]; ok {
@@ -274,6 +357,15 @@ func (tb *LTable) RawSetH(key LValue, value LValue) {
 	if s, ok := key.(LString); ok {
 		tb.rawSetString(string(s), key, value)
 		return
+	}
+	if !tb.big {
+		if i := tb.slotOf(key); i >= 0 {
+			tb.slots[i].v = value
+			return
+		}
+		if value == LNil || tb.addSlot(key, value) {
+			return
+		}
 	}
 	if value == LNil {
 		if tb.dict != nil {
@@ -309,11 +401,16 @@ func (tb *LTable) RawGet(key LValue) LValue {
 			return tb.array[index]
 		}
 	case LString:
-		if tb.strdict == nil {
-			return LNil
-		}
-		if ret, ok := tb.strdict[string(v)]; ok {
-			return ret
+		return tb.RawGetString(string(v))
+	}
+	return tb.rawGetOther(key)
+}
+
+// rawGetOther is RawGet of a key of the hash part that is not a string.
+func (tb *LTable) rawGetOther(key LValue) LValue {
+	if !tb.big {
+		if i := tb.slotOf(key); i >= 0 {
+			return tb.slots[i].v
 		}
 		return LNil
 	}
@@ -341,29 +438,23 @@ func (tb *LTable) RawGetInt(key int) LValue {
 // RawGet returns an LValue associated with a given key without __index metamethod.
 func (tb *LTable) RawGetH(key LValue) LValue {
 	if s, sok := key.(LString); sok {
-		if tb.strdict == nil {
-			return LNil
-		}
-		if v, vok := tb.strdict[string(s)]; vok {
-			return v
-		}
-		return LNil
+		return tb.RawGetString(string(s))
 	}
-	if tb.dict == nil {
-		return LNil
-	}
-	if v, ok := tb.dict[key]; ok {
-		return v
-	}
-	return LNil
+	return tb.rawGetOther(key)
 }
 
 // RawGetString returns an LValue associated with a given key without __index metamethod.
 func (tb *LTable) RawGetString(key string) LValue {
+	if !tb.big {
+		if i := tb.slotString(key); i >= 0 {
+			return tb.slots[i].v
+		}
+		return LNil
+	}
 	if tb.strdict == nil {
 		return LNil
 	}
-	if v, vok := tb.strdict[string(key)]; vok {
+	if v, vok := tb.strdict[key]; vok {
 		return v
 	}
 	return LNil
@@ -376,6 +467,11 @@ func (tb *LTable) ForEach(cb func(LValue, LValue)) {
 			if v != LNil {
 				cb(LNumber(i+1), v)
 			}
+		}
+	}
+	for _, sl := range tb.slots {
+		if sl.v != LNil {
+			cb(sl.k, sl.v)
 		}
 	}
 	if tb.strdict != nil {
@@ -413,19 +509,33 @@ func (tb *LTable) Next(key LValue) (LValue, LValue) {
 				}
 			}
 			if tb.array == nil || index == len(tb.array) {
-				if (tb.dict == nil || len(tb.dict) == 0) && (tb.strdict == nil || len(tb.strdict) == 0) {
-					return LNil, LNil
-				}
-				key = tb.keys[0]
-				if v := tb.RawGetH(key); v != LNil {
-					return key, v
-				}
+				return tb.nextHash(0)
 			}
 		}
 	}
+	// A key not in the hash part goes on from its second key, as
+	// upstream's k2i lookup (0 for a missing key) did.
+	var i int
+	if tb.big {
+		i = tb.keyIndex(key)
+	} else {
+		i = tb.slotOf(key)
+	}
+	return tb.nextHash(max(i, 0) + 1)
+}
 
-	// A key not in keys starts at 1, as upstream's k2i lookup did.
-	for i := max(tb.keyIndex(key), 0) + 1; i < len(tb.keys); i++ {
+// nextHash is the first key of the hash part from place i on that has a
+// value, and that value.
+func (tb *LTable) nextHash(i int) (LValue, LValue) {
+	if !tb.big {
+		for ; i < len(tb.slots); i++ {
+			if sl := tb.slots[i]; sl.v != LNil {
+				return sl.k, sl.v
+			}
+		}
+		return LNil, LNil
+	}
+	for ; i < len(tb.keys); i++ {
 		key := tb.keys[i]
 		if v := tb.RawGetH(key); v != LNil {
 			return key, v

@@ -14,7 +14,7 @@ import (
 func TestTableKeyOrder(t *testing.T) {
 	rnd := rand.New(rand.NewSource(1))
 	for round := 0; round < 300; round++ {
-		tb := newLTable(0, rnd.Intn(4))
+		tb := newLTable(0, rnd.Intn(2*smallKeys))
 		var order []LValue
 		seen := map[LValue]bool{}
 		vals := map[LValue]LValue{}

@@ -144,12 +144,16 @@ func (nm LNumber) Format(f fmt.State, c rune) {
 type LTable struct {
 	Metatable LValue
 
-	array   []LValue
+	array []LValue
+	// slots is the hash part of a small table (table.go); a big one's
+	// is in dict and strdict, keys are its keys in the order they came
+	// (for Next), k2i each one's place in keys (kept past smallKeys of
+	// them), and deleted says a key was removed from the maps (it stays
+	// in keys).
+	slots   []hslot
+	big     bool
 	dict    map[LValue]LValue
 	strdict map[string]LValue
-	// keys are the hash part's keys in the order they came, for Next;
-	// k2i, each one's place in keys, is kept only past smallKeys of them.
-	// deleted says a key was removed from the maps (it stays in keys).
 	keys    []LValue
 	k2i     map[LValue]int
 	deleted bool
