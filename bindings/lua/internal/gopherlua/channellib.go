@@ -94,6 +94,7 @@ func channelSelect(L *LState) int {
 	pos, recv, rok := reflect.Select(cases)
 
 	if L.ctx != nil && pos == L.GetTop() {
+		L.contextDone()
 		return 0
 	}
 
@@ -154,7 +155,11 @@ func channelReceive(L *LState) int {
 			Chan: rch,
 			Send: reflect.ValueOf(nil),
 		}}
-		_, v, ok = reflect.Select(cases)
+		var pos int
+		pos, v, ok = reflect.Select(cases)
+		if pos == 0 {
+			L.contextDone()
+		}
 	} else {
 		v, ok = rch.Recv()
 	}

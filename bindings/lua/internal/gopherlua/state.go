@@ -1340,7 +1340,8 @@ func (ls *LState) setField(obj LValue, key LValue, value LValue) {
 	for i := 0; i < MaxTableGetLoop; i++ {
 		tb, istable := curobj.(*LTable)
 		if istable {
-			if tb.RawGet(key) != LNil {
+			// No metatable: no __newindex to look for.
+			if tb.Metatable == LNil || tb.RawGet(key) != LNil {
 				ls.RawSet(tb, key, value)
 				return
 			}
@@ -1374,7 +1375,8 @@ func (ls *LState) setFieldString(obj LValue, key string, lkey LValue, value LVal
 	for i := 0; i < MaxTableGetLoop; i++ {
 		tb, istable := curobj.(*LTable)
 		if istable {
-			if tb.RawGetString(key) != LNil {
+			// No metatable: no __newindex to look for.
+			if tb.Metatable == LNil || tb.RawGetString(key) != LNil {
 				tb.rawSetString(key, lkey, value)
 				return
 			}
@@ -2277,6 +2279,15 @@ func (ls *LState) hookContext() {
 	stop := new(atomic.Bool)
 	ls.ctxStop = stop
 	ls.ctxUnhook = context.AfterFunc(ls.ctx, func() { stop.Store(true) })
+}
+
+// contextDone sets ctxStop now, for a function that saw ctx done: the
+// loop stops at its next instruction, as upstream's select on ctx.Done()
+// did, not once AfterFunc's goroutine has run.
+func (ls *LState) contextDone() {
+	if ls.ctxStop != nil {
+		ls.ctxStop.Store(true)
+	}
 }
 
 func (ls *LState) unhookContext() {

@@ -35,19 +35,72 @@ func newLTable(acap int, hcap int) *LTable {
 	if hcap < 0 {
 		hcap = 0
 	}
-	tb := &LTable{}
+	var tb *LTable
+	switch {
+	case hcap == 0:
+		tb = &LTable{}
+	case hcap <= smallKeys:
+		tb = newSmallTable(hcap)
+	default:
+		tb = &LTable{big: &bigHash{
+			strdict: make(map[string]LValue, hcap),
+			keys:    make([]LValue, 0, hcap),
+		}}
+	}
 	tb.Metatable = LNil
 	if acap != 0 {
 		tb.array = make([]LValue, 0, acap)
 	}
-	if hcap > smallKeys {
-		tb.big = true
-		tb.strdict = make(map[string]LValue, hcap)
-		tb.keys = make([]LValue, 0, hcap)
-	} else if hcap != 0 {
-		tb.slots = make([]hslot, 0, hcap)
-	}
 	return tb
+}
+
+// newSmallTable makes a table and room for hcap (1 to smallKeys) slots
+// in one allocation.
+func newSmallTable(hcap int) *LTable {
+	switch {
+	case hcap == 1:
+		p := &struct {
+			t LTable
+			s [1]hslot
+		}{}
+		p.t.slots = p.s[:0]
+		return &p.t
+	case hcap == 2:
+		p := &struct {
+			t LTable
+			s [2]hslot
+		}{}
+		p.t.slots = p.s[:0]
+		return &p.t
+	case hcap == 3:
+		p := &struct {
+			t LTable
+			s [3]hslot
+		}{}
+		p.t.slots = p.s[:0]
+		return &p.t
+	case hcap == 4:
+		p := &struct {
+			t LTable
+			s [4]hslot
+		}{}
+		p.t.slots = p.s[:0]
+		return &p.t
+	case hcap <= 6:
+		p := &struct {
+			t LTable
+			s [6]hslot
+		}{}
+		p.t.slots = p.s[:0]
+		return &p.t
+	default:
+		p := &struct {
+			t LTable
+			s [smallKeys]hslot
+		}{}
+		p.t.slots = p.s[:0]
+		return &p.t
+	}
 }
 
 // The hash part (keys that are not array indexes) of a small table is
@@ -95,24 +148,24 @@ func (tb *LTable) addSlot(key, value LValue) bool {
 		tb.slots = append(tb.slots, hslot{key, value})
 		return true
 	}
-	tb.big = true
-	tb.keys = make([]LValue, 0, 2*smallKeys)
+	tb.big = &bigHash{}
+	tb.big.keys = make([]LValue, 0, 2*smallKeys)
 	for _, sl := range tb.slots {
-		tb.keys = append(tb.keys, sl.k)
+		tb.big.keys = append(tb.big.keys, sl.k)
 		if sl.v == LNil {
-			tb.deleted = true
+			tb.big.deleted = true
 			continue
 		}
 		if ks, ok := sl.k.(LString); ok {
-			if tb.strdict == nil {
-				tb.strdict = make(map[string]LValue, 2*smallKeys)
+			if tb.big.strdict == nil {
+				tb.big.strdict = make(map[string]LValue, 2*smallKeys)
 			}
-			tb.strdict[string(ks)] = sl.v
+			tb.big.strdict[string(ks)] = sl.v
 		} else {
-			if tb.dict == nil {
-				tb.dict = make(map[LValue]LValue, smallKeys)
+			if tb.big.dict == nil {
+				tb.big.dict = make(map[LValue]LValue, smallKeys)
 			}
-			tb.dict[sl.k] = sl.v
+			tb.big.dict[sl.k] = sl.v
 		}
 	}
 	tb.slots = nil
@@ -123,30 +176,30 @@ func (tb *LTable) addSlot(key, value LValue) bool {
 // appended to keys unless it is already there (set to nil before: a
 // deleted key stays in keys, as upstream's).
 func (tb *LTable) addKey(key LValue) {
-	if tb.deleted && tb.keyIndex(key) >= 0 {
+	if tb.big.deleted && tb.keyIndex(key) >= 0 {
 		return
 	}
-	if tb.k2i != nil {
-		tb.k2i[key] = len(tb.keys)
-	} else if len(tb.keys) >= smallKeys {
-		tb.k2i = make(map[LValue]int, 2*len(tb.keys))
-		for i, k := range tb.keys {
-			tb.k2i[k] = i
+	if tb.big.k2i != nil {
+		tb.big.k2i[key] = len(tb.big.keys)
+	} else if len(tb.big.keys) >= smallKeys {
+		tb.big.k2i = make(map[LValue]int, 2*len(tb.big.keys))
+		for i, k := range tb.big.keys {
+			tb.big.k2i[k] = i
 		}
-		tb.k2i[key] = len(tb.keys)
+		tb.big.k2i[key] = len(tb.big.keys)
 	}
-	tb.keys = append(tb.keys, key)
+	tb.big.keys = append(tb.big.keys, key)
 }
 
 // keyIndex is key's place in a big table's keys, or -1.
 func (tb *LTable) keyIndex(key LValue) int {
-	if tb.k2i != nil {
-		if i, ok := tb.k2i[key]; ok {
+	if tb.big.k2i != nil {
+		if i, ok := tb.big.k2i[key]; ok {
 			return i
 		}
 		return -1
 	}
-	for i, k := range tb.keys {
+	for i, k := range tb.big.keys {
 		if k == key {
 			return i
 		}
@@ -315,7 +368,7 @@ func (tb *LTable) RawSetString(key string, value LValue) {
 // one (a constant's), so that a new key is not boxed again; lkey may be
 // nil.
 func (tb *LTable) rawSetString(key string, lkey LValue, value LValue) {
-	if !tb.big {
+	if tb.big == nil {
 		if i := tb.slotString(key); i >= 0 {
 			tb.slots[i].v = value
 			return
@@ -331,20 +384,20 @@ func (tb *LTable) rawSetString(key string, lkey LValue, value LValue) {
 		}
 	}
 	if value == LNil {
-		if tb.strdict != nil {
-			if _, ok := tb.strdict[key]; ok {
-				delete(tb.strdict, key)
-				tb.deleted = true
+		if tb.big.strdict != nil {
+			if _, ok := tb.big.strdict[key]; ok {
+				delete(tb.big.strdict, key)
+				tb.big.deleted = true
 			}
 		}
 		return
 	}
-	if tb.strdict == nil {
-		tb.strdict = make(map[string]LValue, defaultHashCap)
+	if tb.big.strdict == nil {
+		tb.big.strdict = make(map[string]LValue, defaultHashCap)
 	}
-	n := len(tb.strdict)
-	tb.strdict[key] = value
-	if len(tb.strdict) != n {
+	n := len(tb.big.strdict)
+	tb.big.strdict[key] = value
+	if len(tb.big.strdict) != n {
 		if lkey == nil {
 			lkey = LString(key)
 		}
@@ -358,7 +411,7 @@ func (tb *LTable) RawSetH(key LValue, value LValue) {
 		tb.rawSetString(string(s), key, value)
 		return
 	}
-	if !tb.big {
+	if tb.big == nil {
 		if i := tb.slotOf(key); i >= 0 {
 			tb.slots[i].v = value
 			return
@@ -368,20 +421,20 @@ func (tb *LTable) RawSetH(key LValue, value LValue) {
 		}
 	}
 	if value == LNil {
-		if tb.dict != nil {
-			if _, ok := tb.dict[key]; ok {
-				delete(tb.dict, key)
-				tb.deleted = true
+		if tb.big.dict != nil {
+			if _, ok := tb.big.dict[key]; ok {
+				delete(tb.big.dict, key)
+				tb.big.deleted = true
 			}
 		}
 		return
 	}
-	if tb.dict == nil {
-		tb.dict = make(map[LValue]LValue, len(tb.strdict))
+	if tb.big.dict == nil {
+		tb.big.dict = make(map[LValue]LValue, len(tb.big.strdict))
 	}
-	n := len(tb.dict)
-	tb.dict[key] = value
-	if len(tb.dict) != n {
+	n := len(tb.big.dict)
+	tb.big.dict[key] = value
+	if len(tb.big.dict) != n {
 		tb.addKey(key)
 	}
 }
@@ -408,16 +461,16 @@ func (tb *LTable) RawGet(key LValue) LValue {
 
 // rawGetOther is RawGet of a key of the hash part that is not a string.
 func (tb *LTable) rawGetOther(key LValue) LValue {
-	if !tb.big {
+	if tb.big == nil {
 		if i := tb.slotOf(key); i >= 0 {
 			return tb.slots[i].v
 		}
 		return LNil
 	}
-	if tb.dict == nil {
+	if tb.big.dict == nil {
 		return LNil
 	}
-	if v, ok := tb.dict[key]; ok {
+	if v, ok := tb.big.dict[key]; ok {
 		return v
 	}
 	return LNil
@@ -445,16 +498,16 @@ func (tb *LTable) RawGetH(key LValue) LValue {
 
 // RawGetString returns an LValue associated with a given key without __index metamethod.
 func (tb *LTable) RawGetString(key string) LValue {
-	if !tb.big {
+	if tb.big == nil {
 		if i := tb.slotString(key); i >= 0 {
 			return tb.slots[i].v
 		}
 		return LNil
 	}
-	if tb.strdict == nil {
+	if tb.big.strdict == nil {
 		return LNil
 	}
-	if v, vok := tb.strdict[key]; vok {
+	if v, vok := tb.big.strdict[key]; vok {
 		return v
 	}
 	return LNil
@@ -474,15 +527,18 @@ func (tb *LTable) ForEach(cb func(LValue, LValue)) {
 			cb(sl.k, sl.v)
 		}
 	}
-	if tb.strdict != nil {
-		for k, v := range tb.strdict {
+	if tb.big == nil {
+		return
+	}
+	if tb.big.strdict != nil {
+		for k, v := range tb.big.strdict {
 			if v != LNil {
 				cb(LString(k), v)
 			}
 		}
 	}
-	if tb.dict != nil {
-		for k, v := range tb.dict {
+	if tb.big.dict != nil {
+		for k, v := range tb.big.dict {
 			if v != LNil {
 				cb(k, v)
 			}
@@ -516,7 +572,7 @@ func (tb *LTable) Next(key LValue) (LValue, LValue) {
 	// A key not in the hash part goes on from its second key, as
 	// upstream's k2i lookup (0 for a missing key) did.
 	var i int
-	if tb.big {
+	if tb.big != nil {
 		i = tb.keyIndex(key)
 	} else {
 		i = tb.slotOf(key)
@@ -527,7 +583,7 @@ func (tb *LTable) Next(key LValue) (LValue, LValue) {
 // nextHash is the first key of the hash part from place i on that has a
 // value, and that value.
 func (tb *LTable) nextHash(i int) (LValue, LValue) {
-	if !tb.big {
+	if tb.big == nil {
 		for ; i < len(tb.slots); i++ {
 			if sl := tb.slots[i]; sl.v != LNil {
 				return sl.k, sl.v
@@ -535,8 +591,8 @@ func (tb *LTable) nextHash(i int) (LValue, LValue) {
 		}
 		return LNil, LNil
 	}
-	for ; i < len(tb.keys); i++ {
-		key := tb.keys[i]
+	for ; i < len(tb.big.keys); i++ {
+		key := tb.big.keys[i]
 		if v := tb.RawGetH(key); v != LNil {
 			return key, v
 		}

@@ -145,13 +145,17 @@ type LTable struct {
 	Metatable LValue
 
 	array []LValue
-	// slots is the hash part of a small table (table.go); a big one's
-	// is in dict and strdict, keys are its keys in the order they came
-	// (for Next), k2i each one's place in keys (kept past smallKeys of
-	// them), and deleted says a key was removed from the maps (it stays
-	// in keys).
-	slots   []hslot
-	big     bool
+	// slots is the hash part of a small table, big that of a big one
+	// (table.go).
+	slots []hslot
+	big   *bigHash
+}
+
+// bigHash is the hash part of a table past smallKeys keys: upstream's
+// maps; keys are its keys in the order they came (for Next), k2i each
+// one's place in keys (kept past smallKeys of them), and deleted says a
+// key was removed from the maps (it stays in keys).
+type bigHash struct {
 	dict    map[LValue]LValue
 	strdict map[string]LValue
 	keys    []LValue
