@@ -69,11 +69,19 @@ func newResponse(s *Server, c *conn, p *httpRequest) *response {
 func (r *response) emit(b []byte) bool {
 	q := httpOf(r.c)
 	if len(q.queue) > 0 && q.queue[0] == r {
-		ok, _ := r.c.Send(b)
+		ok, _ := r.send(b)
 		return ok
 	}
 	r.buf = append(r.buf, b...)
 	return true
+}
+
+// send queues b on the response's connection. A response is answered on
+// its connection's worker (its handler's VM is that worker's), which
+// writes what its handlers answered itself once their event is handled
+// (conn.sendFrom): no wake-up of the event loop per response.
+func (r *response) send(b []byte) (bool, string) {
+	return r.c.sendFrom(r.c.worker(), nil, b)
 }
 
 // finish marks the response complete and lets the ones behind it out.
@@ -84,7 +92,7 @@ func (r *response) finish() {
 	for len(q.queue) > 0 {
 		h := q.queue[0]
 		if len(h.buf) > 0 {
-			r.c.Send(h.buf)
+			r.send(h.buf)
 			h.buf = nil
 		}
 		if !h.finished {
