@@ -5,6 +5,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -104,4 +108,44 @@ var sqliteExtended = map[int]string{
 	ext(19, 4): "CONSTRAINT_FUNCTION", ext(19, 5): "CONSTRAINT_NOTNULL", ext(19, 6): "CONSTRAINT_PRIMARYKEY",
 	ext(19, 7): "CONSTRAINT_TRIGGER", ext(19, 8): "CONSTRAINT_UNIQUE", ext(19, 9): "CONSTRAINT_VTAB",
 	ext(19, 10): "CONSTRAINT_ROWID", ext(19, 11): "CONSTRAINT_PINNED", ext(19, 12): "CONSTRAINT_DATATYPE",
+}
+
+// sqliteCantOpen is SQLite's primary result code for a database file it
+// cannot open.
+const sqliteCantOpen = 14
+
+// explain adds to a failure to open an SQLite file which file it is and,
+// when it can tell, why: SQLite's own "unable to open database file"
+// names neither. Other failures come back as they are.
+func (p *pool) explain(err error) error {
+	var se *sqlite.Error
+	var ce *script.CodedError
+	if p.driver != sqliteDB || !errors.As(err, &se) || se.Code()&0xff != sqliteCantOpen || !errors.As(err, &ce) {
+		return err
+	}
+	path, ok := strings.CutPrefix(p.shown, "sqlite:")
+	if !ok || path == ":memory:" {
+		return err
+	}
+	why := ""
+	dir := filepath.Dir(path)
+	switch st, serr := os.Stat(dir); {
+	case errors.Is(serr, fs.ErrNotExist):
+		why = fmt.Sprintf(": the folder %s does not exist (SQLite creates the file, not its folder)", dir)
+	case serr != nil:
+		why = fmt.Sprintf(": %v", serr)
+	case !st.IsDir():
+		why = fmt.Sprintf(": %s is not a folder", dir)
+	default:
+		if st, ferr := os.Stat(path); ferr == nil && st.IsDir() {
+			why = ": it is a folder"
+		} else if ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
+			why = fmt.Sprintf(": %v", ferr)
+		} else {
+			why = " (check that the process may read and write it and its folder)"
+		}
+	}
+	out := *ce
+	out.Msg = fmt.Sprintf("%s: %s%s", ce.Msg, p.shown, why)
+	return &out
 }

@@ -308,3 +308,65 @@ console.log("done");
 		})
 	}
 }
+
+// TestSQLiteCannotOpen: a file SQLite cannot open fails the call with the
+// file's DSN and why, not only SQLite's "unable to open database file".
+func TestSQLiteCannotOpen(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no", "such", "folder")
+	notDir := filepath.Join(dir, "plain")
+	if err := os.WriteFile(notDir, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{filepath.Join(missing, "app.db"), "sqlite:" + filepath.Join(missing, "app.db") + ": the folder " + missing + " does not exist"},
+		{filepath.Join(notDir, "app.db"), "sqlite:" + filepath.Join(notDir, "app.db") + ": " + notDir + " is not a folder"},
+		{dir, "sqlite:" + dir + ": it is a folder"},
+	} {
+		db := f.db("sqlite:" + tc.path)
+		_, err := f.await(f.call(db, "exec", "CREATE TABLE t (a)"))
+		if err == nil || !strings.HasPrefix(err.Error(), "sql.exec: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("exec on %s: %v, want a message with %q", tc.path, err, tc.want)
+		}
+		if code, _ := script.ErrorCode(err).(string); !strings.HasPrefix(code, "SQLITE_CANTOPEN") {
+			t.Errorf("exec on %s: code %v, want SQLITE_CANTOPEN", tc.path, script.ErrorCode(err))
+		}
+		_, err = f.await(f.call(db, "transaction", f.inst.Func(func(...script.Value) script.Value { return nil })))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("transaction on %s: %v, want a message with %q", tc.path, err, tc.want)
+		}
+	}
+	if exists(missing) {
+		t.Errorf("opening made the folder %s", missing)
+	}
+}
+
+// TestSQLiteCannotOpenInScripts: the same failure as a script sees it, in
+// both languages: a relative path is the script folder's, and the message
+// names the folder that is missing.
+func TestSQLiteCannotOpenInScripts(t *testing.T) {
+	srcs := map[string]string{"lua": `
+local db = imscript.sql.open("sqlite:missing/app.db")
+db:exec("CREATE TABLE t (a)", function(res, err, code)
+  print("err: " .. tostring(err) .. " code: " .. tostring(code))
+end)
+`, "js": `
+const db = imscript.sql.open("sqlite:missing/app.db");
+db.exec("CREATE TABLE t (a)").then(
+  () => console.log("err: none"),
+  (e) => console.log("err: " + e.message + " code: " + e.code));
+`}
+	for _, lang := range scripttest.Langs {
+		t.Run(lang, func(t *testing.T) {
+			h := scripttest.Start(t, scripttest.Options{Lang: lang, Src: srcs[lang]})
+			out := h.WaitStdout("err: ")
+			missing := filepath.Join(h.Dir, "missing")
+			want := "err: sql.exec: unable to open database file (14): sqlite:" + filepath.Join(missing, "app.db") +
+				": the folder " + missing + " does not exist (SQLite creates the file, not its folder) code: SQLITE_CANTOPEN"
+			if !strings.Contains(out, want) {
+				t.Errorf("got:\n%s\nwant a line:\n%s", out, want)
+			}
+		})
+	}
+}

@@ -112,7 +112,7 @@ func (t *tx) begin(fn script.Callback) {
 	}
 	if err != nil {
 		t.cancel()
-		t.settle(nil, failure("transaction", nil, t.h.inst.Context(), timeout, err))
+		t.settle(nil, t.h.pool.explain(failure("transaction", nil, t.h.inst.Context(), timeout, err)))
 		return
 	}
 	t.sqlTx = sqlTx
