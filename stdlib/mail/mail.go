@@ -231,7 +231,13 @@ func attachments(o *opts.Reader) []attachment {
 			script.Usagef("mail.send: option attachments: item %d: want a table {name=, content=, type=}, got %s", i+1, script.TypeName(v))
 		}
 		a := opts.New(fmt.Sprintf("mail.send: attachment %d", i+1), m, "name", "content", "type")
-		out = append(out, attachment{name: a.Need("name"), typ: a.Str("type", ""), content: a.Bytes("content")})
+		name := a.Need("name")
+		if !a.Has("content") {
+			// A nil content (a read that failed, a misspelt variable) would
+			// otherwise go out as an empty file.
+			script.Usagef("mail.send: attachment %d (%s): option content is required: a string or bytes (\"\" for an empty file)", i+1, name)
+		}
+		out = append(out, attachment{name: name, typ: a.Str("type", ""), content: a.Bytes("content")})
 	}
 	return out
 }

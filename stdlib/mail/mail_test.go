@@ -181,6 +181,7 @@ try("no host", { from = "a@b.c", to = "d@e.f" })
 try("no to", { host = "x", from = "a@b.c" })
 try("tls", { host = "x", from = "a@b.c", to = "d@e.f", tls = "ssl" })
 try("attachment", { host = "x", from = "a@b.c", to = "d@e.f", attachments = { { content = "x" } } })
+try("no content", { host = "x", from = "a@b.c", to = "d@e.f", attachments = { { name = "a.txt", content = "" }, { name = "b.pdf", content = nil } } })
 try("unknown", { host = "x", from = "a@b.c", to = "d@e.f", priority = 1 })
 print("done")
 `, "js": `
@@ -191,6 +192,7 @@ tryIt("no host", { from: "a@b.c", to: "d@e.f" });
 tryIt("no to", { host: "x", from: "a@b.c" });
 tryIt("tls", { host: "x", from: "a@b.c", to: "d@e.f", tls: "ssl" });
 tryIt("attachment", { host: "x", from: "a@b.c", to: "d@e.f", attachments: [{ content: "x" }] });
+tryIt("no content", { host: "x", from: "a@b.c", to: "d@e.f", attachments: [{ name: "a.txt", content: "" }, { name: "b.pdf", content: undefined }] });
 tryIt("unknown", { host: "x", from: "a@b.c", to: "d@e.f", priority: 1 });
 console.log("done");
 `}
@@ -203,6 +205,7 @@ console.log("done");
 				`no to: mail.send: no recipient (set to, cc or bcc)`,
 				`tls: mail.send: option tls: "ssl" is not one of "starttls", "tls", "none"`,
 				`attachment: mail.send: attachment 1: option name is required`,
+				`no content: mail.send: attachment 2 (b.pdf): option content is required: a string or bytes ("" for an empty file)`,
 				`unknown: mail.send: unknown option "priority" (options: attachments, auth, bcc, ca_file, cc, from, headers, helo, host, html, insecure, password, port, reply_to, subject, text, timeout, tls, to, username)`,
 			)
 		})
