@@ -35,9 +35,10 @@ import (
 // timeoutCode is the code of a call that ran out of time.
 const timeoutCode = "timeout"
 
-// failure words err, the failure of operation op run under callCtx (the
-// call's own context, with its timeout) inside parent (the instance's).
-func failure(op string, callCtx, parent context.Context, timeout time.Duration, err error) error {
+// failure words err, the failure of operation op on pool p run under
+// callCtx (the call's own context, with its timeout) inside parent (the
+// instance's).
+func failure(p *pool, op string, callCtx, parent context.Context, timeout time.Duration, err error) error {
 	var ce *script.CodedError
 	if errors.As(err, &ce) {
 		return err
@@ -58,7 +59,11 @@ func failure(op string, callCtx, parent context.Context, timeout time.Duration, 
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
-		return &script.CodedError{Msg: fmt.Sprintf("sql.%s: %s", op, se.Error()), Code: sqliteCodeName(se.Code()), Err: err}
+		msg := fmt.Sprintf("sql.%s: %s", op, se.Error())
+		if se.Code()&0xff == sqliteCantOpen {
+			msg += cantOpen(p.shown)
+		}
+		return &script.CodedError{Msg: msg, Code: sqliteCodeName(se.Code()), Err: err}
 	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, gomysql.ErrInvalidConn) {
 		return &script.CodedError{Msg: fmt.Sprintf("sql.%s: lost the connection to the database (%v)", op, err), Err: err}
@@ -114,38 +119,30 @@ var sqliteExtended = map[int]string{
 // cannot open.
 const sqliteCantOpen = 14
 
-// explain adds to a failure to open an SQLite file which file it is and,
-// when it can tell, why: SQLite's own "unable to open database file"
-// names neither. Other failures come back as they are.
-func (p *pool) explain(err error) error {
-	var se *sqlite.Error
-	var ce *script.CodedError
-	if p.driver != sqliteDB || !errors.As(err, &se) || se.Code()&0xff != sqliteCantOpen || !errors.As(err, &ce) {
-		return err
-	}
-	path, ok := strings.CutPrefix(p.shown, "sqlite:")
+// cantOpen is what a failure to open an SQLite file adds to SQLite's own
+// "unable to open database file", which names neither the file nor why:
+// the DSN shown and, when it can tell, the reason.
+func cantOpen(shown string) string {
+	path, ok := strings.CutPrefix(shown, "sqlite:")
 	if !ok || path == ":memory:" {
-		return err
+		return ""
 	}
-	why := ""
 	dir := filepath.Dir(path)
-	switch st, serr := os.Stat(dir); {
-	case errors.Is(serr, fs.ErrNotExist):
-		why = fmt.Sprintf(": the folder %s does not exist (SQLite creates the file, not its folder)", dir)
-	case serr != nil:
-		why = fmt.Sprintf(": %v", serr)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf(": %s: the folder %s does not exist (SQLite creates the file, not its folder)", shown, dir)
+	case err != nil:
+		return fmt.Sprintf(": %s: %v", shown, err)
 	case !st.IsDir():
-		why = fmt.Sprintf(": %s is not a folder", dir)
-	default:
-		if st, ferr := os.Stat(path); ferr == nil && st.IsDir() {
-			why = ": it is a folder"
-		} else if ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
-			why = fmt.Sprintf(": %v", ferr)
-		} else {
-			why = " (check that the process may read and write it and its folder)"
-		}
+		return fmt.Sprintf(": %s: %s is not a folder", shown, dir)
 	}
-	out := *ce
-	out.Msg = fmt.Sprintf("%s: %s%s", ce.Msg, p.shown, why)
-	return &out
+	st, err = os.Stat(path)
+	switch {
+	case err == nil && st.IsDir():
+		return fmt.Sprintf(": %s: it is a folder", shown)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf(": %s: %v", shown, err)
+	}
+	return fmt.Sprintf(": %s (check that the process may read and write it and its folder)", shown)
 }

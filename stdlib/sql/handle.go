@@ -142,7 +142,7 @@ func run(parent context.Context, p *pool, q queryer, timeout time.Duration, st s
 	defer cancel()
 	v, err := runStatement(ctx, p.driver, q, st)
 	if err != nil {
-		return nil, p.explain(failure(st.op.String(), ctx, parent, timeout, err))
+		return nil, failure(p, st.op.String(), ctx, parent, timeout, err)
 	}
 	return v, nil
 }

@@ -112,7 +112,7 @@ func (t *tx) begin(fn script.Callback) {
 	}
 	if err != nil {
 		t.cancel()
-		t.settle(nil, t.h.pool.explain(failure("transaction", nil, t.h.inst.Context(), timeout, err)))
+		t.settle(nil, failure(t.h.pool, "transaction", nil, t.h.inst.Context(), timeout, err))
 		return
 	}
 	t.sqlTx = sqlTx
@@ -169,7 +169,7 @@ func (t *tx) maybeEnd() {
 		defer t.cancel()
 		if fnErr == nil && stmtErr == nil {
 			if err := t.sqlTx.Commit(); err != nil {
-				t.settle(nil, failure("transaction", nil, t.h.inst.Context(), 0, fmt.Errorf("commit: %w", err)))
+				t.settle(nil, failure(t.h.pool, "transaction", nil, t.h.inst.Context(), 0, fmt.Errorf("commit: %w", err)))
 				return
 			}
 			t.settle(result, nil)
