@@ -135,17 +135,17 @@ func cliConnect(c script.Call) {
 		c.Fail("already connected")
 		return
 	}
-	if c.NArgs() > 0 && c.Arg(0) != nil {
+	if !c.Absent(0) {
 		cli.host = c.Str(0, "host")
 	}
-	if c.NArgs() > 1 && c.Arg(1) != nil {
+	if !c.Absent(1) {
 		p := c.Int(1, "port")
 		if p < 0 || p > 65535 {
 			script.Usagef("bad argument #2 (port): %d is out of range 1..65535", p)
 		}
 		cli.port = int(p)
 	}
-	if c.NArgs() > 2 && c.Arg(2) != nil {
+	if !c.Absent(2) {
 		cli.timeout = clientSeconds(c.Float(2, "timeout"))
 	}
 	if cli.port <= 0 {

@@ -46,7 +46,7 @@ func (r *response) chain(c script.Call, method, failure string) {
 		r.srv.host.log.Warn("res."+method+" ignored: "+failure, "worker", instOf(c).WorkerID(),
 			"server", r.srv.addr(), "fd", r.c.id)
 	}
-	c.Return(r.obj)
+	c.ReturnSelf()
 }
 
 // statusArg reads argument i, named name, as a status code.
@@ -153,7 +153,7 @@ func resJSON(c script.Call) {
 	r := resSelf(c)
 	v := c.Arg(0)
 	code := 0
-	if c.NArgs() > 1 && c.Arg(1) != nil {
+	if !c.Absent(1) {
 		code = statusArg(c, 1, "status", "res.json")
 	}
 	body, err := encodeJSON(v)
@@ -198,7 +198,7 @@ func resWrite(c script.Call) {
 func resSend(c script.Call) {
 	r := resSelf(c)
 	var body []byte
-	if c.NArgs() > 0 && c.Arg(0) != nil {
+	if !c.Absent(0) {
 		body = c.Bytes(0, "body")
 	}
 	if r.finished {

@@ -22,7 +22,7 @@ func srvTask(c script.Call) {
 	s := self(c)
 	data := taskData(c, 0)
 	var cb script.Callback
-	if c.NArgs() > 1 && c.Arg(1) != nil {
+	if !c.Absent(1) {
 		cb = c.Func(1, "callback")
 	}
 	inst := instOf(c)

@@ -61,6 +61,13 @@ type httpConn struct {
 type httpRequest struct {
 	httpwire.Request
 	seq uint64
+
+	// The req and res a request handler gets, allocated with the request
+	// (run): one allocation per request on this path, not five.
+	req    request
+	res    response
+	reqObj script.Object
+	resObj script.Object
 }
 
 // input parses requests; after an upgrade it hands the rest to the
@@ -164,13 +171,15 @@ func httpOf(c *conn) *httpConn { return c.http }
 // promise rejects later.
 func (p *httpRequest) run(w *worker, ev *event) {
 	s, c := ev.srv, ev.conn
-	res := newResponse(s, c, p)
+	res := &p.res
+	initResponse(res, &p.resObj, s, c, p)
 	if s.serveStatic(res, &p.Request) {
 		return
 	}
 	inst := w.inst
 	inst.owe(res)
-	req := &request{srv: s, c: c, p: p, res: res}
+	req := &p.req
+	*req = request{srv: s, c: c, p: p, res: res}
 	st := w.cur
 	prev := st.res
 	st.res = res
@@ -199,13 +208,16 @@ func (p *httpRequest) run(w *worker, ev *event) {
 // methods, else 404.
 func (p *httpRequest) dispatch(w *worker, inst *instance, req *request) (ran bool, what string, v script.Value, err error) {
 	s, res := req.srv, req.res
-	reqObj := &script.Object{Type: requestType, Data: req}
+	reqObj := &p.reqObj
+	*reqObj = script.Object{Type: requestType, Data: req}
 	if rt := routerOf(inst, s); rt != nil {
 		r, params, allow := rt.match(p.Method(), p.EscapedPath())
 		switch {
 		case r != nil:
 			req.params = params
-			v, err = w.callHandler(inst, r.fn, hRequest, r.what, reqObj, res.obj)
+			a := append(w.args(), reqObj, res.obj)
+			v, err = w.callHandler(inst, r.fn, hRequest, r.what, a...)
+			w.endArgs(a)
 			return true, r.what, v, err
 		case len(allow) > 0:
 			res.setHeader("Allow", strings.Join(allow, ", "))
@@ -213,7 +225,9 @@ func (p *httpRequest) dispatch(w *worker, inst *instance, req *request) (ran boo
 			return false, "", nil, nil
 		}
 	}
-	ran, v, err = w.fireValue(s, hRequest, reqObj, res.obj)
+	a := append(w.args(), reqObj, res.obj)
+	ran, v, err = w.fireValue(s, hRequest, a...)
+	w.endArgs(a)
 	if !ran {
 		res.fail(http.StatusNotFound)
 	}

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"mime"
@@ -44,6 +43,7 @@ type response struct {
 	reason    string
 	statusSet bool     // the script called res:status (a WebSocket handshake refuses)
 	hdr       []string // name, value pairs as the script set them
+	hdrBuf    [4]string
 	cookies   []string
 	hasCT     bool
 	started   bool
@@ -54,25 +54,38 @@ type response struct {
 
 // newResponse queues a response slot for request p on its connection.
 func newResponse(s *Server, c *conn, p *httpRequest) *response {
-	r := &response{c: c, srv: s, status: 200, keepAlive: p != nil && p.KeepAlive}
+	r := new(response)
+	initResponse(r, new(script.Object), s, c, p)
+	return r
+}
+
+// initResponse is newResponse into r, with obj as its script object: a
+// request's own (httpRequest.run) needs no allocation of its own. Its
+// first two headers need none either (hdrBuf).
+func initResponse(r *response, obj *script.Object, s *Server, c *conn, p *httpRequest) {
+	*r = response{c: c, srv: s, status: 200, keepAlive: p != nil && p.KeepAlive}
 	if p != nil {
 		r.head = p.Method() == http.MethodHead
 		r.http10 = !p.ProtoAtLeast(1, 1)
 	}
-	r.obj = &script.Object{Type: responseType, Data: r}
+	r.hdr = r.hdrBuf[:0]
+	*obj = script.Object{Type: responseType, Data: r}
+	r.obj = obj
 	h := httpOf(c)
 	h.queue = append(h.queue, r)
-	return r
 }
 
 // emit writes bytes of this response, or holds them until it heads the line.
-func (r *response) emit(b []byte) bool {
+func (r *response) emit(b []byte) bool { return r.emit2(nil, b) }
+
+// emit2 is emit of head and then b, copied in one go.
+func (r *response) emit2(head, b []byte) bool {
 	q := httpOf(r.c)
 	if len(q.queue) > 0 && q.queue[0] == r {
-		ok, _ := r.send(b)
+		ok, _ := r.c.sendFrom(r.c.worker(), head, b)
 		return ok
 	}
-	r.buf = append(r.buf, b...)
+	r.buf = append(append(r.buf, head...), b...)
 	return true
 }
 
@@ -129,9 +142,9 @@ func httpDate() string {
 	return d.text
 }
 
-// headerBytes renders the status line and headers. bodyLen < 0 means a
-// streamed body (chunked on HTTP/1.1).
-func (r *response) headerBytes(bodyLen int) []byte {
+// appendHead renders the status line and headers after dst. bodyLen < 0
+// means a streamed body (chunked on HTTP/1.1).
+func (r *response) appendHead(b []byte, bodyLen int) []byte {
 	reason := r.reason
 	if reason == "" {
 		reason = http.StatusText(r.status)
@@ -139,45 +152,53 @@ func (r *response) headerBytes(bodyLen int) []byte {
 			reason = "Status"
 		}
 	}
-	var b bytes.Buffer
-	b.Grow(160 + 32*len(r.hdr)/2)
-	b.WriteString("HTTP/1.1 ")
-	b.WriteString(strconv.Itoa(r.status))
-	b.WriteByte(' ')
-	b.WriteString(reason)
-	b.WriteString("\r\nServer: imscript\r\nDate: ")
-	b.WriteString(httpDate())
-	b.WriteString("\r\n")
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(r.status), 10)
+	b = append(b, ' ')
+	b = append(b, reason...)
+	b = append(b, "\r\nServer: imscript\r\nDate: "...)
+	b = append(b, httpDate()...)
+	b = append(b, "\r\n"...)
 	if !r.hasCT && r.status != 101 && r.status != 204 && r.status != 304 {
-		b.WriteString("Content-Type: text/html; charset=utf-8\r\n")
+		b = append(b, "Content-Type: text/html; charset=utf-8\r\n"...)
 	}
 	switch {
 	case r.status == 101 || r.status == 204 || r.status == 304:
 	case bodyLen >= 0:
-		b.WriteString("Content-Length: ")
-		b.WriteString(strconv.Itoa(bodyLen))
-		b.WriteString("\r\n")
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(bodyLen), 10)
+		b = append(b, "\r\n"...)
 	case r.chunked:
-		b.WriteString("Transfer-Encoding: chunked\r\n")
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
 	if !r.keepAlive {
-		b.WriteString("Connection: close\r\n")
+		b = append(b, "Connection: close\r\n"...)
 	} else if r.http10 {
-		b.WriteString("Connection: keep-alive\r\n")
+		b = append(b, "Connection: keep-alive\r\n"...)
 	}
 	for i := 0; i+1 < len(r.hdr); i += 2 {
-		b.WriteString(r.hdr[i])
-		b.WriteString(": ")
-		b.WriteString(r.hdr[i+1])
-		b.WriteString("\r\n")
+		b = append(b, r.hdr[i]...)
+		b = append(b, ": "...)
+		b = append(b, r.hdr[i+1]...)
+		b = append(b, "\r\n"...)
 	}
 	for _, ck := range r.cookies {
-		b.WriteString("Set-Cookie: ")
-		b.WriteString(ck)
-		b.WriteString("\r\n")
+		b = append(b, "Set-Cookie: "...)
+		b = append(b, ck...)
+		b = append(b, "\r\n"...)
 	}
-	b.WriteString("\r\n")
-	return b.Bytes()
+	return append(b, "\r\n"...)
+}
+
+// emitHead renders the head into the worker's scratch buffer and emits it
+// with body (which may be nil): both are copied on the way out, so the
+// scratch is the worker's again after the call.
+func (r *response) emitHead(bodyLen int, body []byte) bool {
+	w := r.c.worker()
+	head := r.appendHead(w.scratch[:0], bodyLen)
+	ok := r.emit2(head, body)
+	w.scratch = head[:0]
+	return ok
 }
 
 // end sends body and finishes the response.
@@ -188,11 +209,11 @@ func (r *response) end(body []byte) bool {
 	ok := true
 	if !r.started {
 		r.started = true
-		out := r.headerBytes(len(body))
-		if !r.head {
-			out = append(out, body...)
+		if r.head {
+			ok = r.emitHead(len(body), nil)
+		} else {
+			ok = r.emitHead(len(body), body)
 		}
-		ok = r.emit(out)
 	} else if !r.head {
 		if r.chunked {
 			var b []byte
@@ -234,7 +255,7 @@ func (r *response) write(chunk []byte) bool {
 		} else {
 			r.chunked = true
 		}
-		if !r.emit(r.headerBytes(-1)) {
+		if !r.emitHead(-1, nil) {
 			return false
 		}
 	}

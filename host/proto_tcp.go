@@ -60,7 +60,9 @@ func (tcpConn) gone(*conn) {}
 type tcpPackage struct{}
 
 func (tcpPackage) run(w *worker, ev *event) {
-	w.fire(ev.srv, hReceive, ev.srv.obj, ev.conn.idv(), ev.data)
+	a := append(w.args(), ev.srv.obj, ev.conn.idv(), ev.data)
+	w.fire(ev.srv, hReceive, a...)
+	w.endArgs(a)
 }
 
 // newFramer is the framer a server's (or a client's) settings ask for.

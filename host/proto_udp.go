@@ -80,7 +80,9 @@ type datagram struct{ from netip.AddrPort }
 
 func (d datagram) run(w *worker, ev *event) {
 	addr := script.Map{"address": d.from.Addr().Unmap().String(), "port": int64(d.from.Port())}
-	w.fire(ev.srv, hPacket, ev.srv.obj, ev.data, addr)
+	a := append(w.args(), ev.srv.obj, ev.data, addr)
+	w.fire(ev.srv, hPacket, a...)
+	w.endArgs(a)
 }
 
 // sendTo sends one datagram from the server's socket (srv:sendto).

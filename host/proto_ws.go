@@ -482,7 +482,9 @@ func (u wsMessage) run(w *worker, ev *event) {
 	if ws := wsOf(ev.conn); ws == nil || !ws.open.Load() {
 		return
 	}
-	w.fire(ev.srv, hMessage, ev.srv.obj, &newMessageFrame(ev.conn, wsframe.Op(u), ev.data).obj)
+	a := append(w.args(), ev.srv.obj, &newMessageFrame(ev.conn, wsframe.Op(u), ev.data).obj)
+	w.fire(ev.srv, hMessage, a...)
+	w.endArgs(a)
 }
 
 // earlyPing is a ping read before the connection was marked open: the

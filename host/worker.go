@@ -39,9 +39,13 @@ var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "work
 type worker struct {
 	id   int
 	host *Host
-	lang script.Language
-	q    *queue
-	inst *instance
+	// scratch is where an HTTP response's head is rendered before it is
+	// copied out (response.emitHead): the worker's, reused.
+	scratch []byte
+	argv    []script.Value // args
+	lang    script.Language
+	q       *queue
+	inst    *instance
 	// until, when set, is the worker's stop condition, checked between
 	// events: a spawned script's worker ends when the child exits or is
 	// killed. Host workers run until stop.
@@ -273,6 +277,22 @@ func (w *worker) swap(inst *instance) {
 		w.fire(s, hWorkerStart, s.obj, int64(w.id))
 	}
 	inst.runPending()
+}
+
+// args lends the worker's argument list to one handler call on a hot
+// path (a request, a package, a message): fire's variadic list would be
+// allocated for every call, since it reaches the VM through an interface.
+// A call made while the list is lent (a handler's Go function firing
+// another handler) gets a list of its own. endArgs gives it back.
+func (w *worker) args() []script.Value {
+	a := w.argv
+	w.argv = nil
+	return a[:0]
+}
+
+func (w *worker) endArgs(a []script.Value) {
+	clear(a)
+	w.argv = a[:0]
 }
 
 // fire calls the current instance's handler of server s, if any.

@@ -27,6 +27,9 @@ type Call interface {
 	NArgs() int
 	// Arg returns argument i converted to a neutral value (nil when absent).
 	Arg(i int) Value
+	// Absent reports whether argument i is missing or nil (Lua) / null or
+	// undefined (JS), without converting it as Arg does.
+	Absent(i int) bool
 	Int(i int, name string) int64
 	OptInt(i int, name string, def int64) int64
 	Float(i int, name string) float64
@@ -55,6 +58,9 @@ type Call interface {
 	// Return sets the results of the call (Lua: multiple values; JS: the
 	// first one).
 	Return(vals ...Value)
+	// ReturnSelf returns the receiver, the script's own value of it (a
+	// method that chains: res:status(404):json{...}).
+	ReturnSelf()
 	ReturnInt(n int64)
 	ReturnFloat(f float64)
 	ReturnBool(b bool)

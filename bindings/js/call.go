@@ -15,6 +15,7 @@ type call struct {
 	v    *vm
 	args []goja.Value
 	self *script.Object
+	this goja.Value // the receiver as JS sees it (methods)
 	ret  goja.Value
 }
 
@@ -27,10 +28,10 @@ func (v *vm) function(fn script.Function, method bool) func(goja.FunctionCall) g
 		}
 		c := v.calls[v.depth]
 		v.depth++
-		c.args, c.self, c.ret = fc.Arguments, nil, nil
+		c.args, c.self, c.this, c.ret = fc.Arguments, nil, nil, nil
 		defer func() {
 			v.depth--
-			c.args = nil
+			c.args, c.this = nil, nil
 			if r := recover(); r != nil {
 				if ue, ok := r.(*script.UsageError); ok {
 					panic(v.rt.NewTypeError(ue.Msg))
@@ -46,7 +47,7 @@ func (v *vm) function(fn script.Function, method bool) func(goja.FunctionCall) g
 			}
 		}()
 		if method {
-			c.self = v.receiver(fc.This)
+			c.self, c.this = v.receiver(fc.This), fc.This
 			if c.self == nil {
 				script.Usagef("method called without its object: use obj.method(...)")
 			}
@@ -73,6 +74,8 @@ func (c *call) get(i int) goja.Value {
 func absent(v goja.Value) bool { return v == nil || goja.IsUndefined(v) || goja.IsNull(v) }
 
 func (c *call) Arg(i int) script.Value { return c.v.fromJS(c.get(i), 0) }
+
+func (c *call) Absent(i int) bool { return absent(c.get(i)) }
 
 func (c *call) typeName(v goja.Value) string {
 	if absent(v) {
@@ -242,6 +245,13 @@ func (c *call) OptTable(i int, name string) script.Map {
 func (c *call) Return(vals ...script.Value) {
 	if len(vals) > 0 && c.ret == nil {
 		c.ret = c.v.toJS(vals[0], 0)
+	}
+}
+
+// ReturnSelf returns `this`: the receiver's own object, not a second one.
+func (c *call) ReturnSelf() {
+	if c.ret == nil && c.this != nil {
+		c.ret = c.this
 	}
 }
 

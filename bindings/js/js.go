@@ -100,9 +100,14 @@ type vm struct {
 	isView goja.Callable
 	// iterProtoObj is %IteratorPrototype%, for host iterators.
 	iterProtoObj *goja.Object
-	// lastThis and lastHost remember the last method receiver.
+	// lastThis and lastHost remember the last method receiver; madeThis
+	// and madeHost the transient object made last (a request's res, the
+	// next receiver), without taking lastThis's place (a server whose
+	// methods each message's handler calls).
 	lastThis *goja.Object
 	lastHost *script.Object
+	madeThis *goja.Object
+	madeHost *script.Object
 
 	calls []*call
 	cells []script.Cell // RowCall.Cells

@@ -216,6 +216,10 @@ func (v *vm) object(o *script.Object) *goja.Object {
 	}
 	if !o.Type.Transient {
 		v.objects[o] = jo
+	} else {
+		// A transient object (a request's res) is made to be called on
+		// next: the receiver cache then needs no Export (which allocates).
+		v.madeThis, v.madeHost = jo, o
 	}
 	return jo
 }
@@ -230,6 +234,9 @@ func (v *vm) receiver(this goja.Value) *script.Object {
 	}
 	if o == v.lastThis {
 		return v.lastHost
+	}
+	if o == v.madeThis {
+		return v.madeHost
 	}
 	ho := hostOf(o)
 	if ho != nil {

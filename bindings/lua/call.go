@@ -79,6 +79,8 @@ func (c *call) Arg(i int) script.Value {
 	return v
 }
 
+func (c *call) Absent(i int) bool { return c.get(i) == lua.LNil }
+
 func (c *call) bad(i int, name, want string) {
 	script.Usagef("bad argument #%d (%s): %s expected, got %s", i+1, name, want, c.get(i).Type().String())
 }
@@ -212,6 +214,17 @@ func (c *call) Return(vals ...script.Value) {
 		c.L.Push(c.v.toLua(v, 0))
 	}
 	c.nret += len(vals)
+}
+
+// ReturnSelf pushes the receiver's own userdata (stack index 1): no
+// second userdata for the same object.
+func (c *call) ReturnSelf() {
+	if c.self == nil {
+		c.L.Push(lua.LNil)
+	} else {
+		c.L.Push(c.L.Get(1))
+	}
+	c.nret++
 }
 
 func (c *call) ReturnInt(n int64) {

@@ -18,6 +18,8 @@ func (c *fakeCall) Instance() script.Instance { return c.inst }
 func (c *fakeCall) Self() *script.Object      { return c.self }
 func (c *fakeCall) NArgs() int                { return len(c.args) }
 
+func (c *fakeCall) Absent(i int) bool { return c.Arg(i) == nil }
+
 func (c *fakeCall) Arg(i int) script.Value {
 	if i < len(c.args) {
 		return c.args[i]
@@ -151,6 +153,7 @@ func (c *fakeCall) Fields(i int, name string, names []string, vals []script.Valu
 }
 
 func (c *fakeCall) Return(vals ...script.Value) { c.res.Values = append(c.res.Values, vals...) }
+func (c *fakeCall) ReturnSelf()                 { c.Return(c.self) }
 func (c *fakeCall) ReturnInt(n int64)           { c.Return(n) }
 func (c *fakeCall) ReturnFloat(f float64)       { c.Return(f) }
 func (c *fakeCall) ReturnBool(b bool)           { c.Return(b) }

@@ -360,7 +360,7 @@ func procOn(c script.Call) {
 func procKill(c script.Call) {
 	p := procSelf(c)
 	sig := syscall.SIGTERM
-	if c.NArgs() > 0 && c.Arg(0) != nil {
+	if !c.Absent(0) {
 		sig = parseSignal(c.Arg(0))
 	}
 	p.waitedMu.Lock()

@@ -225,7 +225,7 @@ func wsSend(c script.Call) {
 	cl := self(c)
 	data := c.Bytes(0, "data")
 	kind := ""
-	if c.NArgs() > 1 && c.Arg(1) != nil {
+	if !c.Absent(1) {
 		kind = c.Str(1, "opcode")
 	} else if _, isBytes := c.Arg(0).([]byte); isBytes {
 		kind = "binary"

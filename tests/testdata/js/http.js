@@ -6,6 +6,8 @@
 //   /headers    a custom header and two cookies (one with every attribute)
 //   /redirect   redirect to /target (?code= when given)
 //   /target     "target reached"
+//   /chain      status 202, a header and a cookie set in one chain; "same"
+//               when the chain's result is res itself
 //   /chunked    a chunked response: three write()s, then send("!")
 //   /stream     write("first "), and 100 ms later write("second ") and send("last")
 //   /slow       answers "slow <id>" after ?ms= (default 300) milliseconds
@@ -127,6 +129,11 @@ routes["/redirect"] = (req, res) => {
 
 routes["/target"] = (req, res) => {
   res.end("target reached"); // JS's alias of send
+};
+
+routes["/chain"] = (req, res) => {
+  const r = res.status(202).header("X-Chain", "1").cookie("chained", "1");
+  res.send(r === res ? "same" : "different");
 };
 
 routes["/chunked"] = (req, res) => {
