@@ -180,6 +180,7 @@ func (p *httpRequest) run(w *worker, ev *event) {
 	inst.owe(res)
 	req := &p.req
 	*req = request{srv: s, c: c, p: p, res: res}
+	p.reqObj = script.Object{Type: requestType, Data: req}
 	st := w.cur
 	prev := st.res
 	st.res = res
@@ -209,15 +210,12 @@ func (p *httpRequest) run(w *worker, ev *event) {
 func (p *httpRequest) dispatch(w *worker, inst *instance, req *request) (ran bool, what string, v script.Value, err error) {
 	s, res := req.srv, req.res
 	reqObj := &p.reqObj
-	*reqObj = script.Object{Type: requestType, Data: req}
 	if rt := routerOf(inst, s); rt != nil {
 		r, params, allow := rt.match(p.Method(), p.EscapedPath())
 		switch {
 		case r != nil:
 			req.params = params
-			a := append(w.args(), reqObj, res.obj)
-			v, err = w.callHandler(inst, r.fn, hRequest, r.what, a...)
-			w.endArgs(a)
+			v, err = w.callHandler(inst, r.fn, hRequest, r.what, reqObj, res.obj)
 			return true, r.what, v, err
 		case len(allow) > 0:
 			res.setHeader("Allow", strings.Join(allow, ", "))
@@ -225,9 +223,7 @@ func (p *httpRequest) dispatch(w *worker, inst *instance, req *request) (ran boo
 			return false, "", nil, nil
 		}
 	}
-	a := append(w.args(), reqObj, res.obj)
-	ran, v, err = w.fireValue(s, hRequest, a...)
-	w.endArgs(a)
+	ran, v, err = w.fireValue(s, hRequest, reqObj, res.obj)
 	if !ran {
 		res.fail(http.StatusNotFound)
 	}

@@ -82,19 +82,20 @@ func (r *response) emit(b []byte) bool { return r.emit2(nil, b) }
 func (r *response) emit2(head, b []byte) bool {
 	q := httpOf(r.c)
 	if len(q.queue) > 0 && q.queue[0] == r {
-		ok, _ := r.c.sendFrom(r.c.worker(), head, b)
+		ok, _ := r.send(head, b)
 		return ok
 	}
 	r.buf = append(append(r.buf, head...), b...)
 	return true
 }
 
-// send queues b on the response's connection. A response is answered on
-// its connection's worker (its handler's VM is that worker's), which
-// writes what its handlers answered itself once their event is handled
-// (conn.sendFrom): no wake-up of the event loop per response.
-func (r *response) send(b []byte) (bool, string) {
-	return r.c.sendFrom(r.c.worker(), nil, b)
+// send queues head and then b on the response's connection. A response
+// is answered on its connection's worker (its handler's VM is that
+// worker's), which writes what its handlers answered itself once their
+// event is handled (conn.sendFrom): no wake-up of the event loop per
+// response.
+func (r *response) send(head, b []byte) (bool, string) {
+	return r.c.sendFrom(r.c.worker(), head, b)
 }
 
 // finish marks the response complete and lets the ones behind it out.
@@ -105,7 +106,7 @@ func (r *response) finish() {
 	for len(q.queue) > 0 {
 		h := q.queue[0]
 		if len(h.buf) > 0 {
-			r.send(h.buf)
+			r.send(nil, h.buf)
 			h.buf = nil
 		}
 		if !h.finished {

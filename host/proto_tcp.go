@@ -60,9 +60,7 @@ func (tcpConn) gone(*conn) {}
 type tcpPackage struct{}
 
 func (tcpPackage) run(w *worker, ev *event) {
-	a := append(w.args(), ev.srv.obj, ev.conn.idv(), ev.data)
-	w.fire(ev.srv, hReceive, a...)
-	w.endArgs(a)
+	w.fire(ev.srv, hReceive, ev.srv.obj, ev.conn.idv(), ev.data)
 }
 
 // newFramer is the framer a server's (or a client's) settings ask for.

@@ -80,9 +80,7 @@ type datagram struct{ from netip.AddrPort }
 
 func (d datagram) run(w *worker, ev *event) {
 	addr := script.Map{"address": d.from.Addr().Unmap().String(), "port": int64(d.from.Port())}
-	a := append(w.args(), ev.srv.obj, ev.data, addr)
-	w.fire(ev.srv, hPacket, a...)
-	w.endArgs(a)
+	w.fire(ev.srv, hPacket, ev.srv.obj, ev.data, addr)
 }
 
 // sendTo sends one datagram from the server's socket (srv:sendto).

@@ -482,9 +482,7 @@ func (u wsMessage) run(w *worker, ev *event) {
 	if ws := wsOf(ev.conn); ws == nil || !ws.open.Load() {
 		return
 	}
-	a := append(w.args(), ev.srv.obj, &newMessageFrame(ev.conn, wsframe.Op(u), ev.data).obj)
-	w.fire(ev.srv, hMessage, a...)
-	w.endArgs(a)
+	w.fire(ev.srv, hMessage, ev.srv.obj, &newMessageFrame(ev.conn, wsframe.Op(u), ev.data).obj)
 }
 
 // earlyPing is a ping read before the connection was marked open: the

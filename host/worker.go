@@ -39,13 +39,13 @@ var handlerNames = [numHandlers]string{"start", "shutdown", "workerStart", "work
 type worker struct {
 	id   int
 	host *Host
+	lang script.Language
+	q    *queue
+	inst *instance
 	// scratch is where an HTTP response's head is rendered before it is
 	// copied out (response.emitHead): the worker's, reused.
 	scratch []byte
 	argv    []script.Value // args
-	lang    script.Language
-	q       *queue
-	inst    *instance
 	// until, when set, is the worker's stop condition, checked between
 	// events: a spawned script's worker ends when the child exits or is
 	// killed. Host workers run until stop.
@@ -279,11 +279,9 @@ func (w *worker) swap(inst *instance) {
 	inst.runPending()
 }
 
-// args lends the worker's argument list to one handler call on a hot
-// path (a request, a package, a message): fire's variadic list would be
-// allocated for every call, since it reaches the VM through an interface.
-// A call made while the list is lent (a handler's Go function firing
-// another handler) gets a list of its own. endArgs gives it back.
+// args lends the worker's argument list to one handler call (callErr). A
+// call made while the list is lent (a handler's Go function firing another
+// handler) gets a list of its own. endArgs gives it back.
 func (w *worker) args() []script.Value {
 	a := w.argv
 	w.argv = nil
@@ -425,7 +423,13 @@ func (w *worker) callErr(inst *instance, fn script.Callback, slot int, what stri
 	}
 	prevHandler := w.handler
 	w.handler = what
-	v, err := vm.Call(fn, args...)
+	// The VM gets the worker's own list, not args: args then does not
+	// escape, so the variadic lists of fire and its callers stay on the
+	// stack (one allocation per handler call otherwise, since the list
+	// reaches the VM through an interface).
+	a := append(w.args(), args...)
+	v, err := vm.Call(fn, a...)
+	w.endArgs(a)
 	w.handler = prevHandler
 	if observed {
 		var d time.Duration
