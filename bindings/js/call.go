@@ -5,7 +5,7 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/dop251/goja"
+	"github.com/imscript/imscript/bindings/js/internal/goja"
 
 	"github.com/imscript/imscript/script"
 )

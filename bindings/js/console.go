@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dop251/goja"
+	"github.com/imscript/imscript/bindings/js/internal/goja"
 
 	"github.com/imscript/imscript/script"
 )

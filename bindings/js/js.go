@@ -18,10 +18,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dop251/goja"
-	"github.com/dop251/goja_nodejs/buffer"
-	"github.com/dop251/goja_nodejs/require"
-	"github.com/dop251/goja_nodejs/url"
+	"github.com/imscript/imscript/bindings/js/internal/goja"
+	"github.com/imscript/imscript/bindings/js/internal/gojanode/buffer"
+	"github.com/imscript/imscript/bindings/js/internal/gojanode/require"
+	"github.com/imscript/imscript/bindings/js/internal/gojanode/url"
 
 	"github.com/imscript/imscript/script"
 )

@@ -14,11 +14,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/dop251/goja"
 	"github.com/dop251/goja/parser"
-	nodeerrors "github.com/dop251/goja_nodejs/errors"
 	"github.com/evanw/esbuild/pkg/api"
 	"github.com/go-sourcemap/sourcemap"
+	"github.com/imscript/imscript/bindings/js/internal/goja"
+	nodeerrors "github.com/imscript/imscript/bindings/js/internal/gojanode/errors"
 )
 
 // The module loader: CommonJS files run in Node's wrapper function (so a

@@ -13,9 +13,9 @@ import (
 	"hash"
 	"strings"
 
-	"github.com/dop251/goja"
-	"github.com/dop251/goja_nodejs/buffer"
-	nodeerrors "github.com/dop251/goja_nodejs/errors"
+	"github.com/imscript/imscript/bindings/js/internal/goja"
+	"github.com/imscript/imscript/bindings/js/internal/gojanode/buffer"
+	nodeerrors "github.com/imscript/imscript/bindings/js/internal/gojanode/errors"
 
 	"github.com/imscript/imscript/script"
 )

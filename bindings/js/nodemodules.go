@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/dop251/goja"
-	nodeerrors "github.com/dop251/goja_nodejs/errors"
+	"github.com/imscript/imscript/bindings/js/internal/goja"
+	nodeerrors "github.com/imscript/imscript/bindings/js/internal/gojanode/errors"
 )
 
 // events.js is require("events"): Node's EventEmitter, in JavaScript.

@@ -11,8 +11,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/dop251/goja"
-	nodeerrors "github.com/dop251/goja_nodejs/errors"
+	"github.com/imscript/imscript/bindings/js/internal/goja"
+	nodeerrors "github.com/imscript/imscript/bindings/js/internal/gojanode/errors"
 )
 
 // web.js gives the web platform globals their shapes; the Go functions
