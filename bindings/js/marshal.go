@@ -161,6 +161,9 @@ type hostObject struct {
 	v  *vm
 	o  *script.Object
 	tm *typeMethods
+	// mem is the JS object's own memory: hostObject and object are one
+	// allocation (goja.NewDynamicObjectIn).
+	mem goja.DynamicObjectMem
 }
 
 // typeMethods caches a type's method functions per VM.
@@ -208,12 +211,11 @@ func (v *vm) object(o *script.Object) *goja.Object {
 		}
 	}
 	tm := v.methods(o.Type)
-	jo := v.rt.NewDynamicObject(&hostObject{v: v, o: o, tm: tm})
-	if tm.proto != nil {
-		// Dynamic objects cannot hold symbol keys but look them up on
-		// their prototype: Symbol.iterator lives there.
-		_ = jo.SetPrototype(tm.proto)
-	}
+	// Dynamic objects cannot hold symbol keys but look them up on their
+	// prototype: an iterable type's Symbol.iterator lives in tm.proto (nil:
+	// Object.prototype).
+	h := &hostObject{v: v, o: o, tm: tm}
+	jo := v.rt.NewDynamicObjectIn(&h.mem, h, tm.proto)
 	if !o.Type.Transient {
 		v.objects[o] = jo
 	} else {

@@ -97,14 +97,30 @@ is always extensible there is no need for invariant checks which removes the nee
 makes it a lot more efficient.
 */
 func (r *Runtime) NewDynamicObject(d DynamicObject) *Object {
-	v := &Object{runtime: r}
-	o := &dynamicObject{
-		d: d,
-		baseDynamicObject: baseDynamicObject{
-			val:       v,
-			prototype: r.global.ObjectPrototype,
-		},
+	return r.NewDynamicObjectIn(new(DynamicObjectMem), d, nil)
+}
+
+// DynamicObjectMem is the memory of an Object that NewDynamicObjectIn
+// makes. A DynamicObject that has one among its own fields makes itself
+// and its Object one allocation (upstream's NewDynamicObject made the
+// Object and its dynamicObject separately). A DynamicObjectMem is used
+// once and must not be copied after.
+type DynamicObjectMem struct {
+	v Object
+	o dynamicObject
+}
+
+// NewDynamicObjectIn is NewDynamicObject in the memory m, with the
+// prototype proto (nil: Object.prototype).
+func (r *Runtime) NewDynamicObjectIn(m *DynamicObjectMem, d DynamicObject, proto *Object) *Object {
+	if proto == nil {
+		proto = r.global.ObjectPrototype
 	}
+	v, o := &m.v, &m.o
+	v.runtime = r
+	o.d = d
+	o.val = v
+	o.prototype = proto
 	v.self = o
 	return v
 }

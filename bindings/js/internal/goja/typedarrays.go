@@ -119,6 +119,38 @@ func (a ArrayBuffer) Detached() bool {
 // typed array of a multibyte type (uint16, uint32, etc.) is created from a buffer backed by an unaligned slice,
 // using this typed array will result in unaligned access which may cause performance degradation or runtime panics
 // on some architectures or configurations.
+// NewUint8Array returns a Uint8Array over data (not copied), with the
+// prototype proto (a subclass's, such as Buffer.prototype; nil:
+// Uint8Array.prototype): what `new Uint8Array(buffer)` makes for an
+// ArrayBuffer over data, without calling the constructor. The array and
+// its ArrayBuffer are one allocation, and their property maps are made
+// when a property is first set on them (upstream's constructor path, as
+// goja_nodejs's WrapBytes takes it, made seven).
+func (r *Runtime) NewUint8Array(data []byte, proto *Object) *Object {
+	if proto == nil {
+		proto, _ = r.getUint8Array().self.getStr("prototype", nil).(*Object)
+	}
+	m := &struct {
+		bo Object
+		b  arrayBufferObject
+		ao Object
+		a  typedArrayObject
+	}{}
+	bo, b := &m.bo, &m.b
+	bo.runtime = r
+	bo.self = b
+	b.val, b.class, b.prototype, b.extensible = bo, classObject, r.getArrayBufferPrototype(), true
+	b.data = data
+	ao, a := &m.ao, &m.a
+	ao.runtime = r
+	ao.self = a
+	a.val, a.class, a.prototype, a.extensible = ao, classObject, proto, true
+	a.viewedArrayBuf, a.offset, a.length, a.elemSize = b, 0, len(data), 1
+	a.defaultCtor = r.getUint8Array()
+	a.typedArray = (*uint8Array)(&b.data)
+	return ao
+}
+
 func (r *Runtime) NewArrayBuffer(data []byte) ArrayBuffer {
 	buf := r._newArrayBuffer(r.getArrayBufferPrototype(), nil)
 	buf.data = data

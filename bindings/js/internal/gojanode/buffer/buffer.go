@@ -253,12 +253,18 @@ func (b *Buffer) fromString(str, enc string) *goja.Object {
 	return b.fromBytes(codec.DecodeAppend(str, nil))
 }
 
+// fromBytes makes what `new Buffer`'s Uint8Array constructor made for an
+// ArrayBuffer over data, in one allocation (Runtime.NewUint8Array).
 func (b *Buffer) fromBytes(data []byte) *goja.Object {
-	o, err := b.uint8ArrayCtor(b.bufferCtorObj, b.r.ToValue(b.r.NewArrayBuffer(data)))
-	if err != nil {
-		panic(err)
+	proto, ok := b.bufferCtorObj.Get("prototype").(*goja.Object)
+	if !ok {
+		o, err := b.uint8ArrayCtor(b.bufferCtorObj, b.r.ToValue(b.r.NewArrayBuffer(data)))
+		if err != nil {
+			panic(err)
+		}
+		return o
 	}
-	return o
+	return b.r.NewUint8Array(data, proto)
 }
 
 func (b *Buffer) _from(args ...goja.Value) *goja.Object {

@@ -1,0 +1,178 @@
+package goja
+
+// Tests of imscript's changes to goja (README.md): what each saves, and
+// that the objects behave as the ones upstream's paths made.
+
+import (
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestStackKeptBetweenCalls: a top-level call from Go reuses the stack the
+// last one grew (upstream dropped it in leave, so each call allocated it
+// again), and the kept stack holds none of the last call's values.
+func TestStackKeptBetweenCalls(t *testing.T) {
+	r := New()
+	v, err := r.RunString(`(function (a, b, c) { const x = a + b; return x + c; })`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := AssertFunction(v)
+	if !ok {
+		t.Fatal("not a function")
+	}
+	one := r.ToValue(1)
+	args := []Value{one, one, one}
+	call := func() {
+		if res, err := f(nil, args...); err != nil || res.ToInteger() != 3 {
+			t.Fatalf("f(1, 1, 1) = %v, %v; want 3", res, err)
+		}
+	}
+	call()
+	if got := testing.AllocsPerRun(200, call); got != 0 {
+		t.Errorf("a call of a function that allocates nothing: %.1f allocations, want 0", got)
+	}
+	if cap(r.vm.stack) == 0 {
+		t.Errorf("the stack was dropped after the call")
+	}
+	for i, val := range r.vm.stack[:cap(r.vm.stack)] {
+		if val != nil {
+			t.Fatalf("slot %d of the kept stack holds %v after the call", i, val)
+		}
+	}
+}
+
+// TestStackKeptHoldsNothingAlive: an object passed to a call is collected
+// once the call has returned and nothing else refers to it.
+func TestStackKeptHoldsNothingAlive(t *testing.T) {
+	r := New()
+	v, err := r.RunString(`(function (o) { return o.N; })`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := AssertFunction(v)
+	collected := make(chan struct{})
+	func() {
+		payload := &struct{ N int }{N: 7}
+		runtime.SetFinalizer(payload, func(*struct{ N int }) { close(collected) })
+		res, err := f(nil, r.ToValue(payload))
+		if err != nil || res.ToInteger() != 7 {
+			t.Fatalf("f(o) = %v, %v; want 7", res, err)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		select {
+		case <-collected:
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the argument of a returned call is still alive: the kept stack holds it")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRuntimeNewUint8Array: the array is what `new Uint8Array(arrayBuffer)` makes
+// over the same bytes (with the given prototype), in one allocation, and
+// takes properties like any object.
+func TestRuntimeNewUint8Array(t *testing.T) {
+	r := New()
+	data := []byte("hello")
+	proto := r.NewObject()
+	uproto, err := r.RunString(`Uint8Array.prototype`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = proto.SetPrototype(uproto.(*Object))
+	_ = proto.Set("tag", "sub")
+	a := r.NewUint8Array(data, proto)
+	p := r.NewUint8Array(data, nil)
+	_ = r.Set("a", a)
+	_ = r.Set("p", p)
+	_ = r.Set("proto", proto)
+	for _, check := range []string{
+		`a instanceof Uint8Array`,
+		`Object.getPrototypeOf(a) === proto && a.tag === "sub"`,
+		`Object.getPrototypeOf(p) === Uint8Array.prototype`,
+		`a.length === 5 && a.byteLength === 5 && a.byteOffset === 0`,
+		`a.buffer instanceof ArrayBuffer && a.buffer.byteLength === 5`,
+		`String.fromCharCode(...a) === "hello"`,
+		`a.subarray(1, 3).length === 2 && a.subarray(1, 3)[0] === 101`,
+		`(a.x = 1, a.x === 1 && Object.keys(a).includes("x"))`,
+		`(Object.defineProperty(p, "y", {value: 2}), p.y === 2)`,
+		`(a.buffer.z = 3, a.buffer.z === 3)`,
+		`(a[0] = 72, a[0] === 72)`,
+		`a.slice(0, 2) instanceof Uint8Array && a.slice(0, 2).length === 2`,
+	} {
+		res, err := r.RunString(check)
+		if err != nil {
+			t.Fatalf("%s: %v", check, err)
+		}
+		if !res.ToBoolean() {
+			t.Errorf("%s: false", check)
+		}
+	}
+	if data[0] != 'H' {
+		t.Errorf("a write through the array did not reach its bytes: %q", data)
+	}
+	if n := testing.AllocsPerRun(200, func() { _ = r.NewUint8Array(data, proto) }); n > 1 {
+		t.Errorf("NewUint8Array: %.1f allocations, want 1", n)
+	}
+}
+
+type memDyn struct {
+	mem DynamicObjectMem
+	v   Value
+}
+
+func (d *memDyn) Get(key string) Value {
+	if key == "v" {
+		return d.v
+	}
+	return nil
+}
+func (d *memDyn) Set(string, Value) bool { return false }
+func (d *memDyn) Has(key string) bool    { return key == "v" }
+func (d *memDyn) Delete(string) bool     { return false }
+func (d *memDyn) Keys() []string         { return []string{"v"} }
+
+// TestNewDynamicObjectIn: a DynamicObject holding its object's memory is
+// one allocation with it, and its prototype is the one given.
+func TestNewDynamicObjectIn(t *testing.T) {
+	r := New()
+	proto := r.NewObject()
+	_ = proto.Set("hello", "proto")
+	d := &memDyn{v: r.ToValue(42)}
+	o := r.NewDynamicObjectIn(&d.mem, d, proto)
+	plain := r.NewDynamicObject(&memDyn{v: r.ToValue(1)})
+	_ = r.Set("o", o)
+	_ = r.Set("plain", plain)
+	_ = r.Set("proto", proto)
+	for _, check := range []string{
+		`o.v === 42 && o.hello === "proto" && Object.getPrototypeOf(o) === proto`,
+		`JSON.stringify(o) === '{"v":42}'`,
+		`plain.v === 1 && Object.getPrototypeOf(plain) === Object.prototype`,
+	} {
+		res, err := r.RunString(check)
+		if err != nil {
+			t.Fatalf("%s: %v", check, err)
+		}
+		if !res.ToBoolean() {
+			t.Errorf("%s: false", check)
+		}
+	}
+	if o.Export() != d {
+		t.Errorf("Export of the object is not its DynamicObject")
+	}
+	n := testing.AllocsPerRun(200, func() {
+		d := &memDyn{}
+		_ = r.NewDynamicObjectIn(&d.mem, d, nil)
+	})
+	if n > 1 {
+		t.Errorf("a DynamicObject and its object: %.1f allocations, want 1", n)
+	}
+}
