@@ -158,11 +158,8 @@ func (c *call) Str(i int, name string) string {
 		return v.String()
 	}
 	if o, ok := v.(*goja.Object); ok {
-		switch o.ExportType() {
-		case typeBytes:
-			return string(o.Export().([]byte))
-		case typeAB:
-			return string(o.Export().(goja.ArrayBuffer).Bytes())
+		if b, ok := o.Bytes(); ok {
+			return string(b)
 		}
 	}
 	c.bad(i, name, "a string")
@@ -191,11 +188,8 @@ func (c *call) Bytes(i int, name string) []byte {
 		return []byte(v.String())
 	}
 	if o, ok := v.(*goja.Object); ok {
-		switch o.ExportType() {
-		case typeBytes:
-			return o.Export().([]byte)
-		case typeAB:
-			return o.Export().(goja.ArrayBuffer).Bytes()
+		if b, ok := o.Bytes(); ok {
+			return b
 		}
 	}
 	c.bad(i, name, "a string or Buffer")

@@ -115,12 +115,7 @@ func (v *vm) fromJS(jv goja.Value, depth int) script.Value {
 	if fn, ok := goja.AssertFunction(o); ok {
 		return &callback{vm: v, fn: fn, v: o}
 	}
-	switch o.ExportType() {
-	case typeBytes:
-		b := o.Export().([]byte)
-		return append([]byte(nil), b...)
-	case typeAB:
-		b := o.Export().(goja.ArrayBuffer).Bytes()
+	if b, ok := o.Bytes(); ok {
 		return append([]byte(nil), b...)
 	}
 	if o.ClassName() == "Array" {

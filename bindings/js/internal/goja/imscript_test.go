@@ -176,3 +176,47 @@ func TestNewDynamicObjectIn(t *testing.T) {
 		t.Errorf("a DynamicObject and its object: %.1f allocations, want 1", n)
 	}
 }
+
+// TestObjectBytes: Bytes is the view Export gives, for the types whose
+// Export is []byte or an ArrayBuffer, without allocating.
+func TestObjectBytes(t *testing.T) {
+	r := New()
+	for _, c := range []struct {
+		src  string
+		want string
+		ok   bool
+	}{
+		{`new Uint8Array([104, 105, 33]).subarray(1)`, "i!", true},
+		{`new Uint8ClampedArray([104, 105])`, "hi", true},
+		{`new Uint8Array([104, 105, 33]).buffer`, "hi!", true},
+		{`new Uint8Array(0)`, "", true},
+		{`new Int8Array([104])`, "", false},
+		{`({length: 1, 0: 104})`, "", false},
+	} {
+		v, err := r.RunString(c.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := v.(*Object)
+		b, ok := o.Bytes()
+		if ok != c.ok || string(b) != c.want {
+			t.Errorf("%s: Bytes() = %q, %v; want %q, %v", c.src, b, ok, c.want, c.ok)
+		}
+		if ok {
+			var exp []byte
+			switch e := o.Export().(type) {
+			case []byte:
+				exp = e
+			case ArrayBuffer:
+				exp = e.Bytes()
+			}
+			if string(exp) != string(b) {
+				t.Errorf("%s: Bytes() = %q, Export %q", c.src, b, exp)
+			}
+		}
+	}
+	buf := r.NewUint8Array([]byte("abc"), nil)
+	if n := testing.AllocsPerRun(200, func() { _, _ = buf.Bytes() }); n != 0 {
+		t.Errorf("Bytes: %.1f allocations, want 0", n)
+	}
+}

@@ -151,6 +151,25 @@ func (r *Runtime) NewUint8Array(data []byte, proto *Object) *Object {
 	return ao
 }
 
+// Bytes returns the bytes o views when it is a Uint8Array (or an object
+// of a subclass, such as a Buffer), a Uint8ClampedArray or an ArrayBuffer: what Export's
+// []byte or ArrayBuffer.Bytes() would be, without making the interface
+// (two allocations). ok is false for any other object.
+func (o *Object) Bytes() (b []byte, ok bool) {
+	switch s := o.self.(type) {
+	case *typedArrayObject:
+		switch a := s.typedArray.(type) {
+		case *uint8Array:
+			return unsafe.Slice(a.ptr(s.offset), s.length), true
+		case *uint8ClampedArray:
+			return unsafe.Slice(a.ptr(s.offset), s.length), true
+		}
+	case *arrayBufferObject:
+		return s.data, true
+	}
+	return nil, false
+}
+
 func (r *Runtime) NewArrayBuffer(data []byte) ArrayBuffer {
 	buf := r._newArrayBuffer(r.getArrayBufferPrototype(), nil)
 	buf.data = data
