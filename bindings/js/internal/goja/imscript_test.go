@@ -220,3 +220,22 @@ func TestObjectBytes(t *testing.T) {
 		t.Errorf("Bytes: %.1f allocations, want 0", n)
 	}
 }
+
+// TestObjectBytesDetached: a Uint8Array whose buffer was detached (the
+// Go API's ArrayBuffer.Detach) views no bytes.
+func TestObjectBytesDetached(t *testing.T) {
+	r := New()
+	u := r.NewUint8Array([]byte("ab"), nil)
+	_ = r.Set("u", u)
+	abv, err := r.RunString(`u.buffer`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab := abv.Export().(ArrayBuffer)
+	if !ab.Detach() {
+		t.Fatal("Detach: false")
+	}
+	if b, ok := u.Bytes(); !ok || len(b) != 0 {
+		t.Errorf("Bytes() of a detached view = %q, %v; want none, true", b, ok)
+	}
+}

@@ -158,6 +158,10 @@ func (r *Runtime) NewUint8Array(data []byte, proto *Object) *Object {
 func (o *Object) Bytes() (b []byte, ok bool) {
 	switch s := o.self.(type) {
 	case *typedArrayObject:
+		if s.viewedArrayBuf.detached {
+			// Export would make a slice over no memory.
+			return nil, s.typedArray.exportType() == typeBytes
+		}
 		switch a := s.typedArray.(type) {
 		case *uint8Array:
 			return unsafe.Slice(a.ptr(s.offset), s.length), true
