@@ -31,13 +31,7 @@ func TestTCPEchoAllocations(t *testing.T) {
 				t.Fatalf("echo %q, want %q", got, msg)
 			}
 		}
-		mallocs := func() float64 {
-			v, ok := getMetrics(t, murl).value("go_memstats_mallocs_total")
-			if !ok {
-				t.Fatal("no go_memstats_mallocs_total in /metrics")
-			}
-			return v
-		}
+		mallocs := func() float64 { return mallocsTotal(t, murl) }
 		for range 500 { // warm-up: buffers, the VMs' stacks
 			round()
 		}
@@ -52,4 +46,15 @@ func TestTCPEchoAllocations(t *testing.T) {
 			t.Errorf("%s: %.2f heap allocations per echoed message, want at most %v", lang, per, limit[lang])
 		}
 	})
+}
+
+// mallocsTotal reads the server's go_memstats_mallocs_total from its
+// /metrics (murl).
+func mallocsTotal(t *testing.T, murl string) float64 {
+	t.Helper()
+	v, ok := getMetrics(t, murl).value("go_memstats_mallocs_total")
+	if !ok {
+		t.Fatal("no go_memstats_mallocs_total in /metrics")
+	}
+	return v
 }
