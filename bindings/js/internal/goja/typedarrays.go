@@ -113,12 +113,6 @@ func (a ArrayBuffer) Detached() bool {
 	return a.buf.detached
 }
 
-// NewArrayBuffer creates a new instance of ArrayBuffer backed by the provided byte slice.
-//
-// Warning: be careful when using unaligned slices (sub-slices that do not start at word boundaries). If later a
-// typed array of a multibyte type (uint16, uint32, etc.) is created from a buffer backed by an unaligned slice,
-// using this typed array will result in unaligned access which may cause performance degradation or runtime panics
-// on some architectures or configurations.
 // NewUint8Array returns a Uint8Array over data (not copied), with the
 // prototype proto (a subclass's, such as Buffer.prototype; nil:
 // Uint8Array.prototype): what `new Uint8Array(buffer)` makes for an
@@ -152,9 +146,10 @@ func (r *Runtime) NewUint8Array(data []byte, proto *Object) *Object {
 }
 
 // Bytes returns the bytes o views when it is a Uint8Array (or an object
-// of a subclass, such as a Buffer), a Uint8ClampedArray or an ArrayBuffer: what Export's
-// []byte or ArrayBuffer.Bytes() would be, without making the interface
-// (two allocations). ok is false for any other object.
+// of a subclass, such as a Buffer), a Uint8ClampedArray or an
+// ArrayBuffer: what Export's []byte or ArrayBuffer.Bytes() would be,
+// without making the interface (two allocations). ok is false for any
+// other object.
 func (o *Object) Bytes() (b []byte, ok bool) {
 	switch s := o.self.(type) {
 	case *typedArrayObject:
@@ -174,6 +169,12 @@ func (o *Object) Bytes() (b []byte, ok bool) {
 	return nil, false
 }
 
+// NewArrayBuffer creates a new instance of ArrayBuffer backed by the provided byte slice.
+//
+// Warning: be careful when using unaligned slices (sub-slices that do not start at word boundaries). If later a
+// typed array of a multibyte type (uint16, uint32, etc.) is created from a buffer backed by an unaligned slice,
+// using this typed array will result in unaligned access which may cause performance degradation or runtime panics
+// on some architectures or configurations.
 func (r *Runtime) NewArrayBuffer(data []byte) ArrayBuffer {
 	buf := r._newArrayBuffer(r.getArrayBufferPrototype(), nil)
 	buf.data = data
