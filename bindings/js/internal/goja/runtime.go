@@ -2849,19 +2849,23 @@ func (r *Runtime) leave() {
 	}
 	r.jobQueue = nil
 	// The stack's memory is kept for the next top-level call (upstream set
-	// it to nil, so every call grew it again, allocating twice or more);
-	// its values are cleared so that it holds nothing alive. One grown
-	// past keptStack by a deep recursion is dropped as upstream did.
+	// it to nil, so every call grew it again, allocating twice or more).
+	// It is cleared to its capacity (expand shows slots past the length
+	// again), so it holds nothing alive and the next call finds it as
+	// upstream's fresh one. One grown past keptStack by a deep recursion is
+	// dropped as upstream did.
 	if cap(r.vm.stack) > keptStack {
 		r.vm.stack = nil
 	} else {
-		clear(r.vm.stack)
-		r.vm.stack = r.vm.stack[:0]
+		s := r.vm.stack[:cap(r.vm.stack)]
+		clear(s)
+		r.vm.stack = s[:0]
 	}
 }
 
-// keptStack is the most value slots leave keeps for the next call.
-const keptStack = 4096
+// keptStack is the most value slots leave keeps for the next call (16 KiB,
+// cleared after each call).
+const keptStack = 1024
 
 // called when the top level function returns (i.e. control is passed outside the Runtime) but it was due to an interrupt
 func (r *Runtime) leaveAbrupt() {
