@@ -31,16 +31,15 @@ func TestTCPEchoAllocations(t *testing.T) {
 				t.Fatalf("echo %q, want %q", got, msg)
 			}
 		}
-		mallocs := func() float64 { return mallocsTotal(t, murl) }
 		for range 500 { // warm-up: buffers, the VMs' stacks
 			round()
 		}
 		const rounds = 5000
-		before := mallocs()
+		before := mallocsTotal(t, murl)
 		for range rounds {
 			round()
 		}
-		per := (mallocs() - before) / rounds
+		per := (mallocsTotal(t, murl) - before) / rounds
 		t.Logf("%s: %.2f heap allocations per message", lang, per)
 		if per > limit[lang] {
 			t.Errorf("%s: %.2f heap allocations per echoed message, want at most %v", lang, per, limit[lang])

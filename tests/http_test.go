@@ -1553,16 +1553,15 @@ func TestHTTPHelloAllocations(t *testing.T) {
 				}
 			}
 		}
-		mallocs := func() float64 { return mallocsTotal(t, murl) }
 		for range 20 { // warm-up: buffers, the VMs' stacks, the Date header
 			round()
 		}
 		const rounds = 200
-		before := mallocs()
+		before := mallocsTotal(t, murl)
 		for range rounds {
 			round()
 		}
-		per := (mallocs() - before) / (rounds * batch)
+		per := (mallocsTotal(t, murl) - before) / (rounds * batch)
 		t.Logf("%s: %.2f heap allocations per request", lang, per)
 		if per > limit[lang] {
 			t.Errorf("%s: %.2f heap allocations per hello request, want at most %v", lang, per, limit[lang])
